@@ -1,0 +1,157 @@
+/*
+ * core.h: the public header of the core module.
+ *
+ * Everything else stands on this: one error convention (struct err + TRY), the
+ * secure allocator for secret bytes (struct secret), strict hex/decimal
+ * parsing, the bounds-checked reader of untrusted bytes (struct cursor), file
+ * helpers and logging. Nothing here knows about Ethereum, sockets or AWS.
+ */
+#ifndef NS_CORE_H
+#define NS_CORE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NS_VERSION "0.1.0"
+
+/* ---- errors --------------------------------------------------------- */
+
+enum err_code {
+	ERR_OK = 0,
+	ERR_INVALID = 1,   /* malformed input from a client or operator (400) */
+	ERR_NOT_FOUND = 2, /* unknown key or resource (404) */
+	ERR_REFUSED = 3,   /* slashing protection refused (412) */
+	ERR_TOO_LARGE = 4, /* body or field over a size limit (413) */
+	ERR_MEDIA = 5,     /* wrong content type (415) */
+	ERR_UNAVAILABLE = 6, /* not ready (503) */
+	ERR_INTERNAL = 7,  /* our fault (500) */
+	ERR_NOMEM = 8,
+	ERR_IO = 9,
+	ERR_CRYPTO = 10,
+	ERR_TRUNCATED = 11,
+	ERR_USAGE = 12,    /* bad command line (exit 2) */
+};
+
+/*
+ * An error travels as a negative return code plus, when the caller passed a
+ * struct err, a message meant for the user (which field, what was wrong).
+ * Messages never contain secret material.
+ */
+struct err {
+	int code;
+	char msg[256];
+};
+
+#define TRY(expr)                                                              \
+	do {                                                                   \
+		int rc_ = (expr);                                              \
+		if (rc_ < 0)                                                   \
+			return rc_;                                            \
+	} while (0)
+
+/* Jump to `out` with rc set, for functions that own resources. */
+#define TRY_OUT(expr)                                                          \
+	do {                                                                   \
+		rc = (expr);                                                   \
+		if (rc < 0)                                                    \
+			goto out;                                              \
+	} while (0)
+
+/* Sets e (if non-NULL) and returns -code, so `return err_set(...)` reads well. */
+int err_set(struct err *e, enum err_code code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Prefix an existing message: "field: " + old message. */
+int err_prefix(struct err *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+const char *err_code_name(int code);
+
+/* ---- secrets -------------------------------------------------------- */
+
+/*
+ * Secret bytes live only here: memory from mlock'd, MADV_DONTDUMP pages,
+ * wiped with OPENSSL_cleanse when freed. secret_init() also sets the process
+ * non-dumpable. Thread-safe.
+ */
+struct secret {
+	uint8_t *bytes;
+	size_t len;
+	size_t cap; /* allocator's business */
+};
+
+void secret_init(void);
+struct secret *secret_new(size_t len);
+struct secret *secret_from(const void *src, size_t len);
+/* Shrink the logical length (capacity unchanged; the tail is wiped). */
+void secret_truncate(struct secret *s, size_t len);
+void secret_free(struct secret *s);
+/* Reads a whole file into a secret, stripping one trailing "\n" or "\r\n". */
+int secret_read_file(const char *path, struct secret **out, struct err *e);
+/* Secret buffers released so far (for tests: proves wipes happen). */
+uint64_t secret_stats_live(void);
+
+/* ---- hex, decimal, base64 ------------------------------------------- */
+
+/*
+ * Strict hex: `0x` prefix required when want_prefix, lower or upper case,
+ * exact length `len` bytes. No spaces, no odd digits, no padding.
+ */
+int hex_decode_exact(const char *s, uint8_t *out, size_t len, struct err *e,
+		     const char *field);
+/* Variable length hex with 0x prefix; *out malloc'd. max_len bytes. */
+int hex_decode_alloc(const char *s, size_t max_len, uint8_t **out,
+		     size_t *out_len, struct err *e, const char *field);
+/* Lower-case, with "0x"; out must hold 2 + 2*len + 1 bytes. */
+void hex_encode(const uint8_t *in, size_t len, char *out);
+/* Decimal uint64: digits only, no sign, no leading zeros except "0", no overflow. */
+int dec_parse_u64(const char *s, uint64_t *out, struct err *e,
+		  const char *field);
+
+/* ---- cursor: the one reader of untrusted bytes ----------------------- */
+
+struct cursor {
+	const uint8_t *p;
+	size_t left;
+};
+
+static inline struct cursor cursor_init(const void *p, size_t n)
+{
+	struct cursor c = {(const uint8_t *)p, n};
+	return c;
+}
+int cursor_take(struct cursor *c, size_t n, const uint8_t **out);
+int cursor_u8(struct cursor *c, uint8_t *out);
+int cursor_u32be(struct cursor *c, uint32_t *out);
+int cursor_u64le(struct cursor *c, uint64_t *out);
+
+/* ---- files ---------------------------------------------------------- */
+
+/* Reads a whole file (max_len cap) into a NUL-terminated malloc'd buffer. */
+int file_read_all(const char *path, size_t max_len, char **out, size_t *len,
+		  struct err *e);
+/* Writes atomically: temp file in the same directory, fsync, rename. */
+int file_write_atomic(const char *path, const void *data, size_t len,
+		      int mode, struct err *e);
+
+/* ---- logging -------------------------------------------------------- */
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
+
+void log_setup(enum log_level level, enum log_format format);
+int log_parse_level(const char *s, enum log_level *out);
+/* Plain message; never pass secrets. Thread-safe, one line per call. */
+void log_msg(enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+
+/* ---- misc ----------------------------------------------------------- */
+
+int cpu_count(void);
+uint64_t clock_mono_us(void);
+
+#endif

@@ -30,33 +30,26 @@ int file_read_all(const char *path, size_t max_len, char **out, size_t *len,
 	}
 	for (;;) {
 		if (n == cap) {
-			if (cap >= max_len) {
-				rc = err_set(e, ERR_TOO_LARGE,
-					     "%s: larger than %zu bytes", path,
-					     max_len);
-				goto out;
-			}
-			cap = cap * 2 > max_len ? max_len : cap * 2;
-			char *nb = realloc(buf, cap + 1);
+			char *nb = realloc(buf, cap * 2 + 1);
 			if (!nb) {
 				rc = err_set(e, ERR_NOMEM, "out of memory");
 				goto out;
 			}
 			buf = nb;
+			cap *= 2;
 		}
 		size_t r = fread(buf + n, 1, cap - n, f);
 		n += r;
+		if (n > max_len) {
+			rc = err_set(e, ERR_TOO_LARGE, "%s: larger than %zu bytes",
+				     path, max_len);
+			goto out;
+		}
 		if (r == 0) {
 			if (ferror(f))
 				rc = err_set(e, ERR_IO, "cannot read %s", path);
 			break;
 		}
-	}
-	if (n == cap && n == max_len) {
-		int extra = fgetc(f);
-		if (extra != EOF)
-			rc = err_set(e, ERR_TOO_LARGE,
-				     "%s: larger than %zu bytes", path, max_len);
 	}
 out:
 	fclose(f);

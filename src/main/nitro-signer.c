@@ -1,8 +1,7 @@
-/* nitro-signer: placeholder main until the signer module lands. */
-#include <stdio.h>
-#include "core/core.h"
-int main(void)
+/* nitro-signer: the Web3Signer-compatible signer. Wiring lives in src/signer. */
+#include "signer/signer.h"
+
+int main(int argc, char **argv)
 {
-	printf("nitro-signer %s\n", NS_VERSION);
-	return 0;
+	return signer_main(argc, argv);
 }

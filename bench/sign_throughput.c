@@ -1,0 +1,454 @@
+/*
+ * sign_throughput: HTTPS signing throughput of the real nitro-signer binary
+ * against raw blst signing on the same cores, measured in the same run.
+ *
+ *   build/bin/sign_throughput [--keys=N] [--seconds=S] [--clients=C]
+ *                             [--type=randao|attestation] [--signer=PATH]
+ *
+ * 1. Baseline: one thread per core signs 32-byte roots with blst (through
+ *    our thin bls_sign wrapper, which is blst_hash_to_g2 + blst_sign_pk_in_g1
+ *    + compress) for S seconds: raw signatures per second.
+ * 2. Starts nitro-signer with N random file-raw keys, TLS from a fresh
+ *    self-signed P-256 certificate (PKCS#12), then C client threads each keep
+ *    one TLS connection alive and send RANDAO_REVEAL requests (different
+ *    keys and epochs) back to back for S seconds, checking every reply is a
+ *    200 with a signature. Clients share the machine's cores with the
+ *    server, which is the deployment's worst case, not its best.
+ * Prints requests/s, the ratio to raw blst, and p50/p99 latency.
+ */
+#include "crypto/crypto.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pkcs12.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int opt_keys = 16, opt_seconds = 5, opt_clients = 4;
+static const char *opt_type = "randao";
+static char signer_path[512] = "build/bin/nitro-signer";
+
+/* ---- baseline ---------------------------------------------------------- */
+
+struct base_arg {
+	struct bls_key *key;
+	double seconds;
+	uint64_t ops;
+};
+
+static void *baseline_thread(void *p)
+{
+	struct base_arg *a = p;
+	uint8_t msg[32] = {0}, sig[BLS_SIG_LEN];
+	uint64_t t_end = clock_mono_us() + (uint64_t)(a->seconds * 1e6);
+	while (clock_mono_us() < t_end) {
+		for (int i = 0; i < 8; i++) {
+			msg[0]++;
+			bls_sign(a->key, msg, sizeof(msg), sig);
+		}
+		a->ops += 8;
+	}
+	return NULL;
+}
+
+static double measure_baseline(int threads, double seconds)
+{
+	pthread_t t[64];
+	struct base_arg args[64];
+	struct err e;
+	for (int i = 0; i < threads; i++) {
+		memset(&args[i], 0, sizeof(args[i]));
+		args[i].seconds = seconds;
+		if (bls_key_generate(&args[i].key, &e) < 0) {
+			fprintf(stderr, "keygen: %s\n", e.msg);
+			exit(1);
+		}
+		pthread_create(&t[i], NULL, baseline_thread, &args[i]);
+	}
+	uint64_t total = 0;
+	for (int i = 0; i < threads; i++) {
+		pthread_join(t[i], NULL);
+		total += args[i].ops;
+		bls_key_free(args[i].key);
+	}
+	return (double)total / seconds;
+}
+
+/* ---- fixture: keys and TLS -------------------------------------------------- */
+
+static char tmpdir[256];
+static char pubkeys[1024][2 + 2 * BLS_PUBKEY_LEN + 1];
+
+static void die(const char *what)
+{
+	fprintf(stderr, "sign_throughput: %s\n", what);
+	exit(1);
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0)
+		die("cannot write fixture file");
+}
+
+static void make_keys(int n)
+{
+	char dir[300];
+	snprintf(dir, sizeof(dir), "%s/keys", tmpdir);
+	mkdir(dir, 0700);
+	for (int i = 0; i < n; i++) {
+		struct bls_key *k;
+		struct secret *sk;
+		struct err e;
+		if (bls_key_generate(&k, &e) < 0 || bls_key_export(k, &sk, &e) < 0)
+			die("key generation failed");
+		char hex[2 + 64 + 1], path[400], yaml[256];
+		hex_encode(sk->bytes, 32, hex);
+		hex_encode(k->pubkey, BLS_PUBKEY_LEN, pubkeys[i]);
+		int len = snprintf(yaml, sizeof(yaml),
+				   "type: \"file-raw\"\nkeyType: \"BLS\"\n"
+				   "privateKey: \"%s\"\n", hex);
+		snprintf(path, sizeof(path), "%s/key%d.yaml", dir, i);
+		write_file(path, yaml, (size_t)len);
+		OPENSSL_cleanse(hex, sizeof(hex));
+		secret_free(sk);
+		bls_key_free(k);
+	}
+}
+
+static void make_tls(void)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *cert = X509_new();
+	if (!key || !cert)
+		die("cannot create TLS key");
+	ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+	X509_gmtime_adj(X509_getm_notBefore(cert), -60);
+	X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+	X509_set_pubkey(cert, key);
+	X509_NAME *name = X509_get_subject_name(cert);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+				   (const unsigned char *)"localhost", -1, -1, 0);
+	X509_set_issuer_name(cert, name);
+	if (!X509_sign(cert, key, EVP_sha256()))
+		die("cannot sign certificate");
+	PKCS12 *p12 = PKCS12_create("benchpass", "signer", key, cert, NULL, 0,
+				    0, 0, 0, 0);
+	unsigned char *der = NULL;
+	int len = p12 ? i2d_PKCS12(p12, &der) : -1;
+	if (len <= 0)
+		die("cannot build PKCS#12");
+	char path[300];
+	snprintf(path, sizeof(path), "%s/tls.p12", tmpdir);
+	write_file(path, der, (size_t)len);
+	snprintf(path, sizeof(path), "%s/tls.pass", tmpdir);
+	write_file(path, "benchpass\n", 10);
+	OPENSSL_free(der);
+	PKCS12_free(p12);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+}
+
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {0};
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t l = sizeof(a);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &l) < 0)
+		die("no free port");
+	int port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+static pid_t start_signer(int port)
+{
+	char a_port[64], a_keys[300], a_p12[300], a_pw[300];
+	snprintf(a_port, sizeof(a_port), "--http-listen-port=%d", port);
+	snprintf(a_keys, sizeof(a_keys), "--key-store-path=%s/keys", tmpdir);
+	snprintf(a_p12, sizeof(a_p12), "--tls-keystore-file=%s/tls.p12", tmpdir);
+	snprintf(a_pw, sizeof(a_pw), "--tls-keystore-password-file=%s/tls.pass",
+		 tmpdir);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", 1);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		execl(signer_path, signer_path, "--http-listen-host=127.0.0.1",
+		      a_port, a_keys, a_p12, a_pw, "--tls-allow-any-client",
+		      "--logging=ERROR", "eth2", "--network=mainnet",
+		      "--slashing-protection-enabled=false", (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* ---- HTTPS client ---------------------------------------------------------- */
+
+static SSL_CTX *client_ctx;
+static int server_port;
+static atomic_bool stop_clients;
+
+struct client {
+	int id;
+	uint64_t ok, bad;
+	uint32_t *lat_us;
+	size_t nlat, cap;
+};
+
+static SSL *connect_tls(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {0};
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)server_port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		close(fd);
+		return NULL;
+	}
+	SSL *ssl = SSL_new(client_ctx);
+	SSL_set_fd(ssl, fd);
+	if (SSL_connect(ssl) != 1) {
+		SSL_free(ssl);
+		close(fd);
+		return NULL;
+	}
+	return ssl;
+}
+
+static int build_request(char *buf, size_t cap, int key, uint64_t n)
+{
+	char body[1024];
+	int blen;
+	if (strcmp(opt_type, "attestation") == 0)
+		blen = snprintf(body, sizeof(body),
+			"{\"type\":\"ATTESTATION\",\"fork_info\":{\"fork\":{"
+			"\"previous_version\":\"0x05000000\",\"current_version\":"
+			"\"0x06000000\",\"epoch\":\"411392\"},"
+			"\"genesis_validators_root\":\"0x4b363db94e286120d76eb905"
+			"340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95\"},"
+			"\"attestation\":{\"slot\":\"%llu\",\"index\":\"0\","
+			"\"beacon_block_root\":\"0x%064d\",\"source\":{\"epoch\":"
+			"\"%llu\",\"root\":\"0x%064d\"},\"target\":{\"epoch\":"
+			"\"%llu\",\"root\":\"0x%064d\"}}}",
+			(unsigned long long)(13200000 + n), 0,
+			(unsigned long long)(412000 + n), 0,
+			(unsigned long long)(412001 + n), 0);
+	else
+		blen = snprintf(body, sizeof(body),
+			"{\"type\":\"RANDAO_REVEAL\",\"fork_info\":{\"fork\":{"
+			"\"previous_version\":\"0x05000000\",\"current_version\":"
+			"\"0x06000000\",\"epoch\":\"411392\"},"
+			"\"genesis_validators_root\":\"0x4b363db94e286120d76eb905"
+			"340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95\"},"
+			"\"randao_reveal\":{\"epoch\":\"%llu\"}}",
+			(unsigned long long)(412000 + n));
+	return snprintf(buf, cap,
+			"POST /api/v1/eth2/sign/%s HTTP/1.1\r\nHost: localhost\r\n"
+			"Content-Type: application/json\r\nAccept: application/json\r\n"
+			"Content-Length: %d\r\n\r\n%s",
+			pubkeys[key], blen, body);
+}
+
+/* Reads one HTTP response; returns its status or -1. */
+static int read_response(SSL *ssl, char *buf, size_t cap)
+{
+	size_t n = 0;
+	for (;;) {
+		int r = SSL_read(ssl, buf + n, (int)(cap - 1 - n));
+		if (r <= 0)
+			return -1;
+		n += (size_t)r;
+		buf[n] = '\0';
+		char *hdr_end = strstr(buf, "\r\n\r\n");
+		if (!hdr_end)
+			continue;
+		char *cl = strcasestr(buf, "Content-Length:");
+		if (!cl)
+			return -1;
+		size_t want = (size_t)(hdr_end + 4 - buf) + (size_t)atol(cl + 15);
+		if (n >= want) {
+			if (strstr(buf, "\"signature\":\"0x") == NULL)
+				return -1;
+			return atoi(buf + 9);
+		}
+		if (n >= cap - 1)
+			return -1;
+	}
+}
+
+static void *client_thread(void *p)
+{
+	struct client *c = p;
+	SSL *ssl = connect_tls();
+	if (!ssl)
+		return NULL;
+	char req[2048], resp[4096];
+	uint64_t n = (uint64_t)c->id * 1000000;
+	while (!atomic_load(&stop_clients)) {
+		int len = build_request(req, sizeof(req),
+					(int)(n % (uint64_t)opt_keys), n);
+		n++;
+		uint64_t t0 = clock_mono_us();
+		if (SSL_write(ssl, req, len) != len ||
+		    read_response(ssl, resp, sizeof(resp)) != 200) {
+			c->bad++;
+			break;
+		}
+		uint64_t dt = clock_mono_us() - t0;
+		c->ok++;
+		if (c->nlat == c->cap) {
+			c->cap = c->cap ? c->cap * 2 : 4096;
+			c->lat_us = realloc(c->lat_us, c->cap * sizeof(uint32_t));
+		}
+		c->lat_us[c->nlat++] = (uint32_t)dt;
+	}
+	int fd = SSL_get_fd(ssl);
+	SSL_free(ssl);
+	close(fd);
+	return NULL;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static bool wait_ready(void)
+{
+	for (int i = 0; i < 200; i++) {
+		SSL *ssl = connect_tls();
+		if (ssl) {
+			int fd = SSL_get_fd(ssl);
+			SSL_free(ssl);
+			close(fd);
+			return true;
+		}
+		usleep(50000);
+	}
+	return false;
+}
+
+static void run_clients(double seconds, uint64_t *ok, uint64_t *bad,
+			uint32_t **lat, size_t *nlat)
+{
+	pthread_t t[64];
+	struct client cs[64];
+	atomic_store(&stop_clients, false);
+	for (int i = 0; i < opt_clients; i++) {
+		memset(&cs[i], 0, sizeof(cs[i]));
+		cs[i].id = i;
+		pthread_create(&t[i], NULL, client_thread, &cs[i]);
+	}
+	usleep((useconds_t)(seconds * 1e6));
+	atomic_store(&stop_clients, true);
+	*ok = *bad = 0;
+	*nlat = 0;
+	*lat = NULL;
+	for (int i = 0; i < opt_clients; i++) {
+		pthread_join(t[i], NULL);
+		*ok += cs[i].ok;
+		*bad += cs[i].bad;
+		*lat = realloc(*lat, (*nlat + cs[i].nlat + 1) * sizeof(uint32_t));
+		memcpy(*lat + *nlat, cs[i].lat_us, cs[i].nlat * sizeof(uint32_t));
+		*nlat += cs[i].nlat;
+		free(cs[i].lat_us);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (sscanf(argv[i], "--keys=%d", &opt_keys) == 1 ||
+		    sscanf(argv[i], "--seconds=%d", &opt_seconds) == 1 ||
+		    sscanf(argv[i], "--clients=%d", &opt_clients) == 1)
+			continue;
+		if (strncmp(argv[i], "--type=", 7) == 0) {
+			opt_type = argv[i] + 7;
+			continue;
+		}
+		if (strncmp(argv[i], "--signer=", 9) == 0) {
+			snprintf(signer_path, sizeof(signer_path), "%s", argv[i] + 9);
+			continue;
+		}
+		fprintf(stderr, "usage: sign_throughput [--keys=N] [--seconds=S] "
+			"[--clients=C] [--type=randao|attestation] [--signer=PATH]\n");
+		return 2;
+	}
+	if (opt_keys < 1 || opt_keys > 1024 || opt_clients < 1 ||
+	    opt_clients > 64 || opt_seconds < 1)
+		die("out-of-range option");
+	secret_init();
+	signal(SIGPIPE, SIG_IGN);
+	int cores = cpu_count();
+
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/ns-bench-XXXXXX");
+	if (!mkdtemp(tmpdir))
+		die("mkdtemp failed");
+	make_keys(opt_keys);
+	make_tls();
+	server_port = free_port();
+	pid_t pid = start_signer(server_port);
+	client_ctx = SSL_CTX_new(TLS_client_method());
+	SSL_CTX_set_verify(client_ctx, SSL_VERIFY_NONE, NULL);
+	if (!wait_ready()) {
+		kill(pid, SIGTERM);
+		die("signer did not start");
+	}
+
+	printf("cores: %d, keys: %d, clients: %d, type: %s, %d s per phase\n",
+	       cores, opt_keys, opt_clients, opt_type, opt_seconds);
+	double raw = measure_baseline(cores, opt_seconds);
+	printf("raw blst signing: %.0f signatures/s on %d threads\n", raw, cores);
+
+	uint64_t ok, bad;
+	uint32_t *lat;
+	size_t nlat;
+	run_clients(1.0, &ok, &bad, &lat, &nlat); /* warm-up */
+	free(lat);
+	run_clients(opt_seconds, &ok, &bad, &lat, &nlat);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", tmpdir);
+	if (bad || !nlat) {
+		free(lat);
+		die("signing requests failed");
+	}
+	qsort(lat, nlat, sizeof(uint32_t), cmp_u32);
+	double rps = (double)ok / opt_seconds;
+	printf("signing throughput: %.0f req/s = %.2f x raw blst\n", rps,
+	       rps / raw);
+	printf("latency: p50 %.2f ms, p99 %.2f ms (%zu requests over HTTPS "
+	       "keep-alive)\n", lat[nlat / 2] / 1000.0,
+	       lat[(nlat * 99) / 100] / 1000.0, nlat);
+	free(lat);
+	SSL_CTX_free(client_ctx);
+	return 0;
+}

@@ -1,0 +1,124 @@
+/*
+ * http.h: the public header of the http module: listen addresses (tcp, unix,
+ * vsock), TLS/mTLS server contexts, and an HTTP/1.1 server on libevent that
+ * hands each request either to an inline handler (cheap endpoints) or to a
+ * fixed worker pool (signing), then replies from the event loop.
+ *
+ * Threading model: one event-loop thread owns every socket and every
+ * evhttp object. Handlers see only a struct http_req (a copy of the request)
+ * and fill a struct http_reply, so they may run on any thread. Worker results
+ * come back to the loop through a mutex-guarded completion queue and a
+ * libevent user event.
+ */
+#ifndef NS_HTTP_H
+#define NS_HTTP_H
+
+#include <openssl/ssl.h>
+
+#include "core/core.h"
+
+/* ---- addresses -------------------------------------------------------- */
+
+enum http_addr_kind { HTTP_ADDR_TCP, HTTP_ADDR_UNIX, HTTP_ADDR_VSOCK };
+
+struct http_addr {
+	enum http_addr_kind kind;
+	char host[256];  /* tcp */
+	uint16_t port;   /* tcp, vsock */
+	char path[108];  /* unix */
+	uint32_t cid;    /* vsock; VMADDR_CID_ANY for "ANY" */
+};
+
+/* "tcp:HOST:PORT", "unix:PATH", "vsock:CID:PORT" (CID may be ANY). */
+int http_addr_parse(const char *s, struct http_addr *out, struct err *e);
+/* A listening, non-blocking socket for addr. */
+int http_listen_fd(const struct http_addr *addr, int *fd_out, struct err *e);
+/* Human-readable form of an address ("http://127.0.0.1:9000", "unix:/p"). */
+void http_addr_describe(const struct http_addr *a, bool tls, char *out,
+			size_t len);
+
+/* ---- TLS -------------------------------------------------------------- */
+
+struct http_tls_config {
+	const char *keystore_file;          /* PKCS#12 with key + certificate */
+	const char *keystore_password_file; /* first line = password */
+	bool allow_any_client;
+	const char *known_clients_file;     /* "name AA:BB:.. sha256" lines */
+};
+
+/* Builds a server SSL_CTX (TLS 1.2+). Exactly one client mode must be set. */
+int http_tls_server_ctx(const struct http_tls_config *cfg, SSL_CTX **out,
+			struct err *e);
+
+/* ---- requests and replies ----------------------------------------------- */
+
+enum http_method { HTTP_GET, HTTP_POST, HTTP_PUT, HTTP_DELETE, HTTP_HEAD,
+		   HTTP_OTHER };
+
+struct http_req {
+	enum http_method method;
+	char *path;          /* decoded path without query */
+	char *query;         /* raw query or NULL */
+	char *accept;        /* Accept header or NULL */
+	char *content_type;  /* Content-Type header or NULL */
+	uint8_t *body;       /* NUL-terminated copy */
+	size_t body_len;
+	char client[64];     /* mTLS known-client name, or "" */
+};
+
+struct http_reply {
+	int status;
+	const char *content_type; /* static string */
+	char *body;               /* malloc'd */
+	size_t body_len;
+};
+
+enum http_dispatch { HTTP_DISPATCH_INLINE, HTTP_DISPATCH_WORKER };
+
+struct http_handlers {
+	/* Decide where a request runs (loop thread or worker pool). */
+	enum http_dispatch (*classify)(const struct http_req *req, void *arg);
+	/* Fill the reply; may run on any thread. */
+	void (*handle)(const struct http_req *req, struct http_reply *reply,
+		       void *arg);
+	void *arg;
+};
+
+/* Reply helpers: body is copied. */
+void http_reply_text(struct http_reply *r, int status, const char *ctype,
+		     const char *body);
+/* {"error": msg} with application/json */
+void http_reply_error(struct http_reply *r, int status, const char *msg);
+/* Takes ownership of the JSON string. */
+void http_reply_json_owned(struct http_reply *r, int status, char *json);
+
+/* Web3Signer's Accept rule: true when any media range is application/json or
+ * star/star (parameters ignored, case-insensitive). */
+bool http_accept_wants_json(const char *accept);
+/* True when the Content-Type's media type is application/json. */
+bool http_content_type_is_json(const char *ctype);
+
+/* ---- server ------------------------------------------------------------- */
+
+struct http_server_config {
+	struct http_addr listen;
+	SSL_CTX *tls;              /* NULL for plain HTTP; server takes a ref */
+	const char *host_allowlist; /* comma list, "*" = any */
+	size_t max_body;           /* answered 413 above this */
+	int workers;               /* worker threads; 0 = cpu count */
+	int idle_timeout_s;
+	struct http_handlers handlers;
+};
+
+struct http_server;
+
+int http_server_new(const struct http_server_config *cfg,
+		    struct http_server **out, struct err *e);
+/* Runs the loop until http_server_stop (thread-safe, signal-safe). */
+int http_server_run(struct http_server *s);
+void http_server_stop(struct http_server *s);
+void http_server_free(struct http_server *s);
+/* The bound TCP port (useful when 0 was asked). */
+uint16_t http_server_port(const struct http_server *s);
+
+#endif

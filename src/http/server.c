@@ -1,0 +1,557 @@
+/*
+ * server.c: the HTTP/1.1 server. libevent's evhttp parses requests on one
+ * event-loop thread; we check the Host allowlist and the body size there,
+ * copy what handlers need into a struct http_req, and either answer inline
+ * (cheap endpoints such as /upcheck) or queue the request for the worker
+ * pool (signing). Workers put finished replies on a completion queue and
+ * wake the loop with a libevent user event; the loop sends them.
+ *
+ * evhttp keeps a request alive while a reply is pending, and detaches it if
+ * the client goes away, so a late reply is safe (it is simply dropped).
+ * The queue is bounded: when it is full the server answers 503 at once
+ * rather than letting latency grow without limit.
+ */
+#include "http/http.h"
+#include "http/http_internal.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/thread.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define QUEUE_MAX 4096
+
+struct job {
+	struct job *next;
+	struct evhttp_request *evreq;
+	struct http_req req;
+	struct http_reply reply;
+};
+
+struct job_queue {
+	struct job *head, *tail;
+	size_t len;
+};
+
+struct http_server {
+	struct event_base *base;
+	struct evhttp *http;
+	struct event *wake;     /* completion queue has replies */
+	struct event *stop_ev;  /* stop requested */
+	struct event *sigint, *sigterm;
+	SSL_CTX *tls;
+	char **allow;           /* NULL-terminated; NULL = any host */
+	size_t max_body;
+	struct http_handlers h;
+	uint16_t port;
+	int listen_fd;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct job_queue pending, done;
+	bool stopping;
+	int nworkers;
+	pthread_t *workers;
+};
+
+/* ---- reply helpers -------------------------------------------------------- */
+
+void http_reply_text(struct http_reply *r, int status, const char *ctype,
+		     const char *body)
+{
+	free(r->body);
+	r->status = status;
+	r->content_type = ctype;
+	r->body = strdup(body ? body : "");
+	r->body_len = r->body ? strlen(r->body) : 0;
+}
+
+void http_reply_json_owned(struct http_reply *r, int status, char *json)
+{
+	free(r->body);
+	r->status = status;
+	r->content_type = "application/json; charset=utf-8";
+	r->body = json;
+	r->body_len = json ? strlen(json) : 0;
+}
+
+void http_reply_error(struct http_reply *r, int status, const char *msg)
+{
+	json_t *o = json_pack("{s:s}", "error", msg ? msg : "");
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	http_reply_json_owned(r, status, s);
+}
+
+/* ---- header rules ---------------------------------------------------------- */
+
+static bool media_is(const char *start, size_t len, const char *want)
+{
+	while (len && (*start == ' ' || *start == '\t')) {
+		start++;
+		len--;
+	}
+	while (len && (start[len - 1] == ' ' || start[len - 1] == '\t'))
+		len--;
+	return len == strlen(want) && strncasecmp(start, want, len) == 0;
+}
+
+bool http_accept_wants_json(const char *accept)
+{
+	if (!accept)
+		return false;
+	const char *p = accept;
+	while (*p) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		const char *semi = memchr(p, ';', len);
+		size_t mlen = semi ? (size_t)(semi - p) : len;
+		if (media_is(p, mlen, "application/json") ||
+		    media_is(p, mlen, "*/*"))
+			return true;
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	return false;
+}
+
+bool http_content_type_is_json(const char *ctype)
+{
+	if (!ctype)
+		return false;
+	const char *semi = strchr(ctype, ';');
+	size_t len = semi ? (size_t)(semi - ctype) : strlen(ctype);
+	return media_is(ctype, len, "application/json");
+}
+
+static char **split_allowlist(const char *list)
+{
+	if (!list || strcmp(list, "*") == 0)
+		return NULL;
+	size_t n = 1;
+	for (const char *p = list; *p; p++)
+		n += *p == ',';
+	char **v = calloc(n + 1, sizeof(*v));
+	char *copy = strdup(list);
+	if (!v || !copy) {
+		free(v);
+		free(copy);
+		return NULL;
+	}
+	size_t i = 0;
+	char *save = NULL;
+	for (char *t = strtok_r(copy, ",", &save); t;
+	     t = strtok_r(NULL, ",", &save)) {
+		while (*t == ' ')
+			t++;
+		if (strcmp(t, "*") == 0) {
+			for (size_t j = 0; j < i; j++)
+				free(v[j]);
+			free(v);
+			free(copy);
+			return NULL;
+		}
+		v[i++] = strdup(t);
+	}
+	free(copy);
+	return v;
+}
+
+/* Host header without port, compared case-insensitively to the list. */
+static bool host_allowed(const struct http_server *s, const char *host)
+{
+	if (!s->allow)
+		return true;
+	if (!host || !*host)
+		return false;
+	char h[256];
+	size_t len;
+	if (host[0] == '[') {
+		const char *close = strchr(host, ']');
+		if (!close)
+			return false;
+		len = (size_t)(close - host - 1);
+		host++;
+	} else {
+		const char *colon = strchr(host, ':');
+		len = colon ? (size_t)(colon - host) : strlen(host);
+	}
+	if (len == 0 || len >= sizeof(h))
+		return false;
+	memcpy(h, host, len);
+	h[len] = '\0';
+	for (char **a = s->allow; *a; a++)
+		if (strcasecmp(*a, h) == 0)
+			return true;
+	return false;
+}
+
+/* ---- sending ------------------------------------------------------------- */
+
+static void send_reply(struct evhttp_request *evreq, struct http_reply *r)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(evreq);
+	if (r->content_type)
+		evhttp_add_header(out, "Content-Type", r->content_type);
+	evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(out, "Cache-Control", "no-store");
+	struct evbuffer *buf = evbuffer_new();
+	if (buf && r->body_len)
+		evbuffer_add(buf, r->body, r->body_len);
+	evhttp_send_reply(evreq, r->status ? r->status : 500, NULL, buf);
+	if (buf)
+		evbuffer_free(buf);
+}
+
+static void job_free(struct job *j)
+{
+	if (!j)
+		return;
+	free(j->req.path);
+	free(j->req.query);
+	free(j->req.accept);
+	free(j->req.content_type);
+	free(j->req.body);
+	free(j->reply.body);
+	free(j);
+}
+
+static void queue_push(struct job_queue *q, struct job *j)
+{
+	j->next = NULL;
+	if (q->tail)
+		q->tail->next = j;
+	else
+		q->head = j;
+	q->tail = j;
+	q->len++;
+}
+
+static struct job *queue_pop(struct job_queue *q)
+{
+	struct job *j = q->head;
+	if (j) {
+		q->head = j->next;
+		if (!q->head)
+			q->tail = NULL;
+		q->len--;
+	}
+	return j;
+}
+
+/* ---- workers --------------------------------------------------------------- */
+
+static void *worker_main(void *arg)
+{
+	struct http_server *s = arg;
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		while (!s->stopping && !s->pending.head)
+			pthread_cond_wait(&s->cond, &s->lock);
+		if (s->stopping)
+			break;
+		struct job *j = queue_pop(&s->pending);
+		pthread_mutex_unlock(&s->lock);
+		s->h.handle(&j->req, &j->reply, s->h.arg);
+		pthread_mutex_lock(&s->lock);
+		bool was_empty = s->done.head == NULL;
+		queue_push(&s->done, j);
+		if (was_empty)
+			event_active(s->wake, EV_READ, 0);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_server *s = arg;
+	pthread_mutex_lock(&s->lock);
+	struct job *list = s->done.head;
+	s->done.head = s->done.tail = NULL;
+	s->done.len = 0;
+	pthread_mutex_unlock(&s->lock);
+	while (list) {
+		struct job *next = list->next;
+		send_reply(list->evreq, &list->reply);
+		job_free(list);
+		list = next;
+	}
+}
+
+/* ---- request intake ---------------------------------------------------------- */
+
+static enum http_method method_of(struct evhttp_request *r)
+{
+	switch (evhttp_request_get_command(r)) {
+	case EVHTTP_REQ_GET: return HTTP_GET;
+	case EVHTTP_REQ_POST: return HTTP_POST;
+	case EVHTTP_REQ_PUT: return HTTP_PUT;
+	case EVHTTP_REQ_DELETE: return HTTP_DELETE;
+	case EVHTTP_REQ_HEAD: return HTTP_HEAD;
+	default: return HTTP_OTHER;
+	}
+}
+
+static char *dup_header(struct evkeyvalq *h, const char *name)
+{
+	const char *v = evhttp_find_header(h, name);
+	return v ? strdup(v) : NULL;
+}
+
+static void reply_now(struct evhttp_request *evreq, int status,
+		      const char *msg)
+{
+	struct http_reply r = {0};
+	http_reply_error(&r, status, msg);
+	send_reply(evreq, &r);
+	free(r.body);
+}
+
+static int fill_req(struct http_server *s, struct evhttp_request *evreq,
+		    struct job *j)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(evreq);
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(evreq);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+	j->evreq = evreq;
+	j->req.method = method_of(evreq);
+	j->req.path = evhttp_uridecode(path && *path ? path : "/", 0, NULL);
+	j->req.query = query ? strdup(query) : NULL;
+	j->req.accept = dup_header(in, "Accept");
+	j->req.content_type = dup_header(in, "Content-Type");
+	struct evbuffer *body = evhttp_request_get_input_buffer(evreq);
+	size_t n = evbuffer_get_length(body);
+	j->req.body = malloc(n + 1);
+	if (!j->req.path || !j->req.body)
+		return -ERR_NOMEM;
+	if (n && evbuffer_remove(body, j->req.body, n) != (int)n)
+		return -ERR_IO;
+	j->req.body[n] = '\0';
+	j->req.body_len = n;
+	if (s->tls) {
+		struct evhttp_connection *c = evhttp_request_get_connection(evreq);
+		struct bufferevent *bev =
+			c ? evhttp_connection_get_bufferevent(c) : NULL;
+		SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+		http_tls_client_name(ssl, j->req.client, sizeof(j->req.client));
+	}
+	return 0;
+}
+
+static void on_request(struct evhttp_request *evreq, void *arg)
+{
+	struct http_server *s = arg;
+	struct evkeyvalq *in = evhttp_request_get_input_headers(evreq);
+	if (!host_allowed(s, evhttp_find_header(in, "Host"))) {
+		struct http_reply r = {0};
+		http_reply_text(&r, 403, "application/json; charset=utf-8",
+				"{\"message\":\"Host not authorized.\"}");
+		send_reply(evreq, &r);
+		free(r.body);
+		return;
+	}
+	if (evbuffer_get_length(evhttp_request_get_input_buffer(evreq)) >
+	    s->max_body) {
+		reply_now(evreq, 413, "request body larger than 1 MiB");
+		return;
+	}
+	struct job *j = calloc(1, sizeof(*j));
+	if (!j || fill_req(s, evreq, j) < 0) {
+		job_free(j);
+		reply_now(evreq, 500, "out of memory");
+		return;
+	}
+	if (s->h.classify(&j->req, s->h.arg) == HTTP_DISPATCH_INLINE) {
+		s->h.handle(&j->req, &j->reply, s->h.arg);
+		send_reply(evreq, &j->reply);
+		job_free(j);
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	bool full = s->pending.len >= QUEUE_MAX;
+	if (!full) {
+		queue_push(&s->pending, j);
+		pthread_cond_signal(&s->cond);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (full) {
+		job_free(j);
+		reply_now(evreq, 503, "server busy");
+	}
+}
+
+static struct bufferevent *make_tls_bev(struct event_base *base, void *arg)
+{
+	struct http_server *s = arg;
+	SSL *ssl = SSL_new(s->tls);
+	if (!ssl)
+		return NULL;
+	struct bufferevent *bev = bufferevent_openssl_socket_new(
+		base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+		BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (bev)
+		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
+/* ---- lifecycle --------------------------------------------------------------- */
+
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_server *s = arg;
+	event_base_loopbreak(s->base);
+}
+
+int http_server_new(const struct http_server_config *cfg,
+		    struct http_server **out, struct err *e)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, (void (*)(void))evthread_use_pthreads);
+	struct http_server *s = calloc(1, sizeof(*s));
+	if (!s)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	int rc = 0;
+	s->listen_fd = -1;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	s->h = cfg->handlers;
+	s->max_body = cfg->max_body;
+	s->allow = split_allowlist(cfg->host_allowlist);
+	s->base = event_base_new();
+	s->http = s->base ? evhttp_new(s->base) : NULL;
+	if (!s->http) {
+		rc = err_set(e, ERR_INTERNAL, "cannot create event loop");
+		goto out;
+	}
+	s->wake = event_new(s->base, -1, 0, on_wake, s);
+	s->stop_ev = event_new(s->base, -1, 0, on_stop, s);
+	s->sigint = evsignal_new(s->base, SIGINT, on_stop, s);
+	s->sigterm = evsignal_new(s->base, SIGTERM, on_stop, s);
+	if (!s->wake || !s->stop_ev || !s->sigint || !s->sigterm ||
+	    event_add(s->sigint, NULL) < 0 || event_add(s->sigterm, NULL) < 0) {
+		rc = err_set(e, ERR_INTERNAL, "cannot create events");
+		goto out;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (cfg->tls) {
+		SSL_CTX_up_ref(cfg->tls);
+		s->tls = cfg->tls;
+		evhttp_set_bevcb(s->http, make_tls_bev, s);
+	}
+	/* evhttp's own hard cap (its 413 is not JSON); ours is max_body. */
+	evhttp_set_max_body_size(s->http, (ev_ssize_t)(cfg->max_body * 4));
+	evhttp_set_max_headers_size(s->http, 64 * 1024);
+	evhttp_set_timeout(s->http, cfg->idle_timeout_s > 0 ? cfg->idle_timeout_s : 30);
+	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+						    EVHTTP_REQ_DELETE |
+						    EVHTTP_REQ_PUT |
+						    EVHTTP_REQ_HEAD);
+	evhttp_set_gencb(s->http, on_request, s);
+	TRY_OUT(http_listen_fd(&cfg->listen, &s->listen_fd, e));
+	if (!evhttp_accept_socket_with_handle(s->http, s->listen_fd)) {
+		close(s->listen_fd);
+		rc = err_set(e, ERR_IO, "cannot accept on listening socket");
+		goto out;
+	}
+	s->port = cfg->listen.port;
+	if (cfg->listen.kind == HTTP_ADDR_TCP) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		if (getsockname(s->listen_fd, (struct sockaddr *)&ss, &sl) == 0) {
+			if (ss.ss_family == AF_INET)
+				s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+			else if (ss.ss_family == AF_INET6)
+				s->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		}
+	}
+	s->nworkers = cfg->workers > 0 ? cfg->workers : cpu_count();
+	s->workers = calloc((size_t)s->nworkers, sizeof(*s->workers));
+	if (!s->workers) {
+		rc = err_set(e, ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (int i = 0; i < s->nworkers; i++) {
+		if (pthread_create(&s->workers[i], NULL, worker_main, s) != 0) {
+			s->nworkers = i;
+			rc = err_set(e, ERR_INTERNAL, "cannot start worker threads");
+			goto out;
+		}
+	}
+out:
+	if (rc < 0) {
+		http_server_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+int http_server_run(struct http_server *s)
+{
+	return event_base_dispatch(s->base) < 0 ? -ERR_INTERNAL : 0;
+}
+
+void http_server_stop(struct http_server *s)
+{
+	event_active(s->stop_ev, EV_READ, 0);
+}
+
+uint16_t http_server_port(const struct http_server *s)
+{
+	return s->port;
+}
+
+void http_server_free(struct http_server *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stopping = true;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	for (int i = 0; i < s->nworkers; i++)
+		pthread_join(s->workers[i], NULL);
+	free(s->workers);
+	struct job *j;
+	while ((j = queue_pop(&s->pending)))
+		job_free(j);
+	while ((j = queue_pop(&s->done)))
+		job_free(j);
+	if (s->http)
+		evhttp_free(s->http);
+	if (s->wake)
+		event_free(s->wake);
+	if (s->stop_ev)
+		event_free(s->stop_ev);
+	if (s->sigint)
+		event_free(s->sigint);
+	if (s->sigterm)
+		event_free(s->sigterm);
+	if (s->base)
+		event_base_free(s->base);
+	SSL_CTX_free(s->tls);
+	for (char **a = s->allow; a && *a; a++)
+		free(*a);
+	free(s->allow);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
+	free(s);
+}

@@ -1,0 +1,542 @@
+/*
+ * service.c: the signing service behind the Web3Signer eth2 HTTP API.
+ *
+ * Routes: POST /api/v1/eth2/sign/{pubkey} (worker pool), and the cheap
+ * endpoints answered on the event loop: GET /api/v1/eth2/publicKeys,
+ * /upcheck, /healthcheck, /reload (GET status, POST start), /metrics.
+ *
+ * The signing path (DESIGN.md section 5): strict parse and our own signing
+ * root (eth2 module) -> key lookup -> slashing protection for BLOCK,
+ * BLOCK_V2 and ATTESTATION -> BLS sign -> JSON or text by Web3Signer's
+ * Accept rule. Until the slashing engine exists, slashable types are refused
+ * with 412 unless protection was explicitly disabled, so nothing slashable
+ * is ever signed unprotected.
+ *
+ * Keys: the registry pointer is read under a read lock for the whole lookup
+ * and signature; /reload builds a new registry off-lock and swaps it under
+ * the write lock, so in-flight signatures finish on the old keys and the old
+ * registry is freed (wiped) only after the swap.
+ */
+#include "signer/signer.h"
+#include "signer/keys.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define SIGN_PREFIX "/api/v1/eth2/sign/"
+
+enum reload_state { RELOAD_IDLE, RELOAD_RUNNING, RELOAD_COMPLETED,
+		    RELOAD_COMPLETED_WITH_ERRORS, RELOAD_FAILED };
+
+struct signer {
+	struct eth2_network net;
+	bool slashing_enabled;
+	bool metrics_enabled;
+	/* key loading options, kept for /reload */
+	char *keystores_path, *keystores_passwords_path,
+		*keystores_password_file, *key_store_path;
+
+	pthread_rwlock_t keys_lock;
+	struct key_registry *keys;
+	struct key_load_report report;
+
+	pthread_mutex_t reload_lock;
+	enum reload_state reload_state;
+	time_t reload_time;
+	char reload_error[256];
+
+	_Atomic uint64_t signed_total[ETH2_SIGN_COUNT];
+	_Atomic uint64_t refused_total;
+	_Atomic uint64_t status_total[6]; /* 2xx 4xx(400) 404 412 415 5xx */
+};
+
+/* ---- key loading ------------------------------------------------------------- */
+
+static void load_opts(const struct signer *s, struct key_load_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->keystores_path = s->keystores_path;
+	o->keystores_passwords_path = s->keystores_passwords_path;
+	o->keystores_password_file = s->keystores_password_file;
+	o->key_store_path = s->key_store_path;
+	o->threads = cpu_count();
+}
+
+static void log_report(const struct key_load_report *r)
+{
+	for (size_t i = 0; i < r->nfailures; i++)
+		log_warn("key not loaded: %s", r->failures[i]);
+	log_info("keys loaded: %d from keystores (%d failed), %d from key "
+		 "configs (%d failed)", r->keystores_loaded, r->keystores_failed,
+		 r->configs_loaded, r->configs_failed);
+}
+
+static char *dup_opt(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+int signer_new(const struct signer_options *o, const struct eth2_network *net,
+	       struct signer **out, struct err *e)
+{
+	struct signer *s = calloc(1, sizeof(*s));
+	if (!s)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	s->net = *net;
+	s->slashing_enabled = o->slashing_enabled;
+	s->metrics_enabled = o->metrics_enabled;
+	s->keystores_path = dup_opt(o->keystores_path);
+	s->keystores_passwords_path = dup_opt(o->keystores_passwords_path);
+	s->keystores_password_file = dup_opt(o->keystores_password_file);
+	s->key_store_path = dup_opt(o->key_store_path);
+	pthread_rwlock_init(&s->keys_lock, NULL);
+	pthread_mutex_init(&s->reload_lock, NULL);
+	struct key_load_opts lo;
+	load_opts(s, &lo);
+	int rc = keys_load(&lo, &s->keys, &s->report, e);
+	if (rc < 0) {
+		signer_free(s);
+		return rc;
+	}
+	log_report(&s->report);
+	if (s->keystores_path && s->report.keystores_loaded == 0) {
+		signer_free(s);
+		return err_set(e, ERR_IO, "--keystores-path %s: no key loaded",
+			       o->keystores_path);
+	}
+	*out = s;
+	return 0;
+}
+
+void signer_free(struct signer *s)
+{
+	if (!s)
+		return;
+	keys_free(s->keys);
+	key_load_report_free(&s->report);
+	pthread_rwlock_destroy(&s->keys_lock);
+	pthread_mutex_destroy(&s->reload_lock);
+	free(s->keystores_path);
+	free(s->keystores_passwords_path);
+	free(s->keystores_password_file);
+	free(s->key_store_path);
+	free(s);
+}
+
+size_t signer_key_count(const struct signer *s)
+{
+	return keys_count(s->keys);
+}
+
+void signer_print_banner(const struct signer *s, const char *url)
+{
+	printf("nitro-signer %s listening on %s (network %s, slashing "
+	       "protection %s)\n", NS_VERSION, url, s->net.name,
+	       s->slashing_enabled ? "on" : "OFF");
+	size_t n = keys_count(s->keys);
+	printf("%zu public key%s:\n", n, n == 1 ? "" : "s");
+	for (size_t i = 0; i < n; i++) {
+		char hex[2 + 2 * BLS_PUBKEY_LEN + 1];
+		hex_encode(keys_pubkey_at(s->keys, i), BLS_PUBKEY_LEN, hex);
+		printf("  %s\n", hex);
+	}
+	fflush(stdout);
+}
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static void count_status(struct signer *s, int status)
+{
+	int i = status < 300 ? 0 : status == 404 ? 2 : status == 412 ? 3
+	      : status == 415 ? 4 : status < 500 ? 1 : 5;
+	atomic_fetch_add(&s->status_total[i], 1);
+}
+
+/* "0xABC.." or "abc..": lower-cased, 0x prepended, exactly 48 bytes. */
+static int parse_identifier(const char *id, uint8_t pk[BLS_PUBKEY_LEN])
+{
+	char buf[2 + 2 * BLS_PUBKEY_LEN + 1];
+	const char *hex = (id[0] == '0' && (id[1] == 'x' || id[1] == 'X'))
+				  ? id + 2 : id;
+	if (strlen(hex) != 2 * BLS_PUBKEY_LEN)
+		return -ERR_NOT_FOUND;
+	snprintf(buf, sizeof(buf), "0x%s", hex);
+	return hex_decode_exact(buf, pk, BLS_PUBKEY_LEN, NULL, "identifier") < 0
+		       ? -ERR_NOT_FOUND : 0;
+}
+
+static void reply_signature(const struct http_req *req, struct http_reply *r,
+			    const uint8_t sig[BLS_SIG_LEN])
+{
+	char hex[2 + 2 * BLS_SIG_LEN + 1];
+	hex_encode(sig, BLS_SIG_LEN, hex);
+	if (http_accept_wants_json(req->accept)) {
+		char body[sizeof(hex) + 32];
+		snprintf(body, sizeof(body), "{\"signature\":\"%s\"}", hex);
+		http_reply_text(r, 200, "application/json; charset=utf-8", body);
+	} else {
+		http_reply_text(r, 200, "text/plain; charset=utf-8", hex);
+	}
+}
+
+/* ---- POST /api/v1/eth2/sign/{identifier} --------------------------------------- */
+
+static void handle_sign(struct signer *s, const struct http_req *req,
+			struct http_reply *r)
+{
+	if (req->method != HTTP_POST) {
+		http_reply_error(r, 405, "use POST to sign");
+		return;
+	}
+	if (!http_content_type_is_json(req->content_type)) {
+		http_reply_error(r, 415, "Content-Type must be application/json");
+		return;
+	}
+	struct err e = {0};
+	struct eth2_signing sg;
+	if (eth2_signing_parse(&s->net, (const char *)req->body, req->body_len,
+			       &sg, &e) < 0) {
+		http_reply_error(r, e.code == ERR_INVALID ? 400 : 500, e.msg);
+		return;
+	}
+	uint8_t pk[BLS_PUBKEY_LEN];
+	if (parse_identifier(req->path + strlen(SIGN_PREFIX), pk) < 0) {
+		http_reply_error(r, 404, "unknown public key");
+		return;
+	}
+	if (sg.slashable && s->slashing_enabled) {
+		/* The slashing-protection engine is not part of this build;
+		 * refusing keeps the promise that nothing slashable is
+		 * signed unprotected. */
+		atomic_fetch_add(&s->refused_total, 1);
+		http_reply_error(r, 412,
+				 "slashing protection unavailable: BLOCK, "
+				 "BLOCK_V2 and ATTESTATION need the slashing "
+				 "database (or --slashing-protection-enabled="
+				 "false)");
+		return;
+	}
+	uint8_t sig[BLS_SIG_LEN];
+	pthread_rwlock_rdlock(&s->keys_lock);
+	const struct bls_key *k = keys_find(s->keys, pk);
+	if (k)
+		bls_sign(k, sg.signing_root, sizeof(sg.signing_root), sig);
+	pthread_rwlock_unlock(&s->keys_lock);
+	if (!k) {
+		http_reply_error(r, 404, "unknown public key");
+		return;
+	}
+	atomic_fetch_add(&s->signed_total[sg.type], 1);
+	reply_signature(req, r, sig);
+}
+
+/* ---- cheap endpoints ------------------------------------------------------------ */
+
+static bool accept_allows(const char *accept, const char *type,
+			  const char *family)
+{
+	if (!accept || !*accept)
+		return true;
+	char *copy = strdup(accept);
+	bool ok = false;
+	char *save = NULL;
+	for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t && !ok;
+	     t = strtok_r(NULL, ",", &save)) {
+		char *semi = strchr(t, ';');
+		if (semi)
+			*semi = '\0';
+		while (*t == ' ' || *t == '\t')
+			t++;
+		size_t l = strlen(t);
+		while (l && (t[l - 1] == ' ' || t[l - 1] == '\t'))
+			t[--l] = '\0';
+		ok = strcasecmp(t, type) == 0 || strcasecmp(t, family) == 0 ||
+		     strcmp(t, "*/*") == 0;
+	}
+	free(copy);
+	return ok;
+}
+
+static void handle_public_keys(struct signer *s, const struct http_req *req,
+			       struct http_reply *r)
+{
+	if (!accept_allows(req->accept, "application/json", "application/*")) {
+		http_reply_error(r, 406, "only application/json is produced");
+		return;
+	}
+	json_t *a = json_array();
+	pthread_rwlock_rdlock(&s->keys_lock);
+	size_t n = keys_count(s->keys);
+	for (size_t i = 0; i < n; i++) {
+		char hex[2 + 2 * BLS_PUBKEY_LEN + 1];
+		hex_encode(keys_pubkey_at(s->keys, i), BLS_PUBKEY_LEN, hex);
+		json_array_append_new(a, json_string(hex));
+	}
+	pthread_rwlock_unlock(&s->keys_lock);
+	http_reply_json_owned(r, 200, json_dumps(a, JSON_COMPACT));
+	json_decref(a);
+}
+
+static void handle_upcheck(const struct http_req *req, struct http_reply *r)
+{
+	if (accept_allows(req->accept, "text/plain", "text/*")) {
+		http_reply_text(r, 200, "text/plain; charset=utf-8", "OK");
+	} else if (http_accept_wants_json(req->accept) ||
+		   accept_allows(req->accept, "application/json",
+				 "application/*")) {
+		/* Lodestar asks for JSON and expects {"status":"OK"}. */
+		http_reply_text(r, 200, "application/json; charset=utf-8",
+				"{\"status\":\"OK\"}");
+	} else {
+		http_reply_error(r, 406, "text/plain or application/json only");
+	}
+}
+
+static json_t *key_check(const char *id, int loaded, int errors)
+{
+	return json_pack("{s:s,s:s,s:{s:i,s:i}}", "id", id, "status",
+			 errors ? "DOWN" : "UP", "data", "keys-loaded", loaded,
+			 "error-count", errors);
+}
+
+static void handle_healthcheck(struct signer *s, struct http_reply *r)
+{
+	pthread_rwlock_rdlock(&s->keys_lock);
+	struct key_load_report rep = s->report;
+	pthread_rwlock_unlock(&s->keys_lock);
+	json_t *sub = json_array();
+	bool down = false;
+	if (s->key_store_path) {
+		json_array_append_new(sub, key_check("config-files-loading",
+						     rep.configs_loaded,
+						     rep.configs_failed));
+		down |= rep.configs_failed > 0;
+	}
+	if (s->keystores_path) {
+		json_array_append_new(sub, key_check("keystores-bulk-loading",
+						     rep.keystores_loaded,
+						     rep.keystores_failed));
+		down |= rep.keystores_failed > 0;
+	}
+	const char *st = down ? "DOWN" : "UP";
+	json_t *checks = json_array();
+	json_array_append_new(checks, json_pack("{s:s,s:s}", "id",
+						"default-check", "status", "UP"));
+	json_array_append_new(checks, json_pack("{s:s,s:s,s:o}", "id",
+						"keys-check", "status", st,
+						"checks", sub));
+	json_t *o = json_pack("{s:s,s:s,s:o}", "status", st, "outcome", st,
+			      "checks", checks);
+	http_reply_json_owned(r, down ? 503 : 200, json_dumps(o, JSON_COMPACT));
+	json_decref(o);
+}
+
+static const char *reload_state_name(enum reload_state st)
+{
+	static const char *names[] = {"idle", "running", "completed",
+				      "completed_with_errors", "failed"};
+	return names[st];
+}
+
+static void *reload_thread(void *arg)
+{
+	struct signer *s = arg;
+	struct key_load_opts lo;
+	load_opts(s, &lo);
+	struct key_registry *fresh = NULL;
+	struct key_load_report rep = {0};
+	struct err e = {0};
+	int rc = keys_load(&lo, &fresh, &rep, &e);
+	struct key_registry *old = NULL;
+	struct key_load_report old_rep = {0};
+	if (rc == 0) {
+		log_report(&rep);
+		pthread_rwlock_wrlock(&s->keys_lock);
+		old = s->keys;
+		old_rep = s->report;
+		s->keys = fresh;
+		s->report = rep;
+		pthread_rwlock_unlock(&s->keys_lock);
+		keys_free(old);
+		key_load_report_free(&old_rep);
+	}
+	pthread_mutex_lock(&s->reload_lock);
+	s->reload_time = time(NULL);
+	if (rc < 0) {
+		s->reload_state = RELOAD_FAILED;
+		snprintf(s->reload_error, sizeof(s->reload_error), "%s", e.msg);
+	} else {
+		bool errs = rep.keystores_failed || rep.configs_failed;
+		s->reload_state = errs ? RELOAD_COMPLETED_WITH_ERRORS
+				       : RELOAD_COMPLETED;
+		s->reload_error[0] = '\0';
+	}
+	pthread_mutex_unlock(&s->reload_lock);
+	return NULL;
+}
+
+static void handle_reload(struct signer *s, const struct http_req *req,
+			  struct http_reply *r)
+{
+	pthread_mutex_lock(&s->reload_lock);
+	if (req->method == HTTP_GET) {
+		json_t *o = json_pack("{s:s}", "status",
+				      reload_state_name(s->reload_state));
+		if (s->reload_time) {
+			char when[32];
+			struct tm tm;
+			gmtime_r(&s->reload_time, &tm);
+			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			json_object_set_new(o, "lastOperationTime",
+					    json_string(when));
+		}
+		if (s->reload_error[0])
+			json_object_set_new(o, "lastError",
+					    json_string(s->reload_error));
+		pthread_mutex_unlock(&s->reload_lock);
+		http_reply_json_owned(r, 200, json_dumps(o, JSON_COMPACT));
+		json_decref(o);
+		return;
+	}
+	if (s->reload_state == RELOAD_RUNNING) {
+		pthread_mutex_unlock(&s->reload_lock);
+		http_reply_text(r, 409, "application/json; charset=utf-8",
+				"{\"status\":\"error\",\"message\":\"reload "
+				"already running\"}");
+		return;
+	}
+	s->reload_state = RELOAD_RUNNING;
+	pthread_t t;
+	bool started = pthread_create(&t, NULL, reload_thread, s) == 0;
+	if (started)
+		pthread_detach(t);
+	else
+		s->reload_state = RELOAD_FAILED;
+	pthread_mutex_unlock(&s->reload_lock);
+	if (!started) {
+		http_reply_error(r, 500, "cannot start reload");
+		return;
+	}
+	http_reply_text(r, 202, "application/json; charset=utf-8",
+			"{\"status\":\"accepted\",\"message\":\"reload "
+			"started\"}");
+}
+
+static void handle_metrics(struct signer *s, struct http_reply *r)
+{
+	size_t cap = 8192, len = 0;
+	char *buf = malloc(cap);
+	if (!buf) {
+		http_reply_error(r, 500, "out of memory");
+		return;
+	}
+#define EMIT(...) \
+	len += (size_t)snprintf(buf + len, len < cap ? cap - len : 0, __VA_ARGS__)
+	EMIT("# HELP signing_signed_total Signatures produced, by type.\n"
+	     "# TYPE signing_signed_total counter\n");
+	for (int t = 0; t < ETH2_SIGN_COUNT; t++)
+		EMIT("signing_signed_total{type=\"%s\"} %llu\n",
+		     eth2_sign_type_name((enum eth2_sign_type)t),
+		     (unsigned long long)atomic_load(&s->signed_total[t]));
+	EMIT("# HELP signing_slashing_refused_total Requests refused by "
+	     "slashing protection.\n# TYPE signing_slashing_refused_total "
+	     "counter\nsigning_slashing_refused_total %llu\n",
+	     (unsigned long long)atomic_load(&s->refused_total));
+	static const char *classes[] = {"2xx", "400", "404", "412", "415",
+					"5xx"};
+	EMIT("# HELP http_responses_total HTTP responses by status class.\n"
+	     "# TYPE http_responses_total counter\n");
+	for (int i = 0; i < 6; i++)
+		EMIT("http_responses_total{status=\"%s\"} %llu\n", classes[i],
+		     (unsigned long long)atomic_load(&s->status_total[i]));
+	EMIT("# HELP signing_keys_loaded Keys available for signing.\n"
+	     "# TYPE signing_keys_loaded gauge\nsigning_keys_loaded %zu\n",
+	     keys_count(s->keys));
+#undef EMIT
+	if (len >= cap) {
+		free(buf);
+		http_reply_error(r, 500, "metrics too large");
+		return;
+	}
+	free(r->body);
+	r->status = 200;
+	r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	r->body = buf;
+	r->body_len = len;
+}
+
+/* ---- routing --------------------------------------------------------------------- */
+
+enum route { ROUTE_SIGN, ROUTE_PUBLIC_KEYS, ROUTE_UPCHECK, ROUTE_HEALTH,
+	     ROUTE_RELOAD, ROUTE_METRICS, ROUTE_NONE };
+
+static enum route route_of(const struct signer *s, const char *path)
+{
+	if (strncmp(path, SIGN_PREFIX, strlen(SIGN_PREFIX)) == 0)
+		return ROUTE_SIGN;
+	if (strcmp(path, "/api/v1/eth2/publicKeys") == 0)
+		return ROUTE_PUBLIC_KEYS;
+	if (strcmp(path, "/upcheck") == 0)
+		return ROUTE_UPCHECK;
+	if (strcmp(path, "/healthcheck") == 0)
+		return ROUTE_HEALTH;
+	if (strcmp(path, "/reload") == 0)
+		return ROUTE_RELOAD;
+	if (s->metrics_enabled && strcmp(path, "/metrics") == 0)
+		return ROUTE_METRICS;
+	return ROUTE_NONE;
+}
+
+static enum http_dispatch classify(const struct http_req *req, void *arg)
+{
+	return route_of(arg, req->path) == ROUTE_SIGN && req->method == HTTP_POST
+		       ? HTTP_DISPATCH_WORKER : HTTP_DISPATCH_INLINE;
+}
+
+static void handle(const struct http_req *req, struct http_reply *r,
+		   void *arg)
+{
+	struct signer *s = arg;
+	enum route rt = route_of(s, req->path);
+	bool get = req->method == HTTP_GET || req->method == HTTP_HEAD;
+	switch (rt) {
+	case ROUTE_SIGN:
+		handle_sign(s, req, r);
+		break;
+	case ROUTE_RELOAD:
+		if (get || req->method == HTTP_POST)
+			handle_reload(s, req, r);
+		else
+			http_reply_error(r, 405, "method not allowed");
+		break;
+	case ROUTE_NONE:
+		http_reply_error(r, 404, "not found");
+		break;
+	default:
+		if (!get) {
+			http_reply_error(r, 405, "method not allowed");
+			break;
+		}
+		if (rt == ROUTE_PUBLIC_KEYS)
+			handle_public_keys(s, req, r);
+		else if (rt == ROUTE_UPCHECK)
+			handle_upcheck(req, r);
+		else if (rt == ROUTE_HEALTH)
+			handle_healthcheck(s, r);
+		else
+			handle_metrics(s, r);
+	}
+	count_status(s, r->status);
+}
+
+struct http_handlers signer_http_handlers(struct signer *s)
+{
+	struct http_handlers h = {classify, handle, s};
+	return h;
+}

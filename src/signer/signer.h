@@ -1,0 +1,58 @@
+/*
+ * signer.h: the public header of the signer module: the Web3Signer-compatible
+ * signing service (routes, handlers, key registry, metrics) and the
+ * nitro-signer command line that wires it to the http module.
+ */
+#ifndef NS_SIGNER_H
+#define NS_SIGNER_H
+
+#include "core/core.h"
+#include "eth2/eth2.h"
+#include "http/http.h"
+
+struct key_registry;
+struct key_load_opts;
+
+struct signer_options {
+	/* global */
+	struct http_addr listen;
+	const char *host_allowlist;
+	struct http_tls_config tls;
+	bool tls_enabled;
+	const char *key_store_path;
+	bool metrics_enabled;
+	enum log_level log_level;
+	enum log_format log_format;
+	int idle_timeout_s;
+	/* eth2 */
+	bool eth2;
+	const char *network_name;
+	const char *keystores_path;
+	const char *keystores_passwords_path;
+	const char *keystores_password_file;
+	bool slashing_enabled;
+	const char *slashing_db_url;
+	bool key_manager_api_enabled;
+};
+
+/* Parses argv (Web3Signer flag names). Returns 0, or -ERR_USAGE with e set;
+ * *exit_now is set when --help/--version already printed. */
+int signer_parse_args(int argc, char **argv, struct signer_options *o,
+		      bool *exit_now, struct err *e);
+
+struct signer;
+
+/* Loads keys per the options and builds the service; net is copied. */
+int signer_new(const struct signer_options *o, const struct eth2_network *net,
+	       struct signer **out, struct err *e);
+void signer_free(struct signer *s);
+struct http_handlers signer_http_handlers(struct signer *s);
+/* Number of keys loaded, and whether loading failed outright. */
+size_t signer_key_count(const struct signer *s);
+/* Prints the URL and pubkeys to stdout (the operator's first view). */
+void signer_print_banner(const struct signer *s, const char *url);
+
+/* The whole `nitro-signer` program (main() calls only this). */
+int signer_main(int argc, char **argv);
+
+#endif

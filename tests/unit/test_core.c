@@ -1,0 +1,175 @@
+/* test_core.c: strict hex/decimal parsing, the cursor, the secure allocator, files. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/core.h"
+
+static void test_hex_exact_accepts_both_cases(void **state)
+{
+	uint8_t out[4];
+	assert_int_equal(hex_decode_exact("0xDEadBEef", out, 4, NULL, "f"), 0);
+	assert_memory_equal(out, "\xde\xad\xbe\xef", 4);
+}
+
+static void test_hex_exact_refuses_wrong_length_and_prefix(void **state)
+{
+	uint8_t out[4];
+	struct err e = {0};
+	assert_int_equal(hex_decode_exact("0xdeadbe", out, 4, &e, "field.x"),
+			 -ERR_INVALID);
+	assert_non_null(strstr(e.msg, "field.x"));
+	assert_int_equal(hex_decode_exact("deadbeef", out, 4, &e, "f"), -ERR_INVALID);
+	assert_int_equal(hex_decode_exact("0xdeadbeef00", out, 4, &e, "f"), -ERR_INVALID);
+	assert_int_equal(hex_decode_exact("0xdeadbeeg", out, 4, &e, "f"), -ERR_INVALID);
+	assert_int_equal(hex_decode_exact(" 0xdeadbeef", out, 4, &e, "f"), -ERR_INVALID);
+	assert_int_equal(hex_decode_exact(NULL, out, 4, &e, "f"), -ERR_INVALID);
+}
+
+static void test_hex_alloc_limits(void **state)
+{
+	uint8_t *b = NULL;
+	size_t n = 0;
+	assert_int_equal(hex_decode_alloc("0x", 4, &b, &n, NULL, "f"), 0);
+	assert_int_equal(n, 0);
+	free(b);
+	assert_int_equal(hex_decode_alloc("0x0102030405", 4, &b, &n, NULL, "f"),
+			 -ERR_INVALID);
+	assert_int_equal(hex_decode_alloc("0x012", 4, &b, &n, NULL, "f"),
+			 -ERR_INVALID);
+}
+
+static void test_hex_encode_lower_case(void **state)
+{
+	char out[2 + 8 + 1];
+	hex_encode((const uint8_t *)"\xAB\xCD\x01\xff", 4, out);
+	assert_string_equal(out, "0xabcd01ff");
+}
+
+static void test_decimal_u64_strict(void **state)
+{
+	uint64_t v;
+	assert_int_equal(dec_parse_u64("0", &v, NULL, "n"), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(dec_parse_u64("18446744073709551615", &v, NULL, "n"), 0);
+	assert_true(v == UINT64_MAX);
+	const char *bad[] = {"18446744073709551616", "-1", "+1", "01", " 1",
+			     "1 ", "", "1.5", "0x10", "1e3", "99999999999999999999"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(dec_parse_u64(bad[i], &v, NULL, "n"), -ERR_INVALID);
+}
+
+static void test_cursor_refuses_short_reads(void **state)
+{
+	const uint8_t buf[] = {0, 0, 1, 2, 9};
+	struct cursor c = cursor_init(buf, sizeof(buf));
+	uint32_t v;
+	assert_int_equal(cursor_u32be(&c, &v), 0);
+	assert_int_equal(v, 0x102);
+	assert_int_equal(cursor_u32be(&c, &v), -ERR_TRUNCATED);
+	assert_int_equal(c.left, 1);
+	uint64_t w;
+	assert_int_equal(cursor_u64le(&c, &w), -ERR_TRUNCATED);
+	uint8_t b;
+	assert_int_equal(cursor_u8(&c, &b), 0);
+	assert_int_equal(b, 9);
+}
+
+static void test_secret_wiped_and_reused(void **state)
+{
+	uint64_t live = secret_stats_live();
+	struct secret *s = secret_from("supersecret", 11);
+	assert_non_null(s);
+	assert_int_equal(secret_stats_live(), live + 1);
+	uint8_t *p = s->bytes;
+	secret_free(s);
+	assert_int_equal(secret_stats_live(), live);
+	/* The slot goes back to its free list: the next secret of the same
+	 * class reuses it, and it must not see the old bytes. */
+	struct secret *t = secret_new(11);
+	assert_non_null(t);
+	assert_ptr_equal(t->bytes, p);
+	for (size_t i = 0; i < 11; i++)
+		assert_int_equal(t->bytes[i], 0);
+	secret_free(t);
+	secret_free(NULL);
+}
+
+static void test_secret_large_and_truncate(void **state)
+{
+	struct secret *s = secret_new(100000);
+	assert_non_null(s);
+	memset(s->bytes, 0xAA, s->len);
+	secret_truncate(s, 10);
+	assert_int_equal(s->len, 10);
+	assert_int_equal(s->bytes[10], 0);
+	secret_free(s);
+}
+
+static void test_secret_read_file_strips_newline(void **state)
+{
+	char path[] = "/tmp/ns-test-secret-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "pass word\r\n", 11), 11);
+	close(fd);
+	struct secret *s = NULL;
+	assert_int_equal(secret_read_file(path, &s, NULL), 0);
+	assert_int_equal(s->len, 9);
+	assert_memory_equal(s->bytes, "pass word", 9);
+	secret_free(s);
+	unlink(path);
+	struct err e = {0};
+	assert_int_equal(secret_read_file(path, &s, &e), -ERR_IO);
+}
+
+static void test_file_atomic_write_and_capped_read(void **state)
+{
+	char dir[] = "/tmp/ns-test-file-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[128];
+	snprintf(path, sizeof(path), "%s/out.txt", dir);
+	assert_int_equal(file_write_atomic(path, "hello", 5, 0600, NULL), 0);
+	char *buf = NULL;
+	size_t len = 0;
+	assert_int_equal(file_read_all(path, 5, &buf, &len, NULL), 0);
+	assert_string_equal(buf, "hello");
+	free(buf);
+	assert_int_equal(file_read_all(path, 4, &buf, &len, NULL), -ERR_TOO_LARGE);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void test_err_prefix_keeps_message(void **state)
+{
+	struct err e = {0};
+	assert_int_equal(err_set(&e, ERR_INVALID, "bad hex"), -ERR_INVALID);
+	err_prefix(&e, "block.slot: ");
+	assert_string_equal(e.msg, "block.slot: bad hex");
+	assert_string_equal(err_code_name(-ERR_REFUSED), "refused");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hex_exact_accepts_both_cases),
+		cmocka_unit_test(test_hex_exact_refuses_wrong_length_and_prefix),
+		cmocka_unit_test(test_hex_alloc_limits),
+		cmocka_unit_test(test_hex_encode_lower_case),
+		cmocka_unit_test(test_decimal_u64_strict),
+		cmocka_unit_test(test_cursor_refuses_short_reads),
+		cmocka_unit_test(test_secret_wiped_and_reused),
+		cmocka_unit_test(test_secret_large_and_truncate),
+		cmocka_unit_test(test_secret_read_file_strips_newline),
+		cmocka_unit_test(test_file_atomic_write_and_capped_read),
+		cmocka_unit_test(test_err_prefix_keeps_message),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -62,6 +62,27 @@ int ssz_bitlist_root(const uint8_t *enc, size_t enc_len, uint64_t limit_bits,
 int ssz_bitvector_root(const uint8_t *bytes, size_t len, uint64_t n_bits,
 		       uint8_t out[32], struct err *e, const char *field);
 
+/* Depth of the deepest zero-subtree kept precomputed (2^64 leaves). */
+#define SSZ_MAX_DEPTH 64
+/* zero_hashes[depth]: root of 2^depth zero chunks, depth <= SSZ_MAX_DEPTH. */
+const uint8_t *ssz_zero_hash(unsigned depth);
+
+/*
+ * Streaming merkleizer: push chunks one at a time (e.g. element roots of a
+ * List) without buffering them; the result equals ssz_merkleize over the same
+ * chunks and limit. Memory is O(log limit); the padding is never allocated.
+ */
+struct ssz_hasher {
+	uint8_t tmp[SSZ_MAX_DEPTH + 1][32];
+	uint64_t count;
+	uint64_t limit;
+};
+/* limit = maximum number of chunks (the padded width is next_pow2(limit)). */
+void ssz_hasher_init(struct ssz_hasher *h, uint64_t limit);
+/* -ERR_INVALID when the limit is already reached. */
+int ssz_hasher_push(struct ssz_hasher *h, const uint8_t chunk[32]);
+void ssz_hasher_finish(struct ssz_hasher *h, uint8_t out[32]);
+
 /* ---- EIP-2335 keystores ---------------------------------------------- */
 
 enum keystore_kdf { KEYSTORE_KDF_SCRYPT, KEYSTORE_KDF_PBKDF2 };

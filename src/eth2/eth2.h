@@ -51,11 +51,25 @@ struct eth2_network {
 	uint8_t genesis_validators_root[32];
 };
 
-/* "mainnet", "hoodi", "sepolia", "holesky", "minimal", or a config YAML path. */
+/*
+ * "mainnet", "hoodi", "sepolia", "holesky", "minimal" (case-insensitive), or
+ * a path (containing '/' or ending in .yaml/.yml) to a consensus-spec config
+ * YAML: PRESET_BASE ('mainnet'|'minimal') and GENESIS_FORK_VERSION required;
+ * CONFIG_NAME, <FORK>_FORK_VERSION/_EPOCH for ALTAIR..FULU read; a fork with
+ * no epoch is unscheduled; other keys ignored. The built-in "minimal" has
+ * every fork at epoch 0 (consensus-specs' minimal config leaves them
+ * unscheduled). Only the four public networks carry a genesis validators root.
+ */
 int eth2_network_load(const char *name_or_path, struct eth2_network *out,
 		      struct err *e);
+/* The newest fork scheduled at or before epoch (unscheduled forks never are). */
 enum eth2_fork eth2_fork_at_epoch(const struct eth2_network *n, uint64_t epoch);
+/* The same for the epoch of a slot (slot / SLOTS_PER_EPOCH of the preset). */
+enum eth2_fork eth2_fork_at_slot(const struct eth2_network *n, uint64_t slot);
+/* "PHASE0", "ALTAIR", ... "FULU" (upper case, as in BLOCK_V2 `version`). */
 const char *eth2_fork_name(enum eth2_fork f);
+/* Exact upper-case name to fork; -ERR_INVALID when unknown. */
+int eth2_fork_from_name(const char *s, enum eth2_fork *out);
 
 enum eth2_sign_type {
 	ETH2_SIGN_BLOCK,
@@ -81,7 +95,11 @@ struct eth2_signing {
 	uint8_t object_root[32];
 	uint8_t domain[32];
 	uint8_t signing_root[32];
-	/* For BLOCK, BLOCK_V2, ATTESTATION: what slashing protection checks. */
+	/*
+	 * For BLOCK, BLOCK_V2, ATTESTATION (slashable = true): what slashing
+	 * protection checks. The root is fork_info.genesis_validators_root;
+	 * block_slot for blocks, source/target epochs for attestations.
+	 */
 	bool slashable;
 	uint8_t genesis_validators_root[32];
 	uint64_t block_slot;

@@ -23,6 +23,12 @@ struct bls_key {
 /* From a 32-byte big-endian secret; refuses zero and >= r (blst_sk_check). */
 int bls_key_from_bytes(const uint8_t be[BLS_SECRET_LEN], struct bls_key **out,
 		       struct err *e);
+/*
+ * From hex text (64 digits, "0x" optional: key files and Web3Signer's
+ * privateKey). Decoded in secure memory; errors name `field`, never digits.
+ */
+int bls_key_from_hex(const char *hex, struct bls_key **out, struct err *e,
+		     const char *field);
 /* A fresh key from the OS RNG (blst_keygen over 32 random bytes). */
 int bls_key_generate(struct bls_key **out, struct err *e);
 /* The 32-byte big-endian secret, into a new secret buffer. */
@@ -35,6 +41,20 @@ int bls_verify(const uint8_t pk[BLS_PUBKEY_LEN], const uint8_t *msg,
 	       size_t len, const uint8_t sig[BLS_SIG_LEN]);
 /* KeyValidate: on curve, in G1, not infinity. */
 int bls_pubkey_check(const uint8_t pk[BLS_PUBKEY_LEN]);
+/*
+ * Decoding only (the consensus "deserialization" rule): a canonical
+ * compressed encoding of a point on the curve and in the subgroup. The
+ * point at infinity (0xc0 00..) decodes; use bls_pubkey_check for keys.
+ */
+int bls_pubkey_decode_check(const uint8_t pk[BLS_PUBKEY_LEN]);
+int bls_signature_decode_check(const uint8_t sig[BLS_SIG_LEN]);
+/*
+ * FastAggregateVerify: n >= 1 pubkeys (each KeyValidate'd), one message,
+ * one aggregate signature. 0 when valid; negative otherwise.
+ */
+int bls_fast_aggregate_verify(const uint8_t (*pks)[BLS_PUBKEY_LEN], size_t n,
+			      const uint8_t *msg, size_t len,
+			      const uint8_t sig[BLS_SIG_LEN]);
 
 /* ---- SSZ merkleization (sha256 via OpenSSL) -------------------------- */
 
@@ -108,6 +128,35 @@ struct keystore_params {
 /* Encrypts a key into a keystore JSON document (malloc'd, NUL-terminated). */
 int keystore_encrypt(const struct bls_key *k, const struct secret *password,
 		     const struct keystore_params *p, char **json_out,
+		     struct err *e);
+
+/*
+ * Work-factor limits a keystore may ask for (anything above is refused
+ * before any KDF runs, so a hostile file cannot pin a core or eat memory):
+ * scrypt n a power of two in [2, 2^20], r in [1, 32], p in [1, 16],
+ * 128*r*n <= 1 GiB; pbkdf2 c in [1, 2^24]. Salt 16..256 bytes.
+ */
+#define KEYSTORE_SCRYPT_N_MAX (1u << 20)
+#define KEYSTORE_PBKDF2_C_MAX (1u << 24)
+#define KEYSTORE_PATH_MAX 256
+#define KEYSTORE_MAX_JSON (1024 * 1024)
+
+/* What a keystore says about itself, without decrypting it. */
+struct keystore_info {
+	enum keystore_kdf kdf;
+	uint32_t work_factor; /* scrypt n or pbkdf2 c */
+	bool has_pubkey;
+	uint8_t pubkey[BLS_PUBKEY_LEN];
+	bool has_path;
+	char path[KEYSTORE_PATH_MAX]; /* "" when absent */
+	char uuid[37];
+};
+/*
+ * Parses and validates every field of a keystore (the same checks
+ * keystore_decrypt makes before running the KDF) without the password.
+ * Cheap: this is what the fuzzer drives.
+ */
+int keystore_inspect(const char *json, size_t len, struct keystore_info *info,
 		     struct err *e);
 
 #endif

@@ -114,8 +114,8 @@ static void make_keys(int n)
 	snprintf(dir, sizeof(dir), "%s/keys", tmpdir);
 	mkdir(dir, 0700);
 	for (int i = 0; i < n; i++) {
-		struct bls_key *k;
-		struct secret *sk;
+		struct bls_key *k = NULL;
+		struct secret *sk = NULL;
 		struct err e;
 		if (bls_key_generate(&k, &e) < 0 || bls_key_export(k, &sk, &e) < 0)
 			die("key generation failed");

@@ -17,7 +17,7 @@ echo "== build: fuzz (clang libFuzzer)"
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DNS_FUZZ=ON \
 	-DCMAKE_BUILD_TYPE=Debug \
 	-DCMAKE_C_FLAGS='-fsanitize=fuzzer-no-link,address,undefined' >/dev/null
-cmake --build build-fuzz -j"$JOBS"
+cmake --build build-fuzz -j"$JOBS" --target fuzz
 
 echo "== fuzz smoke (${FUZZ_SECONDS}s per target)"
 for f in build-fuzz/fuzz/fuzz_*; do

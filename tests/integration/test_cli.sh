@@ -1,0 +1,122 @@
+#!/bin/sh
+# test_cli.sh: the nitro-signer command line and transports end to end:
+# usage errors exit 2 naming the flag; EIP-2335 keystores from
+# --keystores-path with per-keystore password files and with one shared
+# password file (a bad keystore is reported, the others load); the unix:
+# transport; slashable types refused with 412 while protection is on;
+# SIGTERM stops the server cleanly.
+set -eu
+BIN=${NS_BIN_DIR:?}
+T=$(mktemp -d /tmp/ns-cli-XXXXXX)
+PID=""
+cleanup() {
+	[ -n "$PID" ] && kill "$PID" 2>/dev/null || true
+	rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+fail() { echo "FAIL: $*" >&2; exit 1; }
+checks=0
+ok() { checks=$((checks + 1)); }
+
+# --- usage errors: exit 2, one line naming the flag ---
+expect_usage() {
+	want=$1; shift
+	set +e
+	out=$("$BIN/nitro-signer" "$@" 2>&1 >/dev/null)
+	rc=$?
+	set -e
+	[ "$rc" -eq 2 ] || fail "exit $rc (want 2) for: $*"
+	echo "$out" | grep -q -- "$want" || fail "message '$out' lacks '$want' for: $*"
+	ok
+}
+expect_usage "eth2" --http-listen-port=1
+expect_usage "--http-listen-port" --http-listen-port=70000 eth2
+expect_usage "unknown" --no-such-flag eth2
+expect_usage "--slashing-protection-enabled" eth2 --slashing-protection-enabled=maybe
+expect_usage "--keystores-path" eth2 --keystores-path=/tmp
+expect_usage "exclusive" eth2 --keystores-path=/tmp --keystores-password-file=/x --keystores-passwords-path=/y
+expect_usage "--tls-allow-any-client" --tls-keystore-file=/x --tls-keystore-password-file=/y eth2
+expect_usage "--network" eth2 --network=nosuchnet
+expect_usage "tcp:" --http-listen=udp:1.2.3.4:5 eth2
+"$BIN/nitro-signer" --help | grep -q -- "--keystores-path" || fail "--help"
+"$BIN/nitro-signer" --version | grep -q "nitro-signer" || fail "--version"
+ok
+
+# --- keystores: two good (pbkdf2, fast), one with the wrong password ---
+printf 'correct horse battery\n' > "$T/pw.txt"
+printf 'wrong password here\n' > "$T/bad.txt"
+"$BIN/nitro-keys" keystore generate --count=2 --out="$T/ks" --kdf=pbkdf2 \
+	--work-factor=1024 --keystore-password-file="$T/pw.txt" >/dev/null
+mkdir -p "$T/pws"
+for f in "$T"/ks/*.json; do
+	cp "$T/pw.txt" "$T/pws/$(basename "$f" .json).txt"
+done
+first=$(ls "$T"/ks/*.json | head -1)
+cp "$T/bad.txt" "$T/pws/$(basename "$first" .json).txt"
+
+start() {
+	"$BIN/nitro-signer" "$@" >"$T/out.txt" 2>"$T/err.txt" &
+	PID=$!
+	i=0
+	until grep -q "listening on" "$T/out.txt" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt 200 ] && fail "signer did not start: $(cat "$T/err.txt")"
+		kill -0 "$PID" 2>/dev/null || fail "signer exited: $(cat "$T/err.txt")"
+		sleep 0.05
+	done
+}
+stop() {
+	kill -TERM "$PID"
+	wait "$PID" || fail "signer exited non-zero after SIGTERM"
+	PID=""
+}
+
+SOCK="$T/signer.sock"
+start --http-listen="unix:$SOCK" eth2 --network=mainnet \
+	--keystores-path="$T/ks" --keystores-passwords-path="$T/pws"
+grep -q "1 public key" "$T/out.txt" || fail "expected 1 key loaded: $(cat "$T/out.txt")"
+grep -q "$(basename "$first")" "$T/err.txt" || fail "bad keystore not reported by path"
+grep -q "wrong password here" "$T/err.txt" && fail "password leaked into logs"
+ok
+[ "$(stat -c %a "$SOCK")" = "600" ] || fail "unix socket not 0600"
+curl -sf --unix-socket "$SOCK" http://localhost/upcheck | grep -qx OK || fail "upcheck over unix"
+code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" http://localhost/healthcheck)
+[ "$code" = 503 ] || fail "healthcheck with a failed keystore should be 503, got $code"
+ok
+PK=$(curl -sf --unix-socket "$SOCK" http://localhost/api/v1/eth2/publicKeys | sed 's/^\["\([^"]*\)".*/\1/')
+FORK='"fork_info":{"fork":{"previous_version":"0x05000000","current_version":"0x06000000","epoch":"411392"},"genesis_validators_root":"0x4b363db94e286120d76eb905340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95"}'
+sig=$(curl -sf --unix-socket "$SOCK" -H 'Accept:' -H 'Content-Type: application/json' \
+	"http://localhost/api/v1/eth2/sign/$PK" \
+	-d "{\"type\":\"RANDAO_REVEAL\",$FORK,\"randao_reveal\":{\"epoch\":\"411500\"}}")
+echo "$sig" | grep -Eq '^0x[0-9a-f]{192}$' || fail "text signature expected, got $sig"
+ok
+att="{\"type\":\"ATTESTATION\",$FORK,\"attestation\":{\"slot\":\"13168001\",\"index\":\"0\",\"beacon_block_root\":\"0x$(printf '%064d' 0)\",\"source\":{\"epoch\":\"411499\",\"root\":\"0x$(printf '%064d' 0)\"},\"target\":{\"epoch\":\"411500\",\"root\":\"0x$(printf '%064d' 0)\"}}}"
+code=$(curl -s -o "$T/body" -w '%{http_code}' --unix-socket "$SOCK" -H 'Content-Type: application/json' \
+	"http://localhost/api/v1/eth2/sign/$PK" -d "$att")
+[ "$code" = 412 ] || fail "attestation with protection on: want 412, got $code"
+grep -q '"error"' "$T/body" || fail "412 without a JSON error"
+ok
+stop
+
+# --- shared password file; all keys load; TCP on a free port ---
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null || echo 19547)
+start --http-listen-port="$PORT" eth2 --network=hoodi \
+	--keystores-path="$T/ks" --keystores-password-file="$T/pw.txt" \
+	--slashing-protection-enabled=false
+grep -q "2 public keys" "$T/out.txt" || fail "expected 2 keys: $(cat "$T/out.txt")"
+grep -q "DISABLED" "$T/err.txt" || fail "no warning for disabled slashing protection"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+	"http://127.0.0.1:$PORT/api/v1/eth2/sign/$PK" -d "$att")
+[ "$code" = 200 ] || fail "attestation with protection off: want 200, got $code"
+ok
+stop
+
+# --- no key loads from --keystores-path: exit 1 ---
+set +e
+"$BIN/nitro-signer" --http-listen-port=0 eth2 --keystores-path="$T/ks" \
+	--keystores-password-file="$T/bad.txt" >/dev/null 2>&1
+rc=$?
+set -e
+[ "$rc" -eq 1 ] || fail "no key loaded: want exit 1, got $rc"
+ok
+echo "cli: $checks checks passed"

@@ -42,7 +42,7 @@
 
 static int opt_keys = 16, opt_seconds = 5, opt_clients = 4;
 static const char *opt_type = "randao";
-static char signer_path[512] = "build/bin/nitro-signer";
+static char signer_path[512];
 
 /* ---- baseline ---------------------------------------------------------- */
 
@@ -402,6 +402,17 @@ int main(int argc, char **argv)
 	if (opt_keys < 1 || opt_keys > 1024 || opt_clients < 1 ||
 	    opt_clients > 64 || opt_seconds < 1)
 		die("out-of-range option");
+	if (!signer_path[0]) {
+		/* Default: the nitro-signer next to this benchmark binary. */
+		char self[400];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n <= 0)
+			die("cannot find own path; use --signer=PATH");
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		*slash = '\0';
+		snprintf(signer_path, sizeof(signer_path), "%s/nitro-signer", self);
+	}
 	secret_init();
 	signal(SIGPIPE, SIG_IGN);
 	int cores = cpu_count();

@@ -20,11 +20,13 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <event2/thread.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <sys/eventfd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,8 +50,8 @@ struct job_queue {
 struct http_server {
 	struct event_base *base;
 	struct evhttp *http;
-	struct event *wake;     /* completion queue has replies */
-	struct event *stop_ev;  /* stop requested */
+	struct event *wake;     /* completion queue has replies (wake_fd) */
+	int wake_fd;            /* eventfd */
 	struct event *sigint, *sigterm;
 	SSL_CTX *tls;
 	char **allow;           /* NULL-terminated; NULL = any host */
@@ -58,10 +60,14 @@ struct http_server {
 	uint16_t port;
 	int listen_fd;
 
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;   /* pending queue, stopping */
 	pthread_cond_t cond;
-	struct job_queue pending, done;
+	struct job_queue pending;
 	bool stopping;
+	pthread_mutex_t done_lock; /* done queue, wake_due */
+	struct job_queue done;
+	bool wake_due;
+	atomic_bool stop_requested;
 	int nworkers;
 	pthread_t *workers;
 };
@@ -254,6 +260,14 @@ static struct job *queue_pop(struct job_queue *q)
 
 /* ---- workers --------------------------------------------------------------- */
 
+static void wake_loop(struct http_server *s)
+{
+	uint64_t one = 1;
+	/* EAGAIN means the counter is already non-zero: the loop will wake. */
+	while (write(s->wake_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+}
+
 static void *worker_main(void *arg)
 {
 	struct http_server *s = arg;
@@ -269,11 +283,14 @@ static void *worker_main(void *arg)
 		struct job *j = queue_pop(&s->pending);
 		pthread_mutex_unlock(&s->lock);
 		s->h.handle(&j->req, &j->reply, s->h.arg);
-		pthread_mutex_lock(&s->lock);
-		bool was_empty = s->done.head == NULL;
+		pthread_mutex_lock(&s->done_lock);
 		queue_push(&s->done, j);
-		if (was_empty)
-			event_active(s->wake, EV_READ, 0);
+		bool notify = !s->wake_due;
+		s->wake_due = true;
+		pthread_mutex_unlock(&s->done_lock);
+		if (notify)
+			wake_loop(s);
+		pthread_mutex_lock(&s->lock);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return NULL;
@@ -282,11 +299,17 @@ static void *worker_main(void *arg)
 static void on_wake(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_server *s = arg;
-	pthread_mutex_lock(&s->lock);
+	uint64_t v;
+	while (read(s->wake_fd, &v, sizeof(v)) < 0 && errno == EINTR)
+		;
+	if (atomic_load(&s->stop_requested))
+		event_base_loopbreak(s->base);
+	pthread_mutex_lock(&s->done_lock);
 	struct job *list = s->done.head;
 	s->done.head = s->done.tail = NULL;
 	s->done.len = 0;
-	pthread_mutex_unlock(&s->lock);
+	s->wake_due = false;
+	pthread_mutex_unlock(&s->done_lock);
 	while (list) {
 		struct job *next = list->next;
 		send_reply(list->evreq, &list->reply);
@@ -423,29 +446,40 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 int http_server_new(const struct http_server_config *cfg,
 		    struct http_server **out, struct err *e)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	pthread_once(&once, (void (*)(void))evthread_use_pthreads);
 	struct http_server *s = calloc(1, sizeof(*s));
 	if (!s)
 		return err_set(e, ERR_NOMEM, "out of memory");
 	int rc = 0;
 	s->listen_fd = -1;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->done_lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
+	s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (s->wake_fd < 0) {
+		rc = err_set(e, ERR_INTERNAL, "cannot create eventfd");
+		goto out;
+	}
 	s->h = cfg->handlers;
 	s->max_body = cfg->max_body;
 	s->allow = split_allowlist(cfg->host_allowlist);
-	s->base = event_base_new();
+	/* The changelist coalesces evhttp's many read/write toggles per
+	 * request into one epoll_ctl. */
+	struct event_config *ecfg = event_config_new();
+	if (ecfg) {
+		event_config_set_flag(ecfg, EVENT_BASE_FLAG_NOLOCK |
+						   EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+		s->base = event_base_new_with_config(ecfg);
+		event_config_free(ecfg);
+	}
 	s->http = s->base ? evhttp_new(s->base) : NULL;
 	if (!s->http) {
 		rc = err_set(e, ERR_INTERNAL, "cannot create event loop");
 		goto out;
 	}
-	s->wake = event_new(s->base, -1, 0, on_wake, s);
-	s->stop_ev = event_new(s->base, -1, 0, on_stop, s);
+	s->wake = event_new(s->base, s->wake_fd, EV_READ | EV_PERSIST, on_wake, s);
 	s->sigint = evsignal_new(s->base, SIGINT, on_stop, s);
 	s->sigterm = evsignal_new(s->base, SIGTERM, on_stop, s);
-	if (!s->wake || !s->stop_ev || !s->sigint || !s->sigterm ||
+	if (!s->wake || !s->sigint || !s->sigterm || event_add(s->wake, NULL) < 0 ||
 	    event_add(s->sigint, NULL) < 0 || event_add(s->sigterm, NULL) < 0) {
 		rc = err_set(e, ERR_INTERNAL, "cannot create events");
 		goto out;
@@ -509,9 +543,11 @@ int http_server_run(struct http_server *s)
 	return event_base_dispatch(s->base) < 0 ? -ERR_INTERNAL : 0;
 }
 
+/* Safe from any thread and from signal handlers (atomic store + write). */
 void http_server_stop(struct http_server *s)
 {
-	event_active(s->stop_ev, EV_READ, 0);
+	atomic_store(&s->stop_requested, true);
+	wake_loop(s);
 }
 
 uint16_t http_server_port(const struct http_server *s)
@@ -539,8 +575,6 @@ void http_server_free(struct http_server *s)
 		evhttp_free(s->http);
 	if (s->wake)
 		event_free(s->wake);
-	if (s->stop_ev)
-		event_free(s->stop_ev);
 	if (s->sigint)
 		event_free(s->sigint);
 	if (s->sigterm)
@@ -551,7 +585,10 @@ void http_server_free(struct http_server *s)
 	for (char **a = s->allow; a && *a; a++)
 		free(*a);
 	free(s->allow);
+	if (s->wake_fd >= 0)
+		close(s->wake_fd);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->done_lock);
 	pthread_cond_destroy(&s->cond);
 	free(s);
 }

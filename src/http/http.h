@@ -1,14 +1,15 @@
 /*
  * http.h: the public header of the http module: listen addresses (tcp, unix,
- * vsock), TLS/mTLS server contexts, and an HTTP/1.1 server on libevent that
- * hands each request either to an inline handler (cheap endpoints) or to a
- * fixed worker pool (signing), then replies from the event loop.
+ * vsock), TLS/mTLS server contexts, and an HTTP/1.1 server on libevent.
  *
- * Threading model: one event-loop thread owns every socket and every
- * evhttp object. Handlers see only a struct http_req (a copy of the request)
- * and fill a struct http_reply, so they may run on any thread. Worker results
- * come back to the loop through a mutex-guarded completion queue and a
- * libevent user event.
+ * Threading model: one event loop per core, each a thread owning its own
+ * connections and evhttp objects (they share the listening socket). A
+ * handler runs on the loop that received the request and fills a struct
+ * http_reply; CPU-bound work (BLS signing) is done right there. Work that
+ * may block on I/O (a slashing-protection database commit) is handed to a
+ * worker pool with http_reply_defer(); its result comes back to the owning
+ * loop through a completion queue and an eventfd. Handlers see only struct
+ * http_req (a copy of the request), never libevent objects.
  */
 #ifndef NS_HTTP_H
 #define NS_HTTP_H
@@ -66,23 +67,32 @@ struct http_req {
 	char client[64];     /* mTLS known-client name, or "" */
 };
 
+struct http_reply;
+typedef void (*http_defer_fn)(const struct http_req *req,
+			      struct http_reply *reply, void *ctx);
+
 struct http_reply {
 	int status;
 	const char *content_type; /* static string */
 	char *body;               /* malloc'd */
 	size_t body_len;
+	/* Set by http_reply_defer: finish on the worker pool. */
+	http_defer_fn defer_fn;
+	void *defer_ctx;          /* owned by defer_fn (it must free it) */
 };
 
-enum http_dispatch { HTTP_DISPATCH_INLINE, HTTP_DISPATCH_WORKER };
-
 struct http_handlers {
-	/* Decide where a request runs (loop thread or worker pool). */
-	enum http_dispatch (*classify)(const struct http_req *req, void *arg);
-	/* Fill the reply; may run on any thread. */
+	/* Runs on the event loop that received the request. Must not block
+	 * on I/O; defer such work with http_reply_defer(). */
 	void (*handle)(const struct http_req *req, struct http_reply *reply,
 		       void *arg);
 	void *arg;
 };
+
+/* Continue this request on the worker pool: fn(req, reply, ctx) fills the
+ * reply there. fn always runs exactly once (also at shutdown, with the
+ * reply then discarded), so it may own ctx. */
+void http_reply_defer(struct http_reply *r, http_defer_fn fn, void *ctx);
 
 /* Reply helpers: body is copied. */
 void http_reply_text(struct http_reply *r, int status, const char *ctype,
@@ -105,7 +115,8 @@ struct http_server_config {
 	SSL_CTX *tls;              /* NULL for plain HTTP; server takes a ref */
 	const char *host_allowlist; /* comma list, "*" = any */
 	size_t max_body;           /* answered 413 above this */
-	int workers;               /* worker threads; 0 = cpu count */
+	int loops;                 /* event-loop threads; 0 = cpu count */
+	int workers;               /* deferred-work threads; 0 = 16 */
 	int idle_timeout_s;
 	struct http_handlers handlers;
 };

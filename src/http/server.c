@@ -20,10 +20,12 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/eventfd.h>
@@ -35,8 +37,11 @@
 
 #define QUEUE_MAX 4096
 
+struct http_loop;
+
 struct job {
 	struct job *next;
+	struct http_loop *loop;
 	struct evhttp_request *evreq;
 	struct http_req req;
 	struct http_reply reply;
@@ -47,27 +52,39 @@ struct job_queue {
 	size_t len;
 };
 
-struct http_server {
+struct http_loop {
+	struct http_server *s;
 	struct event_base *base;
 	struct evhttp *http;
 	struct event *wake;     /* completion queue has replies (wake_fd) */
 	int wake_fd;            /* eventfd */
-	struct event *sigint, *sigterm;
+	pthread_mutex_t done_lock; /* done, wake_due */
+	struct job_queue done;
+	bool wake_due;
+	struct evconnlistener *listener;
+	int idx;
+	pthread_t thread;
+	bool thread_started;
+};
+
+struct http_server {
 	SSL_CTX *tls;
 	char **allow;           /* NULL-terminated; NULL = any host */
 	size_t max_body;
 	struct http_handlers h;
 	uint16_t port;
 	int listen_fd;
+	struct event *sigint, *sigterm; /* on loop 0 */
+	atomic_bool stop_requested;
+	atomic_int acceptor;    /* index of the loop whose turn it is */
 
-	pthread_mutex_t lock;   /* pending queue, stopping */
+	int nloops;
+	struct http_loop *loops;
+
+	pthread_mutex_t lock;   /* pending, stopping */
 	pthread_cond_t cond;
 	struct job_queue pending;
 	bool stopping;
-	pthread_mutex_t done_lock; /* done queue, wake_due */
-	struct job_queue done;
-	bool wake_due;
-	atomic_bool stop_requested;
 	int nworkers;
 	pthread_t *workers;
 };
@@ -91,6 +108,12 @@ void http_reply_json_owned(struct http_reply *r, int status, char *json)
 	r->content_type = "application/json; charset=utf-8";
 	r->body = json;
 	r->body_len = json ? strlen(json) : 0;
+}
+
+void http_reply_defer(struct http_reply *r, http_defer_fn fn, void *ctx)
+{
+	r->defer_fn = fn;
+	r->defer_ctx = ctx;
 }
 
 void http_reply_error(struct http_reply *r, int status, const char *msg)
@@ -222,10 +245,21 @@ static void send_reply(struct evhttp_request *evreq, struct http_reply *r)
 		evbuffer_free(buf);
 }
 
+/* A deferred function owns its context: run it even when the reply will be
+ * discarded, so the context is released. */
+static void job_finish_deferred(struct job *j)
+{
+	http_defer_fn fn = j->reply.defer_fn;
+	j->reply.defer_fn = NULL;
+	if (fn)
+		fn(&j->req, &j->reply, j->reply.defer_ctx);
+}
+
 static void job_free(struct job *j)
 {
 	if (!j)
 		return;
+	job_finish_deferred(j);
 	free(j->req.path);
 	free(j->req.query);
 	free(j->req.accept);
@@ -258,14 +292,26 @@ static struct job *queue_pop(struct job_queue *q)
 	return j;
 }
 
-/* ---- workers --------------------------------------------------------------- */
+/* ---- workers (deferred, possibly blocking work) ------------------------------ */
 
-static void wake_loop(struct http_server *s)
+static void wake_loop(struct http_loop *l)
 {
 	uint64_t one = 1;
 	/* EAGAIN means the counter is already non-zero: the loop will wake. */
-	while (write(s->wake_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+	while (write(l->wake_fd, &one, sizeof(one)) < 0 && errno == EINTR)
 		;
+}
+
+static void complete_on_loop(struct job *j)
+{
+	struct http_loop *l = j->loop;
+	pthread_mutex_lock(&l->done_lock);
+	queue_push(&l->done, j);
+	bool notify = !l->wake_due;
+	l->wake_due = true;
+	pthread_mutex_unlock(&l->done_lock);
+	if (notify)
+		wake_loop(l);
 }
 
 static void *worker_main(void *arg)
@@ -282,14 +328,8 @@ static void *worker_main(void *arg)
 			break;
 		struct job *j = queue_pop(&s->pending);
 		pthread_mutex_unlock(&s->lock);
-		s->h.handle(&j->req, &j->reply, s->h.arg);
-		pthread_mutex_lock(&s->done_lock);
-		queue_push(&s->done, j);
-		bool notify = !s->wake_due;
-		s->wake_due = true;
-		pthread_mutex_unlock(&s->done_lock);
-		if (notify)
-			wake_loop(s);
+		job_finish_deferred(j);
+		complete_on_loop(j);
 		pthread_mutex_lock(&s->lock);
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -298,18 +338,20 @@ static void *worker_main(void *arg)
 
 static void on_wake(evutil_socket_t fd, short what, void *arg)
 {
-	struct http_server *s = arg;
+	struct http_loop *l = arg;
 	uint64_t v;
-	while (read(s->wake_fd, &v, sizeof(v)) < 0 && errno == EINTR)
+	while (read(l->wake_fd, &v, sizeof(v)) < 0 && errno == EINTR)
 		;
-	if (atomic_load(&s->stop_requested))
-		event_base_loopbreak(s->base);
-	pthread_mutex_lock(&s->done_lock);
-	struct job *list = s->done.head;
-	s->done.head = s->done.tail = NULL;
-	s->done.len = 0;
-	s->wake_due = false;
-	pthread_mutex_unlock(&s->done_lock);
+	if (atomic_load(&l->s->stop_requested))
+		event_base_loopbreak(l->base);
+	if (atomic_load(&l->s->acceptor) == l->idx)
+		evconnlistener_enable(l->listener);
+	pthread_mutex_lock(&l->done_lock);
+	struct job *list = l->done.head;
+	l->done.head = l->done.tail = NULL;
+	l->done.len = 0;
+	l->wake_due = false;
+	pthread_mutex_unlock(&l->done_lock);
 	while (list) {
 		struct job *next = list->next;
 		send_reply(list->evreq, &list->reply);
@@ -381,7 +423,8 @@ static int fill_req(struct http_server *s, struct evhttp_request *evreq,
 
 static void on_request(struct evhttp_request *evreq, void *arg)
 {
-	struct http_server *s = arg;
+	struct http_loop *l = arg;
+	struct http_server *s = l->s;
 	struct evkeyvalq *in = evhttp_request_get_input_headers(evreq);
 	if (!host_allowed(s, evhttp_find_header(in, "Host"))) {
 		struct http_reply r = {0};
@@ -402,8 +445,9 @@ static void on_request(struct evhttp_request *evreq, void *arg)
 		reply_now(evreq, 500, "out of memory");
 		return;
 	}
-	if (s->h.classify(&j->req, s->h.arg) == HTTP_DISPATCH_INLINE) {
-		s->h.handle(&j->req, &j->reply, s->h.arg);
+	j->loop = l;
+	s->h.handle(&j->req, &j->reply, s->h.arg);
+	if (!j->reply.defer_fn) {
 		send_reply(evreq, &j->reply);
 		job_free(j);
 		return;
@@ -416,15 +460,30 @@ static void on_request(struct evhttp_request *evreq, void *arg)
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (full) {
-		job_free(j);
+		job_free(j); /* runs the deferred fn, discards its reply */
 		reply_now(evreq, 503, "server busy");
 	}
 }
 
-static struct bufferevent *make_tls_bev(struct event_base *base, void *arg)
+/* Called by evhttp on the accepting loop for every new connection. */
+static void pass_accept_turn(struct http_loop *l)
 {
-	struct http_server *s = arg;
-	SSL *ssl = SSL_new(s->tls);
+	struct http_server *s = l->s;
+	if (s->nloops < 2)
+		return;
+	evconnlistener_disable(l->listener);
+	int next = (l->idx + 1) % s->nloops;
+	atomic_store(&s->acceptor, next);
+	wake_loop(&s->loops[next]);
+}
+
+static struct bufferevent *make_bev(struct event_base *base, void *arg)
+{
+	struct http_loop *l = arg;
+	pass_accept_turn(l);
+	if (!l->s->tls)
+		return NULL; /* evhttp makes a plain socket bufferevent */
+	SSL *ssl = SSL_new(l->s->tls);
 	if (!ssl)
 		return NULL;
 	struct bufferevent *bev = bufferevent_openssl_socket_new(
@@ -437,10 +496,90 @@ static struct bufferevent *make_tls_bev(struct event_base *base, void *arg)
 
 /* ---- lifecycle --------------------------------------------------------------- */
 
-static void on_stop(evutil_socket_t fd, short what, void *arg)
+static void on_signal(evutil_socket_t fd, short what, void *arg)
 {
-	struct http_server *s = arg;
-	event_base_loopbreak(s->base);
+	http_server_stop(arg);
+}
+
+static int loop_init(struct http_server *s, struct http_loop *l,
+		     const struct http_server_config *cfg, int listen_fd,
+		     struct err *e)
+{
+	l->s = s;
+	l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	pthread_mutex_init(&l->done_lock, NULL);
+	if (l->wake_fd < 0) {
+		close(listen_fd);
+		return err_set(e, ERR_INTERNAL, "cannot create eventfd");
+	}
+	/* The changelist coalesces evhttp's many read/write toggles per
+	 * request into one epoll_ctl. */
+	struct event_config *ecfg = event_config_new();
+	if (ecfg) {
+		event_config_set_flag(ecfg, EVENT_BASE_FLAG_NOLOCK |
+						   EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+		l->base = event_base_new_with_config(ecfg);
+		event_config_free(ecfg);
+	}
+	l->http = l->base ? evhttp_new(l->base) : NULL;
+	l->wake = l->base ? event_new(l->base, l->wake_fd, EV_READ | EV_PERSIST,
+				      on_wake, l) : NULL;
+	if (!l->http || !l->wake || event_add(l->wake, NULL) < 0) {
+		close(listen_fd);
+		return err_set(e, ERR_INTERNAL, "cannot create event loop");
+	}
+	evhttp_set_bevcb(l->http, make_bev, l);
+	/* evhttp's own hard cap (its 413 is not JSON); ours is max_body. */
+	evhttp_set_max_body_size(l->http, (ev_ssize_t)(cfg->max_body * 4));
+	evhttp_set_max_headers_size(l->http, 64 * 1024);
+	evhttp_set_timeout(l->http,
+			   cfg->idle_timeout_s > 0 ? cfg->idle_timeout_s : 30);
+	evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+						    EVHTTP_REQ_DELETE |
+						    EVHTTP_REQ_PUT |
+						    EVHTTP_REQ_HEAD);
+	evhttp_set_gencb(l->http, on_request, l);
+	struct evhttp_bound_socket *bound =
+		evhttp_accept_socket_with_handle(l->http, listen_fd);
+	if (!bound) {
+		close(listen_fd);
+		return err_set(e, ERR_IO, "cannot accept on listening socket");
+	}
+	l->listener = evhttp_bound_socket_get_listener(bound);
+	if (l->idx != 0)
+		evconnlistener_disable(l->listener);
+	return 0;
+}
+
+static void loop_free(struct http_loop *l)
+{
+	if (l->http)
+		evhttp_free(l->http);
+	if (l->wake)
+		event_free(l->wake);
+	struct job *j;
+	while ((j = queue_pop(&l->done)))
+		job_free(j);
+	if (l->base)
+		event_base_free(l->base);
+	if (l->wake_fd > 0)
+		close(l->wake_fd);
+	pthread_mutex_destroy(&l->done_lock);
+}
+
+static void bound_port(struct http_server *s, const struct http_addr *a)
+{
+	s->port = a->port;
+	if (a->kind != HTTP_ADDR_TCP)
+		return;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	if (getsockname(s->listen_fd, (struct sockaddr *)&ss, &sl) != 0)
+		return;
+	if (ss.ss_family == AF_INET)
+		s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	else if (ss.ss_family == AF_INET6)
+		s->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
 int http_server_new(const struct http_server_config *cfg,
@@ -450,75 +589,49 @@ int http_server_new(const struct http_server_config *cfg,
 	if (!s)
 		return err_set(e, ERR_NOMEM, "out of memory");
 	int rc = 0;
-	s->listen_fd = -1;
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_mutex_init(&s->done_lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
-	s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (s->wake_fd < 0) {
-		rc = err_set(e, ERR_INTERNAL, "cannot create eventfd");
-		goto out;
-	}
 	s->h = cfg->handlers;
 	s->max_body = cfg->max_body;
 	s->allow = split_allowlist(cfg->host_allowlist);
-	/* The changelist coalesces evhttp's many read/write toggles per
-	 * request into one epoll_ctl. */
-	struct event_config *ecfg = event_config_new();
-	if (ecfg) {
-		event_config_set_flag(ecfg, EVENT_BASE_FLAG_NOLOCK |
-						   EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-		s->base = event_base_new_with_config(ecfg);
-		event_config_free(ecfg);
-	}
-	s->http = s->base ? evhttp_new(s->base) : NULL;
-	if (!s->http) {
-		rc = err_set(e, ERR_INTERNAL, "cannot create event loop");
-		goto out;
-	}
-	s->wake = event_new(s->base, s->wake_fd, EV_READ | EV_PERSIST, on_wake, s);
-	s->sigint = evsignal_new(s->base, SIGINT, on_stop, s);
-	s->sigterm = evsignal_new(s->base, SIGTERM, on_stop, s);
-	if (!s->wake || !s->sigint || !s->sigterm || event_add(s->wake, NULL) < 0 ||
-	    event_add(s->sigint, NULL) < 0 || event_add(s->sigterm, NULL) < 0) {
-		rc = err_set(e, ERR_INTERNAL, "cannot create events");
-		goto out;
-	}
-	signal(SIGPIPE, SIG_IGN);
 	if (cfg->tls) {
 		SSL_CTX_up_ref(cfg->tls);
 		s->tls = cfg->tls;
-		evhttp_set_bevcb(s->http, make_tls_bev, s);
 	}
-	/* evhttp's own hard cap (its 413 is not JSON); ours is max_body. */
-	evhttp_set_max_body_size(s->http, (ev_ssize_t)(cfg->max_body * 4));
-	evhttp_set_max_headers_size(s->http, 64 * 1024);
-	evhttp_set_timeout(s->http, cfg->idle_timeout_s > 0 ? cfg->idle_timeout_s : 30);
-	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-						    EVHTTP_REQ_DELETE |
-						    EVHTTP_REQ_PUT |
-						    EVHTTP_REQ_HEAD);
-	evhttp_set_gencb(s->http, on_request, s);
-	TRY_OUT(http_listen_fd(&cfg->listen, &s->listen_fd, e));
-	if (!evhttp_accept_socket_with_handle(s->http, s->listen_fd)) {
-		close(s->listen_fd);
-		rc = err_set(e, ERR_IO, "cannot accept on listening socket");
+	signal(SIGPIPE, SIG_IGN);
+	s->nloops = cfg->loops > 0 ? cfg->loops : cpu_count();
+	s->loops = calloc((size_t)s->nloops, sizeof(*s->loops));
+	if (!s->loops) {
+		s->nloops = 0;
+		rc = err_set(e, ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	s->port = cfg->listen.port;
-	if (cfg->listen.kind == HTTP_ADDR_TCP) {
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
-		if (getsockname(s->listen_fd, (struct sockaddr *)&ss, &sl) == 0) {
-			if (ss.ss_family == AF_INET)
-				s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-			else if (ss.ss_family == AF_INET6)
-				s->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	s->listen_fd = -1;
+	TRY_OUT(http_listen_fd(&cfg->listen, &s->listen_fd, e));
+	bound_port(s, &cfg->listen);
+	for (int i = 0; i < s->nloops; i++) {
+		/* Each loop owns (and closes) its own descriptor. */
+		int fd = i == 0 ? s->listen_fd : fcntl(s->listen_fd,
+						       F_DUPFD_CLOEXEC, 0);
+		if (fd < 0) {
+			rc = err_set(e, ERR_IO, "cannot duplicate listening socket");
+			goto out;
 		}
+		s->loops[i].idx = i;
+		TRY_OUT(loop_init(s, &s->loops[i], cfg, fd, e));
 	}
-	s->nworkers = cfg->workers > 0 ? cfg->workers : cpu_count();
+	struct event_base *b0 = s->loops[0].base;
+	s->sigint = evsignal_new(b0, SIGINT, on_signal, s);
+	s->sigterm = evsignal_new(b0, SIGTERM, on_signal, s);
+	if (!s->sigint || !s->sigterm || event_add(s->sigint, NULL) < 0 ||
+	    event_add(s->sigterm, NULL) < 0) {
+		rc = err_set(e, ERR_INTERNAL, "cannot install signal events");
+		goto out;
+	}
+	s->nworkers = cfg->workers > 0 ? cfg->workers : 16;
 	s->workers = calloc((size_t)s->nworkers, sizeof(*s->workers));
 	if (!s->workers) {
+		s->nworkers = 0;
 		rc = err_set(e, ERR_NOMEM, "out of memory");
 		goto out;
 	}
@@ -538,16 +651,45 @@ out:
 	return 0;
 }
 
+static void *loop_main(void *arg)
+{
+	struct http_loop *l = arg;
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	event_base_dispatch(l->base);
+	return NULL;
+}
+
 int http_server_run(struct http_server *s)
 {
-	return event_base_dispatch(s->base) < 0 ? -ERR_INTERNAL : 0;
+	int rc = 0;
+	for (int i = 1; i < s->nloops; i++) {
+		if (pthread_create(&s->loops[i].thread, NULL, loop_main,
+				   &s->loops[i]) != 0) {
+			rc = -ERR_INTERNAL;
+			break;
+		}
+		s->loops[i].thread_started = true;
+	}
+	if (rc == 0 && event_base_dispatch(s->loops[0].base) < 0)
+		rc = -ERR_INTERNAL;
+	http_server_stop(s);
+	for (int i = 1; i < s->nloops; i++) {
+		if (s->loops[i].thread_started)
+			pthread_join(s->loops[i].thread, NULL);
+		s->loops[i].thread_started = false;
+	}
+	return rc;
 }
 
 /* Safe from any thread and from signal handlers (atomic store + write). */
 void http_server_stop(struct http_server *s)
 {
 	atomic_store(&s->stop_requested, true);
-	wake_loop(s);
+	for (int i = 0; i < s->nloops; i++)
+		if (s->loops[i].wake_fd > 0)
+			wake_loop(&s->loops[i]);
 }
 
 uint16_t http_server_port(const struct http_server *s)
@@ -569,26 +711,20 @@ void http_server_free(struct http_server *s)
 	struct job *j;
 	while ((j = queue_pop(&s->pending)))
 		job_free(j);
-	while ((j = queue_pop(&s->done)))
-		job_free(j);
-	if (s->http)
-		evhttp_free(s->http);
-	if (s->wake)
-		event_free(s->wake);
 	if (s->sigint)
 		event_free(s->sigint);
 	if (s->sigterm)
 		event_free(s->sigterm);
-	if (s->base)
-		event_base_free(s->base);
+	for (int i = 0; i < s->nloops; i++)
+		loop_free(&s->loops[i]);
+	free(s->loops);
+	if (s->nloops == 0 && s->listen_fd >= 0)
+		close(s->listen_fd);
 	SSL_CTX_free(s->tls);
 	for (char **a = s->allow; a && *a; a++)
 		free(*a);
 	free(s->allow);
-	if (s->wake_fd >= 0)
-		close(s->wake_fd);
 	pthread_mutex_destroy(&s->lock);
-	pthread_mutex_destroy(&s->done_lock);
 	pthread_cond_destroy(&s->cond);
 	free(s);
 }

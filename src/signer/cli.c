@@ -317,7 +317,7 @@ int signer_main(int argc, char **argv)
 		.tls = tls,
 		.host_allowlist = o.host_allowlist,
 		.max_body = 1024 * 1024,
-		.workers = cpu_count(),
+		.loops = cpu_count(),
 		.idle_timeout_s = o.idle_timeout_s,
 		.handlers = signer_http_handlers(s),
 	};

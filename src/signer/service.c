@@ -12,6 +12,11 @@
  * with 412 unless protection was explicitly disabled, so nothing slashable
  * is ever signed unprotected.
  *
+ * Threading: handlers run on the http module's per-core event loops, and a
+ * signature is computed right there (CPU only, ~0.3 ms). Nothing here
+ * blocks on I/O; the slashing database, when it comes, is reached through
+ * http_reply_defer() so a commit never stalls a loop.
+ *
  * Keys: the registry pointer is read under a read lock for the whole lookup
  * and signature; /reload builds a new registry off-lock and swaps it under
  * the write lock, so in-flight signatures finish on the old keys and the old
@@ -493,12 +498,6 @@ static enum route route_of(const struct signer *s, const char *path)
 	return ROUTE_NONE;
 }
 
-static enum http_dispatch classify(const struct http_req *req, void *arg)
-{
-	return route_of(arg, req->path) == ROUTE_SIGN && req->method == HTTP_POST
-		       ? HTTP_DISPATCH_WORKER : HTTP_DISPATCH_INLINE;
-}
-
 static void handle(const struct http_req *req, struct http_reply *r,
 		   void *arg)
 {
@@ -537,6 +536,6 @@ static void handle(const struct http_req *req, struct http_reply *r,
 
 struct http_handlers signer_http_handlers(struct signer *s)
 {
-	struct http_handlers h = {classify, handle, s};
+	struct http_handlers h = {handle, s};
 	return h;
 }

@@ -1,0 +1,464 @@
+/*
+ * db.c: the front of the slashing engine: URL dispatch to a backend, the
+ * group commit, and the thread-safe public functions of slashing.h.
+ *
+ * Group commit: signing threads enqueue a request (on their own stack) and
+ * sleep. One committer thread per db takes every pending request (at most
+ * BATCH_MAX), hands them to the backend as ONE transaction, decided in
+ * arrival order (each sees the records of those before it, so two
+ * conflicting votes in one batch can never both pass), and wakes the callers
+ * only after COMMIT returned, i.e. after the fsync. A failed batch fails
+ * every request in it with an error: nothing is reported allowed unless its
+ * record is durable. While a batch commits, new requests pile up and form
+ * the next batch, so one fsync serves many validators under load and a lone
+ * request pays exactly one.
+ *
+ * Each caller sleeps on its own condition variable, signalled once.
+ *
+ * Locks: q_lock guards the queue, the health state and the pruning
+ * schedule; be_lock serialises every backend call (the committer's batches,
+ * and import/export/prune/admin calls from other threads). Lock order:
+ * never hold q_lock while taking be_lock.
+ *
+ * The committer also prunes periodically (slashing_set_pruning), in steps of
+ * PRUNE_STEP validators, serving pending requests between steps.
+ *
+ * Trusts: callers for fixed-size arguments; interchange text is parsed and
+ * validated by interchange.c before any backend sees it.
+ */
+#include "slashing_internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define BATCH_MAX 512
+#define PRUNE_STEP 256
+
+struct slashing_db {
+	const struct slashing_backend_ops *ops;
+	void *be;
+	pthread_mutex_t be_lock;
+
+	pthread_mutex_t q_lock;
+	pthread_cond_t q_cv; /* committer: work arrived or stopping */
+	struct slashing_request *head, *tail;
+	bool stopping;
+	pthread_t committer;
+
+	/* health: outcome of the most recent write */
+	bool write_failed;
+	char write_err[sizeof(((struct err *)0)->msg)];
+
+	/* periodic pruning (committer thread) */
+	uint64_t prune_keep, prune_spe, prune_interval_us, next_prune_us;
+	bool prune_running;
+	int64_t prune_cursor;
+};
+
+static void note_write(struct slashing_db *db, int rc, const struct err *e)
+{
+	/* caller holds q_lock */
+	db->write_failed = rc < 0;
+	if (rc < 0)
+		snprintf(db->write_err, sizeof(db->write_err), "%s",
+			 e->msg[0] ? e->msg : "write failed");
+}
+
+static void run_batch(struct slashing_db *db, struct slashing_request **batch,
+		      size_t n)
+{
+	struct err e = {0};
+	pthread_mutex_lock(&db->be_lock);
+	int rc = db->ops->check_batch(db->be, batch, n, &e);
+	pthread_mutex_unlock(&db->be_lock);
+	if (rc < 0)
+		log_error("slashing protection: batch of %zu request(s) failed, "
+			  "none signed: %s", n, e.msg);
+	pthread_mutex_lock(&db->q_lock);
+	note_write(db, rc, &e);
+	for (size_t i = 0; i < n; i++) {
+		batch[i]->rc = rc < 0 ? rc : 0;
+		if (rc < 0)
+			batch[i]->err = e;
+		batch[i]->done = true;
+		/* one wake-up per caller: no herd of waiters re-checking */
+		pthread_cond_signal(&batch[i]->done_cv);
+	}
+	pthread_mutex_unlock(&db->q_lock);
+}
+
+static void prune_one_step(struct slashing_db *db)
+{
+	/* caller holds q_lock; released around the backend call */
+	uint64_t keep = db->prune_keep, spe = db->prune_spe;
+	int64_t cursor = db->prune_cursor;
+	pthread_mutex_unlock(&db->q_lock);
+	struct err e = {0};
+	bool done = false;
+	pthread_mutex_lock(&db->be_lock);
+	int rc = db->ops->prune_step(db->be, keep, spe, &cursor, PRUNE_STEP,
+				     &done, &e);
+	pthread_mutex_unlock(&db->be_lock);
+	if (rc < 0)
+		log_error("slashing protection: pruning failed: %s", e.msg);
+	pthread_mutex_lock(&db->q_lock);
+	db->prune_cursor = cursor;
+	if (rc < 0 || done) {
+		db->prune_running = false;
+		db->next_prune_us = clock_mono_us() + db->prune_interval_us;
+		if (rc == 0)
+			log_info("slashing protection: pruned (keeping %llu epochs)",
+				 (unsigned long long)keep);
+	}
+}
+
+static void wait_until_us(struct slashing_db *db, uint64_t deadline_us)
+{
+	uint64_t now = clock_mono_us();
+	if (deadline_us <= now)
+		return;
+	uint64_t d = deadline_us - now;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += (time_t)(d / 1000000);
+	ts.tv_nsec += (long)(d % 1000000) * 1000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	(void)pthread_cond_timedwait(&db->q_cv, &db->q_lock, &ts);
+}
+
+static void *committer_main(void *arg)
+{
+	struct slashing_db *db = arg;
+	struct slashing_request *batch[BATCH_MAX];
+	/* Every signature of a slashable type waits for this thread: ask the
+	 * scheduler to prefer it over the signing threads (best effort; needs
+	 * CAP_SYS_NICE, ignored without it). */
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), -10);
+	pthread_mutex_lock(&db->q_lock);
+	for (;;) {
+		if (!db->head) {
+			if (db->stopping)
+				break;
+			if (db->prune_interval_us && !db->prune_running &&
+			    clock_mono_us() >= db->next_prune_us) {
+				db->prune_running = true;
+				db->prune_cursor = 0;
+			}
+			if (db->prune_running) {
+				prune_one_step(db);
+				continue;
+			}
+			if (db->prune_interval_us)
+				wait_until_us(db, db->next_prune_us);
+			else
+				pthread_cond_wait(&db->q_cv, &db->q_lock);
+			continue;
+		}
+		size_t n = 0;
+		while (db->head && n < BATCH_MAX) {
+			batch[n++] = db->head;
+			db->head = db->head->next;
+		}
+		if (!db->head)
+			db->tail = NULL;
+		pthread_mutex_unlock(&db->q_lock);
+		run_batch(db, batch, n);
+		pthread_mutex_lock(&db->q_lock);
+	}
+	pthread_mutex_unlock(&db->q_lock);
+	return NULL;
+}
+
+/* ---- open / close ----------------------------------------------------- */
+
+#define DEFAULT_PRUNE_KEEP 250
+#define DEFAULT_PRUNE_SPE 32
+#define DEFAULT_PRUNE_INTERVAL_S (12 * 3600)
+
+int slashing_open(const char *url, struct slashing_db **out, struct err *e)
+{
+	if (!url || strncmp(url, "sqlite:", 7) != 0 || !url[7])
+		return err_set(e, ERR_USAGE,
+			       "--slashing-protection-db-url: expected sqlite:PATH, "
+			       "got \"%.64s\"", url ? url : "");
+	struct slashing_db *db = calloc(1, sizeof(*db));
+	if (!db)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	int rc = slashing_sqlite_open(url + 7, &db->ops, &db->be, e);
+	if (rc < 0) {
+		free(db);
+		return rc;
+	}
+	pthread_mutex_init(&db->be_lock, NULL);
+	pthread_mutex_init(&db->q_lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&db->q_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	db->prune_keep = DEFAULT_PRUNE_KEEP;
+	db->prune_spe = DEFAULT_PRUNE_SPE;
+	db->prune_interval_us = (uint64_t)DEFAULT_PRUNE_INTERVAL_S * 1000000;
+	db->next_prune_us = clock_mono_us() + db->prune_interval_us;
+	if (pthread_create(&db->committer, NULL, committer_main, db) != 0) {
+		db->ops->close(db->be);
+		pthread_mutex_destroy(&db->be_lock);
+		pthread_mutex_destroy(&db->q_lock);
+		pthread_cond_destroy(&db->q_cv);
+		free(db);
+		return err_set(e, ERR_INTERNAL, "cannot start the slashing committer");
+	}
+	*out = db;
+	return 0;
+}
+
+void slashing_close(struct slashing_db *db)
+{
+	if (!db)
+		return;
+	pthread_mutex_lock(&db->q_lock);
+	db->stopping = true;
+	pthread_cond_signal(&db->q_cv);
+	pthread_mutex_unlock(&db->q_lock);
+	pthread_join(db->committer, NULL);
+	db->ops->close(db->be);
+	pthread_mutex_destroy(&db->be_lock);
+	pthread_mutex_destroy(&db->q_lock);
+	pthread_cond_destroy(&db->q_cv);
+	free(db);
+}
+
+void slashing_set_pruning(struct slashing_db *db, uint64_t epochs_to_keep,
+			  uint64_t slots_per_epoch, uint64_t interval_s)
+{
+	pthread_mutex_lock(&db->q_lock);
+	db->prune_keep = epochs_to_keep ? epochs_to_keep : 1;
+	db->prune_spe = slots_per_epoch ? slots_per_epoch : 1;
+	db->prune_interval_us =
+		interval_s > UINT64_MAX / 1000000 ? UINT64_MAX / 2
+						  : interval_s * 1000000;
+	db->next_prune_us = clock_mono_us() + db->prune_interval_us;
+	pthread_cond_signal(&db->q_cv);
+	pthread_mutex_unlock(&db->q_lock);
+}
+
+/* ---- check and record -------------------------------------------------- */
+
+static int submit(struct slashing_db *db, struct slashing_request *r,
+		  enum slashing_reason *decision, struct err *e)
+{
+	r->next = NULL;
+	r->done = false;
+	r->rc = 0;
+	pthread_mutex_lock(&db->q_lock);
+	if (db->stopping) {
+		pthread_mutex_unlock(&db->q_lock);
+		return err_set(e, ERR_UNAVAILABLE, "slashing database is closing");
+	}
+	pthread_cond_init(&r->done_cv, NULL);
+	if (db->tail)
+		db->tail->next = r;
+	else
+		db->head = r;
+	db->tail = r;
+	pthread_cond_signal(&db->q_cv);
+	while (!r->done)
+		pthread_cond_wait(&r->done_cv, &db->q_lock);
+	pthread_mutex_unlock(&db->q_lock);
+	pthread_cond_destroy(&r->done_cv);
+	if (r->rc < 0) {
+		if (e)
+			*e = r->err;
+		return r->rc;
+	}
+	*decision = r->decision;
+	return 0;
+}
+
+int slashing_check_block(struct slashing_db *db, const uint8_t pubkey[48],
+			 const uint8_t gvr[32], uint64_t slot,
+			 const uint8_t signing_root[32],
+			 enum slashing_reason *decision, struct err *e)
+{
+	struct slashing_request r;
+	memset(&r, 0, sizeof(r));
+	r.kind = SLASHING_REQ_BLOCK;
+	memcpy(r.pubkey, pubkey, 48);
+	memcpy(r.gvr, gvr, 32);
+	memcpy(r.root, signing_root, 32);
+	r.slot = slot;
+	return submit(db, &r, decision, e);
+}
+
+int slashing_check_attestation(struct slashing_db *db, const uint8_t pubkey[48],
+			       const uint8_t gvr[32], uint64_t source_epoch,
+			       uint64_t target_epoch,
+			       const uint8_t signing_root[32],
+			       enum slashing_reason *decision, struct err *e)
+{
+	struct slashing_request r;
+	memset(&r, 0, sizeof(r));
+	r.kind = SLASHING_REQ_ATTESTATION;
+	memcpy(r.pubkey, pubkey, 48);
+	memcpy(r.gvr, gvr, 32);
+	memcpy(r.root, signing_root, 32);
+	r.source = source_epoch;
+	r.target = target_epoch;
+	return submit(db, &r, decision, e);
+}
+
+int slashing_check(struct slashing_db *db, const uint8_t pubkey[48],
+		   const struct eth2_signing *sg, enum slashing_reason *decision,
+		   struct err *e)
+{
+	switch (sg->type) {
+	case ETH2_SIGN_BLOCK:
+	case ETH2_SIGN_BLOCK_V2:
+		return slashing_check_block(db, pubkey, sg->genesis_validators_root,
+					    sg->block_slot, sg->signing_root,
+					    decision, e);
+	case ETH2_SIGN_ATTESTATION:
+		return slashing_check_attestation(db, pubkey,
+						  sg->genesis_validators_root,
+						  sg->source_epoch,
+						  sg->target_epoch,
+						  sg->signing_root, decision, e);
+	default:
+		return err_set(e, ERR_INTERNAL,
+			       "slashing check asked for %s, which is not slashable",
+			       eth2_sign_type_name(sg->type));
+	}
+}
+
+/* ---- everything else: one backend call under be_lock -------------------- */
+
+#define LOCKED(db, call)                                                       \
+	({                                                                     \
+		pthread_mutex_lock(&(db)->be_lock);                            \
+		int lrc_ = (call);                                             \
+		pthread_mutex_unlock(&(db)->be_lock);                          \
+		lrc_;                                                          \
+	})
+
+static int locked_write(struct slashing_db *db, int rc, const struct err *e)
+{
+	pthread_mutex_lock(&db->q_lock);
+	note_write(db, rc, e);
+	pthread_mutex_unlock(&db->q_lock);
+	return rc;
+}
+
+int slashing_import(struct slashing_db *db, const char *json, size_t len,
+		    const uint8_t *expected_gvr, struct err *e)
+{
+	struct interchange *ic = NULL;
+	TRY(interchange_parse(json, len, &ic, e));
+	int rc = 0;
+	if (expected_gvr && memcmp(expected_gvr, ic->gvr, 32) != 0) {
+		char want[67], got[67];
+		hex_encode(expected_gvr, 32, want);
+		hex_encode(ic->gvr, 32, got);
+		rc = err_set(e, ERR_INVALID,
+			     "metadata.genesis_validators_root: %s differs from the "
+			     "expected %s; nothing imported", got, want);
+	}
+	if (rc == 0) {
+		struct err le = {0};
+		rc = LOCKED(db, db->ops->import(db->be, ic, &le));
+		if (rc < 0 && e)
+			*e = le;
+		if (rc < 0 && rc != -ERR_INVALID)
+			locked_write(db, rc, &le);
+	}
+	interchange_free(ic);
+	return rc;
+}
+
+int slashing_export(struct slashing_db *db, const uint8_t (*pubkeys)[48],
+		    size_t n_pubkeys, char **json_out, struct err *e)
+{
+	struct interchange *ic = NULL;
+	TRY(LOCKED(db, db->ops->export(db->be, pubkeys, n_pubkeys, &ic, e)));
+	int rc = interchange_write(ic, json_out, NULL, e);
+	interchange_free(ic);
+	return rc;
+}
+
+int slashing_prune(struct slashing_db *db, uint64_t epochs_to_keep,
+		   uint64_t slots_per_epoch, struct err *e)
+{
+	if (!epochs_to_keep || !slots_per_epoch)
+		return err_set(e, ERR_INVALID,
+			       "pruning: epochs to keep and slots per epoch must "
+			       "be at least 1");
+	int64_t cursor = 0;
+	bool done = false;
+	while (!done)
+		TRY(LOCKED(db, db->ops->prune_step(db->be, epochs_to_keep,
+						   slots_per_epoch, &cursor,
+						   PRUNE_STEP, &done, e)));
+	return 0;
+}
+
+int slashing_set_validator_enabled(struct slashing_db *db,
+				   const uint8_t pubkey[48], bool enabled,
+				   struct err *e)
+{
+	return LOCKED(db, db->ops->set_enabled(db->be, pubkey, enabled, e));
+}
+
+int slashing_watermark_repair(struct slashing_db *db,
+			      const struct slashing_watermark *w, struct err *e)
+{
+	if (!w->has_slot && !w->has_epoch)
+		return err_set(e, ERR_USAGE,
+			       "watermark-repair: give --slot and/or --epoch");
+	return LOCKED(db, db->ops->repair_low(db->be, w, e));
+}
+
+int slashing_set_high_watermark(struct slashing_db *db,
+				const struct slashing_watermark *w,
+				struct err *e)
+{
+	if (!w->has_slot || !w->has_epoch)
+		return err_set(e, ERR_USAGE,
+			       "--set-high-watermark needs both --slot and --epoch");
+	return LOCKED(db, db->ops->set_high(db->be, w, e));
+}
+
+int slashing_remove_high_watermark(struct slashing_db *db, struct err *e)
+{
+	return LOCKED(db, db->ops->set_high(db->be, NULL, e));
+}
+
+int slashing_get_high_watermark(struct slashing_db *db,
+				struct slashing_watermark *out, struct err *e)
+{
+	memset(out, 0, sizeof(*out));
+	return LOCKED(db, db->ops->get_high(db->be, out, e));
+}
+
+int slashing_health(struct slashing_db *db, struct err *e)
+{
+	TRY(LOCKED(db, db->ops->health(db->be, e)));
+	pthread_mutex_lock(&db->q_lock);
+	int rc = 0;
+	if (db->write_failed)
+		rc = err_set(e, ERR_UNAVAILABLE, "last write failed: %s",
+			     db->write_err);
+	pthread_mutex_unlock(&db->q_lock);
+	return rc;
+}
+
+int slashing_db_size(struct slashing_db *db, uint64_t *bytes, struct err *e)
+{
+	return LOCKED(db, db->ops->size(db->be, bytes, e));
+}

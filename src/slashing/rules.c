@@ -1,0 +1,125 @@
+/*
+ * rules.c: the slashing-protection rules as pure functions over facts a
+ * backend gathered inside its transaction. Keeping them here, apart from
+ * SQL, lets every backend apply the same rules in the same order, and lets
+ * the unit tests read them as the table of docs/slashing.md.
+ *
+ * Trusts: its inputs (fixed-size values the caller already validated).
+ *
+ * Blocks:   root, disabled, slot >= high watermark, slot < low watermark,
+ *           another or unknown block at the slot (double proposal), an
+ *           identical block there (repeat: allowed, nothing stored), at the
+ *           low watermark without an identical record (refused), else allowed.
+ * Votes:    root, disabled, source > target, high watermark, source < lw
+ *           source or target < lw target, double vote / repeat at the target,
+ *           at the lw target without an identical record, surrounded,
+ *           surrounding, else allowed.
+ */
+#include "slashing_internal.h"
+
+#include <string.h>
+
+static enum slashing_reason common_pre(const struct slashing_meta *m,
+				       const struct slashing_validator *v,
+				       const uint8_t gvr[32])
+{
+	if (m->has_gvr && memcmp(m->gvr, gvr, 32) != 0)
+		return SLASHING_GVR_MISMATCH;
+	if (v->known && !v->enabled)
+		return SLASHING_VALIDATOR_DISABLED;
+	return SLASHING_OK;
+}
+
+enum slashing_reason slashing_rule_block_pre(const struct slashing_meta *m,
+					     const struct slashing_validator *v,
+					     const uint8_t gvr[32],
+					     uint64_t slot)
+{
+	enum slashing_reason r = common_pre(m, v, gvr);
+	if (r != SLASHING_OK)
+		return r;
+	if (m->hw.has_slot && slot >= m->hw.slot)
+		return SLASHING_AT_OR_ABOVE_HIGH_WATERMARK;
+	if (v->known && v->has_lw_slot && slot < v->lw_slot)
+		return SLASHING_BELOW_LOW_WATERMARK;
+	return SLASHING_OK;
+}
+
+enum slashing_reason slashing_rule_block_post(const struct slashing_validator *v,
+					      uint64_t slot,
+					      enum slashing_match at_slot,
+					      bool *record)
+{
+	*record = false;
+	if (at_slot == SLASHING_MATCH_CONFLICT)
+		return SLASHING_DOUBLE_PROPOSAL;
+	if (at_slot == SLASHING_MATCH_IDENTICAL)
+		return SLASHING_OK;
+	/* EIP-3076 condition 2: slot <= min imported slot refused unless a
+	 * repeat; at the watermark with nothing recorded there is no repeat. */
+	if (v->known && v->has_lw_slot && slot == v->lw_slot)
+		return SLASHING_BELOW_LOW_WATERMARK;
+	*record = true;
+	return SLASHING_OK;
+}
+
+enum slashing_reason slashing_rule_att_pre(const struct slashing_meta *m,
+					   const struct slashing_validator *v,
+					   const uint8_t gvr[32],
+					   uint64_t source, uint64_t target)
+{
+	enum slashing_reason r = common_pre(m, v, gvr);
+	if (r != SLASHING_OK)
+		return r;
+	if (source > target)
+		return SLASHING_SOURCE_AFTER_TARGET;
+	if (m->hw.has_epoch && (source >= m->hw.epoch || target >= m->hw.epoch))
+		return SLASHING_AT_OR_ABOVE_HIGH_WATERMARK;
+	/* EIP-3076 condition 4 (source < min source) and 5 (target <= min
+	 * target unless a repeat; equality is handled after the lookup). */
+	if (v->known && v->has_lw_epochs &&
+	    (source < v->lw_source || target < v->lw_target))
+		return SLASHING_BELOW_LOW_WATERMARK;
+	return SLASHING_OK;
+}
+
+enum slashing_reason slashing_rule_att_post(const struct slashing_validator *v,
+					    uint64_t target,
+					    enum slashing_match at_target,
+					    bool surrounded, bool surrounding,
+					    bool *record)
+{
+	*record = false;
+	if (at_target == SLASHING_MATCH_CONFLICT)
+		return SLASHING_DOUBLE_VOTE;
+	/* Re-signing the identical message creates nothing new. */
+	if (at_target == SLASHING_MATCH_IDENTICAL)
+		return SLASHING_OK;
+	if (v->known && v->has_lw_epochs && target == v->lw_target)
+		return SLASHING_BELOW_LOW_WATERMARK;
+	if (surrounded)
+		return SLASHING_SURROUNDED_VOTE;
+	if (surrounding)
+		return SLASHING_SURROUND_VOTE;
+	*record = true;
+	return SLASHING_OK;
+}
+
+const char *slashing_reason_code(enum slashing_reason r)
+{
+	switch (r) {
+	case SLASHING_OK: return "ok";
+	case SLASHING_DOUBLE_PROPOSAL: return "double_proposal";
+	case SLASHING_DOUBLE_VOTE: return "double_vote";
+	case SLASHING_SURROUND_VOTE: return "surround_vote";
+	case SLASHING_SURROUNDED_VOTE: return "surrounded_vote";
+	case SLASHING_SOURCE_AFTER_TARGET: return "source_after_target";
+	case SLASHING_BELOW_LOW_WATERMARK: return "below_low_watermark";
+	case SLASHING_AT_OR_ABOVE_HIGH_WATERMARK:
+		return "at_or_above_high_watermark";
+	case SLASHING_GVR_MISMATCH: return "genesis_validators_root_mismatch";
+	case SLASHING_VALIDATOR_DISABLED: return "validator_disabled";
+	case SLASHING_REASON_COUNT: break;
+	}
+	return "unknown";
+}

@@ -1,0 +1,679 @@
+/*
+ * test_slashing.c: the slashing-protection engine (src/slashing/) against a
+ * real SQLite file per test: every block and attestation rule and its edges
+ * (watermark equality, surround in both directions, repeats, source ==
+ * target, genesis root binding, disabled validators, high watermarks),
+ * durability across reopen, pruning that keeps protection with a bounded
+ * size, corrupt and locked databases, the group commit under concurrent
+ * conflicting requests, and the evaluate command.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "test_slashing_util.h"
+
+#define OK SLASHING_OK
+
+/* ---- blocks ------------------------------------------------------------ */
+
+static void test_block_first_allowed_and_durable(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(blk(f->db, 1, 100, 7), OK);
+	fx_reopen(f);
+	assert_int_equal(blk(f->db, 1, 100, 8), SLASHING_DOUBLE_PROPOSAL);
+	assert_int_equal(blk(f->db, 1, 100, 7), OK); /* exact repeat */
+}
+
+static void test_block_double_proposal_refused(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(blk(f->db, 1, 10, 1), OK);
+	assert_int_equal(blk(f->db, 1, 11, 1), OK);
+	assert_int_equal(blk(f->db, 1, 11, 2), SLASHING_DOUBLE_PROPOSAL);
+	/* another validator at the same slot is independent */
+	assert_int_equal(blk(f->db, 2, 11, 2), OK);
+}
+
+static void test_block_repeat_allowed_many_times(void **state)
+{
+	struct fx *f = *state;
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(blk(f->db, 1, 50, 5), OK);
+	assert_int_equal(blk(f->db, 1, 51, 6), OK);
+	assert_int_equal(blk(f->db, 1, 50, 5), OK);
+}
+
+static void test_block_below_first_signed_slot_refused(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(blk(f->db, 1, 100, 1), OK);
+	assert_int_equal(blk(f->db, 1, 99, 2), SLASHING_BELOW_LOW_WATERMARK);
+	assert_int_equal(blk(f->db, 1, 0, 2), SLASHING_BELOW_LOW_WATERMARK);
+}
+
+static void test_block_older_slot_above_watermark_allowed(void **state)
+{
+	/* Complete protection: no "must exceed the last slot" rule. */
+	struct fx *f = *state;
+	assert_int_equal(blk(f->db, 1, 10, 1), OK);
+	assert_int_equal(blk(f->db, 1, 20, 2), OK);
+	assert_int_equal(blk(f->db, 1, 15, 3), OK);
+	assert_int_equal(blk(f->db, 1, 15, 4), SLASHING_DOUBLE_PROPOSAL);
+}
+
+static void test_block_at_low_watermark_only_exact_repeat(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(blk(f->db, 1, 5, 1), OK);
+	struct slashing_watermark w = {.has_slot = true, .slot = 100};
+	assert_int_equal(slashing_watermark_repair(f->db, &w, NULL), 0);
+	assert_int_equal(blk(f->db, 1, 99, 2), SLASHING_BELOW_LOW_WATERMARK);
+	assert_int_equal(blk(f->db, 1, 100, 2), SLASHING_BELOW_LOW_WATERMARK);
+	assert_int_equal(blk(f->db, 1, 101, 2), OK);
+	/* imported record exactly at the watermark: only its repeat passes */
+	import_ok(f->db, "1 b200/9");
+	assert_int_equal(blk(f->db, 1, 200, 9), OK);
+	assert_int_equal(blk(f->db, 1, 200, 8), SLASHING_DOUBLE_PROPOSAL);
+	assert_int_equal(blk(f->db, 1, 199, 8), SLASHING_BELOW_LOW_WATERMARK);
+}
+
+static void test_block_u64_extremes(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(blk(f->db, 1, UINT64_MAX, 1), OK);
+	assert_int_equal(blk(f->db, 1, UINT64_MAX, 2), SLASHING_DOUBLE_PROPOSAL);
+	assert_int_equal(blk(f->db, 2, 0, 1), OK);
+	assert_int_equal(blk(f->db, 2, (uint64_t)INT64_MAX + 1, 1), OK);
+	assert_int_equal(blk(f->db, 2, INT64_MAX, 1), OK);
+	/* ordering holds across the sign bit: validator 1's lw is UINT64_MAX */
+	assert_int_equal(blk(f->db, 1, INT64_MAX, 1), SLASHING_BELOW_LOW_WATERMARK);
+}
+
+/* ---- attestations ------------------------------------------------------ */
+
+static void test_att_source_after_target_refused(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(att(f->db, 1, 5, 4, 1), SLASHING_SOURCE_AFTER_TARGET);
+	/* the refusal recorded nothing: a first vote below is still fine */
+	assert_int_equal(att(f->db, 1, 3, 4, 1), OK);
+}
+
+static void test_att_source_equal_target_allowed(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(att(f->db, 1, 0, 0, 1), OK);
+	assert_int_equal(att(f->db, 1, 0, 0, 1), OK);
+	assert_int_equal(att(f->db, 1, 0, 0, 2), SLASHING_DOUBLE_VOTE);
+	assert_int_equal(att(f->db, 1, 0, 1, 3), OK);
+	assert_int_equal(att(f->db, 1, 1, 1, 4), SLASHING_DOUBLE_VOTE);
+	assert_int_equal(att(f->db, 1, 2, 2, 4), OK);
+}
+
+static void test_att_double_vote_refused(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(att(f->db, 1, 2, 3, 1), OK);
+	assert_int_equal(att(f->db, 1, 2, 3, 2), SLASHING_DOUBLE_VOTE);
+	/* same target and root but another source is not a repeat */
+	assert_int_equal(att(f->db, 1, 1, 3, 1), SLASHING_BELOW_LOW_WATERMARK);
+	assert_int_equal(att(f->db, 1, 2, 5, 5), OK);
+	assert_int_equal(att(f->db, 1, 3, 5, 5), SLASHING_DOUBLE_VOTE);
+	assert_int_equal(att(f->db, 1, 2, 3, 1), OK); /* exact repeat */
+}
+
+static void test_att_surround_vote_refused(void **state)
+{
+	/* new (1, 10) surrounds recorded (3, 4): source < s and target > t */
+	struct fx *f = *state;
+	assert_int_equal(att(f->db, 1, 0, 1, 1), OK); /* watermark (0, 1) */
+	assert_int_equal(att(f->db, 1, 3, 4, 2), OK);
+	assert_int_equal(att(f->db, 1, 1, 10, 3), SLASHING_SURROUND_VOTE);
+	/* touching bounds do not surround */
+	assert_int_equal(att(f->db, 1, 3, 10, 3), OK);
+}
+
+static void test_att_surrounded_vote_refused(void **state)
+{
+	/* new (4, 5) is surrounded by recorded (2, 9) */
+	struct fx *f = *state;
+	assert_int_equal(att(f->db, 1, 1, 2, 1), OK);
+	assert_int_equal(att(f->db, 1, 2, 9, 2), OK);
+	assert_int_equal(att(f->db, 1, 4, 5, 3), SLASHING_SURROUNDED_VOTE);
+	assert_int_equal(att(f->db, 1, 2, 5, 3), OK); /* same source: not surrounded */
+	assert_int_equal(att(f->db, 1, 4, 9, 4), SLASHING_DOUBLE_VOTE);
+}
+
+static void test_att_low_watermark_edges(void **state)
+{
+	struct fx *f = *state;
+	import_ok(f->db, "1 a10-20/7");
+	assert_int_equal(att(f->db, 1, 9, 21, 1), SLASHING_BELOW_LOW_WATERMARK);
+	assert_int_equal(att(f->db, 1, 10, 19, 1), SLASHING_BELOW_LOW_WATERMARK);
+	/* target equal to the watermark: only the identical vote */
+	assert_int_equal(att(f->db, 1, 10, 20, 8), SLASHING_DOUBLE_VOTE);
+	assert_int_equal(att(f->db, 1, 10, 20, 7), OK);
+	/* source equal to the watermark is fine (EIP-3076 condition 4 is <) */
+	assert_int_equal(att(f->db, 1, 10, 21, 1), OK);
+	/* a watermark with no record at it refuses the target itself */
+	struct slashing_watermark w = {.has_epoch = true, .epoch = 30};
+	assert_int_equal(slashing_watermark_repair(f->db, &w, NULL), 0);
+	assert_int_equal(att(f->db, 1, 30, 30, 1), SLASHING_BELOW_LOW_WATERMARK);
+	assert_int_equal(att(f->db, 1, 29, 31, 1), SLASHING_BELOW_LOW_WATERMARK);
+	assert_int_equal(att(f->db, 1, 30, 31, 1), OK);
+}
+
+static void test_att_in_batch_sees_earlier_records(void **state)
+{
+	/* conflicting votes sent back to back: the later one is refused even
+	 * when both land in one group commit (see the concurrency test). */
+	struct fx *f = *state;
+	assert_int_equal(att(f->db, 3, 1, 2, 1), OK);
+	assert_int_equal(att(f->db, 3, 1, 2, 2), SLASHING_DOUBLE_VOTE);
+}
+
+/* ---- database-wide rules ------------------------------------------------ */
+
+static void test_gvr_bound_by_first_request(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(att_g(f->db, 1, 1, 2, 1, GVR_OTHER), OK);
+	assert_int_equal(att_g(f->db, 2, 1, 2, 1, GVR), SLASHING_GVR_MISMATCH);
+	assert_int_equal(blk_g(f->db, 1, 5, 1, GVR), SLASHING_GVR_MISMATCH);
+	assert_int_equal(blk_g(f->db, 1, 5, 1, GVR_OTHER), OK);
+	/* an import for another chain changes nothing */
+	struct err e = {0};
+	assert_int_equal(import_g(f->db, GVR, "1 b100", &e), -ERR_INVALID);
+	assert_non_null(strstr(e.msg, "genesis_validators_root"));
+	assert_int_equal(blk_g(f->db, 1, 50, 1, GVR_OTHER), OK);
+}
+
+static void test_gvr_refusal_does_not_bind(void **state)
+{
+	struct fx *f = *state;
+	/* a refused first request (source > target) binds nothing */
+	assert_int_equal(att_g(f->db, 1, 3, 2, 1, GVR_OTHER),
+			 SLASHING_SOURCE_AFTER_TARGET);
+	assert_int_equal(att_g(f->db, 1, 1, 2, 1, GVR), OK);
+	assert_int_equal(att_g(f->db, 1, 2, 3, 1, GVR_OTHER), SLASHING_GVR_MISMATCH);
+}
+
+static void test_disabled_validator_refused(void **state)
+{
+	struct fx *f = *state;
+	uint8_t pk[48];
+	assert_int_equal(att(f->db, 1, 1, 2, 1), OK);
+	pk_of(1, pk);
+	assert_int_equal(slashing_set_validator_enabled(f->db, pk, false, NULL), 0);
+	assert_int_equal(att(f->db, 1, 2, 3, 1), SLASHING_VALIDATOR_DISABLED);
+	assert_int_equal(blk(f->db, 1, 9, 1), SLASHING_VALIDATOR_DISABLED);
+	assert_int_equal(att(f->db, 1, 1, 2, 1), SLASHING_VALIDATOR_DISABLED);
+	fx_reopen(f); /* it stays refused */
+	assert_int_equal(att(f->db, 1, 2, 3, 1), SLASHING_VALIDATOR_DISABLED);
+	/* an unknown key disabled before it ever signed */
+	pk_of(9, pk);
+	assert_int_equal(slashing_set_validator_enabled(f->db, pk, false, NULL), 0);
+	assert_int_equal(blk(f->db, 9, 9, 1), SLASHING_VALIDATOR_DISABLED);
+	pk_of(1, pk);
+	assert_int_equal(slashing_set_validator_enabled(f->db, pk, true, NULL), 0);
+	assert_int_equal(att(f->db, 1, 2, 3, 1), OK);
+	assert_int_equal(att(f->db, 1, 1, 2, 9), SLASHING_DOUBLE_VOTE);
+}
+
+static void test_high_watermark(void **state)
+{
+	struct fx *f = *state;
+	struct slashing_watermark hw = {0};
+	assert_int_equal(slashing_get_high_watermark(f->db, &hw, NULL), 0);
+	assert_false(hw.has_slot || hw.has_epoch);
+	struct slashing_watermark half = {.has_slot = true, .slot = 1};
+	assert_int_equal(slashing_set_high_watermark(f->db, &half, NULL), -ERR_USAGE);
+	struct slashing_watermark w = {true, 1000, true, 40};
+	assert_int_equal(slashing_set_high_watermark(f->db, &w, NULL), 0);
+	assert_int_equal(slashing_get_high_watermark(f->db, &hw, NULL), 0);
+	assert_true(hw.has_slot && hw.slot == 1000 && hw.has_epoch && hw.epoch == 40);
+	assert_int_equal(blk(f->db, 1, 999, 1), OK);
+	assert_int_equal(blk(f->db, 1, 1000, 1), SLASHING_AT_OR_ABOVE_HIGH_WATERMARK);
+	assert_int_equal(att(f->db, 1, 38, 39, 1), OK);
+	assert_int_equal(att(f->db, 1, 39, 40, 1), SLASHING_AT_OR_ABOVE_HIGH_WATERMARK);
+	assert_int_equal(att(f->db, 1, 40, 41, 1), SLASHING_AT_OR_ABOVE_HIGH_WATERMARK);
+	assert_int_equal(slashing_remove_high_watermark(f->db, NULL), 0);
+	assert_int_equal(slashing_get_high_watermark(f->db, &hw, NULL), 0);
+	assert_false(hw.has_slot || hw.has_epoch);
+	assert_int_equal(blk(f->db, 1, 1000, 1), OK);
+	assert_int_equal(att(f->db, 1, 39, 40, 1), OK);
+}
+
+static void test_watermark_repair_never_lowers(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(blk(f->db, 1, 500, 1), OK);
+	assert_int_equal(att(f->db, 1, 50, 60, 1), OK);
+	struct slashing_watermark w = {true, 100, true, 10};
+	assert_int_equal(slashing_watermark_repair(f->db, &w, NULL), 0);
+	assert_int_equal(blk(f->db, 1, 499, 2), SLASHING_BELOW_LOW_WATERMARK);
+	assert_int_equal(att(f->db, 1, 49, 61, 2), SLASHING_BELOW_LOW_WATERMARK);
+	struct slashing_watermark none = {0};
+	assert_int_equal(slashing_watermark_repair(f->db, &none, NULL), -ERR_USAGE);
+}
+
+static void test_reason_codes_distinct(void **state)
+{
+	(void)state;
+	for (int i = 0; i < SLASHING_REASON_COUNT; i++) {
+		const char *a = slashing_reason_code((enum slashing_reason)i);
+		assert_string_not_equal(a, "unknown");
+		for (int j = 0; j < i; j++)
+			assert_string_not_equal(a, slashing_reason_code(
+							   (enum slashing_reason)j));
+	}
+	assert_string_equal(slashing_reason_code(SLASHING_DOUBLE_VOTE), "double_vote");
+	assert_string_equal(slashing_reason_code(SLASHING_SURROUND_VOTE), "surround_vote");
+	assert_string_equal(slashing_reason_code(SLASHING_BELOW_LOW_WATERMARK),
+			    "below_low_watermark");
+}
+
+static void test_check_dispatches_signing_types(void **state)
+{
+	struct fx *f = *state;
+	struct eth2_signing sg = {0};
+	uint8_t pk[48];
+	pk_of(1, pk);
+	memcpy(sg.genesis_validators_root, GVR, 32);
+	sg.slashable = true;
+	sg.type = ETH2_SIGN_BLOCK_V2;
+	sg.block_slot = 77;
+	sg.signing_root[0] = 1;
+	enum slashing_reason d;
+	assert_int_equal(slashing_check(f->db, pk, &sg, &d, NULL), 0);
+	assert_int_equal(d, OK);
+	sg.signing_root[0] = 2;
+	sg.type = ETH2_SIGN_BLOCK;
+	assert_int_equal(slashing_check(f->db, pk, &sg, &d, NULL), 0);
+	assert_int_equal(d, SLASHING_DOUBLE_PROPOSAL);
+	sg.type = ETH2_SIGN_ATTESTATION;
+	sg.source_epoch = 3;
+	sg.target_epoch = 2;
+	assert_int_equal(slashing_check(f->db, pk, &sg, &d, NULL), 0);
+	assert_int_equal(d, SLASHING_SOURCE_AFTER_TARGET);
+	sg.type = ETH2_SIGN_RANDAO_REVEAL;
+	assert_int_equal(slashing_check(f->db, pk, &sg, &d, NULL), -ERR_INTERNAL);
+}
+
+/* ---- pruning ------------------------------------------------------------ */
+
+static size_t count_rows(const char *path, const char *table)
+{
+	sqlite3 *c;
+	sqlite3_stmt *s;
+	char sql[128];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
+	assert_int_equal(sqlite3_open(path, &c), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(c, sql, -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	size_t n = (size_t)sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(c);
+	return n;
+}
+
+static void test_prune_keeps_protection(void **state)
+{
+	struct fx *f = *state;
+	/* an odd history: (40, 41) then (45, 46) ... with one wide vote */
+	for (uint64_t t = 1; t <= 100; t++)
+		assert_int_equal(att(f->db, 1, t - 1, t, t), OK);
+	for (uint64_t s = 0; s < 3200; s += 32)
+		assert_int_equal(blk(f->db, 1, s, s + 1), OK);
+	assert_int_equal(slashing_prune(f->db, 10, 32, NULL), 0);
+	assert_int_equal(count_rows(f->path, "signed_attestations"), 10);
+	assert_int_equal(count_rows(f->path, "signed_blocks"), 10);
+	/* everything pruned stays refused */
+	assert_int_equal(att(f->db, 1, 50, 51, 999), SLASHING_BELOW_LOW_WATERMARK);
+	assert_int_equal(att(f->db, 1, 90, 91, 91), OK); /* kept: exact repeat */
+	assert_int_equal(att(f->db, 1, 90, 91, 1), SLASHING_DOUBLE_VOTE);
+	/* surrounding a pruned vote (89, 90) needs source < 89: refused */
+	assert_int_equal(att(f->db, 1, 80, 200, 1), SLASHING_BELOW_LOW_WATERMARK);
+	assert_int_equal(blk(f->db, 1, 0, 1), SLASHING_BELOW_LOW_WATERMARK);
+	assert_int_equal(blk(f->db, 1, 2880, 2881), OK);
+	assert_int_equal(blk(f->db, 1, 2880, 7), SLASHING_DOUBLE_PROPOSAL);
+	assert_int_equal(att(f->db, 1, 100, 101, 1), OK);
+	/* invalid parameters */
+	assert_int_equal(slashing_prune(f->db, 0, 32, NULL), -ERR_INVALID);
+}
+
+static void test_prune_folds_wide_pruned_vote_into_source_watermark(void **state)
+{
+	/* An imported (slashable) history where a pruned vote (70, 62) has a
+	 * higher source than the votes kept: (69, 81) would surround it, so
+	 * pruning must raise the source watermark to 70 (taking the first kept
+	 * vote's source, 61, as Web3Signer does, would allow it). */
+	struct fx *f = *state;
+	assert_int_equal(att(f->db, 1, 60, 61, 1), OK);
+	import_ok(f->db, "1 a50-55 a70-62 a61-79 a61-80");
+	assert_int_equal(att(f->db, 1, 69, 81, 1), SLASHING_SURROUND_VOTE);
+	assert_int_equal(slashing_prune(f->db, 2, 32, NULL), 0);
+	assert_int_equal(count_rows(f->path, "signed_attestations"), 2);
+	assert_int_equal(att(f->db, 1, 69, 81, 1), SLASHING_BELOW_LOW_WATERMARK);
+	assert_int_equal(att(f->db, 1, 70, 81, 1), OK);
+}
+
+static void test_prune_bounds_rows_per_validator(void **state)
+{
+	struct fx *f = *state;
+	slashing_set_pruning(f->db, 20, 4, 0);
+	for (uint64_t t = 1; t <= 600; t++) {
+		assert_int_equal(att(f->db, 1, t - 1, t, t), OK);
+		if (t % 7 == 0)
+			assert_int_equal(blk(f->db, 1, t * 4, t), OK);
+		if (t % 50 == 0)
+			assert_int_equal(slashing_prune(f->db, 20, 4, NULL), 0);
+	}
+	assert_true(count_rows(f->path, "signed_attestations") <= 20);
+	assert_true(count_rows(f->path, "signed_blocks") <= 20 * 4 / 28 + 2);
+	uint64_t bytes = 0;
+	assert_int_equal(slashing_db_size(f->db, &bytes, NULL), 0);
+	assert_true(bytes > 0 && bytes < 200 * 1024);
+}
+
+/* ---- failures ------------------------------------------------------------ */
+
+static void test_corrupt_file_refused_at_open(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(blk(f->db, 1, 1, 1), OK);
+	slashing_close(f->db);
+	f->db = NULL;
+	char bad[160];
+	snprintf(bad, sizeof(bad), "%s/garbage.db", f->dir);
+	FILE *g = fopen(bad, "wb");
+	for (int i = 0; i < 4096; i++)
+		fputc(i * 7 & 0xff, g);
+	fclose(g);
+	char url[200];
+	snprintf(url, sizeof(url), "sqlite:%s", bad);
+	struct err e = {0};
+	struct slashing_db *db = NULL;
+	assert_int_equal(slashing_open(url, &db, &e), -ERR_UNAVAILABLE);
+	assert_null(db);
+	assert_non_null(strstr(e.msg, bad));
+	fx_open(f);
+}
+
+static void test_corrupt_page_refused_at_open(void **state)
+{
+	struct fx *f = *state;
+	for (uint64_t t = 1; t < 400; t++)
+		assert_int_equal(att(f->db, 1, t - 1, t, t), OK);
+	slashing_close(f->db);
+	f->db = NULL;
+	/* fold the WAL in, then scribble over an index page */
+	sqlite3 *c;
+	assert_int_equal(sqlite3_open(f->path, &c), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(c, "PRAGMA wal_checkpoint(TRUNCATE); "
+					 "PRAGMA journal_mode=DELETE", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(c);
+	struct stat st;
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_true(st.st_size >= 4 * 4096);
+	int fd = open(f->path, O_WRONLY);
+	char junk[512];
+	memset(junk, 0x5a, sizeof(junk));
+	for (off_t off = 4096 + 100; off + 512 < st.st_size; off += 4096)
+		assert_int_equal(pwrite(fd, junk, sizeof(junk), off), 512);
+	close(fd);
+	struct err e = {0};
+	assert_int_equal(slashing_open(f->url, &f->db, &e), -ERR_UNAVAILABLE);
+	assert_non_null(strstr(e.msg, "corrupt"));
+	unlink(f->path);
+	fx_open(f);
+}
+
+static void test_not_our_database_refused(void **state)
+{
+	struct fx *f = *state;
+	char other[160], url[200];
+	snprintf(other, sizeof(other), "%s/other.db", f->dir);
+	sqlite3 *c;
+	assert_int_equal(sqlite3_open(other, &c), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(c, "CREATE TABLE x(y); PRAGMA user_version=1",
+				      NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(c);
+	snprintf(url, sizeof(url), "sqlite:%s", other);
+	struct slashing_db *db = NULL;
+	struct err e = {0};
+	assert_int_equal(slashing_open(url, &db, &e), -ERR_UNAVAILABLE);
+	assert_non_null(strstr(e.msg, "not a nitro-signer"));
+	assert_int_equal(slashing_open("postgres://x", &db, &e), -ERR_USAGE);
+	assert_int_equal(slashing_open("sqlite:", &db, &e), -ERR_USAGE);
+	snprintf(url, sizeof(url), "sqlite:%s/no/such/dir/x.db", f->dir);
+	assert_int_equal(slashing_open(url, &db, &e), -ERR_UNAVAILABLE);
+}
+
+static void test_locked_database_fails_closed(void **state)
+{
+	/* Another process holds the write lock past the busy timeout: the
+	 * request fails with an error (the signer answers 503), nothing is
+	 * allowed, health says why; afterwards everything works again. */
+	struct fx *f = *state;
+	assert_int_equal(att(f->db, 1, 1, 2, 1), OK);
+	sqlite3 *c;
+	assert_int_equal(sqlite3_open(f->path, &c), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(c, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	uint8_t pk[48], r[32];
+	pk_of(1, pk);
+	root_of(2, r);
+	enum slashing_reason d = SLASHING_REASON_COUNT;
+	struct err e = {0};
+	assert_int_equal(slashing_check_attestation(f->db, pk, GVR, 2, 3, r, &d, &e),
+			 -ERR_UNAVAILABLE);
+	assert_int_equal(d, SLASHING_REASON_COUNT);
+	assert_non_null(strstr(e.msg, "locked"));
+	assert_int_equal(slashing_health(f->db, &e), -ERR_UNAVAILABLE);
+	assert_non_null(strstr(e.msg, "last write failed"));
+	assert_int_equal(sqlite3_exec(c, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(c);
+	assert_int_equal(att(f->db, 1, 2, 3, 2), OK);
+	assert_int_equal(slashing_health(f->db, &e), 0);
+}
+
+/* ---- concurrency ------------------------------------------------------- */
+
+#define RACERS 64
+
+struct racer {
+	struct slashing_db *db;
+	int id; /* also makes the root: unique across all races */
+	int validator;
+	enum slashing_reason d;
+	int rc;
+};
+
+static void *race_double_vote(void *arg)
+{
+	struct racer *r = arg;
+	uint8_t pk[48], root[32];
+	pk_of(r->validator, pk);
+	root_of(1000 + (uint64_t)r->id, root);
+	r->rc = slashing_check_attestation(r->db, pk, GVR, 10, 11, root, &r->d, NULL);
+	return NULL;
+}
+
+static void *race_surround(void *arg)
+{
+	struct racer *r = arg;
+	uint8_t pk[48], root[32];
+	pk_of(r->validator, pk);
+	root_of(1000 + (uint64_t)r->id, root);
+	/* nested intervals: every pair surrounds or double-votes */
+	uint64_t k = (uint64_t)(r->id % RACERS);
+	uint64_t s = 20 + k, t = 200 - k;
+	r->rc = slashing_check_attestation(r->db, pk, GVR, s, t, root, &r->d, NULL);
+	return NULL;
+}
+
+static void *race_many_validators(void *arg)
+{
+	struct racer *r = arg;
+	uint8_t pk[48], root[32];
+	pk_of(r->validator, pk);
+	root_of(7, root);
+	r->rc = slashing_check_attestation(r->db, pk, GVR, 30, 31, root, &r->d, NULL);
+	return NULL;
+}
+
+static int race_ids;
+
+static int run_race(struct slashing_db *db, void *(*fn)(void *), bool same_validator)
+{
+	pthread_t th[RACERS];
+	struct racer r[RACERS];
+	for (int i = 0; i < RACERS; i++) {
+		r[i] = (struct racer){db, race_ids++, same_validator ? 1 : 100 + i, 0, 0};
+		assert_int_equal(pthread_create(&th[i], NULL, fn, &r[i]), 0);
+	}
+	int allowed = 0;
+	for (int i = 0; i < RACERS; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(r[i].rc, 0);
+		allowed += r[i].d == OK;
+	}
+	return allowed;
+}
+
+static void test_concurrent_conflicting_votes_at_most_one(void **state)
+{
+	struct fx *f = *state;
+	for (int round = 0; round < 5; round++) {
+		assert_int_equal(run_race(f->db, race_double_vote, true), round == 0);
+	}
+	assert_int_equal(run_race(f->db, race_surround, true), 1);
+	assert_int_equal(run_race(f->db, race_many_validators, false), RACERS);
+	/* and the one that won is durable */
+	fx_reopen(f);
+	assert_int_equal(run_race(f->db, race_double_vote, true), 0);
+}
+
+/* ---- evaluate ---------------------------------------------------------- */
+
+static void test_evaluate_command(void **state)
+{
+	struct fx *f = *state;
+	slashing_close(f->db); /* the command opens its own */
+	f->db = NULL;
+	char pk[99], pk2[99], r1[67], r2[67];
+	uint8_t b[48];
+	pk_of(1, b);
+	hex_encode(b, 48, pk);
+	pk_of(2, b);
+	hex_encode(b, 48, pk2);
+	uint8_t rb[32];
+	root_of(1, rb);
+	hex_encode(rb, 32, r1);
+	root_of(2, rb);
+	hex_encode(rb, 32, r2);
+	char in[4096];
+	snprintf(in, sizeof(in),
+		 "{\"pubkey\":\"%s\",\"signing_root\":\"%s\",\"block\":{\"slot\":\"5\"}}\n"
+		 "{\"pubkey\":\"%s\",\"signing_root\":\"%s\",\"block\":{\"slot\":\"5\"}}\n"
+		 "\n"
+		 "{\"pubkey\":\"%s\",\"signing_root\":\"%s\",\"attestation\":"
+		 "{\"source_epoch\":\"1\",\"target_epoch\":\"2\"},\"extra\":1}\n"
+		 "{\"pubkey\":\"%s\",\"signing_root\":\"%s\",\"attestation\":"
+		 "{\"source_epoch\":\"0\",\"target_epoch\":\"3\"}}\n"
+		 "{\"pubkey\":\"%s\",\"signing_root\":\"%s\",\"attestation\":"
+		 "{\"source_epoch\":\"01\",\"target_epoch\":\"3\"}}\n"
+		 "{\"pubkey\":\"%s\",\"signing_root\":\"%s\",\"block\":{\"slot\":6}}\n"
+		 "{\"pubkey\":\"0x12\",\"signing_root\":\"%s\",\"block\":{\"slot\":\"6\"}}\n"
+		 "not json\n"
+		 "{\"pubkey\":\"%s\",\"signing_root\":\"%s\"}\n"
+		 "{\"pubkey\":\"%s\",\"signing_root\":\"%s\",\"block\":{\"slot\":\"6\"},"
+		 "\"attestation\":{}}\n"
+		 "{\"pubkey\":\"%s\",\"signing_root\":\"%s\",\"block\":{\"slot\":\"6\"}}\n",
+		 pk, r1, pk, r2, pk, r1, pk, r2, pk, r2, pk2, r1, r1, pk2, r1, pk2,
+		 r1, pk2, r1);
+	FILE *fin = fmemopen(in, strlen(in), "r");
+	char *obuf = NULL;
+	size_t olen = 0;
+	FILE *fout = open_memstream(&obuf, &olen);
+	struct err e = {0};
+	assert_int_equal(slashing_cmd_evaluate(f->url, GVR, fin, fout, &e), 0);
+	fclose(fin);
+	fclose(fout);
+	const char *want[] = {
+		"{\"allowed\":true}",
+		"{\"allowed\":false,\"reason\":\"double_proposal\"}",
+		"{\"allowed\":true}",
+		"{\"allowed\":false,\"reason\":\"below_low_watermark\"}",
+		"{\"error\":\"attestation.source_epoch",
+		"{\"error\":\"block.slot: expected a decimal string\"}",
+		"{\"error\":\"pubkey: expected 48 bytes",
+		"{\"error\":\"invalid JSON",
+		"{\"error\":\"exactly one of block or attestation",
+		"{\"error\":\"exactly one of block or attestation",
+		"{\"allowed\":true}", /* nothing was recorded for pk2 before */
+	};
+	char *save = NULL, *line = strtok_r(obuf, "\n", &save);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		assert_non_null(line);
+		if (strncmp(line, want[i], strlen(want[i])) != 0)
+			fail_msg("line %zu: got %s, want %s", i, line, want[i]);
+		line = strtok_r(NULL, "\n", &save);
+	}
+	assert_null(line);
+	free(obuf);
+	fx_open(f);
+	/* evaluate recorded through the same transaction as signing */
+	assert_int_equal(blk(f->db, 1, 5, 2), SLASHING_DOUBLE_PROPOSAL);
+	assert_int_equal(blk(f->db, 1, 5, 1), OK);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_block_first_allowed_and_durable),
+		T(test_block_double_proposal_refused),
+		T(test_block_repeat_allowed_many_times),
+		T(test_block_below_first_signed_slot_refused),
+		T(test_block_older_slot_above_watermark_allowed),
+		T(test_block_at_low_watermark_only_exact_repeat),
+		T(test_block_u64_extremes),
+		T(test_att_source_after_target_refused),
+		T(test_att_source_equal_target_allowed),
+		T(test_att_double_vote_refused),
+		T(test_att_surround_vote_refused),
+		T(test_att_surrounded_vote_refused),
+		T(test_att_low_watermark_edges),
+		T(test_att_in_batch_sees_earlier_records),
+		T(test_gvr_bound_by_first_request),
+		T(test_gvr_refusal_does_not_bind),
+		T(test_disabled_validator_refused),
+		T(test_high_watermark),
+		T(test_watermark_repair_never_lowers),
+		cmocka_unit_test(test_reason_codes_distinct),
+		T(test_check_dispatches_signing_types),
+		T(test_prune_keeps_protection),
+		T(test_prune_folds_wide_pruned_vote_into_source_watermark),
+		T(test_prune_bounds_rows_per_validator),
+		T(test_corrupt_file_refused_at_open),
+		T(test_corrupt_page_refused_at_open),
+		T(test_not_our_database_refused),
+		T(test_locked_database_fails_closed),
+		T(test_concurrent_conflicting_votes_at_most_one),
+		T(test_evaluate_command),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -6,6 +6,7 @@
  * and exits 2; runtime failures exit 1.
  */
 #include "signer/signer.h"
+#include "slashing/slashing.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -42,14 +43,29 @@ static const char usage_text[] =
 	"  --keystores-passwords-path=DIR   <keystore name>.txt password per keystore\n"
 	"  --keystores-password-file=F      one password for every keystore\n"
 	"  --slashing-protection-enabled=true|false  (default true)\n"
-	"  --slashing-protection-db-url=URL sqlite:PATH (default sqlite:./slashing.db)\n";
+	"  --slashing-protection-db-url=URL sqlite:PATH (default sqlite:./slashing.db)\n"
+	"  --slashing-protection-pruning-enabled=true|false  (default true)\n"
+	"  --slashing-protection-pruning-epochs-to-keep=N     (default 250)\n"
+	"  --slashing-protection-pruning-interval=HOURS       (default 12)\n"
+	"\n"
+	"eth2 commands (slashing-protection database, EIP-3076 interchange v5):\n"
+	"  eth2 [--network=..] [--slashing-protection-db-url=URL] import --from=FILE\n"
+	"       [--genesis-validators-root=0x..]  merge a file; all or nothing\n"
+	"  eth2 [..] export --to=FILE            write every record\n"
+	"  eth2 [..] evaluate [--genesis-validators-root=0x..] [--from=FILE]\n"
+	"       JSON lines in, one decision per line out, recorded like signing\n"
+	"  eth2 [..] watermark-repair [--epoch=E] [--slot=S]\n"
+	"       [--set-high-watermark | --remove-high-watermark]\n"
+	"The genesis validators root comes from --genesis-validators-root, or from\n"
+	"an explicit --network.\n";
 
 enum opt_id {
 	O_HOST = 1000, O_PORT, O_LISTEN, O_ALLOW, O_TLS_KS, O_TLS_PW,
 	O_TLS_ANY, O_TLS_KNOWN, O_KEYSTORE_PATH, O_METRICS, O_IDLE, O_LOGGING,
 	O_LOG_FORMAT, O_HELP, O_VERSION,
 	O_NETWORK, O_KS_PATH, O_KS_PWS, O_KS_PWF, O_SP_ENABLED, O_SP_URL,
-	O_KM_API,
+	O_KM_API, O_PRUNE, O_PRUNE_KEEP, O_PRUNE_INTERVAL,
+	O_FROM, O_TO, O_GVR, O_EPOCH, O_SLOT, O_SET_HIGH, O_REMOVE_HIGH,
 };
 
 static const struct option global_opts[] = {
@@ -79,8 +95,25 @@ static const struct option eth2_opts[] = {
 	{"keystores-password-file", required_argument, NULL, O_KS_PWF},
 	{"slashing-protection-enabled", optional_argument, NULL, O_SP_ENABLED},
 	{"slashing-protection-db-url", required_argument, NULL, O_SP_URL},
+	{"slashing-protection-pruning-enabled", optional_argument, NULL, O_PRUNE},
+	{"slashing-protection-pruning-epochs-to-keep", required_argument, NULL,
+	 O_PRUNE_KEEP},
+	{"slashing-protection-pruning-interval", required_argument, NULL,
+	 O_PRUNE_INTERVAL},
 	{"key-manager-api-enabled", optional_argument, NULL, O_KM_API},
 	{"enable-key-manager-api", optional_argument, NULL, O_KM_API},
+	{"help", no_argument, NULL, O_HELP},
+	{NULL, 0, NULL, 0},
+};
+
+static const struct option cmd_opts[] = {
+	{"from", required_argument, NULL, O_FROM},
+	{"to", required_argument, NULL, O_TO},
+	{"genesis-validators-root", required_argument, NULL, O_GVR},
+	{"epoch", required_argument, NULL, O_EPOCH},
+	{"slot", required_argument, NULL, O_SLOT},
+	{"set-high-watermark", no_argument, NULL, O_SET_HIGH},
+	{"remove-high-watermark", no_argument, NULL, O_REMOVE_HIGH},
 	{"help", no_argument, NULL, O_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -165,7 +198,10 @@ static int eth2_opt(int id, const char *arg, struct signer_options *o,
 		    bool *exit_now, struct err *e)
 {
 	switch (id) {
-	case O_NETWORK: o->network_name = arg; return 0;
+	case O_NETWORK:
+		o->network_name = arg;
+		o->network_given = true;
+		return 0;
 	case O_KS_PATH: o->keystores_path = arg; return 0;
 	case O_KS_PWS: o->keystores_passwords_path = arg; return 0;
 	case O_KS_PWF: o->keystores_password_file = arg; return 0;
@@ -173,6 +209,24 @@ static int eth2_opt(int id, const char *arg, struct signer_options *o,
 		return parse_bool("slashing-protection-enabled", arg,
 				  &o->slashing_enabled, e);
 	case O_SP_URL: o->slashing_db_url = arg; return 0;
+	case O_PRUNE:
+		return parse_bool("slashing-protection-pruning-enabled", arg,
+				  &o->pruning.enabled, e);
+	case O_PRUNE_KEEP:
+		if (dec_parse_u64(arg, &o->pruning.epochs_to_keep, NULL, "") < 0 ||
+		    o->pruning.epochs_to_keep == 0)
+			return err_set(e, ERR_USAGE, "--slashing-protection-"
+				       "pruning-epochs-to-keep: expected a "
+				       "positive integer");
+		return 0;
+	case O_PRUNE_INTERVAL: {
+		uint64_t h;
+		if (dec_parse_u64(arg, &h, NULL, "") < 0 || h == 0 || h > 8760)
+			return err_set(e, ERR_USAGE, "--slashing-protection-"
+				       "pruning-interval: expected 1..8760 hours");
+		o->pruning.interval_s = h * 3600;
+		return 0;
+	}
 	case O_KM_API:
 		TRY(parse_bool("key-manager-api-enabled", arg,
 			       &o->key_manager_api_enabled, e));
@@ -187,6 +241,35 @@ static int eth2_opt(int id, const char *arg, struct signer_options *o,
 		return 0;
 	}
 	return err_set(e, ERR_USAGE, "unknown eth2 option (see --help)");
+}
+
+static int cmd_opt(int id, const char *arg, struct signer_options *o,
+		   bool *exit_now, struct err *e)
+{
+	switch (id) {
+	case O_FROM: o->from_path = arg; return 0;
+	case O_TO: o->to_path = arg; return 0;
+	case O_GVR:
+		o->has_gvr = true;
+		return hex_decode_exact(arg, o->gvr, 32, e,
+					"--genesis-validators-root") < 0
+			       ? -ERR_USAGE : 0;
+	case O_EPOCH:
+		o->repair_has_epoch = true;
+		return dec_parse_u64(arg, &o->repair_epoch, e, "--epoch") < 0
+			       ? -ERR_USAGE : 0;
+	case O_SLOT:
+		o->repair_has_slot = true;
+		return dec_parse_u64(arg, &o->repair_slot, e, "--slot") < 0
+			       ? -ERR_USAGE : 0;
+	case O_SET_HIGH: o->repair_set_high = true; return 0;
+	case O_REMOVE_HIGH: o->repair_remove_high = true; return 0;
+	case O_HELP:
+		fputs(usage_text, stdout);
+		*exit_now = true;
+		return 0;
+	}
+	return err_set(e, ERR_USAGE, "unknown option (see --help)");
 }
 
 /* One getopt_long pass; stops at the first non-option ("+"). */
@@ -207,7 +290,8 @@ static int run_getopt(int argc, char **argv, const struct option *opts,
 		int rc = opts == global_opts
 				 ? global_opt(c, optarg, o, host, port, listen,
 					      exit_now, e)
-				 : eth2_opt(c, optarg, o, exit_now, e);
+			 : opts == eth2_opts ? eth2_opt(c, optarg, o, exit_now, e)
+					     : cmd_opt(c, optarg, o, exit_now, e);
 		if (rc < 0)
 			return rc;
 		if (*exit_now)
@@ -215,6 +299,62 @@ static int run_getopt(int argc, char **argv, const struct option *opts,
 		(void)flag_name;
 	}
 	return optind;
+}
+
+static int parse_command(int argc, char **argv, struct signer_options *o,
+			 bool *exit_now, struct err *e)
+{
+	static const struct {
+		const char *name;
+		enum signer_command cmd;
+	} cmds[] = {{"import", SIGNER_CMD_IMPORT}, {"export", SIGNER_CMD_EXPORT},
+		    {"evaluate", SIGNER_CMD_EVALUATE},
+		    {"watermark-repair", SIGNER_CMD_WATERMARK_REPAIR}};
+	size_t i;
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(argv[0], cmds[i].name) == 0)
+			break;
+	if (i == sizeof(cmds) / sizeof(cmds[0]))
+		return err_set(e, ERR_USAGE, "eth2: unknown command '%s' (import, "
+			       "export, evaluate, watermark-repair)", argv[0]);
+	o->command = cmds[i].cmd;
+	const char *unused = NULL;
+	int rest = run_getopt(argc, argv, cmd_opts, argv[0], o, &unused,
+			      &unused, &unused, exit_now, e);
+	if (rest < 0 || *exit_now)
+		return rest < 0 ? rest : 0;
+	if (rest < argc)
+		return err_set(e, ERR_USAGE, "%s: unexpected argument '%s'",
+			       argv[0], argv[rest]);
+	switch (o->command) {
+	case SIGNER_CMD_IMPORT:
+		if (!o->from_path)
+			return err_set(e, ERR_USAGE, "import: --from=FILE is required");
+		break;
+	case SIGNER_CMD_EXPORT:
+		if (!o->to_path)
+			return err_set(e, ERR_USAGE, "export: --to=FILE is required");
+		break;
+	case SIGNER_CMD_EVALUATE:
+		if (!o->has_gvr && !o->network_given)
+			return err_set(e, ERR_USAGE, "evaluate: "
+				       "--genesis-validators-root (or --network) "
+				       "is required");
+		break;
+	case SIGNER_CMD_WATERMARK_REPAIR:
+		if (o->repair_set_high && o->repair_remove_high)
+			return err_set(e, ERR_USAGE, "watermark-repair: "
+				       "--set-high-watermark and "
+				       "--remove-high-watermark are exclusive");
+		if (!o->repair_remove_high && !o->repair_has_epoch &&
+		    !o->repair_has_slot)
+			return err_set(e, ERR_USAGE, "watermark-repair: give "
+				       "--epoch and/or --slot");
+		break;
+	case SIGNER_CMD_SERVE:
+		break;
+	}
+	return 0;
 }
 
 static int check_options(struct signer_options *o, struct err *e)
@@ -247,6 +387,9 @@ int signer_parse_args(int argc, char **argv, struct signer_options *o,
 	o->network_name = "mainnet";
 	o->slashing_enabled = true;
 	o->slashing_db_url = "sqlite:./slashing.db";
+	o->pruning.enabled = true;
+	o->pruning.epochs_to_keep = 250;
+	o->pruning.interval_s = 12 * 3600;
 	o->log_level = LOG_INFO;
 	o->idle_timeout_s = 30;
 	*exit_now = false;
@@ -268,8 +411,10 @@ int signer_parse_args(int argc, char **argv, struct signer_options *o,
 	if (rest < 0 || *exit_now)
 		return rest < 0 ? rest : 0;
 	if (rest < sub_argc)
-		return err_set(e, ERR_USAGE, "eth2: unexpected argument '%s'",
-			       sub_argv[rest]);
+		TRY(parse_command(sub_argc - rest, sub_argv + rest, o, exit_now,
+				  e));
+	if (*exit_now)
+		return 0;
 	if (listen) {
 		TRY(http_addr_parse(listen, &o->listen, e));
 	} else {
@@ -280,6 +425,60 @@ int signer_parse_args(int argc, char **argv, struct signer_options *o,
 				       "listen-port: invalid '%s:%s'", host, port);
 	}
 	return check_options(o, e);
+}
+
+/* import, export, evaluate, watermark-repair: one line on failure. */
+static int run_command(struct signer_options *o, const struct eth2_network *net)
+{
+	struct err e = {0};
+	int rc = 0;
+	const uint8_t *gvr = o->has_gvr ? o->gvr : NULL;
+	if (!gvr && o->network_given && net->has_genesis_validators_root)
+		gvr = net->genesis_validators_root;
+	switch (o->command) {
+	case SIGNER_CMD_IMPORT:
+		rc = slashing_cmd_import(o->slashing_db_url, o->from_path, gvr, &e);
+		break;
+	case SIGNER_CMD_EXPORT:
+		rc = slashing_cmd_export(o->slashing_db_url, o->to_path, &e);
+		break;
+	case SIGNER_CMD_EVALUATE: {
+		if (!gvr) {
+			fprintf(stderr, "nitro-signer: evaluate: network %s has no "
+				"known genesis validators root; give "
+				"--genesis-validators-root\n", net->name);
+			return 2;
+		}
+		FILE *in = stdin;
+		if (o->from_path && !(in = fopen(o->from_path, "r"))) {
+			fprintf(stderr, "nitro-signer: evaluate: --from: cannot "
+				"open %s\n", o->from_path);
+			return 1;
+		}
+		rc = slashing_cmd_evaluate(o->slashing_db_url, gvr, in, stdout, &e);
+		if (in != stdin)
+			fclose(in);
+		break;
+	}
+	case SIGNER_CMD_WATERMARK_REPAIR: {
+		struct slashing_watermark w = {
+			.has_slot = o->repair_has_slot, .slot = o->repair_slot,
+			.has_epoch = o->repair_has_epoch, .epoch = o->repair_epoch};
+		enum slashing_repair_mode mode =
+			o->repair_remove_high ? SLASHING_REPAIR_REMOVE_HIGH
+			: o->repair_set_high  ? SLASHING_REPAIR_SET_HIGH
+					      : SLASHING_REPAIR_LOW;
+		rc = slashing_cmd_watermark_repair(o->slashing_db_url, mode, &w, &e);
+		break;
+	}
+	case SIGNER_CMD_SERVE:
+		break;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "nitro-signer: %s\n", e.msg);
+		return e.code == ERR_USAGE ? 2 : 1;
+	}
+	return 0;
 }
 
 int signer_main(int argc, char **argv)
@@ -309,6 +508,8 @@ int signer_main(int argc, char **argv)
 		fprintf(stderr, "nitro-signer: --network: %s\n", e.msg);
 		return 2;
 	}
+	if (o.command != SIGNER_CMD_SERVE)
+		return run_command(&o, &net);
 	TRY_OUT(signer_new(&o, &net, &s, &e));
 	if (o.tls_enabled)
 		TRY_OUT(http_tls_server_ctx(&o.tls, &tls, &e));

@@ -7,15 +7,17 @@
  *
  * The signing path (DESIGN.md section 5): strict parse and our own signing
  * root (eth2 module) -> key lookup -> slashing protection for BLOCK,
- * BLOCK_V2 and ATTESTATION -> BLS sign -> JSON or text by Web3Signer's
- * Accept rule. Until the slashing engine exists, slashable types are refused
- * with 412 unless protection was explicitly disabled, so nothing slashable
- * is ever signed unprotected.
+ * BLOCK_V2 and ATTESTATION (check and record in one durable transaction,
+ * slashing module) -> BLS sign -> JSON or text by Web3Signer's Accept rule.
+ * A refusal is 412 with a reason code and no signature; an unavailable or
+ * failing database is 503 and no signature: nothing slashable is ever
+ * signed unprotected. Protection can only be off by an explicit flag.
  *
  * Threading: handlers run on the http module's per-core event loops, and a
- * signature is computed right there (CPU only, ~0.3 ms). Nothing here
- * blocks on I/O; the slashing database, when it comes, is reached through
- * http_reply_defer() so a commit never stalls a loop.
+ * signature is computed right there (CPU only, ~0.3 ms). Nothing on a loop
+ * blocks on I/O: slashable requests, /healthcheck and the high watermark
+ * reach the database through http_reply_defer(), on the worker pool, where
+ * the slashing engine groups concurrent requests into one commit.
  *
  * Keys: the registry pointer is read under a read lock for the whole lookup
  * and signature; /reload builds a new registry off-lock and swaps it under
@@ -24,6 +26,7 @@
  */
 #include "signer/signer.h"
 #include "signer/keys.h"
+#include "slashing/slashing.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -42,6 +45,14 @@ enum reload_state { RELOAD_IDLE, RELOAD_RUNNING, RELOAD_COMPLETED,
 struct signer {
 	struct eth2_network net;
 	bool slashing_enabled;
+	/* Slashing database; NULL when protection is off or it failed to
+	 * open (then reopen is retried, at most every 10 s). */
+	pthread_mutex_t db_lock;
+	struct slashing_db *db;
+	char *db_url;
+	char db_error[256];
+	uint64_t db_retry_at_us;
+	struct signer_pruning pruning;
 	bool metrics_enabled;
 	/* key loading options, kept for /reload */
 	char *keystores_path, *keystores_passwords_path,
@@ -82,6 +93,36 @@ static void log_report(const struct key_load_report *r)
 		 r->configs_loaded, r->configs_failed);
 }
 
+/* The open database, opening it on first use; NULL (with db_error set)
+ * while it cannot be opened. Never blocks a loop: only workers and start-up
+ * call it. */
+static struct slashing_db *signer_db(struct signer *s)
+{
+	pthread_mutex_lock(&s->db_lock);
+	if (!s->db && clock_mono_us() >= s->db_retry_at_us) {
+		struct err e = {0};
+		if (slashing_open(s->db_url, &s->db, &e) < 0) {
+			s->db = NULL;
+			snprintf(s->db_error, sizeof(s->db_error), "%s", e.msg);
+			s->db_retry_at_us = clock_mono_us() + 10 * 1000000ull;
+			log_error("slashing protection database unavailable: %s "
+				  "(blocks and attestations are refused)", e.msg);
+		} else {
+			s->db_error[0] = '\0';
+			if (s->pruning.enabled)
+				slashing_set_pruning(s->db, s->pruning.epochs_to_keep,
+						     s->net.preset.slots_per_epoch,
+						     s->pruning.interval_s);
+			else
+				slashing_set_pruning(s->db, 0, 0, 0);
+			log_info("slashing protection database: %s", s->db_url);
+		}
+	}
+	struct slashing_db *db = s->db;
+	pthread_mutex_unlock(&s->db_lock);
+	return db;
+}
+
 static char *dup_opt(const char *s)
 {
 	return s ? strdup(s) : NULL;
@@ -102,6 +143,16 @@ int signer_new(const struct signer_options *o, const struct eth2_network *net,
 	s->key_store_path = dup_opt(o->key_store_path);
 	pthread_rwlock_init(&s->keys_lock, NULL);
 	pthread_mutex_init(&s->reload_lock, NULL);
+	pthread_mutex_init(&s->db_lock, NULL);
+	s->pruning = o->pruning;
+	if (s->slashing_enabled) {
+		s->db_url = strdup(o->slashing_db_url);
+		if (!s->db_url) {
+			signer_free(s);
+			return err_set(e, ERR_NOMEM, "out of memory");
+		}
+		(void)signer_db(s);
+	}
 	struct key_load_opts lo;
 	load_opts(s, &lo);
 	int rc = keys_load(&lo, &s->keys, &s->report, e);
@@ -123,6 +174,9 @@ void signer_free(struct signer *s)
 {
 	if (!s)
 		return;
+	slashing_close(s->db);
+	free(s->db_url);
+	pthread_mutex_destroy(&s->db_lock);
 	keys_free(s->keys);
 	key_load_report_free(&s->report);
 	pthread_rwlock_destroy(&s->keys_lock);
@@ -192,6 +246,66 @@ static void reply_signature(const struct http_req *req, struct http_reply *r,
 
 /* ---- POST /api/v1/eth2/sign/{identifier} --------------------------------------- */
 
+struct slashable_job {
+	struct signer *s;
+	struct eth2_signing sg;
+	uint8_t pubkey[BLS_PUBKEY_LEN];
+};
+
+/*
+ * On a worker: key lookup, then check-and-record (durable before we go on),
+ * then sign. The key is looked up first so an unknown key never leaves a
+ * record; the read lock is held throughout so a reload cannot free the key
+ * between the record and the signature.
+ */
+static void sign_slashable(const struct http_req *req, struct http_reply *r,
+			   void *ctx)
+{
+	struct slashable_job *job = ctx;
+	struct signer *s = job->s;
+	struct slashing_db *db = signer_db(s);
+	struct err e = {0};
+	enum slashing_reason why = SLASHING_OK;
+	uint8_t sig[BLS_SIG_LEN];
+	pthread_rwlock_rdlock(&s->keys_lock);
+	const struct bls_key *k = keys_find(s->keys, job->pubkey);
+	int rc = 0;
+	if (k && db)
+		rc = slashing_check(db, job->pubkey, &job->sg, &why, &e);
+	if (k && db && rc == 0 && why == SLASHING_OK)
+		bls_sign(k, job->sg.signing_root, sizeof(job->sg.signing_root),
+			 sig);
+	pthread_rwlock_unlock(&s->keys_lock);
+	if (!k) {
+		http_reply_error(r, 404, "unknown public key");
+	} else if (!db || rc < 0) {
+		char msg[400];
+		snprintf(msg, sizeof(msg), "slashing protection database "
+			 "unavailable: %s", db ? e.msg : s->db_error);
+		if (db)
+			log_error("%s", msg);
+		http_reply_error(r, 503, msg);
+	} else if (why != SLASHING_OK) {
+		atomic_fetch_add(&s->refused_total, 1);
+		char hex[2 + 2 * BLS_PUBKEY_LEN + 1];
+		hex_encode(job->pubkey, BLS_PUBKEY_LEN, hex);
+		log_warn("slashing protection refused %s for %s: %s",
+			 eth2_sign_type_name(job->sg.type), hex,
+			 slashing_reason_code(why));
+		json_t *o = json_pack("{s:s,s:s}", "error",
+				      "refused by slashing protection",
+				      "reason", slashing_reason_code(why));
+		http_reply_json_owned(r, 412, o ? json_dumps(o, JSON_COMPACT)
+						: NULL);
+		json_decref(o);
+	} else {
+		atomic_fetch_add(&s->signed_total[job->sg.type], 1);
+		reply_signature(req, r, sig);
+	}
+	count_status(s, r->status);
+	free(job);
+}
+
 static void handle_sign(struct signer *s, const struct http_req *req,
 			struct http_reply *r)
 {
@@ -215,26 +329,27 @@ static void handle_sign(struct signer *s, const struct http_req *req,
 		http_reply_error(r, 404, "unknown public key");
 		return;
 	}
-	if (sg.slashable && s->slashing_enabled) {
-		/* The slashing-protection engine is not part of this build;
-		 * refusing keeps the promise that nothing slashable is
-		 * signed unprotected. */
-		atomic_fetch_add(&s->refused_total, 1);
-		http_reply_error(r, 412,
-				 "slashing protection unavailable: BLOCK, "
-				 "BLOCK_V2 and ATTESTATION need the slashing "
-				 "database (or --slashing-protection-enabled="
-				 "false)");
-		return;
-	}
 	uint8_t sig[BLS_SIG_LEN];
 	pthread_rwlock_rdlock(&s->keys_lock);
 	const struct bls_key *k = keys_find(s->keys, pk);
-	if (k)
+	bool defer = k && sg.slashable && s->slashing_enabled;
+	if (k && !defer)
 		bls_sign(k, sg.signing_root, sizeof(sg.signing_root), sig);
 	pthread_rwlock_unlock(&s->keys_lock);
 	if (!k) {
 		http_reply_error(r, 404, "unknown public key");
+		return;
+	}
+	if (defer) {
+		struct slashable_job *job = malloc(sizeof(*job));
+		if (!job) {
+			http_reply_error(r, 500, "out of memory");
+			return;
+		}
+		job->s = s;
+		job->sg = sg;
+		memcpy(job->pubkey, pk, sizeof(pk));
+		http_reply_defer(r, sign_slashable, job);
 		return;
 	}
 	atomic_fetch_add(&s->signed_total[sg.type], 1);
@@ -310,7 +425,31 @@ static json_t *key_check(const char *id, int loaded, int errors)
 			 "error-count", errors);
 }
 
+static void healthcheck_reply(struct signer *s, struct http_reply *r,
+			      bool with_db, bool db_up, const char *db_msg);
+
+static void healthcheck_db(const struct http_req *req, struct http_reply *r,
+			   void *ctx)
+{
+	struct signer *s = ctx;
+	struct slashing_db *db = signer_db(s);
+	struct err e = {0};
+	bool up = db && slashing_health(db, &e) == 0;
+	healthcheck_reply(s, r, true, up, db ? e.msg : s->db_error);
+	count_status(s, r->status);
+}
+
 static void handle_healthcheck(struct signer *s, struct http_reply *r)
+{
+	if (s->slashing_enabled) {
+		http_reply_defer(r, healthcheck_db, s);
+		return;
+	}
+	healthcheck_reply(s, r, false, false, NULL);
+}
+
+static void healthcheck_reply(struct signer *s, struct http_reply *r,
+			      bool with_db, bool db_up, const char *db_msg)
 {
 	pthread_rwlock_rdlock(&s->keys_lock);
 	struct key_load_report rep = s->report;
@@ -329,17 +468,55 @@ static void handle_healthcheck(struct signer *s, struct http_reply *r)
 						     rep.keystores_failed));
 		down |= rep.keystores_failed > 0;
 	}
-	const char *st = down ? "DOWN" : "UP";
+	const char *keys_st = down ? "DOWN" : "UP";
 	json_t *checks = json_array();
 	json_array_append_new(checks, json_pack("{s:s,s:s}", "id",
 						"default-check", "status", "UP"));
 	json_array_append_new(checks, json_pack("{s:s,s:s,s:o}", "id",
-						"keys-check", "status", st,
+						"keys-check", "status", keys_st,
 						"checks", sub));
+	if (with_db) {
+		json_t *c = json_pack("{s:s,s:s}", "id",
+				      "slashing-protection-db-health-check",
+				      "status", db_up ? "UP" : "DOWN");
+		if (!db_up && c)
+			json_object_set_new(c, "data",
+					    json_pack("{s:s}", "error",
+						      db_msg ? db_msg : ""));
+		json_array_append_new(checks, c);
+		down |= !db_up;
+	}
+	const char *st = down ? "DOWN" : "UP";
 	json_t *o = json_pack("{s:s,s:s,s:o}", "status", st, "outcome", st,
 			      "checks", checks);
 	http_reply_json_owned(r, down ? 503 : 200, json_dumps(o, JSON_COMPACT));
 	json_decref(o);
+}
+
+static void high_watermark_db(const struct http_req *req,
+			      struct http_reply *r, void *ctx)
+{
+	struct signer *s = ctx;
+	struct slashing_db *db = signer_db(s);
+	struct slashing_watermark w = {0};
+	struct err e = {0};
+	if (!db || slashing_get_high_watermark(db, &w, &e) < 0) {
+		http_reply_error(r, 503, db ? e.msg : s->db_error);
+	} else {
+		json_t *o = json_object();
+		char num[24];
+		if (w.has_epoch) {
+			snprintf(num, sizeof(num), "%llu", (unsigned long long)w.epoch);
+			json_object_set_new(o, "epoch", json_string(num));
+		}
+		if (w.has_slot) {
+			snprintf(num, sizeof(num), "%llu", (unsigned long long)w.slot);
+			json_object_set_new(o, "slot", json_string(num));
+		}
+		http_reply_json_owned(r, 200, json_dumps(o, JSON_COMPACT));
+		json_decref(o);
+	}
+	count_status(s, r->status);
 }
 
 static const char *reload_state_name(enum reload_state st)
@@ -479,7 +656,7 @@ static void handle_metrics(struct signer *s, struct http_reply *r)
 /* ---- routing --------------------------------------------------------------------- */
 
 enum route { ROUTE_SIGN, ROUTE_PUBLIC_KEYS, ROUTE_UPCHECK, ROUTE_HEALTH,
-	     ROUTE_RELOAD, ROUTE_METRICS, ROUTE_NONE };
+	     ROUTE_RELOAD, ROUTE_METRICS, ROUTE_HIGH_WATERMARK, ROUTE_NONE };
 
 static enum route route_of(const struct signer *s, const char *path)
 {
@@ -495,6 +672,9 @@ static enum route route_of(const struct signer *s, const char *path)
 		return ROUTE_RELOAD;
 	if (s->metrics_enabled && strcmp(path, "/metrics") == 0)
 		return ROUTE_METRICS;
+	if (s->slashing_enabled &&
+	    strcmp(path, "/api/v1/eth2/highWatermark") == 0)
+		return ROUTE_HIGH_WATERMARK;
 	return ROUTE_NONE;
 }
 
@@ -528,10 +708,13 @@ static void handle(const struct http_req *req, struct http_reply *r,
 			handle_upcheck(req, r);
 		else if (rt == ROUTE_HEALTH)
 			handle_healthcheck(s, r);
+		else if (rt == ROUTE_HIGH_WATERMARK)
+			http_reply_defer(r, high_watermark_db, s);
 		else
 			handle_metrics(s, r);
 	}
-	count_status(s, r->status);
+	if (!r->defer_fn)
+		count_status(s, r->status);
 }
 
 struct http_handlers signer_http_handlers(struct signer *s)

@@ -13,6 +13,15 @@
 struct key_registry;
 struct key_load_opts;
 
+struct signer_pruning {
+	bool enabled;            /* --slashing-protection-pruning-enabled */
+	uint64_t epochs_to_keep; /* --slashing-protection-pruning-epochs-to-keep */
+	uint64_t interval_s;     /* --slashing-protection-pruning-interval (hours) */
+};
+
+enum signer_command { SIGNER_CMD_SERVE, SIGNER_CMD_IMPORT, SIGNER_CMD_EXPORT,
+		      SIGNER_CMD_EVALUATE, SIGNER_CMD_WATERMARK_REPAIR };
+
 struct signer_options {
 	/* global */
 	struct http_addr listen;
@@ -32,7 +41,17 @@ struct signer_options {
 	const char *keystores_password_file;
 	bool slashing_enabled;
 	const char *slashing_db_url;
+	struct signer_pruning pruning;
 	bool key_manager_api_enabled;
+	bool network_given;
+	/* eth2 subcommands */
+	enum signer_command command;
+	const char *from_path, *to_path;
+	bool has_gvr;
+	uint8_t gvr[32];
+	bool repair_set_high, repair_remove_high, repair_has_epoch,
+		repair_has_slot;
+	uint64_t repair_epoch, repair_slot;
 };
 
 /* Parses argv (Web3Signer flag names). Returns 0, or -ERR_USAGE with e set;

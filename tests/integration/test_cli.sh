@@ -3,7 +3,8 @@
 # usage errors exit 2 naming the flag; EIP-2335 keystores from
 # --keystores-path with per-keystore password files and with one shared
 # password file (a bad keystore is reported, the others load); the unix:
-# transport; slashable types refused with 412 while protection is on;
+# transport; slashing protection on by default (a first attestation signs,
+# a double vote is 412 with its reason code, the database is created);
 # SIGTERM stops the server cleanly.
 set -eu
 BIN=${NS_BIN_DIR:?}
@@ -73,7 +74,8 @@ stop() {
 
 SOCK="$T/signer.sock"
 start --http-listen="unix:$SOCK" eth2 --network=mainnet \
-	--keystores-path="$T/ks" --keystores-passwords-path="$T/pws"
+	--keystores-path="$T/ks" --keystores-passwords-path="$T/pws" \
+	--slashing-protection-db-url="sqlite:$T/slashing.db"
 grep -q "1 public key" "$T/out.txt" || fail "expected 1 key loaded: $(cat "$T/out.txt")"
 grep -q "$(basename "$first")" "$T/err.txt" || fail "bad keystore not reported by path"
 grep -q "wrong password here" "$T/err.txt" && fail "password leaked into logs"
@@ -93,8 +95,15 @@ ok
 att="{\"type\":\"ATTESTATION\",$FORK,\"attestation\":{\"slot\":\"13168001\",\"index\":\"0\",\"beacon_block_root\":\"0x$(printf '%064d' 0)\",\"source\":{\"epoch\":\"411499\",\"root\":\"0x$(printf '%064d' 0)\"},\"target\":{\"epoch\":\"411500\",\"root\":\"0x$(printf '%064d' 0)\"}}}"
 code=$(curl -s -o "$T/body" -w '%{http_code}' --unix-socket "$SOCK" -H 'Content-Type: application/json' \
 	"http://localhost/api/v1/eth2/sign/$PK" -d "$att")
-[ "$code" = 412 ] || fail "attestation with protection on: want 412, got $code"
-grep -q '"error"' "$T/body" || fail "412 without a JSON error"
+[ "$code" = 200 ] || fail "first attestation with protection on: want 200, got $code"
+[ -s "$T/slashing.db" ] || fail "slashing database not created"
+double=$(echo "$att" | sed 's/"beacon_block_root":"0x0000000000000000000000000000000000000000000000000000000000000000"/"beacon_block_root":"0x1111111111111111111111111111111111111111111111111111111111111111"/')
+code=$(curl -s -o "$T/body" -w '%{http_code}' --unix-socket "$SOCK" -H 'Content-Type: application/json' \
+	"http://localhost/api/v1/eth2/sign/$PK" -d "$double")
+[ "$code" = 412 ] || fail "double vote: want 412, got $code"
+grep -q '"reason":"double_vote"' "$T/body" || fail "412 without reason double_vote: $(cat "$T/body")"
+code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" http://localhost/api/v1/eth2/highWatermark)
+[ "$code" = 200 ] || fail "highWatermark: want 200, got $code"
 ok
 stop
 
@@ -102,14 +111,30 @@ stop
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null || echo 19547)
 start --http-listen-port="$PORT" eth2 --network=hoodi \
 	--keystores-path="$T/ks" --keystores-password-file="$T/pw.txt" \
-	--slashing-protection-enabled=false
+	--slashing-protection-enabled=false --slashing-protection-db-url="sqlite:$T/unused.db"
 grep -q "2 public keys" "$T/out.txt" || fail "expected 2 keys: $(cat "$T/out.txt")"
 grep -q "DISABLED" "$T/err.txt" || fail "no warning for disabled slashing protection"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
 	"http://127.0.0.1:$PORT/api/v1/eth2/sign/$PK" -d "$att")
 [ "$code" = 200 ] || fail "attestation with protection off: want 200, got $code"
+[ -e "$T/unused.db" ] && fail "database opened although protection is off"
 ok
 stop
+
+# --- export, then import into a fresh database: the double vote stays refused ---
+"$BIN/nitro-signer" eth2 --slashing-protection-db-url="sqlite:$T/slashing.db" export --to="$T/x.json"
+grep -q '"interchange_format_version":"5"' "$T/x.json" || grep -q '"interchange_format_version": "5"' "$T/x.json" || fail "export not v5"
+"$BIN/nitro-signer" eth2 --network=mainnet --slashing-protection-db-url="sqlite:$T/fresh.db" import --from="$T/x.json"
+set +e
+"$BIN/nitro-signer" eth2 --network=hoodi --slashing-protection-db-url="sqlite:$T/other.db" import --from="$T/x.json" 2>"$T/imp.err"
+rc=$?
+set -e
+[ "$rc" -ne 0 ] || fail "import with another network's root must fail"
+grep -qi "genesis" "$T/imp.err" || fail "import root mismatch message: $(cat "$T/imp.err")"
+echo "{\"pubkey\":\"$PK\",\"signing_root\":\"0x$(printf '%064d' 7)\",\"attestation\":{\"source_epoch\":\"411499\",\"target_epoch\":\"411500\"}}" > "$T/eval.jsonl"
+out=$("$BIN/nitro-signer" eth2 --network=mainnet --slashing-protection-db-url="sqlite:$T/fresh.db" evaluate --from="$T/eval.jsonl")
+echo "$out" | grep -q '"allowed":false' || fail "evaluate after import should refuse the double vote: $out"
+ok
 
 # --- no key loads from --keystores-path: exit 1 ---
 set +e

@@ -174,8 +174,8 @@ async function checkRequestRules(signer, keys) {
 }
 
 // Without --slashing-protection-enabled=false, BLOCK/BLOCK_V2/ATTESTATION go through slashing
-// protection. While the engine is absent the signer refuses them all (412); once it exists a
-// first vote may be signed, but a double vote / double proposal must always be refused.
+// protection: a first vote or proposal is signed (and recorded), a double vote / double proposal
+// is refused with 412 and a reason code.
 async function checkSlashingRefusal(keyDir, keys) {
   const signer = await startSigner({ keyStorePath: keyDir, name: "signer (slashing on)" });
   const key = keys[1];
@@ -183,35 +183,44 @@ async function checkSlashingRefusal(keyDir, keys) {
   let count = 0;
   const refusedOrSigned = async (c, what) => {
     const res = await signer.sign(key.pkHex, { ...c.body, signingRoot: toHex(c.root) });
-    if (res.status === 412) {
-      h.ok(errorMessage(res) !== null, `${what}: 412 carries error JSON`, res.body.slice(0, 300));
-      return;
-    }
     const { sig, problem } = signatureFrom(res, true);
-    if (h.ok(!problem, `${what}: 412 (slashing engine absent) or a correct signature`, problem)
+    if (h.ok(!problem, `${what}: signed`, problem)
       && h.ok(sig === toHex(sign(key.sk, c.root)), `${what}: correct signature`)) count++;
   };
-  const mustRefuse = async (c, what) => {
-    const res = await signer.sign(key.pkHex, c.body);
+  const mustRefuse = async (c, what, wantReason) => {
+    const res = await signer.sign(c.pk || key.pkHex, c.body);
     h.ok(res.status === 412, `${what} -> 412`, { status: res.status, body: res.body.slice(0, 300) });
-    if (res.status === 412) h.ok(errorMessage(res) !== null, `${what}: 412 carries error JSON`, res.body.slice(0, 300));
+    if (res.status === 412) {
+      h.ok(errorMessage(res) !== null, `${what}: 412 carries error JSON`, res.body.slice(0, 300));
+      let reason = null;
+      try { reason = JSON.parse(res.body).reason; } catch { /* checked below */ }
+      h.ok(reason === wantReason, `${what}: reason ${wantReason}`, res.body.slice(0, 300));
+    }
   };
 
   const epoch = epochIn(i, "random");
-  const att = builders.ATTESTATION(i, epoch);
+  // a realistic vote: source one epoch before target
+  const att = builders.ATTESTATION(i, epoch, { sourceEpoch: epoch - 1n });
   await refusedOrSigned(att, "ATTESTATION with slashing protection on");
   const double = structuredClone(att.body);
   double.attestation.beacon_block_root = toHex(randBytes(32));
-  await mustRefuse({ body: double }, "double vote (same target, other block root)");
+  await mustRefuse({ body: double }, "double vote (same target, other block root)", "double_vote");
 
   const blk = builders.BLOCK_V2(i, epoch);
   await refusedOrSigned(blk, "BLOCK_V2 with slashing protection on");
   const double2 = structuredClone(blk.body);
   double2.beacon_block.block_header.body_root = toHex(randBytes(32));
-  await mustRefuse({ body: double2 }, "double proposal (same slot, other body)");
+  await mustRefuse({ body: double2 }, "double proposal (same slot, other body)", "double_proposal");
 
-  const p0 = builders.BLOCK(FORK.PHASE0, epochIn(FORK.PHASE0, "random"));
-  await refusedOrSigned(p0, "BLOCK with slashing protection on");
+  // a phase0 block is older than the Fulu block above: on the same key it would be below the
+  // low watermark, so it goes to a key with no history
+  const p0 = builders.BLOCK(FORK.PHASE0, epochIn(FORK.PHASE0, "last"));
+  const res0 = await signer.sign(keys[2].pkHex, p0.body);
+  const got0 = signatureFrom(res0, true);
+  if (h.ok(!got0.problem, "BLOCK (phase0) with slashing protection on: signed", got0.problem)
+    && h.ok(got0.sig === toHex(sign(keys[2].sk, p0.root)), "BLOCK (phase0): correct signature")) count++;
+  const lower = builders.BLOCK(FORK.PHASE0, 0n);
+  await mustRefuse({ body: lower.body, pk: keys[2].pkHex }, "BLOCK below the key's first recorded slot", "below_low_watermark");
 
   // types outside slashing protection still sign
   for (const type of ["RANDAO_REVEAL", "AGGREGATE_AND_PROOF_V2", "SYNC_COMMITTEE_MESSAGE"]) {

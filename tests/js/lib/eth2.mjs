@@ -271,10 +271,11 @@ export const builders = {
   },
 
   // domain epoch is target.epoch, not epoch(slot)
-  ATTESTATION(i, epoch, { fi = forkInfo(i) } = {}) {
+  ATTESTATION(i, epoch, { fi = forkInfo(i), sourceEpoch } = {}) {
     const d = randomValue(T.attData);
     d.slot = slotIn(epoch);
     d.target.epoch = epoch;
+    if (sourceEpoch !== undefined) d.source.epoch = sourceEpoch;
     return { type: "ATTESTATION", body: { type: "ATTESTATION", fork_info: fi, attestation: T.attData.toJson(d) },
       root: computeSigningRoot(rootOf(T.attData, d), domainAt(DOMAIN.BEACON_ATTESTER, fi, epoch)) };
   },

@@ -63,6 +63,8 @@ struct signer {
 	struct key_load_report report;
 
 	pthread_mutex_t reload_lock;
+	pthread_t reload_thread;   /* joined before the next reload and at free */
+	bool reload_joinable;
 	enum reload_state reload_state;
 	time_t reload_time;
 	char reload_error[256];
@@ -174,6 +176,8 @@ void signer_free(struct signer *s)
 {
 	if (!s)
 		return;
+	if (s->reload_joinable)
+		pthread_join(s->reload_thread, NULL);
 	slashing_close(s->db);
 	free(s->db_url);
 	pthread_mutex_destroy(&s->db_lock);
@@ -593,12 +597,13 @@ static void handle_reload(struct signer *s, const struct http_req *req,
 				"already running\"}");
 		return;
 	}
+	if (s->reload_joinable) /* finished: its state is no longer running */
+		pthread_join(s->reload_thread, NULL);
 	s->reload_state = RELOAD_RUNNING;
-	pthread_t t;
-	bool started = pthread_create(&t, NULL, reload_thread, s) == 0;
-	if (started)
-		pthread_detach(t);
-	else
+	bool started = pthread_create(&s->reload_thread, NULL, reload_thread,
+				      s) == 0;
+	s->reload_joinable = started;
+	if (!started)
 		s->reload_state = RELOAD_FAILED;
 	pthread_mutex_unlock(&s->reload_lock);
 	if (!started) {

@@ -119,6 +119,20 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json
 [ "$code" = 200 ] || fail "attestation with protection off: want 200, got $code"
 [ -e "$T/unused.db" ] && fail "database opened although protection is off"
 ok
+# /reload picks up a keystore added while running
+"$BIN/nitro-keys" keystore generate --count=1 --out="$T/ks" --kdf=pbkdf2 \
+	--work-factor=1024 --keystore-password-file="$T/pw.txt" >/dev/null
+code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST "http://127.0.0.1:$PORT/reload")
+[ "$code" = 202 ] || fail "POST /reload: want 202, got $code"
+i=0
+until curl -s "http://127.0.0.1:$PORT/reload" | grep -q '"status":"completed"'; do
+	i=$((i + 1))
+	[ $i -gt 100 ] && fail "reload did not complete: $(curl -s "http://127.0.0.1:$PORT/reload")"
+	sleep 0.1
+done
+n=$(curl -s "http://127.0.0.1:$PORT/api/v1/eth2/publicKeys" | grep -o '0x' | wc -l)
+[ "$n" = 3 ] || fail "after reload want 3 keys, got $n"
+ok
 stop
 
 # --- export, then import into a fresh database: the double vote stays refused ---

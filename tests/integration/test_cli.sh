@@ -150,6 +150,27 @@ out=$("$BIN/nitro-signer" eth2 --network=mainnet --slashing-protection-db-url="s
 echo "$out" | grep -q '"allowed":false' || fail "evaluate after import should refuse the double vote: $out"
 ok
 
+# --- a corrupt database: slashable types 503 (never signed), others sign, health DOWN ---
+head -c 8192 /dev/urandom > "$T/corrupt.db"
+PORT2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null || echo 19548)
+start --http-listen-port="$PORT2" eth2 --network=mainnet \
+	--keystores-path="$T/ks" --keystores-password-file="$T/pw.txt" \
+	--slashing-protection-db-url="sqlite:$T/corrupt.db"
+code=$(curl -s -o "$T/body" -w '%{http_code}' -H 'Content-Type: application/json' \
+	"http://127.0.0.1:$PORT2/api/v1/eth2/sign/$PK" -d "$att")
+[ "$code" = 503 ] || fail "attestation with a corrupt database: want 503, got $code"
+grep -q '"error"' "$T/body" || fail "503 without a JSON error"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+	"http://127.0.0.1:$PORT2/api/v1/eth2/sign/$PK" \
+	-d "{\"type\":\"RANDAO_REVEAL\",$FORK,\"randao_reveal\":{\"epoch\":\"411500\"}}")
+[ "$code" = 200 ] || fail "RANDAO with a corrupt database: want 200, got $code"
+code=$(curl -s -o "$T/body" -w '%{http_code}' "http://127.0.0.1:$PORT2/healthcheck")
+[ "$code" = 503 ] || fail "healthcheck with a corrupt database: want 503, got $code"
+grep -q '"slashing-protection-db-health-check","status":"DOWN"' "$T/body" || fail "healthcheck: $(cat "$T/body")"
+grep -qi "slashing protection database unavailable" "$T/err.txt" || fail "no log line for the corrupt database"
+ok
+stop
+
 # --- no key loads from --keystores-path: exit 1 ---
 set +e
 "$BIN/nitro-signer" --http-listen-port=0 eth2 --keystores-path="$T/ks" \

@@ -240,9 +240,18 @@ static void send_reply(struct evhttp_request *evreq, struct http_reply *r)
 	struct evbuffer *buf = evbuffer_new();
 	if (buf && r->body_len)
 		evbuffer_add(buf, r->body, r->body_len);
+	struct evhttp_connection *conn = evhttp_request_get_connection(evreq);
+	struct bufferevent *bev =
+		conn ? evhttp_connection_get_bufferevent(conn) : NULL;
 	evhttp_send_reply(evreq, r->status ? r->status : 500, NULL, buf);
 	if (buf)
 		evbuffer_free(buf);
+	/* evhttp queues the headers and the body as two chains; over TLS
+	 * each chain would become its own record and write(2). The TLS
+	 * bufferevent writes from a deferred callback, so joining the chains
+	 * here makes one record and one syscall per reply. */
+	if (bev && bufferevent_openssl_get_ssl(bev))
+		evbuffer_pullup(bufferevent_get_output(bev), -1);
 }
 
 /* A deferred function owns its context: run it even when the reply will be

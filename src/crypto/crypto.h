@@ -159,4 +159,93 @@ struct keystore_info {
 int keystore_inspect(const char *json, size_t len, struct keystore_info *info,
 		     struct err *e);
 
+/* ---- mnemonics and key derivation (BIP-39, EIP-2333, EIP-2334) -------- */
+
+/*
+ * BIP-39 with the English list only (what staking-deposit-cli accepts for
+ * English). A mnemonic is 12, 15, 18, 21 or 24 words; nitro-keys generates
+ * 24 (256 bits of entropy). Mnemonic text, entropy and seeds live in struct
+ * secret; mnemonic text is NUL-terminated (len excludes the NUL).
+ */
+#define BIP39_WORD_COUNT 2048
+#define BIP39_SEED_LEN 64
+#define BIP39_MAX_WORDS 24
+extern const char *const bip39_english[BIP39_WORD_COUNT];
+
+/* Index of an exact lower-case word, or -1. */
+int bip39_word_index(const char *word, size_t len);
+/* Entropy (16..32 bytes, a multiple of 4) to its mnemonic (checksum added). */
+int bip39_entropy_to_mnemonic(const uint8_t *entropy, size_t len,
+			      struct secret **out, struct err *e);
+/* A fresh 24-word mnemonic from 32 bytes of the OS RNG. */
+int bip39_generate(struct secret **out, struct err *e);
+/*
+ * Checks operator text and returns it canonical (lower-case words from the
+ * list, single spaces). The text is NFKD-normalised, words are separated by
+ * any run of ASCII whitespace, ASCII upper case is folded, and a word may be
+ * given by its first four letters (unique in the English list), as
+ * staking-deposit-cli accepts. Refuses unknown words (naming the position,
+ * never the word), a word count other than 12/15/18/21/24 (or other than
+ * `want_words` when non-zero) and a bad checksum.
+ */
+int bip39_mnemonic_check(const uint8_t *text, size_t len, unsigned want_words,
+			 struct secret **canonical, struct err *e);
+/*
+ * seed = PBKDF2-HMAC-SHA512(NFKD(mnemonic), "mnemonic" || NFKD(passphrase),
+ * 2048, 64). passphrase may be NULL (empty). No checksum check here.
+ */
+int bip39_mnemonic_to_seed(const struct secret *mnemonic,
+			   const struct secret *passphrase, struct secret **seed,
+			   struct err *e);
+
+/*
+ * EIP-2333 key tree (HKDF-SHA256 through OpenSSL's EVP_KDF). Keys are
+ * 32-byte big-endian scalars in struct secret. seed is at least 32 bytes.
+ */
+int eip2333_master_sk(const uint8_t *seed, size_t len, struct secret **sk,
+		      struct err *e);
+int eip2333_child_sk(const struct secret *parent, uint32_t index,
+		     struct secret **child, struct err *e);
+/* compressed_lamport_PK of parent_SK_to_lamport_PK (a secret: it is IKM). */
+int eip2333_lamport_pk(const struct secret *parent, uint32_t index,
+		       struct secret **out, struct err *e);
+
+/*
+ * EIP-2334 paths: "m" followed by "/N" nodes, N decimal < 2^32 (no sign,
+ * no leading zeros, no hardened marker), at most EIP2334_MAX_DEPTH nodes.
+ */
+#define EIP2334_MAX_DEPTH 16
+#define EIP2334_PATH_MAX 128
+int eip2334_path_parse(const char *path, uint32_t nodes[EIP2334_MAX_DEPTH],
+		       size_t *depth, struct err *e);
+/* "m/12381/3600/<index>/0/0" (signing) or ".../<index>/0" (withdrawal). */
+void eip2334_signing_path(uint32_t index, char out[EIP2334_PATH_MAX]);
+void eip2334_withdrawal_path(uint32_t index, char out[EIP2334_PATH_MAX]);
+/* The key at `path` under the master key of `seed`. */
+int eip2333_derive_path(const struct secret *seed, const char *path,
+			struct bls_key **out, struct err *e);
+
+/* ---- execution-layer addresses (EIP-55) ------------------------------- */
+
+#define ETH_ADDRESS_LEN 20
+/* Keccak-256 (the original padding, as Ethereum uses; not SHA3-256). */
+int keccak256(const uint8_t *in, size_t len, uint8_t out[32]);
+/* "0x" + EIP-55 mixed-case hex; out holds 43 bytes. */
+int eth_address_checksum(const uint8_t addr[ETH_ADDRESS_LEN], char out[43]);
+/*
+ * Strict: "0x" and 40 hex digits whose case is exactly the EIP-55 checksum
+ * (an all-lower or all-upper address is refused too, as staking-deposit-cli
+ * does). Errors name `field`.
+ */
+int eth_address_parse_checksummed(const char *s, uint8_t out[ETH_ADDRESS_LEN],
+				  struct err *e, const char *field);
+
+/*
+ * Re-serialises a keystore from keystore_encrypt() the way staking-deposit-
+ * cli writes one (Python json.dumps: one line, ", " and ": " separators,
+ * ASCII only, its key order, pbkdf2 params as c/dklen/prf/salt). *json is
+ * replaced (freed and reallocated).
+ */
+int keystore_format_deposit_cli(char **json, struct err *e);
+
 #endif

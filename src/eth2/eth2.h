@@ -127,4 +127,100 @@ void eth2_compute_domain(const uint8_t type[4], const uint8_t version[4],
 void eth2_compute_signing_root(const uint8_t object_root[32],
 			       const uint8_t domain[32], uint8_t out[32]);
 
+/* ---- deposit data (staking-deposit-cli compatible) -------------------- */
+
+/*
+ * The staking-deposit-cli release whose deposit_data format we reproduce;
+ * written as deposit_cli_version because tools that read deposit data (the
+ * Staking Launchpad) check that field.
+ */
+#define DEPOSIT_CLI_VERSION "2.8.0"
+#define DEPOSIT_GWEI_PER_ETH 1000000000ull
+#define DEPOSIT_MIN_GWEI (1ull * DEPOSIT_GWEI_PER_ETH)
+#define DEPOSIT_MAX_GWEI (32ull * DEPOSIT_GWEI_PER_ETH)
+/* MAX_EFFECTIVE_BALANCE_ELECTRA, the cap for 0x02 credentials. */
+#define DEPOSIT_MAX_COMPOUNDING_GWEI (2048ull * DEPOSIT_GWEI_PER_ETH)
+
+enum deposit_withdrawal_kind {
+	DEPOSIT_WITHDRAWAL_BLS = 0,         /* 0x00 || SHA256(withdrawal pk)[1:] */
+	DEPOSIT_WITHDRAWAL_EXECUTION = 1,   /* 0x01 || 0 x 11 || address */
+	DEPOSIT_WITHDRAWAL_COMPOUNDING = 2, /* 0x02 || 0 x 11 || address */
+};
+
+struct deposit_withdrawal {
+	enum deposit_withdrawal_kind kind;
+	uint8_t address[ETH_ADDRESS_LEN]; /* EXECUTION and COMPOUNDING */
+};
+
+struct deposit_data {
+	uint8_t pubkey[BLS_PUBKEY_LEN];
+	uint8_t withdrawal_credentials[32];
+	uint64_t amount_gwei;
+	uint8_t signature[BLS_SIG_LEN];
+	uint8_t deposit_message_root[32];
+	uint8_t deposit_data_root[32];
+	uint8_t fork_version[4]; /* the network's genesis fork version */
+	char network_name[64];
+};
+
+/* hash_tree_root(DepositMessage) and hash_tree_root(DepositData). */
+void deposit_compute_message_root(const uint8_t pubkey[BLS_PUBKEY_LEN],
+			  const uint8_t withdrawal_credentials[32],
+			  uint64_t amount_gwei, uint8_t out[32]);
+void deposit_compute_data_root(const uint8_t pubkey[BLS_PUBKEY_LEN],
+		       const uint8_t withdrawal_credentials[32],
+		       uint64_t amount_gwei, const uint8_t sig[BLS_SIG_LEN],
+		       uint8_t out[32]);
+/* 0x00 credentials from the withdrawal key's public key. */
+void deposit_bls_credentials(const uint8_t withdrawal_pk[BLS_PUBKEY_LEN],
+			     uint8_t out[32]);
+/* 0x01 or 0x02 credentials from an address. */
+void deposit_address_credentials(enum deposit_withdrawal_kind kind,
+				 const uint8_t address[ETH_ADDRESS_LEN],
+				 uint8_t out[32]);
+/*
+ * Signs a DepositMessage under DOMAIN_DEPOSIT with the network's genesis
+ * fork version (and a zero genesis validators root), fills every field of
+ * *out and verifies the signature before returning. The amount must be in
+ * [1, 32] ETH, or [1, 2048] ETH for 0x02 credentials, in whole gwei.
+ */
+int deposit_sign(const struct bls_key *k, const uint8_t withdrawal_credentials[32],
+		 uint64_t amount_gwei, const struct eth2_network *net,
+		 struct deposit_data *out, struct err *e);
+/* Recomputes both roots and verifies the signature: 0 when all hold. */
+int deposit_verify(const struct deposit_data *d, struct err *e);
+/*
+ * deposit_data-*.json as staking-deposit-cli writes it: a JSON list, one
+ * line, Python's separators, hex without 0x, amount an integer in gwei,
+ * fork_version, network_name, deposit_cli_version. malloc'd.
+ */
+int deposit_data_json(const struct deposit_data *d, size_t n, char **out,
+		      struct err *e);
+
+/*
+ * One validator from a BIP-39 seed, as staking-deposit-cli derives it:
+ * signing key at m/12381/3600/<index>/0/0, withdrawal key (0x00 only) at
+ * m/12381/3600/<index>/0, and its signed, verified deposit data. The
+ * enclave and the Keymanager API reuse this; the CLI only adds files.
+ */
+struct deposit_validator {
+	uint32_t index;
+	char signing_path[EIP2334_PATH_MAX];
+	struct bls_key *key; /* the signing key */
+	struct deposit_data deposit;
+};
+int deposit_validator_derive(const struct secret *seed, uint32_t index,
+			     const struct deposit_withdrawal *w,
+			     uint64_t amount_gwei,
+			     const struct eth2_network *net,
+			     struct deposit_validator *out, struct err *e);
+/* Frees the key; NULL-safe. */
+void deposit_validator_clear(struct deposit_validator *v);
+/*
+ * An amount in ETH as operators write it ("32", "32.5", at most 9 decimals)
+ * to gwei, bounded as deposit_sign bounds it for `kind`.
+ */
+int deposit_parse_amount(const char *eth, enum deposit_withdrawal_kind kind,
+			 uint64_t *gwei, struct err *e, const char *field);
+
 #endif

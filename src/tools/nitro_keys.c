@@ -1,46 +1,49 @@
 /*
- * nitro_keys.c: the nitro-keys operator command line.
+ * nitro_keys.c: the nitro-keys operator command line: flag parsing, the
+ * dispatch, and the keystore and bls subcommands.
  *
+ *   nitro-keys new-mnemonic | existing-mnemonic ...   (mnemonic_cmd.c)
  *   nitro-keys keystore encrypt  --secret-file=F --keystore-password-file=P
  *                                --out=FILE [--kdf=scrypt|pbkdf2] [--path=m/..]
  *   nitro-keys keystore decrypt  --keystore=FILE --keystore-password-file=P
+ *                                [--show-secret]
  *   nitro-keys keystore verify   --keystore=FILE --keystore-password-file=P
  *   nitro-keys keystore generate --count=N --out=DIR --keystore-password-file=P
+ *   nitro-keys bls verify --pubkey=0x.. --message=0x.. --signature=0x..
+ *                                (hidden: for tests and operators' checks)
  *
- * Each subcommand is a thin shell over crypto/keystore.c: read files, call
+ * Each subcommand is a thin shell over the crypto library: read files, call
  * the library, write atomically (mode 0600, never over an existing file).
  * Exit codes: 0 ok, 1 runtime failure, 2 bad usage; one-line errors on
  * stderr name the flag. Secrets (key files, passwords) are read into secure
- * memory and never printed; decrypt and verify print the public key only.
+ * memory and never printed; decrypt and verify print the public key only
+ * (decrypt --show-secret prints the secret too, and only to a terminal).
  */
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <unistr.h>
 
 #include "core/core.h"
 #include "crypto/crypto.h"
+#include "tools/keys_cli.h"
 #include "tools/tools.h"
 
-#define EXIT_RUNTIME 1
-#define EXIT_USAGE 2
-#define MIN_PASSWORD_CHARS 8
 #define MAX_GENERATE 100000
-
-struct args {
-	const char *secret_file, *password_file, *out, *kdf, *path, *keystore,
-		*count, *work_factor, *description;
-	bool help;
-};
+#define MAX_MESSAGE (1024 * 1024)
 
 struct flag_def {
 	const char *name;
 	size_t off;
+	bool boolean; /* --name alone, or --name=true|false */
 };
 
-#define FLAG(n, f) {n, offsetof(struct args, f)}
+#define FLAG(n, f) {n, offsetof(struct keys_args, f), false}
+#define BOOL_FLAG(n, f) {n, offsetof(struct keys_args, f), true}
 static const struct flag_def FLAGS[] = {
 	FLAG("secret-file", secret_file),
 	FLAG("keystore-password-file", password_file),
@@ -51,30 +54,65 @@ static const struct flag_def FLAGS[] = {
 	FLAG("count", count),
 	FLAG("work-factor", work_factor),
 	FLAG("description", description),
+	FLAG("num-validators", num_validators),
+	FLAG("validator-start-index", start_index),
+	FLAG("chain", chain),
+	FLAG("withdrawal-address", withdrawal_address),
+	FLAG("amount", amount),
+	FLAG("mnemonic-file", mnemonic_file),
+	FLAG("mnemonic-password-file", mnemonic_password_file),
+	FLAG("mnemonic-out", mnemonic_out),
+	FLAG("pubkey", pubkey),
+	FLAG("message", message),
+	FLAG("signature", signature),
+	BOOL_FLAG("bls-withdrawal", bls_withdrawal),
+	BOOL_FLAG("compounding", compounding),
+	BOOL_FLAG("show-secret", show_secret),
 };
+#define NFLAGS (sizeof(FLAGS) / sizeof(FLAGS[0]))
 
 static const char USAGE[] =
-	"usage: nitro-keys keystore COMMAND [flags]\n"
+	"usage: nitro-keys COMMAND [flags]\n"
+	"\n"
+	"Validator keys from a BIP-39 mnemonic (as staking-deposit-cli makes them):\n"
+	"  new-mnemonic      --num-validators=N --chain=NAME --out=DIR\n"
+	"                    (--withdrawal-address=0x.. [--compounding] | --bls-withdrawal)\n"
+	"                    [--keystore-password-file=F] [--mnemonic-out=F]\n"
+	"                    [--amount=ETH] [--kdf=scrypt|pbkdf2] [--work-factor=N]\n"
+	"      24 new words: shown once on the terminal and asked back, or written\n"
+	"      to --mnemonic-out=F (mode 0600) for scripted use.\n"
+	"  existing-mnemonic --num-validators=N --validator-start-index=I --chain=NAME\n"
+	"                    --out=DIR (--withdrawal-address=0x.. [--compounding] |\n"
+	"                    --bls-withdrawal) [--mnemonic-file=F]\n"
+	"                    [--mnemonic-password-file=F] [--keystore-password-file=F]\n"
+	"                    [--amount=ETH] [--kdf=scrypt|pbkdf2] [--work-factor=N]\n"
+	"      the mnemonic from F, or a no-echo prompt on the terminal.\n"
+	"      NAME: mainnet, hoodi, sepolia or holesky. DIR must not exist; it is\n"
+	"      created with keystore-m_12381_3600_<i>_0_0-<time>.json per validator\n"
+	"      and deposit_data-<time>.json, or not at all. The withdrawal address\n"
+	"      must carry its EIP-55 checksum. --compounding makes 0x02 credentials\n"
+	"      (Electra) and allows --amount up to 2048; otherwise the amount is 32.\n"
 	"\n"
 	"EIP-2335 keystores:\n"
 	"  keystore encrypt  --secret-file=F --keystore-password-file=P --out=FILE\n"
 	"                    [--kdf=scrypt|pbkdf2] [--path=m/12381/3600/i/0/0]\n"
 	"                    [--description=TEXT] [--work-factor=N]\n"
 	"      F holds the 32-byte secret key as hex (0x optional).\n"
-	"  keystore decrypt  --keystore=FILE --keystore-password-file=P\n"
-	"      prints the public key\n"
+	"  keystore decrypt  --keystore=FILE --keystore-password-file=P [--show-secret]\n"
+	"      prints the public key (and, with --show-secret, on a terminal only,\n"
+	"      the secret key)\n"
 	"  keystore verify   --keystore=FILE --keystore-password-file=P\n"
 	"      prints {\"pubkey\":..,\"valid\":true}; exit 1 with the reason if not\n"
 	"  keystore generate --count=N --out=DIR --keystore-password-file=P\n"
 	"                    [--kdf=scrypt|pbkdf2] [--work-factor=N]\n"
 	"      N random keys, DIR/keystore-<pubkey prefix>.json (mode 0600)\n"
 	"\n"
-	"Passwords for encrypt and generate need at least 8 characters.\n"
+	"Passwords need at least 8 characters; without --keystore-password-file\n"
+	"they are asked twice on the terminal, without echo.\n"
 	"--work-factor sets scrypt n (power of two) or pbkdf2 c; default 262144.\n"
 	"Exit status: 0 ok, 1 failure, 2 bad usage.\n";
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
+int keys_usage_error(const char *fmt, ...)
 {
 	va_list ap;
 	fprintf(stderr, "nitro-keys: ");
@@ -85,14 +123,14 @@ static int usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-static int fail(const struct err *e)
+int keys_fail(const struct err *e)
 {
 	fprintf(stderr, "nitro-keys: %s\n", e->msg);
-	return EXIT_RUNTIME;
+	return e->code == ERR_USAGE ? EXIT_USAGE : EXIT_RUNTIME;
 }
 
 /* Accepts --name=value and --name value; refuses anything else. */
-static int parse_args(int argc, char **argv, struct args *a)
+static int parse_args(int argc, char **argv, struct keys_args *a)
 {
 	memset(a, 0, sizeof(*a));
 	for (int i = 0; i < argc; i++) {
@@ -102,37 +140,50 @@ static int parse_args(int argc, char **argv, struct args *a)
 			continue;
 		}
 		if (strncmp(arg, "--", 2) != 0)
-			return usage_error("unexpected argument %s", arg);
+			return keys_usage_error("unexpected argument %s", arg);
 		const char *name = arg + 2, *eq = strchr(name, '=');
 		size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
 		const struct flag_def *f = NULL;
-		for (size_t k = 0; k < sizeof(FLAGS) / sizeof(FLAGS[0]); k++)
+		for (size_t k = 0; k < NFLAGS; k++)
 			if (strlen(FLAGS[k].name) == nlen &&
 			    strncmp(FLAGS[k].name, name, nlen) == 0)
 				f = &FLAGS[k];
 		if (!f)
-			return usage_error("unknown flag %s", arg);
+			return keys_usage_error("unknown flag %s", arg);
+		if (f->boolean) {
+			bool *b = (bool *)((char *)a + f->off);
+			if (!eq || strcmp(eq + 1, "true") == 0)
+				*b = true;
+			else if (strcmp(eq + 1, "false") == 0)
+				*b = false;
+			else
+				return keys_usage_error("%s: expected true or false",
+						   arg);
+			continue;
+		}
 		const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
 		if (!val)
-			return usage_error("%s needs a value", arg);
+			return keys_usage_error("%s needs a value", arg);
 		*(const char **)((char *)a + f->off) = val;
 	}
 	return 0;
 }
 
 /* Refuses flags the subcommand does not take. */
-static int only(const struct args *a, const char *const *allowed,
-		const char *cmd)
+int keys_only(const struct keys_args *a, const char *const *allowed,
+	      const char *cmd)
 {
-	for (size_t k = 0; k < sizeof(FLAGS) / sizeof(FLAGS[0]); k++) {
-		if (!*(const char *const *)((const char *)a + FLAGS[k].off))
+	for (size_t k = 0; k < NFLAGS; k++) {
+		const char *field = (const char *)a + FLAGS[k].off;
+		if (FLAGS[k].boolean ? !*(const bool *)field
+				     : !*(const char *const *)field)
 			continue;
 		bool ok = false;
 		for (const char *const *p = allowed; *p; p++)
 			ok = ok || strcmp(*p, FLAGS[k].name) == 0;
 		if (!ok) {
 			fprintf(stderr,
-				"nitro-keys: --%s is not a flag of keystore %s "
+				"nitro-keys: --%s is not a flag of %s "
 				"(see --help)\n",
 				FLAGS[k].name, cmd);
 			return EXIT_USAGE;
@@ -141,19 +192,19 @@ static int only(const struct args *a, const char *const *allowed,
 	return 0;
 }
 
-static int need(const char *v, const char *flag)
+int keys_need(const char *v, const char *flag)
 {
-	return v ? 0 : usage_error("missing %s", flag);
+	return v ? 0 : keys_usage_error("missing %s", flag);
 }
 
-static int parse_kdf(const struct args *a, struct keystore_params *p)
+int keys_parse_kdf(const struct keys_args *a, struct keystore_params *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->kdf = KEYSTORE_KDF_SCRYPT;
 	if (a->kdf && strcmp(a->kdf, "pbkdf2") == 0)
 		p->kdf = KEYSTORE_KDF_PBKDF2;
 	else if (a->kdf && strcmp(a->kdf, "scrypt") != 0)
-		return usage_error("--kdf: expected scrypt or pbkdf2, got %s",
+		return keys_usage_error("--kdf: expected scrypt or pbkdf2, got %s",
 				   a->kdf);
 	if (a->work_factor) {
 		uint64_t wf;
@@ -161,7 +212,7 @@ static int parse_kdf(const struct args *a, struct keystore_params *p)
 		    wf > (p->kdf == KEYSTORE_KDF_SCRYPT ? KEYSTORE_SCRYPT_N_MAX
 							: KEYSTORE_PBKDF2_C_MAX) ||
 		    (p->kdf == KEYSTORE_KDF_SCRYPT && (wf < 2 || (wf & (wf - 1)))))
-			return usage_error(
+			return keys_usage_error(
 				"--work-factor: %s out of range (scrypt: power "
 				"of two 2..2^20; pbkdf2: 1..2^24)",
 				a->work_factor);
@@ -172,21 +223,60 @@ static int parse_kdf(const struct args *a, struct keystore_params *p)
 	return 0;
 }
 
+static int check_password_len(struct secret **pw, const char *what,
+			      struct err *e)
+{
+	if (u8_mbsnlen((*pw)->bytes, (*pw)->len) >= MIN_PASSWORD_CHARS)
+		return 0;
+	secret_free(*pw);
+	*pw = NULL;
+	return err_set(e, ERR_INVALID, "%s: password shorter than %d characters",
+		       what, MIN_PASSWORD_CHARS);
+}
+
+/* Asks twice; refuses a mismatch or a short password. */
+static int prompt_password(bool check_len, bool confirm, struct secret **out,
+			   struct err *e)
+{
+	struct secret *again = NULL;
+	TRY(prompt_secret("Keystore password: ", out, e));
+	int rc = check_len ? check_password_len(out, "keystore password", e) : 0;
+	if (rc == 0 && confirm) {
+		rc = prompt_secret("Repeat the keystore password: ", &again, e);
+		if (rc == 0 && (again->len != (*out)->len ||
+				CRYPTO_memcmp(again->bytes, (*out)->bytes,
+					      again->len) != 0))
+			rc = err_set(e, ERR_INVALID,
+				     "keystore password: the two entries differ");
+	}
+	secret_free(again);
+	if (rc < 0) {
+		secret_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+int keys_read_password(const char *file, bool check_len, bool confirm,
+		       struct secret **out, struct err *e)
+{
+	if (!file) {
+		if (!prompt_have_tty())
+			return err_set(e, ERR_USAGE,
+				       "--keystore-password-file: missing (and "
+				       "no terminal to ask on)");
+		return prompt_password(check_len, confirm, out, e);
+	}
+	if (secret_read_file(file, out, e) < 0)
+		return err_prefix(e, "--keystore-password-file: ");
+	return check_len ? check_password_len(out, "--keystore-password-file", e)
+			 : 0;
+}
+
 static int read_password(const char *file, bool check_len,
 			 struct secret **out, struct err *e)
 {
-	if (secret_read_file(file, out, e) < 0)
-		return err_prefix(e, "--keystore-password-file: ");
-	if (check_len && u8_mbsnlen((*out)->bytes, (*out)->len) <
-				 MIN_PASSWORD_CHARS) {
-		secret_free(*out);
-		*out = NULL;
-		return err_set(e, ERR_INVALID,
-			       "--keystore-password-file: password shorter than "
-			       "%d characters",
-			       MIN_PASSWORD_CHARS);
-	}
-	return 0;
+	return keys_read_password(file, check_len, false, out, e);
 }
 
 static int refuse_existing(const char *path, const char *flag, struct err *e)
@@ -211,7 +301,7 @@ out:
 	return rc;
 }
 
-static int cmd_encrypt(const struct args *a)
+static int cmd_encrypt(const struct keys_args *a)
 {
 	static const char *const allowed[] = {
 		"secret-file", "keystore-password-file", "out", "kdf", "path",
@@ -220,15 +310,15 @@ static int cmd_encrypt(const struct args *a)
 	struct secret *sk_txt = NULL, *pw = NULL;
 	struct bls_key *k = NULL;
 	struct err e = {0};
-	int rc = only(a, allowed, "encrypt");
+	int rc = keys_only(a, allowed, "keystore encrypt");
 	if (!rc)
-		rc = need(a->secret_file, "--secret-file");
+		rc = keys_need(a->secret_file, "--secret-file");
 	if (!rc)
-		rc = need(a->password_file, "--keystore-password-file");
+		rc = keys_need(a->password_file, "--keystore-password-file");
 	if (!rc)
-		rc = need(a->out, "--out");
+		rc = keys_need(a->out, "--out");
 	if (!rc)
-		rc = parse_kdf(a, &p);
+		rc = keys_parse_kdf(a, &p);
 	if (rc)
 		return rc;
 	if (secret_read_file(a->secret_file, &sk_txt, &e) < 0 ||
@@ -256,25 +346,53 @@ out:
 	bls_key_free(k);
 	secret_free(sk_txt);
 	secret_free(pw);
-	return e.code ? fail(&e) : 0;
+	return e.code ? keys_fail(&e) : 0;
+}
+
+/* Prints the secret key as hex; the caller has checked for a terminal. */
+static int show_secret(const struct bls_key *k, struct err *e)
+{
+	struct secret *sk = NULL, *hex = NULL;
+	TRY(bls_key_export(k, &sk, e));
+	hex = secret_new(2 * BLS_SECRET_LEN + 4);
+	if (!hex) {
+		secret_free(sk);
+		return err_set(e, ERR_NOMEM, "out of secure memory");
+	}
+	hex_encode(sk->bytes, sk->len, (char *)hex->bytes);
+	memcpy(hex->bytes + 2 * BLS_SECRET_LEN + 2, "\n", 2);
+	int rc = prompt_show("secret key: ", e);
+	if (rc == 0)
+		rc = prompt_show((const char *)hex->bytes, e);
+	secret_free(hex);
+	secret_free(sk);
+	return rc;
 }
 
 /* decrypt and verify: open the keystore, report the public key. */
-static int cmd_open(const struct args *a, bool verify)
+static int cmd_open(const struct keys_args *a, bool verify)
 {
-	static const char *const allowed[] = {"keystore",
-					      "keystore-password-file", NULL};
-	const char *cmd = verify ? "verify" : "decrypt";
+	static const char *const allowed_verify[] = {
+		"keystore", "keystore-password-file", NULL};
+	static const char *const allowed_decrypt[] = {
+		"keystore", "keystore-password-file", "show-secret", NULL};
+	const char *cmd = verify ? "keystore verify" : "keystore decrypt";
 	struct secret *pw = NULL;
 	struct bls_key *k = NULL;
 	char *json = NULL;
 	size_t len = 0;
 	struct err e = {0};
-	int rc = only(a, allowed, cmd);
+	int rc = keys_only(a, verify ? allowed_verify : allowed_decrypt, cmd);
 	if (!rc)
-		rc = need(a->keystore, "--keystore");
+		rc = keys_need(a->keystore, "--keystore");
 	if (!rc)
-		rc = need(a->password_file, "--keystore-password-file");
+		rc = keys_need(a->password_file, "--keystore-password-file");
+	/* A secret key goes to a person at a terminal, never into a pipe. */
+	if (!rc && a->show_secret &&
+	    !(isatty(STDOUT_FILENO) && prompt_have_tty()))
+		rc = keys_usage_error("--show-secret: refused, stdout is not a "
+				      "terminal (a secret key must not end up "
+				      "in a file or a log)");
 	if (rc)
 		return rc;
 	if (file_read_all(a->keystore, KEYSTORE_MAX_JSON, &json, &len, &e) < 0) {
@@ -293,11 +411,46 @@ static int cmd_open(const struct args *a, bool verify)
 		printf("{\"pubkey\":\"%s\",\"valid\":true}\n", hex);
 	else
 		printf("%s\n", hex);
+	fflush(stdout);
+	if (a->show_secret)
+		(void)show_secret(k, &e);
 out:
 	bls_key_free(k);
 	secret_free(pw);
 	free(json);
-	return e.code ? fail(&e) : 0;
+	return e.code ? keys_fail(&e) : 0;
+}
+
+/* bls verify: a signature check for tests and operators (no secrets). */
+static int cmd_bls_verify(const struct keys_args *a)
+{
+	static const char *const allowed[] = {"pubkey", "message", "signature",
+					      NULL};
+	uint8_t pk[BLS_PUBKEY_LEN], sig[BLS_SIG_LEN], *msg = NULL;
+	size_t msg_len = 0;
+	struct err e = {0};
+	int rc = keys_only(a, allowed, "bls verify");
+	if (!rc)
+		rc = keys_need(a->pubkey, "--pubkey");
+	if (!rc)
+		rc = keys_need(a->message, "--message");
+	if (!rc)
+		rc = keys_need(a->signature, "--signature");
+	if (rc)
+		return rc;
+	if (hex_decode_exact(a->pubkey, pk, sizeof(pk), &e, "--pubkey") < 0 ||
+	    hex_decode_exact(a->signature, sig, sizeof(sig), &e,
+			     "--signature") < 0 ||
+	    hex_decode_alloc(a->message, MAX_MESSAGE, &msg, &msg_len, &e,
+			     "--message") < 0)
+		return keys_usage_error("%s", e.msg);
+	if (bls_verify(pk, msg, msg_len, sig) < 0)
+		err_set(&e, ERR_CRYPTO,
+			"--signature: does not verify for --pubkey and --message");
+	else
+		printf("valid\n");
+	free(msg);
+	return e.code ? keys_fail(&e) : 0;
 }
 
 static int mkdir_p(const char *dir, struct err *e)
@@ -327,7 +480,7 @@ static int mkdir_p(const char *dir, struct err *e)
 	return rc;
 }
 
-static int generate_one(const struct args *a, const struct secret *pw,
+static int generate_one(const struct keys_args *a, const struct secret *pw,
 			const struct keystore_params *p, struct err *e)
 {
 	struct bls_key *k = NULL;
@@ -348,7 +501,7 @@ out:
 	return rc;
 }
 
-static int cmd_generate(const struct args *a)
+static int cmd_generate(const struct keys_args *a)
 {
 	static const char *const allowed[] = {"count", "out",
 					      "keystore-password-file", "kdf",
@@ -357,20 +510,20 @@ static int cmd_generate(const struct args *a)
 	struct secret *pw = NULL;
 	struct err e = {0};
 	uint64_t count = 0;
-	int rc = only(a, allowed, "generate");
+	int rc = keys_only(a, allowed, "keystore generate");
 	if (!rc)
-		rc = need(a->count, "--count");
+		rc = keys_need(a->count, "--count");
 	if (!rc)
-		rc = need(a->out, "--out");
+		rc = keys_need(a->out, "--out");
 	if (!rc)
-		rc = need(a->password_file, "--keystore-password-file");
+		rc = keys_need(a->password_file, "--keystore-password-file");
 	if (!rc)
-		rc = parse_kdf(a, &p);
+		rc = keys_parse_kdf(a, &p);
 	if (rc)
 		return rc;
 	if (dec_parse_u64(a->count, &count, NULL, "") < 0 || count == 0 ||
 	    count > MAX_GENERATE)
-		return usage_error("--count: expected 1..100000, got %s",
+		return keys_usage_error("--count: expected 1..100000, got %s",
 				   a->count);
 	if (read_password(a->password_file, true, &pw, &e) < 0 ||
 	    mkdir_p(a->out, &e) < 0)
@@ -381,12 +534,12 @@ static int cmd_generate(const struct args *a)
 out:
 	secret_free(pw);
 	fflush(stdout);
-	return e.code ? fail(&e) : 0;
+	return e.code ? keys_fail(&e) : 0;
 }
 
 int nitro_keys_main(int argc, char **argv)
 {
-	struct args a;
+	struct keys_args a;
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0) {
 		fputs(USAGE, argc < 2 ? stderr : stdout);
@@ -396,12 +549,17 @@ int nitro_keys_main(int argc, char **argv)
 		printf("nitro-keys %s\n", NS_VERSION);
 		return 0;
 	}
-	if (strcmp(argv[1], "keystore") != 0)
-		return usage_error("unknown command %s", argv[1]);
-	if (argc < 3)
-		return usage_error("%s: missing subcommand", "keystore");
-	const char *sub = argv[2];
-	int rc = parse_args(argc - 3, argv + 3, &a);
+	const char *cmd = argv[1];
+	bool mnemonic = strcmp(cmd, "new-mnemonic") == 0 ||
+			strcmp(cmd, "existing-mnemonic") == 0;
+	if (!mnemonic && strcmp(cmd, "keystore") != 0 &&
+	    strcmp(cmd, "bls") != 0)
+		return keys_usage_error("unknown command %s", cmd);
+	if (!mnemonic && argc < 3)
+		return keys_usage_error("%s: missing subcommand", cmd);
+	const char *sub = mnemonic ? "" : argv[2];
+	int skip = mnemonic ? 2 : 3;
+	int rc = parse_args(argc - skip, argv + skip, &a);
 	if (rc)
 		return rc;
 	if (a.help || strcmp(sub, "--help") == 0) {
@@ -409,6 +567,13 @@ int nitro_keys_main(int argc, char **argv)
 		return 0;
 	}
 	secret_init();
+	if (mnemonic)
+		return keys_cmd_mnemonic(&a, strcmp(cmd, "existing-mnemonic") == 0);
+	if (strcmp(cmd, "bls") == 0) {
+		if (strcmp(sub, "verify") == 0)
+			return cmd_bls_verify(&a);
+		return keys_usage_error("unknown bls subcommand %s", sub);
+	}
 	if (strcmp(sub, "encrypt") == 0)
 		return cmd_encrypt(&a);
 	if (strcmp(sub, "decrypt") == 0)
@@ -417,5 +582,5 @@ int nitro_keys_main(int argc, char **argv)
 		return cmd_open(&a, true);
 	if (strcmp(sub, "generate") == 0)
 		return cmd_generate(&a);
-	return usage_error("unknown keystore subcommand %s", sub);
+	return keys_usage_error("unknown keystore subcommand %s", sub);
 }

@@ -14,6 +14,8 @@
  */
 #include "core.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -162,30 +164,43 @@ uint64_t secret_stats_live(void)
 	return n;
 }
 
+/* read(2) straight into secure memory: stdio would keep a copy of the
+ * secret in its own (unwiped, heap) buffer. */
 int secret_read_file(const char *path, struct secret **out, struct err *e)
 {
 	enum { MAX_SECRET_FILE = 64 * 1024 };
-	FILE *f = fopen(path, "rb");
-	if (!f)
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return err_set(e, ERR_IO, "cannot open %s", path);
-	struct secret *s = secret_new(MAX_SECRET_FILE);
+	struct secret *s = secret_new(MAX_SECRET_FILE + 1);
 	if (!s) {
-		fclose(f);
+		close(fd);
 		return err_set(e, ERR_NOMEM, "out of secure memory");
 	}
-	size_t n = fread(s->bytes, 1, MAX_SECRET_FILE, f);
-	int bad = ferror(f) || !feof(f);
-	fclose(f);
-	if (bad) {
-		secret_free(s);
-		return err_set(e, ERR_IO, "cannot read %s (or larger than 64 KiB)",
-			       path);
+	size_t n = 0;
+	for (;;) {
+		ssize_t r = read(fd, s->bytes + n, MAX_SECRET_FILE + 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			close(fd);
+			secret_free(s);
+			return err_set(e, ERR_IO, "cannot read %s", path);
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > MAX_SECRET_FILE) {
+			close(fd);
+			secret_free(s);
+			return err_set(e, ERR_IO, "%s: larger than 64 KiB", path);
+		}
 	}
+	close(fd);
 	if (n > 0 && s->bytes[n - 1] == '\n')
 		n--;
 	if (n > 0 && s->bytes[n - 1] == '\r')
 		n--;
-	s->len = MAX_SECRET_FILE;
 	secret_truncate(s, n);
 	*out = s;
 	return 0;

@@ -30,7 +30,6 @@
 #define MNEMONIC_TEXT_MAX 4096
 #define PASSPHRASE_MAX 4096
 /* NFKD grows UTF-8 text by at most this factor (Unicode UAX #15). */
-#define NFKD_MAX_GROWTH 18
 #define WORD_MAX 8 /* longest English word */
 #define ABBREV_LEN 4
 #define SEED_ITERATIONS 2048
@@ -77,39 +76,6 @@ static int word_or_abbrev_index(const char *w, size_t len)
 	    strncmp(bip39_english[i], w, ABBREV_LEN) == 0)
 		return i;
 	return -1;
-}
-
-/* ---- NFKD into secure memory ------------------------------------------ */
-
-static int nfkd(const uint8_t *in, size_t len, size_t max, const char *field,
-		struct secret **out, struct err *e)
-{
-	if (len > max)
-		return err_set(e, ERR_INVALID, "%s: longer than %zu bytes", field,
-			       max);
-	if (len && u8_check(in, len) != NULL)
-		return err_set(e, ERR_INVALID, "%s: not valid UTF-8", field);
-	struct secret *buf = secret_new(len * NFKD_MAX_GROWTH + 16);
-	if (!buf)
-		return err_set(e, ERR_NOMEM, "out of secure memory");
-	size_t n = 0;
-	if (len) {
-		n = buf->len;
-		uint8_t *r = u8_normalize(UNINORM_NFKD, in, len, buf->bytes, &n);
-		if (r != buf->bytes) {
-			/* NULL, or did not fit (cannot happen): wipe and refuse. */
-			if (r) {
-				OPENSSL_cleanse(r, n);
-				free(r);
-			}
-			secret_free(buf);
-			return err_set(e, ERR_INVALID,
-				       "%s: cannot be normalised (NFKD)", field);
-		}
-	}
-	secret_truncate(buf, n);
-	*out = buf;
-	return 0;
 }
 
 /* ---- words <-> bits ---------------------------------------------------- */
@@ -266,7 +232,7 @@ int bip39_mnemonic_check(const uint8_t *text, size_t len, unsigned want_words,
 	uint16_t idx[BIP39_MAX_WORDS];
 	unsigned n = 0;
 	int rc;
-	TRY(nfkd(text, len, MNEMONIC_TEXT_MAX, "mnemonic", &norm, e));
+	TRY(text_nfkd_secret(text, len, MNEMONIC_TEXT_MAX, "mnemonic", &norm, e));
 	TRY_OUT(parse_words(norm, idx, &n, e));
 	if (want_words && n != want_words) {
 		rc = err_set(e, ERR_INVALID, "mnemonic: %u words, expected %u",
@@ -296,9 +262,9 @@ int bip39_mnemonic_to_seed(const struct secret *mnemonic,
 {
 	struct secret *m = NULL, *p = NULL, *salt = NULL, *out = NULL;
 	int rc;
-	TRY_OUT(nfkd(mnemonic->bytes, mnemonic->len, MNEMONIC_TEXT_MAX,
+	TRY_OUT(text_nfkd_secret(mnemonic->bytes, mnemonic->len, MNEMONIC_TEXT_MAX,
 		     "mnemonic", &m, e));
-	TRY_OUT(nfkd(passphrase ? passphrase->bytes : NULL,
+	TRY_OUT(text_nfkd_secret(passphrase ? passphrase->bytes : NULL,
 		     passphrase ? passphrase->len : 0, PASSPHRASE_MAX,
 		     "mnemonic passphrase", &p, e));
 	salt = secret_new(strlen(SALT_PREFIX) + p->len);

@@ -103,6 +103,12 @@ void ssz_hasher_init(struct ssz_hasher *h, uint64_t limit);
 int ssz_hasher_push(struct ssz_hasher *h, const uint8_t chunk[32]);
 void ssz_hasher_finish(struct ssz_hasher *h, uint8_t out[32]);
 
+/* ---- text ------------------------------------------------------------- */
+
+/* NFKD of UTF-8 secret text into secure memory; `field` names it in errors. */
+int text_nfkd_secret(const uint8_t *in, size_t len, size_t max,
+		     const char *field, struct secret **out, struct err *e);
+
 /* ---- EIP-2335 keystores ---------------------------------------------- */
 
 enum keystore_kdf { KEYSTORE_KDF_SCRYPT, KEYSTORE_KDF_PBKDF2 };

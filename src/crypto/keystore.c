@@ -41,7 +41,6 @@
 #define IV_LEN 16
 #define PASSWORD_MAX 4096
 /* NFKD grows UTF-8 text by at most this factor (Unicode UAX #15). */
-#define NFKD_MAX_GROWTH 18
 #define DEFAULT_WORK_FACTOR 262144u
 
 /* A keystore after validation: nothing in here is secret. */
@@ -65,35 +64,9 @@ static bool is_control(ucs4_t c)
 int keystore_password_normalize(const uint8_t *pw, size_t len,
 				struct secret **out, struct err *e)
 {
-	if (len > PASSWORD_MAX)
-		return err_set(e, ERR_INVALID, "password: longer than %d bytes",
-			       PASSWORD_MAX);
-	if (len && u8_check(pw, len) != NULL)
-		return err_set(e, ERR_INVALID, "password: not valid UTF-8");
-	struct secret *buf = secret_new(len * NFKD_MAX_GROWTH + 16);
-	if (!buf)
-		return err_set(e, ERR_NOMEM, "out of secure memory");
-	size_t n = 0;
-	if (len) {
-		n = buf->len;
-		uint8_t *r = u8_normalize(UNINORM_NFKD, pw, len, buf->bytes, &n);
-		if (!r) {
-			secret_free(buf);
-			return err_set(e, ERR_INVALID,
-				       "password: cannot be normalised (NFKD)");
-		}
-		if (r != buf->bytes) {
-			/* Did not fit (should not happen): move it, wipe heap. */
-			struct secret *moved = secret_from(r, n);
-			OPENSSL_cleanse(r, n);
-			free(r);
-			secret_free(buf);
-			if (!moved)
-				return err_set(e, ERR_NOMEM,
-					       "out of secure memory");
-			buf = moved;
-		}
-	}
+	struct secret *buf = NULL;
+	TRY(text_nfkd_secret(pw, len, PASSWORD_MAX, "password", &buf, e));
+	size_t n = buf->len;
 	/* Strip control code points in place; output never outgrows input. */
 	size_t w = 0;
 	for (size_t i = 0; i < n;) {

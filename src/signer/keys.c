@@ -139,7 +139,10 @@ static int list_dir(const char *dir, const char *const *suffixes,
 		bool want = false;
 		for (const char *const *s = suffixes; *s; s++)
 			want = want || has_suffix(de->d_name, *s);
-		if (!want || de->d_name[0] == '.')
+		/* deposit_data-*.json sits beside the keystores that
+		 * staking-deposit-cli and nitro-keys write; it is not a key. */
+		if (!want || de->d_name[0] == '.' ||
+		    strncmp(de->d_name, "deposit_data-", 13) == 0)
 			continue;
 		char *full = str_printf("%s/%s", dir, de->d_name);
 		struct stat st;

@@ -107,12 +107,16 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" http://local
 ok
 stop
 
-# --- shared password file; all keys load; TCP on a free port ---
+# --- shared password file; all keys load; TCP on a free port; the deposit
+# data file that key tools write beside keystores is not taken for a key ---
+echo '[{"pubkey":"00"}]' > "$T/ks/deposit_data-1700000000.json"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null || echo 19547)
 start --http-listen-port="$PORT" eth2 --network=hoodi \
 	--keystores-path="$T/ks" --keystores-password-file="$T/pw.txt" \
 	--slashing-protection-enabled=false --slashing-protection-db-url="sqlite:$T/unused.db"
 grep -q "2 public keys" "$T/out.txt" || fail "expected 2 keys: $(cat "$T/out.txt")"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/healthcheck")
+[ "$code" = 200 ] || fail "healthcheck with deposit data beside keystores: want 200, got $code"
 grep -q "DISABLED" "$T/err.txt" || fail "no warning for disabled slashing protection"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
 	"http://127.0.0.1:$PORT/api/v1/eth2/sign/$PK" -d "$att")

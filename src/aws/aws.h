@@ -26,6 +26,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "core/core.h"
@@ -91,6 +92,8 @@ void aws_creds_set_clock(struct aws_creds_provider *p, time_t (*now)(void));
  */
 int aws_creds_get(struct aws_creds_provider *p, struct aws_creds *out,
 		  struct err *e);
+/* The service refused the credentials as expired: re-read before next use. */
+void aws_creds_invalidate(struct aws_creds_provider *p);
 /* Replaces pushed credentials (copied). */
 int aws_creds_push(struct aws_creds_provider *p, const struct aws_creds *c,
 		   struct err *e);
@@ -195,11 +198,15 @@ int aws_endpoint_resolve(enum aws_service s, const char *region,
 /* ---- the HTTP client ---------------------------------------------------- */
 
 /*
- * Opens the connected socket for a request (vsock to a host proxy, a unix
- * socket in tests). Returns an fd the client owns, or -1 with e set.
+ * Makes the socket for a request (AF_VSOCK to a host proxy, AF_UNIX in
+ * tests) and the address curl connects it to (non-blocking, under the
+ * connect timeout). Returns an unconnected fd the client owns, or -1 with e
+ * set. (The hook hands over an address rather than a connected socket:
+ * libcurl 7.88 ignores CURL_SOCKOPT_ALREADY_CONNECTED.)
  */
 typedef int (*aws_open_socket_fn)(void *ctx, enum aws_service svc,
-				  struct err *e);
+				  struct sockaddr_storage *addr,
+				  socklen_t *addr_len, struct err *e);
 
 struct aws_client_opts {
 	const char *region;                   /* NULL: environment */

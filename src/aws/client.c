@@ -11,8 +11,8 @@
  * credentials and a fresh signature per attempt). Errors in AWS's JSON shape
  * become one line: "<Service> <Op>: <Type>: <message>".
  *
- * Transport hook: when open_socket is set, curl gets its connected socket
- * from it (CURLOPT_OPENSOCKETFUNCTION + CURL_SOCKOPT_ALREADY_CONNECTED) and
+ * Transport hook: when open_socket is set, curl gets its socket and the
+ * address to connect it to from the hook (CURLOPT_OPENSOCKETFUNCTION) and
  * never resolves the endpoint's name (CURLOPT_RESOLVE pins it), so the
  * same client runs over vsock to a host proxy inside an enclave, TLS end to
  * end, or over a unix socket in tests.
@@ -287,19 +287,28 @@ static curl_socket_t on_open_socket(void *ud, curlsocktype purpose,
 				    struct curl_sockaddr *addr)
 {
 	struct aws_client *c = ud;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	memset(&ss, 0, sizeof(ss));
 	c->sock_failed = false;
-	int fd = c->open_socket(c->open_socket_ctx, c->cur_svc, &c->sock_err);
+	int fd = c->open_socket(c->open_socket_ctx, c->cur_svc, &ss, &len,
+				&c->sock_err);
 	if (fd < 0) {
 		c->sock_failed = true;
 		return CURL_SOCKET_BAD;
 	}
+	/* curl's address buffer is a sockaddr_storage (Curl_sockaddr_ex). */
+	if (len > sizeof(struct sockaddr_storage)) {
+		close(fd);
+		c->sock_failed = true;
+		err_set(&c->sock_err, ERR_INVALID, "socket hook: address too long");
+		return CURL_SOCKET_BAD;
+	}
+	memcpy(&addr->addr, &ss, len);
+	addr->addrlen = len;
+	addr->family = ss.ss_family;
 	c->stats.sockets_hooked++;
 	return fd;
-}
-
-static int on_sockopt(void *ud, curl_socket_t fd, curlsocktype purpose)
-{
-	return CURL_SOCKOPT_ALREADY_CONNECTED;
 }
 
 /* ---- one exchange -------------------------------------------------------- */
@@ -403,13 +412,15 @@ static int perform(struct aws_client *c, enum aws_service svc,
 	curl_easy_setopt(h, CURLOPT_PROXY, "");
 	if (c->ca_file)
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+	if (getenv("NS_AWS_CURL_VERBOSE"))
+		curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
 	if (c->open_socket) {
 		c->cur_svc = svc;
 		curl_easy_setopt(h, CURLOPT_RESOLVE, c->resolve);
 		curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
 		curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, c);
-		curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
-		curl_easy_setopt(h, CURLOPT_SOCKOPTDATA, c);
+		curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 0L);
+		curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 0L);
 	}
 	x->cr = curl_easy_perform(h);
 	x->status = 0;
@@ -482,6 +493,7 @@ int aws_client_call(struct aws_client *c, enum aws_service svc,
 	size_t body_len = strlen(body);
 	const char *label = service_label(svc);
 	int rc = 0;
+	bool reread_creds = false;
 	unsigned attempt;
 	for (attempt = 0; attempt < c->max_attempts; attempt++) {
 		if (attempt) {
@@ -537,6 +549,13 @@ int aws_client_call(struct aws_client *c, enum aws_service svc,
 		}
 		body_wipe(&x.body);
 		bool again = aws_error_retryable(x.status, c->last.type);
+		if (!again && !reread_creds &&
+		    (strcmp(c->last.type, "ExpiredTokenException") == 0 ||
+		     strcmp(c->last.type, "ExpiredToken") == 0)) {
+			/* Ours may be stale before their Expiration says so. */
+			aws_creds_invalidate(c->creds);
+			reread_creds = again = true;
+		}
 		rc = err_set(e, again ? ERR_UNAVAILABLE : map_error_code(c->last.type),
 			     "%s %s: %s%s%s (HTTP %ld)", label, op, c->last.type,
 			     c->last.message[0] ? ": " : "", c->last.message,

@@ -32,6 +32,7 @@ struct aws_creds_provider {
 	pthread_mutex_t lock;
 	struct aws_creds cur;
 	bool have;
+	bool force_refresh; /* the service said the credentials expired */
 	int refresh_window;
 	time_t (*now)(void);
 	/* IMDS */
@@ -302,6 +303,13 @@ void aws_creds_set_clock(struct aws_creds_provider *p, time_t (*now)(void))
 	pthread_mutex_unlock(&p->lock);
 }
 
+void aws_creds_invalidate(struct aws_creds_provider *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->force_refresh = true;
+	pthread_mutex_unlock(&p->lock);
+}
+
 int aws_creds_push(struct aws_creds_provider *p, const struct aws_creds *c,
 		   struct err *e)
 {
@@ -562,12 +570,13 @@ int aws_creds_get(struct aws_creds_provider *p, struct aws_creds *out,
 	pthread_mutex_lock(&p->lock);
 	int rc = 0;
 	time_t now = p->now();
-	bool stale = !p->have ||
+	bool stale = !p->have || p->force_refresh ||
 		     (p->cur.expiration &&
 		      now >= p->cur.expiration - p->refresh_window);
 	if (p->kind == AWS_CREDS_IMDS && stale) {
 		struct err re = {0};
 		rc = imds_refresh(p, &re);
+		p->force_refresh = false;
 		if (rc < 0) {
 			/* Still valid: use them, say why the refresh failed. */
 			if (p->have && now < p->cur.expiration) {

@@ -84,8 +84,9 @@ void aws_kms_plain_clear(struct aws_kms_plain *p)
 }
 
 /* Plaintext (secure memory) or CiphertextForRecipient, as asked. */
-static int read_plain(json_t *resp, bool recipient, const char *ctx,
-		      struct aws_kms_plain *out, struct err *e)
+static int read_plain_field(json_t *resp, const char *field, bool recipient,
+			    const char *ctx, struct aws_kms_plain *out,
+			    struct err *e)
 {
 	TRY(aws_json_str(resp, "KeyId", false, out->key_id, sizeof(out->key_id),
 			 e, ctx));
@@ -93,15 +94,21 @@ static int read_plain(json_t *resp, bool recipient, const char *ctx,
 		return aws_json_b64(resp, "CiphertextForRecipient", true,
 				    &out->for_recipient, &out->for_recipient_len,
 				    e, ctx);
-	const json_t *pt = json_object_get(resp, "Plaintext");
+	const json_t *pt = json_object_get(resp, field);
 	if (!json_is_string(pt))
-		return err_set(e, ERR_INVALID, "%s: response has no Plaintext", ctx);
+		return err_set(e, ERR_INVALID, "%s: response has no %s", ctx, field);
 	int rc = aws_b64_decode_secret(json_string_value(pt), &out->plaintext, e,
-				       "Plaintext");
-	wipe_field(resp, "Plaintext");
+				       field);
+	wipe_field(resp, field);
 	if (rc < 0)
 		err_prefix(e, "%s: ", ctx);
 	return rc;
+}
+
+static int read_plain(json_t *resp, bool recipient, const char *ctx,
+		      struct aws_kms_plain *out, struct err *e)
+{
+	return read_plain_field(resp, "Plaintext", recipient, ctx, out, e);
 }
 
 static int check_key_id(const char *key_id, struct err *e)
@@ -258,13 +265,8 @@ int aws_kms_generate_data_key_pair(struct aws_client *c, const char *key_id,
 	}
 	TRY(call(c, "GenerateDataKeyPair", req, &resp, e));
 	const char *ctx = "KMS GenerateDataKeyPair";
-	json_t *pk = json_object_get(resp, "PrivateKeyPlaintext");
-	if (pk && !recipient) {
-		/* Same shape as Plaintext: reuse the reader under that name. */
-		json_object_set(resp, "Plaintext", pk);
-		wipe_field(resp, "PrivateKeyPlaintext");
-	}
-	rc = read_plain(resp, recipient != NULL, ctx, &out->private_key, e);
+	rc = read_plain_field(resp, "PrivateKeyPlaintext", recipient != NULL, ctx,
+			      &out->private_key, e);
 	if (rc == 0)
 		rc = aws_json_b64(resp, "PrivateKeyCiphertextBlob", true,
 				  &out->private_blob, &out->private_blob_len, e, ctx);

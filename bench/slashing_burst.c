@@ -1,0 +1,653 @@
+/*
+ * slashing_burst: the cost of slashing protection where it hurts, at the
+ * start of a slot, when every validator behind one signer asks for its
+ * attestation at the same instant. Measured end to end, HTTPS to the real
+ * nitro-signer binary, with and without protection, in the same run.
+ *
+ *   build/bin/slashing_burst [--validators=N] [--rounds=R] [--warmup=W]
+ *                            [--client-threads=T] [--pause-ms=P]
+ *                            [--db-dir=DIR] [--signer=PATH]
+ *
+ * Two signers are started with the same N random file-raw keys and a fresh
+ * self-signed TLS PKCS#12 (as bench/sign_throughput.c does): one with
+ * protection on (SQLite database in a fresh directory inside DIR, by
+ * default in the temp dir under /tmp; removed at the end), one with
+ * --slashing-protection-enabled=false. Every validator has its own
+ * keep-alive TLS connection to each signer; T client threads (epoll,
+ * non-blocking) own N/T connections each. A burst: the threads wait on a
+ * barrier, the main thread notes the release time and releases them, each
+ * thread writes one ATTESTATION per validator it owns (target epoch new
+ * every round, source = target - 1) and collects the replies as they come.
+ * Latency is counted from the release; a burst's throughput is N / (time
+ * from release to the last reply). Bursts alternate between the protected
+ * and the unprotected signer (W warm-up rounds not counted, then R rounds,
+ * P ms apart), so drift in what else runs on the machine hits both alike.
+ * Every reply must be 200 with a signature (exit 1 otherwise). Prints
+ * p50/p99 latency over all requests, the median burst throughput and the
+ * protected/unprotected ratio, and where the database lives (filesystem,
+ * fsync time). Clients share the cores with both signers, as in
+ * sign_throughput; the idle signer of the pair costs nothing.
+ */
+#include "crypto/crypto.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pkcs12.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_VALIDATORS 4096
+#define MAX_THREADS 64
+#define BASE_EPOCH 412000ull
+
+static int opt_validators = 312, opt_rounds = 20, opt_warmup = 2,
+	   opt_threads = 4, opt_pause_ms = 100;
+static char signer_path[512], tmpdir[256], db_dir[512];
+static char pubkeys[MAX_VALIDATORS][2 + 2 * BLS_PUBKEY_LEN + 1];
+
+static void die(const char *what)
+{
+	fprintf(stderr, "slashing_burst: %s\n", what);
+	exit(1);
+}
+
+/* ---- fixture: keys and TLS (as in sign_throughput.c) ----------------------- */
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0)
+		die("cannot write fixture file");
+}
+
+static void make_keys(int n)
+{
+	char dir[300];
+	snprintf(dir, sizeof(dir), "%s/keys", tmpdir);
+	mkdir(dir, 0700);
+	for (int i = 0; i < n; i++) {
+		struct bls_key *k = NULL;
+		struct secret *sk = NULL;
+		struct err e;
+		if (bls_key_generate(&k, &e) < 0 || bls_key_export(k, &sk, &e) < 0)
+			die("key generation failed");
+		char hex[2 + 64 + 1], path[400], yaml[256];
+		hex_encode(sk->bytes, 32, hex);
+		hex_encode(k->pubkey, BLS_PUBKEY_LEN, pubkeys[i]);
+		int len = snprintf(yaml, sizeof(yaml),
+				   "type: \"file-raw\"\nkeyType: \"BLS\"\n"
+				   "privateKey: \"%s\"\n", hex);
+		snprintf(path, sizeof(path), "%s/key%d.yaml", dir, i);
+		write_file(path, yaml, (size_t)len);
+		OPENSSL_cleanse(hex, sizeof(hex));
+		OPENSSL_cleanse(yaml, sizeof(yaml));
+		secret_free(sk);
+		bls_key_free(k);
+	}
+}
+
+static void make_tls(void)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *cert = X509_new();
+	if (!key || !cert)
+		die("cannot create TLS key");
+	ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+	X509_gmtime_adj(X509_getm_notBefore(cert), -60);
+	X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+	X509_set_pubkey(cert, key);
+	X509_NAME *name = X509_get_subject_name(cert);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+				   (const unsigned char *)"localhost", -1, -1, 0);
+	X509_set_issuer_name(cert, name);
+	if (!X509_sign(cert, key, EVP_sha256()))
+		die("cannot sign certificate");
+	PKCS12 *p12 = PKCS12_create("benchpass", "signer", key, cert, NULL, 0,
+				    0, 0, 0, 0);
+	unsigned char *der = NULL;
+	int len = p12 ? i2d_PKCS12(p12, &der) : -1;
+	if (len <= 0)
+		die("cannot build PKCS#12");
+	char path[300];
+	snprintf(path, sizeof(path), "%s/tls.p12", tmpdir);
+	write_file(path, der, (size_t)len);
+	snprintf(path, sizeof(path), "%s/tls.pass", tmpdir);
+	write_file(path, "benchpass\n", 10);
+	OPENSSL_free(der);
+	PKCS12_free(p12);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+}
+
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {0};
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t l = sizeof(a);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &l) < 0)
+		die("no free port");
+	int port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+static pid_t start_signer(int port, bool protect)
+{
+	char a_port[64], a_keys[300], a_p12[300], a_pw[300], a_db[600];
+	snprintf(a_port, sizeof(a_port), "--http-listen-port=%d", port);
+	snprintf(a_keys, sizeof(a_keys), "--key-store-path=%s/keys", tmpdir);
+	snprintf(a_p12, sizeof(a_p12), "--tls-keystore-file=%s/tls.p12", tmpdir);
+	snprintf(a_pw, sizeof(a_pw), "--tls-keystore-password-file=%s/tls.pass",
+		 tmpdir);
+	if (protect)
+		snprintf(a_db, sizeof(a_db), "--slashing-protection-db-url="
+			 "sqlite:%s/slashing.db", db_dir);
+	else
+		snprintf(a_db, sizeof(a_db), "--slashing-protection-enabled=false");
+	pid_t pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		execl(signer_path, signer_path, "--http-listen-host=127.0.0.1",
+		      a_port, a_keys, a_p12, a_pw, "--tls-allow-any-client",
+		      "--logging=ERROR", "eth2", "--network=mainnet", a_db,
+		      (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* ---- where the database lives ------------------------------------------------ */
+
+static const char *fs_name(const char *path)
+{
+	struct statfs s;
+	if (statfs(path, &s) < 0)
+		return "unknown";
+	switch ((unsigned long)s.f_type) {
+	case 0xEF53: return "ext4";
+	case 0x58465342: return "xfs";
+	case 0x9123683E: return "btrfs";
+	case 0x01021994: return "tmpfs (fsync is free: not a durable figure)";
+	case 0x794C7630: return "overlayfs";
+	case 0x2FC12FC1: return "zfs";
+	default: return "other";
+	}
+}
+
+/* Median time of a 4 KiB write + fdatasync in dir: what one commit pays. */
+static double fsync_ms(const char *dir)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/fsync-probe", dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return -1;
+	char page[4096] = {0};
+	uint64_t t[21];
+	for (int i = 0; i < 21; i++) {
+		uint64_t t0 = clock_mono_us();
+		if (pwrite(fd, page, sizeof(page), (off_t)(i % 4) * 4096) < 0 ||
+		    fdatasync(fd) < 0) {
+			close(fd);
+			return -1;
+		}
+		t[i] = clock_mono_us() - t0;
+	}
+	close(fd);
+	unlink(path);
+	for (int i = 1; i < 21; i++)
+		for (int j = i; j > 0 && t[j - 1] > t[j]; j--) {
+			uint64_t x = t[j];
+			t[j] = t[j - 1];
+			t[j - 1] = x;
+		}
+	return t[10] / 1000.0;
+}
+
+/* ---- the clients ---------------------------------------------------------------- */
+
+struct conn {
+	SSL *ssl;
+	int fd;
+	char req[1536];
+	int req_len;
+	char resp[2048];
+	size_t resp_len;
+	bool done;
+	int status;
+	uint32_t lat_us;
+};
+
+struct side {
+	const char *name;
+	int port;
+	pid_t pid;
+	struct conn *conns;        /* one per validator */
+	uint32_t *lat;             /* all measured latencies */
+	size_t nlat;
+	double *burst_rate;        /* att/s per measured burst */
+	int nbursts;
+	int bad;
+	char first_bad[300];
+};
+
+static SSL_CTX *client_ctx;
+static pthread_barrier_t start_bar, end_bar;
+static struct side *current;   /* the signer of the current burst; NULL = exit */
+static uint64_t release_us;
+
+static SSL *connect_tls(int port, int *fd_out)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {0};
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		close(fd);
+		return NULL;
+	}
+	SSL *ssl = SSL_new(client_ctx);
+	SSL_set_fd(ssl, fd);
+	if (SSL_connect(ssl) != 1) {
+		SSL_free(ssl);
+		close(fd);
+		return NULL;
+	}
+	*fd_out = fd;
+	return ssl;
+}
+
+static bool wait_ready(int port)
+{
+	for (int i = 0; i < 200; i++) {
+		int fd;
+		SSL *ssl = connect_tls(port, &fd);
+		if (ssl) {
+			SSL_free(ssl);
+			close(fd);
+			return true;
+		}
+		usleep(50000);
+	}
+	return false;
+}
+
+static void connect_all(struct side *s)
+{
+	s->conns = calloc((size_t)opt_validators, sizeof(struct conn));
+	if (!s->conns)
+		die("out of memory");
+	for (int v = 0; v < opt_validators; v++) {
+		struct conn *c = &s->conns[v];
+		c->ssl = connect_tls(s->port, &c->fd);
+		if (!c->ssl)
+			die("cannot connect to the signer");
+		int fl = fcntl(c->fd, F_GETFL);
+		fcntl(c->fd, F_SETFL, fl | O_NONBLOCK);
+	}
+}
+
+/* One ATTESTATION per validator per round: target new each round, source =
+ * target - 1, a beacon_block_root per round, the validator's own slot. */
+static void build_request(struct conn *c, int v, int round)
+{
+	unsigned long long target = BASE_EPOCH + (unsigned long long)round;
+	char body[1024];
+	int blen = snprintf(body, sizeof(body),
+		"{\"type\":\"ATTESTATION\",\"fork_info\":{\"fork\":{"
+		"\"previous_version\":\"0x05000000\",\"current_version\":"
+		"\"0x06000000\",\"epoch\":\"411392\"},"
+		"\"genesis_validators_root\":\"0x4b363db94e286120d76eb905"
+		"340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95\"},"
+		"\"attestation\":{\"slot\":\"%llu\",\"index\":\"%d\","
+		"\"beacon_block_root\":\"0x%064x\",\"source\":{\"epoch\":"
+		"\"%llu\",\"root\":\"0x%064d\"},\"target\":{\"epoch\":"
+		"\"%llu\",\"root\":\"0x%064x\"}}}",
+		target * 32 + (unsigned long long)(v % 32), v % 64,
+		(unsigned)round + 1, target - 1, 0, target, (unsigned)round + 7);
+	c->req_len = snprintf(c->req, sizeof(c->req),
+		"POST /api/v1/eth2/sign/%s HTTP/1.1\r\nHost: localhost\r\n"
+		"Content-Type: application/json\r\nAccept: application/json\r\n"
+		"Content-Length: %d\r\n\r\n%s", pubkeys[v], blen, body);
+	c->resp_len = 0;
+	c->done = false;
+	c->status = 0;
+}
+
+static void finish(struct conn *c, int status)
+{
+	c->done = true;
+	c->status = status;
+	c->lat_us = (uint32_t)(clock_mono_us() - release_us);
+}
+
+/* Reads what is there; marks the reply done when complete (or broken). */
+static void on_readable(struct conn *c)
+{
+	for (;;) {
+		if (c->resp_len >= sizeof(c->resp) - 1) {
+			finish(c, -1);
+			return;
+		}
+		int r = SSL_read(c->ssl, c->resp + c->resp_len,
+				 (int)(sizeof(c->resp) - 1 - c->resp_len));
+		if (r <= 0) {
+			int e = SSL_get_error(c->ssl, r);
+			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+				break;
+			finish(c, -1);
+			return;
+		}
+		c->resp_len += (size_t)r;
+	}
+	c->resp[c->resp_len] = '\0';
+	char *hdr_end = strstr(c->resp, "\r\n\r\n");
+	char *cl = strcasestr(c->resp, "Content-Length:");
+	if (!hdr_end || !cl)
+		return;
+	size_t want = (size_t)(hdr_end + 4 - c->resp) + (size_t)atol(cl + 15);
+	if (c->resp_len < want)
+		return;
+	int status = atoi(c->resp + 9);
+	if (status == 200 && !strstr(hdr_end, "\"signature\":\"0x"))
+		status = -2;
+	finish(c, status);
+}
+
+/* Non-blocking SSL_write of the whole request (retried with the same
+ * arguments, as OpenSSL requires). */
+static int send_request(struct conn *c)
+{
+	for (;;) {
+		int r = SSL_write(c->ssl, c->req, c->req_len);
+		if (r == c->req_len)
+			return 0;
+		int e = SSL_get_error(c->ssl, r);
+		if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ)
+			return -1;
+		struct pollfd p = {c->fd, POLLOUT | POLLIN, 0};
+		poll(&p, 1, 100);
+	}
+}
+
+static void *client_thread(void *arg)
+{
+	int id = (int)(intptr_t)arg;
+	int ep = epoll_create1(0);
+	struct epoll_event evs[64];
+	if (ep < 0)
+		die("epoll_create1");
+	for (;;) {
+		pthread_barrier_wait(&start_bar);
+		struct side *s = current;
+		if (!s)
+			break;
+		int pending = 0;
+		for (int v = id; v < opt_validators; v += opt_threads) {
+			struct conn *c = &s->conns[v];
+			struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+			epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+			if (send_request(c) < 0)
+				finish(c, -1);
+			else
+				pending++;
+		}
+		while (pending > 0) {
+			int n = epoll_wait(ep, evs, 64, 10000);
+			if (n <= 0) {
+				for (int v = id; v < opt_validators; v += opt_threads)
+					if (!s->conns[v].done)
+						finish(&s->conns[v], -3);
+				break;
+			}
+			for (int i = 0; i < n; i++) {
+				struct conn *c = evs[i].data.ptr;
+				if (c->done)
+					continue;
+				on_readable(c);
+				if (c->done) {
+					pending--;
+					epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+				}
+			}
+		}
+		for (int v = id; v < opt_validators; v += opt_threads)
+			epoll_ctl(ep, EPOLL_CTL_DEL, s->conns[v].fd, NULL);
+		pthread_barrier_wait(&end_bar);
+	}
+	close(ep);
+	return NULL;
+}
+
+/* One burst against side s; measured unless warm-up. */
+static void burst(struct side *s, int round, bool measured)
+{
+	for (int v = 0; v < opt_validators; v++)
+		build_request(&s->conns[v], v, round);
+	current = s;
+	release_us = clock_mono_us();
+	pthread_barrier_wait(&start_bar);
+	pthread_barrier_wait(&end_bar);
+	uint32_t last = 0;
+	for (int v = 0; v < opt_validators; v++) {
+		struct conn *c = &s->conns[v];
+		if (c->status != 200) {
+			if (!s->bad++)
+				snprintf(s->first_bad, sizeof(s->first_bad),
+					 "status %d: %.200s", c->status,
+					 c->resp_len ? c->resp : "(no reply)");
+		}
+		if (c->lat_us > last)
+			last = c->lat_us;
+		if (measured)
+			s->lat[s->nlat++] = c->lat_us;
+	}
+	if (measured)
+		s->burst_rate[s->nbursts++] = opt_validators / (last / 1e6);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+struct summary {
+	double p50, p99, max, rate, rate_min, rate_max;
+};
+
+static struct summary summarise(struct side *s)
+{
+	struct summary r;
+	qsort(s->lat, s->nlat, sizeof(uint32_t), cmp_u32);
+	qsort(s->burst_rate, (size_t)s->nbursts, sizeof(double), cmp_double);
+	r.p50 = s->lat[s->nlat / 2] / 1000.0;
+	r.p99 = s->lat[(s->nlat * 99) / 100] / 1000.0;
+	r.max = s->lat[s->nlat - 1] / 1000.0;
+	r.rate = s->burst_rate[s->nbursts / 2];
+	r.rate_min = s->burst_rate[0];
+	r.rate_max = s->burst_rate[s->nbursts - 1];
+	return r;
+}
+
+static void parse_args(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (sscanf(argv[i], "--validators=%d", &opt_validators) == 1 ||
+		    sscanf(argv[i], "--rounds=%d", &opt_rounds) == 1 ||
+		    sscanf(argv[i], "--warmup=%d", &opt_warmup) == 1 ||
+		    sscanf(argv[i], "--client-threads=%d", &opt_threads) == 1 ||
+		    sscanf(argv[i], "--pause-ms=%d", &opt_pause_ms) == 1)
+			continue;
+		if (strncmp(argv[i], "--db-dir=", 9) == 0) {
+			snprintf(db_dir, sizeof(db_dir), "%s", argv[i] + 9);
+			continue;
+		}
+		if (strncmp(argv[i], "--signer=", 9) == 0) {
+			snprintf(signer_path, sizeof(signer_path), "%s", argv[i] + 9);
+			continue;
+		}
+		fprintf(stderr, "usage: slashing_burst [--validators=N] "
+			"[--rounds=R] [--warmup=W] [--client-threads=T] "
+			"[--pause-ms=P] [--db-dir=DIR] [--signer=PATH]\n");
+		exit(2);
+	}
+	if (opt_validators < 1 || opt_validators > MAX_VALIDATORS ||
+	    opt_rounds < 1 || opt_rounds > 10000 || opt_warmup < 0 ||
+	    opt_threads < 1 || opt_threads > MAX_THREADS ||
+	    opt_threads > opt_validators || opt_pause_ms < 0)
+		die("out-of-range option");
+	if (!signer_path[0]) {
+		/* Default: the nitro-signer next to this benchmark binary. */
+		char self[400];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n <= 0)
+			die("cannot find own path; use --signer=PATH");
+		self[n] = '\0';
+		*strrchr(self, '/') = '\0';
+		snprintf(signer_path, sizeof(signer_path), "%s/nitro-signer", self);
+	}
+}
+
+static void start_side(struct side *s, const char *name, bool protect)
+{
+	memset(s, 0, sizeof(*s));
+	s->name = name;
+	s->port = free_port();
+	s->pid = start_signer(s->port, protect);
+	if (!wait_ready(s->port))
+		die("signer did not start");
+	connect_all(s);
+	s->lat = calloc((size_t)opt_validators * (size_t)opt_rounds,
+			sizeof(uint32_t));
+	s->burst_rate = calloc((size_t)opt_rounds, sizeof(double));
+	if (!s->lat || !s->burst_rate)
+		die("out of memory");
+}
+
+static void stop_side(struct side *s)
+{
+	for (int v = 0; v < opt_validators; v++) {
+		SSL_free(s->conns[v].ssl);
+		close(s->conns[v].fd);
+	}
+	kill(s->pid, SIGTERM);
+	waitpid(s->pid, NULL, 0);
+	free(s->conns);
+	free(s->lat);
+	free(s->burst_rate);
+}
+
+int main(int argc, char **argv)
+{
+	parse_args(argc, argv);
+	secret_init();
+	signal(SIGPIPE, SIG_IGN);
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/ns-burst-XXXXXX");
+	if (!mkdtemp(tmpdir))
+		die("mkdtemp failed");
+	if (!db_dir[0]) {
+		snprintf(db_dir, sizeof(db_dir), "%s", tmpdir);
+	} else {
+		/* A fresh directory inside --db-dir, removed at the end. */
+		size_t l = strlen(db_dir);
+		snprintf(db_dir + l, sizeof(db_dir) - l, "/ns-burst-db-XXXXXX");
+		if (!mkdtemp(db_dir))
+			die("cannot create a directory in --db-dir");
+	}
+	make_keys(opt_validators);
+	make_tls();
+	client_ctx = SSL_CTX_new(TLS_client_method());
+	SSL_CTX_set_verify(client_ctx, SSL_VERIFY_NONE, NULL);
+
+	struct side on, off;
+	start_side(&on, "protected", true);
+	start_side(&off, "unprotected", false);
+	printf("cores: %d, validators: %d, rounds: %d (+%d warm-up), client "
+	       "threads: %d, %d ms between bursts\n", cpu_count(),
+	       opt_validators, opt_rounds, opt_warmup, opt_threads,
+	       opt_pause_ms);
+	printf("database: %s/slashing.db on %s, 4 KiB write+fdatasync %.2f ms\n",
+	       db_dir, fs_name(db_dir), fsync_ms(db_dir));
+
+	pthread_barrier_init(&start_bar, NULL, (unsigned)opt_threads + 1);
+	pthread_barrier_init(&end_bar, NULL, (unsigned)opt_threads + 1);
+	pthread_t th[MAX_THREADS];
+	for (int i = 0; i < opt_threads; i++)
+		pthread_create(&th[i], NULL, client_thread, (void *)(intptr_t)i);
+	for (int r = 0; r < opt_warmup + opt_rounds; r++) {
+		bool measured = r >= opt_warmup;
+		burst(&on, r, measured);
+		usleep((useconds_t)opt_pause_ms * 1000);
+		burst(&off, r, measured);
+		usleep((useconds_t)opt_pause_ms * 1000);
+	}
+	current = NULL;
+	pthread_barrier_wait(&start_bar);
+	for (int i = 0; i < opt_threads; i++)
+		pthread_join(th[i], NULL);
+
+	int bad = on.bad + off.bad;
+	if (on.bad)
+		fprintf(stderr, "protected: %d bad replies, first: %s\n", on.bad,
+			on.first_bad);
+	if (off.bad)
+		fprintf(stderr, "unprotected: %d bad replies, first: %s\n",
+			off.bad, off.first_bad);
+	struct summary a = summarise(&on), b = summarise(&off);
+	printf("slashing-protected burst: p50 %.1f ms, p99 %.1f ms, %.0f att/s "
+	       "= %.2f x unprotected (unprotected p50 %.1f ms, p99 %.1f ms, "
+	       "%.0f att/s)\n", a.p50, a.p99, a.rate, a.rate / b.rate, b.p50,
+	       b.p99, b.rate);
+	printf("  burst throughput over %d bursts (min/median/max att/s): "
+	       "protected %.0f/%.0f/%.0f, unprotected %.0f/%.0f/%.0f; max "
+	       "latency %.1f / %.1f ms\n", opt_rounds, a.rate_min, a.rate,
+	       a.rate_max, b.rate_min, b.rate, b.rate_max, a.max, b.max);
+	printf("  every reply 200 with a signature: %s (%zu + %zu measured)\n",
+	       bad ? "NO" : "yes", on.nlat, off.nlat);
+	stop_side(&on);
+	stop_side(&off);
+	SSL_CTX_free(client_ctx);
+	char cmd[1200];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", tmpdir, db_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", tmpdir);
+	return bad ? 1 : 0;
+}

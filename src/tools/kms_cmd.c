@@ -1,0 +1,1016 @@
+/*
+ * kms_cmd.c: nitro-keys kms ... and nitro-keys list: validator key records
+ * encrypted under a KMS key and stored in the DynamoDB key table.
+ *
+ *   kms encrypt       keystores (+ passwords, + optional mnemonic) to records:
+ *                     per key (the sample's format: KMS ciphertext of
+ *                     {"keystore_b64","password_b64","mnemonic_b64"}) or, with
+ *                     --envelope, bundles of raw keys sealed with AES-256-GCM
+ *                     under one GenerateDataKey data key; to DynamoDB
+ *                     (--upload --table) or a file (--out)
+ *   kms create-table  the key table (web3signer_uuid HASH, pubkey RANGE)
+ *   kms list | list   the records of a signer id (paginated Query)
+ *   kms disable|enable  flips `active` on one record (conditional update)
+ *   kms policy        the key policy pinning decryption to the enclave image
+ *
+ * Order of work in encrypt, so a failure never leaves a half upload: read and
+ * check every input, check the table's key schema, encrypt everything (all
+ * KMS calls), and only then write, with BatchWriteItem (unprocessed items
+ * retried, bounded). Items are keyed by (signer id, pubkey) and bundles by a
+ * hash of their key set, so re-running overwrites and never duplicates;
+ * records that still failed are listed by pubkey. Passwords, mnemonics, key
+ * files' plaintext and decrypted keys live in struct secret and are never
+ * printed; output names pubkeys only.
+ */
+#include <dirent.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "aws/aws.h"
+#include "core/core.h"
+#include "crypto/crypto.h"
+#include "tools/cloud_cmds.h"
+
+#define MAX_KEYS 100000
+#define MAX_PASSWORD 4096
+#define ENVELOPE_FORMAT "nitro-signer-envelope-v1"
+#define ENVELOPE_MAGIC "NSEB"
+#define ENVELOPE_KEYS_PER_ITEM 3000
+#define KEY_RECORD_BYTES (BLS_PUBKEY_LEN + BLS_SECRET_LEN)
+
+static const char KMS_USAGE[] =
+	"usage: nitro-keys kms COMMAND [flags]\n"
+	"\n"
+	"  kms encrypt --key-id=ID --signer-id=ID --keystores-path=DIR\n"
+	"              --keystores-passwords-path=DIR [--mnemonic-file=F]\n"
+	"              [--deposit-data=FILE] [--chain=mainnet] [--envelope]\n"
+	"              (--upload --table=T | --out=FILE) [--region=R]\n"
+	"      Per key (default): KMS Encrypt of {keystore_b64, password_b64,\n"
+	"      mnemonic_b64} (at most 4096 bytes each). --envelope: one\n"
+	"      GenerateDataKey, AES-256-GCM over bundles of up to 3000 keys.\n"
+	"      DIR holds EIP-2335 keystores NAME.json with passwords NAME.txt;\n"
+	"      deposit_data-*.json in DIR is used unless --deposit-data is given.\n"
+	"  kms create-table --table=T [--region=R]\n"
+	"  kms list --table=T --signer-id=ID [--page-size=N] [--region=R]\n"
+	"      (also: nitro-keys list ...) one JSON line per record\n"
+	"  kms disable|enable --table=T --signer-id=ID --pubkey=0x.. [--region=R]\n"
+	"  kms policy --pcr0=HEX --role-arn=ARN --key-admin-arn=ARN\n"
+	"             [--encrypt-arn=ARN] [--condition=image-sha384|pcr0]\n"
+	"      the key policy JSON: only the enclave image with this PCR0 may\n"
+	"      decrypt; the admin manages the key but cannot use it.\n"
+	"\n"
+	"AWS: credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY\n"
+	"(+AWS_SESSION_TOKEN) or the instance role (IMDSv2); region from --region,\n"
+	"AWS_REGION or AWS_DEFAULT_REGION; endpoints from AWS_ENDPOINT_URL_KMS,\n"
+	"AWS_ENDPOINT_URL_DYNAMODB or AWS_ENDPOINT_URL. Retries: AWS_MAX_ATTEMPTS.\n"
+	"Exit status: 0 ok, 1 failure, 2 bad usage.\n";
+
+enum {
+	F_KEY_ID, F_SIGNER_ID, F_KEYSTORES, F_PASSWORDS, F_MNEMONIC, F_DEPOSIT,
+	F_CHAIN, F_ENVELOPE, F_UPLOAD, F_TABLE, F_OUT, F_REGION, F_PAGE_SIZE,
+	F_PUBKEY, F_PCR0, F_ROLE_ARN, F_ADMIN_ARN, F_ENCRYPT_ARN, F_CONDITION,
+	F_COUNT
+};
+
+static struct cloud_flag *new_flags(void)
+{
+	static const struct cloud_flag proto[F_COUNT] = {
+		[F_KEY_ID] = {"key-id", false, NULL},
+		[F_SIGNER_ID] = {"signer-id", false, NULL},
+		[F_KEYSTORES] = {"keystores-path", false, NULL},
+		[F_PASSWORDS] = {"keystores-passwords-path", false, NULL},
+		[F_MNEMONIC] = {"mnemonic-file", false, NULL},
+		[F_DEPOSIT] = {"deposit-data", false, NULL},
+		[F_CHAIN] = {"chain", false, NULL},
+		[F_ENVELOPE] = {"envelope", true, NULL},
+		[F_UPLOAD] = {"upload", true, NULL},
+		[F_TABLE] = {"table", false, NULL},
+		[F_OUT] = {"out", false, NULL},
+		[F_REGION] = {"region", false, NULL},
+		[F_PAGE_SIZE] = {"page-size", false, NULL},
+		[F_PUBKEY] = {"pubkey", false, NULL},
+		[F_PCR0] = {"pcr0", false, NULL},
+		[F_ROLE_ARN] = {"role-arn", false, NULL},
+		[F_ADMIN_ARN] = {"key-admin-arn", false, NULL},
+		[F_ENCRYPT_ARN] = {"encrypt-arn", false, NULL},
+		[F_CONDITION] = {"condition", false, NULL},
+	};
+	struct cloud_flag *f = malloc(sizeof(proto));
+	if (f)
+		memcpy(f, proto, sizeof(proto));
+	return f;
+}
+
+/* Refuses flags a subcommand does not take. */
+static int only(const struct cloud_flag *f, const char *cmd,
+		const int *allowed, size_t n)
+{
+	for (int k = 0; k < F_COUNT; k++) {
+		if (!f[k].value)
+			continue;
+		bool ok = false;
+		for (size_t i = 0; i < n; i++)
+			ok = ok || allowed[i] == k;
+		if (!ok)
+			return cloud_usage_error(cmd, "--%s is not a flag of %s",
+						 f[k].name, cmd);
+	}
+	return 0;
+}
+
+static int need(const struct cloud_flag *f, const char *cmd, int k)
+{
+	if (!f[k].value)
+		return cloud_usage_error(cmd, "--%s is required", f[k].name);
+	return 0;
+}
+
+/* A signer id is the partition key: printable, no spaces, bounded. */
+static bool signer_id_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 128)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+static struct aws_client *open_client(const char *region,
+				      struct aws_creds_provider **creds,
+				      struct err *e)
+{
+	*creds = aws_creds_default_new(e);
+	if (!*creds)
+		return NULL;
+	struct aws_client_opts o = {.region = region, .creds = *creds};
+	struct aws_client *c = aws_client_new(&o, e);
+	if (!c) {
+		aws_creds_provider_free(*creds);
+		*creds = NULL;
+	}
+	return c;
+}
+
+static void iso_now(char out[32])
+{
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---- inputs --------------------------------------------------------------- */
+
+struct key_input {
+	char name[256];   /* keystore file name, for messages */
+	char pubkey[2 + 2 * BLS_PUBKEY_LEN + 1];
+	char *keystore;   /* the file's bytes (encrypted: not a secret) */
+	size_t keystore_len;
+	struct secret *password;
+	char *deposit_b64; /* NULL when there is no deposit entry */
+};
+
+struct inputs {
+	struct key_input *keys;
+	size_t n;
+	struct secret *mnemonic; /* may be NULL */
+	json_t *deposits;        /* pubkey (no 0x) -> entry */
+};
+
+static void inputs_free(struct inputs *in)
+{
+	for (size_t i = 0; i < in->n; i++) {
+		free(in->keys[i].keystore);
+		secret_free(in->keys[i].password);
+		free(in->keys[i].deposit_b64);
+	}
+	free(in->keys);
+	secret_free(in->mnemonic);
+	json_decref(in->deposits);
+	memset(in, 0, sizeof(*in));
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool ends_with(const char *s, const char *sfx)
+{
+	size_t n = strlen(s), m = strlen(sfx);
+	return n >= m && strcmp(s + n - m, sfx) == 0;
+}
+
+/* Deposit data files: arrays of staking-deposit-cli entries, by pubkey. */
+static int load_deposits(const char *path, json_t *into, struct err *e)
+{
+	char *txt = NULL;
+	size_t len = 0;
+	TRY(file_read_all(path, 64u << 20, &txt, &len, e));
+	json_error_t je;
+	json_t *arr = json_loadb(txt, len, JSON_REJECT_DUPLICATES, &je);
+	free(txt);
+	if (!json_is_array(arr)) {
+		json_decref(arr);
+		return err_set(e, ERR_INVALID, "%s: not a JSON array of deposits", path);
+	}
+	size_t i;
+	json_t *d;
+	json_array_foreach(arr, i, d) {
+		const char *pk = json_string_value(json_object_get(d, "pubkey"));
+		if (!pk || strlen(pk) != 2 * BLS_PUBKEY_LEN) {
+			json_decref(arr);
+			return err_set(e, ERR_INVALID, "%s: entry %zu has no pubkey",
+				       path, i);
+		}
+		json_object_set(into, pk, d);
+	}
+	json_decref(arr);
+	return 0;
+}
+
+static int load_key(const char *dir, const char *pwdir, const char *name,
+		    struct key_input *k, struct err *e)
+{
+	char path[4096];
+	snprintf(k->name, sizeof(k->name), "%s", name);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	TRY(file_read_all(path, KEYSTORE_MAX_JSON, &k->keystore, &k->keystore_len, e));
+	struct keystore_info info;
+	if (keystore_inspect(k->keystore, k->keystore_len, &info, e) < 0)
+		return err_prefix(e, "%s: ", name);
+	if (!info.has_pubkey)
+		return err_set(e, ERR_INVALID, "%s: keystore has no pubkey", name);
+	hex_encode(info.pubkey, BLS_PUBKEY_LEN, k->pubkey);
+	snprintf(path, sizeof(path), "%s/%.*s.txt", pwdir,
+		 (int)(strlen(name) - strlen(".json")), name);
+	if (secret_read_file(path, &k->password, e) < 0)
+		return err_prefix(e, "%s: password: ", name);
+	if (k->password->len == 0 || k->password->len > MAX_PASSWORD)
+		return err_set(e, ERR_INVALID, "%s: password file is empty or too long",
+			       name);
+	return 0;
+}
+
+static int read_inputs(const struct cloud_flag *f, struct inputs *in,
+		       struct err *e)
+{
+	memset(in, 0, sizeof(*in));
+	const char *dir = f[F_KEYSTORES].value, *pwdir = f[F_PASSWORDS].value;
+	in->deposits = json_object();
+	if (!in->deposits)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	DIR *d = opendir(dir);
+	if (!d)
+		return err_set(e, ERR_IO, "--keystores-path %s: cannot open", dir);
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) && rc == 0) {
+		if (de->d_name[0] == '.' || !ends_with(de->d_name, ".json"))
+			continue;
+		if (strncmp(de->d_name, "deposit_data", 12) == 0) {
+			if (!f[F_DEPOSIT].value) {
+				char p[4096];
+				snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+				rc = load_deposits(p, in->deposits, e);
+			}
+			continue;
+		}
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			char **nn = realloc(names, cap * sizeof(*names));
+			if (!nn) {
+				rc = err_set(e, ERR_NOMEM, "out of memory");
+				break;
+			}
+			names = nn;
+		}
+		if (!(names[n] = strdup(de->d_name)))
+			rc = err_set(e, ERR_NOMEM, "out of memory");
+		else
+			n++;
+	}
+	closedir(d);
+	if (rc == 0 && f[F_DEPOSIT].value)
+		rc = load_deposits(f[F_DEPOSIT].value, in->deposits, e);
+	if (rc == 0 && n == 0)
+		rc = err_set(e, ERR_INVALID, "--keystores-path %s: no keystores (*.json)",
+			     dir);
+	if (rc == 0 && n > MAX_KEYS)
+		rc = err_set(e, ERR_TOO_LARGE, "more than %d keystores", MAX_KEYS);
+	if (rc == 0) {
+		qsort(names, n, sizeof(*names), name_cmp);
+		in->keys = calloc(n, sizeof(*in->keys));
+		if (!in->keys)
+			rc = err_set(e, ERR_NOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		in->n = i + 1;
+		rc = load_key(dir, pwdir, names[i], &in->keys[i], e);
+		for (size_t j = 0; j < i && rc == 0; j++)
+			if (strcmp(in->keys[j].pubkey, in->keys[i].pubkey) == 0)
+				rc = err_set(e, ERR_INVALID, "%s and %s hold the same key %s",
+					     in->keys[j].name, names[i],
+					     in->keys[i].pubkey);
+		json_t *dep = json_object_get(in->deposits, in->keys[i].pubkey + 2);
+		if (rc == 0 && dep) {
+			char *dj = json_dumps(dep, JSON_COMPACT | JSON_SORT_KEYS);
+			in->keys[i].deposit_b64 = dj ? aws_b64_encode((uint8_t *)dj,
+								      strlen(dj)) : NULL;
+			free(dj);
+			if (!in->keys[i].deposit_b64)
+				rc = err_set(e, ERR_NOMEM, "out of memory");
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	if (rc == 0 && f[F_MNEMONIC].value) {
+		struct secret *raw = NULL;
+		rc = secret_read_file(f[F_MNEMONIC].value, &raw, e);
+		if (rc == 0)
+			rc = bip39_mnemonic_check(raw->bytes, raw->len, 0, &in->mnemonic, e);
+		if (rc < 0)
+			err_prefix(e, "--mnemonic-file: ");
+		secret_free(raw);
+	}
+	return rc;
+}
+
+/* ---- per-key records (the sample's format) ------------------------------- */
+
+/* {"keystore_b64":"..","password_b64":"..","mnemonic_b64":".."} in secure memory. */
+static int record_plaintext(const struct key_input *k,
+			    const struct secret *mnemonic, struct secret **out,
+			    struct err *e)
+{
+	struct secret *ks = NULL, *pw = NULL, *mn = NULL;
+	int rc = aws_b64_encode_secret((const uint8_t *)k->keystore,
+				       k->keystore_len, &ks, e);
+	if (rc == 0)
+		rc = aws_b64_encode_secret(k->password->bytes, k->password->len, &pw, e);
+	if (rc == 0)
+		rc = aws_b64_encode_secret(mnemonic ? mnemonic->bytes
+					   : (const uint8_t *)"",
+					   mnemonic ? mnemonic->len : 0, &mn, e);
+	if (rc < 0)
+		goto out;
+	static const char A[] = "{\"keystore_b64\":\"", B[] = "\",\"password_b64\":\"",
+			  C[] = "\",\"mnemonic_b64\":\"", D[] = "\"}";
+	size_t n = strlen(A) + ks->len + strlen(B) + pw->len + strlen(C) + mn->len +
+		   strlen(D);
+	if (n > AWS_KMS_MAX_PLAINTEXT) {
+		rc = err_set(e, ERR_TOO_LARGE,
+			     "%s: the record is %zu bytes, over KMS's %d-byte "
+			     "plaintext limit (use --envelope)",
+			     k->name, n, AWS_KMS_MAX_PLAINTEXT);
+		goto out;
+	}
+	struct secret *s = secret_new(n + 1);
+	if (!s) {
+		rc = err_set(e, ERR_NOMEM, "out of secure memory");
+		goto out;
+	}
+	uint8_t *p = s->bytes;
+#define PUT(src, len) do { memcpy(p, src, len); p += len; } while (0)
+	PUT(A, strlen(A));
+	PUT(ks->bytes, ks->len);
+	PUT(B, strlen(B));
+	PUT(pw->bytes, pw->len);
+	PUT(C, strlen(C));
+	PUT(mn->bytes, mn->len);
+	PUT(D, strlen(D));
+#undef PUT
+	*p = '\0';
+	secret_truncate(s, n);
+	*out = s;
+out:
+	secret_free(ks);
+	secret_free(pw);
+	secret_free(mn);
+	return rc;
+}
+
+static json_t *item_common(const char *signer, const char *pubkey,
+			   const char *chain, const char *when)
+{
+	return json_pack("{s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:{s:b}}",
+			 "web3signer_uuid", "S", signer, "pubkey", "S", pubkey,
+			 "chain", "S", chain, "datetime", "S", when, "active",
+			 "BOOL", 1);
+}
+
+static int set_s(json_t *item, const char *k, const char *v)
+{
+	return json_object_set_new(item, k, json_pack("{s:s}", "S", v)) == 0
+		? 0 : -ERR_NOMEM;
+}
+
+/* One item per key: KMS Encrypt of the record. */
+static int encrypt_per_key(struct aws_client *c, const struct cloud_flag *f,
+			   const struct inputs *in, json_t *items, struct err *e)
+{
+	char when[32];
+	iso_now(when);
+	const char *chain = f[F_CHAIN].value ? f[F_CHAIN].value : "mainnet";
+	for (size_t i = 0; i < in->n; i++) {
+		const struct key_input *k = &in->keys[i];
+		struct secret *pt = NULL;
+		TRY(record_plaintext(k, in->mnemonic, &pt, e));
+		uint8_t *blob = NULL;
+		size_t blen = 0;
+		int rc = aws_kms_encrypt(c, f[F_KEY_ID].value, pt->bytes, pt->len, NULL,
+					 &blob, &blen, e);
+		secret_free(pt);
+		if (rc < 0)
+			return err_prefix(e, "%s: ", k->pubkey);
+		char *b64 = aws_b64_encode(blob, blen);
+		free(blob);
+		json_t *it = item_common(f[F_SIGNER_ID].value, k->pubkey, chain, when);
+		if (!b64 || !it || set_s(it, "encrypted_key_password_mnemonic_b64", b64) ||
+		    (k->deposit_b64 && set_s(it, "deposit_json_b64", k->deposit_b64))) {
+			free(b64);
+			json_decref(it);
+			return err_set(e, ERR_NOMEM, "out of memory");
+		}
+		free(b64);
+		json_array_append_new(items, it);
+	}
+	return 0;
+}
+
+/* ---- envelope bundles ------------------------------------------------------ */
+
+static int decrypt_keys(const struct inputs *in, struct secret **records,
+			struct err *e)
+{
+	struct secret *s = secret_new(in->n * KEY_RECORD_BYTES);
+	if (!s)
+		return err_set(e, ERR_NOMEM, "out of secure memory");
+	for (size_t i = 0; i < in->n; i++) {
+		const struct key_input *k = &in->keys[i];
+		struct bls_key *bk = NULL;
+		struct secret *sk = NULL;
+		int rc = keystore_decrypt(k->keystore, k->keystore_len, k->password,
+					  &bk, e);
+		if (rc == 0)
+			rc = bls_key_export(bk, &sk, e);
+		if (rc == 0) {
+			uint8_t *p = s->bytes + i * KEY_RECORD_BYTES;
+			memcpy(p, bk->pubkey, BLS_PUBKEY_LEN);
+			memcpy(p + BLS_PUBKEY_LEN, sk->bytes, BLS_SECRET_LEN);
+		}
+		secret_free(sk);
+		bls_key_free(bk);
+		if (rc < 0) {
+			secret_free(s);
+			return err_prefix(e, "%s: ", k->name);
+		}
+	}
+	*records = s;
+	return 0;
+}
+
+/* Bundle plaintext: "NSEB" | version 1 | u32be count | count x (pk48 | sk32). */
+static struct secret *bundle_plaintext(const struct secret *records,
+				       size_t first, size_t count)
+{
+	struct secret *s = secret_new(9 + count * KEY_RECORD_BYTES);
+	if (!s)
+		return NULL;
+	memcpy(s->bytes, ENVELOPE_MAGIC, 4);
+	s->bytes[4] = 1;
+	s->bytes[5] = (uint8_t)(count >> 24);
+	s->bytes[6] = (uint8_t)(count >> 16);
+	s->bytes[7] = (uint8_t)(count >> 8);
+	s->bytes[8] = (uint8_t)count;
+	memcpy(s->bytes + 9, records->bytes + first * KEY_RECORD_BYTES,
+	       count * KEY_RECORD_BYTES);
+	return s;
+}
+
+/* Deterministic bundle id: the same key set maps to the same items. */
+static void bundle_id(const struct inputs *in, char out[17])
+{
+	uint8_t d[32];
+	unsigned int dl = 0;
+	EVP_MD_CTX *h = EVP_MD_CTX_new();
+	memset(d, 0, sizeof(d));
+	if (h && EVP_DigestInit_ex(h, EVP_sha256(), NULL) == 1) {
+		for (size_t i = 0; i < in->n; i++)
+			EVP_DigestUpdate(h, in->keys[i].pubkey, strlen(in->keys[i].pubkey));
+		EVP_DigestFinal_ex(h, d, &dl);
+	}
+	EVP_MD_CTX_free(h);
+	for (int i = 0; i < 8; i++)
+		snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+static int encrypt_envelope(struct aws_client *c, const struct cloud_flag *f,
+			    const struct inputs *in, json_t *items, struct err *e)
+{
+	const char *signer = f[F_SIGNER_ID].value;
+	const char *chain = f[F_CHAIN].value ? f[F_CHAIN].value : "mainnet";
+	struct secret *records = NULL;
+	TRY(decrypt_keys(in, &records, e));
+	json_t *ctx = json_pack("{s:s,s:s}", "purpose", ENVELOPE_FORMAT,
+				"signer_id", signer);
+	struct aws_kms_data_key dk;
+	int rc = aws_kms_generate_data_key(c, f[F_KEY_ID].value, "AES_256", ctx,
+					   NULL, &dk, e);
+	json_decref(ctx);
+	if (rc < 0) {
+		secret_free(records);
+		return rc;
+	}
+	char id[17], when[32];
+	bundle_id(in, id);
+	iso_now(when);
+	char *wrapped = aws_b64_encode(dk.blob, dk.blob_len);
+	size_t parts = (in->n + ENVELOPE_KEYS_PER_ITEM - 1) / ENVELOPE_KEYS_PER_ITEM;
+	for (size_t part = 0; part < parts && rc == 0; part++) {
+		size_t first = part * ENVELOPE_KEYS_PER_ITEM;
+		size_t count = in->n - first < ENVELOPE_KEYS_PER_ITEM
+			? in->n - first : ENVELOPE_KEYS_PER_ITEM;
+		char name[64], aad[256];
+		snprintf(name, sizeof(name), "envelope:%s:%zu", id, part);
+		int alen = snprintf(aad, sizeof(aad), ENVELOPE_FORMAT "|%s|%s", signer,
+				    name);
+		struct secret *pt = bundle_plaintext(records, first, count);
+		uint8_t *sealed = NULL;
+		size_t slen = 0;
+		rc = pt ? aws_envelope_seal(dk.plain.plaintext, (uint8_t *)aad,
+					    (size_t)alen, pt->bytes, pt->len, &sealed,
+					    &slen, e)
+			: err_set(e, ERR_NOMEM, "out of secure memory");
+		secret_free(pt);
+		if (rc < 0)
+			break;
+		char *ct = aws_b64_encode(sealed, slen);
+		free(sealed);
+		json_t *it = item_common(signer, name, chain, when);
+		json_t *ss = json_array();
+		for (size_t i = first; ss && i < first + count; i++)
+			json_array_append_new(ss, json_string(in->keys[i].pubkey));
+		char num[32], nparts[32], npart[32];
+		snprintf(num, sizeof(num), "%zu", count);
+		snprintf(npart, sizeof(npart), "%zu", part);
+		snprintf(nparts, sizeof(nparts), "%zu", parts);
+		if (!ct || !wrapped || !it || !ss ||
+		    set_s(it, "envelope_format", ENVELOPE_FORMAT) ||
+		    set_s(it, "wrapped_data_key_b64", wrapped) ||
+		    set_s(it, "envelope_ciphertext_b64", ct) ||
+		    json_object_set_new(it, "envelope_pubkeys",
+					json_pack("{s:o}", "SS", json_incref(ss))) ||
+		    json_object_set_new(it, "key_count", json_pack("{s:s}", "N", num)) ||
+		    json_object_set_new(it, "part", json_pack("{s:s}", "N", npart)) ||
+		    json_object_set_new(it, "parts", json_pack("{s:s}", "N", nparts)))
+			rc = err_set(e, ERR_NOMEM, "out of memory");
+		else
+			json_array_append(items, it);
+		json_decref(ss);
+		json_decref(it);
+		free(ct);
+	}
+	free(wrapped);
+	aws_kms_data_key_clear(&dk);
+	secret_free(records);
+	return rc;
+}
+
+/* ---- output ------------------------------------------------------------------ */
+
+/* DynamoDB JSON to plain JSON, for --out and list. */
+static json_t *plain_item(const json_t *item)
+{
+	json_t *o = json_object();
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)item, k, v) {
+		json_t *x = json_object_get(v, "S");
+		if (!x)
+			x = json_object_get(v, "BOOL");
+		if (!x)
+			x = json_object_get(v, "SS");
+		if (!x && json_object_get(v, "N"))
+			x = json_integer(strtoll(json_string_value(json_object_get(v, "N")),
+						 NULL, 10));
+		else if (x)
+			json_incref(x);
+		if (x)
+			json_object_set_new(o, k, x);
+	}
+	return o;
+}
+
+static int write_out(const char *path, const json_t *items, struct err *e)
+{
+	json_t *arr = json_array();
+	size_t i;
+	json_t *it;
+	json_array_foreach(items, i, it) json_array_append_new(arr, plain_item(it));
+	char *txt = json_dumps(arr, JSON_INDENT(1) | JSON_SORT_KEYS);
+	json_decref(arr);
+	if (!txt)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	struct stat st;
+	int rc = stat(path, &st) == 0
+		? err_set(e, ERR_IO, "--out %s exists; not overwriting", path)
+		: file_write_atomic(path, txt, strlen(txt), 0600, e);
+	free(txt);
+	return rc;
+}
+
+static int check_table(struct aws_client *c, const char *table, struct err *e)
+{
+	struct aws_ddb_table_info ti;
+	int rc = aws_ddb_describe_table(c, table, &ti, e);
+	if (rc == -ERR_NOT_FOUND)
+		return err_set(e, ERR_NOT_FOUND,
+			       "table %s does not exist in %s (nitro-keys kms "
+			       "create-table --table=%s)",
+			       table, aws_client_region(c), table);
+	TRY(rc);
+	if (strcmp(ti.hash_key, "web3signer_uuid") != 0 ||
+	    strcmp(ti.range_key, "pubkey") != 0 || strcmp(ti.hash_type, "S") != 0 ||
+	    strcmp(ti.range_type, "S") != 0)
+		return err_set(e, ERR_INVALID,
+			       "table %s has key schema %s (HASH) / %s (RANGE); a key "
+			       "table needs web3signer_uuid (S, HASH) and pubkey (S, "
+			       "RANGE)",
+			       table, ti.hash_key, ti.range_key[0] ? ti.range_key : "none");
+	return 0;
+}
+
+static int upload(struct aws_client *c, const char *table, json_t *items,
+		  struct err *e)
+{
+	json_t *reqs = json_array(), *failed = NULL;
+	size_t i;
+	json_t *it;
+	json_array_foreach(items, i, it)
+		json_array_append_new(reqs, json_pack("{s:{s:O}}", "PutRequest",
+						      "Item", it));
+	int rc = aws_ddb_batch_write(c, table, reqs, &failed, e);
+	json_decref(reqs);
+	if (rc < 0) {
+		json_t *fr;
+		json_array_foreach(failed, i, fr) {
+			const char *pk = json_string_value(json_object_get(
+				json_object_get(json_object_get(json_object_get(fr, "PutRequest"),
+								"Item"),
+						"pubkey"),
+				"S"));
+			fprintf(stderr, "nitro-keys: not uploaded: %s\n", pk ? pk : "?");
+		}
+		size_t nf = json_array_size(failed);
+		struct err first = e ? *e : (struct err){0};
+		rc = err_set(e, -rc, "%zu of %zu records not uploaded (listed above; "
+			     "re-running is safe): %s",
+			     nf, json_array_size(items), first.msg);
+	}
+	json_decref(failed);
+	return rc;
+}
+
+static int cmd_encrypt(struct cloud_flag *f)
+{
+	static const char *cmd = "kms encrypt";
+	static const int allowed[] = {F_KEY_ID, F_SIGNER_ID, F_KEYSTORES, F_PASSWORDS,
+				      F_MNEMONIC, F_DEPOSIT, F_CHAIN, F_ENVELOPE,
+				      F_UPLOAD, F_TABLE, F_OUT, F_REGION};
+	int u = only(f, cmd, allowed, sizeof(allowed) / sizeof(allowed[0]));
+	if (!u)
+		u = need(f, cmd, F_KEY_ID);
+	if (!u)
+		u = need(f, cmd, F_SIGNER_ID);
+	if (!u)
+		u = need(f, cmd, F_KEYSTORES);
+	if (!u)
+		u = need(f, cmd, F_PASSWORDS);
+	if (u)
+		return u;
+	if (!signer_id_ok(f[F_SIGNER_ID].value))
+		return cloud_usage_error(cmd, "--signer-id must be 1..128 printable "
+					 "characters without spaces");
+	bool up = f[F_UPLOAD].value != NULL;
+	if (up == (f[F_OUT].value != NULL))
+		return cloud_usage_error(cmd, "give exactly one of --upload and --out");
+	if (up != (f[F_TABLE].value != NULL))
+		return cloud_usage_error(cmd, "--table goes with --upload");
+	if (f[F_ENVELOPE].value && f[F_MNEMONIC].value)
+		return cloud_usage_error(cmd, "--mnemonic-file is for per-key records; "
+					 "envelope bundles hold keys only");
+
+	struct err e = {0};
+	struct inputs in;
+	struct aws_creds_provider *creds = NULL;
+	struct aws_client *c = NULL;
+	json_t *items = json_array();
+	int rc = read_inputs(f, &in, &e);
+	if (rc == 0 && !(c = open_client(f[F_REGION].value, &creds, &e)))
+		rc = -e.code;
+	if (rc == 0 && up)
+		rc = check_table(c, f[F_TABLE].value, &e);
+	if (rc == 0)
+		rc = f[F_ENVELOPE].value ? encrypt_envelope(c, f, &in, items, &e)
+					 : encrypt_per_key(c, f, &in, items, &e);
+	if (rc == 0 && up)
+		rc = upload(c, f[F_TABLE].value, items, &e);
+	else if (rc == 0)
+		rc = write_out(f[F_OUT].value, items, &e);
+	if (rc == 0)
+		fprintf(stderr, "nitro-keys: %zu keys, %zu records %s %s\n", in.n,
+			json_array_size(items), up ? "uploaded to" : "written to",
+			up ? f[F_TABLE].value : f[F_OUT].value);
+	json_decref(items);
+	aws_client_free(c);
+	aws_creds_provider_free(creds);
+	inputs_free(&in);
+	if (rc < 0)
+		return e.code == ERR_USAGE ? cloud_usage_error(cmd, "%s", e.msg)
+					   : cloud_fail(e.msg);
+	return 0;
+}
+
+/* ---- table, list, disable/enable -------------------------------------------- */
+
+static int with_client(const struct cloud_flag *f, const char *cmd,
+		       int (*fn)(struct aws_client *, const struct cloud_flag *,
+				 struct err *))
+{
+	struct err e = {0};
+	struct aws_creds_provider *creds = NULL;
+	struct aws_client *c = open_client(f[F_REGION].value, &creds, &e);
+	int rc = c ? fn(c, f, &e) : -e.code;
+	aws_client_free(c);
+	aws_creds_provider_free(creds);
+	if (rc < 0)
+		return e.code == ERR_USAGE ? cloud_usage_error(cmd, "%s", e.msg)
+					   : cloud_fail(e.msg);
+	return 0;
+}
+
+static int do_create_table(struct aws_client *c, const struct cloud_flag *f,
+			   struct err *e)
+{
+	TRY(aws_ddb_create_table(c, f[F_TABLE].value, "web3signer_uuid", "S",
+				 "pubkey", "S", e));
+	TRY(aws_ddb_wait_active(c, f[F_TABLE].value, 60000, e));
+	fprintf(stderr, "nitro-keys: table %s is ACTIVE\n", f[F_TABLE].value);
+	return 0;
+}
+
+static int do_list(struct aws_client *c, const struct cloud_flag *f,
+		   struct err *e)
+{
+	uint64_t page = 100;
+	if (f[F_PAGE_SIZE].value &&
+	    (dec_parse_u64(f[F_PAGE_SIZE].value, &page, NULL, "--page-size") < 0 ||
+	     page < 1 || page > 1000))
+		return err_set(e, ERR_USAGE, "--page-size must be 1..1000");
+	TRY(check_table(c, f[F_TABLE].value, e));
+	json_t *vals = json_pack("{s:{s:s}}", ":s", "S", f[F_SIGNER_ID].value);
+	struct aws_ddb_query q = {.table = f[F_TABLE].value,
+				  .key_condition = {"web3signer_uuid = :s", NULL, vals},
+				  .page_size = (unsigned)page, .max_items = MAX_KEYS};
+	json_t *items = NULL;
+	unsigned pages = 0;
+	int rc = aws_ddb_query_all(c, &q, &items, &pages, e);
+	json_decref(vals);
+	if (rc < 0)
+		return rc;
+	size_t i, keys = 0;
+	json_t *it;
+	json_array_foreach(items, i, it) {
+		json_t *p = plain_item(it);
+		bool env = json_object_get(p, "envelope_format") != NULL;
+		json_t *out = json_pack("{s:O*,s:O*,s:O*,s:O*,s:s}", "pubkey",
+					json_object_get(p, "pubkey"), "active",
+					json_object_get(p, "active"), "chain",
+					json_object_get(p, "chain"), "datetime",
+					json_object_get(p, "datetime"), "kind",
+					env ? "envelope" : "key");
+		if (env)
+			json_object_set(out, "keys", json_object_get(p, "key_count"));
+		keys += env ? (size_t)json_integer_value(json_object_get(p, "key_count"))
+			    : 1;
+		char *line = json_dumps(out, JSON_COMPACT);
+		if (line)
+			printf("%s\n", line);
+		free(line);
+		json_decref(out);
+		json_decref(p);
+	}
+	fprintf(stderr, "nitro-keys: %zu records (%zu keys) for %s, %u pages\n",
+		json_array_size(items), keys, f[F_SIGNER_ID].value, pages);
+	json_decref(items);
+	return 0;
+}
+
+static int set_active(struct aws_client *c, const struct cloud_flag *f,
+		      bool active, struct err *e)
+{
+	uint8_t pk[BLS_PUBKEY_LEN];
+	TRY(hex_decode_exact(f[F_PUBKEY].value, pk, sizeof(pk), e, "--pubkey"));
+	char pubkey[2 + 2 * BLS_PUBKEY_LEN + 1];
+	hex_encode(pk, sizeof(pk), pubkey);
+	json_t *key = json_pack("{s:{s:s},s:{s:s}}", "web3signer_uuid", "S",
+				f[F_SIGNER_ID].value, "pubkey", "S", pubkey);
+	json_t *vals = json_pack("{s:{s:b}}", ":a", "BOOL", active);
+	struct aws_ddb_expr upd = {"SET active = :a", NULL, vals};
+	int rc = aws_ddb_update_item(c, f[F_TABLE].value, key, &upd,
+				     "attribute_exists(pubkey)", NULL, e);
+	json_decref(key);
+	json_decref(vals);
+	if (rc == -ERR_REFUSED)
+		return err_set(e, ERR_NOT_FOUND, "no record %s for signer %s in %s",
+			       pubkey, f[F_SIGNER_ID].value, f[F_TABLE].value);
+	if (rc == 0)
+		fprintf(stderr, "nitro-keys: %s %s\n", pubkey,
+			active ? "enabled" : "disabled");
+	return rc;
+}
+
+static int do_disable(struct aws_client *c, const struct cloud_flag *f,
+		      struct err *e)
+{
+	return set_active(c, f, false, e);
+}
+
+static int do_enable(struct aws_client *c, const struct cloud_flag *f,
+		     struct err *e)
+{
+	return set_active(c, f, true, e);
+}
+
+/* ---- policy ---------------------------------------------------------------------- */
+
+static bool arn_ok(const char *s)
+{
+	int colons = 0;
+	for (const char *p = s; *p; p++) {
+		if ((unsigned char)*p <= ' ' || *p == '"' || *p == '\\')
+			return false;
+		colons += *p == ':';
+	}
+	return strncmp(s, "arn:aws", 7) == 0 && colons >= 5 && strlen(s) < 2048;
+}
+
+static int cmd_policy(struct cloud_flag *f)
+{
+	static const char *cmd = "kms policy";
+	static const int allowed[] = {F_PCR0, F_ROLE_ARN, F_ADMIN_ARN, F_ENCRYPT_ARN,
+				      F_CONDITION};
+	int u = only(f, cmd, allowed, sizeof(allowed) / sizeof(allowed[0]));
+	if (!u)
+		u = need(f, cmd, F_PCR0);
+	if (!u)
+		u = need(f, cmd, F_ROLE_ARN);
+	if (!u)
+		u = need(f, cmd, F_ADMIN_ARN);
+	if (u)
+		return u;
+	char hex[2 + 96 + 1];
+	const char *pv = f[F_PCR0].value;
+	snprintf(hex, sizeof(hex), "%s%s", strncmp(pv, "0x", 2) ? "0x" : "", pv);
+	uint8_t pcr0[48];
+	if (strlen(pv) > 98 || hex_decode_exact(hex, pcr0, sizeof(pcr0), NULL, "") < 0)
+		return cloud_usage_error(cmd, "--pcr0 must be 96 hex digits (SHA-384)");
+	char pcr0_hex[2 + 96 + 1];
+	hex_encode(pcr0, sizeof(pcr0), pcr0_hex);
+	const char *cond = f[F_CONDITION].value ? f[F_CONDITION].value : "image-sha384";
+	const char *ckey;
+	if (strcmp(cond, "image-sha384") == 0)
+		ckey = "kms:RecipientAttestation:ImageSha384";
+	else if (strcmp(cond, "pcr0") == 0)
+		ckey = "kms:RecipientAttestation:PCR0";
+	else
+		return cloud_usage_error(cmd, "--condition must be image-sha384 or pcr0");
+	const int arns[] = {F_ROLE_ARN, F_ADMIN_ARN, F_ENCRYPT_ARN};
+	for (size_t i = 0; i < 3; i++)
+		if (f[arns[i]].value && !arn_ok(f[arns[i]].value))
+			return cloud_usage_error(cmd, "--%s is not an ARN", f[arns[i]].name);
+	if (strcmp(f[F_ROLE_ARN].value, f[F_ADMIN_ARN].value) == 0)
+		return cloud_usage_error(cmd, "--key-admin-arn must differ from "
+					 "--role-arn (admins must not use the key)");
+	bool zero = true;
+	for (int i = 0; i < 48; i++)
+		zero = zero && pcr0[i] == 0;
+	if (zero)
+		fprintf(stderr, "nitro-keys: warning: a zero PCR0 admits every debug-mode "
+				"enclave; never use it for production keys\n");
+
+	json_t *admin = json_pack(
+		"{s:s,s:s,s:{s:s},s:[s,s,s,s,s,s,s,s,s,s,s,s,s,s],s:s}", "Sid",
+		"KeyAdministrationWithoutUse", "Effect", "Allow", "Principal", "AWS",
+		f[F_ADMIN_ARN].value, "Action", "kms:Create*", "kms:Describe*",
+		"kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*",
+		"kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource",
+		"kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
+		"Resource", "*");
+	json_t *enclave = json_pack(
+		"{s:s,s:s,s:{s:s},s:[s,s],s:s,s:{s:{s:s}}}", "Sid",
+		"EnclaveDecryptOnlyWithAttestation", "Effect", "Allow", "Principal",
+		"AWS", f[F_ROLE_ARN].value, "Action", "kms:Decrypt",
+		"kms:GenerateDataKey", "Resource", "*", "Condition",
+		"StringEqualsIgnoreCase", ckey, pcr0_hex + 2);
+	/* Belt and braces: even an IAM grant cannot decrypt without a document. */
+	json_t *deny = json_pack(
+		"{s:s,s:s,s:{s:s},s:[s,s],s:s,s:{s:{s:s}}}", "Sid",
+		"DenyRoleWithoutAttestation", "Effect", "Deny", "Principal", "AWS",
+		f[F_ROLE_ARN].value, "Action", "kms:Decrypt", "kms:GenerateDataKey",
+		"Resource", "*", "Condition", "Null", ckey, "true");
+	json_t *st = json_pack("[o,o,o]", admin, enclave, deny);
+	if (f[F_ENCRYPT_ARN].value)
+		json_array_append_new(
+			st, json_pack("{s:s,s:s,s:{s:s},s:[s,s,s],s:s}", "Sid",
+				      "OperatorEncryptOnly", "Effect", "Allow",
+				      "Principal", "AWS", f[F_ENCRYPT_ARN].value,
+				      "Action", "kms:Encrypt", "kms:GenerateDataKey",
+				      "kms:DescribeKey", "Resource", "*"));
+	json_t *policy = json_pack("{s:s,s:s,s:o}", "Version", "2012-10-17", "Id",
+				   "nitro-signer-key-policy", "Statement", st);
+	char *txt = json_dumps(policy, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(policy);
+	if (!txt)
+		return cloud_fail("out of memory");
+	printf("%s\n", txt);
+	free(txt);
+	return 0;
+}
+
+/* ---- dispatch -------------------------------------------------------------------------- */
+
+static int run_sub(const char *sub, struct cloud_flag *f)
+{
+	char cmd[64];
+	snprintf(cmd, sizeof(cmd), "kms %s", sub);
+	if (strcmp(sub, "encrypt") == 0)
+		return cmd_encrypt(f);
+	if (strcmp(sub, "policy") == 0)
+		return cmd_policy(f);
+	int u = 0;
+	if (strcmp(sub, "create-table") == 0) {
+		static const int a[] = {F_TABLE, F_REGION};
+		u = only(f, cmd, a, 2);
+		if (!u)
+			u = need(f, cmd, F_TABLE);
+		return u ? u : with_client(f, cmd, do_create_table);
+	}
+	if (strcmp(sub, "list") == 0) {
+		static const int a[] = {F_TABLE, F_SIGNER_ID, F_PAGE_SIZE, F_REGION};
+		u = only(f, cmd, a, 4);
+		if (!u)
+			u = need(f, cmd, F_TABLE);
+		if (!u)
+			u = need(f, cmd, F_SIGNER_ID);
+		return u ? u : with_client(f, cmd, do_list);
+	}
+	if (strcmp(sub, "disable") == 0 || strcmp(sub, "enable") == 0) {
+		static const int a[] = {F_TABLE, F_SIGNER_ID, F_PUBKEY, F_REGION};
+		u = only(f, cmd, a, 4);
+		if (!u)
+			u = need(f, cmd, F_TABLE);
+		if (!u)
+			u = need(f, cmd, F_SIGNER_ID);
+		if (!u)
+			u = need(f, cmd, F_PUBKEY);
+		return u ? u : with_client(f, cmd, sub[0] == 'd' ? do_disable : do_enable);
+	}
+	return cloud_usage_error("kms", "unknown command %s", sub);
+}
+
+int nitro_keys_kms_main(int argc, char **argv)
+{
+	/* "nitro-keys list ..." is "nitro-keys kms list ...". */
+	bool is_list = argc >= 2 && strcmp(argv[1], "list") == 0;
+	int first = is_list ? 2 : 3;
+	const char *sub = is_list ? "list" : (argc >= 3 ? argv[2] : NULL);
+	if (!sub || strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
+		fputs(KMS_USAGE, sub ? stdout : stderr);
+		return sub ? 0 : CLOUD_EXIT_USAGE;
+	}
+	struct cloud_flag *f = new_flags();
+	if (!f)
+		return cloud_fail("out of memory");
+	bool help = false;
+	int rc = cloud_parse(argc - first, argv + first, f, F_COUNT, "kms", &help);
+	if (rc == 0 && help) {
+		fputs(KMS_USAGE, stdout);
+	} else if (rc == 0) {
+		secret_init();
+		rc = run_sub(sub, f);
+	}
+	free(f);
+	return rc;
+}

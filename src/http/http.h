@@ -68,8 +68,10 @@ struct http_req {
 };
 
 struct http_reply;
+struct http_pending;
 typedef void (*http_defer_fn)(const struct http_req *req,
 			      struct http_reply *reply, void *ctx);
+typedef void (*http_park_fn)(struct http_pending *p, void *ctx);
 
 struct http_reply {
 	int status;
@@ -79,6 +81,9 @@ struct http_reply {
 	/* Set by http_reply_defer: finish on the worker pool. */
 	http_defer_fn defer_fn;
 	void *defer_ctx;          /* owned by defer_fn (it must free it) */
+	/* Set by http_reply_park: wait for an asynchronous event. */
+	http_park_fn park_fn;
+	void *park_ctx;
 };
 
 struct http_handlers {
@@ -93,6 +98,18 @@ struct http_handlers {
  * reply there. fn always runs exactly once (also at shutdown, with the
  * reply then discarded), so it may own ctx. */
 void http_reply_defer(struct http_reply *r, http_defer_fn fn, void *ctx);
+
+/*
+ * Park this request without holding a thread: right after the handler
+ * returns, start(p, ctx) runs on the loop; it hands p to whatever will
+ * complete the work (e.g. a database committer), which later calls
+ * http_pending_resume(p, fn, ctx2) exactly once, from any thread. fn then
+ * runs on the request's own loop and fills the reply (it also runs, with
+ * the reply discarded, if the server shuts down first, so it may own ctx2).
+ * The server waits for every parked request to resume before it frees.
+ */
+void http_reply_park(struct http_reply *r, http_park_fn start, void *ctx);
+void http_pending_resume(struct http_pending *p, http_defer_fn fn, void *ctx);
 
 /* Reply helpers: body is copied. */
 void http_reply_text(struct http_reply *r, int status, const char *ctype,

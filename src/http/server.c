@@ -87,6 +87,7 @@ struct http_server {
 	bool stopping;
 	int nworkers;
 	pthread_t *workers;
+	atomic_int parked;      /* requests waiting for http_pending_resume */
 };
 
 /* ---- reply helpers -------------------------------------------------------- */
@@ -114,6 +115,12 @@ void http_reply_defer(struct http_reply *r, http_defer_fn fn, void *ctx)
 {
 	r->defer_fn = fn;
 	r->defer_ctx = ctx;
+}
+
+void http_reply_park(struct http_reply *r, http_park_fn start, void *ctx)
+{
+	r->park_fn = start;
+	r->park_ctx = ctx;
 }
 
 void http_reply_error(struct http_reply *r, int status, const char *msg)
@@ -323,6 +330,16 @@ static void complete_on_loop(struct job *j)
 		wake_loop(l);
 }
 
+void http_pending_resume(struct http_pending *p, http_defer_fn fn, void *ctx)
+{
+	struct job *j = (struct job *)p;
+	struct http_server *s = j->loop->s;
+	j->reply.defer_fn = fn; /* run on the loop by on_wake */
+	j->reply.defer_ctx = ctx;
+	complete_on_loop(j);
+	atomic_fetch_sub(&s->parked, 1);
+}
+
 static void *worker_main(void *arg)
 {
 	struct http_server *s = arg;
@@ -363,6 +380,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&l->done_lock);
 	while (list) {
 		struct job *next = list->next;
+		job_finish_deferred(list); /* a resumed parked request */
 		send_reply(list->evreq, &list->reply);
 		job_free(list);
 		list = next;
@@ -456,6 +474,13 @@ static void on_request(struct evhttp_request *evreq, void *arg)
 	}
 	j->loop = l;
 	s->h.handle(&j->req, &j->reply, s->h.arg);
+	if (j->reply.park_fn) {
+		http_park_fn start = j->reply.park_fn;
+		j->reply.park_fn = NULL;
+		atomic_fetch_add(&s->parked, 1);
+		start((struct http_pending *)j, j->reply.park_ctx);
+		return;
+	}
 	if (!j->reply.defer_fn) {
 		send_reply(evreq, &j->reply);
 		job_free(j);
@@ -717,6 +742,16 @@ void http_server_free(struct http_server *s)
 	for (int i = 0; i < s->nworkers; i++)
 		pthread_join(s->workers[i], NULL);
 	free(s->workers);
+	/* Parked requests come back through their loop's queue: wait for
+	 * them (their completers, e.g. a database commit, are bounded). */
+	for (int waited_ms = 0; atomic_load(&s->parked) > 0; waited_ms++) {
+		if (waited_ms == 30000) {
+			log_error("http: %d parked request(s) never resumed",
+				  atomic_load(&s->parked));
+			break;
+		}
+		usleep(1000);
+	}
 	struct job *j;
 	while ((j = queue_pop(&s->pending)))
 		job_free(j);

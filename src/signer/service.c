@@ -254,7 +254,97 @@ struct slashable_job {
 	struct signer *s;
 	struct eth2_signing sg;
 	uint8_t pubkey[BLS_PUBKEY_LEN];
+	/* the async path */
+	struct http_pending *pending;
+	int rc;
+	enum slashing_reason why;
+	struct err err;
 };
+
+static void reply_refused(struct signer *s, struct slashable_job *job,
+			  struct http_reply *r)
+{
+	atomic_fetch_add(&s->refused_total, 1);
+	char hex[2 + 2 * BLS_PUBKEY_LEN + 1];
+	hex_encode(job->pubkey, BLS_PUBKEY_LEN, hex);
+	log_warn("slashing protection refused %s for %s: %s",
+		 eth2_sign_type_name(job->sg.type), hex,
+		 slashing_reason_code(job->why));
+	json_t *o = json_pack("{s:s,s:s}", "error",
+			      "refused by slashing protection", "reason",
+			      slashing_reason_code(job->why));
+	http_reply_json_owned(r, 412, o ? json_dumps(o, JSON_COMPACT) : NULL);
+	json_decref(o);
+}
+
+static void reply_db_error(const char *why, struct http_reply *r)
+{
+	char msg[400];
+	snprintf(msg, sizeof(msg), "slashing protection database unavailable: %s",
+		 why);
+	log_error("%s", msg);
+	http_reply_error(r, 503, msg);
+}
+
+/*
+ * The async path. On the loop: the request is queued with the engine and
+ * parked (no thread waits). On the committer thread, after the batch is
+ * durable: the decision is noted and the request resumed. Back on the loop:
+ * sign if allowed. A burst of hundreds of attestations thus shares one
+ * commit, and BLS signing stays on the per-core loops.
+ */
+static void slashable_finish(const struct http_req *req, struct http_reply *r,
+			     void *ctx)
+{
+	struct slashable_job *job = ctx;
+	struct signer *s = job->s;
+	if (job->rc < 0) {
+		reply_db_error(job->err.msg, r);
+	} else if (job->why != SLASHING_OK) {
+		reply_refused(s, job, r);
+	} else {
+		uint8_t sig[BLS_SIG_LEN];
+		pthread_rwlock_rdlock(&s->keys_lock);
+		const struct bls_key *k = keys_find(s->keys, job->pubkey);
+		if (k)
+			bls_sign(k, job->sg.signing_root,
+				 sizeof(job->sg.signing_root), sig);
+		pthread_rwlock_unlock(&s->keys_lock);
+		if (!k) {
+			/* removed by a reload after the record was made: the
+			 * record only makes future requests safer */
+			http_reply_error(r, 404, "unknown public key");
+		} else {
+			atomic_fetch_add(&s->signed_total[job->sg.type], 1);
+			reply_signature(req, r, sig);
+		}
+	}
+	count_status(s, r->status);
+	free(job);
+}
+
+static void slashable_decided(void *arg, int rc, enum slashing_reason why,
+			      const struct err *e)
+{
+	struct slashable_job *job = arg;
+	job->rc = rc;
+	job->why = why;
+	if (rc < 0 && e)
+		job->err = *e;
+	http_pending_resume(job->pending, slashable_finish, job);
+}
+
+static void slashable_start(struct http_pending *p, void *ctx)
+{
+	struct slashable_job *job = ctx;
+	job->pending = p;
+	struct slashing_db *db = job->s->db; /* open: checked by the caller */
+	if (slashing_check_async(db, job->pubkey, &job->sg, slashable_decided,
+				 job, &job->err) < 0) {
+		job->rc = -ERR_UNAVAILABLE;
+		http_pending_resume(p, slashable_finish, job);
+	}
+}
 
 /*
  * On a worker: key lookup, then check-and-record (durable before we go on),
@@ -283,25 +373,10 @@ static void sign_slashable(const struct http_req *req, struct http_reply *r,
 	if (!k) {
 		http_reply_error(r, 404, "unknown public key");
 	} else if (!db || rc < 0) {
-		char msg[400];
-		snprintf(msg, sizeof(msg), "slashing protection database "
-			 "unavailable: %s", db ? e.msg : s->db_error);
-		if (db)
-			log_error("%s", msg);
-		http_reply_error(r, 503, msg);
+		reply_db_error(db ? e.msg : s->db_error, r);
 	} else if (why != SLASHING_OK) {
-		atomic_fetch_add(&s->refused_total, 1);
-		char hex[2 + 2 * BLS_PUBKEY_LEN + 1];
-		hex_encode(job->pubkey, BLS_PUBKEY_LEN, hex);
-		log_warn("slashing protection refused %s for %s: %s",
-			 eth2_sign_type_name(job->sg.type), hex,
-			 slashing_reason_code(why));
-		json_t *o = json_pack("{s:s,s:s}", "error",
-				      "refused by slashing protection",
-				      "reason", slashing_reason_code(why));
-		http_reply_json_owned(r, 412, o ? json_dumps(o, JSON_COMPACT)
-						: NULL);
-		json_decref(o);
+		job->why = why;
+		reply_refused(s, job, r);
 	} else {
 		atomic_fetch_add(&s->signed_total[job->sg.type], 1);
 		reply_signature(req, r, sig);
@@ -350,10 +425,17 @@ static void handle_sign(struct signer *s, const struct http_req *req,
 			http_reply_error(r, 500, "out of memory");
 			return;
 		}
+		memset(job, 0, sizeof(*job));
 		job->s = s;
 		job->sg = sg;
 		memcpy(job->pubkey, pk, sizeof(pk));
-		http_reply_defer(r, sign_slashable, job);
+		pthread_mutex_lock(&s->db_lock);
+		bool open = s->db != NULL;
+		pthread_mutex_unlock(&s->db_lock);
+		if (open) /* the common case: no thread waits for the commit */
+			http_reply_park(r, slashable_start, job);
+		else      /* (re)opening may block: a worker does it */
+			http_reply_defer(r, sign_slashable, job);
 		return;
 	}
 	atomic_fetch_add(&s->signed_total[sg.type], 1);
@@ -718,7 +800,7 @@ static void handle(const struct http_req *req, struct http_reply *r,
 		else
 			handle_metrics(s, r);
 	}
-	if (!r->defer_fn)
+	if (!r->defer_fn && !r->park_fn)
 		count_status(s, r->status);
 }
 

@@ -13,7 +13,10 @@
  * the next batch, so one fsync serves many validators under load and a lone
  * request pays exactly one.
  *
- * Each caller sleeps on its own condition variable, signalled once.
+ * Each blocking caller sleeps on its own condition variable, signalled
+ * once. Async callers (slashing_check_async: the HTTP signer, so a burst of
+ * hundreds of requests fits in one commit without one thread per request)
+ * get a callback on the committer thread after the commit instead.
  *
  * Locks: q_lock guards the queue, the health state and the pruning
  * schedule; be_lock serialises every backend call (the committer's batches,
@@ -36,7 +39,7 @@
 #include <string.h>
 #include <time.h>
 
-#define BATCH_MAX 512
+#define BATCH_MAX 64
 #define PRUNE_STEP 256
 
 struct slashing_db {
@@ -81,15 +84,28 @@ static void run_batch(struct slashing_db *db, struct slashing_request **batch,
 			  "none signed: %s", n, e.msg);
 	pthread_mutex_lock(&db->q_lock);
 	note_write(db, rc, &e);
+	size_t nasync = 0;
 	for (size_t i = 0; i < n; i++) {
-		batch[i]->rc = rc < 0 ? rc : 0;
+		struct slashing_request *r = batch[i];
+		r->rc = rc < 0 ? rc : 0;
 		if (rc < 0)
-			batch[i]->err = e;
-		batch[i]->done = true;
-		/* one wake-up per caller: no herd of waiters re-checking */
-		pthread_cond_signal(&batch[i]->done_cv);
+			r->err = e;
+		if (r->done_fn) {
+			batch[nasync++] = r; /* nasync <= i: reuse the array */
+			continue;
+		}
+		r->done = true;
+		/* one wake-up per caller: no herd of waiters re-checking; a
+		 * blocking caller's request lives on its stack, so it is not
+		 * touched after this */
+		pthread_cond_signal(&r->done_cv);
 	}
 	pthread_mutex_unlock(&db->q_lock);
+	for (size_t i = 0; i < nasync; i++) {
+		struct slashing_request *r = batch[i];
+		r->done_fn(r->done_arg, r->rc, r->decision, &r->err);
+		free(r);
+	}
 }
 
 static void prune_one_step(struct slashing_db *db)
@@ -283,6 +299,61 @@ static int submit(struct slashing_db *db, struct slashing_request *r,
 	return 0;
 }
 
+static int fill_request(struct slashing_request *r, const uint8_t pubkey[48],
+			const struct eth2_signing *sg, struct err *e)
+{
+	memset(r, 0, sizeof(*r));
+	memcpy(r->pubkey, pubkey, 48);
+	memcpy(r->gvr, sg->genesis_validators_root, 32);
+	memcpy(r->root, sg->signing_root, 32);
+	switch (sg->type) {
+	case ETH2_SIGN_BLOCK:
+	case ETH2_SIGN_BLOCK_V2:
+		r->kind = SLASHING_REQ_BLOCK;
+		r->slot = sg->block_slot;
+		return 0;
+	case ETH2_SIGN_ATTESTATION:
+		r->kind = SLASHING_REQ_ATTESTATION;
+		r->source = sg->source_epoch;
+		r->target = sg->target_epoch;
+		return 0;
+	default:
+		return err_set(e, ERR_INTERNAL,
+			       "slashing check asked for %s, which is not slashable",
+			       eth2_sign_type_name(sg->type));
+	}
+}
+
+int slashing_check_async(struct slashing_db *db, const uint8_t pubkey[48],
+			 const struct eth2_signing *sg, slashing_done_fn done,
+			 void *arg, struct err *e)
+{
+	struct slashing_request *r = malloc(sizeof(*r));
+	if (!r)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	int rc = fill_request(r, pubkey, sg, e);
+	if (rc < 0) {
+		free(r);
+		return rc;
+	}
+	r->done_fn = done;
+	r->done_arg = arg;
+	pthread_mutex_lock(&db->q_lock);
+	if (db->stopping) {
+		pthread_mutex_unlock(&db->q_lock);
+		free(r);
+		return err_set(e, ERR_UNAVAILABLE, "slashing database is closing");
+	}
+	if (db->tail)
+		db->tail->next = r;
+	else
+		db->head = r;
+	db->tail = r;
+	pthread_cond_signal(&db->q_cv);
+	pthread_mutex_unlock(&db->q_lock);
+	return 0;
+}
+
 int slashing_check_block(struct slashing_db *db, const uint8_t pubkey[48],
 			 const uint8_t gvr[32], uint64_t slot,
 			 const uint8_t signing_root[32],
@@ -319,23 +390,9 @@ int slashing_check(struct slashing_db *db, const uint8_t pubkey[48],
 		   const struct eth2_signing *sg, enum slashing_reason *decision,
 		   struct err *e)
 {
-	switch (sg->type) {
-	case ETH2_SIGN_BLOCK:
-	case ETH2_SIGN_BLOCK_V2:
-		return slashing_check_block(db, pubkey, sg->genesis_validators_root,
-					    sg->block_slot, sg->signing_root,
-					    decision, e);
-	case ETH2_SIGN_ATTESTATION:
-		return slashing_check_attestation(db, pubkey,
-						  sg->genesis_validators_root,
-						  sg->source_epoch,
-						  sg->target_epoch,
-						  sg->signing_root, decision, e);
-	default:
-		return err_set(e, ERR_INTERNAL,
-			       "slashing check asked for %s, which is not slashable",
-			       eth2_sign_type_name(sg->type));
-	}
+	struct slashing_request r;
+	TRY(fill_request(&r, pubkey, sg, e));
+	return submit(db, &r, decision, e);
 }
 
 /* ---- everything else: one backend call under be_lock -------------------- */

@@ -88,6 +88,21 @@ int slashing_check(struct slashing_db *db, const uint8_t pubkey[48],
 		   struct err *e);
 
 /*
+ * Non-blocking check-and-record: queues the request and returns at once.
+ * done(arg, rc, decision, e) runs exactly once, on the committer thread,
+ * after the batch holding this request is durable (rc 0, decision set) or
+ * failed (rc < 0, e set; never "allowed"). It must not block: hand the
+ * result to another thread. A negative return (closing, out of memory)
+ * means done will not be called.
+ */
+typedef void (*slashing_done_fn)(void *arg, int rc,
+				 enum slashing_reason decision,
+				 const struct err *e);
+int slashing_check_async(struct slashing_db *db, const uint8_t pubkey[48],
+			 const struct eth2_signing *sg, slashing_done_fn done,
+			 void *arg, struct err *e);
+
+/*
  * EIP-3076 interchange v5. Import validates the whole file first (version
  * "5", genesis_validators_root, hex lengths, decimal strings; the message
  * names the field), then merges it in one transaction: every record kept,

@@ -119,6 +119,10 @@ struct slashing_request {
 	enum slashing_reason decision; /* set by the backend's check_batch */
 	/* the queue's business */
 	struct slashing_request *next;
+	/* async callers (heap request, freed after the callback); NULL for
+	 * the blocking ones, who wait on done_cv */
+	slashing_done_fn done_fn;
+	void *done_arg;
 	pthread_cond_t done_cv; /* signalled once, for this caller only */
 	bool done;
 	int rc;

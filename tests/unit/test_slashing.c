@@ -639,6 +639,78 @@ static void test_evaluate_command(void **state)
 	assert_int_equal(blk(f->db, 1, 5, 1), OK);
 }
 
+/* ---- the non-blocking path -------------------------------------------- */
+
+struct async_tally {
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	int done, allowed, refused_double, errors;
+};
+
+static void async_done(void *arg, int rc, enum slashing_reason d,
+		       const struct err *e)
+{
+	struct async_tally *t = arg;
+	pthread_mutex_lock(&t->lock);
+	t->done++;
+	if (rc < 0)
+		t->errors++;
+	else if (d == OK)
+		t->allowed++;
+	else if (d == SLASHING_DOUBLE_VOTE)
+		t->refused_double++;
+	pthread_cond_signal(&t->cv);
+	pthread_mutex_unlock(&t->lock);
+}
+
+static void test_async_conflicting_votes_at_most_one(void **state)
+{
+	struct fx *f = *state;
+	struct async_tally t = {PTHREAD_MUTEX_INITIALIZER,
+				PTHREAD_COND_INITIALIZER, 0, 0, 0, 0};
+	uint8_t pk[48];
+	pk_of(3, pk);
+	enum { N = 200 };
+	for (int i = 0; i < N; i++) {
+		struct eth2_signing sg = {0};
+		memcpy(sg.genesis_validators_root, GVR, 32);
+		sg.slashable = true;
+		sg.type = ETH2_SIGN_ATTESTATION;
+		sg.source_epoch = 10;
+		sg.target_epoch = 11;
+		sg.signing_root[0] = (uint8_t)i;
+		sg.signing_root[1] = (uint8_t)(i >> 8);
+		assert_int_equal(slashing_check_async(f->db, pk, &sg, async_done,
+						      &t, NULL), 0);
+	}
+	pthread_mutex_lock(&t.lock);
+	while (t.done < N)
+		pthread_cond_wait(&t.cv, &t.lock);
+	pthread_mutex_unlock(&t.lock);
+	assert_int_equal(t.errors, 0);
+	assert_int_equal(t.allowed, 1);
+	assert_int_equal(t.refused_double, N - 1);
+	/* and the decision is durable: the same vote with another root is
+	 * still refused through the blocking path */
+	enum slashing_reason d;
+	uint8_t root[32] = {0xEE};
+	assert_int_equal(slashing_check_attestation(f->db, pk, GVR, 10, 11,
+						    root, &d, NULL), 0);
+	assert_int_equal(d, SLASHING_DOUBLE_VOTE);
+}
+
+static void test_async_refuses_non_slashable_type(void **state)
+{
+	struct fx *f = *state;
+	struct eth2_signing sg = {0};
+	sg.type = ETH2_SIGN_RANDAO_REVEAL;
+	uint8_t pk[48];
+	pk_of(4, pk);
+	struct err e = {0};
+	assert_true(slashing_check_async(f->db, pk, &sg, async_done, NULL, &e) <
+		    0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int main(void)
@@ -673,6 +745,8 @@ int main(void)
 		T(test_not_our_database_refused),
 		T(test_locked_database_fails_closed),
 		T(test_concurrent_conflicting_votes_at_most_one),
+		T(test_async_conflicting_votes_at_most_one),
+		T(test_async_refuses_non_slashable_type),
 		T(test_evaluate_command),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

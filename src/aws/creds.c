@@ -545,7 +545,7 @@ static int imds_refresh(struct aws_creds_provider *p, struct err *e)
 	aws_creds_clear(&p->cur);
 	p->cur = c;
 	p->have = true;
-	log_info("aws: IMDS credentials for role %s (key %s), expire in %llds",
+	log_debug("aws: IMDS credentials for role %s (key %s), expire in %llds",
 		 p->role, c.access_key_id, (long long)(c.expiration - p->now()));
 out:
 	json_decref(j);

@@ -7,7 +7,7 @@
 // wrong context fails like it does on KMS (InvalidCiphertextException,
 // IncorrectKeyException). Each key has a key policy, evaluated for every
 // call (Allow/Deny statements, principals, action wildcards,
-// StringEquals[IgnoreCase] conditions on kms:RecipientAttestation:*
+// StringEquals[IgnoreCase] and Null conditions on kms:RecipientAttestation:*
 // keys, which only a verified Recipient supplies: see recipient.mjs).
 //
 // Operations: Encrypt, Decrypt, GenerateDataKey, GenerateDataKeyPair,
@@ -79,6 +79,7 @@ function conditionsMet(cond, ctx) {
   for (const [op, kv] of Object.entries(cond)) {
     for (const [key, want] of Object.entries(kv)) {
       const have = ctx[key.toLowerCase()];
+      if (op === 'Null') { if ((have === undefined) !== (String(want) === 'true')) return false; continue; }
       if (have === undefined) return false;
       const wants = [].concat(want);
       if (op === 'StringEquals') { if (!wants.includes(have)) return false; }

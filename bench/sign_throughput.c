@@ -20,6 +20,7 @@
  * Prints requests/s, the ratio to raw blst, and p50/p99 latency.
  */
 #include "crypto/crypto.h"
+#include "fixture.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -46,7 +47,8 @@
 
 static int opt_keys = 16, opt_seconds = 5, opt_clients = 4, opt_client_threads = 1;
 static const char *opt_type = "randao";
-static char signer_path[512];
+static char signer_arg[512];
+static struct bench_fixture fx;
 
 /* ---- baseline ---------------------------------------------------------- */
 
@@ -79,10 +81,8 @@ static double measure_baseline(int threads, double seconds)
 	for (int i = 0; i < threads; i++) {
 		memset(&args[i], 0, sizeof(args[i]));
 		args[i].seconds = seconds;
-		if (bls_key_generate(&args[i].key, &e) < 0) {
-			fprintf(stderr, "keygen: %s\n", e.msg);
-			exit(1);
-		}
+		if (bls_key_generate(&args[i].key, &e) < 0)
+			bench_die("key generation failed");
 		pthread_create(&t[i], NULL, baseline_thread, &args[i]);
 	}
 	uint64_t total = 0;
@@ -94,122 +94,8 @@ static double measure_baseline(int threads, double seconds)
 	return (double)total / seconds;
 }
 
-/* ---- fixture: keys and TLS -------------------------------------------------- */
-
-static char tmpdir[256];
-static char pubkeys[1024][2 + 2 * BLS_PUBKEY_LEN + 1];
-
-static void die(const char *what)
-{
-	fprintf(stderr, "sign_throughput: %s\n", what);
-	exit(1);
-}
-
-static void write_file(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0)
-		die("cannot write fixture file");
-}
-
-static void make_keys(int n)
-{
-	char dir[300];
-	snprintf(dir, sizeof(dir), "%s/keys", tmpdir);
-	mkdir(dir, 0700);
-	for (int i = 0; i < n; i++) {
-		struct bls_key *k = NULL;
-		struct secret *sk = NULL;
-		struct err e;
-		if (bls_key_generate(&k, &e) < 0 || bls_key_export(k, &sk, &e) < 0)
-			die("key generation failed");
-		char hex[2 + 64 + 1], path[400], yaml[256];
-		hex_encode(sk->bytes, 32, hex);
-		hex_encode(k->pubkey, BLS_PUBKEY_LEN, pubkeys[i]);
-		int len = snprintf(yaml, sizeof(yaml),
-				   "type: \"file-raw\"\nkeyType: \"BLS\"\n"
-				   "privateKey: \"%s\"\n", hex);
-		snprintf(path, sizeof(path), "%s/key%d.yaml", dir, i);
-		write_file(path, yaml, (size_t)len);
-		OPENSSL_cleanse(hex, sizeof(hex));
-		secret_free(sk);
-		bls_key_free(k);
-	}
-}
-
-static void make_tls(void)
-{
-	EVP_PKEY *key = EVP_EC_gen("P-256");
-	X509 *cert = X509_new();
-	if (!key || !cert)
-		die("cannot create TLS key");
-	ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
-	X509_gmtime_adj(X509_getm_notBefore(cert), -60);
-	X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
-	X509_set_pubkey(cert, key);
-	X509_NAME *name = X509_get_subject_name(cert);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-				   (const unsigned char *)"localhost", -1, -1, 0);
-	X509_set_issuer_name(cert, name);
-	if (!X509_sign(cert, key, EVP_sha256()))
-		die("cannot sign certificate");
-	PKCS12 *p12 = PKCS12_create("benchpass", "signer", key, cert, NULL, 0,
-				    0, 0, 0, 0);
-	unsigned char *der = NULL;
-	int len = p12 ? i2d_PKCS12(p12, &der) : -1;
-	if (len <= 0)
-		die("cannot build PKCS#12");
-	char path[300];
-	snprintf(path, sizeof(path), "%s/tls.p12", tmpdir);
-	write_file(path, der, (size_t)len);
-	snprintf(path, sizeof(path), "%s/tls.pass", tmpdir);
-	write_file(path, "benchpass\n", 10);
-	OPENSSL_free(der);
-	PKCS12_free(p12);
-	X509_free(cert);
-	EVP_PKEY_free(key);
-}
-
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {0};
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t l = sizeof(a);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &l) < 0)
-		die("no free port");
-	int port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
-static pid_t start_signer(int port)
-{
-	char a_port[64], a_keys[300], a_p12[300], a_pw[300];
-	snprintf(a_port, sizeof(a_port), "--http-listen-port=%d", port);
-	snprintf(a_keys, sizeof(a_keys), "--key-store-path=%s/keys", tmpdir);
-	snprintf(a_p12, sizeof(a_p12), "--tls-keystore-file=%s/tls.p12", tmpdir);
-	snprintf(a_pw, sizeof(a_pw), "--tls-keystore-password-file=%s/tls.pass",
-		 tmpdir);
-	pid_t pid = fork();
-	if (pid == 0) {
-		int devnull = open("/dev/null", 1);
-		dup2(devnull, 1);
-		dup2(devnull, 2);
-		execl(signer_path, signer_path, "--http-listen-host=127.0.0.1",
-		      a_port, a_keys, a_p12, a_pw, "--tls-allow-any-client",
-		      "--logging=ERROR", "eth2", "--network=mainnet",
-		      "--slashing-protection-enabled=false", (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
-
 /* ---- HTTPS client ---------------------------------------------------------- */
 
-static SSL_CTX *client_ctx;
 static int server_port;
 static atomic_bool stop_clients;
 
@@ -220,29 +106,6 @@ struct client {
 	uint32_t *lat_us;
 	size_t nlat, cap;
 };
-
-static SSL *connect_tls(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {0};
-	a.sin_family = AF_INET;
-	a.sin_port = htons((uint16_t)server_port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		close(fd);
-		return NULL;
-	}
-	SSL *ssl = SSL_new(client_ctx);
-	SSL_set_fd(ssl, fd);
-	if (SSL_connect(ssl) != 1) {
-		SSL_free(ssl);
-		close(fd);
-		return NULL;
-	}
-	return ssl;
-}
 
 static int build_request(char *buf, size_t cap, int key, uint64_t n)
 {
@@ -275,7 +138,7 @@ static int build_request(char *buf, size_t cap, int key, uint64_t n)
 			"POST /api/v1/eth2/sign/%s HTTP/1.1\r\nHost: localhost\r\n"
 			"Content-Type: application/json\r\nAccept: application/json\r\n"
 			"Content-Length: %d\r\n\r\n%s",
-			pubkeys[key], blen, body);
+			fx.pubkeys[key], blen, body);
 }
 
 /*
@@ -364,7 +227,7 @@ static void *client_thread(void *p)
 		return NULL;
 	}
 	for (int i = 0; i < c->conns; i++) {
-		ks[i].ssl = connect_tls();
+		ks[i].ssl = bench_connect(&fx, server_port);
 		if (!ks[i].ssl) {
 			c->bad++;
 			goto out;
@@ -401,12 +264,8 @@ static void *client_thread(void *p)
 		}
 	}
 out:
-	for (int i = 0; i < c->conns; i++) {
-		if (ks[i].ssl) {
-			SSL_free(ks[i].ssl);
-			close(ks[i].fd);
-		}
-	}
+	for (int i = 0; i < c->conns; i++)
+		bench_close(ks[i].ssl);
 	free(ks);
 	close(ep);
 	return NULL;
@@ -416,21 +275,6 @@ static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 	return x < y ? -1 : x > y;
-}
-
-static bool wait_ready(void)
-{
-	for (int i = 0; i < 200; i++) {
-		SSL *ssl = connect_tls();
-		if (ssl) {
-			int fd = SSL_get_fd(ssl);
-			SSL_free(ssl);
-			close(fd);
-			return true;
-		}
-		usleep(50000);
-	}
-	return false;
 }
 
 static void run_clients(double seconds, uint64_t *ok, uint64_t *bad,
@@ -464,6 +308,7 @@ static void run_clients(double seconds, uint64_t *ok, uint64_t *bad,
 
 int main(int argc, char **argv)
 {
+	bench_set_name("sign_throughput");
 	for (int i = 1; i < argc; i++) {
 		if (sscanf(argv[i], "--keys=%d", &opt_keys) == 1 ||
 		    sscanf(argv[i], "--seconds=%d", &opt_seconds) == 1 ||
@@ -475,7 +320,7 @@ int main(int argc, char **argv)
 			continue;
 		}
 		if (strncmp(argv[i], "--signer=", 9) == 0) {
-			snprintf(signer_path, sizeof(signer_path), "%s", argv[i] + 9);
+			snprintf(signer_arg, sizeof(signer_arg), "%s", argv[i] + 9);
 			continue;
 		}
 		fprintf(stderr, "usage: sign_throughput [--keys=N] [--seconds=S] "
@@ -486,34 +331,19 @@ int main(int argc, char **argv)
 	if (opt_keys < 1 || opt_keys > 1024 || opt_clients < 1 ||
 	    opt_clients > 1024 || opt_seconds < 1 || opt_client_threads < 1 ||
 	    opt_client_threads > 64 || opt_client_threads > opt_clients)
-		die("out-of-range option");
-	if (!signer_path[0]) {
-		/* Default: the nitro-signer next to this benchmark binary. */
-		char self[400];
-		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-		if (n <= 0)
-			die("cannot find own path; use --signer=PATH");
-		self[n] = '\0';
-		char *slash = strrchr(self, '/');
-		*slash = '\0';
-		snprintf(signer_path, sizeof(signer_path), "%s/nitro-signer", self);
-	}
+		bench_die("out-of-range option");
 	secret_init();
 	signal(SIGPIPE, SIG_IGN);
 	int cores = cpu_count();
 
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/ns-bench-XXXXXX");
-	if (!mkdtemp(tmpdir))
-		die("mkdtemp failed");
-	make_keys(opt_keys);
-	make_tls();
-	server_port = free_port();
-	pid_t pid = start_signer(server_port);
-	client_ctx = SSL_CTX_new(TLS_client_method());
-	SSL_CTX_set_verify(client_ctx, SSL_VERIFY_NONE, NULL);
-	if (!wait_ready()) {
-		kill(pid, SIGTERM);
-		die("signer did not start");
+	bench_fixture_init(&fx, "ns-bench", opt_keys,
+			   signer_arg[0] ? signer_arg : NULL);
+	server_port = bench_free_port();
+	pid_t pid = bench_start_signer(&fx, server_port,
+				       "--slashing-protection-enabled=false");
+	if (!bench_wait_ready(&fx, server_port)) {
+		bench_stop_signer(pid);
+		bench_die("signer did not start");
 	}
 
 	printf("cores: %d, keys: %d, connections: %d on %d client thread%s, "
@@ -534,15 +364,11 @@ int main(int argc, char **argv)
 	double raw = raw1 > raw2 ? raw1 : raw2;
 	printf("raw blst signing: %.0f signatures/s on %d threads (before %.0f, "
 	       "after %.0f)\n", raw, cores, raw1, raw2);
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
-	char cmd[400];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
+	bench_stop_signer(pid);
+	bench_fixture_cleanup(&fx);
 	if (bad || !nlat) {
 		free(lat);
-		die("signing requests failed");
+		bench_die("signing requests failed");
 	}
 	qsort(lat, nlat, sizeof(uint32_t), cmp_u32);
 	double rps = (double)ok / opt_seconds;
@@ -552,6 +378,5 @@ int main(int argc, char **argv)
 	       "keep-alive)\n", lat[nlat / 2] / 1000.0,
 	       lat[(nlat * 99) / 100] / 1000.0, nlat);
 	free(lat);
-	SSL_CTX_free(client_ctx);
 	return 0;
 }

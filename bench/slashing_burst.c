@@ -29,6 +29,7 @@
  * sign_throughput; the idle signer of the pair costs nothing.
  */
 #include "crypto/crypto.h"
+#include "fixture.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -60,123 +61,20 @@
 
 static int opt_validators = 312, opt_rounds = 20, opt_warmup = 2,
 	   opt_threads = 4, opt_pause_ms = 100;
-static char signer_path[512], tmpdir[256], db_dir[512];
-static char pubkeys[MAX_VALIDATORS][2 + 2 * BLS_PUBKEY_LEN + 1];
+static char db_dir[512];
 
-static void die(const char *what)
-{
-	fprintf(stderr, "slashing_burst: %s\n", what);
-	exit(1);
-}
-
-/* ---- fixture: keys and TLS (as in sign_throughput.c) ----------------------- */
-
-static void write_file(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0)
-		die("cannot write fixture file");
-}
-
-static void make_keys(int n)
-{
-	char dir[300];
-	snprintf(dir, sizeof(dir), "%s/keys", tmpdir);
-	mkdir(dir, 0700);
-	for (int i = 0; i < n; i++) {
-		struct bls_key *k = NULL;
-		struct secret *sk = NULL;
-		struct err e;
-		if (bls_key_generate(&k, &e) < 0 || bls_key_export(k, &sk, &e) < 0)
-			die("key generation failed");
-		char hex[2 + 64 + 1], path[400], yaml[256];
-		hex_encode(sk->bytes, 32, hex);
-		hex_encode(k->pubkey, BLS_PUBKEY_LEN, pubkeys[i]);
-		int len = snprintf(yaml, sizeof(yaml),
-				   "type: \"file-raw\"\nkeyType: \"BLS\"\n"
-				   "privateKey: \"%s\"\n", hex);
-		snprintf(path, sizeof(path), "%s/key%d.yaml", dir, i);
-		write_file(path, yaml, (size_t)len);
-		OPENSSL_cleanse(hex, sizeof(hex));
-		OPENSSL_cleanse(yaml, sizeof(yaml));
-		secret_free(sk);
-		bls_key_free(k);
-	}
-}
-
-static void make_tls(void)
-{
-	EVP_PKEY *key = EVP_EC_gen("P-256");
-	X509 *cert = X509_new();
-	if (!key || !cert)
-		die("cannot create TLS key");
-	ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
-	X509_gmtime_adj(X509_getm_notBefore(cert), -60);
-	X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
-	X509_set_pubkey(cert, key);
-	X509_NAME *name = X509_get_subject_name(cert);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-				   (const unsigned char *)"localhost", -1, -1, 0);
-	X509_set_issuer_name(cert, name);
-	if (!X509_sign(cert, key, EVP_sha256()))
-		die("cannot sign certificate");
-	PKCS12 *p12 = PKCS12_create("benchpass", "signer", key, cert, NULL, 0,
-				    0, 0, 0, 0);
-	unsigned char *der = NULL;
-	int len = p12 ? i2d_PKCS12(p12, &der) : -1;
-	if (len <= 0)
-		die("cannot build PKCS#12");
-	char path[300];
-	snprintf(path, sizeof(path), "%s/tls.p12", tmpdir);
-	write_file(path, der, (size_t)len);
-	snprintf(path, sizeof(path), "%s/tls.pass", tmpdir);
-	write_file(path, "benchpass\n", 10);
-	OPENSSL_free(der);
-	PKCS12_free(p12);
-	X509_free(cert);
-	EVP_PKEY_free(key);
-}
-
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {0};
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t l = sizeof(a);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &l) < 0)
-		die("no free port");
-	int port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
+static struct bench_fixture fx;
+static char signer_arg[512];
 
 static pid_t start_signer(int port, bool protect)
 {
-	char a_port[64], a_keys[300], a_p12[300], a_pw[300], a_db[600];
-	snprintf(a_port, sizeof(a_port), "--http-listen-port=%d", port);
-	snprintf(a_keys, sizeof(a_keys), "--key-store-path=%s/keys", tmpdir);
-	snprintf(a_p12, sizeof(a_p12), "--tls-keystore-file=%s/tls.p12", tmpdir);
-	snprintf(a_pw, sizeof(a_pw), "--tls-keystore-password-file=%s/tls.pass",
-		 tmpdir);
+	char a_db[600];
 	if (protect)
 		snprintf(a_db, sizeof(a_db), "--slashing-protection-db-url="
 			 "sqlite:%s/slashing.db", db_dir);
 	else
 		snprintf(a_db, sizeof(a_db), "--slashing-protection-enabled=false");
-	pid_t pid = fork();
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_WRONLY);
-		dup2(devnull, 1);
-		dup2(devnull, 2);
-		execl(signer_path, signer_path, "--http-listen-host=127.0.0.1",
-		      a_port, a_keys, a_p12, a_pw, "--tls-allow-any-client",
-		      "--logging=ERROR", "eth2", "--network=mainnet", a_db,
-		      (char *)NULL);
-		_exit(127);
-	}
-	return pid;
+	return bench_start_signer(&fx, port, a_db);
 }
 
 /* ---- where the database lives ------------------------------------------------ */
@@ -254,60 +152,21 @@ struct side {
 	char first_bad[300];
 };
 
-static SSL_CTX *client_ctx;
 static pthread_barrier_t start_bar, end_bar;
 static struct side *current;   /* the signer of the current burst; NULL = exit */
 static uint64_t release_us;
-
-static SSL *connect_tls(int port, int *fd_out)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {0};
-	a.sin_family = AF_INET;
-	a.sin_port = htons((uint16_t)port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		close(fd);
-		return NULL;
-	}
-	SSL *ssl = SSL_new(client_ctx);
-	SSL_set_fd(ssl, fd);
-	if (SSL_connect(ssl) != 1) {
-		SSL_free(ssl);
-		close(fd);
-		return NULL;
-	}
-	*fd_out = fd;
-	return ssl;
-}
-
-static bool wait_ready(int port)
-{
-	for (int i = 0; i < 200; i++) {
-		int fd;
-		SSL *ssl = connect_tls(port, &fd);
-		if (ssl) {
-			SSL_free(ssl);
-			close(fd);
-			return true;
-		}
-		usleep(50000);
-	}
-	return false;
-}
 
 static void connect_all(struct side *s)
 {
 	s->conns = calloc((size_t)opt_validators, sizeof(struct conn));
 	if (!s->conns)
-		die("out of memory");
+		bench_die("out of memory");
 	for (int v = 0; v < opt_validators; v++) {
 		struct conn *c = &s->conns[v];
-		c->ssl = connect_tls(s->port, &c->fd);
+		c->ssl = bench_connect(&fx, s->port);
 		if (!c->ssl)
-			die("cannot connect to the signer");
+			bench_die("cannot connect to the signer");
+		c->fd = SSL_get_fd(c->ssl);
 		int fl = fcntl(c->fd, F_GETFL);
 		fcntl(c->fd, F_SETFL, fl | O_NONBLOCK);
 	}
@@ -334,7 +193,7 @@ static void build_request(struct conn *c, int v, int round)
 	c->req_len = snprintf(c->req, sizeof(c->req),
 		"POST /api/v1/eth2/sign/%s HTTP/1.1\r\nHost: localhost\r\n"
 		"Content-Type: application/json\r\nAccept: application/json\r\n"
-		"Content-Length: %d\r\n\r\n%s", pubkeys[v], blen, body);
+		"Content-Length: %d\r\n\r\n%s", fx.pubkeys[v], blen, body);
 	c->resp_len = 0;
 	c->done = false;
 	c->status = 0;
@@ -402,7 +261,7 @@ static void *client_thread(void *arg)
 	int ep = epoll_create1(0);
 	struct epoll_event evs[64];
 	if (ep < 0)
-		die("epoll_create1");
+		bench_die("epoll_create1");
 	for (;;) {
 		pthread_barrier_wait(&start_bar);
 		struct side *s = current;
@@ -516,7 +375,7 @@ static void parse_args(int argc, char **argv)
 			continue;
 		}
 		if (strncmp(argv[i], "--signer=", 9) == 0) {
-			snprintf(signer_path, sizeof(signer_path), "%s", argv[i] + 9);
+			snprintf(signer_arg, sizeof(signer_arg), "%s", argv[i] + 9);
 			continue;
 		}
 		fprintf(stderr, "usage: slashing_burst [--validators=N] "
@@ -528,43 +387,30 @@ static void parse_args(int argc, char **argv)
 	    opt_rounds < 1 || opt_rounds > 10000 || opt_warmup < 0 ||
 	    opt_threads < 1 || opt_threads > MAX_THREADS ||
 	    opt_threads > opt_validators || opt_pause_ms < 0)
-		die("out-of-range option");
-	if (!signer_path[0]) {
-		/* Default: the nitro-signer next to this benchmark binary. */
-		char self[400];
-		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-		if (n <= 0)
-			die("cannot find own path; use --signer=PATH");
-		self[n] = '\0';
-		*strrchr(self, '/') = '\0';
-		snprintf(signer_path, sizeof(signer_path), "%s/nitro-signer", self);
-	}
+		bench_die("out-of-range option");
 }
 
 static void start_side(struct side *s, const char *name, bool protect)
 {
 	memset(s, 0, sizeof(*s));
 	s->name = name;
-	s->port = free_port();
+	s->port = bench_free_port();
 	s->pid = start_signer(s->port, protect);
-	if (!wait_ready(s->port))
-		die("signer did not start");
+	if (!bench_wait_ready(&fx, s->port))
+		bench_die("signer did not start");
 	connect_all(s);
 	s->lat = calloc((size_t)opt_validators * (size_t)opt_rounds,
 			sizeof(uint32_t));
 	s->burst_rate = calloc((size_t)opt_rounds, sizeof(double));
 	if (!s->lat || !s->burst_rate)
-		die("out of memory");
+		bench_die("out of memory");
 }
 
 static void stop_side(struct side *s)
 {
-	for (int v = 0; v < opt_validators; v++) {
-		SSL_free(s->conns[v].ssl);
-		close(s->conns[v].fd);
-	}
-	kill(s->pid, SIGTERM);
-	waitpid(s->pid, NULL, 0);
+	for (int v = 0; v < opt_validators; v++)
+		bench_close(s->conns[v].ssl);
+	bench_stop_signer(s->pid);
 	free(s->conns);
 	free(s->lat);
 	free(s->burst_rate);
@@ -572,6 +418,7 @@ static void stop_side(struct side *s)
 
 int main(int argc, char **argv)
 {
+	bench_set_name("slashing_burst");
 	parse_args(argc, argv);
 	secret_init();
 	signal(SIGPIPE, SIG_IGN);
@@ -580,22 +427,18 @@ int main(int argc, char **argv)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/ns-burst-XXXXXX");
-	if (!mkdtemp(tmpdir))
-		die("mkdtemp failed");
+	bench_fixture_init(&fx, "ns-burst", opt_validators,
+			   signer_arg[0] ? signer_arg : NULL);
+	bool own_db_dir = db_dir[0] != '\0';
 	if (!db_dir[0]) {
-		snprintf(db_dir, sizeof(db_dir), "%s", tmpdir);
+		snprintf(db_dir, sizeof(db_dir), "%s", fx.dir);
 	} else {
 		/* A fresh directory inside --db-dir, removed at the end. */
 		size_t l = strlen(db_dir);
 		snprintf(db_dir + l, sizeof(db_dir) - l, "/ns-burst-db-XXXXXX");
 		if (!mkdtemp(db_dir))
-			die("cannot create a directory in --db-dir");
+			bench_die("cannot create a directory in --db-dir");
 	}
-	make_keys(opt_validators);
-	make_tls();
-	client_ctx = SSL_CTX_new(TLS_client_method());
-	SSL_CTX_set_verify(client_ctx, SSL_VERIFY_NONE, NULL);
 
 	struct side on, off;
 	start_side(&on, "protected", true);
@@ -644,10 +487,12 @@ int main(int argc, char **argv)
 	       bad ? "NO" : "yes", on.nlat, off.nlat);
 	stop_side(&on);
 	stop_side(&off);
-	SSL_CTX_free(client_ctx);
-	char cmd[1200];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", tmpdir, db_dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
+	if (own_db_dir) {
+		char cmd[700];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", db_dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", db_dir);
+	}
+	bench_fixture_cleanup(&fx);
 	return bad ? 1 : 0;
 }

@@ -354,19 +354,27 @@ int slashing_check_async(struct slashing_db *db, const uint8_t pubkey[48],
 	return 0;
 }
 
+/* The two typed entry points describe their request as the signing path
+ * does, so every check goes through fill_request. */
+static void signing_facts(struct eth2_signing *sg, enum eth2_sign_type type,
+			  const uint8_t gvr[32], const uint8_t signing_root[32])
+{
+	memset(sg, 0, sizeof(*sg));
+	sg->type = type;
+	sg->slashable = true;
+	memcpy(sg->genesis_validators_root, gvr, 32);
+	memcpy(sg->signing_root, signing_root, 32);
+}
+
 int slashing_check_block(struct slashing_db *db, const uint8_t pubkey[48],
 			 const uint8_t gvr[32], uint64_t slot,
 			 const uint8_t signing_root[32],
 			 enum slashing_reason *decision, struct err *e)
 {
-	struct slashing_request r;
-	memset(&r, 0, sizeof(r));
-	r.kind = SLASHING_REQ_BLOCK;
-	memcpy(r.pubkey, pubkey, 48);
-	memcpy(r.gvr, gvr, 32);
-	memcpy(r.root, signing_root, 32);
-	r.slot = slot;
-	return submit(db, &r, decision, e);
+	struct eth2_signing sg;
+	signing_facts(&sg, ETH2_SIGN_BLOCK_V2, gvr, signing_root);
+	sg.block_slot = slot;
+	return slashing_check(db, pubkey, &sg, decision, e);
 }
 
 int slashing_check_attestation(struct slashing_db *db, const uint8_t pubkey[48],
@@ -375,15 +383,11 @@ int slashing_check_attestation(struct slashing_db *db, const uint8_t pubkey[48],
 			       const uint8_t signing_root[32],
 			       enum slashing_reason *decision, struct err *e)
 {
-	struct slashing_request r;
-	memset(&r, 0, sizeof(r));
-	r.kind = SLASHING_REQ_ATTESTATION;
-	memcpy(r.pubkey, pubkey, 48);
-	memcpy(r.gvr, gvr, 32);
-	memcpy(r.root, signing_root, 32);
-	r.source = source_epoch;
-	r.target = target_epoch;
-	return submit(db, &r, decision, e);
+	struct eth2_signing sg;
+	signing_facts(&sg, ETH2_SIGN_ATTESTATION, gvr, signing_root);
+	sg.source_epoch = source_epoch;
+	sg.target_epoch = target_epoch;
+	return slashing_check(db, pubkey, &sg, decision, e);
 }
 
 int slashing_check(struct slashing_db *db, const uint8_t pubkey[48],

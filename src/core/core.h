@@ -152,6 +152,9 @@ void log_msg(enum log_level level, const char *fmt, ...)
 /* ---- misc ----------------------------------------------------------- */
 
 int cpu_count(void);
+/* Lets the calling thread run on every core again (threads started from a
+ * pinned event loop inherit its single core). */
+void cpu_unpin_thread(void);
 uint64_t clock_mono_us(void);
 
 #endif

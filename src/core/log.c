@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,16 @@ int cpu_count(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n > 0 ? (int)n : 1;
+}
+
+void cpu_unpin_thread(void)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	int n = cpu_count();
+	for (int i = 0; i < n && i < CPU_SETSIZE; i++)
+		CPU_SET(i, &set);
+	(void)pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
 uint64_t clock_mono_us(void)

@@ -615,6 +615,8 @@ static const char *reload_state_name(enum reload_state st)
 static void *reload_thread(void *arg)
 {
 	struct signer *s = arg;
+	/* Started from a pinned loop; keystore decryption wants every core. */
+	cpu_unpin_thread();
 	struct key_load_opts lo;
 	load_opts(s, &lo);
 	struct key_registry *fresh = NULL;

@@ -88,23 +88,31 @@ int aws_ddb_get_item(struct aws_client *c, const char *table,
 	return rc;
 }
 
-int aws_ddb_put_item(struct aws_client *c, const char *table,
-		     const json_t *item, const struct aws_ddb_expr *cond,
-		     struct err *e)
+/* PutItem and DeleteItem: the table, one object field, a condition. */
+static int write_one(struct aws_client *c, const char *op, const char *table,
+		     const char *field, const json_t *obj,
+		     const struct aws_ddb_expr *cond, struct err *e)
 {
 	json_t *req = base_req(table, e), *resp = NULL;
 	if (!req)
 		return -ERR_USAGE;
-	int rc = set_copy(req, "Item", item, e);
+	int rc = set_copy(req, field, obj, e);
 	if (rc == 0)
 		rc = set_expr(req, "ConditionExpression", cond, e);
 	if (rc < 0) {
 		json_decref(req);
 		return rc;
 	}
-	TRY(call(c, "PutItem", req, &resp, e));
+	TRY(call(c, op, req, &resp, e));
 	json_decref(resp);
 	return 0;
+}
+
+int aws_ddb_put_item(struct aws_client *c, const char *table,
+		     const json_t *item, const struct aws_ddb_expr *cond,
+		     struct err *e)
+{
+	return write_one(c, "PutItem", table, "Item", item, cond, e);
 }
 
 int aws_ddb_update_item(struct aws_client *c, const char *table,
@@ -142,19 +150,7 @@ int aws_ddb_delete_item(struct aws_client *c, const char *table,
 			const json_t *key, const struct aws_ddb_expr *cond,
 			struct err *e)
 {
-	json_t *req = base_req(table, e), *resp = NULL;
-	if (!req)
-		return -ERR_USAGE;
-	int rc = set_copy(req, "Key", key, e);
-	if (rc == 0)
-		rc = set_expr(req, "ConditionExpression", cond, e);
-	if (rc < 0) {
-		json_decref(req);
-		return rc;
-	}
-	TRY(call(c, "DeleteItem", req, &resp, e));
-	json_decref(resp);
-	return 0;
+	return write_one(c, "DeleteItem", table, "Key", key, cond, e);
 }
 
 /* ---- Query ---------------------------------------------------------------- */

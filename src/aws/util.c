@@ -111,20 +111,30 @@ unsigned aws_backoff_ms(unsigned attempt, unsigned base, unsigned cap)
 	return 1 + (unsigned)(r % (ceil + 1));
 }
 
+/* The string member `key`: *v NULL when absent/null (an error if required). */
+static int field(const json_t *obj, const char *key, bool required,
+		 const json_t **v, struct err *e, const char *ctx)
+{
+	*v = json_object_get(obj, key);
+	if (!*v || json_is_null(*v)) {
+		*v = NULL;
+		return required ? err_set(e, ERR_INVALID, "%s: response has no %s",
+					  ctx, key) : 0;
+	}
+	if (!json_is_string(*v))
+		return err_set(e, ERR_INVALID, "%s: response field %s is not a string",
+			       ctx, key);
+	return 0;
+}
+
 int aws_json_str(const json_t *obj, const char *key, bool required,
 		 char *out, size_t cap, struct err *e, const char *ctx)
 {
-	const json_t *v = json_object_get(obj, key);
+	const json_t *v;
 	out[0] = '\0';
-	if (!v || json_is_null(v)) {
-		if (required)
-			return err_set(e, ERR_INVALID,
-				       "%s: response has no %s", ctx, key);
+	TRY(field(obj, key, required, &v, e, ctx));
+	if (!v)
 		return 0;
-	}
-	if (!json_is_string(v))
-		return err_set(e, ERR_INVALID, "%s: response field %s is not a string",
-			       ctx, key);
 	size_t n = json_string_length(v);
 	if (n >= cap)
 		return err_set(e, ERR_INVALID, "%s: response field %s is too long",
@@ -138,18 +148,12 @@ int aws_json_b64(const json_t *obj, const char *key, bool required,
 		 uint8_t **out, size_t *out_len, struct err *e,
 		 const char *ctx)
 {
-	const json_t *v = json_object_get(obj, key);
+	const json_t *v;
 	*out = NULL;
 	*out_len = 0;
-	if (!v || json_is_null(v)) {
-		if (required)
-			return err_set(e, ERR_INVALID,
-				       "%s: response has no %s", ctx, key);
+	TRY(field(obj, key, required, &v, e, ctx));
+	if (!v)
 		return 0;
-	}
-	if (!json_is_string(v))
-		return err_set(e, ERR_INVALID, "%s: response field %s is not a string",
-			       ctx, key);
 	int rc = aws_b64_decode(json_string_value(v), out, out_len, e, key);
 	if (rc < 0)
 		err_prefix(e, "%s: ", ctx);

@@ -31,6 +31,7 @@
 #include "core/core.h"
 #include "crypto/crypto.h"
 #include "tools/keys_cli.h"
+#include "tools/cloud_cmds.h"
 #include "tools/tools.h"
 
 #define MAX_GENERATE 100000
@@ -106,6 +107,12 @@ static const char USAGE[] =
 	"  keystore generate --count=N --out=DIR --keystore-password-file=P\n"
 	"                    [--kdf=scrypt|pbkdf2] [--work-factor=N]\n"
 	"      N random keys, DIR/keystore-<pubkey prefix>.json (mode 0600)\n"
+	"\n"
+	"AWS (KMS, DynamoDB) and TLS: see nitro-keys kms --help, nitro-keys tls --help\n"
+	"  kms encrypt --key-id=ID --signer-id=ID --keystores-path=DIR ...\n"
+	"  kms policy --pcr0=HEX --role-arn=ARN --key-admin-arn=ARN\n"
+	"  list --table=T --signer-id=ID     (also kms list, disable, enable)\n"
+	"  tls new --out=DIR --san=DNS:...\n"
 	"\n"
 	"Passwords need at least 8 characters; without --keystore-password-file\n"
 	"they are asked twice on the terminal, without echo.\n"
@@ -550,6 +557,11 @@ int nitro_keys_main(int argc, char **argv)
 		return 0;
 	}
 	const char *cmd = argv[1];
+	/* Commands that parse their own arguments (AWS and TLS). */
+	if (strcmp(cmd, "kms") == 0 || strcmp(cmd, "list") == 0)
+		return nitro_keys_kms_main(argc, argv);
+	if (strcmp(cmd, "tls") == 0)
+		return nitro_keys_tls_main(argc, argv);
 	bool mnemonic = strcmp(cmd, "new-mnemonic") == 0 ||
 			strcmp(cmd, "existing-mnemonic") == 0;
 	if (!mnemonic && strcmp(cmd, "keystore") != 0 &&

@@ -152,7 +152,9 @@ function corpus(keys) {
   const big = JSON.stringify({ ...randao(), pad: "a".repeat(1.5 * MiB) });
   add("1.5 MiB body", big, 413);
   // The server may answer 413 and close before reading 10 MiB; the client then sees a reset.
-  add("10 MiB body", JSON.stringify({ ...randao(), pad: "a".repeat(10 * MiB) }), 413, undefined, { allowReset: true });
+  // Above the HTTP layer's hard cap (4 MiB) the 413 comes from evhttp itself, without our
+  // JSON body (docs/compatibility.md); the status is still 413.
+  add("10 MiB body", JSON.stringify({ ...randao(), pad: "a".repeat(10 * MiB) }), 413, undefined, { allowReset: true, noJson: true });
 
   // --- Content-Type ---
   add("Content-Type text/plain", randao(), 415, undefined, { contentType: "text/plain" });

@@ -8,23 +8,31 @@
 // IncorrectKeyException). Each key has a key policy, evaluated for every
 // call (Allow/Deny statements, principals, action wildcards,
 // StringEquals[IgnoreCase] and Null conditions on kms:RecipientAttestation:*
-// keys, which only a verified Recipient supplies: see recipient.mjs).
+// keys, which only a verified Recipient supplies: see recipient.mjs). With
+// a valid Recipient, Decrypt, GenerateDataKey, GenerateDataKeyPair and
+// GenerateRandom answer CiphertextForRecipient (CMS for the attested key)
+// and no plaintext field; a document that does not verify is a
+// ValidationException, a verified one the policy does not accept an
+// AccessDeniedException, and so is a call without Recipient to a key whose
+// only Allow requires attestation values.
 //
 // Operations: Encrypt, Decrypt, GenerateDataKey, GenerateDataKeyPair,
 // GenerateRandom, DescribeKey, CreateKey, CreateAlias, PutKeyPolicy,
 // GetKeyPolicy, EnableKey, DisableKey. Admin routes (/__admin/...): faults,
 // stats, reset, last-request (parsed), last-raw (headers and body as
-// received, so a test can replay or tamper with a signed request), create-key.
+// received, so a test can replay or tamper with a signed request), create-key,
+// attestation ({"rootPem": PEM | "aws", "maxAgeSeconds": N}: the root
+// attestation documents must chain to, and their freshness).
 //
 // Run alone: node kms.mjs [--port=N]   (prints {"kms": "http://..."}).
 import http from 'node:http';
-import { createCipheriv, createDecipheriv, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import {
   ACCOUNT, applyFault, createCredentialStore, createFaults, handleAdmin, listen, readBody,
   sendError, sendJson, verifySigV4,
 } from './common.mjs';
-import { verifyRecipient, wrapForRecipient } from './recipient.mjs';
+import { createAttestationConfig, setAttestationConfig, verifyRecipient, wrapForRecipient } from './recipient.mjs';
 
 const CT = 'application/x-amz-json-1.1';
 const MAX_PLAINTEXT = 4096;
@@ -107,7 +115,8 @@ export function policyAllows(policyText, principal, action, ctx) {
 
 // --- the service ---------------------------------------------------------------
 
-export function createKms({ region = 'us-east-1', store = createCredentialStore(), faults = createFaults() } = {}) {
+export function createKms({ region = 'us-east-1', store = createCredentialStore(), faults = createFaults(),
+  attestation = createAttestationConfig() } = {}) {
   const keys = new Map(); // id -> { id, arn, material, enabled, policy, created }
   const aliases = new Map(); // alias/name -> id
   let lastRequest = null;
@@ -170,8 +179,9 @@ export function createKms({ region = 'us-east-1', store = createCredentialStore(
 
   function recipientOf(req) {
     if (req.Recipient === undefined) return null;
-    const r = verifyRecipient(req.Recipient);
+    const r = verifyRecipient(req.Recipient, attestation);
     if (!r.ok) throw new KmsError(r.type, r.message);
+    if (lastRequest) lastRequest.attested = { moduleId: r.moduleId, conditions: r.conditions };
     return r;
   }
 
@@ -290,6 +300,11 @@ export function createKms({ region = 'us-east-1', store = createCredentialStore(
       '/last-raw': () => lastRaw,
       '/create-key': (_r, j) => { const k = createKey(j.description || '', j.policy || defaultPolicy());
         if (j.alias) aliases.set(j.alias, k.id); return { KeyId: k.id, Arn: k.arn }; },
+      '/attestation': (_r, j) => {
+        setAttestationConfig(attestation, { root: j.rootPem, maxAgeSeconds: j.maxAgeSeconds });
+        return { maxAgeSeconds: attestation.maxAgeSeconds,
+          rootSha256: createHash('sha256').update(attestation.rootDer).digest('hex') };
+      },
     })) return;
     const target = req.headers['x-amz-target'] || '';
     const op = target.startsWith('TrentService.') ? target.slice('TrentService.'.length) : '';
@@ -317,7 +332,7 @@ export function createKms({ region = 'us-east-1', store = createCredentialStore(
       sendError(res, 500, 'KMSInternalException', String(e.message || e), CT);
     }
   });
-  return { server, createKey, keys, aliases, faults, store, region };
+  return { server, createKey, keys, aliases, faults, store, region, attestation };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -9,12 +9,17 @@
 //   NS_STANDIN_KMS_ALIAS, NS_STANDIN_KMS_SOCK (when --unix-dir), NS_STANDIN_PID
 //
 // usage: node start.mjs --write-env=PATH [--unix-dir=DIR] [--region=R]
+//                       [--attestation-root=PEM-or-DER-FILE]
+// The attestation root (what Recipient documents must chain to) defaults to
+// $KMS_STANDIN_ATTESTATION_ROOT, else AWS's Nitro root G1; tests give the NSM
+// simulator's root.
 // Runs until SIGTERM/SIGINT, or until stdin closes when --stdin-lifeline is
 // given (so a test that dies cannot leave it behind).
 import fs from 'node:fs';
 import http from 'node:http';
 import { createCredentialStore, createFaults, listen, OPERATOR } from './common.mjs';
 import { createKms } from './kms.mjs';
+import { createAttestationConfig } from './recipient.mjs';
 import { createImds } from './imds.mjs';
 import { createDynamo } from './dynamodb.mjs';
 
@@ -28,7 +33,9 @@ const region = arg('region', 'us-east-1');
 const unixDir = arg('unix-dir');
 
 const store = createCredentialStore();
-const kms = createKms({ region, store, faults: createFaults() });
+const rootFile = arg('attestation-root');
+const kms = createKms({ region, store, faults: createFaults(),
+  attestation: createAttestationConfig(rootFile ? { root: fs.readFileSync(rootFile) } : {}) });
 const imds = createImds({ store, region });
 const ddb = createDynamo({ region, store, faults: createFaults() });
 

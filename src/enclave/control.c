@@ -1,0 +1,256 @@
+/*
+ * control.c: frames of the control protocol between nitro-host and the
+ * enclave (4-byte big-endian length + compact JSON object with a "type").
+ *
+ * The decoder trusts nothing it is fed: the length prefix is read through
+ * struct cursor, checked against the cap before a single body byte is
+ * kept, and the buffer grows only as bytes actually arrive. JSON is parsed
+ * by jansson with duplicate keys refused (two "type" keys must not mean
+ * one thing here and another to a different parser). A refused frame
+ * kills the stream for good: the caller closes the connection.
+ */
+#include "enclave/enclave.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const TYPE_NAMES[] = {
+	[CONTROL_INIT] = "init",
+	[CONTROL_CREDENTIALS] = "credentials",
+	[CONTROL_STATUS] = "status",
+	[CONTROL_RELOAD] = "reload",
+	[CONTROL_REPLY] = "reply",
+};
+#define NTYPES (sizeof(TYPE_NAMES) / sizeof(TYPE_NAMES[0]))
+
+/* The first allocation for a frame body; doubled as bytes arrive. */
+#define INITIAL_CAP 4096
+
+const char *control_type_name(enum control_type t)
+{
+	return (size_t)t < NTYPES ? TYPE_NAMES[t] : "unknown";
+}
+
+int control_type_parse(const char *s, enum control_type *out)
+{
+	for (size_t i = 0; i < NTYPES; i++) {
+		if (strcmp(s, TYPE_NAMES[i]) == 0) {
+			*out = (enum control_type)i;
+			return 0;
+		}
+	}
+	return -ERR_INVALID;
+}
+
+json_t *control_msg_new(enum control_type t)
+{
+	return json_pack("{s:s}", "type", control_type_name(t));
+}
+
+int control_msg_check(const json_t *msg, enum control_type *type,
+		      struct err *e)
+{
+	if (!json_is_object(msg))
+		return err_set(e, ERR_INVALID, "control frame: not a JSON object");
+	const json_t *t = json_object_get(msg, "type");
+	if (!t)
+		return err_set(e, ERR_INVALID, "control frame: type: missing");
+	if (!json_is_string(t))
+		return err_set(e, ERR_INVALID,
+			       "control frame: type: not a string");
+	enum control_type ty;
+	if (json_string_length(t) != strlen(json_string_value(t)) ||
+	    control_type_parse(json_string_value(t), &ty) < 0)
+		return err_set(e, ERR_INVALID,
+			       "control frame: type: unknown \"%.32s\"",
+			       json_string_value(t));
+	if (type)
+		*type = ty;
+	return 0;
+}
+
+int control_encode(const json_t *msg, uint8_t **out, size_t *out_len,
+		   struct err *e)
+{
+	*out = NULL;
+	*out_len = 0;
+	TRY(control_msg_check(msg, NULL, e));
+	size_t n = json_dumpb(msg, NULL, 0, JSON_COMPACT);
+	if (n == 0)
+		return err_set(e, ERR_INVALID, "control frame: cannot encode");
+	if (n > CONTROL_MAX_FRAME)
+		return err_set(e, ERR_TOO_LARGE,
+			       "control frame: %zu bytes over the %u byte cap",
+			       n, CONTROL_MAX_FRAME);
+	uint8_t *buf = malloc(4 + n);
+	if (!buf)
+		return err_set(e, ERR_NOMEM, "control frame: out of memory");
+	if (json_dumpb(msg, (char *)buf + 4, n, JSON_COMPACT) != n) {
+		free(buf);
+		return err_set(e, ERR_INTERNAL, "control frame: encode changed size");
+	}
+	buf[0] = (uint8_t)(n >> 24);
+	buf[1] = (uint8_t)(n >> 16);
+	buf[2] = (uint8_t)(n >> 8);
+	buf[3] = (uint8_t)n;
+	*out = buf;
+	*out_len = 4 + n;
+	return 0;
+}
+
+void control_decoder_init(struct control_decoder *d, size_t max_frame)
+{
+	memset(d, 0, sizeof(*d));
+	d->max_frame = (max_frame == 0 || max_frame > CONTROL_MAX_FRAME)
+			       ? CONTROL_MAX_FRAME
+			       : max_frame;
+}
+
+void control_decoder_free(struct control_decoder *d)
+{
+	free(d->buf);
+	d->buf = NULL;
+	d->buf_len = d->buf_cap = 0;
+	d->hdr_len = 0;
+}
+
+bool control_decoder_dead(const struct control_decoder *d)
+{
+	return d->dead != 0;
+}
+
+bool control_decoder_idle(const struct control_decoder *d)
+{
+	return d->dead == 0 && d->hdr_len == 0;
+}
+
+/* Records the refusal, drops the partial frame; returns the code. */
+static int decoder_kill(struct control_decoder *d, struct err *e, int code,
+			const char *msg)
+{
+	d->dead = -code;
+	snprintf(d->dead_msg, sizeof(d->dead_msg), "%s", msg);
+	free(d->buf);
+	d->buf = NULL;
+	d->buf_len = d->buf_cap = 0;
+	return err_set(e, code, "%s", d->dead_msg);
+}
+
+/* Reads the length prefix once its 4 bytes are in; checks the bounds. */
+static int decoder_header(struct control_decoder *d, struct err *e)
+{
+	struct cursor c = cursor_init(d->hdr, sizeof(d->hdr));
+	uint32_t n;
+	if (cursor_u32be(&c, &n) < 0)
+		return decoder_kill(d, e, ERR_INTERNAL,
+				    "control frame: short length prefix");
+	if (n == 0)
+		return decoder_kill(d, e, ERR_INVALID,
+				    "control frame: zero length");
+	if (n > d->max_frame) {
+		char msg[128];
+		snprintf(msg, sizeof(msg),
+			 "control frame: length %u over the %zu byte cap", n,
+			 d->max_frame);
+		return decoder_kill(d, e, ERR_TOO_LARGE, msg);
+	}
+	d->frame_len = n;
+	d->buf_len = 0;
+	return 0;
+}
+
+/* Makes room for `want` more body bytes, never beyond frame_len. */
+static int decoder_reserve(struct control_decoder *d, size_t want,
+			   struct err *e)
+{
+	size_t need = d->buf_len + want;
+	if (need <= d->buf_cap)
+		return 0;
+	size_t cap = d->buf_cap > INITIAL_CAP ? d->buf_cap : INITIAL_CAP;
+	while (cap < need)
+		cap *= 2;
+	if (cap > d->frame_len)
+		cap = d->frame_len;
+	uint8_t *nb = realloc(d->buf, cap);
+	if (!nb)
+		return decoder_kill(d, e, ERR_NOMEM,
+				    "control frame: out of memory");
+	d->buf = nb;
+	d->buf_cap = cap;
+	return 0;
+}
+
+/* Parses a complete body into *out; the buffer is reset either way. */
+static int decoder_finish(struct control_decoder *d, struct control_msg *out,
+			  struct err *e)
+{
+	json_error_t jerr;
+	json_t *j = json_loadb((const char *)d->buf, d->frame_len,
+			       JSON_REJECT_DUPLICATES, &jerr);
+	d->hdr_len = 0;
+	d->buf_len = 0;
+	if (!j) {
+		char msg[200];
+		snprintf(msg, sizeof(msg),
+			 "control frame: invalid JSON at byte %d: %.120s",
+			 jerr.position, jerr.text);
+		return decoder_kill(d, e, ERR_INVALID, msg);
+	}
+	struct err ce = {0};
+	enum control_type t;
+	if (control_msg_check(j, &t, &ce) < 0) {
+		json_decref(j);
+		return decoder_kill(d, e, ERR_INVALID, ce.msg);
+	}
+	/* Keep one frame's worth of memory only while a frame is open. */
+	if (d->buf_cap > INITIAL_CAP) {
+		free(d->buf);
+		d->buf = NULL;
+		d->buf_cap = 0;
+	}
+	out->type = t;
+	out->json = j;
+	return 1;
+}
+
+int control_decode(struct control_decoder *d, const uint8_t **data,
+		   size_t *len, struct control_msg *out, struct err *e)
+{
+	out->json = NULL;
+	if (d->dead)
+		return err_set(e, -d->dead, "%s", d->dead_msg);
+	struct cursor c = cursor_init(*data, *len);
+	int rc = 0;
+	while (c.left > 0) {
+		const uint8_t *p;
+		if (d->hdr_len < sizeof(d->hdr)) {
+			size_t k = sizeof(d->hdr) - d->hdr_len;
+			if (k > c.left)
+				k = c.left;
+			(void)cursor_take(&c, k, &p);
+			memcpy(d->hdr + d->hdr_len, p, k);
+			d->hdr_len += k;
+			if (d->hdr_len < sizeof(d->hdr))
+				break;
+			if ((rc = decoder_header(d, e)) < 0)
+				break;
+			continue;
+		}
+		size_t k = d->frame_len - d->buf_len;
+		if (k > c.left)
+			k = c.left;
+		if ((rc = decoder_reserve(d, k, e)) < 0)
+			break;
+		(void)cursor_take(&c, k, &p);
+		memcpy(d->buf + d->buf_len, p, k);
+		d->buf_len += k;
+		if (d->buf_len == d->frame_len) {
+			rc = decoder_finish(d, out, e);
+			break;
+		}
+	}
+	*data = c.p;
+	*len = c.left;
+	return rc;
+}

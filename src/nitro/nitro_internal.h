@@ -1,0 +1,132 @@
+/*
+ * nitro_internal.h: shared inside src/nitro (and by its unit tests, which
+ * build malformed documents): the bounded CBOR helpers, COSE_Sign1 and the
+ * NSM backend interface.
+ */
+#ifndef NS_NITRO_INTERNAL_H
+#define NS_NITRO_INTERNAL_H
+
+#include <cbor.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+
+#include "nitro/nitro.h"
+
+/* ---- cbor_util.c ---------------------------------------------------------- */
+
+#define NCBOR_MAX_DEPTH 16
+
+/*
+ * Loads exactly one CBOR item filling [p, p+len): len <= max, nesting
+ * <= NCBOR_MAX_DEPTH, every declared count within the bytes left, no trailing
+ * bytes. `what` names the input in errors.
+ */
+int ncbor_load(const uint8_t *p, size_t len, size_t max, cbor_item_t **out,
+	       struct err *e, const char *what);
+/* A copy of a byte string (definite or chunked) of min..max bytes. */
+int ncbor_bytes_dup(const cbor_item_t *it, size_t min, size_t max,
+		    uint8_t **out, size_t *len, struct err *e, const char *what);
+/* Same, into a caller buffer of exactly min..max bytes. */
+int ncbor_bytes_copy(const cbor_item_t *it, size_t min, size_t max,
+		     uint8_t *out, size_t *len, struct err *e, const char *what);
+/* A NUL-terminated copy of a text string without NULs, 1..max bytes. */
+int ncbor_text_dup(const cbor_item_t *it, size_t max, char **out,
+		   struct err *e, const char *what);
+/* True when `it` is a definite text string equal to s. */
+bool ncbor_text_is(const cbor_item_t *it, const char *s);
+int ncbor_uint(const cbor_item_t *it, uint64_t max, uint64_t *out,
+	       struct err *e, const char *what);
+/* The value under text key `key`; NULL when absent. */
+cbor_item_t *ncbor_map_get(const cbor_item_t *map, const char *key);
+/* Every key a definite text string from `allowed`, none twice. */
+int ncbor_map_check_keys(const cbor_item_t *map, const char *const *allowed,
+			 size_t n_allowed, struct err *e, const char *what);
+
+/* A small encoder over libcbor's cbor_encode_*: writes into a buffer that
+ * grows up to `max`; the first failure sticks and ncbor_out_finish reports. */
+struct ncbor_out {
+	uint8_t *buf;
+	size_t len, cap, max;
+	bool failed;
+};
+void ncbor_out_init(struct ncbor_out *o, size_t max);
+void ncbor_put_uint(struct ncbor_out *o, uint64_t v);
+void ncbor_put_negint(struct ncbor_out *o, uint64_t v); /* -1 - v */
+void ncbor_put_bytes(struct ncbor_out *o, const uint8_t *p, size_t len);
+void ncbor_put_text(struct ncbor_out *o, const char *s);
+void ncbor_put_array(struct ncbor_out *o, size_t n);
+void ncbor_put_map(struct ncbor_out *o, size_t n);
+void ncbor_put_null(struct ncbor_out *o);
+void ncbor_put_bool(struct ncbor_out *o, bool v);
+/* bytes or null */
+void ncbor_put_opt_bytes(struct ncbor_out *o, const uint8_t *p, size_t len);
+/* Hands the buffer over (malloc'd) or fails (buffer freed). */
+int ncbor_out_finish(struct ncbor_out *o, uint8_t **out, size_t *len,
+		     struct err *e);
+void ncbor_out_free(struct ncbor_out *o);
+
+/* ---- cose.c ----------------------------------------------------------------- */
+
+#define COSE_ALG_ES384 (-35)
+#define COSE_ES384_SIG_LEN 96
+
+/* The four parts of a COSE_Sign1, copied out of the document. */
+struct cose_sign1 {
+	uint8_t *protected_hdr;
+	size_t protected_len;
+	uint8_t *payload;
+	size_t payload_len;
+	uint8_t signature[COSE_ES384_SIG_LEN];
+};
+
+/* Decodes (tag 18 optional), requires protected == {1: -35}, an empty or
+ * absent-alg unprotected map and a 96-byte signature. */
+int cose_sign1_decode(const uint8_t *doc, size_t len, struct cose_sign1 *out,
+		      struct err *e);
+void cose_sign1_clear(struct cose_sign1 *c);
+/* ES384 over Sig_structure ["Signature1", protected, h'', payload]. */
+int cose_es384_verify(const struct cose_sign1 *c, EVP_PKEY *key,
+		      struct err *e);
+int cose_es384_sign(EVP_PKEY *key, const uint8_t *protected_hdr,
+		    size_t protected_len, const uint8_t *payload,
+		    size_t payload_len, uint8_t sig[COSE_ES384_SIG_LEN],
+		    struct err *e);
+/* Untagged array [protected, {}, payload, signature], as the NSM emits. */
+int cose_sign1_encode(const uint8_t *protected_hdr, size_t protected_len,
+		      const uint8_t *payload, size_t payload_len,
+		      const uint8_t sig[COSE_ES384_SIG_LEN], uint8_t **out,
+		      size_t *out_len, struct err *e);
+/* The protected header every NSM document carries: {1: -35}. */
+extern const uint8_t cose_es384_protected[4];
+
+/* ---- attestation.c ------------------------------------------------------------ */
+
+/* The payload map's rules (types, sizes, keys) on already-decoded bytes. */
+int attestation_payload_parse(const uint8_t *payload, size_t len,
+			      struct attestation_doc **out, struct err *e);
+
+/* ---- NSM backends ------------------------------------------------------------ */
+
+#define NSM_REQUEST_MAX 0x1000
+#define NSM_RESPONSE_MAX 0x3000
+
+struct nsm_backend {
+	/* One raw exchange: CBOR request in, CBOR response (at most
+	 * *resp_len bytes) out. */
+	int (*roundtrip)(void *ctx, const uint8_t *req, size_t req_len,
+			 uint8_t *resp, size_t *resp_len, struct err *e);
+	void (*close)(void *ctx);
+};
+
+struct nsm {
+	const struct nsm_backend *backend;
+	void *ctx;
+	bool simulator;
+	pthread_mutex_t lock;
+};
+
+#ifdef NS_NSM_SIMULATOR
+int nsm_sim_open(const char *dir, struct nsm *n, struct err *e);
+#endif
+
+#endif

@@ -257,7 +257,7 @@ function validAt(cert, ms, what) {
   const from = Date.parse(cert.validFrom);
   const to = Date.parse(cert.validTo);
   if (!(from <= ms && ms <= to))
-    throw new DocError(`${what} (${cert.subject.replace(/\n/g, ', ')}) is not valid at the document's timestamp`);
+    throw new DocError(`${what} is not valid at the document's timestamp (${cert.subject.replace(/\n/g, ', ')})`);
 }
 
 function verifyDocument(d, cfg, now) {

@@ -30,6 +30,7 @@ struct guard {
 	int depth;
 	size_t after; /* bytes from the current header to the end */
 	bool bad;
+	bool short_input; /* a count larger than the bytes left */
 	bool done;
 };
 
@@ -72,7 +73,7 @@ static void container(struct guard *g, enum guard_kind kind, size_t n)
 	if (kind == G_MAP && n > SIZE_MAX / 2)
 		g->bad = true;
 	else if (items >= g->after) /* the header itself took >= 1 byte */
-		g->bad = true;
+		g->bad = g->short_input = true;
 	else if (items == 0)
 		item_done(g);
 	else
@@ -168,6 +169,9 @@ static int guard_walk(const uint8_t *p, size_t len, struct err *e,
 		if (r.status != CBOR_DECODER_FINISHED || r.read == 0)
 			return err_set(e, ERR_INVALID, "%s: malformed CBOR",
 				       what);
+		if (g.short_input)
+			return err_set(e, ERR_TRUNCATED, "%s: truncated CBOR "
+				       "(a count exceeds the bytes left)", what);
 		if (g.bad)
 			return err_set(e, ERR_INVALID,
 				       "%s: malformed CBOR (count, nesting or "

@@ -68,8 +68,18 @@ int cose_sign1_decode(const uint8_t *doc, size_t len, struct cose_sign1 *out,
 {
 	memset(out, 0, sizeof(*out));
 	cbor_item_t *root = NULL, *arr = NULL;
+	struct cursor cur = cursor_init(doc, len);
+	const uint8_t *tag;
 	int rc;
-	TRY(ncbor_load(doc, len, NITRO_DOC_MAX, &root, e, "attestation document"));
+	if (len > NITRO_DOC_MAX)
+		return err_set(e, ERR_TOO_LARGE, "attestation document: %zu "
+			       "bytes, limit %d", len, NITRO_DOC_MAX);
+	/* libcbor 0.8 refuses one-byte tags 6..20 as "unassigned", 18 among
+	 * them, so the short form of tag 18 (0xd2) is taken off here. */
+	if (len > 0 && doc[0] == 0xd2)
+		TRY(cursor_take(&cur, 1, &tag));
+	TRY(ncbor_load(cur.p, cur.left, NITRO_DOC_MAX, &root, e,
+		       "attestation document"));
 	if (cbor_isa_tag(root)) {
 		if (cbor_tag_value(root) != COSE_TAG_SIGN1) {
 			rc = err_set(e, ERR_INVALID,

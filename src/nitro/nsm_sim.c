@@ -258,7 +258,16 @@ static int load_pcr0(struct sim *s, const char *dir, struct err *e)
 	TRY(file_read_all(path, 256, &text, &len, e));
 	while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
 		text[--len] = '\0';
-	int rc = hex_decode_exact(text, s->pcr[0], SIM_PCR_LEN, e, "pcr0.hex");
+	char prefixed[2 * SIM_PCR_LEN + 3];
+	int rc = -ERR_INVALID;
+	const char *digits = strncmp(text, "0x", 2) == 0 ? text + 2 : text;
+	if (strlen(digits) == 2 * SIM_PCR_LEN) {
+		snprintf(prefixed, sizeof(prefixed), "0x%s", digits);
+		rc = hex_decode_exact(prefixed, s->pcr[0], SIM_PCR_LEN, e,
+				      "pcr0.hex");
+	} else {
+		err_set(e, ERR_INVALID, "%s: want 96 hex digits", path);
+	}
 	free(text);
 	return rc;
 }

@@ -320,7 +320,10 @@ static void sign_payload(const struct attestation_doc *d, uint8_t **doc,
 
 /* ---- the happy paths ------------------------------------------------------ */
 
-static void check_round_trip(const char *key, size_t n)
+/* A secret of n bytes encrypted under key opens, through Decrypt with this
+ * document as Recipient, to the same bytes. */
+static void assert_doc_accepted(const char *key, const uint8_t *doc,
+				size_t dlen, size_t n)
 {
 	struct aws_client *c = client();
 	uint8_t *secret = malloc(n);
@@ -328,20 +331,25 @@ static void check_round_trip(const char *key, size_t n)
 		secret[i] = (uint8_t)(i * 131 + 7);
 	size_t blen;
 	uint8_t *blob = encrypt_under(c, key, secret, n, &blen);
-	uint8_t *doc;
-	size_t dlen;
-	attest(g_nsm, &doc, &dlen);
 	struct secret *pt = NULL;
 	struct err e = {0};
 	if (decrypt_with(c, blob, blen, doc, dlen, &pt, &e) != 0)
-		fail_msg("decrypt: %s", e.msg);
+		fail_msg("document refused: %s", e.msg);
 	assert_int_equal(pt->len, n);
 	assert_memory_equal(pt->bytes, secret, n);
 	secret_free(pt);
-	free(doc);
 	free(blob);
 	free(secret);
 	aws_client_free(c);
+}
+
+static void check_round_trip(const char *key, size_t n)
+{
+	uint8_t *doc;
+	size_t dlen;
+	attest(g_nsm, &doc, &dlen);
+	assert_doc_accepted(key, doc, dlen, n);
+	free(doc);
 }
 
 static void test_decrypt_with_recipient_opens_to_the_secret(void **state)
@@ -557,17 +565,7 @@ static void test_simulator_with_another_pcr0_refused(void **state)
 	/* Refused by the key pinned to the simulator's image... */
 	assert_doc_refused(doc, dlen, "AccessDeniedException");
 	/* ...accepted by the key pinned to that other image. */
-	struct aws_client *c = client();
-	size_t blen;
-	uint8_t *blob = encrypt_under(c, g_key_other, (const uint8_t *)"other", 5, &blen);
-	struct secret *pt = NULL;
-	if (decrypt_with(c, blob, blen, doc, dlen, &pt, &e) != 0)
-		fail_msg("decrypt: %s", e.msg);
-	assert_int_equal(pt->len, 5);
-	assert_memory_equal(pt->bytes, "other", 5);
-	secret_free(pt);
-	free(blob);
-	aws_client_free(c);
+	assert_doc_accepted(g_key_other, doc, dlen, 5);
 	free(doc);
 	nsm_close(other);
 }
@@ -622,16 +620,7 @@ static void test_signature_over_another_payload_refused(void **state)
 	struct attestation_doc *d = fresh_payload(g_nsm);
 	d->module_id[strlen(d->module_id) - 1] ^= 0x01;
 	sign_payload(d, &b, &blen);
-	struct aws_client *c = client();
-	size_t clen;
-	uint8_t *blob = encrypt_under(c, g_key_pcr0, (const uint8_t *)"ok", 2, &clen);
-	struct secret *pt = NULL;
-	struct err e = {0};
-	if (decrypt_with(c, blob, clen, b, blen, &pt, &e) != 0)
-		fail_msg("control document refused: %s", e.msg);
-	secret_free(pt);
-	free(blob);
-	aws_client_free(c);
+	assert_doc_accepted(g_key_pcr0, b, blen, 2);
 	/* ...then carrying a's signature, made over a's payload: refused. */
 	struct cose_parts pa = cose_split(a, alen), pb = cose_split(b, blen);
 	memcpy(b + pb.sig_off, a + pa.sig_off, 96);
@@ -650,16 +639,7 @@ static void test_chain_out_of_order_refused(void **state)
 	size_t len;
 	/* Control: the same payload re-encoded and signed is accepted. */
 	sign_payload(d, &doc, &len);
-	struct aws_client *c = client();
-	size_t blen;
-	uint8_t *blob = encrypt_under(c, g_key_pcr0, (const uint8_t *)"ok", 2, &blen);
-	struct secret *pt = NULL;
-	struct err e = {0};
-	if (decrypt_with(c, blob, blen, doc, len, &pt, &e) != 0)
-		fail_msg("control document refused: %s", e.msg);
-	secret_free(pt);
-	free(blob);
-	aws_client_free(c);
+	assert_doc_accepted(g_key_pcr0, doc, len, 2);
 	free(doc);
 	/* Two intermediates swapped. */
 	struct nitro_bytes t = d->cabundle[1];

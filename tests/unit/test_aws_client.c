@@ -243,8 +243,10 @@ static void test_kms_data_keys_random_and_describe(void **state)
 	aws_client_free(c);
 }
 
-/* The Recipient reaches KMS as the protocol says; the stand-in refuses it
- * until attestation verification exists (so no policy can be satisfied). */
+/* The Recipient reaches KMS as the protocol says (algorithm, base64 of the
+ * document), and a document that is not a valid attestation document is
+ * refused with an error naming attestation. The full Recipient round trip
+ * is tests/unit/test_kms_recipient.c. */
 static void test_kms_recipient_plumbing(void **state)
 {
 	struct aws_client *c = client();

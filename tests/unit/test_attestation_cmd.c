@@ -1,0 +1,297 @@
+/*
+ * test_attestation_cmd.c: `nitro-keys attestation verify`, called as a
+ * function with argv arrays, stdout and stderr captured in temp files.
+ *
+ * Every real document of reference/nitro-attestation, as CBOR, as padded
+ * base64 and as base64 without padding, prints the fields of EXPECTED.json
+ * and exits 0; a simulator document verifies with --root=<its PEM> and not
+ * without; a flipped byte, the wrong root and unreadable files exit 1 with
+ * one line; usage errors exit 2.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nitro/nitro.h"
+#include "tools/attestation_cmd.h"
+
+static char tmpdir[64];
+
+struct run {
+	int status;
+	char *out, *err;
+};
+
+static char *slurp(const char *path)
+{
+	char *buf = NULL;
+	size_t len;
+	assert_int_equal(file_read_all(path, 1 << 20, &buf, &len, NULL), 0);
+	return buf;
+}
+
+static struct run run_cmd(const char *const *args)
+{
+	char *argv[16];
+	int argc = 0;
+	argv[argc++] = (char *)"nitro-keys";
+	argv[argc++] = (char *)"attestation";
+	for (; *args; args++)
+		argv[argc++] = (char *)*args;
+	argv[argc] = NULL;
+	char out_path[128], err_path[128];
+	snprintf(out_path, sizeof(out_path), "%s/stdout", tmpdir);
+	snprintf(err_path, sizeof(err_path), "%s/stderr", tmpdir);
+	fflush(stdout);
+	fflush(stderr);
+	int saved_out = dup(1), saved_err = dup(2);
+	int fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	int fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	dup2(fo, 1);
+	dup2(fe, 2);
+	struct run r;
+	r.status = nitro_keys_attestation_main(argc, argv);
+	fflush(stdout);
+	fflush(stderr);
+	dup2(saved_out, 1);
+	dup2(saved_err, 2);
+	close(fo);
+	close(fe);
+	close(saved_out);
+	close(saved_err);
+	r.out = slurp(out_path);
+	r.err = slurp(err_path);
+	return r;
+}
+
+static void run_free(struct run *r)
+{
+	free(r->out);
+	free(r->err);
+}
+
+static const char *ref_dir(void)
+{
+	const char *d = getenv("NS_REFERENCE_DIR");
+	return d ? d : "../shared/reference";
+}
+
+static void ref_path(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/nitro-attestation/%s", ref_dir(), name);
+}
+
+static void assert_same_field(json_t *got, json_t *want, const char *key)
+{
+	json_t *g = json_object_get(got, key), *w = json_object_get(want, key);
+	assert_non_null(g);
+	if (json_is_null(w))
+		assert_true(json_is_null(g));
+	else
+		assert_string_equal(json_string_value(g), json_string_value(w));
+}
+
+static void check_output(const char *out, json_t *want)
+{
+	json_error_t jerr;
+	json_t *got = json_loads(out, 0, &jerr);
+	if (!got)
+		fail_msg("not JSON: %s", out);
+	assert_string_equal(json_string_value(json_object_get(got, "module_id")),
+			    json_string_value(json_object_get(want, "module_id")));
+	assert_int_equal(json_integer_value(json_object_get(got, "timestamp")),
+			 json_integer_value(json_object_get(want, "timestamp")));
+	assert_string_equal(json_string_value(json_object_get(got, "digest")),
+			    "SHA384");
+	json_t *pcrs = json_object_get(got, "pcrs");
+	assert_int_equal(json_object_size(pcrs), 16);
+	assert_string_equal(json_string_value(json_object_get(pcrs, "0")),
+			    json_string_value(json_object_get(want, "pcr0")));
+	assert_string_equal(json_string_value(json_object_get(pcrs, "8")),
+			    json_string_value(json_object_get(want, "pcr8")));
+	assert_same_field(got, want, "public_key");
+	assert_same_field(got, want, "user_data");
+	assert_same_field(got, want, "nonce");
+	assert_int_equal(json_object_size(got), 7);
+	json_decref(got);
+}
+
+static void test_real_documents_in_every_encoding(void **state)
+{
+	(void)state;
+	char path[1024];
+	ref_path(path, sizeof(path), "EXPECTED.json");
+	json_t *exp = json_load_file(path, 0, NULL);
+	json_t *docs = json_object_get(exp, "documents"), *d;
+	size_t i;
+	json_array_foreach(docs, i, d) {
+		/* raw CBOR, padded base64 (with newline or not), unpadded */
+		char files[3][1024];
+		ref_path(files[0], sizeof(files[0]),
+			 json_string_value(json_object_get(d, "file")));
+		ref_path(files[1], sizeof(files[1]),
+			 json_string_value(json_object_get(d, "file_b64")));
+		char *b64 = slurp(files[1]);
+		size_t n = strlen(b64);
+		while (n && (b64[n - 1] == '\n' || b64[n - 1] == '='))
+			b64[--n] = '\0';
+		snprintf(files[2], sizeof(files[2]), "%s/unpadded.b64", tmpdir);
+		assert_int_equal(file_write_atomic(files[2], b64, n, 0600, NULL), 0);
+		free(b64);
+		for (int k = 0; k < 3; k++) {
+			const char *args[] = {"verify", files[k], NULL};
+			struct run r = run_cmd(args);
+			if (r.status != 0)
+				fail_msg("%s: %s", files[k], r.err);
+			assert_string_equal(r.err, "");
+			check_output(r.out, d);
+			run_free(&r);
+		}
+	}
+	json_decref(exp);
+}
+
+static void test_simulator_document_needs_its_root(void **state)
+{
+	(void)state;
+	struct nsm *n = NULL;
+	uint8_t *doc;
+	size_t len;
+	char *pem = NULL, doc_path[128], pem_path[128], root_arg[160];
+	assert_int_equal(nsm_open("sim:", &n, NULL), 0);
+	struct nsm_attest_req req = {.user_data = (const uint8_t *)"\x01\x02",
+				     .user_data_len = 2};
+	assert_int_equal(nsm_attest(n, &req, &doc, &len, NULL), 0);
+	assert_int_equal(nsm_sim_root_pem(n, &pem, NULL), 0);
+	snprintf(doc_path, sizeof(doc_path), "%s/sim.cbor", tmpdir);
+	snprintf(pem_path, sizeof(pem_path), "%s/root.pem", tmpdir);
+	snprintf(root_arg, sizeof(root_arg), "--root=%s", pem_path);
+	assert_int_equal(file_write_atomic(doc_path, doc, len, 0600, NULL), 0);
+	assert_int_equal(file_write_atomic(pem_path, pem, strlen(pem), 0600, NULL), 0);
+
+	const char *ok[] = {"verify", doc_path, root_arg, NULL};
+	struct run r = run_cmd(ok);
+	assert_int_equal(r.status, 0);
+	json_t *j = json_loads(r.out, 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(j, "user_data")),
+			    "0102");
+	assert_true(json_is_null(json_object_get(j, "nonce")));
+	json_decref(j);
+	run_free(&r);
+
+	const char *aws[] = {"verify", doc_path, NULL};
+	r = run_cmd(aws);
+	assert_int_equal(r.status, 1);
+	assert_string_equal(r.out, "");
+	assert_non_null(strstr(r.err, "cabundle[0] is not the trusted root"));
+	assert_non_null(strchr(r.err, '\n'));
+	assert_ptr_equal(strchr(r.err, '\n') + 1, r.err + strlen(r.err));
+	run_free(&r);
+
+	/* A real document with the simulator's root: refused. */
+	char real[1024];
+	ref_path(real, sizeof(real), "doc1-uid2-core-2021.cbor");
+	const char *other[] = {"verify", real, root_arg, NULL};
+	r = run_cmd(other);
+	assert_int_equal(r.status, 1);
+	run_free(&r);
+
+	/* One flipped byte. */
+	doc[len / 2] ^= 0x40;
+	assert_int_equal(file_write_atomic(doc_path, doc, len, 0600, NULL), 0);
+	r = run_cmd(ok);
+	assert_int_equal(r.status, 1);
+	assert_string_equal(r.out, "");
+	run_free(&r);
+	free(doc);
+	free(pem);
+	nsm_close(n);
+}
+
+static void test_unreadable_inputs_exit_1(void **state)
+{
+	(void)state;
+	char path[128];
+	const char *missing[] = {"verify", "/nonexistent/doc.cbor", NULL};
+	struct run r = run_cmd(missing);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "/nonexistent/doc.cbor"));
+	run_free(&r);
+
+	snprintf(path, sizeof(path), "%s/bad.b64", tmpdir);
+	assert_int_equal(file_write_atomic(path, "hEShATgioFk=\n", 13, 0600, NULL), 0);
+	const char *bad[] = {"verify", path, NULL};
+	r = run_cmd(bad);
+	assert_int_equal(r.status, 1);
+	run_free(&r);
+
+	char real[1024], root_arg[1100];
+	ref_path(real, sizeof(real), "doc1-uid2-core-2021.cbor");
+	snprintf(root_arg, sizeof(root_arg), "--root=%s", real); /* not PEM */
+	const char *notpem[] = {"verify", real, root_arg, NULL};
+	r = run_cmd(notpem);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "no PEM certificate"));
+	run_free(&r);
+}
+
+static void test_usage_errors_exit_2(void **state)
+{
+	(void)state;
+	const char *none[] = {NULL};
+	const char *nofile[] = {"verify", NULL};
+	const char *unknown[] = {"check", "x", NULL};
+	const char *flag[] = {"verify", "x", "--bogus", NULL};
+	const char *two[] = {"verify", "x", "y", NULL};
+	const char *emptyroot[] = {"verify", "x", "--root=", NULL};
+	const char *const *cases[] = {none, nofile, unknown, flag, two, emptyroot};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct run r = run_cmd(cases[i]);
+		assert_int_equal(r.status, 2);
+		assert_string_equal(r.out, "");
+		assert_true(strlen(r.err) > 0);
+		run_free(&r);
+	}
+	const char *help[] = {"verify", "--help", NULL};
+	struct run r = run_cmd(help);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "usage: nitro-keys attestation verify"));
+	run_free(&r);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/attestation-cmd-XXXXXX");
+	assert_non_null(mkdtemp(tmpdir));
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	secret_init();
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_real_documents_in_every_encoding),
+		cmocka_unit_test(test_simulator_document_needs_its_root),
+		cmocka_unit_test(test_unreadable_inputs_exit_1),
+		cmocka_unit_test(test_usage_errors_exit_2),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

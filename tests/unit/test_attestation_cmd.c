@@ -160,6 +160,7 @@ static void test_real_documents_in_every_encoding(void **state)
 	json_decref(exp);
 }
 
+#ifdef NS_NSM_SIMULATOR
 static void test_simulator_document_needs_its_root(void **state)
 {
 	(void)state;
@@ -216,6 +217,8 @@ static void test_simulator_document_needs_its_root(void **state)
 	free(pem);
 	nsm_close(n);
 }
+
+#endif
 
 static void test_unreadable_inputs_exit_1(void **state)
 {
@@ -289,7 +292,9 @@ int main(void)
 	secret_init();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_real_documents_in_every_encoding),
+#ifdef NS_NSM_SIMULATOR
 		cmocka_unit_test(test_simulator_document_needs_its_root),
+#endif
 		cmocka_unit_test(test_unreadable_inputs_exit_1),
 		cmocka_unit_test(test_usage_errors_exit_2),
 	};

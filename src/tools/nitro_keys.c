@@ -31,6 +31,7 @@
 #include "core/core.h"
 #include "crypto/crypto.h"
 #include "tools/keys_cli.h"
+#include "tools/attestation_cmd.h"
 #include "tools/cloud_cmds.h"
 #include "tools/tools.h"
 
@@ -113,6 +114,7 @@ static const char USAGE[] =
 	"  kms policy --pcr0=HEX --role-arn=ARN --key-admin-arn=ARN\n"
 	"  list --table=T --signer-id=ID     (also kms list, disable, enable)\n"
 	"  tls new --out=DIR --san=DNS:...\n"
+	"  attestation verify FILE [--root=PEM]   a Nitro attestation document\n"
 	"\n"
 	"Passwords need at least 8 characters; without --keystore-password-file\n"
 	"they are asked twice on the terminal, without echo.\n"
@@ -562,6 +564,8 @@ int nitro_keys_main(int argc, char **argv)
 		return nitro_keys_kms_main(argc, argv);
 	if (strcmp(cmd, "tls") == 0)
 		return nitro_keys_tls_main(argc, argv);
+	if (strcmp(cmd, "attestation") == 0)
+		return nitro_keys_attestation_main(argc, argv);
 	bool mnemonic = strcmp(cmd, "new-mnemonic") == 0 ||
 			strcmp(cmd, "existing-mnemonic") == 0;
 	if (!mnemonic && strcmp(cmd, "keystore") != 0 &&

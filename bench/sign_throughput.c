@@ -45,7 +45,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int opt_keys = 16, opt_seconds = 5, opt_clients = 4, opt_client_threads = 1;
+static int opt_keys = 16, opt_seconds = 5, opt_clients = 8, opt_client_threads = 1;
 static const char *opt_type = "randao";
 static char signer_arg[512];
 static struct bench_fixture fx;

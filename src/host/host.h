@@ -1,0 +1,106 @@
+/*
+ * host.h: the public header of the host module (nitro-host, on the parent
+ * instance): byte-copying proxies now; the watchdog and enclave runners of
+ * `nitro-host run` later.
+ *
+ * Proxies relay bytes between a listener and a fixed destination, in both
+ * directions, without looking at them: the validator clients' TLS and the
+ * enclave's TLS to AWS both stay end to end, the host sees ciphertext.
+ * Routes in production:
+ *     tcp:0.0.0.0:443   -> vsock:CID:9000     (validator clients -> enclave)
+ *     vsock:3:8000      -> tcp:kms.R.amazonaws.com:443
+ *     vsock:3:8001      -> tcp:dynamodb.R.amazonaws.com:443
+ * The enclave -> AWS routes are bounded by an allowlist of HOST:PORT, as
+ * AWS's vsock-proxy is: a tcp destination outside it refuses to start.
+ *
+ * Threading model: one libevent loop (the caller's, or the proxy's own)
+ * owns every listener and connection; nothing here takes a lock. Only
+ * proxy_stop() and proxy_get_stats() may be called from other threads (and
+ * proxy_stop() from a signal handler).
+ */
+#ifndef NS_HOST_H
+#define NS_HOST_H
+
+#include <event2/event.h>
+
+#include "core/core.h"
+#include "http/http.h"
+
+#define PROXY_DEFAULT_MAX_CONNECTIONS 1024
+#define PROXY_DEFAULT_IDLE_TIMEOUT_MS (300 * 1000)
+#define PROXY_DEFAULT_CONNECT_TIMEOUT_MS (5 * 1000)
+/* Bytes buffered per direction before reading from the source pauses. */
+#define PROXY_DEFAULT_WINDOW (256 * 1024)
+#define PROXY_MAX_ALLOW 64
+
+/* One allowlist entry: a destination host name or IP, and a port. */
+struct proxy_allow {
+	char host[256];
+	uint16_t port;
+};
+
+/* "HOST:PORT" or "[IPv6]:PORT"; port 1..65535. */
+int proxy_allow_parse(const char *s, struct proxy_allow *out, struct err *e);
+
+/*
+ * Whether `target` may be dialled under the allowlist. Only tcp targets are
+ * checked (unix and vsock are local), and only when nallow > 0. Like
+ * vsock-proxy: same port, then the same host name (case-insensitive), else
+ * any address of the allowed name equal to an address of the target (name
+ * resolution here blocks: call it at start-up only). -ERR_USAGE naming
+ * --allow when refused.
+ */
+int proxy_check_allowed(const struct proxy_allow *allow, size_t nallow,
+			const struct http_addr *target, struct err *e);
+
+/* One listener and where its connections go. Zero limits take defaults. */
+struct proxy_route {
+	const char *name;          /* for logs ("api", "kms"); NULL = route N */
+	struct http_addr listen;
+	struct http_addr connect;  /* tcp: resolved at each connect */
+	int max_connections;       /* beyond it a new connection is closed */
+	int idle_timeout_ms;       /* no bytes either way for this long: close */
+	int connect_timeout_ms;    /* name resolution + connect */
+};
+
+struct proxy_config {
+	const struct proxy_route *routes;
+	size_t nroutes;
+	const struct proxy_allow *allow; /* checked for every route */
+	size_t nallow;
+	size_t window;                   /* 0 = PROXY_DEFAULT_WINDOW */
+};
+
+struct proxy_stats {
+	uint64_t accepted;       /* connections accepted and relayed */
+	uint64_t refused_limit;  /* closed at once: over max_connections */
+	uint64_t connect_failed; /* destination refused, unreachable, timed out */
+	uint64_t idle_closed;    /* closed by the idle timeout */
+	uint64_t active;         /* open now, over all routes */
+};
+
+struct proxy;
+
+/*
+ * Checks the routes (allowlist included), binds every listener and
+ * registers them on `base` (NULL: the proxy makes and owns its own loop).
+ * Nothing is dialled until a connection arrives.
+ */
+int proxy_new(const struct proxy_config *cfg, struct event_base *base,
+	      struct proxy **out, struct err *e);
+/* Runs the loop until proxy_stop(). */
+int proxy_run(struct proxy *p);
+/* Breaks proxy_run's loop. Thread-safe and async-signal-safe. */
+void proxy_stop(struct proxy *p);
+/* Closes listeners and every connection (both sides), frees. NULL-safe. */
+void proxy_free(struct proxy *p);
+/* The bound port of route i's tcp listener (useful when 0 was asked). */
+uint16_t proxy_port(const struct proxy *p, size_t route);
+void proxy_get_stats(const struct proxy *p, struct proxy_stats *out);
+
+/* ---- the nitro-host command line (cli.c) ---- */
+
+/* `nitro-host proxy ...` and `nitro-host run ...`; returns the exit code. */
+int nitro_host_main(int argc, char **argv);
+
+#endif

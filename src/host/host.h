@@ -69,6 +69,9 @@ struct proxy_config {
 	const struct proxy_allow *allow; /* checked for every route */
 	size_t nallow;
 	size_t window;                   /* 0 = PROXY_DEFAULT_WINDOW */
+	/* "IP" or "IP:PORT" of the DNS server for tcp destinations given by
+	 * name; NULL = /etc/resolv.conf. /etc/hosts is consulted either way. */
+	const char *nameserver;
 };
 
 struct proxy_stats {

@@ -108,6 +108,7 @@ struct proxy {
 	struct conn *conns; /* open connections, all routes */
 	int zombies;        /* closed while a lookup was pending */
 	size_t window;
+	const char *nameserver; /* only during proxy_new */
 	uint64_t next_id;
 	struct proxy_stats stats; /* written on the loop, read atomically */
 };
@@ -612,8 +613,8 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	char peer[80];
 	sockaddr_format(sa, peer, sizeof(peer));
 	if (l->active >= l->route.max_connections) {
+		stat_add(&p->stats.refused_limit, 1); /* before the peer sees it */
 		close(fd);
-		stat_add(&p->stats.refused_limit, 1);
 		log_warn("proxy %s: connection from %s refused: %d connections "
 			 "open (the limit)",
 			 l->name, peer, l->active);
@@ -697,6 +698,25 @@ static int route_defaults(const struct proxy_route *in, struct proxy_route *r,
 	return 0;
 }
 
+static int dns_start(struct proxy *p, struct err *e)
+{
+	p->dns = evdns_base_new(p->base, p->nameserver
+						 ? 0
+						 : EVDNS_BASE_INITIALIZE_NAMESERVERS);
+	if (!p->dns)
+		return err_set(e, ERR_IO, "cannot set up name resolution");
+	if (p->nameserver) {
+		if (evdns_base_nameserver_ip_add(p->dns, p->nameserver) != 0)
+			return err_set(e, ERR_USAGE, "invalid nameserver '%s'",
+				       p->nameserver);
+		(void)evdns_base_load_hosts(p->dns, NULL);
+	}
+	/* A lookup must fit well inside the connect timeout. */
+	(void)evdns_base_set_option(p->dns, "timeout:", "2");
+	(void)evdns_base_set_option(p->dns, "attempts:", "2");
+	return 0;
+}
+
 static int listener_start(struct proxy *p, struct listener *l, size_t i,
 			  const struct proxy_route *in, struct err *e)
 {
@@ -713,15 +733,8 @@ static int listener_start(struct proxy *p, struct listener *l, size_t i,
 	/* l->target_len > 0: no lookup needed */
 	if (!target_static(&l->route.connect, &l->target, &l->target_len)) {
 		l->target_len = 0;
-		if (!p->dns) {
-			p->dns = evdns_base_new(p->base,
-						EVDNS_BASE_INITIALIZE_NAMESERVERS);
-			if (!p->dns)
-				return err_set(e, ERR_IO,
-					       "cannot set up name resolution");
-			(void)evdns_base_set_option(p->dns, "timeout:", "2");
-			(void)evdns_base_set_option(p->dns, "attempts:", "2");
-		}
+		if (!p->dns)
+			TRY(dns_start(p, e));
 	}
 	int fd;
 	TRY(http_listen_fd(&l->route.listen, &fd, e));
@@ -775,6 +788,7 @@ int proxy_new(const struct proxy_config *cfg, struct event_base *base,
 		return err_set(e, ERR_NOMEM, "out of memory");
 	p->stop_fd = -1;
 	p->window = cfg->window ? cfg->window : PROXY_DEFAULT_WINDOW;
+	p->nameserver = cfg->nameserver;
 	int rc = 0;
 	p->base = base;
 	if (!p->base) {
@@ -797,6 +811,7 @@ int proxy_new(const struct proxy_config *cfg, struct event_base *base,
 		p->nlisteners = i + 1;
 		TRY_OUT(listener_start(p, &p->listeners[i], i, &cfg->routes[i], e));
 	}
+	p->nameserver = NULL;
 	*out = p;
 out:
 	if (rc < 0)

@@ -149,6 +149,82 @@ static void echo_stop(struct echo *e)
 	pthread_mutex_destroy(&e->mu);
 }
 
+/* ---- a DNS server stub on 127.0.0.1 (UDP): A 127.0.0.1 for any name, no
+ * AAAA; or, silent, never answering ---- */
+
+struct dns_stub {
+	int fd;
+	uint16_t port;
+	pthread_t th;
+	volatile int stop;
+	bool silent;
+	volatile int queries;
+};
+
+static void *dns_main(void *arg)
+{
+	struct dns_stub *d = arg;
+	uint8_t q[512], r[600];
+	while (!d->stop) {
+		struct pollfd pfd = {d->fd, POLLIN, 0};
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		struct sockaddr_storage from;
+		socklen_t fl = sizeof(from);
+		ssize_t n = recvfrom(d->fd, q, sizeof(q), 0,
+				     (struct sockaddr *)&from, &fl);
+		if (n < 12)
+			continue;
+		d->queries++;
+		if (d->silent)
+			continue;
+		size_t off = 12;
+		while (off < (size_t)n && q[off])
+			off += (size_t)q[off] + 1;
+		off += 1 + 4; /* root label, qtype, qclass */
+		if (off > (size_t)n)
+			continue;
+		bool a = q[off - 4] == 0 && q[off - 3] == 1;
+		memcpy(r, q, off);
+		r[2] = 0x81; /* response, recursion desired */
+		r[3] = 0x80; /* recursion available, NOERROR */
+		r[4] = 0, r[5] = 1, r[6] = 0, r[7] = a ? 1 : 0;
+		memset(r + 8, 0, 4);
+		size_t len = off;
+		if (a) {
+			static const uint8_t ans[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0,
+						      0, 60, 0, 4, 127, 0, 0, 1};
+			memcpy(r + len, ans, sizeof(ans));
+			len += sizeof(ans);
+		}
+		(void)sendto(d->fd, r, len, 0, (struct sockaddr *)&from, fl);
+	}
+	return NULL;
+}
+
+static void dns_start(struct dns_stub *d, bool silent)
+{
+	memset(d, 0, sizeof(*d));
+	d->silent = silent;
+	d->fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(d->fd >= 0);
+	struct sockaddr_in sin = {0};
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(d->fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	socklen_t sl = sizeof(sin);
+	assert_int_equal(getsockname(d->fd, (struct sockaddr *)&sin, &sl), 0);
+	d->port = ntohs(sin.sin_port);
+	assert_int_equal(pthread_create(&d->th, NULL, dns_main, d), 0);
+}
+
+static void dns_stop(struct dns_stub *d)
+{
+	d->stop = 1;
+	pthread_join(d->th, NULL);
+	close(d->fd);
+}
+
 /* ---- the proxy under test ---------------------------------------------- */
 
 struct fx {
@@ -182,16 +258,22 @@ static void route_to_echo(struct fx *f, struct proxy_route *r)
 	assert_int_equal(http_addr_parse(a, &r->connect, NULL), 0);
 }
 
-static void fx_run(struct fx *f, const struct proxy_route *routes, size_t n,
-		   size_t window)
+static void fx_run_ns(struct fx *f, const struct proxy_route *routes,
+		      size_t n, size_t window, const char *nameserver)
 {
 	struct proxy_config cfg = {.routes = routes, .nroutes = n,
-				   .window = window};
+				   .window = window, .nameserver = nameserver};
 	struct err e = {0};
 	int rc = proxy_new(&cfg, NULL, &f->p, &e);
 	if (rc < 0)
 		fail_msg("proxy_new: %s", e.msg);
 	assert_int_equal(pthread_create(&f->th, NULL, proxy_main, f), 0);
+}
+
+static void fx_run(struct fx *f, const struct proxy_route *routes, size_t n,
+		   size_t window)
+{
+	fx_run_ns(f, routes, n, window, NULL);
 }
 
 /* Echo server + one route unix:dir/p.sock -> echo, with these limits. */
@@ -612,6 +694,72 @@ static void test_tcp_listener_reports_its_port(void **state)
 	fx_stop(&f);
 }
 
+/* A destination given by name is looked up when a connection arrives,
+ * through the resolver (here a stub on 127.0.0.1). */
+static void test_destination_name_resolved_at_connect(void **state)
+{
+	struct fx f;
+	memset(&f, 0, sizeof(f));
+	struct dns_stub d;
+	dns_start(&d, false);
+	echo_start(&f.echo);
+	fx_dir(&f);
+	struct proxy_route r = {.name = "named"};
+	route_to_echo(&f, &r);
+	char a[200], ns[64];
+	snprintf(a, sizeof(a), "tcp:echo.proxy.test:%u", f.echo.port);
+	assert_int_equal(http_addr_parse(a, &r.connect, NULL), 0);
+	snprintf(ns, sizeof(ns), "127.0.0.1:%u", d.port);
+	fx_run_ns(&f, &r, 1, 0, ns);
+	assert_int_equal(d.queries, 0); /* nothing looked up before a client */
+	for (int i = 0; i < 2; i++) {
+		int fd = connect_unix(f.sock);
+		char c;
+		assert_true(write_all(fd, "n", 1));
+		read_exact(fd, &c, 1);
+		assert_int_equal(c, 'n');
+		close(fd);
+	}
+	assert_true(d.queries >= 2);
+	fx_stop(&f);
+	dns_stop(&d);
+}
+
+/* A resolver that never answers: the connect timeout closes the client;
+ * and a proxy freed while a lookup is pending cancels it cleanly. */
+static void test_silent_resolver_bounded_by_connect_timeout(void **state)
+{
+	struct fx f;
+	memset(&f, 0, sizeof(f));
+	struct dns_stub d;
+	dns_start(&d, true);
+	fx_dir(&f);
+	struct proxy_route r = {.name = "silent", .connect_timeout_ms = 300};
+	char a[200], ns[64];
+	snprintf(a, sizeof(a), "unix:%s", f.sock);
+	assert_int_equal(http_addr_parse(a, &r.listen, NULL), 0);
+	assert_int_equal(http_addr_parse("tcp:nowhere.proxy.test:443", &r.connect, NULL), 0);
+	snprintf(ns, sizeof(ns), "127.0.0.1:%u", d.port);
+	fx_run_ns(&f, &r, 1, 0, ns);
+	int fd = connect_unix(f.sock);
+	uint64_t t0 = clock_mono_us();
+	assert_true(closed_by_peer(fd));
+	uint64_t ms = (clock_mono_us() - t0) / 1000;
+	assert_true(ms >= 200 && ms < 3000);
+	close(fd);
+	struct proxy_stats st;
+	proxy_get_stats(f.p, &st);
+	assert_int_equal(st.connect_failed, 1);
+	assert_true(d.queries >= 1);
+	/* stop with a lookup in flight */
+	fd = connect_unix(f.sock);
+	wait_active(f.p, 1);
+	fx_stop(&f);
+	assert_true(closed_by_peer(fd));
+	close(fd);
+	dns_stop(&d);
+}
+
 static void test_allow_parse(void **state)
 {
 	struct proxy_allow a;
@@ -696,6 +844,8 @@ int main(void)
 		cmocka_unit_test(test_connect_timeout_closes_client),
 		cmocka_unit_test(test_stop_closes_open_connections),
 		cmocka_unit_test(test_tcp_listener_reports_its_port),
+		cmocka_unit_test(test_destination_name_resolved_at_connect),
+		cmocka_unit_test(test_silent_resolver_bounded_by_connect_timeout),
 		cmocka_unit_test(test_allow_parse),
 		cmocka_unit_test(test_allowlist_refuses_other_destinations),
 		cmocka_unit_test(test_proxy_refuses_to_start_outside_the_allowlist),

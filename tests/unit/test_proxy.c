@@ -328,6 +328,15 @@ static void read_exact(int fd, void *buf, size_t n)
 	}
 }
 
+/* One byte there and back through the proxy. */
+static void assert_echoes(int fd, char ch)
+{
+	char c = 0;
+	assert_true(write_all(fd, &ch, 1));
+	read_exact(fd, &c, 1);
+	assert_int_equal(c, ch);
+}
+
 /* Reads until EOF (or error); returns the bytes read, at most cap. */
 static size_t read_to_eof(int fd, uint8_t *buf, size_t cap, bool *clean)
 {
@@ -518,9 +527,7 @@ static void test_idle_timeout_closes_both_sides(void **state)
 	int fd = connect_unix(f.sock);
 	/* traffic every 100 ms keeps it open past the timeout */
 	for (int i = 0; i < 8; i++) {
-		char c;
-		assert_true(write_all(fd, "k", 1));
-		read_exact(fd, &c, 1);
+		assert_echoes(fd, 'k');
 		usleep(100000);
 	}
 	uint64_t t0 = clock_mono_us();
@@ -540,11 +547,8 @@ static void test_connection_limit(void **state)
 	struct fx f;
 	fx_start(&f, 2, 0, 0);
 	int a = connect_unix(f.sock), b = connect_unix(f.sock);
-	char c;
-	assert_true(write_all(a, "a", 1));
-	read_exact(a, &c, 1);
-	assert_true(write_all(b, "b", 1));
-	read_exact(b, &c, 1);
+	assert_echoes(a, 'a');
+	assert_echoes(b, 'b');
 	int over = connect_unix(f.sock);
 	assert_true(closed_by_peer(over));
 	close(over);
@@ -556,9 +560,7 @@ static void test_connection_limit(void **state)
 	close(a);
 	wait_active(f.p, 1);
 	int d = connect_unix(f.sock);
-	assert_true(write_all(d, "d", 1));
-	read_exact(d, &c, 1);
-	assert_int_equal(c, 'd');
+	assert_echoes(d, 'd');
 	close(b);
 	close(d);
 	fx_stop(&f);
@@ -600,10 +602,7 @@ static void test_refused_destination_closes_client(void **state)
 	proxy_get_stats(f.p, &st);
 	assert_int_equal(st.connect_failed, 3);
 	int fd = connect_unix(f.sock);
-	char c;
-	assert_true(write_all(fd, "y", 1));
-	read_exact(fd, &c, 1);
-	assert_int_equal(c, 'y');
+	assert_echoes(fd, 'y');
 	close(fd);
 	close(dead);
 	fx_stop(&f);
@@ -654,9 +653,7 @@ static void test_stop_closes_open_connections(void **state)
 	struct fx f;
 	fx_start(&f, 0, 0, 0);
 	int fd = connect_unix(f.sock);
-	char c;
-	assert_true(write_all(fd, "s", 1));
-	read_exact(fd, &c, 1);
+	assert_echoes(fd, 's');
 	proxy_stop(f.p);
 	pthread_join(f.th, NULL);
 	proxy_free(f.p);
@@ -686,12 +683,22 @@ static void test_tcp_listener_reports_its_port(void **state)
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sin.sin_port = htons(port);
 	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_true(write_all(fd, "t", 1));
-	char c;
-	read_exact(fd, &c, 1);
-	assert_int_equal(c, 't');
+	assert_echoes(fd, 't');
 	close(fd);
 	fx_stop(&f);
+}
+
+/* Runs route r from unix:f->sock to tcp:host:port, names looked up by d. */
+static void fx_run_named(struct fx *f, struct proxy_route *r, const char *host,
+			 uint16_t port, const struct dns_stub *d)
+{
+	char a[200], ns[64];
+	snprintf(a, sizeof(a), "unix:%s", f->sock);
+	assert_int_equal(http_addr_parse(a, &r->listen, NULL), 0);
+	snprintf(a, sizeof(a), "tcp:%s:%u", host, port);
+	assert_int_equal(http_addr_parse(a, &r->connect, NULL), 0);
+	snprintf(ns, sizeof(ns), "127.0.0.1:%u", d->port);
+	fx_run_ns(f, r, 1, 0, ns);
 }
 
 /* A destination given by name is looked up when a connection arrives,
@@ -705,19 +712,11 @@ static void test_destination_name_resolved_at_connect(void **state)
 	echo_start(&f.echo);
 	fx_dir(&f);
 	struct proxy_route r = {.name = "named"};
-	route_to_echo(&f, &r);
-	char a[200], ns[64];
-	snprintf(a, sizeof(a), "tcp:echo.proxy.test:%u", f.echo.port);
-	assert_int_equal(http_addr_parse(a, &r.connect, NULL), 0);
-	snprintf(ns, sizeof(ns), "127.0.0.1:%u", d.port);
-	fx_run_ns(&f, &r, 1, 0, ns);
+	fx_run_named(&f, &r, "echo.proxy.test", f.echo.port, &d);
 	assert_int_equal(d.queries, 0); /* nothing looked up before a client */
 	for (int i = 0; i < 2; i++) {
 		int fd = connect_unix(f.sock);
-		char c;
-		assert_true(write_all(fd, "n", 1));
-		read_exact(fd, &c, 1);
-		assert_int_equal(c, 'n');
+		assert_echoes(fd, 'n');
 		close(fd);
 	}
 	assert_true(d.queries >= 2);
@@ -735,12 +734,7 @@ static void test_silent_resolver_bounded_by_connect_timeout(void **state)
 	dns_start(&d, true);
 	fx_dir(&f);
 	struct proxy_route r = {.name = "silent", .connect_timeout_ms = 300};
-	char a[200], ns[64];
-	snprintf(a, sizeof(a), "unix:%s", f.sock);
-	assert_int_equal(http_addr_parse(a, &r.listen, NULL), 0);
-	assert_int_equal(http_addr_parse("tcp:nowhere.proxy.test:443", &r.connect, NULL), 0);
-	snprintf(ns, sizeof(ns), "127.0.0.1:%u", d.port);
-	fx_run_ns(&f, &r, 1, 0, ns);
+	fx_run_named(&f, &r, "nowhere.proxy.test", 443, &d);
 	int fd = connect_unix(f.sock);
 	uint64_t t0 = clock_mono_us();
 	assert_true(closed_by_peer(fd));

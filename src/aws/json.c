@@ -22,11 +22,8 @@ int aws_json_parse_object(const char *body, size_t len, json_t **out,
 			       len);
 	if (len == 0)
 		return err_set(e, ERR_INVALID, "empty response body");
-	json_error_t je;
-	json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-	if (!j)
-		return err_set(e, ERR_INVALID, "malformed JSON response (%s at byte %d)",
-			       je.text, je.position);
+	json_t *j;
+	TRY(json_parse_strict(body, len, "malformed JSON response", &j, e));
 	if (!json_is_object(j)) {
 		json_decref(j);
 		return err_set(e, ERR_INVALID, "response is not a JSON object");

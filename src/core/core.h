@@ -134,6 +134,17 @@ int file_read_all(const char *path, size_t max_len, char **out, size_t *len,
 int file_write_atomic(const char *path, const void *data, size_t len,
 		      int mode, struct err *e);
 
+/* ---- JSON ------------------------------------------------------------ */
+
+struct json_t;
+/*
+ * The one way untrusted JSON text is parsed: jansson with duplicate keys
+ * refused. On failure: -ERR_INVALID and "<what>: invalid JSON at line L
+ * column C: <jansson's reason>" (no prefix when what is NULL).
+ */
+int json_parse_strict(const char *text, size_t len, const char *what,
+		      struct json_t **out, struct err *e);
+
 /* ---- logging -------------------------------------------------------- */
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };

@@ -365,12 +365,8 @@ static int ks_parse(const char *json, size_t len, struct ks_doc *d,
 	if (len > KEYSTORE_MAX_JSON)
 		return err_set(e, ERR_TOO_LARGE, "keystore: larger than %d bytes",
 			       KEYSTORE_MAX_JSON);
-	json_error_t je;
-	json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
-	if (!root)
-		return err_set(e, ERR_INVALID,
-			       "keystore: invalid JSON (line %d, column %d): %s",
-			       je.line, je.column, je.text);
+	json_t *root;
+	TRY(json_parse_strict(json, len, "keystore", &root, e));
 	json_t *crypto;
 	int rc = 0;
 	if (!json_is_object(root)) {

@@ -185,19 +185,14 @@ static int decoder_reserve(struct control_decoder *d, size_t want,
 static int decoder_finish(struct control_decoder *d, struct control_msg *out,
 			  struct err *e)
 {
-	json_error_t jerr;
-	json_t *j = json_loadb((const char *)d->buf, d->frame_len,
-			       JSON_REJECT_DUPLICATES, &jerr);
+	json_t *j = NULL;
+	struct err ce = {0};
+	int prc = json_parse_strict((const char *)d->buf, d->frame_len,
+				    "control frame", &j, &ce);
 	d->hdr_len = 0;
 	d->buf_len = 0;
-	if (!j) {
-		char msg[200];
-		snprintf(msg, sizeof(msg),
-			 "control frame: invalid JSON at byte %d: %.120s",
-			 jerr.position, jerr.text);
-		return decoder_kill(d, e, ERR_INVALID, msg);
-	}
-	struct err ce = {0};
+	if (prc < 0)
+		return decoder_kill(d, e, ERR_INVALID, ce.msg);
 	enum control_type t;
 	if (control_msg_check(j, &t, &ce) < 0) {
 		json_decref(j);

@@ -501,12 +501,8 @@ int eth2_signing_from_json(const struct eth2_network *net, json_t *json,
 int eth2_signing_parse(const struct eth2_network *net, const char *body_text,
 		       size_t len, struct eth2_signing *out, struct err *e)
 {
-	json_error_t jerr;
-	json_t *json = json_loadb(body_text, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!json)
-		return err_set(e, ERR_INVALID,
-			       "body: invalid JSON at line %d column %d: %.120s",
-			       jerr.line, jerr.column, jerr.text);
+	json_t *json;
+	TRY(json_parse_strict(body_text, len, "body", &json, e));
 	int rc = eth2_signing_from_json(net, json, out, e);
 	json_decref(json);
 	return rc;

@@ -101,11 +101,8 @@ static int field_hex(json_t *obj, const char *key, uint8_t *out, size_t len,
 static int parse_line(const char *line, size_t len, struct slashing_request *r,
 		      struct err *e)
 {
-	json_error_t jerr;
-	json_t *j = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!j)
-		return err_set(e, ERR_INVALID, "invalid JSON at column %d: %s",
-			       jerr.column, jerr.text);
+	json_t *j;
+	TRY(json_parse_strict(line, len, NULL, &j, e));
 	int rc = 0;
 	json_t *block = json_object_get(j, "block");
 	json_t *att = json_object_get(j, "attestation");

@@ -274,12 +274,8 @@ static int parse_root(json_t *root, struct interchange *ic, struct err *e)
 int interchange_parse(const char *json, size_t len, struct interchange **out,
 		      struct err *e)
 {
-	json_error_t jerr;
-	json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root)
-		return err_set(e, ERR_INVALID,
-			       "interchange: invalid JSON at line %d column %d: %s",
-			       jerr.line, jerr.column, jerr.text);
+	json_t *root;
+	TRY(json_parse_strict(json, len, "interchange", &root, e));
 	static const uint8_t zero[32];
 	struct interchange *ic = interchange_new(zero);
 	int rc;

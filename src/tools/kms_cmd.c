@@ -214,9 +214,11 @@ static int load_deposits(const char *path, json_t *into, struct err *e)
 	char *txt = NULL;
 	size_t len = 0;
 	TRY(file_read_all(path, 64u << 20, &txt, &len, e));
-	json_error_t je;
-	json_t *arr = json_loadb(txt, len, JSON_REJECT_DUPLICATES, &je);
+	json_t *arr = NULL;
+	int rc = json_parse_strict(txt, len, path, &arr, e);
 	free(txt);
+	if (rc < 0)
+		return rc;
 	if (!json_is_array(arr)) {
 		json_decref(arr);
 		return err_set(e, ERR_INVALID, "%s: not a JSON array of deposits", path);

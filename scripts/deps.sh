@@ -10,9 +10,13 @@ missing=""
 for p in $DEBIAN_PACKAGES; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
-# Node/npm may come from elsewhere than Debian; accept any working install.
+# Node/npm and Python may come from elsewhere than Debian; accept any
+# working install.
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
 	missing=$(echo "$missing" | tr ' ' '\n' | grep -v -x -e nodejs -e npm | tr '\n' ' ')
+fi
+if command -v python3 >/dev/null 2>&1; then
+	missing=$(echo "$missing" | tr ' ' '\n' | grep -v -x -e python3 | tr '\n' ' ')
 fi
 missing=$(echo $missing)
 if [ -n "$missing" ]; then

@@ -510,9 +510,11 @@ int signer_main(int argc, char **argv)
 	}
 	if (o.command != SIGNER_CMD_SERVE)
 		return run_command(&o, &net);
-	TRY_OUT(signer_new(&o, &net, &s, &e));
+	/* TLS first: a bad keystore or flag is a usage error, reported before
+	 * keys are decrypted or the slashing database is touched. */
 	if (o.tls_enabled)
 		TRY_OUT(http_tls_server_ctx(&o.tls, &tls, &e));
+	TRY_OUT(signer_new(&o, &net, &s, &e));
 	struct http_server_config cfg = {
 		.listen = o.listen,
 		.tls = tls,

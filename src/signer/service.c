@@ -147,14 +147,6 @@ int signer_new(const struct signer_options *o, const struct eth2_network *net,
 	pthread_mutex_init(&s->reload_lock, NULL);
 	pthread_mutex_init(&s->db_lock, NULL);
 	s->pruning = o->pruning;
-	if (s->slashing_enabled) {
-		s->db_url = strdup(o->slashing_db_url);
-		if (!s->db_url) {
-			signer_free(s);
-			return err_set(e, ERR_NOMEM, "out of memory");
-		}
-		(void)signer_db(s);
-	}
 	struct key_load_opts lo;
 	load_opts(s, &lo);
 	int rc = keys_load(&lo, &s->keys, &s->report, e);
@@ -167,6 +159,15 @@ int signer_new(const struct signer_options *o, const struct eth2_network *net,
 		signer_free(s);
 		return err_set(e, ERR_IO, "--keystores-path %s: no key loaded",
 			       o->keystores_path);
+	}
+	/* The database only once there is something to protect. */
+	if (s->slashing_enabled) {
+		s->db_url = strdup(o->slashing_db_url);
+		if (!s->db_url) {
+			signer_free(s);
+			return err_set(e, ERR_NOMEM, "out of memory");
+		}
+		(void)signer_db(s);
 	}
 	*out = s;
 	return 0;

@@ -7,7 +7,7 @@
 # a double vote is 412 with its reason code, the database is created);
 # SIGTERM stops the server cleanly.
 set -eu
-BIN=${NS_BIN_DIR:?}
+. "$(dirname "$0")/lib.sh"
 T=$(mktemp -d /tmp/ns-cli-XXXXXX)
 PID=""
 cleanup() {
@@ -15,30 +15,17 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
-fail() { echo "FAIL: $*" >&2; exit 1; }
-checks=0
-ok() { checks=$((checks + 1)); }
 
 # --- usage errors: exit 2, one line naming the flag ---
-expect_usage() {
-	want=$1; shift
-	set +e
-	out=$("$BIN/nitro-signer" "$@" 2>&1 >/dev/null)
-	rc=$?
-	set -e
-	[ "$rc" -eq 2 ] || fail "exit $rc (want 2) for: $*"
-	echo "$out" | grep -q -- "$want" || fail "message '$out' lacks '$want' for: $*"
-	ok
-}
-expect_usage "eth2" --http-listen-port=1
-expect_usage "--http-listen-port" --http-listen-port=70000 eth2
-expect_usage "unknown" --no-such-flag eth2
-expect_usage "--slashing-protection-enabled" eth2 --slashing-protection-enabled=maybe
-expect_usage "--keystores-path" eth2 --keystores-path=/tmp
-expect_usage "exclusive" eth2 --keystores-path=/tmp --keystores-password-file=/x --keystores-passwords-path=/y
-expect_usage "--tls-allow-any-client" --tls-keystore-file=/x --tls-keystore-password-file=/y eth2
-expect_usage "--network" eth2 --network=nosuchnet
-expect_usage "tcp:" --http-listen=udp:1.2.3.4:5 eth2
+expect_usage nitro-signer "eth2" --http-listen-port=1
+expect_usage nitro-signer "--http-listen-port" --http-listen-port=70000 eth2
+expect_usage nitro-signer "unknown" --no-such-flag eth2
+expect_usage nitro-signer "--slashing-protection-enabled" eth2 --slashing-protection-enabled=maybe
+expect_usage nitro-signer "--keystores-path" eth2 --keystores-path=/tmp
+expect_usage nitro-signer "exclusive" eth2 --keystores-path=/tmp --keystores-password-file=/x --keystores-passwords-path=/y
+expect_usage nitro-signer "--tls-allow-any-client" --tls-keystore-file=/x --tls-keystore-password-file=/y eth2
+expect_usage nitro-signer "--network" eth2 --network=nosuchnet
+expect_usage nitro-signer "tcp:" --http-listen=udp:1.2.3.4:5 eth2
 "$BIN/nitro-signer" --help | grep -q -- "--keystores-path" || fail "--help"
 "$BIN/nitro-signer" --version | grep -q "nitro-signer" || fail "--version"
 ok
@@ -58,13 +45,7 @@ cp "$T/bad.txt" "$T/pws/$(basename "$first" .json).txt"
 start() {
 	"$BIN/nitro-signer" "$@" >"$T/out.txt" 2>"$T/err.txt" &
 	PID=$!
-	i=0
-	until grep -q "listening on" "$T/out.txt" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -gt 200 ] && fail "signer did not start: $(cat "$T/err.txt")"
-		kill -0 "$PID" 2>/dev/null || fail "signer exited: $(cat "$T/err.txt")"
-		sleep 0.05
-	done
+	wait_listening "$PID" "$T/out.txt" "$T/err.txt"
 }
 stop() {
 	kill -TERM "$PID"
@@ -110,7 +91,7 @@ stop
 # --- shared password file; all keys load; TCP on a free port; the deposit
 # data file that key tools write beside keystores is not taken for a key ---
 echo '[{"pubkey":"00"}]' > "$T/ks/deposit_data-1700000000.json"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null || echo 19547)
+PORT=$(free_port)
 start --http-listen-port="$PORT" eth2 --network=hoodi \
 	--keystores-path="$T/ks" --keystores-password-file="$T/pw.txt" \
 	--slashing-protection-enabled=false --slashing-protection-db-url="sqlite:$T/unused.db"
@@ -156,7 +137,7 @@ ok
 
 # --- a corrupt database: slashable types 503 (never signed), others sign, health DOWN ---
 head -c 8192 /dev/urandom > "$T/corrupt.db"
-PORT2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null || echo 19548)
+PORT2=$(free_port)
 start --http-listen-port="$PORT2" eth2 --network=mainnet \
 	--keystores-path="$T/ks" --keystores-password-file="$T/pw.txt" \
 	--slashing-protection-db-url="sqlite:$T/corrupt.db"

@@ -7,7 +7,7 @@
 # verifies the signer's own certificate through the proxy (TLS end to end:
 # the proxy relays ciphertext and terminates nothing); SIGTERM exits 0.
 set -eu
-BIN=${NS_BIN_DIR:?}
+. "$(dirname "$0")/lib.sh"
 T=$(mktemp -d /tmp/ns-hostproxy-XXXXXX)
 PIDS=""
 cleanup() {
@@ -15,37 +15,23 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
-fail() { echo "FAIL: $*" >&2; exit 1; }
-checks=0
-ok() { checks=$((checks + 1)); }
 
 # --- usage errors: exit 2, one line naming the flag ---
-expect_usage() {
-	want=$1; shift
-	set +e
-	out=$("$BIN/nitro-host" "$@" 2>&1 >/dev/null)
-	rc=$?
-	set -e
-	[ "$rc" -eq 2 ] || fail "exit $rc (want 2) for: $*"
-	echo "$out" | grep -q -- "$want" || fail "message '$out' lacks '$want' for: $*"
-	[ "$(echo "$out" | wc -l)" -eq 1 ] || fail "more than one line for: $*: $out"
-	ok
-}
-expect_usage "--listen" proxy --connect=unix:/x
-expect_usage "--connect" proxy --listen=tcp:127.0.0.1:0
-expect_usage "--listen" proxy --listen=udp:127.0.0.1:1 --connect=unix:/x
-expect_usage "--connect" proxy --listen=tcp:127.0.0.1:0 --connect=tcp:127.0.0.1
-expect_usage "--allow" proxy --listen=tcp:127.0.0.1:0 --connect=unix:/x --allow=nohostport
-expect_usage "--max-connections" proxy --listen=tcp:127.0.0.1:0 --connect=unix:/x --max-connections=0
-expect_usage "--idle-timeout" proxy --listen=tcp:127.0.0.1:0 --connect=unix:/x --idle-timeout=soon
-expect_usage "--listen" proxy --listen=tcp:127.0.0.1:0 --listen=tcp:127.0.0.1:1 --connect=unix:/x
-expect_usage "unknown" proxy --listen=tcp:127.0.0.1:0 --connect=unix:/x --no-such-flag
-expect_usage "unknown command" frobnicate
-expect_usage "not implemented" run --config=/etc/nitro-host/config.yaml
+expect_usage nitro-host "--listen" proxy --connect=unix:/x
+expect_usage nitro-host "--connect" proxy --listen=tcp:127.0.0.1:0
+expect_usage nitro-host "--listen" proxy --listen=udp:127.0.0.1:1 --connect=unix:/x
+expect_usage nitro-host "--connect" proxy --listen=tcp:127.0.0.1:0 --connect=tcp:127.0.0.1
+expect_usage nitro-host "--allow" proxy --listen=tcp:127.0.0.1:0 --connect=unix:/x --allow=nohostport
+expect_usage nitro-host "--max-connections" proxy --listen=tcp:127.0.0.1:0 --connect=unix:/x --max-connections=0
+expect_usage nitro-host "--idle-timeout" proxy --listen=tcp:127.0.0.1:0 --connect=unix:/x --idle-timeout=soon
+expect_usage nitro-host "--listen" proxy --listen=tcp:127.0.0.1:0 --listen=tcp:127.0.0.1:1 --connect=unix:/x
+expect_usage nitro-host "unknown" proxy --listen=tcp:127.0.0.1:0 --connect=unix:/x --no-such-flag
+expect_usage nitro-host "unknown command" frobnicate
+expect_usage nitro-host "not implemented" run --config=/etc/nitro-host/config.yaml
 # the allowlist: a tcp destination outside it refuses to start
-expect_usage "--allow" proxy --listen=tcp:127.0.0.1:0 \
+expect_usage nitro-host "--allow" proxy --listen=tcp:127.0.0.1:0 \
 	--connect=tcp:127.0.0.1:9 --allow=kms.eu-west-1.amazonaws.com:443
-expect_usage "--allow" proxy --listen=tcp:127.0.0.1:0 \
+expect_usage nitro-host "--allow" proxy --listen=tcp:127.0.0.1:0 \
 	--connect=tcp:127.0.0.1:9 --allow=127.0.0.1:443
 help=$("$BIN/nitro-host" --help)
 for w in proxy run --listen --connect --allow --max-connections --idle-timeout; do

@@ -9,7 +9,7 @@
 # each signature verifies (nitro-keys bls verify, and noble). Bad input
 # leaves no directory behind.
 set -eu
-BIN=${NS_BIN_DIR:?}
+. "$(dirname "$0")/lib.sh"
 SRC=${NS_SOURCE_DIR:?}
 T=$(mktemp -d /tmp/ns-nk-XXXXXX)
 PID=""
@@ -19,9 +19,6 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
-fail() { echo "FAIL: $*" >&2; exit 1; }
-checks=0
-ok() { checks=$((checks + 1)); }
 
 # The 24-word English vector of BIP-39 (trezor/python-mnemonic vectors.json).
 echo "void come effort suffer camp survey warrior heavy shoot primary clutch crush open amazing screen patrol group space point ten exist slush involve unfold" >"$T/mnemonic.txt"
@@ -60,16 +57,15 @@ grep -q "void come" "$T/made.txt" "$T/made.err" && fail "mnemonic printed"
 ok
 
 # Byte layout: what Python's json.dumps gives for the same content.
-if command -v python3 >/dev/null 2>&1; then
-	for f in "$T"/keys/*.json; do
-		python3 -c 'import json,sys; t=open(sys.argv[1]).read(); sys.exit(0 if json.dumps(json.loads(t)) == t else 1)' "$f" ||
-			fail "$f is not laid out as json.dumps would write it"
-	done
-	ok
-fi
+for f in "$T"/keys/*.json; do
+	python3 -c 'import json,sys; t=open(sys.argv[1]).read(); sys.exit(0 if json.dumps(json.loads(t)) == t else 1)' "$f" ||
+		fail "$f is not laid out as json.dumps would write it"
+done
+ok
 
-# Independent deposit-data check (lodestar SSZ + noble BLS), when installed.
-if [ -d "$SRC/tests/js/node_modules/@lodestar/types" ] && command -v node >/dev/null 2>&1; then
+# Independent deposit-data check (lodestar SSZ + noble BLS; make check installs tests/js).
+[ -d "$SRC/tests/js/node_modules/@lodestar/types" ] || fail "tests/js is not installed (scripts/deps.sh --test)"
+{
 	cat >"$T/check.mjs" <<JS
 import { readFileSync, readdirSync } from "node:fs";
 const lib = "$SRC/tests/js/lib/";
@@ -102,23 +98,17 @@ console.log("deposit data verified independently");
 JS
 	node "$T/check.mjs" || fail "independent deposit-data check"
 	ok
-fi
+}
 
 # --- the standalone signer loads them and signs ---
 mkdir "$T/ks"
 cp "$T"/keys/keystore-*.json "$T/ks/"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null || echo 19563)
+PORT=$(free_port)
 "$BIN/nitro-signer" --http-listen-host=127.0.0.1 --http-listen-port="$PORT" eth2 --network=mainnet \
 	--keystores-path="$T/ks" --keystores-password-file="$T/pw.txt" \
 	--slashing-protection-db-url="sqlite:$T/slashing.db" >"$T/out.txt" 2>"$T/err.txt" &
 PID=$!
-i=0
-until grep -q "listening on" "$T/out.txt" 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -gt 200 ] && fail "signer did not start: $(cat "$T/err.txt")"
-	kill -0 "$PID" 2>/dev/null || fail "signer exited: $(cat "$T/err.txt")"
-	sleep 0.05
-done
+wait_listening "$PID" "$T/out.txt" "$T/err.txt"
 grep -q "4 public keys" "$T/out.txt" || fail "want 4 keys loaded: $(cat "$T/out.txt")"
 grep -q "operator-password-1" "$T/out.txt" "$T/err.txt" && fail "password in logs"
 ok
@@ -144,12 +134,8 @@ wait "$PID" || fail "signer exited non-zero after SIGTERM"
 PID=""
 
 # The signing root, computed here from the spec with sha256 only.
-if command -v xxd >/dev/null 2>&1; then
-	h() { printf '%s' "$1" | xxd -r -p | sha256sum | cut -c1-64; }
-else
-	h() { python3 -c 'import hashlib,sys; print(hashlib.sha256(bytes.fromhex(sys.argv[1])).hexdigest())' "$1"; }
-fi
-if command -v xxd >/dev/null 2>&1 || command -v python3 >/dev/null 2>&1; then
+h() { python3 -c 'import hashlib,sys; print(hashlib.sha256(bytes.fromhex(sys.argv[1])).hexdigest())' "$1"; }
+{
 	ZERO=$(printf '%064d' 0)
 	EPOCH=$(printf '%016x' 300000 | sed 's/\(..\)/\1 /g' | awk '{for(i=NF;i>0;i--) printf "%s", $i}')
 	OBJ=${EPOCH}000000000000000000000000000000000000000000000000
@@ -161,5 +147,5 @@ if command -v xxd >/dev/null 2>&1 || command -v python3 >/dev/null 2>&1; then
 			fail "signature of $pk does not verify"
 	done <"$T/sigs.txt"
 	ok
-fi
+}
 echo "test_nitro_keys.sh: $checks checks passed"

@@ -1,0 +1,37 @@
+# lib.sh: shared by the shell integration tests (sourced, POSIX sh).
+# Gives: BIN, fail, ok/checks, free_port, expect_usage, wait_listening.
+BIN=${NS_BIN_DIR:?}
+checks=0
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok() { checks=$((checks + 1)); }
+
+# A free 127.0.0.1 TCP port (bound, read, released), via node, which the
+# tests need anyway.
+free_port() {
+	node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close();});'
+}
+
+# expect_usage PROGRAM WANT ARGS...: exit 2 and one stderr line naming WANT.
+expect_usage() {
+	prog=$1; want=$2; shift 2
+	set +e
+	out=$("$BIN/$prog" "$@" 2>&1 >/dev/null)
+	rc=$?
+	set -e
+	[ "$rc" -eq 2 ] || fail "exit $rc (want 2) for: $prog $*"
+	echo "$out" | grep -q -- "$want" || fail "message '$out' lacks '$want' for: $prog $*"
+	[ "$(echo "$out" | wc -l)" -eq 1 ] || fail "more than one line for: $prog $*: $out"
+	ok
+}
+
+# wait_listening PID OUT ERR: until OUT says "listening on" (10 s), failing
+# with ERR's content if the process exits first.
+wait_listening() {
+	i=0
+	until grep -q "listening on" "$2" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt 200 ] && fail "$1 did not start: $(cat "$3")"
+		kill -0 "$1" 2>/dev/null || fail "process exited: $(cat "$3")"
+		sleep 0.05
+	done
+}

@@ -120,23 +120,6 @@ static void stat_add(uint64_t *field, int64_t delta)
 
 /* ---- addresses ---------------------------------------------------------- */
 
-static void addr_format(const struct http_addr *a, char *out, size_t len)
-{
-	switch (a->kind) {
-	case HTTP_ADDR_TCP:
-		snprintf(out, len, "tcp:%s%s%s:%u", strchr(a->host, ':') ? "[" : "",
-			 a->host, strchr(a->host, ':') ? "]" : "", a->port);
-		return;
-	case HTTP_ADDR_UNIX:
-		snprintf(out, len, "unix:%s", a->path);
-		return;
-	case HTTP_ADDR_VSOCK:
-		snprintf(out, len, "vsock:%u:%u", a->cid, a->port);
-		return;
-	}
-	snprintf(out, len, "?");
-}
-
 static void sockaddr_format(const struct sockaddr *sa, char *out, size_t len)
 {
 	char ip[INET6_ADDRSTRLEN];
@@ -295,7 +278,7 @@ int proxy_check_allowed(const struct proxy_allow *allow, size_t nallow,
 	if (ok)
 		return 0;
 	char d[300];
-	addr_format(target, d, sizeof(d));
+	http_addr_format(target, d, sizeof(d));
 	return err_set(e, ERR_USAGE, "destination %s is not in the --allow list",
 		       d);
 }
@@ -728,8 +711,8 @@ static int listener_start(struct proxy *p, struct listener *l, size_t i,
 		snprintf(l->name, sizeof(l->name), "%s", in->name);
 	else
 		snprintf(l->name, sizeof(l->name), "route %zu", i);
-	addr_format(&l->route.listen, l->listen_desc, sizeof(l->listen_desc));
-	addr_format(&l->route.connect, l->connect_desc, sizeof(l->connect_desc));
+	http_addr_format(&l->route.listen, l->listen_desc, sizeof(l->listen_desc));
+	http_addr_format(&l->route.connect, l->connect_desc, sizeof(l->connect_desc));
 	/* l->target_len > 0: no lookup needed */
 	if (!target_static(&l->route.connect, &l->target, &l->target_len)) {
 		l->target_len = 0;
@@ -758,7 +741,7 @@ static int listener_start(struct proxy *p, struct listener *l, size_t i,
 		/* show the port the kernel picked for :0 */
 		struct http_addr shown = l->route.listen;
 		shown.port = l->port;
-		addr_format(&shown, l->listen_desc, sizeof(l->listen_desc));
+		http_addr_format(&shown, l->listen_desc, sizeof(l->listen_desc));
 	}
 	log_info("proxy %s: listening on %s -> %s (at most %d connections, "
 		 "idle timeout %d ms, connect timeout %d ms)",

@@ -173,14 +173,18 @@ int http_listen_fd(const struct http_addr *addr, int *fd_out, struct err *e)
 	return err_set(e, ERR_INTERNAL, "unknown address kind");
 }
 
-void http_addr_describe(const struct http_addr *a, bool tls, char *out,
-			size_t len)
+/* "[" host "]" for IPv6 literals. */
+static bool needs_brackets(const struct http_addr *a)
+{
+	return strchr(a->host, ':') != NULL;
+}
+
+void http_addr_format(const struct http_addr *a, char *out, size_t len)
 {
 	switch (a->kind) {
 	case HTTP_ADDR_TCP:
-		snprintf(out, len, "%s://%s%s%s:%u", tls ? "https" : "http",
-			 strchr(a->host, ':') ? "[" : "", a->host,
-			 strchr(a->host, ':') ? "]" : "", a->port);
+		snprintf(out, len, "tcp:%s%s%s:%u", needs_brackets(a) ? "[" : "",
+			 a->host, needs_brackets(a) ? "]" : "", a->port);
 		return;
 	case HTTP_ADDR_UNIX:
 		snprintf(out, len, "unix:%s", a->path);
@@ -189,4 +193,17 @@ void http_addr_describe(const struct http_addr *a, bool tls, char *out,
 		snprintf(out, len, "vsock:%u:%u", a->cid, a->port);
 		return;
 	}
+	snprintf(out, len, "?");
+}
+
+void http_addr_describe(const struct http_addr *a, bool tls, char *out,
+			size_t len)
+{
+	if (a->kind != HTTP_ADDR_TCP) {
+		http_addr_format(a, out, len);
+		return;
+	}
+	snprintf(out, len, "%s://%s%s%s:%u", tls ? "https" : "http",
+		 needs_brackets(a) ? "[" : "", a->host,
+		 needs_brackets(a) ? "]" : "", a->port);
 }

@@ -34,6 +34,8 @@ struct http_addr {
 int http_addr_parse(const char *s, struct http_addr *out, struct err *e);
 /* A listening, non-blocking socket for addr. */
 int http_listen_fd(const struct http_addr *addr, int *fd_out, struct err *e);
+/* The ADDR syntax back ("tcp:127.0.0.1:9000", "unix:/p", "vsock:3:8000"). */
+void http_addr_format(const struct http_addr *a, char *out, size_t len);
 /* Human-readable form of an address ("http://127.0.0.1:9000", "unix:/p"). */
 void http_addr_describe(const struct http_addr *a, bool tls, char *out,
 			size_t len);

@@ -39,6 +39,24 @@ static void test_addr_parse_refuses_garbage(void **state)
 		assert_true(http_addr_parse(bad[i], &a, NULL) < 0);
 }
 
+static void test_addr_format_round_trips(void **state)
+{
+	const char *in[] = {"tcp:127.0.0.1:9000", "tcp:[::1]:443",
+			    "unix:/run/signer.sock", "vsock:16:5000"};
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		struct http_addr a;
+		char out[300];
+		assert_int_equal(http_addr_parse(in[i], &a, NULL), 0);
+		http_addr_format(&a, out, sizeof(out));
+		assert_string_equal(out, in[i]);
+	}
+	struct http_addr a;
+	char url[300];
+	assert_int_equal(http_addr_parse("tcp:[::1]:443", &a, NULL), 0);
+	http_addr_describe(&a, true, url, sizeof(url));
+	assert_string_equal(url, "https://[::1]:443");
+}
+
 static void test_accept_rule_matches_web3signer(void **state)
 {
 	assert_false(http_accept_wants_json(NULL));
@@ -86,6 +104,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_addr_parse_three_transports),
 		cmocka_unit_test(test_addr_parse_refuses_garbage),
+		cmocka_unit_test(test_addr_format_round_trips),
 		cmocka_unit_test(test_accept_rule_matches_web3signer),
 		cmocka_unit_test(test_content_type_json_only),
 		cmocka_unit_test(test_tls_config_needs_one_client_mode),

@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "core/core.h"
+#include "http/http.h"
 
 /* The protocol's hard cap on a frame's JSON (DESIGN.md section 8). */
 #define CONTROL_MAX_FRAME (16u * 1024u * 1024u)
@@ -96,5 +97,65 @@ struct control_msg {
  */
 int control_decode(struct control_decoder *d, const uint8_t **data,
 		   size_t *len, struct control_msg *out, struct err *e);
+
+/* ---- the enclave runtime (runtime.c, init.c, cli.c) ------------------- */
+
+struct http_addr;
+struct signer;
+
+/*
+ * The enclave: a control server on one address and, once `init` has
+ * succeeded, a signer behind the signing API (see enclave_api_handlers).
+ *
+ * Threading: one control thread (enclave_run) polls the listening socket and
+ * at most ENCLAVE_MAX_CONTROL_CONNS connections and handles frames one at a
+ * time, so an `init` (KMS calls, keystore KDFs) holds up `status` on other
+ * connections until it is done. The signing API runs on the http module's
+ * loops and only reads the atomically published signer pointer.
+ */
+#define ENCLAVE_MAX_CONTROL_CONNS 16
+
+struct enclave_opts {
+	const char *nsm_spec;   /* "/dev/nsm" or "sim:DIR" */
+	size_t max_frame;       /* 0: CONTROL_MAX_FRAME */
+	const char *ca_file;    /* AWS endpoints' CA bundle; NULL: system */
+};
+
+struct enclave;
+
+int enclave_new(const struct enclave_opts *o, struct enclave **out,
+		struct err *e);
+/* Binds the control address (tcp:, unix:, vsock:). */
+int enclave_listen(struct enclave *en, const struct http_addr *addr,
+		   struct err *e);
+/* Serves the control port until enclave_stop (thread- and signal-safe). */
+int enclave_run(struct enclave *en);
+void enclave_stop(struct enclave *en);
+void enclave_free(struct enclave *en);
+
+/*
+ * One request in, one reply out (a new {"type":"reply",...} object, or NULL
+ * when out of memory). What the control server calls for every frame.
+ */
+json_t *enclave_handle(struct enclave *en, const struct control_msg *msg);
+
+/* The signer once init succeeded, else NULL. */
+struct signer *enclave_signer(struct enclave *en);
+bool enclave_ready(const struct enclave *en);
+
+/*
+ * The signing API's handlers: 503 {"error":"not initialised"} for every
+ * route until init succeeded, then the signer's own handlers.
+ */
+struct http_handlers enclave_api_handlers(struct enclave *en);
+
+/* init.c: the `init` message (validated strictly) -> a ready signer and a
+ * per-key report array [{pubkey, loaded, error?}]. Internal to the module
+ * but declared here for the tests of the schema. */
+int enclave_init_run(struct enclave *en, const json_t *msg, json_t **report,
+		     struct signer **signer, struct err *e);
+
+/* `nitro-signer enclave ...` (argv[0] is "enclave"). */
+int enclave_main(int argc, char **argv);
 
 #endif

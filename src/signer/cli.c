@@ -16,6 +16,7 @@
 
 static const char usage_text[] =
 	"usage: nitro-signer [global options] eth2 [eth2 options]\n"
+	"       nitro-signer enclave --help   (the Nitro Enclave runtime)\n"
 	"\n"
 	"global options:\n"
 	"  --http-listen-host=HOST          bind address (default 127.0.0.1)\n"

@@ -719,6 +719,54 @@ static int publish(struct jobs *js, struct key_registry *r,
 
 /* ---- public API ------------------------------------------------------- */
 
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct key_entry *x = a, *y = b;
+	return memcmp(x->key->pubkey, y->key->pubkey, BLS_PUBKEY_LEN);
+}
+
+int keys_from_list(struct bls_key **keys, size_t n, const char *source,
+		   struct key_registry **out, struct err *e)
+{
+	struct key_registry *r = calloc(1, sizeof(*r));
+	struct key_entry *v = calloc(n ? n : 1, sizeof(*v));
+	size_t i = 0;
+	if (!r || !v)
+		goto nomem;
+	for (; i < n; i++) {
+		v[i].key = keys[i];
+		v[i].readonly = true;
+		v[i].source = strdup(source);
+		if (!v[i].source) {
+			i++;
+			goto nomem;
+		}
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_entry);
+	r->v = v;
+	for (i = 0; i < n; i++) {
+		if (r->n && memcmp(r->v[r->n - 1].key->pubkey, v[i].key->pubkey,
+				   BLS_PUBKEY_LEN) == 0) {
+			bls_key_free(v[i].key);
+			free((char *)v[i].source);
+			continue;
+		}
+		r->v[r->n++] = v[i];
+	}
+	*out = r;
+	return 0;
+nomem:
+	for (size_t j = 0; j < n; j++) {
+		bls_key_free(keys[j]);
+		if (v && j < i)
+			free((char *)v[j].source);
+	}
+	free(v);
+	free(r);
+	return err_set(e, ERR_NOMEM, "out of memory");
+}
+
 static int check_dir(const char *path, const char *flag, struct err *e)
 {
 	struct stat st;

@@ -71,6 +71,15 @@ int keys_load(const struct key_load_opts *opts, struct key_registry **out,
 	      struct key_load_report *rep, struct err *e);
 void key_load_report_free(struct key_load_report *rep);
 
+/*
+ * A registry of keys obtained elsewhere (the enclave's KMS-decrypted
+ * records). Takes ownership of keys[0..n) (each freed on failure too; the
+ * array itself stays the caller's); entries are read-only and their source
+ * is `source`. A key given twice is held once.
+ */
+int keys_from_list(struct bls_key **keys, size_t n, const char *source,
+		   struct key_registry **out, struct err *e);
+
 /* O(log n) lookup by compressed pubkey; NULL when unknown. */
 const struct bls_key *keys_find(const struct key_registry *r,
 				const uint8_t pubkey[BLS_PUBKEY_LEN]);

@@ -193,6 +193,15 @@ void signer_free(struct signer *s)
 	free(s);
 }
 
+void signer_install_keys(struct signer *s, struct key_registry *keys)
+{
+	pthread_rwlock_wrlock(&s->keys_lock);
+	struct key_registry *old = s->keys;
+	s->keys = keys;
+	pthread_rwlock_unlock(&s->keys_lock);
+	keys_free(old);
+}
+
 size_t signer_key_count(const struct signer *s)
 {
 	return keys_count(s->keys);

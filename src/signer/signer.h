@@ -66,6 +66,12 @@ int signer_new(const struct signer_options *o, const struct eth2_network *net,
 	       struct signer **out, struct err *e);
 void signer_free(struct signer *s);
 struct http_handlers signer_http_handlers(struct signer *s);
+/*
+ * The enclave's hook: replaces the registry (taking ownership) under the
+ * same write lock /reload uses, so in-flight signatures finish on the old
+ * keys; the old registry is wiped and freed.
+ */
+void signer_install_keys(struct signer *s, struct key_registry *keys);
 /* Number of keys loaded, and whether loading failed outright. */
 size_t signer_key_count(const struct signer *s);
 /* Prints the URL and pubkeys to stdout (the operator's first view). */

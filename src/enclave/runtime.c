@@ -1,0 +1,328 @@
+/*
+ * runtime.c: the enclave's control server and the gate in front of the
+ * signing API.
+ *
+ * The control server is one thread polling the listening socket and up to
+ * ENCLAVE_MAX_CONTROL_CONNS connections. Every connection has its own
+ * control_decoder (enclave.h); a frame that is refused (garbage, over the
+ * size cap, unknown type) kills only that connection: it is closed and the
+ * others carry on. Each complete frame gets exactly one reply frame, written
+ * with a send timeout so a host that stops reading cannot wedge the loop.
+ *
+ * Nothing from the host is trusted: frames are bounded and strictly parsed,
+ * `init` is validated field by field (init.c), and a second `init` after a
+ * successful one is refused without touching the running signer.
+ *
+ * The API gate answers 503 {"error":"not initialised"} on every route until
+ * init has published a signer (an atomic pointer, release/acquire), then
+ * hands each request to the signer's own handlers.
+ */
+#include "enclave/enclave_internal.h"
+#include "signer/signer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define SEND_TIMEOUT_S 5
+
+struct conn {
+	int fd;
+	struct control_decoder dec;
+};
+
+int enclave_new(const struct enclave_opts *o, struct enclave **out,
+		struct err *e)
+{
+	struct enclave *en = calloc(1, sizeof(*en));
+	if (!en)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	en->listen_fd = -1;
+	en->stop_pipe[0] = en->stop_pipe[1] = -1;
+	en->max_frame = o->max_frame;
+	en->started_us = clock_mono_us();
+	en->nsm_spec = o->nsm_spec ? strdup(o->nsm_spec) : NULL;
+	en->ca_file = o->ca_file ? strdup(o->ca_file) : NULL;
+	if ((o->nsm_spec && !en->nsm_spec) || (o->ca_file && !en->ca_file)) {
+		enclave_free(en);
+		return err_set(e, ERR_NOMEM, "out of memory");
+	}
+	if (pipe2(en->stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+		enclave_free(en);
+		return err_set(e, ERR_IO, "pipe: %s", strerror(errno));
+	}
+	en->creds = aws_creds_pushed_new(e);
+	if (!en->creds) {
+		enclave_free(en);
+		return -ERR_NOMEM;
+	}
+	*out = en;
+	return 0;
+}
+
+void enclave_free(struct enclave *en)
+{
+	if (!en)
+		return;
+	if (en->listen_fd >= 0)
+		close(en->listen_fd);
+	for (int i = 0; i < 2; i++)
+		if (en->stop_pipe[i] >= 0)
+			close(en->stop_pipe[i]);
+	signer_free(atomic_load(&en->signer));
+	aws_creds_provider_free(en->creds);
+	free(en->nsm_spec);
+	free(en->ca_file);
+	free(en);
+}
+
+int enclave_listen(struct enclave *en, const struct http_addr *addr,
+		   struct err *e)
+{
+	if (en->listen_fd >= 0)
+		return err_set(e, ERR_INVALID, "control address already bound");
+	return http_listen_fd(addr, &en->listen_fd, e);
+}
+
+void enclave_stop(struct enclave *en)
+{
+	/* write(2) is async-signal-safe; a full pipe already says "stop". */
+	ssize_t n = write(en->stop_pipe[1], "x", 1);
+	(void)n;
+}
+
+struct signer *enclave_signer(struct enclave *en)
+{
+	return atomic_load_explicit(&en->signer, memory_order_acquire);
+}
+
+bool enclave_ready(const struct enclave *en)
+{
+	return atomic_load_explicit(&((struct enclave *)en)->signer,
+				    memory_order_acquire) != NULL;
+}
+
+/* ---- messages ------------------------------------------------------------- */
+
+static json_t *reply_error(const char *msg)
+{
+	json_t *r = control_msg_new(CONTROL_REPLY);
+	if (r && (json_object_set_new(r, "ok", json_false()) < 0 ||
+		  json_object_set_new(r, "error", json_string(msg)) < 0)) {
+		json_decref(r);
+		return NULL;
+	}
+	return r;
+}
+
+static json_t *handle_status(struct enclave *en)
+{
+	uint64_t up = (clock_mono_us() - en->started_us) / 1000000u;
+	json_t *r = control_msg_new(CONTROL_REPLY);
+	if (r && (json_object_set_new(r, "ok", json_true()) < 0 ||
+		  json_object_set_new(r, "ready",
+				      json_boolean(enclave_ready(en))) < 0 ||
+		  json_object_set_new(r, "keys_loaded",
+				      json_integer((json_int_t)atomic_load(
+					      &en->keys_loaded))) < 0 ||
+		  json_object_set_new(r, "uptime_s",
+				      json_integer((json_int_t)up)) < 0)) {
+		json_decref(r);
+		return NULL;
+	}
+	return r;
+}
+
+static json_t *handle_credentials(struct enclave *en, const json_t *msg)
+{
+	struct err e = {0};
+	const json_t *c = json_object_get(msg, "credentials");
+	if (json_object_size(msg) != 2 || !json_is_object(c))
+		return reply_error("credentials: want {\"type\",\"credentials\"}");
+	if (aws_creds_push_json(en->creds, c, &e) < 0)
+		return reply_error(e.msg);
+	json_t *r = control_msg_new(CONTROL_REPLY);
+	if (r && json_object_set_new(r, "ok", json_true()) < 0) {
+		json_decref(r);
+		return NULL;
+	}
+	return r;
+}
+
+static json_t *handle_init(struct enclave *en, const json_t *msg)
+{
+	if (enclave_ready(en))
+		return reply_error("already initialised");
+	struct err e = {0};
+	json_t *report = NULL;
+	struct signer *s = NULL;
+	if (enclave_init_run(en, msg, &report, &s, &e) < 0) {
+		log_error("init refused: %s", e.msg);
+		return reply_error(e.msg);
+	}
+	size_t loaded = signer_key_count(s);
+	json_t *r = control_msg_new(CONTROL_REPLY);
+	if (!r || json_object_set_new(r, "ok", json_true()) < 0 ||
+	    json_object_set_new(r, "keys_loaded",
+				json_integer((json_int_t)loaded)) < 0 ||
+	    json_object_set_new(r, "keys", report) < 0) {
+		json_decref(r);
+		signer_free(s);
+		return NULL;
+	}
+	atomic_store(&en->keys_loaded, loaded);
+	atomic_store_explicit(&en->signer, s, memory_order_release);
+	log_info("init: ready with %zu keys", loaded);
+	return r;
+}
+
+json_t *enclave_handle(struct enclave *en, const struct control_msg *msg)
+{
+	switch (msg->type) {
+	case CONTROL_STATUS:
+		return handle_status(en);
+	case CONTROL_INIT:
+		return handle_init(en, msg->json);
+	case CONTROL_CREDENTIALS:
+		return handle_credentials(en, msg->json);
+	case CONTROL_RELOAD:
+		return reply_error("reload: not supported yet");
+	case CONTROL_REPLY:
+		break;
+	}
+	return reply_error("the host does not send replies");
+}
+
+/* ---- the control server ------------------------------------------------------- */
+
+static int send_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Handles every complete frame in buf; -1 closes the connection. */
+static int conn_feed(struct enclave *en, struct conn *c, const uint8_t *buf,
+		     size_t n)
+{
+	struct control_msg msg;
+	struct err e = {0};
+	int rc;
+	while ((rc = control_decode(&c->dec, &buf, &n, &msg, &e)) > 0) {
+		json_t *reply = enclave_handle(en, &msg);
+		json_decref(msg.json);
+		uint8_t *frame = NULL;
+		size_t flen = 0;
+		int enc = reply ? control_encode(reply, &frame, &flen, &e) : -1;
+		json_decref(reply);
+		int sent = enc == 0 ? send_all(c->fd, frame, flen) : -1;
+		free(frame);
+		if (sent < 0)
+			return -1;
+	}
+	if (rc < 0) {
+		log_warn("control connection closed: %s", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static void conn_close(struct conn *c)
+{
+	close(c->fd);
+	control_decoder_free(&c->dec);
+	c->fd = -1;
+}
+
+static void accept_one(struct enclave *en, struct conn *conns, size_t *nconns)
+{
+	int fd = accept4(en->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (*nconns >= ENCLAVE_MAX_CONTROL_CONNS) {
+		log_warn("control: too many connections, refusing one");
+		close(fd);
+		return;
+	}
+	struct timeval tv = {.tv_sec = SEND_TIMEOUT_S};
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	struct conn *c = &conns[(*nconns)++];
+	c->fd = fd;
+	control_decoder_init(&c->dec, en->max_frame);
+}
+
+int enclave_run(struct enclave *en)
+{
+	if (en->listen_fd < 0)
+		return -ERR_INVALID;
+	struct conn conns[ENCLAVE_MAX_CONTROL_CONNS];
+	size_t nconns = 0;
+	uint8_t buf[16 * 1024];
+	for (;;) {
+		struct pollfd p[ENCLAVE_MAX_CONTROL_CONNS + 2];
+		p[0] = (struct pollfd){.fd = en->stop_pipe[0], .events = POLLIN};
+		p[1] = (struct pollfd){.fd = en->listen_fd, .events = POLLIN};
+		for (size_t i = 0; i < nconns; i++)
+			p[i + 2] = (struct pollfd){.fd = conns[i].fd,
+						   .events = POLLIN};
+		if (poll(p, nconns + 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[0].revents)
+			break;
+		for (size_t i = 0; i < nconns; i++) {
+			if (!p[i + 2].revents)
+				continue;
+			ssize_t r = recv(conns[i].fd, buf, sizeof(buf), 0);
+			if (r < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (r <= 0 || conn_feed(en, &conns[i], buf, (size_t)r) < 0)
+				conn_close(&conns[i]);
+		}
+		size_t k = 0; /* compact the closed ones out */
+		for (size_t i = 0; i < nconns; i++)
+			if (conns[i].fd >= 0)
+				conns[k++] = conns[i];
+		nconns = k;
+		if (p[1].revents & POLLIN)
+			accept_one(en, conns, &nconns);
+	}
+	for (size_t i = 0; i < nconns; i++)
+		conn_close(&conns[i]);
+	return 0;
+}
+
+/* ---- the API gate ------------------------------------------------------------------ */
+
+static void api_handle(const struct http_req *req, struct http_reply *r,
+		       void *arg)
+{
+	struct signer *s = enclave_signer(arg);
+	if (!s) {
+		http_reply_error(r, 503, "not initialised");
+		return;
+	}
+	struct http_handlers h = signer_http_handlers(s);
+	h.handle(req, r, h.arg);
+}
+
+struct http_handlers enclave_api_handlers(struct enclave *en)
+{
+	struct http_handlers h = {api_handle, en};
+	return h;
+}

@@ -1,0 +1,94 @@
+# test_enclave.sh: the real `nitro-signer enclave` binary on unix sockets
+# with the NSM simulator: usage errors; the API answers 503 before init;
+# status over the control socket; a garbage frame closes only its own
+# connection; init (no records: no KMS call) makes it ready and the API
+# serves; a second init is refused; SIGTERM exits 0.
+set -eu
+. "$(dirname "$0")/lib.sh"
+
+d=$(mktemp -d /tmp/ns-enclave-it-XXXXXX)
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$d"; }
+trap cleanup EXIT
+
+expect_usage nitro-signer "--control is required" enclave
+expect_usage nitro-signer "unexpected argument" enclave --control=unix:$d/c.sock extra
+expect_usage nitro-signer "^nitro-signer enclave: --control: " enclave --control=bogus:1
+
+"$BIN/nitro-signer" enclave --control="unix:$d/c.sock" \
+	--http-listen="unix:$d/api.sock" --nsm="sim:$d/sim" \
+	>"$d/out" 2>"$d/err" &
+pid=$!
+i=0
+until [ -S "$d/c.sock" ] && [ -S "$d/api.sock" ]; do
+	i=$((i + 1))
+	[ $i -gt 200 ] && fail "enclave did not start: $(cat "$d/err")"
+	kill -0 "$pid" 2>/dev/null || fail "enclave exited: $(cat "$d/err")"
+	sleep 0.05
+done
+
+api() { curl -s -o "$d/body" -w '%{http_code}' --unix-socket "$d/api.sock" "http://localhost$1"; }
+
+# control CMD...: one frame per JSON argument on one connection, the
+# replies printed one per line ("CLOSED" when the enclave hung up).
+control() {
+	python3 - "$d/c.sock" "$@" <<'PY'
+import json, socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(30)
+s.connect(sys.argv[1])
+def recv_exact(n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c:
+            return None
+        b += c
+    return b
+for arg in sys.argv[2:]:
+    raw = arg.encode() if arg.startswith("{") else bytes.fromhex(arg)
+    s.sendall(struct.pack(">I", len(raw)) + raw if arg.startswith("{") else raw)
+    h = recv_exact(4)
+    if h is None:
+        print("CLOSED")
+        break
+    print(recv_exact(struct.unpack(">I", h)[0]).decode())
+PY
+}
+
+[ "$(api /upcheck)" = 503 ] || fail "upcheck before init: $(cat "$d/body")"
+grep -q "not initialised" "$d/body" || fail "503 body: $(cat "$d/body")"
+ok
+[ "$(api /api/v1/eth2/publicKeys)" = 503 ] || fail "publicKeys before init"
+ok
+
+out=$(control '{"type":"status"}')
+echo "$out" | grep -q '"ready":false' || fail "status before init: $out"
+ok
+
+# Garbage (a 5-byte frame of non-JSON) closes that connection only.
+out=$(control 0000000568656c6c6f)
+[ "$out" = CLOSED ] || fail "garbage frame answered: $out"
+ok
+
+init='{"type":"init","region":"us-east-1","credentials":{"AccessKeyId":"AKIDEXAMPLE0000001","SecretAccessKey":"x"},"kms_endpoint":"http://127.0.0.1:1","network":"mainnet","slashing_db_url":"sqlite:'"$d"'/slashing.db","signer_id":"it","records":[]}'
+out=$(control "$init" '{"type":"status"}' "$init")
+echo "$out" | sed -n 1p | grep -q '"ok":true' || fail "init: $out"
+echo "$out" | sed -n 2p | grep -q '"ready":true' || fail "status after init: $out"
+echo "$out" | sed -n 3p | grep -q 'already initialised' || fail "second init: $out"
+ok
+
+[ "$(api /upcheck)" = 200 ] || fail "upcheck after init: $(cat "$d/body")"
+[ "$(api /api/v1/eth2/publicKeys)" = 200 ] || fail "publicKeys after init"
+[ "$(cat "$d/body")" = "[]" ] || fail "publicKeys body: $(cat "$d/body")"
+ok
+
+kill -TERM "$pid"
+set +e
+wait "$pid"
+rc=$?
+set -e
+pid=
+[ "$rc" -eq 0 ] || fail "exit $rc after SIGTERM: $(cat "$d/err")"
+ok
+echo "test_enclave: $checks checks passed"

@@ -1,0 +1,136 @@
+/*
+ * test_enclave_common.h: an in-process enclave for the enclave tests: the
+ * control server on a unix socket in a temporary directory, run on its own
+ * thread, and a host side that connects, sends frames and reads replies.
+ */
+#ifndef TEST_ENCLAVE_COMMON_H
+#define TEST_ENCLAVE_COMMON_H
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "enclave/enclave.h"
+#include "signer/signer.h"
+
+struct test_enclave {
+	struct enclave *en;
+	pthread_t thr;
+	char dir[48];
+	char sock[100];
+};
+
+static void *test_enclave_thread(void *arg)
+{
+	(void)enclave_run(arg);
+	return NULL;
+}
+
+static void test_enclave_start(struct test_enclave *t, const char *nsm,
+			       size_t max_frame)
+{
+	struct err e = {0};
+	snprintf(t->dir, sizeof(t->dir), "/tmp/ns-enclave-XXXXXX");
+	assert_non_null(mkdtemp(t->dir));
+	snprintf(t->sock, sizeof(t->sock), "%.60s/control.sock", t->dir);
+	struct enclave_opts o = {.nsm_spec = nsm, .max_frame = max_frame};
+	if (enclave_new(&o, &t->en, &e) < 0)
+		fail_msg("enclave_new: %s", e.msg);
+	char spec[160];
+	snprintf(spec, sizeof(spec), "unix:%s", t->sock);
+	struct http_addr a;
+	assert_int_equal(http_addr_parse(spec, &a, &e), 0);
+	if (enclave_listen(t->en, &a, &e) < 0)
+		fail_msg("enclave_listen: %s", e.msg);
+	assert_int_equal(pthread_create(&t->thr, NULL, test_enclave_thread,
+					t->en), 0);
+}
+
+static void test_enclave_stop(struct test_enclave *t)
+{
+	enclave_stop(t->en);
+	pthread_join(t->thr, NULL);
+	enclave_free(t->en);
+	char cmd[200];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", t->dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static int host_connect(const struct test_enclave *t)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", t->sock);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	struct timeval tv = {.tv_sec = 60};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static void host_send_raw(int fd, const void *p, size_t n)
+{
+	assert_int_equal(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+static void host_send(int fd, const json_t *msg)
+{
+	uint8_t *frame;
+	size_t len;
+	struct err e = {0};
+	if (control_encode(msg, &frame, &len, &e) < 0)
+		fail_msg("control_encode: %s", e.msg);
+	host_send_raw(fd, frame, len);
+	free(frame);
+}
+
+/* The next reply frame, or NULL when the enclave closed the connection. */
+static json_t *host_recv(int fd)
+{
+	struct control_decoder d;
+	control_decoder_init(&d, 0);
+	json_t *out = NULL;
+	for (;;) {
+		uint8_t buf[4096];
+		ssize_t r = recv(fd, buf, sizeof(buf), 0);
+		if (r <= 0)
+			break;
+		const uint8_t *p = buf;
+		size_t n = (size_t)r;
+		struct control_msg m;
+		struct err e = {0};
+		int rc = control_decode(&d, &p, &n, &m, &e);
+		assert_true(rc >= 0);
+		if (rc > 0) {
+			assert_int_equal(m.type, CONTROL_REPLY);
+			assert_int_equal(n, 0); /* one reply per request */
+			out = m.json;
+			break;
+		}
+	}
+	control_decoder_free(&d);
+	return out;
+}
+
+/* Sends msg (taking the reference) and returns the reply. */
+static json_t *host_call(int fd, json_t *msg)
+{
+	host_send(fd, msg);
+	json_decref(msg);
+	json_t *r = host_recv(fd);
+	assert_non_null(r);
+	return r;
+}
+
+/* True when the enclave closed this connection (EOF, no reply). */
+static __attribute__((unused)) bool host_closed(int fd)
+{
+	uint8_t b;
+	return recv(fd, &b, 1, 0) == 0;
+}
+
+#endif

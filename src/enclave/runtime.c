@@ -13,6 +13,10 @@
  * `init` is validated field by field (init.c), and a second `init` after a
  * successful one is refused without touching the running signer.
  *
+ * `status` reports readiness, keys loaded, uptime and, once a signer exists,
+ * the slashing database's health (checked on the control thread, which may
+ * block on the database for as long as its own timeouts allow).
+ *
  * The API gate answers 503 {"error":"not initialised"} on every route until
  * init has published a signer (an atomic pointer, release/acquire), then
  * hands each request to the signer's own handlers.
@@ -120,11 +124,27 @@ static json_t *reply_error(const char *msg)
 	return r;
 }
 
+/* {"healthy": bool, "error"?: why}; only once there is a signer. */
+static json_t *slashing_status(struct signer *s)
+{
+	struct err e = {0};
+	bool up = signer_slashing_health(s, &e) == 0;
+	json_t *o = json_pack("{s:b}", "healthy", up);
+	if (o && !up && json_object_set_new(o, "error", json_string(e.msg)) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 static json_t *handle_status(struct enclave *en)
 {
 	uint64_t up = (clock_mono_us() - en->started_us) / 1000000u;
+	struct signer *s = enclave_signer(en);
 	json_t *r = control_msg_new(CONTROL_REPLY);
-	if (r && (json_object_set_new(r, "ok", json_true()) < 0 ||
+	if (r && ((s && json_object_set_new(r, "slashing",
+					    slashing_status(s)) < 0) ||
+		  json_object_set_new(r, "ok", json_true()) < 0 ||
 		  json_object_set_new(r, "ready",
 				      json_boolean(enclave_ready(en))) < 0 ||
 		  json_object_set_new(r, "keys_loaded",

@@ -202,6 +202,20 @@ void signer_install_keys(struct signer *s, struct key_registry *keys)
 	keys_free(old);
 }
 
+int signer_slashing_health(struct signer *s, struct err *e)
+{
+	if (!s->slashing_enabled)
+		return err_set(e, ERR_UNAVAILABLE, "slashing protection is off");
+	struct slashing_db *db = signer_db(s);
+	if (!db) {
+		pthread_mutex_lock(&s->db_lock);
+		int rc = err_set(e, ERR_UNAVAILABLE, "%s", s->db_error);
+		pthread_mutex_unlock(&s->db_lock);
+		return rc;
+	}
+	return slashing_health(db, e);
+}
+
 size_t signer_key_count(const struct signer *s)
 {
 	return keys_count(s->keys);

@@ -72,6 +72,9 @@ struct http_handlers signer_http_handlers(struct signer *s);
  * keys; the old registry is wiped and freed.
  */
 void signer_install_keys(struct signer *s, struct key_registry *keys);
+/* The slashing database's health (opened on first use): 0, or why not.
+ * May block on the database: call it off the event loops. */
+int signer_slashing_health(struct signer *s, struct err *e);
 /* Number of keys loaded, and whether loading failed outright. */
 size_t signer_key_count(const struct signer *s);
 /* Prints the URL and pubkeys to stdout (the operator's first view). */

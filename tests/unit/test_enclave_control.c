@@ -59,6 +59,7 @@ static void test_status_before_init(void **state)
 	assert_int_equal(json_integer_value(json_object_get(r, "keys_loaded")), 0);
 	assert_true(json_is_integer(json_object_get(r, "uptime_s")));
 	assert_true(json_integer_value(json_object_get(r, "uptime_s")) >= 0);
+	assert_null(json_object_get(r, "slashing")); /* no database yet */
 	json_decref(r);
 	/* Several requests on one connection, each answered. */
 	r = host_call(fd, status_msg());
@@ -186,6 +187,8 @@ static void test_second_init_refused(void **state)
 	json_decref(r);
 	r = host_call(fd, status_msg());
 	assert_true(json_is_true(json_object_get(r, "ready")));
+	assert_true(json_is_true(json_object_get(json_object_get(r, "slashing"),
+						 "healthy")));
 	json_decref(r);
 	close(fd);
 	test_enclave_stop(&t);

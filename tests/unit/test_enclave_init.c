@@ -19,6 +19,7 @@
 
 #include "aws/aws.h"
 #include "crypto/crypto.h"
+#include "eth2/eth2.h"
 #include "nitro/nitro.h"
 /* The shared stand-in helpers include admin calls this file has no use for. */
 #pragma GCC diagnostic push
@@ -261,6 +262,56 @@ static const json_t *report_for(const json_t *keys, const char *pk)
 	return NULL;
 }
 
+static const char randao_body[] =
+	"{\"type\":\"RANDAO_REVEAL\",\"fork_info\":{\"fork\":{"
+	"\"previous_version\":\"0x00000000\",\"current_version\":"
+	"\"0x00000000\",\"epoch\":\"0\"},\"genesis_validators_root\":"
+	"\"0x4b363db94e286120d76eb905340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95\"},"
+	"\"randao_reveal\":{\"epoch\":\"3\"}}";
+
+/* A RANDAO_REVEAL for pk through the enclave's API: the status, and the
+ * reply body in *out (caller frees). */
+static int sign_randao(struct enclave *en, const char *pk, char **out)
+{
+	char path[160];
+	snprintf(path, sizeof(path), "/api/v1/eth2/sign/%s", pk);
+	struct http_handlers h = enclave_api_handlers(en);
+	struct http_req req = {.method = HTTP_POST, .path = path,
+			       .accept = (char *)"application/json",
+			       .content_type = (char *)"application/json",
+			       .body = (uint8_t *)randao_body,
+			       .body_len = strlen(randao_body)};
+	struct http_reply rep = {0};
+	h.handle(&req, &rep, h.arg);
+	*out = rep.body;
+	return rep.status;
+}
+
+/* 200 and a signature by k over the signing root the eth2 module computes
+ * for the same request. */
+static void check_signs(struct enclave *en, const struct bls_key *k,
+			const char *pk)
+{
+	char *body = NULL;
+	int status = sign_randao(en, pk, &body);
+	if (status != 200)
+		fail_msg("sign: %d %s", status, body);
+	json_t *j = json_loads(body, 0, NULL);
+	free(body);
+	uint8_t sig[BLS_SIG_LEN];
+	struct err e = {0};
+	assert_int_equal(hex_decode_exact(json_string_value(json_object_get(
+						  j, "signature")),
+					  sig, sizeof(sig), &e, "signature"), 0);
+	json_decref(j);
+	struct eth2_network net;
+	struct eth2_signing s;
+	assert_int_equal(eth2_network_load("mainnet", &net, &e), 0);
+	assert_int_equal(eth2_signing_parse(&net, randao_body,
+					    strlen(randao_body), &s, &e), 0);
+	assert_int_equal(bls_verify(k->pubkey, s.signing_root, 32, sig), 0);
+}
+
 /* ---- tests ---------------------------------------------------------------- */
 
 static void test_init_loads_sample_and_envelope_records(void **state)
@@ -333,6 +384,12 @@ static void test_init_loads_sample_and_envelope_records(void **state)
 		assert_non_null(strstr(rep.body, pk[j]));
 	assert_null(strstr(rep.body, pk[3]));
 	free(rep.body);
+	check_signs(t.en, k[2], pk[2]); /* the key from the envelope */
+	check_signs(t.en, k[0], pk[0]);
+	/* The key whose records were refused is unknown to the API. */
+	char *body = NULL;
+	assert_int_equal(sign_randao(t.en, pk[3], &body), 404);
+	free(body);
 
 	close(fd);
 	test_enclave_stop(&t);

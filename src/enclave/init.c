@@ -3,7 +3,8 @@
  *
  *   1. validate the message strictly (docs/enclave.md: known fields only,
  *      each of the right type and bounded) before anything happens;
- *   2. push the credentials, build a KMS client (region, endpoint);
+ *   2. push the credentials, build a KMS client (region, endpoint, and
+ *      with kms_proxy every connection through the host's proxy);
  *   3. one ephemeral RSA Recipient key and one NSM attestation document
  *      binding its public key;
  *   4. per record: KMS Decrypt with that Recipient, the CMS reply opened
@@ -29,9 +30,12 @@
 #include "signer/keys.h"
 #include "signer/signer.h"
 
+#include <linux/vm_sockets.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #define INIT_MAX_RECORDS 20000
 #define INIT_MAX_BUNDLE_KEYS 3000
@@ -42,6 +46,8 @@
 enum record_kind { RECORD_SAMPLE, RECORD_ENVELOPE };
 
 struct init_ctx {
+	struct http_addr kms_proxy; /* valid when has_proxy */
+	bool has_proxy;
 	struct aws_client *kms;
 	struct recipient *rcp;
 	uint8_t *doc;
@@ -129,12 +135,19 @@ static int check_record(const json_t *r, size_t i, enum record_kind *kind,
 static int check_init(const json_t *m, struct err *e)
 {
 	static const char *const top[] = {
-		"type", "region", "credentials", "kms_endpoint", "network",
+		"type", "region", "credentials", "kms_endpoint", "kms_proxy",
+		"network",
 		"slashing_db_url", "key_table", "signer_id", "records", NULL};
 	const char *s;
 	TRY(only_fields(m, top, "init", e));
 	TRY(get_str(m, "region", false, 64, &s, "init", e));
 	TRY(get_str(m, "kms_endpoint", true, 512, &s, "init", e));
+	TRY(get_str(m, "kms_proxy", true, 128, &s, "init", e));
+	struct http_addr a;
+	if (s && (http_addr_parse(s, &a, e) < 0 || a.kind == HTTP_ADDR_TCP))
+		return err_set(e, ERR_INVALID,
+			       "init: \"kms_proxy\" must be unix:PATH or "
+			       "vsock:CID:PORT");
 	TRY(get_str(m, "network", false, 64, &s, "init", e));
 	if (strchr(s, '/') || strchr(s, '.'))
 		return err_set(e, ERR_INVALID,
@@ -370,6 +383,44 @@ static int load_envelope(struct init_ctx *c, const json_t *r)
 	return rc;
 }
 
+/* ---- the host proxy ------------------------------------------------------------ */
+
+/*
+ * The KMS client's socket hook: every connection goes to the host's proxy
+ * (vsock in the enclave, unix in tests), which relays bytes only; TLS runs
+ * end to end to the real endpoint's name (aws_client pins it, no DNS).
+ */
+static int open_proxy(void *ctx, enum aws_service svc,
+		      struct sockaddr_storage *ss, socklen_t *len,
+		      struct err *e)
+{
+	const struct http_addr *a = ctx;
+	if (svc != AWS_SVC_KMS) {
+		err_set(e, ERR_INVALID, "no host proxy for %s",
+			aws_service_name(svc));
+		return -1;
+	}
+	memset(ss, 0, sizeof(*ss));
+	int fd;
+	if (a->kind == HTTP_ADDR_UNIX) {
+		struct sockaddr_un *u = (struct sockaddr_un *)ss;
+		u->sun_family = AF_UNIX;
+		memcpy(u->sun_path, a->path, sizeof(u->sun_path));
+		*len = (socklen_t)sizeof(*u);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	} else {
+		struct sockaddr_vm *v = (struct sockaddr_vm *)ss;
+		v->svm_family = AF_VSOCK;
+		v->svm_cid = a->cid;
+		v->svm_port = a->port;
+		*len = (socklen_t)sizeof(*v);
+		fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	}
+	if (fd < 0)
+		err_set(e, ERR_IO, "kms_proxy: cannot make a socket");
+	return fd;
+}
+
 /* ---- the sequence ----------------------------------------------------------- */
 
 static int attest(struct enclave *en, struct init_ctx *c, struct err *e)
@@ -431,6 +482,12 @@ int enclave_init_run(struct enclave *en, const json_t *m, json_t **out_report,
 	};
 	ko.endpoint[AWS_SVC_KMS] =
 		json_string_value(json_object_get(m, "kms_endpoint"));
+	const char *proxy = json_string_value(json_object_get(m, "kms_proxy"));
+	if (rc == 0 && proxy) {
+		rc = http_addr_parse(proxy, &c.kms_proxy, e); /* checked above */
+		ko.open_socket = open_proxy;
+		ko.open_socket_ctx = &c.kms_proxy;
+	}
 	if (rc == 0 && !(c.kms = aws_client_new(&ko, e)))
 		rc = -ERR_INVALID;
 	if (rc == 0)

@@ -432,9 +432,51 @@ static void test_tampered_envelope_reports_every_listed_key(void **state)
 		bls_key_free(k[j]);
 }
 
+static void test_init_through_the_host_proxy_socket(void **state)
+{
+	(void)state;
+	struct err e = {0};
+	struct bls_key *k;
+	assert_int_equal(bls_key_generate(&k, &e), 0);
+	struct aws_client *c = operator_client();
+	json_t *recs = json_array();
+	json_array_append_new(recs, sample_record(c, g_key_sim, k, k));
+	aws_client_free(c);
+	struct test_enclave t;
+	test_enclave_start(&t, g_nsm_spec, 0);
+	int fd = host_connect(&t);
+	/* A proxy address that is not unix/vsock is refused up front. */
+	json_t *m = init_msg(&t, json_array());
+	json_object_set_new(m, "kms_proxy", json_string("tcp:127.0.0.1:1"));
+	json_t *r = host_call(fd, m);
+	assert_true(json_is_false(json_object_get(r, "ok")));
+	json_decref(r);
+	/* The endpoint's name is never resolved: the stand-in's unix socket
+	 * stands for the host's vsock proxy. */
+	char endpoint[128], proxy[300];
+	snprintf(endpoint, sizeof(endpoint), "http://kms.%s.amazonaws.com",
+		 getenv("AWS_REGION"));
+	snprintf(proxy, sizeof(proxy), "unix:%s", getenv("NS_STANDIN_KMS_SOCK"));
+	m = init_msg(&t, recs);
+	json_object_set_new(m, "kms_endpoint", json_string(endpoint));
+	json_object_set_new(m, "kms_proxy", json_string(proxy));
+	r = host_call(fd, m);
+	if (!json_is_true(json_object_get(r, "ok")))
+		fail_msg("init: %s", json_string_value(json_object_get(r, "error")));
+	assert_int_equal(json_integer_value(json_object_get(r, "keys_loaded")), 1);
+	json_decref(r);
+	char pk[99];
+	pubkey_hex(k, pk);
+	check_signs(t.en, k, pk);
+	close(fd);
+	test_enclave_stop(&t);
+	bls_key_free(k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_init_through_the_host_proxy_socket),
 		cmocka_unit_test(test_init_loads_sample_and_envelope_records),
 		cmocka_unit_test(test_tampered_envelope_reports_every_listed_key),
 	};

@@ -4,7 +4,7 @@
  *   nitro-host proxy --listen=ADDR --connect=ADDR [--allow=HOST:PORT ...]
  *                    [--max-connections=N] [--idle-timeout=S]
  *                    [--connect-timeout=S]
- *   nitro-host run --config=FILE          (not implemented yet: exit 2)
+ *   nitro-host run --config=FILE [--logging=LEVEL] [--log-format=text|json]
  *
  * Parsing and wiring only: the relaying is proxy.c's. Exit codes: 0 after
  * a clean stop (SIGTERM/SIGINT), 1 on a runtime failure (cannot listen),
@@ -33,8 +33,9 @@ static const char USAGE[] =
 	"          Relays bytes between each connection accepted on --listen and\n"
 	"          a new connection to --connect (TLS stays end to end).\n"
 	"  run     --config=FILE\n"
-	"          The watchdog and its proxies (the systemd service): not\n"
-	"          implemented yet.\n"
+	"          The watchdog and its proxies (the systemd service): starts\n"
+	"          the enclave (local runner), logs its status, restarts it\n"
+	"          with backoff when it exits (docs/host.md).\n"
 	"\n"
 	"ADDR is tcp:HOST:PORT, unix:PATH or vsock:CID:PORT (CID may be ANY\n"
 	"for --listen). A tcp --connect host is resolved at each connection.\n"
@@ -241,6 +242,38 @@ static int cmd_proxy(int argc, char **argv)
 	return rc < 0 ? 1 : 0;
 }
 
+static int cmd_run(int argc, char **argv)
+{
+	struct proxy_args a;
+	const char *config = NULL;
+	memset(&a, 0, sizeof(a));
+	for (int i = 0; i < argc; i++) {
+		int hit = take_flag(argv[i], "--config", &config);
+		if (hit == 0)
+			hit = take_flag(argv[i], "--logging", &a.logging);
+		if (hit == 0)
+			hit = take_flag(argv[i], "--log-format", &a.log_format);
+		if (hit < 0)
+			return usage_error("run: '%s': flag given twice", argv[i]);
+		if (hit == 0)
+			return usage_error("run: unknown argument '%s'", argv[i]);
+	}
+	if (!config)
+		return usage_error("--config: required (a YAML file)");
+	int rc;
+	if ((rc = setup_logging(&a)) != 0)
+		return rc;
+	struct host_config cfg;
+	struct err e = {0};
+	if (host_config_load(config, &cfg, &e) < 0) {
+		fprintf(stderr, "nitro-host run: --config: %s\n", e.msg);
+		return e.code == ERR_IO ? 1 : 2;
+	}
+	rc = host_run(&cfg);
+	host_config_free(&cfg);
+	return rc;
+}
+
 int nitro_host_main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -263,9 +296,7 @@ int nitro_host_main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "proxy") == 0)
 		return cmd_proxy(argc - 2, argv + 2);
-	if (strcmp(cmd, "run") == 0) {
-		fprintf(stderr, "nitro-host run: not implemented yet\n");
-		return 2;
-	}
+	if (strcmp(cmd, "run") == 0)
+		return cmd_run(argc - 2, argv + 2);
 	return usage_error("unknown command '%s' (proxy or run)", cmd);
 }

@@ -101,6 +101,58 @@ void proxy_free(struct proxy *p);
 uint16_t proxy_port(const struct proxy *p, size_t route);
 void proxy_get_stats(const struct proxy *p, struct proxy_stats *out);
 
+/* ---- `nitro-host run`: its config (config.c) and supervisor (run.c) ---- */
+
+#define HOST_MAX_ARGV 64
+#define HOST_MAX_PROXIES 16
+#define HOST_DEFAULT_MAX_BACKOFF_S 60
+
+enum host_runner_type { HOST_RUNNER_LOCAL, HOST_RUNNER_NITRO_CLI };
+enum host_creds_source { HOST_CREDS_IMDS, HOST_CREDS_ENV };
+
+struct host_proxy {
+	struct http_addr listen;
+	struct http_addr connect;
+};
+
+struct host_config {
+	char *region;
+	char *signer_id;
+	char *key_table;
+	enum host_runner_type runner;
+	char *command[HOST_MAX_ARGV + 1]; /* local runner; NULL-terminated */
+	size_t ncommand;
+	bool runner_nitro_fields;         /* eif_path etc. were given */
+	bool has_runner, has_control, has_api_listen;
+	struct http_addr control;         /* the enclave's control port */
+	struct http_addr api_listen;      /* parsed; not used yet */
+	struct host_proxy proxies[HOST_MAX_PROXIES];
+	size_t nproxies;
+	enum host_creds_source credentials; /* default imds; not used yet */
+	int max_backoff_s;                /* restart backoff cap, default 60 */
+};
+
+/*
+ * Parses the YAML config strictly: unknown keys, wrong types, missing
+ * required fields (region, signer_id, key_table, runner, control) and bad
+ * ADDRs are refused with one line naming the field (-ERR_INVALID). On
+ * failure *out is left empty. Free with host_config_free.
+ */
+int host_config_parse(const char *text, size_t len, struct host_config *out,
+		      struct err *e);
+int host_config_load(const char *path, struct host_config *out,
+		     struct err *e);
+void host_config_free(struct host_config *c);
+
+/*
+ * Runs the supervisor until SIGTERM/SIGINT: starts the enclave with the
+ * config's runner, waits for its control port (10 s), logs its status
+ * reply, restarts it with exponential backoff when it exits, runs the
+ * config's proxies on the same loop. Returns the exit code (0 after a
+ * signal, 1 on a runtime failure, 2 for the nitro-cli runner: not yet).
+ */
+int host_run(const struct host_config *cfg);
+
 /* ---- the nitro-host command line (cli.c) ---- */
 
 /* `nitro-host proxy ...` and `nitro-host run ...`; returns the exit code. */

@@ -27,7 +27,7 @@ expect_usage nitro-host "--idle-timeout" proxy --listen=tcp:127.0.0.1:0 --connec
 expect_usage nitro-host "--listen" proxy --listen=tcp:127.0.0.1:0 --listen=tcp:127.0.0.1:1 --connect=unix:/x
 expect_usage nitro-host "unknown" proxy --listen=tcp:127.0.0.1:0 --connect=unix:/x --no-such-flag
 expect_usage nitro-host "unknown command" frobnicate
-expect_usage nitro-host "not implemented" run --config=/etc/nitro-host/config.yaml
+expect_usage nitro-host "^nitro-host: --config: required" run
 # the allowlist: a tcp destination outside it refuses to start
 expect_usage nitro-host "--allow" proxy --listen=tcp:127.0.0.1:0 \
 	--connect=tcp:127.0.0.1:9 --allow=kms.eu-west-1.amazonaws.com:443

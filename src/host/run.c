@@ -31,6 +31,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "enclave/enclave.h"
 #include "host/host.h"
 
 #define PROBE_INTERVAL_MS 100
@@ -138,53 +139,72 @@ static int io_exact(int fd, uint8_t *buf, size_t n, bool wr, int64_t deadline)
 	return 0;
 }
 
-/* Sends one frame of msg and reads one reply frame: *reply (malloc'd). */
-static int control_exchange(const struct http_addr *a, const char *msg,
+/* Reads what is there (at least one byte) by deadline into buf. */
+static int io_some(int fd, uint8_t *buf, size_t cap, int64_t deadline,
+		   size_t *got)
+{
+	for (;;) {
+		ssize_t r = recv(fd, buf, cap, 0);
+		if (r > 0) {
+			*got = (size_t)r;
+			return 0;
+		}
+		if (r == 0)
+			return -1;
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			return -1;
+		int left = (int)(deadline - now_ms());
+		if (left <= 0)
+			return -1;
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		if (poll(&pfd, 1, left) < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+/* Sends one control frame of type t and reads the enclave's reply frame
+ * with the shared codec (bounded, strict). *reply is compact JSON text. */
+static int control_exchange(const struct http_addr *a, enum control_type t,
 			    char **reply, struct err *e)
 {
 	int fd = connect_addr(a, IO_TIMEOUT_MS);
 	if (fd < 0)
 		return err_set(e, ERR_IO, "control: cannot connect");
 	int64_t deadline = now_ms() + IO_TIMEOUT_MS;
-	size_t n = strlen(msg);
-	uint8_t *frame = malloc(4 + n);
-	int rc = -1;
-	if (!frame) {
-		close(fd);
-		return err_set(e, ERR_NOMEM, "control: out of memory");
+	json_t *msg = control_msg_new(t);
+	uint8_t *frame = NULL;
+	size_t flen = 0;
+	struct control_decoder dec;
+	control_decoder_init(&dec, MAX_REPLY);
+	struct control_msg got = {0};
+	int rc = msg ? control_encode(msg, &frame, &flen, e)
+		     : err_set(e, ERR_NOMEM, "control: out of memory");
+	if (rc == 0 && io_exact(fd, frame, flen, true, deadline) < 0)
+		rc = err_set(e, ERR_IO, "control: cannot send");
+	while (rc == 0) {
+		uint8_t buf[4096];
+		if (io_some(fd, buf, sizeof(buf), deadline, &flen) < 0) {
+			rc = err_set(e, ERR_IO, "control: no reply");
+			break;
+		}
+		const uint8_t *p = buf;
+		int d = control_decode(&dec, &p, &flen, &got, e);
+		if (d < 0)
+			rc = d;
+		else if (d == 1)
+			break;
 	}
-	frame[0] = (uint8_t)(n >> 24);
-	frame[1] = (uint8_t)(n >> 16);
-	frame[2] = (uint8_t)(n >> 8);
-	frame[3] = (uint8_t)n;
-	memcpy(frame + 4, msg, n);
-	uint8_t hdr[4];
-	if (io_exact(fd, frame, 4 + n, true, deadline) < 0 ||
-	    io_exact(fd, hdr, 4, false, deadline) < 0) {
-		rc = err_set(e, ERR_IO, "control: no reply");
-		goto out;
+	if (rc == 0 && got.type != CONTROL_REPLY)
+		rc = err_set(e, ERR_INVALID, "control: answer is not a reply");
+	if (rc == 0) {
+		*reply = json_dumps(got.json, JSON_COMPACT);
+		if (!*reply)
+			rc = err_set(e, ERR_NOMEM, "control: out of memory");
 	}
-	uint32_t len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
-		       (uint32_t)hdr[2] << 8 | hdr[3];
-	if (len == 0 || len > MAX_REPLY) {
-		rc = err_set(e, ERR_INVALID, "control: reply length %u", len);
-		goto out;
-	}
-	char *r = malloc(len + 1);
-	if (!r) {
-		rc = err_set(e, ERR_NOMEM, "control: out of memory");
-		goto out;
-	}
-	if (io_exact(fd, (uint8_t *)r, len, false, deadline) < 0) {
-		free(r);
-		rc = err_set(e, ERR_IO, "control: truncated reply");
-		goto out;
-	}
-	r[len] = '\0';
-	*reply = r;
-	rc = 0;
-out:
+	json_decref(got.json);
+	json_decref(msg);
 	free(frame);
+	control_decoder_free(&dec);
 	close(fd);
 	return rc;
 }
@@ -238,8 +258,8 @@ static void on_probe(evutil_socket_t fd, short what, void *arg)
 		return;
 	char *reply = NULL;
 	struct err e = {0};
-	if (control_exchange(&r->cfg->control, "{\"type\":\"status\"}", &reply,
-			     &e) == 0) {
+	if (control_exchange(&r->cfg->control, CONTROL_STATUS, &reply, &e) ==
+	    0) {
 		/* the reply is one compact JSON object: logged as is */
 		log_info("run: enclave pid=%d status: %s", (int)r->child, reply);
 		free(reply);

@@ -260,7 +260,7 @@ function validAt(cert, ms, what) {
     throw new DocError(`${what} is not valid at the document's timestamp (${cert.subject.replace(/\n/g, ', ')})`);
 }
 
-function verifyDocument(d, cfg, now) {
+function verifyDocument(d, cfg, now, { requirePublicKey = true } = {}) {
   // Chain: the pinned root, then cabundle[1..], then the leaf.
   if (!d.cabundle[0].equals(cfg.rootDer)) throw new DocError('cabundle[0] is not the trusted root');
   const chain = d.cabundle.map((c, i) => x509(c, `cabundle[${i}]`));
@@ -287,6 +287,7 @@ function verifyDocument(d, cfg, now) {
     if (d.timestamp > now + cfg.skewSeconds * 1000) throw new DocError('timestamp is in the future');
     if (now - d.timestamp > cfg.maxAgeSeconds * 1000) throw new DocError('document is too old');
   }
+  if (!requirePublicKey) return null;
   // KMS encrypts to this key: an RSA SubjectPublicKeyInfo.
   if (!d.publicKey) throw new DocError('public_key is missing');
   let pk;
@@ -297,6 +298,22 @@ function verifyDocument(d, cfg, now) {
   if (pk.asymmetricKeyType !== 'rsa' || ![2048, 3072, 4096].includes(bits))
     throw new DocError('public_key must be RSA 2048, 3072 or 4096');
   return pk;
+}
+
+// An attestation document on its own (e.g. from the signer's GET
+// /attestation): the same parsing, chain and COSE checks, no public key
+// required. Returns { ok: true, pcrs, userData, nonce, timestamp, moduleId }
+// or { ok: false, message }.
+export function verifyAttestationDocument(bytes, cfg, now = Date.now()) {
+  try {
+    const d = parseDocument(Buffer.from(bytes));
+    verifyDocument(d, cfg, now, { requirePublicKey: false });
+    return { ok: true, pcrs: d.pcrs, userData: d.userData, nonce: d.nonce, timestamp: d.timestamp,
+      moduleId: d.moduleId };
+  } catch (e) {
+    if (e instanceof DocError || e instanceof CborError) return { ok: false, message: e.message };
+    throw e;
+  }
 }
 
 // Returns { ok: true, conditions, publicKey, publicKeyDer, pcrs, moduleId }

@@ -3,7 +3,9 @@
  *
  * Strict: an unknown key, a wrong type (a list where a string belongs), a
  * missing required field or an ADDR that does not parse is refused with
- * one line naming the field ("runner.command: ..."). Parsed with libyaml's
+ * one line naming the field ("runner.command: ..."). Defaults are filled
+ * in here (status_interval_s, credentials_refresh_s, restart backoff,
+ * nitro_cli), so the supervisor reads one complete struct. Parsed with libyaml's
  * document loader; anchors/aliases are refused (nothing needs them).
  */
 #include <stdio.h>
@@ -82,6 +84,68 @@ static int get_uint(struct cfg_ctx *c, yaml_node_t *n, const char *field,
 		return bad(c->e, n, field, "%s", lim);
 	}
 	*out = (int)v;
+	return 0;
+}
+
+static int get_bool(struct cfg_ctx *c, yaml_node_t *n, const char *field,
+		    bool *out)
+{
+	char *s = NULL;
+	TRY(get_str(c, n, field, &s));
+	int rc = 0;
+	if (strcmp(s, "true") == 0)
+		*out = true;
+	else if (strcmp(s, "false") == 0)
+		*out = false;
+	else
+		rc = bad(c->e, n, field, "expected true or false%s", NULL);
+	free(s);
+	return rc;
+}
+
+/* A list of strings into out[0..max), *n counts them. */
+static int get_str_list(struct cfg_ctx *c, yaml_node_t *n, const char *field,
+			char **out, size_t max, size_t *count)
+{
+	if (n->type != YAML_SEQUENCE_NODE)
+		return bad(c->e, n, field, "expected a list of strings%s", NULL);
+	for (yaml_node_item_t *it = n->data.sequence.items.start;
+	     it < n->data.sequence.items.top; it++) {
+		if (*count == max)
+			return bad(c->e, n, field, "too many items%s", NULL);
+		yaml_node_t *a = yaml_document_get_node(c->doc, *it);
+		if (!a)
+			return bad(c->e, n, field, "bad item%s", NULL);
+		TRY(get_str(c, a, field, &out[*count]));
+		(*count)++;
+	}
+	return 0;
+}
+
+/* An http(s) URL for an endpoint override. */
+static int get_url(struct cfg_ctx *c, yaml_node_t *n, const char *field,
+		   char **out)
+{
+	TRY(get_str(c, n, field, out));
+	if (strncmp(*out, "http://", 7) != 0 && strncmp(*out, "https://", 8) != 0)
+		return bad(c->e, n, field, "expected an http:// or https:// "
+			   "URL%s", NULL);
+	return 0;
+}
+
+/* unix:PATH or vsock:CID:PORT, kept as text for init (the enclave refuses
+ * tcp: proxies, so they are refused here first). */
+static int get_proxy_addr(struct cfg_ctx *c, yaml_node_t *n,
+			  const char *field, char **out)
+{
+	TRY(get_str(c, n, field, out));
+	struct http_addr a;
+	struct err e2 = {0};
+	if (http_addr_parse(*out, &a, &e2) < 0)
+		return bad(c->e, n, field, "%s", e2.msg);
+	if (a.kind == HTTP_ADDR_TCP)
+		return bad(c->e, n, field, "expected unix:PATH or "
+			   "vsock:CID:PORT%s", NULL);
 	return 0;
 }
 
@@ -164,6 +228,33 @@ static int proxy_key(struct cfg_ctx *c, const char *key, yaml_node_t *v,
 				   "listening%s", NULL);
 		return 0;
 	}
+	if (strcmp(key, "allow") == 0) {
+		if (v->type != YAML_SEQUENCE_NODE)
+			return bad(c->e, v, f, "expected a list of HOST:PORT%s",
+				   NULL);
+		for (yaml_node_item_t *it = v->data.sequence.items.start;
+		     it < v->data.sequence.items.top; it++) {
+			if (pc->p->nallow == PROXY_MAX_ALLOW)
+				return bad(c->e, v, f, "more than 64%s", NULL);
+			yaml_node_t *a = yaml_document_get_node(c->doc, *it);
+			char *s = NULL;
+			if (!a)
+				return bad(c->e, v, f, "bad item%s", NULL);
+			TRY(get_str(c, a, f, &s));
+			struct err e2 = {0};
+			int rc = proxy_allow_parse(
+				s, &pc->p->allow[pc->p->nallow], &e2);
+			free(s);
+			if (rc < 0)
+				return bad(c->e, a, f, "%s", e2.msg);
+			pc->p->nallow++;
+		}
+		return 0;
+	}
+	if (strcmp(key, "max_connections") == 0)
+		return get_uint(c, v, f, 100000, &pc->p->max_connections);
+	if (strcmp(key, "idle_timeout_s") == 0)
+		return get_uint(c, v, f, 86400, &pc->p->idle_timeout_s);
 	return unknown(c, pc->field, key, v);
 }
 
@@ -204,20 +295,58 @@ static int runner_key(struct cfg_ctx *c, const char *key, yaml_node_t *v,
 		}
 		return 0;
 	}
-	/* nitro-cli's fields: parsed so a config can name them; the runner
-	 * itself is not implemented yet. */
-	static const char *const nitro_keys[] = {"eif_path", "cpu_count",
-						 "memory_mib", "cid"};
-	for (size_t i = 0; i < sizeof(nitro_keys) / sizeof(nitro_keys[0]); i++)
-		if (strcmp(key, nitro_keys[i]) == 0) {
-			char f[64], *s = NULL;
-			snprintf(f, sizeof(f), "runner.%s", key);
-			TRY(get_str(c, v, f, &s));
-			free(s);
-			hc->runner_nitro_fields = true;
-			return 0;
-		}
+	struct host_nitro_cli *nc = &hc->nitro;
+	hc->runner_nitro_fields = true;
+	if (strcmp(key, "eif_path") == 0)
+		return get_str(c, v, "runner.eif_path", &nc->eif_path);
+	if (strcmp(key, "nitro_cli") == 0)
+		return get_str(c, v, "runner.nitro_cli", &nc->nitro_cli);
+	if (strcmp(key, "cpu_count") == 0)
+		return get_uint(c, v, "runner.cpu_count", 1024, &nc->cpu_count);
+	if (strcmp(key, "memory_mib") == 0)
+		return get_uint(c, v, "runner.memory_mib", 1024 * 1024,
+				&nc->memory_mib);
+	if (strcmp(key, "cid") == 0)
+		return get_uint(c, v, "runner.cid", 0x7FFFFFFF, &nc->cid);
+	if (strcmp(key, "debug_mode") == 0)
+		return get_bool(c, v, "runner.debug_mode", &nc->debug_mode);
+	hc->runner_nitro_fields = false;
 	return unknown(c, "runner", key, v);
+}
+
+static int endpoints_key(struct cfg_ctx *c, const char *key, yaml_node_t *v,
+			 void *arg)
+{
+	struct host_config *hc = arg;
+	if (strcmp(key, "kms") == 0)
+		return get_url(c, v, "endpoints.kms", &hc->endpoint_kms);
+	if (strcmp(key, "dynamodb") == 0)
+		return get_url(c, v, "endpoints.dynamodb",
+			       &hc->endpoint_dynamodb);
+	if (strcmp(key, "imds") == 0)
+		return get_url(c, v, "endpoints.imds", &hc->endpoint_imds);
+	return unknown(c, "endpoints", key, v);
+}
+
+static int enclave_key(struct cfg_ctx *c, const char *key, yaml_node_t *v,
+		       void *arg)
+{
+	struct host_config *hc = arg;
+	if (strcmp(key, "network") == 0)
+		return get_str(c, v, "enclave.network", &hc->network);
+	if (strcmp(key, "slashing_db_url") == 0)
+		return get_str(c, v, "enclave.slashing_db_url",
+			       &hc->slashing_db_url);
+	if (strcmp(key, "kms_proxy") == 0)
+		return get_proxy_addr(c, v, "enclave.kms_proxy",
+				      &hc->kms_proxy);
+	if (strcmp(key, "dynamodb_proxy") == 0)
+		return get_proxy_addr(c, v, "enclave.dynamodb_proxy",
+				      &hc->dynamodb_proxy);
+	if (strcmp(key, "tls_names") == 0)
+		return get_str_list(c, v, "enclave.tls_names", hc->tls_names,
+				    HOST_MAX_TLS_NAMES, &hc->ntls_names);
+	return unknown(c, "enclave", key, v);
 }
 
 static int top_key(struct cfg_ctx *c, const char *key, yaml_node_t *v,
@@ -262,6 +391,26 @@ static int top_key(struct cfg_ctx *c, const char *key, yaml_node_t *v,
 	}
 	if (strcmp(key, "restart") == 0)
 		return each_key(c, v, key, restart_key, hc);
+	if (strcmp(key, "kms_key_id") == 0)
+		return get_str(c, v, key, &hc->kms_key_id);
+	if (strcmp(key, "credentials_refresh_s") == 0)
+		return get_uint(c, v, key, 86400, &hc->credentials_refresh_s);
+	if (strcmp(key, "status_interval_s") == 0)
+		return get_uint(c, v, key, 3600, &hc->status_interval_s);
+	if (strcmp(key, "tls_cert_file") == 0)
+		return get_str(c, v, key, &hc->tls_cert_file);
+	if (strcmp(key, "health_listen") == 0) {
+		hc->has_health_listen = true;
+		TRY(get_addr(c, v, key, &hc->health_listen));
+		if (hc->health_listen.kind == HTTP_ADDR_VSOCK)
+			return bad(c->e, v, key, "expected tcp:HOST:PORT or "
+				   "unix:PATH%s", NULL);
+		return 0;
+	}
+	if (strcmp(key, "endpoints") == 0)
+		return each_key(c, v, key, endpoints_key, hc);
+	if (strcmp(key, "enclave") == 0)
+		return each_key(c, v, key, enclave_key, hc);
 	if (strcmp(key, "proxies") == 0) {
 		if (v->type != YAML_SEQUENCE_NODE)
 			return bad(c->e, v, key, "expected a list of "
@@ -297,8 +446,21 @@ void host_config_free(struct host_config *hc)
 	free(hc->region);
 	free(hc->signer_id);
 	free(hc->key_table);
+	free(hc->kms_key_id);
 	for (size_t i = 0; i < hc->ncommand; i++)
 		free(hc->command[i]);
+	free(hc->nitro.eif_path);
+	free(hc->nitro.nitro_cli);
+	free(hc->endpoint_kms);
+	free(hc->endpoint_dynamodb);
+	free(hc->endpoint_imds);
+	free(hc->network);
+	free(hc->slashing_db_url);
+	free(hc->kms_proxy);
+	free(hc->dynamodb_proxy);
+	for (size_t i = 0; i < hc->ntls_names; i++)
+		free(hc->tls_names[i]);
+	free(hc->tls_cert_file);
 	memset(hc, 0, sizeof(*hc));
 }
 
@@ -314,17 +476,41 @@ static int check_required(struct host_config *hc, struct err *e)
 		return bad(e, NULL, "runner", "required%s", NULL);
 	if (!hc->has_control)
 		return bad(e, NULL, "control", "required%s", NULL);
+	if (!hc->network)
+		return bad(e, NULL, "enclave.network", "required%s", NULL);
+	if (!hc->slashing_db_url)
+		return bad(e, NULL, "enclave.slashing_db_url", "required%s",
+			   NULL);
 	if (hc->runner == HOST_RUNNER_LOCAL) {
 		if (hc->ncommand == 0)
 			return bad(e, NULL, "runner.command",
 				   "required for the local runner%s", NULL);
 		if (hc->runner_nitro_fields)
 			return bad(e, NULL, "runner",
-				   "eif_path, cpu_count, memory_mib and cid "
-				   "are for the nitro-cli runner%s", NULL);
-	} else if (hc->ncommand) {
+				   "eif_path, cpu_count, memory_mib, cid, "
+				   "nitro_cli and debug_mode are for the "
+				   "nitro-cli runner%s", NULL);
+		return 0;
+	}
+	if (hc->ncommand)
 		return bad(e, NULL, "runner.command",
 			   "only for the local runner%s", NULL);
+	if (!hc->nitro.eif_path)
+		return bad(e, NULL, "runner.eif_path", "required for the "
+			   "nitro-cli runner%s", NULL);
+	if (!hc->nitro.cpu_count)
+		return bad(e, NULL, "runner.cpu_count", "required for the "
+			   "nitro-cli runner%s", NULL);
+	if (!hc->nitro.memory_mib)
+		return bad(e, NULL, "runner.memory_mib", "required for the "
+			   "nitro-cli runner%s", NULL);
+	if (!hc->nitro.cid)
+		return bad(e, NULL, "runner.cid", "required for the "
+			   "nitro-cli runner%s", NULL);
+	if (!hc->nitro.nitro_cli) {
+		hc->nitro.nitro_cli = strdup("nitro-cli");
+		if (!hc->nitro.nitro_cli)
+			return err_set(e, ERR_NOMEM, "config: out of memory");
 	}
 	return 0;
 }
@@ -335,6 +521,8 @@ int host_config_parse(const char *text, size_t len, struct host_config *hc,
 	memset(hc, 0, sizeof(*hc));
 	hc->credentials = HOST_CREDS_IMDS;
 	hc->max_backoff_s = HOST_DEFAULT_MAX_BACKOFF_S;
+	hc->status_interval_s = HOST_DEFAULT_STATUS_INTERVAL_S;
+	hc->credentials_refresh_s = HOST_DEFAULT_CREDS_REFRESH_S;
 	yaml_parser_t parser;
 	yaml_document_t doc;
 	if (!yaml_parser_initialize(&parser))

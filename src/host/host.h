@@ -22,6 +22,7 @@
 #define NS_HOST_H
 
 #include <event2/event.h>
+#include <jansson.h>
 
 #include "core/core.h"
 #include "http/http.h"
@@ -105,7 +106,10 @@ void proxy_get_stats(const struct proxy *p, struct proxy_stats *out);
 
 #define HOST_MAX_ARGV 64
 #define HOST_MAX_PROXIES 16
+#define HOST_MAX_TLS_NAMES 16
 #define HOST_DEFAULT_MAX_BACKOFF_S 60
+#define HOST_DEFAULT_STATUS_INTERVAL_S 10
+#define HOST_DEFAULT_CREDS_REFRESH_S 300
 
 enum host_runner_type { HOST_RUNNER_LOCAL, HOST_RUNNER_NITRO_CLI };
 enum host_creds_source { HOST_CREDS_IMDS, HOST_CREDS_ENV };
@@ -113,23 +117,53 @@ enum host_creds_source { HOST_CREDS_IMDS, HOST_CREDS_ENV };
 struct host_proxy {
 	struct http_addr listen;
 	struct http_addr connect;
+	struct proxy_allow allow[PROXY_MAX_ALLOW];
+	size_t nallow;
+	int max_connections;  /* 0 = default */
+	int idle_timeout_s;   /* 0 = default */
+};
+
+/* runner: {type: nitro-cli, ...} */
+struct host_nitro_cli {
+	char *eif_path;
+	char *nitro_cli;      /* default "nitro-cli" */
+	int cpu_count;
+	int memory_mib;
+	int cid;
+	bool debug_mode;
 };
 
 struct host_config {
 	char *region;
 	char *signer_id;
 	char *key_table;
+	char *kms_key_id;                 /* optional, passed to init */
 	enum host_runner_type runner;
 	char *command[HOST_MAX_ARGV + 1]; /* local runner; NULL-terminated */
 	size_t ncommand;
+	struct host_nitro_cli nitro;      /* nitro-cli runner */
 	bool runner_nitro_fields;         /* eif_path etc. were given */
-	bool has_runner, has_control, has_api_listen;
+	bool has_runner, has_control, has_api_listen, has_health_listen;
 	struct http_addr control;         /* the enclave's control port */
 	struct http_addr api_listen;      /* parsed; not used yet */
+	struct http_addr health_listen;   /* GET /health */
 	struct host_proxy proxies[HOST_MAX_PROXIES];
 	size_t nproxies;
-	enum host_creds_source credentials; /* default imds; not used yet */
-	int max_backoff_s;                /* restart backoff cap, default 60 */
+	enum host_creds_source credentials; /* default imds */
+	int credentials_refresh_s;        /* default 300 */
+	int status_interval_s;            /* default 10 */
+	int max_backoff_s;                /* restart/retry backoff cap, 60 */
+	char *endpoint_kms;               /* endpoints.kms (optional) */
+	char *endpoint_dynamodb;          /* endpoints.dynamodb (optional) */
+	char *endpoint_imds;              /* endpoints.imds (optional) */
+	/* enclave: what init carries besides records and credentials */
+	char *network;                    /* required */
+	char *slashing_db_url;            /* required */
+	char *kms_proxy;                  /* optional */
+	char *dynamodb_proxy;             /* optional */
+	char *tls_names[HOST_MAX_TLS_NAMES];
+	size_t ntls_names;
+	char *tls_cert_file;              /* optional: init's tls_cert_pem */
 };
 
 /*
@@ -152,6 +186,35 @@ void host_config_free(struct host_config *c);
  * signal, 1 on a runtime failure, 2 for the nitro-cli runner: not yet).
  */
 int host_run(const struct host_config *cfg);
+
+/* ---- key records from the key table (records.c) ---- */
+
+struct host_records_stats {
+	size_t items;     /* items read */
+	size_t records;   /* records built */
+	size_t inactive;  /* active=false */
+	size_t not_keys;  /* the enclave's own "tls:" record */
+	size_t malformed; /* skipped with a warning */
+};
+
+/*
+ * DynamoDB items (an array of attribute maps, as Query returns them) ->
+ * the records array of init/reload. Malformed items are skipped with one
+ * warning naming the pubkey and the attribute; only allocation fails.
+ */
+int host_records_from_items(const json_t *items, json_t **records,
+			    struct host_records_stats *st, struct err *e);
+
+/* ---- nitro-cli's output (nitro_cli.c) ---- */
+
+/* run-enclave's output (JSON, maybe after progress lines): EnclaveID and
+ * EnclaveCID. */
+int host_nitro_parse_run(const char *out, char *enclave_id, size_t cap,
+			 uint32_t *cid, struct err *e);
+/* describe-enclaves' JSON array: 1 when `enclave_id` is there with State
+ * RUNNING, 0 when absent or in another state (*state says which). */
+int host_nitro_parse_describe(const char *out, const char *enclave_id,
+			      char *state, size_t cap, struct err *e);
 
 /* ---- the nitro-host command line (cli.c) ---- */
 

@@ -1,213 +1,116 @@
 /*
- * run.c: `nitro-host run`, first slice: the supervisor.
+ * run.c: `nitro-host run`: the watchdog (docs/host.md).
  *
- * One libevent loop owns everything: SIGCHLD, SIGTERM/SIGINT, the restart
- * and control-probe timers, and the config's proxies. The enclave is
- * started with the local runner (fork + execvp of runner.command); once
- * its control port accepts (polled every 100 ms, 10 s at most) one
- * `status` frame is sent and the reply logged. When the child exits it is
- * started again after a backoff of 1 s doubling up to restart.max_backoff_s
- * (back to 1 s once a child has run for 60 s). SIGTERM/SIGINT terminate
- * the child (SIGKILL after 5 s), wait for it, and return 0.
+ * One libevent loop owns the state: signals (SIGCHLD, SIGTERM/SIGINT,
+ * SIGHUP), a 100 ms tick that schedules work, the worker's completion
+ * pipe, the config's proxies and the /health server. Anything that blocks
+ * (IMDS, DynamoDB, control exchanges, nitro-cli) is a job on the worker
+ * thread (worker.c), one at a time; the loop only decides what comes next
+ * (schedule()) and applies results (on_job_done()).
  *
- * Not in this slice: DynamoDB records, credentials, init (docs/host.md).
- * The status exchange blocks the loop for at most a few seconds.
+ * The life of an enclave: started (local: fork/exec; nitro-cli:
+ * run-enclave), its control port probed every 100 ms (10 s, 60 s for
+ * nitro-cli, then it is killed), then init with fresh credentials and the
+ * key table's records, retried with backoff (1 s doubling to
+ * restart.max_backoff_s) while it fails, without restarting the enclave.
+ * Once initialised: credentials pushed again before they expire, SIGHUP
+ * sends `reload`. A status check every status_interval_s; three failures
+ * in a row (no answer, ok:false, or not ready after init) kill it. When it
+ * ends (SIGCHLD; nitro-cli: describe-enclaves every 2 s) it is started
+ * again after the restart backoff (back to 1 s after 60 s of running) and
+ * gets a fresh init. A job's result is dropped when it belongs to an
+ * enclave that has since been replaced (generation counter).
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <linux/vm_sockets.h>
 
 #include <event2/event.h>
 #include <jansson.h>
 
-#include "enclave/enclave.h"
-#include "host/host.h"
+#include "host/watchdog.h"
 
+#define TICK_MS 100
 #define PROBE_INTERVAL_MS 100
-#define PROBE_LIMIT_MS 10000
-#define IO_TIMEOUT_MS 3000
+#define PROBE_LIMIT_LOCAL_MS 10000
+#define PROBE_LIMIT_NITRO_MS 60000
+#define DESCRIBE_INTERVAL_MS 2000
+#define CREDS_RETRY_MS 10000
+#define STATUS_FAILURES_MAX 3
 #define STOP_GRACE_MS 5000
-#define STABLE_RUN_S 60
-#define MAX_REPLY (1024 * 1024)
+#define STABLE_RUN_MS 60000
 
 struct runner {
 	const struct host_config *cfg;
+	bool nitro;
 	struct event_base *base;
-	struct event *ev_chld, *ev_term, *ev_int, *ev_restart, *ev_probe;
-	pid_t child;
-	time_t started;
-	int probe_elapsed_ms;
-	int backoff_s;
+	struct event *ev_chld, *ev_term, *ev_int, *ev_hup, *ev_restart,
+		*ev_tick, *ev_worker;
+	struct host_worker *w;
+	struct host_job job;
+	bool busy;
+	unsigned job_gen;
+	struct host_health health;
+	struct host_health_server *hs;
+	/* the enclave */
+	unsigned gen;           /* bumped at every start */
+	bool want_start;        /* nitro-cli run-enclave pending */
+	bool up;                /* running (as far as we know) */
+	bool killing;           /* kill/terminate under way */
+	pid_t child;            /* local runner */
+	char enclave_id[128];   /* nitro-cli runner */
+	char name[160];         /* "pid=N" or "enclave_id=ID" for logs */
+	int64_t started_ms;
+	int64_t next_probe_ms, next_describe_ms, next_status_ms, next_init_ms,
+		next_creds_ms;
+	bool port_open, initialised, want_reload;
+	int init_backoff_s;
+	int status_failures;
+	char pushed_akid[128];
+	int64_t pushed_exp;
+	char init_err[400], status_err[400];
+	/* restarts */
 	int restarts;
+	int backoff_s;
 	bool stopping;
 };
 
-static int64_t now_ms(void)
+static void schedule(struct runner *r);
+
+static void set_reason(struct runner *r)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	struct host_health *h = &r->health;
+	const char *why;
+	char buf[480];
+	if (!r->up)
+		why = r->health.reason[0] ? NULL : "enclave not started";
+	else if (!r->port_open)
+		why = "enclave starting: control port not answering yet";
+	else if (!r->initialised) {
+		snprintf(buf, sizeof(buf), "%s", r->init_err[0] ? r->init_err
+				: "enclave not initialised yet");
+		why = buf;
+	} else if (!h->status_ok) {
+		snprintf(buf, sizeof(buf), "status: %s", r->status_err);
+		why = buf;
+	} else if (!h->ready)
+		why = "enclave not ready";
+	else
+		why = "";
+	if (why)
+		snprintf(h->reason, sizeof(h->reason), "%s", why);
+	h->started = r->up;
+	h->initialised = r->initialised;
+	h->pid = r->child;
+	snprintf(h->enclave_id, sizeof(h->enclave_id), "%s", r->enclave_id);
 }
 
-/* A connected blocking socket to a, within timeout_ms; -1 if not. */
-static int connect_addr(const struct http_addr *a, int timeout_ms)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = 0;
-	int family;
-	memset(&ss, 0, sizeof(ss));
-	if (a->kind == HTTP_ADDR_UNIX) {
-		struct sockaddr_un *su = (struct sockaddr_un *)&ss;
-		su->sun_family = AF_UNIX;
-		snprintf(su->sun_path, sizeof(su->sun_path), "%s", a->path);
-		sl = sizeof(*su);
-		family = AF_UNIX;
-	} else if (a->kind == HTTP_ADDR_VSOCK) {
-		struct sockaddr_vm *sv = (struct sockaddr_vm *)&ss;
-		sv->svm_family = AF_VSOCK;
-		sv->svm_cid = a->cid;
-		sv->svm_port = a->port;
-		sl = sizeof(*sv);
-		family = AF_VSOCK;
-	} else {
-		struct addrinfo hints = {0}, *res = NULL;
-		char port[8];
-		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_flags = AI_NUMERICSERV;
-		snprintf(port, sizeof(port), "%u", a->port);
-		if (getaddrinfo(a->host, port, &hints, &res) != 0 || !res)
-			return -1;
-		memcpy(&ss, res->ai_addr, res->ai_addrlen);
-		sl = res->ai_addrlen;
-		family = res->ai_family;
-		freeaddrinfo(res);
-	}
-	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&ss, sl) < 0) {
-		if (errno != EINPROGRESS) {
-			close(fd);
-			return -1;
-		}
-		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-		int soerr = 0;
-		socklen_t el = sizeof(soerr);
-		if (poll(&pfd, 1, timeout_ms) != 1 ||
-		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &el) < 0 ||
-		    soerr != 0) {
-			close(fd);
-			return -1;
-		}
-	}
-	return fd;
-}
-
-/* Reads or writes exactly n bytes on the non-blocking fd by deadline. */
-static int io_exact(int fd, uint8_t *buf, size_t n, bool wr, int64_t deadline)
-{
-	size_t done = 0;
-	while (done < n) {
-		ssize_t r = wr ? send(fd, buf + done, n - done, MSG_NOSIGNAL)
-			       : recv(fd, buf + done, n - done, 0);
-		if (r > 0) {
-			done += (size_t)r;
-			continue;
-		}
-		if (r == 0)
-			return -1;
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			return -1;
-		int left = (int)(deadline - now_ms());
-		if (left <= 0)
-			return -1;
-		struct pollfd pfd = {.fd = fd, .events = wr ? POLLOUT : POLLIN};
-		if (poll(&pfd, 1, left) < 0 && errno != EINTR)
-			return -1;
-	}
-	return 0;
-}
-
-/* Reads what is there (at least one byte) by deadline into buf. */
-static int io_some(int fd, uint8_t *buf, size_t cap, int64_t deadline,
-		   size_t *got)
-{
-	for (;;) {
-		ssize_t r = recv(fd, buf, cap, 0);
-		if (r > 0) {
-			*got = (size_t)r;
-			return 0;
-		}
-		if (r == 0)
-			return -1;
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			return -1;
-		int left = (int)(deadline - now_ms());
-		if (left <= 0)
-			return -1;
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		if (poll(&pfd, 1, left) < 0 && errno != EINTR)
-			return -1;
-	}
-}
-
-/* Sends one control frame of type t and reads the enclave's reply frame
- * with the shared codec (bounded, strict). *reply is compact JSON text. */
-static int control_exchange(const struct http_addr *a, enum control_type t,
-			    char **reply, struct err *e)
-{
-	int fd = connect_addr(a, IO_TIMEOUT_MS);
-	if (fd < 0)
-		return err_set(e, ERR_IO, "control: cannot connect");
-	int64_t deadline = now_ms() + IO_TIMEOUT_MS;
-	json_t *msg = control_msg_new(t);
-	uint8_t *frame = NULL;
-	size_t flen = 0;
-	struct control_decoder dec;
-	control_decoder_init(&dec, MAX_REPLY);
-	struct control_msg got = {0};
-	int rc = msg ? control_encode(msg, &frame, &flen, e)
-		     : err_set(e, ERR_NOMEM, "control: out of memory");
-	if (rc == 0 && io_exact(fd, frame, flen, true, deadline) < 0)
-		rc = err_set(e, ERR_IO, "control: cannot send");
-	while (rc == 0) {
-		uint8_t buf[4096];
-		if (io_some(fd, buf, sizeof(buf), deadline, &flen) < 0) {
-			rc = err_set(e, ERR_IO, "control: no reply");
-			break;
-		}
-		const uint8_t *p = buf;
-		int d = control_decode(&dec, &p, &flen, &got, e);
-		if (d < 0)
-			rc = d;
-		else if (d == 1)
-			break;
-	}
-	if (rc == 0 && got.type != CONTROL_REPLY)
-		rc = err_set(e, ERR_INVALID, "control: answer is not a reply");
-	if (rc == 0) {
-		*reply = json_dumps(got.json, JSON_COMPACT);
-		if (!*reply)
-			rc = err_set(e, ERR_NOMEM, "control: out of memory");
-	}
-	json_decref(got.json);
-	json_decref(msg);
-	free(frame);
-	control_decoder_free(&dec);
-	close(fd);
-	return rc;
-}
+/* ---- starting, ending, restarting ---- */
 
 static void schedule_restart(struct runner *r)
 {
@@ -221,7 +124,47 @@ static void schedule_restart(struct runner *r)
 						      : s * 2;
 }
 
-static void start_child(struct runner *r)
+static void enclave_up(struct runner *r)
+{
+	int64_t now = host_now_ms();
+	r->gen++;
+	r->up = true;
+	r->killing = false;
+	r->started_ms = now;
+	r->next_probe_ms = now + PROBE_INTERVAL_MS;
+	r->next_describe_ms = now + DESCRIBE_INTERVAL_MS;
+	r->port_open = r->initialised = r->want_reload = false;
+	r->init_backoff_s = 1;
+	r->status_failures = 0;
+	r->pushed_akid[0] = '\0';
+	r->pushed_exp = 0;
+	r->init_err[0] = r->status_err[0] = '\0';
+	r->health.status_ok = r->health.ready = false;
+	r->health.keys_loaded = 0;
+	r->health.last_status_ms = 0;
+	r->health.creds_expiration = 0;
+	r->health.reason[0] = '\0';
+	set_reason(r);
+}
+
+/* The enclave has ended (how: for the log); restart after the backoff. */
+static void enclave_down(struct runner *r, const char *how)
+{
+	log_warn("run: enclave %s ended (%s)", r->name, how);
+	if (host_now_ms() - r->started_ms >= STABLE_RUN_MS)
+		r->backoff_s = 1;
+	r->up = r->killing = false;
+	r->child = 0;
+	r->enclave_id[0] = '\0';
+	r->port_open = r->initialised = false;
+	snprintf(r->health.reason, sizeof(r->health.reason),
+		 "enclave ended (%s); restarting", how);
+	r->health.ready = r->health.status_ok = false;
+	set_reason(r);
+	schedule_restart(r);
+}
+
+static void start_local(struct runner *r)
 {
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -235,6 +178,7 @@ static void start_child(struct runner *r)
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
 		signal(SIGPIPE, SIG_DFL);
 		execvp(r->cfg->command[0], r->cfg->command);
@@ -243,47 +187,316 @@ static void start_child(struct runner *r)
 		_exit(127);
 	}
 	r->child = pid;
-	r->started = time(NULL);
-	r->probe_elapsed_ms = 0;
+	snprintf(r->name, sizeof(r->name), "pid=%d", (int)pid);
 	log_info("run: enclave started pid=%d (%s)", (int)pid,
 		 r->cfg->command[0]);
-	struct timeval tv = {.tv_usec = PROBE_INTERVAL_MS * 1000};
-	evtimer_add(r->ev_probe, &tv);
+	enclave_up(r);
 }
 
-static void on_probe(evutil_socket_t fd, short what, void *arg)
+static void start_enclave(struct runner *r)
+{
+	if (r->nitro)
+		r->want_start = true;
+	else
+		start_local(r);
+	schedule(r);
+}
+
+/* Kills the enclave; its end is seen as usual (SIGCHLD or terminate). */
+static void kill_enclave(struct runner *r)
+{
+	if (!r->up || r->killing)
+		return;
+	r->killing = true;
+	if (!r->nitro)
+		kill(r->child, SIGKILL);
+	schedule(r); /* nitro-cli: the terminate job */
+}
+
+/* ---- job results ---- */
+
+static long reply_int(const json_t *reply, const char *k)
+{
+	const json_t *v = json_object_get(reply, k);
+	return json_is_integer(v) ? (long)json_integer_value(v) : 0;
+}
+
+/* "loaded N of M keys", and one line per key that did not load. */
+static void log_report(const char *what, const json_t *reply)
+{
+	const json_t *keys = json_object_get(reply, "keys");
+	size_t total = json_array_size(keys), loaded = 0;
+	for (size_t i = 0; i < total; i++) {
+		const json_t *k = json_array_get(keys, i);
+		const json_t *pk = json_object_get(k, "pubkey");
+		const json_t *err = json_object_get(k, "error");
+		if (json_is_true(json_object_get(k, "loaded"))) {
+			loaded++;
+			continue;
+		}
+		log_warn("run: %s: key %.120s not loaded: %.200s", what,
+			 json_is_string(pk) ? json_string_value(pk) : "?",
+			 json_is_string(err) ? json_string_value(err) : "?");
+	}
+	log_info("run: %s: loaded %zu of %zu keys", what, loaded, total);
+}
+
+static void note_creds(struct runner *r, const struct host_job *j)
+{
+	char iso[32] = "none";
+	if (j->expiration)
+		host_iso8601(j->expiration, iso);
+	snprintf(r->pushed_akid, sizeof(r->pushed_akid), "%s", j->akid);
+	r->pushed_exp = j->expiration;
+	r->health.creds_expiration = j->expiration;
+	log_info("run: credentials pushed (AccessKeyId=%s, expiration=%s)",
+		 j->akid, iso);
+}
+
+static void write_tls_cert(struct runner *r, const json_t *reply)
+{
+	const json_t *pem = json_object_get(reply, "tls_cert_pem");
+	if (!r->cfg->tls_cert_file || !json_is_string(pem))
+		return;
+	struct err e = {0};
+	if (file_write_atomic(r->cfg->tls_cert_file, json_string_value(pem),
+			      json_string_length(pem), 0644, &e) < 0)
+		log_error("run: cannot write the TLS certificate to %s: %s",
+			  r->cfg->tls_cert_file, e.msg);
+	else
+		log_info("run: TLS certificate written to %s",
+			 r->cfg->tls_cert_file);
+}
+
+static void init_done(struct runner *r, struct host_job *j)
+{
+	if (j->rc < 0) {
+		snprintf(r->init_err, sizeof(r->init_err), "%s", j->err);
+		log_error("run: init: %s; retrying in %d s", j->err,
+			  r->init_backoff_s);
+		r->next_init_ms = host_now_ms() + r->init_backoff_s * 1000LL;
+		r->init_backoff_s = r->init_backoff_s * 2 > r->cfg->max_backoff_s
+					    ? r->cfg->max_backoff_s
+					    : r->init_backoff_s * 2;
+		return;
+	}
+	r->initialised = true;
+	r->init_err[0] = '\0';
+	r->health.keys_loaded = reply_int(j->reply, "keys_loaded");
+	note_creds(r, j);
+	log_report("init", j->reply);
+	write_tls_cert(r, j->reply);
+	r->next_status_ms = host_now_ms(); /* ready? check now */
+}
+
+static void status_done(struct runner *r, struct host_job *j)
+{
+	struct host_health *h = &r->health;
+	int64_t now = host_now_ms();
+	r->next_status_ms = now + r->cfg->status_interval_s * 1000LL;
+	bool ready = j->rc == 0 && json_is_true(json_object_get(j->reply,
+								 "ready"));
+	if (j->rc == 0) {
+		h->last_status_ms = now;
+		h->ready = ready;
+		h->keys_loaded = reply_int(j->reply, "keys_loaded");
+	}
+	if (j->rc == 0 && (ready || !r->initialised)) {
+		if (r->status_failures)
+			log_info("run: enclave %s: status ok again", r->name);
+		r->status_failures = 0;
+		h->status_ok = true;
+		return;
+	}
+	snprintf(r->status_err, sizeof(r->status_err), "%s",
+		 j->rc < 0 ? j->err : "enclave not ready after init");
+	h->status_ok = false;
+	r->status_failures++;
+	log_warn("run: enclave %s: status check failed (%d of %d): %s",
+		 r->name, r->status_failures, STATUS_FAILURES_MAX,
+		 r->status_err);
+	if (r->status_failures >= STATUS_FAILURES_MAX) {
+		log_error("run: enclave %s: %d status checks failed in a row; "
+			  "killing it", r->name, STATUS_FAILURES_MAX);
+		kill_enclave(r);
+	}
+}
+
+static void probe_done(struct runner *r, struct host_job *j)
+{
+	int64_t now = host_now_ms();
+	if (j->rc == 0) {
+		char *text = json_dumps(j->reply, JSON_COMPACT);
+		log_info("run: enclave %s status: %s", r->name,
+			 text ? text : "?");
+		free(text);
+		r->port_open = true;
+		r->next_init_ms = now;
+		r->next_status_ms = now + r->cfg->status_interval_s * 1000LL;
+		r->health.last_status_ms = now;
+		r->health.status_ok = true;
+		r->health.ready = json_is_true(json_object_get(j->reply, "ready"));
+		return;
+	}
+	int limit = r->nitro ? PROBE_LIMIT_NITRO_MS : PROBE_LIMIT_LOCAL_MS;
+	if (now - r->started_ms >= limit) {
+		log_error("run: enclave %s: control port did not answer "
+			  "within %d s (%s); killing it", r->name,
+			  limit / 1000, j->err);
+		kill_enclave(r);
+		return;
+	}
+	r->next_probe_ms = now + PROBE_INTERVAL_MS;
+}
+
+static void creds_done(struct runner *r, struct host_job *j)
+{
+	r->next_creds_ms = host_now_ms() + CREDS_RETRY_MS;
+	if (j->rc < 0)
+		log_warn("run: credentials refresh failed: %s", j->err);
+	else if (j->pushed)
+		note_creds(r, j);
+	else
+		log_debug("run: credentials unchanged (AccessKeyId=%s)", j->akid);
+}
+
+static void reload_done(struct runner *r, struct host_job *j)
+{
+	if (j->rc < 0) {
+		log_error("run: reload: %s", j->err);
+		return;
+	}
+	if (json_object_get(j->reply, "keys_loaded"))
+		r->health.keys_loaded = reply_int(j->reply, "keys_loaded");
+	log_report("reload", j->reply);
+}
+
+static void nitro_start_done(struct runner *r, struct host_job *j)
+{
+	if (j->rc < 0) {
+		log_error("run: nitro-cli run-enclave: %s", j->err);
+		snprintf(r->health.reason, sizeof(r->health.reason),
+			 "enclave start failed: %s", j->err);
+		schedule_restart(r);
+		return;
+	}
+	snprintf(r->enclave_id, sizeof(r->enclave_id), "%s", j->new_enclave_id);
+	snprintf(r->name, sizeof(r->name), "enclave_id=%s", r->enclave_id);
+	log_info("run: enclave started enclave_id=%s cid=%u", r->enclave_id,
+		 (unsigned)j->cid);
+	enclave_up(r);
+}
+
+static void on_job_done(evutil_socket_t fd, short what, void *arg)
 {
 	struct runner *r = arg;
-	if (r->child <= 0 || r->stopping)
+	struct host_job *j = host_worker_done(r->w);
+	if (!j)
 		return;
-	char *reply = NULL;
-	struct err e = {0};
-	if (control_exchange(&r->cfg->control, CONTROL_STATUS, &reply, &e) ==
-	    0) {
-		/* the reply is one compact JSON object: logged as is */
-		log_info("run: enclave pid=%d status: %s", (int)r->child, reply);
-		free(reply);
-		return;
+	r->busy = false;
+	bool current = r->job_gen == r->gen && r->up;
+	switch (j->kind) {
+	case HOST_JOB_START: nitro_start_done(r, j); break;
+	case HOST_JOB_TERMINATE:
+		if (j->rc < 0)
+			log_error("run: nitro-cli terminate-enclave: %s", j->err);
+		if (current)
+			enclave_down(r, "terminated");
+		break;
+	case HOST_JOB_DESCRIBE:
+		if (!current)
+			break;
+		if (j->rc < 0)
+			log_warn("run: nitro-cli describe-enclaves: %s", j->err);
+		else if (!j->running) {
+			char how[64];
+			snprintf(how, sizeof(how), "state %s", j->state);
+			enclave_down(r, how);
+		}
+		break;
+	case HOST_JOB_PROBE: if (current) probe_done(r, j); break;
+	case HOST_JOB_STATUS: if (current) status_done(r, j); break;
+	case HOST_JOB_INIT: if (current) init_done(r, j); break;
+	case HOST_JOB_CREDS: if (current) creds_done(r, j); break;
+	case HOST_JOB_RELOAD: if (current) reload_done(r, j); break;
 	}
-	r->probe_elapsed_ms += PROBE_INTERVAL_MS;
-	if (r->probe_elapsed_ms >= PROBE_LIMIT_MS) {
-		log_error("run: enclave pid=%d: control port did not answer "
-			  "within %d s (%s); killing it",
-			  (int)r->child, PROBE_LIMIT_MS / 1000, e.msg);
-		kill(r->child, SIGKILL); /* SIGCHLD restarts it */
+	json_decref(j->reply);
+	j->reply = NULL;
+	set_reason(r);
+	schedule(r);
+}
+
+/* ---- scheduling ---- */
+
+static void submit(struct runner *r, enum host_job_kind kind)
+{
+	struct host_job *j = &r->job;
+	memset(j, 0, sizeof(*j));
+	j->kind = kind;
+	snprintf(j->enclave_id, sizeof(j->enclave_id), "%s", r->enclave_id);
+	snprintf(j->prev_akid, sizeof(j->prev_akid), "%s", r->pushed_akid);
+	j->prev_expiration = r->pushed_exp;
+	r->job_gen = r->gen;
+	r->busy = true;
+	host_worker_submit(r->w, j);
+}
+
+static bool creds_due(const struct runner *r, int64_t now)
+{
+	return r->initialised && r->pushed_exp &&
+	       r->pushed_exp - (int64_t)time(NULL) <=
+		       r->cfg->credentials_refresh_s &&
+	       now >= r->next_creds_ms;
+}
+
+/* Picks the next job, if the worker is free and something is due. */
+static void schedule(struct runner *r)
+{
+	if (r->busy || r->stopping)
 		return;
+	int64_t now = host_now_ms();
+	if (r->want_start) {
+		r->want_start = false;
+		submit(r, HOST_JOB_START);
+	} else if (!r->up) {
+		return;
+	} else if (r->killing) {
+		if (r->nitro)
+			submit(r, HOST_JOB_TERMINATE);
+	} else if (r->nitro && now >= r->next_describe_ms) {
+		r->next_describe_ms = now + DESCRIBE_INTERVAL_MS;
+		submit(r, HOST_JOB_DESCRIBE);
+	} else if (!r->port_open) {
+		if (now >= r->next_probe_ms)
+			submit(r, HOST_JOB_PROBE);
+	} else if (now >= r->next_status_ms) {
+		r->next_status_ms = now + r->cfg->status_interval_s * 1000LL;
+		submit(r, HOST_JOB_STATUS);
+	} else if (!r->initialised && now >= r->next_init_ms) {
+		submit(r, HOST_JOB_INIT);
+	} else if (creds_due(r, now)) {
+		submit(r, HOST_JOB_CREDS);
+	} else if (r->initialised && r->want_reload) {
+		r->want_reload = false;
+		submit(r, HOST_JOB_RELOAD);
 	}
-	struct timeval tv = {.tv_usec = PROBE_INTERVAL_MS * 1000};
-	evtimer_add(r->ev_probe, &tv);
+}
+
+/* ---- events ---- */
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	schedule(arg);
 }
 
 static void on_restart(evutil_socket_t fd, short what, void *arg)
 {
 	struct runner *r = arg;
-	if (!r->stopping && r->child <= 0) {
-		r->restarts++;
-		start_child(r);
-	}
+	if (r->stopping || r->up)
+		return;
+	r->restarts++;
+	r->health.restarts = r->restarts;
+	start_enclave(r);
 }
 
 static void describe_status(int st, char *out, size_t len)
@@ -296,23 +509,17 @@ static void describe_status(int st, char *out, size_t len)
 		snprintf(out, len, "status %d", st);
 }
 
+/* Only the local runner's child is reaped here: nitro-cli's processes
+ * belong to the worker, which waits for them by pid. */
 static void on_chld(evutil_socket_t fd, short what, void *arg)
 {
 	struct runner *r = arg;
 	int st;
-	pid_t pid;
-	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		if (pid != r->child)
-			continue;
-		char how[48];
-		describe_status(st, how, sizeof(how));
-		log_warn("run: enclave pid=%d ended (%s)", (int)pid, how);
-		r->child = 0;
-		evtimer_del(r->ev_probe);
-		if (time(NULL) - r->started >= STABLE_RUN_S)
-			r->backoff_s = 1;
-		schedule_restart(r);
-	}
+	if (r->child <= 0 || waitpid(r->child, &st, WNOHANG) != r->child)
+		return;
+	char how[48];
+	describe_status(st, how, sizeof(how));
+	enclave_down(r, how);
 }
 
 static void on_term(evutil_socket_t sig, short what, void *arg)
@@ -323,19 +530,33 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(r->base);
 }
 
-/* Terminates the child: SIGTERM, then SIGKILL after the grace period. */
-static void stop_child(struct runner *r)
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct runner *r = arg;
+	if (!r->initialised) {
+		log_info("run: SIGHUP: the enclave is not initialised; its "
+			 "init will read the records");
+		return;
+	}
+	log_info("run: SIGHUP: reloading the key records");
+	r->want_reload = true;
+	schedule(r);
+}
+
+/* ---- shutdown ---- */
+
+static void stop_local(struct runner *r)
 {
 	if (r->child <= 0)
 		return;
 	kill(r->child, SIGTERM);
-	int64_t deadline = now_ms() + STOP_GRACE_MS;
+	int64_t deadline = host_now_ms() + STOP_GRACE_MS;
 	int st;
 	for (;;) {
 		pid_t p = waitpid(r->child, &st, WNOHANG);
 		if (p == r->child || (p < 0 && errno == ECHILD))
 			break;
-		if (now_ms() >= deadline) {
+		if (host_now_ms() >= deadline) {
 			log_warn("run: enclave pid=%d ignored SIGTERM: SIGKILL",
 				 (int)r->child);
 			kill(r->child, SIGKILL);
@@ -348,71 +569,135 @@ static void stop_child(struct runner *r)
 	r->child = 0;
 }
 
+static void stop_nitro(struct runner *r)
+{
+	/* a run-enclave that finished while stopping still left an enclave */
+	if (r->busy && r->job.kind == HOST_JOB_START && r->job.rc == 0 &&
+	    r->job.new_enclave_id[0])
+		snprintf(r->enclave_id, sizeof(r->enclave_id), "%s",
+			 r->job.new_enclave_id);
+	if (!r->enclave_id[0])
+		return;
+	struct err e = {0};
+	if (host_nitro_terminate(r->cfg, r->enclave_id, &e) < 0)
+		log_error("run: nitro-cli terminate-enclave %s: %s",
+			  r->enclave_id, e.msg);
+	else
+		log_info("run: enclave enclave_id=%s terminated", r->enclave_id);
+	r->enclave_id[0] = '\0';
+}
+
+/* ---- setup ---- */
+
+static int start_proxies(const struct host_config *cfg,
+			 struct event_base *base, struct proxy **px)
+{
+	for (size_t i = 0; i < cfg->nproxies; i++) {
+		const struct host_proxy *hp = &cfg->proxies[i];
+		char name[32];
+		snprintf(name, sizeof(name), "proxy%zu", i);
+		struct proxy_route route = {
+			.name = name, .listen = hp->listen,
+			.connect = hp->connect,
+			.max_connections = hp->max_connections,
+			.idle_timeout_ms = hp->idle_timeout_s * 1000};
+		struct proxy_config pc = {.routes = &route, .nroutes = 1,
+					  .allow = hp->allow,
+					  .nallow = hp->nallow};
+		struct err e = {0};
+		if (proxy_new(&pc, base, &px[i], &e) < 0) {
+			fprintf(stderr, "nitro-host run: proxies[%zu]: %s\n", i,
+				e.msg);
+			return e.code == ERR_USAGE ? 2 : 1;
+		}
+	}
+	return 0;
+}
+
+static int add_events(struct runner *r)
+{
+	struct timeval tick = {.tv_usec = TICK_MS * 1000};
+	r->ev_chld = evsignal_new(r->base, SIGCHLD, on_chld, r);
+	r->ev_term = evsignal_new(r->base, SIGTERM, on_term, r);
+	r->ev_int = evsignal_new(r->base, SIGINT, on_term, r);
+	r->ev_hup = evsignal_new(r->base, SIGHUP, on_hup, r);
+	r->ev_restart = evtimer_new(r->base, on_restart, r);
+	r->ev_tick = event_new(r->base, -1, EV_PERSIST, on_tick, r);
+	r->ev_worker = event_new(r->base, host_worker_fd(r->w),
+				 EV_READ | EV_PERSIST, on_job_done, r);
+	if (!r->ev_chld || !r->ev_term || !r->ev_int || !r->ev_hup ||
+	    !r->ev_restart || !r->ev_tick || !r->ev_worker ||
+	    evsignal_add(r->ev_chld, NULL) < 0 ||
+	    evsignal_add(r->ev_term, NULL) < 0 ||
+	    evsignal_add(r->ev_int, NULL) < 0 ||
+	    evsignal_add(r->ev_hup, NULL) < 0 ||
+	    event_add(r->ev_tick, &tick) < 0 ||
+	    event_add(r->ev_worker, NULL) < 0)
+		return -1;
+	return 0;
+}
+
+static void free_events(struct runner *r)
+{
+	struct event *evs[] = {r->ev_chld, r->ev_term, r->ev_int, r->ev_hup,
+			       r->ev_restart, r->ev_tick, r->ev_worker};
+	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+		if (evs[i])
+			event_free(evs[i]);
+}
+
 int host_run(const struct host_config *cfg)
 {
-	if (cfg->runner != HOST_RUNNER_LOCAL) {
-		fprintf(stderr, "nitro-host run: runner type nitro-cli: not "
-				"implemented yet\n");
-		return 2;
-	}
-	struct runner r = {.cfg = cfg, .backoff_s = 1};
-	struct proxy *px = NULL;
+	struct runner r = {.cfg = cfg, .backoff_s = 1,
+			   .nitro = cfg->runner == HOST_RUNNER_NITRO_CLI};
+	struct proxy *px[HOST_MAX_PROXIES] = {0};
+	struct err e = {0};
 	int rc = 1;
+	r.health.runner_nitro = r.nitro;
+	snprintf(r.health.reason, sizeof(r.health.reason),
+		 "enclave not started");
 	signal(SIGPIPE, SIG_IGN);
 	r.base = event_base_new();
 	if (!r.base) {
 		log_error("run: cannot create the event loop");
 		return 1;
 	}
-	r.ev_chld = evsignal_new(r.base, SIGCHLD, on_chld, &r);
-	r.ev_term = evsignal_new(r.base, SIGTERM, on_term, &r);
-	r.ev_int = evsignal_new(r.base, SIGINT, on_term, &r);
-	r.ev_restart = evtimer_new(r.base, on_restart, &r);
-	r.ev_probe = evtimer_new(r.base, on_probe, &r);
-	if (!r.ev_chld || !r.ev_term || !r.ev_int || !r.ev_restart ||
-	    !r.ev_probe || evsignal_add(r.ev_chld, NULL) < 0 ||
-	    evsignal_add(r.ev_term, NULL) < 0 ||
-	    evsignal_add(r.ev_int, NULL) < 0) {
-		log_error("run: cannot set up signal handling");
+	if (host_worker_new(cfg, &r.w, &e) < 0 || add_events(&r) < 0) {
+		log_error("run: cannot set up the loop: %s", e.msg);
 		goto out;
 	}
-	if (cfg->nproxies) {
-		struct proxy_route routes[HOST_MAX_PROXIES];
-		char names[HOST_MAX_PROXIES][32];
-		memset(routes, 0, sizeof(routes));
-		for (size_t i = 0; i < cfg->nproxies; i++) {
-			snprintf(names[i], sizeof(names[i]), "proxy%zu", i);
-			routes[i].name = names[i];
-			routes[i].listen = cfg->proxies[i].listen;
-			routes[i].connect = cfg->proxies[i].connect;
-		}
-		struct proxy_config pc = {.routes = routes,
-					  .nroutes = cfg->nproxies};
-		struct err e = {0};
-		if (proxy_new(&pc, r.base, &px, &e) < 0) {
-			fprintf(stderr, "nitro-host run: proxies: %s\n", e.msg);
-			rc = e.code == ERR_USAGE ? 2 : 1;
-			goto out;
-		}
+	rc = start_proxies(cfg, r.base, px);
+	if (rc != 0)
+		goto out;
+	rc = 1;
+	if (cfg->has_health_listen &&
+	    host_health_new(r.base, &cfg->health_listen, &r.health, &r.hs,
+			    &e) < 0) {
+		fprintf(stderr, "nitro-host run: health_listen: %s\n", e.msg);
+		goto out;
 	}
-	log_info("run: signer_id=%s region=%s key_table=%s", cfg->signer_id,
-		 cfg->region, cfg->key_table);
-	start_child(&r);
+	log_info("run: signer_id=%s region=%s key_table=%s runner=%s",
+		 cfg->signer_id, cfg->region, cfg->key_table,
+		 r.nitro ? "nitro-cli" : "local");
+	start_enclave(&r);
 	event_base_dispatch(r.base);
-	stop_child(&r);
+	host_worker_abort(r.w);
+	if (r.nitro) {
+		host_worker_free(r.w); /* waits for a nitro-cli in flight */
+		r.w = NULL;
+		stop_nitro(&r);
+	} else {
+		stop_local(&r);
+	}
 	rc = r.stopping ? 0 : 1;
 out:
-	proxy_free(px);
-	if (r.ev_probe)
-		event_free(r.ev_probe);
-	if (r.ev_restart)
-		event_free(r.ev_restart);
-	if (r.ev_int)
-		event_free(r.ev_int);
-	if (r.ev_term)
-		event_free(r.ev_term);
-	if (r.ev_chld)
-		event_free(r.ev_chld);
+	host_worker_free(r.w);
+	if (r.busy)
+		json_decref(r.job.reply);
+	host_health_free(r.hs);
+	for (size_t i = 0; i < HOST_MAX_PROXIES; i++)
+		proxy_free(px[i]);
+	free_events(&r);
 	event_base_free(r.base);
 	log_info("run: stopped");
 	return rc;

@@ -22,6 +22,9 @@ signer_id: it
 key_table: keys
 credentials: env
 control: unix:$d/c.sock
+enclave:
+  network: hoodi
+  slashing_db_url: sqlite:$d/slashing.db
 runner:
   type: local
   command:

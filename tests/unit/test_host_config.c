@@ -1,7 +1,9 @@
 /*
  * test_host_config.c: the YAML config of `nitro-host run` (src/host/
- * config.c): a full good config, defaults, and each refusal (unknown key,
- * wrong type, missing field, bad address) as one line naming the field.
+ * config.c): a full good config (every watchdog field), defaults, the
+ * nitro-cli runner's fields, and each refusal (unknown key, wrong type,
+ * missing field, bad address, bad endpoint URL, tcp: enclave proxy) as one
+ * line naming the field.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,10 +27,28 @@ static const char GOOD[] =
 	"  type: local\n"
 	"  command: [/bin/enclave, --x, 'a b']\n"
 	"restart: {max_backoff_s: 30}\n"
+	"kms_key_id: arn:aws:kms:eu-west-1:1:key/k\n"
+	"credentials_refresh_s: 120\n"
+	"status_interval_s: 5\n"
+	"tls_cert_file: /tmp/tls.crt\n"
+	"health_listen: tcp:127.0.0.1:9100\n"
+	"endpoints:\n"
+	"  kms: http://127.0.0.1:1001\n"
+	"  dynamodb: http://127.0.0.1:1002\n"
+	"  imds: http://127.0.0.1:1003\n"
+	"enclave:\n"
+	"  network: hoodi\n"
+	"  slashing_db_url: sqlite:/tmp/s.db\n"
+	"  kms_proxy: unix:/tmp/kms.sock\n"
+	"  dynamodb_proxy: vsock:3:8001\n"
+	"  tls_names: [localhost, 127.0.0.1]\n"
 	"proxies:\n"
 	"  - {listen: 'unix:/tmp/p.sock', connect: 'tcp:127.0.0.1:9000'}\n"
 	"  - listen: vsock:ANY:8000\n"
-	"    connect: unix:/tmp/k.sock\n";
+	"    connect: unix:/tmp/k.sock\n"
+	"    allow: ['kms.eu-west-1.amazonaws.com:443']\n"
+	"    max_connections: 16\n"
+	"    idle_timeout_s: 30\n";
 
 static void test_good(void **state)
 {
@@ -51,6 +71,28 @@ static void test_good(void **state)
 	assert_int_equal(c.nproxies, 2);
 	assert_int_equal(c.proxies[0].connect.kind, HTTP_ADDR_TCP);
 	assert_int_equal(c.proxies[1].listen.kind, HTTP_ADDR_VSOCK);
+	assert_int_equal(c.proxies[0].nallow, 0);
+	assert_int_equal(c.proxies[1].nallow, 1);
+	assert_string_equal(c.proxies[1].allow[0].host,
+			    "kms.eu-west-1.amazonaws.com");
+	assert_int_equal(c.proxies[1].allow[0].port, 443);
+	assert_int_equal(c.proxies[1].max_connections, 16);
+	assert_int_equal(c.proxies[1].idle_timeout_s, 30);
+	assert_string_equal(c.kms_key_id, "arn:aws:kms:eu-west-1:1:key/k");
+	assert_int_equal(c.credentials_refresh_s, 120);
+	assert_int_equal(c.status_interval_s, 5);
+	assert_string_equal(c.tls_cert_file, "/tmp/tls.crt");
+	assert_true(c.has_health_listen);
+	assert_int_equal(c.health_listen.port, 9100);
+	assert_string_equal(c.endpoint_kms, "http://127.0.0.1:1001");
+	assert_string_equal(c.endpoint_dynamodb, "http://127.0.0.1:1002");
+	assert_string_equal(c.endpoint_imds, "http://127.0.0.1:1003");
+	assert_string_equal(c.network, "hoodi");
+	assert_string_equal(c.slashing_db_url, "sqlite:/tmp/s.db");
+	assert_string_equal(c.kms_proxy, "unix:/tmp/kms.sock");
+	assert_string_equal(c.dynamodb_proxy, "vsock:3:8001");
+	assert_int_equal(c.ntls_names, 2);
+	assert_string_equal(c.tls_names[1], "127.0.0.1");
 	host_config_free(&c);
 }
 
@@ -58,19 +100,76 @@ static void test_defaults_and_nitro_cli(void **state)
 {
 	static const char y[] =
 		"region: r\nsigner_id: s\nkey_table: t\ncontrol: vsock:16:5000\n"
+		"enclave: {network: mainnet, slashing_db_url: 'sqlite:/s.db'}\n"
 		"runner: {type: nitro-cli, eif_path: /x.eif, cpu_count: 2, "
 		"memory_mib: 2048, cid: 16}\n";
 	struct host_config c;
 	struct err e = {0};
 	assert_int_equal(host_config_parse(y, strlen(y), &c, &e), 0);
 	assert_int_equal(c.runner, HOST_RUNNER_NITRO_CLI);
+	assert_string_equal(c.nitro.eif_path, "/x.eif");
+	assert_int_equal(c.nitro.cpu_count, 2);
+	assert_int_equal(c.nitro.memory_mib, 2048);
+	assert_int_equal(c.nitro.cid, 16);
+	assert_string_equal(c.nitro.nitro_cli, "nitro-cli");
+	assert_false(c.nitro.debug_mode);
 	assert_int_equal(c.credentials, HOST_CREDS_IMDS);
 	assert_int_equal(c.max_backoff_s, HOST_DEFAULT_MAX_BACKOFF_S);
+	assert_int_equal(c.status_interval_s, 10);
+	assert_int_equal(c.credentials_refresh_s, 300);
 	assert_int_equal(c.nproxies, 0);
 	assert_false(c.has_api_listen);
-	/* the runner itself is not implemented: host_run says so, exit 2 */
-	assert_int_equal(host_run(&c), 2);
+	assert_false(c.has_health_listen);
+	assert_null(c.kms_key_id);
+	assert_null(c.endpoint_kms);
+	assert_null(c.kms_proxy);
+	assert_int_equal(c.ntls_names, 0);
+	assert_null(c.tls_cert_file);
 	host_config_free(&c);
+}
+
+static void test_nitro_cli_fields(void **state)
+{
+	static const char base[] =
+		"region: r\nsigner_id: s\nkey_table: t\ncontrol: vsock:16:5000\n"
+		"enclave: {network: mainnet, slashing_db_url: 'sqlite:/s.db'}\n";
+	char y[1024];
+	struct host_config c;
+	struct err e = {0};
+	snprintf(y, sizeof(y), "%srunner: {type: nitro-cli, eif_path: /x.eif, "
+		 "cpu_count: 2, memory_mib: 512, cid: 7, nitro_cli: /opt/nc, "
+		 "debug_mode: true}\n", base);
+	assert_int_equal(host_config_parse(y, strlen(y), &c, &e), 0);
+	assert_string_equal(c.nitro.nitro_cli, "/opt/nc");
+	assert_true(c.nitro.debug_mode);
+	host_config_free(&c);
+	static const struct {
+		const char *runner, *want;
+	} bad[] = {
+		{"{type: nitro-cli, cpu_count: 2, memory_mib: 512, cid: 7}",
+		 "runner.eif_path: required"},
+		{"{type: nitro-cli, eif_path: /x, memory_mib: 512, cid: 7}",
+		 "runner.cpu_count: required"},
+		{"{type: nitro-cli, eif_path: /x, cpu_count: 2, cid: 7}",
+		 "runner.memory_mib: required"},
+		{"{type: nitro-cli, eif_path: /x, cpu_count: 2, memory_mib: 5}",
+		 "runner.cid: required"},
+		{"{type: nitro-cli, eif_path: /x, cpu_count: two, memory_mib: 5, "
+		 "cid: 7}", "runner.cpu_count: expected a whole number"},
+		{"{type: nitro-cli, eif_path: /x, cpu_count: 2, memory_mib: 5, "
+		 "cid: 7, debug_mode: yes}", "runner.debug_mode: expected true "
+		 "or false"},
+		{"{type: nitro-cli, eif_path: /x, cpu_count: 2, memory_mib: 5, "
+		 "cid: 7, command: [a]}", "runner.command: only for the local"},
+		{"{type: local, command: [a], nitro_cli: /x}",
+		 "runner: eif_path, cpu_count"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(y, sizeof(y), "%srunner: %s\n", base, bad[i].runner);
+		int rc = host_config_parse(y, strlen(y), &c, &e);
+		if (rc != -ERR_INVALID || !strstr(e.msg, bad[i].want))
+			fail_msg("%s -> %d '%s'", bad[i].runner, rc, e.msg);
+	}
 }
 
 /* GOOD with `from` replaced by `to`; must fail naming `want`, one line. */
@@ -100,8 +199,12 @@ static void test_unknown_keys(void **state)
 	expect_bad("{max_backoff_s: 30}", "{max_backoff: 30}",
 		   "config: restart.max_backoff: unknown key");
 	expect_bad("connect: 'tcp:127.0.0.1:9000'}",
-		   "connect: 'tcp:127.0.0.1:9000', allow: x}",
-		   "config: proxies[0].allow: unknown key");
+		   "connect: 'tcp:127.0.0.1:9000', allowed: x}",
+		   "config: proxies[0].allowed: unknown key");
+	expect_bad("  kms: http", "  sts: http://x\n  kms: http",
+		   "config: endpoints.sts: unknown key");
+	expect_bad("  network: hoodi\n", "  network: hoodi\n  netwrk: x\n",
+		   "config: enclave.netwrk: unknown key");
 	expect_bad("  type: local\n", "  type: local\n  eif_path: /x\n",
 		   "config: runner: eif_path");
 	expect_bad("region: eu-west-1\n", "region: eu-west-1\nregion: x\n",
@@ -130,6 +233,19 @@ static void test_wrong_types(void **state)
 		   "config: proxies: expected a list");
 	expect_bad("runner:\n  type: local", "runner: local\nz:\n  type: local",
 		   "config: runner: expected a mapping");
+	expect_bad("status_interval_s: 5", "status_interval_s: 0",
+		   "config: status_interval_s: expected a whole number");
+	expect_bad("credentials_refresh_s: 120", "credentials_refresh_s: -1",
+		   "config: credentials_refresh_s: expected a whole number");
+	expect_bad("  tls_names: [localhost, 127.0.0.1]", "  tls_names: localhost",
+		   "config: enclave.tls_names: expected a list of strings");
+	expect_bad("max_connections: 16", "max_connections: many",
+		   "config: proxies[1].max_connections: expected a whole number");
+	expect_bad("allow: ['kms.eu-west-1.amazonaws.com:443']",
+		   "allow: ['kms.eu-west-1.amazonaws.com']",
+		   "config: proxies[1].allow: ");
+	expect_bad("endpoints:\n", "endpoints: x\nz:\n",
+		   "config: endpoints: expected a mapping");
 }
 
 static void test_missing(void **state)
@@ -140,6 +256,9 @@ static void test_missing(void **state)
 	expect_bad("control: unix:/tmp/c.sock\n", "", "config: control: required");
 	expect_bad("  command: [/bin/enclave, --x, 'a b']\n", "",
 		   "config: runner.command: required");
+	expect_bad("  network: hoodi\n", "", "config: enclave.network: required");
+	expect_bad("  slashing_db_url: sqlite:/tmp/s.db\n", "",
+		   "config: enclave.slashing_db_url: required");
 	expect_bad("{listen: 'unix:/tmp/p.sock', ", "{",
 		   "config: proxies[0]: listen: required");
 	expect_bad(", connect: 'tcp:127.0.0.1:9000'}", "}",
@@ -166,6 +285,17 @@ static void test_bad_addresses(void **state)
 		   "config: proxies[0].listen: ");
 	expect_bad("connect: unix:/tmp/k.sock", "connect: vsock:ANY:1",
 		   "config: proxies[1].connect: vsock CID ANY");
+	expect_bad("  kms: http://127.0.0.1:1001", "  kms: 127.0.0.1:1001",
+		   "config: endpoints.kms: expected an http:// or https:// URL");
+	expect_bad("  imds: http://127.0.0.1:1003", "  imds: ftp://x",
+		   "config: endpoints.imds: expected an http");
+	expect_bad("  kms_proxy: unix:/tmp/kms.sock", "  kms_proxy: tcp:1.2.3.4:1",
+		   "config: enclave.kms_proxy: expected unix:PATH or vsock");
+	expect_bad("  dynamodb_proxy: vsock:3:8001", "  dynamodb_proxy: x",
+		   "config: enclave.dynamodb_proxy: ");
+	expect_bad("health_listen: tcp:127.0.0.1:9100",
+		   "health_listen: vsock:3:9100",
+		   "config: health_listen: expected tcp:HOST:PORT or unix:PATH");
 }
 
 static void test_load_missing_file(void **state)
@@ -182,6 +312,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_defaults_and_nitro_cli),
+		cmocka_unit_test(test_nitro_cli_fields),
 		cmocka_unit_test(test_unknown_keys),
 		cmocka_unit_test(test_wrong_types),
 		cmocka_unit_test(test_missing),

@@ -1,0 +1,222 @@
+/*
+ * control.c: the host end of the enclave's control port: one frame out,
+ * one reply frame back, on a fresh connection each time (the enclave
+ * serves frames one at a time, and a new connection means a broken one
+ * never poisons the next exchange).
+ *
+ * Runs on the watchdog's helper thread (blocking, with poll() deadlines);
+ * the reply is untrusted and decoded with the shared codec, size-capped.
+ * The encoded request is wiped after use: init and credentials frames
+ * carry the instance role's secret key and session token.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/vm_sockets.h>
+
+#include <openssl/crypto.h>
+
+#include "enclave/enclave.h"
+#include "host/watchdog.h"
+
+#define MAX_REPLY (16 * 1024 * 1024)
+#define POLL_SLICE_MS 200
+
+int64_t host_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void host_iso8601(int64_t t, char out[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (!gmtime_r(&tt, &tm) ||
+	    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, 32, "1970-01-01T00:00:00Z");
+}
+
+static bool aborted(const atomic_bool *abort)
+{
+	return abort && atomic_load(abort);
+}
+
+/* Waits for `events` on fd until the deadline, in slices so an abort is
+ * seen promptly. 0 when ready. */
+static int wait_fd(int fd, short events, int64_t deadline,
+		   const atomic_bool *abort)
+{
+	for (;;) {
+		if (aborted(abort))
+			return -1;
+		int64_t left = deadline - host_now_ms();
+		if (left <= 0)
+			return -1;
+		struct pollfd pfd = {.fd = fd, .events = events};
+		int n = poll(&pfd, 1, left < POLL_SLICE_MS ? (int)left
+							   : POLL_SLICE_MS);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+static int sockaddr_for(const struct http_addr *a,
+			struct sockaddr_storage *ss, socklen_t *sl)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (a->kind == HTTP_ADDR_UNIX) {
+		struct sockaddr_un *su = (struct sockaddr_un *)ss;
+		su->sun_family = AF_UNIX;
+		snprintf(su->sun_path, sizeof(su->sun_path), "%s", a->path);
+		*sl = sizeof(*su);
+		return 0;
+	}
+	if (a->kind == HTTP_ADDR_VSOCK) {
+		struct sockaddr_vm *sv = (struct sockaddr_vm *)ss;
+		sv->svm_family = AF_VSOCK;
+		sv->svm_cid = a->cid;
+		sv->svm_port = a->port;
+		*sl = sizeof(*sv);
+		return 0;
+	}
+	struct addrinfo hints = {0}, *res = NULL;
+	char port[8];
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(port, sizeof(port), "%u", a->port);
+	if (getaddrinfo(a->host, port, &hints, &res) != 0 || !res)
+		return -1;
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*sl = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+static int connect_addr(const struct http_addr *a, int64_t deadline,
+			const atomic_bool *abort)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = 0;
+	if (sockaddr_for(a, &ss, &sl) < 0)
+		return -1;
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&ss, sl) < 0) {
+		int soerr = 0;
+		socklen_t el = sizeof(soerr);
+		if (errno != EINPROGRESS ||
+		    wait_fd(fd, POLLOUT, deadline, abort) < 0 ||
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &el) < 0 ||
+		    soerr != 0) {
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+static int send_all(int fd, const uint8_t *buf, size_t n, int64_t deadline,
+		    const atomic_bool *abort)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t r = send(fd, buf + done, n - done, MSG_NOSIGNAL);
+		if (r > 0) {
+			done += (size_t)r;
+			continue;
+		}
+		if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR)
+			return -1;
+		if (wait_fd(fd, POLLOUT, deadline, abort) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int read_reply(int fd, int64_t deadline, const atomic_bool *abort,
+		      json_t **reply, struct err *e)
+{
+	struct control_decoder dec;
+	struct control_msg got = {0};
+	int rc = 0;
+	control_decoder_init(&dec, MAX_REPLY);
+	for (;;) {
+		uint8_t buf[8192];
+		ssize_t r = recv(fd, buf, sizeof(buf), 0);
+		if (r == 0) {
+			rc = err_set(e, ERR_IO, "control: connection closed "
+				     "before the reply");
+			break;
+		}
+		if (r < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR) {
+				rc = err_set(e, ERR_IO, "control: %s",
+					     strerror(errno));
+				break;
+			}
+			if (wait_fd(fd, POLLIN, deadline, abort) < 0) {
+				rc = err_set(e, ERR_IO, aborted(abort)
+					     ? "control: stopped"
+					     : "control: no reply in time");
+				break;
+			}
+			continue;
+		}
+		const uint8_t *p = buf;
+		size_t n = (size_t)r;
+		int d = control_decode(&dec, &p, &n, &got, e);
+		if (d < 0) {
+			rc = d;
+			break;
+		}
+		if (d == 1)
+			break;
+	}
+	if (rc == 0 && got.type != CONTROL_REPLY)
+		rc = err_set(e, ERR_INVALID, "control: answer is not a reply");
+	if (rc == 0)
+		*reply = got.json;
+	else
+		json_decref(got.json);
+	control_decoder_free(&dec);
+	return rc;
+}
+
+int host_control_exchange(const struct http_addr *a, const json_t *msg,
+			  int timeout_ms, const atomic_bool *abort,
+			  json_t **reply, struct err *e)
+{
+	*reply = NULL;
+	int64_t deadline = host_now_ms() + timeout_ms;
+	uint8_t *frame = NULL;
+	size_t flen = 0;
+	TRY(control_encode(msg, &frame, &flen, e));
+	int fd = connect_addr(a, deadline, abort);
+	int rc;
+	if (fd < 0)
+		rc = err_set(e, ERR_IO, "control: cannot connect");
+	else if (send_all(fd, frame, flen, deadline, abort) < 0)
+		rc = err_set(e, ERR_IO, "control: cannot send");
+	else
+		rc = read_reply(fd, deadline, abort, reply, e);
+	OPENSSL_cleanse(frame, flen);
+	free(frame);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}

@@ -1,0 +1,198 @@
+/*
+ * records.c: DynamoDB key-table items -> the key records of the enclave's
+ * `init` and `reload` (docs/enclave.md, docs/aws.md).
+ *
+ * Items are untrusted (anyone with write access to the table could put
+ * anything there): each one is checked for the exact shape of a per-key
+ * record or an envelope bundle and copied attribute by attribute into a
+ * fresh record; anything else is skipped with one warning naming the
+ * item's pubkey and the attribute, never passed on. Items with
+ * active=false and the enclave's own TLS record ("tls:...") are not key
+ * records and are skipped quietly. The enclave checks everything again.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "host/host.h"
+
+#define PUBKEY_HEX_LEN 96
+#define MAX_ENVELOPE_PUBKEYS 3000
+
+/* A printable, bounded copy of an untrusted string for a log line. */
+static void printable(const char *s, char *out, size_t cap)
+{
+	size_t i = 0;
+	for (; s[i] && i + 1 < cap; i++)
+		out[i] = isprint((unsigned char)s[i]) ? s[i] : '?';
+	out[i] = '\0';
+	if (s[i] && cap > 4)
+		memcpy(out + cap - 4, "...", 4);
+}
+
+/* The string of a {"S": ".."} attribute, or NULL. */
+static const char *attr_s(const json_t *item, const char *name)
+{
+	const json_t *a = json_object_get(item, name);
+	if (!json_is_object(a) || json_object_size(a) != 1)
+		return NULL;
+	const json_t *s = json_object_get(a, "S");
+	if (!json_is_string(s) || json_string_length(s) == 0 ||
+	    strlen(json_string_value(s)) != json_string_length(s))
+		return NULL;
+	return json_string_value(s);
+}
+
+static bool is_pubkey(const char *s)
+{
+	if (strncmp(s, "0x", 2) != 0 || strlen(s) != 2 + PUBKEY_HEX_LEN)
+		return false;
+	for (const char *p = s + 2; *p; p++)
+		if (!isxdigit((unsigned char)*p) || isupper((unsigned char)*p))
+			return false;
+	return true;
+}
+
+static int skip(const char *pubkey, const char *attr, const char *why)
+{
+	char pk[128];
+	printable(pubkey, pk, sizeof(pk));
+	log_warn("run: records: skipped item %s: %s: %s", pk, attr, why);
+	return 0;
+}
+
+/* envelope_pubkeys: {"SS": [pubkey, ..]} (or a list of {"S"}) in order. */
+static json_t *envelope_pubkeys(const json_t *item, const char **why)
+{
+	const json_t *a = json_object_get(item, "envelope_pubkeys");
+	const json_t *ss = json_is_object(a) ? json_object_get(a, "SS") : NULL;
+	const json_t *l = json_is_object(a) ? json_object_get(a, "L") : NULL;
+	const json_t *arr = ss ? ss : l;
+	*why = "missing or not a string set";
+	if (!json_is_array(arr) || json_object_size(a) != 1)
+		return NULL;
+	size_t n = json_array_size(arr);
+	if (n == 0 || n > MAX_ENVELOPE_PUBKEYS) {
+		*why = "expected 1 to 3000 pubkeys";
+		return NULL;
+	}
+	json_t *out = json_array();
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const json_t *v = json_array_get(arr, i);
+		if (l)
+			v = json_is_object(v) ? json_object_get(v, "S") : NULL;
+		if (!json_is_string(v) || !is_pubkey(json_string_value(v)) ||
+		    json_array_append_new(out, json_string(json_string_value(v)))) {
+			*why = "an entry is not a 0x-prefixed 48-byte pubkey";
+			json_decref(out);
+			return NULL;
+		}
+	}
+	return out;
+}
+
+/* One item -> a new record in *rec, or NULL (skipped, reason logged). */
+static int item_record(const json_t *item, json_t **rec,
+		       struct host_records_stats *st)
+{
+	*rec = NULL;
+	const char *pk = attr_s(item, "pubkey");
+	if (!pk) {
+		st->malformed++;
+		return skip("(no pubkey)", "pubkey", "missing or not a string");
+	}
+	if (strncmp(pk, "tls:", 4) == 0) {
+		st->not_keys++;
+		return 0;
+	}
+	const json_t *act = json_object_get(item, "active");
+	if (act) {
+		const json_t *b = json_is_object(act)
+					  ? json_object_get(act, "BOOL") : NULL;
+		if (!json_is_boolean(b) || json_object_size(act) != 1) {
+			st->malformed++;
+			return skip(pk, "active", "not a BOOL");
+		}
+		if (json_is_false(b)) {
+			st->inactive++;
+			return 0;
+		}
+	}
+	if (strncmp(pk, "envelope:", 9) == 0) {
+		const char *wrapped = attr_s(item, "wrapped_data_key_b64");
+		const char *ct = attr_s(item, "envelope_ciphertext_b64");
+		const char *why = NULL;
+		if (!wrapped) {
+			st->malformed++;
+			return skip(pk, "wrapped_data_key_b64",
+				    "missing or not a string");
+		}
+		if (!ct) {
+			st->malformed++;
+			return skip(pk, "envelope_ciphertext_b64",
+				    "missing or not a string");
+		}
+		json_t *pks = envelope_pubkeys(item, &why);
+		if (!pks) {
+			st->malformed++;
+			return skip(pk, "envelope_pubkeys", why);
+		}
+		*rec = json_pack("{s:s,s:s,s:s,s:s,s:o}", "pubkey", pk, "kind",
+				 "envelope", "wrapped_data_key_b64", wrapped,
+				 "envelope_ciphertext_b64", ct, "pubkeys", pks);
+		return *rec ? 0 : -ERR_NOMEM;
+	}
+	if (strncmp(pk, "0x", 2) == 0) {
+		if (!is_pubkey(pk)) {
+			st->malformed++;
+			return skip(pk, "pubkey", "not a 0x-prefixed 48-byte "
+				    "pubkey in lower-case hex");
+		}
+		const char *ct = attr_s(item, "encrypted_key_password_mnemonic_b64");
+		if (!ct) {
+			st->malformed++;
+			return skip(pk, "encrypted_key_password_mnemonic_b64",
+				    "missing or not a string");
+		}
+		*rec = json_pack("{s:s,s:s,s:s}", "pubkey", pk, "kind",
+				 "sample", "ciphertext_b64", ct);
+		return *rec ? 0 : -ERR_NOMEM;
+	}
+	st->malformed++;
+	return skip(pk, "pubkey", "neither 0x.., envelope:.. nor tls:..");
+}
+
+int host_records_from_items(const json_t *items, json_t **records,
+			    struct host_records_stats *st, struct err *e)
+{
+	memset(st, 0, sizeof(*st));
+	*records = NULL;
+	if (!json_is_array(items))
+		return err_set(e, ERR_INVALID, "records: items are not a list");
+	json_t *out = json_array();
+	if (!out)
+		return err_set(e, ERR_NOMEM, "records: out of memory");
+	for (size_t i = 0; i < json_array_size(items); i++) {
+		const json_t *item = json_array_get(items, i);
+		json_t *rec = NULL;
+		st->items++;
+		if (!json_is_object(item)) {
+			st->malformed++;
+			skip("(not an object)", "item", "not a map");
+			continue;
+		}
+		if (item_record(item, &rec, st) < 0 ||
+		    (rec && json_array_append_new(out, rec) < 0)) {
+			json_decref(out);
+			return err_set(e, ERR_NOMEM, "records: out of memory");
+		}
+		if (rec)
+			st->records++;
+	}
+	*records = out;
+	return 0;
+}

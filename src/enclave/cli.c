@@ -9,7 +9,8 @@
  *
  * Wiring only: the control server (runtime.c) runs on its own thread, the
  * signing API on the http module's loops in the main thread behind the
- * enclave's gate (503 until init). SIGINT/SIGTERM stop the API server,
+ * enclave's gate (503 until init; plain HTTP until init makes or recovers
+ * the enclave's TLS key, TLS only from then on: api.c). SIGINT/SIGTERM stop the API server,
  * then the control thread is stopped and joined.
  */
 #include "enclave/enclave.h"
@@ -26,8 +27,9 @@ static const char usage[] =
 	"        --tls-keystore-password-file=F (--tls-allow-any-client |\n"
 	"        --tls-known-clients-file=F)] [--aws-ca-file=PEM]\n"
 	"ADDR: tcp:HOST:PORT, unix:PATH or vsock:CID:PORT. The signing API\n"
-	"answers 503 until the host's init on the control port succeeded\n"
-	"(docs/enclave.md).\n";
+	"answers 503 until the host's init on the control port succeeded;\n"
+	"an init with kms_key_id switches it to HTTPS with the enclave's own\n"
+	"TLS key (docs/enclave.md).\n";
 
 enum { O_CONTROL = 1, O_LISTEN, O_NSM, O_TLS_KS, O_TLS_PW, O_TLS_ANY,
        O_TLS_KNOWN, O_CA, O_HELP, O_VERSION };
@@ -130,7 +132,8 @@ int enclave_main(int argc, char **argv)
 	}
 	if (a.tls.keystore_file)
 		TRY_OUT(http_tls_server_ctx(&a.tls, &tls, &e));
-	struct enclave_opts eo = {.nsm_spec = a.nsm, .ca_file = a.ca_file};
+	struct enclave_opts eo = {.nsm_spec = a.nsm, .ca_file = a.ca_file,
+				  .api_tls_flags = tls != NULL};
 	TRY_OUT(enclave_new(&eo, &en, &e));
 	TRY_OUT(enclave_listen(en, &control, &e));
 	struct http_server_config cfg = {
@@ -142,6 +145,7 @@ int enclave_main(int argc, char **argv)
 		.handlers = enclave_api_handlers(en),
 	};
 	TRY_OUT(http_server_new(&cfg, &srv, &e));
+	enclave_set_api_server(en, srv);
 	if (pthread_create(&thr, NULL, control_thread, en) != 0) {
 		rc = err_set(&e, ERR_INTERNAL, "cannot start the control thread");
 		goto out;

@@ -109,9 +109,11 @@ struct signer;
  *
  * Threading: one control thread (enclave_run) polls the listening socket and
  * at most ENCLAVE_MAX_CONTROL_CONNS connections and handles frames one at a
- * time, so an `init` (KMS calls, keystore KDFs) holds up `status` on other
- * connections until it is done. The signing API runs on the http module's
- * loops and only reads the atomically published signer pointer.
+ * time, so an `init` or `reload` (KMS calls, keystore KDFs) holds up
+ * `status` on other connections until it is done. The signing API runs on
+ * the http module's loops and only reads the atomically published signer
+ * pointer (and the TLS identity set before it); GET /attestation's NSM call
+ * runs on the http worker pool.
  */
 #define ENCLAVE_MAX_CONTROL_CONNS 16
 
@@ -119,12 +121,21 @@ struct enclave_opts {
 	const char *nsm_spec;   /* "/dev/nsm" or "sim:DIR" */
 	size_t max_frame;       /* 0: CONTROL_MAX_FRAME */
 	const char *ca_file;    /* AWS endpoints' CA bundle; NULL: system */
+	/* The API already has TLS from --tls-keystore-file: init's kms_key_id
+	 * then makes no TLS key. */
+	bool api_tls_flags;
 };
 
 struct enclave;
 
 int enclave_new(const struct enclave_opts *o, struct enclave **out,
 		struct err *e);
+/*
+ * The API server the enclave switches to TLS when init makes or recovers
+ * its TLS key (http_server_set_tls). Without one (unit tests) the key is
+ * still made and the gate still refuses plain requests.
+ */
+void enclave_set_api_server(struct enclave *en, struct http_server *srv);
 /* Binds the control address (tcp:, unix:, vsock:). */
 int enclave_listen(struct enclave *en, const struct http_addr *addr,
 		   struct err *e);
@@ -145,15 +156,19 @@ bool enclave_ready(const struct enclave *en);
 
 /*
  * The signing API's handlers: 503 {"error":"not initialised"} for every
- * route until init succeeded, then the signer's own handlers.
+ * route until init succeeded, then GET /attestation (with a TLS key) and
+ * the signer's own handlers; once the enclave has a TLS key, requests that
+ * did not come over TLS get 403 {"error":"TLS required"}.
  */
 struct http_handlers enclave_api_handlers(struct enclave *en);
 
-/* init.c: the `init` message (validated strictly) -> a ready signer and a
- * per-key report array [{pubkey, loaded, error?}]. Internal to the module
- * but declared here for the tests of the schema. */
-int enclave_init_run(struct enclave *en, const json_t *msg, json_t **report,
-		     struct signer **signer, struct err *e);
+/*
+ * init.c: the schema checks of `init` and `reload` messages alone (no KMS,
+ * no network): 0, or -ERR_INVALID with the field named in e. Run first by
+ * the handlers; public for the fuzz target.
+ */
+int enclave_init_check(const json_t *msg, struct err *e);
+int enclave_reload_check(const json_t *msg, struct err *e);
 
 /* `nitro-signer enclave ...` (argv[0] is "enclave"). */
 int enclave_main(int argc, char **argv);

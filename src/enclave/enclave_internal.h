@@ -1,6 +1,7 @@
 /*
  * enclave_internal.h: the enclave's state, shared by runtime.c (control
- * server, status, the API gate) and init.c (the `init` boot sequence).
+ * server, status), api.c (the API gate and GET /attestation), init.c (the
+ * `init` and `reload` sequences) and tls_key.c (the TLS key record).
  */
 #ifndef NS_ENCLAVE_INTERNAL_H
 #define NS_ENCLAVE_INTERNAL_H
@@ -10,19 +11,105 @@
 
 #include "aws/aws.h"
 #include "enclave/enclave.h"
+#include "nitro/nitro.h"
+
+/* The API's TLS identity once init made or recovered it (tls_key.c). */
+struct enclave_tls {
+	SSL_CTX *ctx;
+	char *cert_pem;                /* the certificate, PEM */
+	uint8_t spki_sha256[32];       /* SHA-256 of its SubjectPublicKeyInfo DER */
+};
+void enclave_tls_free(struct enclave_tls *t);
+
+/* What reload needs of init's message (copied; records and credentials
+ * are not kept). */
+struct enclave_init_cfg {
+	char *region;
+	char *kms_endpoint;     /* NULL: the region's */
+	char *kms_proxy;        /* NULL: direct */
+	char *signer_id;
+};
+
+/* GET /attestation's token bucket (api.c), across all connections. */
+struct enclave_rate {
+	pthread_mutex_t lock;
+	double tokens;
+	uint64_t last_us;
+};
 
 struct enclave {
 	char *nsm_spec;
 	char *ca_file;
 	size_t max_frame;
+	bool api_tls_flags;   /* --tls-keystore-file: no TLS record */
 	int listen_fd;        /* -1 until enclave_listen */
 	int stop_pipe[2];     /* written by enclave_stop */
 	uint64_t started_us;  /* clock_mono_us() at enclave_new */
 	/* Pushed by init and refreshed by `credentials`. */
 	struct aws_creds_provider *creds;
+	/* The pushed credentials' Expiration, for status; control thread. */
+	char creds_expiration[64];
+	/* The API server once the CLI wired it (NULL in unit tests). */
+	struct http_server *api;
+	/* Set by init before the signer is published, then read-only. */
+	struct enclave_tls *tls;
+	struct enclave_init_cfg cfg;
+	struct enclave_rate rate;
 	/* Published once by init (release), read by the API (acquire). */
 	_Atomic(struct signer *) signer;
 	_Atomic size_t keys_loaded;
 };
+
+/*
+ * KMS Decrypt of blob_b64 (with the encryption context, may be NULL) for
+ * the attested Recipient, opened inside the enclave into *pt.
+ */
+struct enclave_kms {
+	struct aws_client *kms;
+	struct recipient *rcp;
+	uint8_t *doc;        /* the attestation document binding rcp */
+	size_t doc_len;
+};
+int enclave_kms_open(const struct enclave_kms *k, const char *blob_b64,
+		     const json_t *context, struct secret **pt, struct err *e);
+
+/*
+ * tls_key.c: the TLS key record {web3signer_uuid: signer_id, pubkey:
+ * "tls:server"} in `table`: recovered (KMS Decrypt with the Recipient) or,
+ * when absent, generated here, sealed and put (conditional; a lost race
+ * recovers the winner's). names: init's tls_names (NULL: ["localhost"]).
+ */
+struct enclave_tls_params {
+	const struct enclave_kms *kms;
+	struct aws_client *ddb;
+	const char *kms_key_id;
+	const char *table;
+	const char *signer_id;
+	const json_t *names;
+};
+int enclave_tls_obtain(const struct enclave_tls_params *p,
+		       struct enclave_tls **out, struct err *e);
+
+/* init.c: the `init` message (validated strictly) -> a ready signer, the
+ * TLS identity (NULL without kms_key_id), the kept configuration and a
+ * per-key report array [{pubkey, loaded, error?}]. */
+struct enclave_init_result {
+	struct signer *signer;
+	struct enclave_tls *tls;
+	struct enclave_init_cfg cfg;
+	json_t *report;
+};
+int enclave_init_run(struct enclave *en, const json_t *msg,
+		     struct enclave_init_result *out, struct err *e);
+void enclave_init_cfg_clear(struct enclave_init_cfg *cfg);
+/* `reload`: the new key set swapped into the running signer. */
+int enclave_reload_run(struct enclave *en, const json_t *msg, json_t **report,
+		       struct err *e);
+
+/* runtime.c: remembers pushed credentials' Expiration for status. */
+void enclave_note_credentials(struct enclave *en, const json_t *creds);
+
+/* api.c */
+void enclave_rate_init(struct enclave_rate *r);
 
 #endif

@@ -7,7 +7,9 @@
  *      with kms_proxy every connection through the host's proxy);
  *   3. one ephemeral RSA Recipient key and one NSM attestation document
  *      binding its public key;
- *   4. per record: KMS Decrypt with that Recipient, the CMS reply opened
+ *   4. with kms_key_id (and no --tls-keystore-file): the API's TLS key,
+ *      recovered from or created into the key table (tls_key.c);
+ *   5. per record: KMS Decrypt with that Recipient, the CMS reply opened
  *      inside the enclave (plaintext never crosses the host), then
  *        sample:   JSON {keystore_b64, password_b64, mnemonic_b64} ->
  *                  EIP-2335 keystore decrypted with its password;
@@ -16,7 +18,12 @@
  *                  (pubkey48 | sk32), AAD "<format>|<signer id>|<record id>"
  *      and every key is checked (blst_sk_check in bls_key_from_bytes and
  *      keystore_decrypt) and must derive the pubkey the record names;
- *   5. a signer (network, slashing database) with the keys that passed.
+ *   6. a signer (network, slashing database) with the keys that passed.
+ *
+ * `reload` (enclave_reload_run) re-runs step 5 for a new record list with
+ * the configuration init kept: keys already loaded and still listed are
+ * copied from the running signer without asking KMS again, new ones go
+ * through KMS, and the new set replaces the old in one swap.
  *
  * What the host sends is untrusted: a record that fails any step is
  * reported with the reason ({pubkey, loaded:false, error}) and skipped;
@@ -30,6 +37,7 @@
 #include "signer/keys.h"
 #include "signer/signer.h"
 
+#include <arpa/inet.h>
 #include <linux/vm_sockets.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,17 +50,20 @@
 #define ENVELOPE_FORMAT "nitro-signer-envelope-v1"
 #define ENVELOPE_MAGIC "NSEB"
 #define BUNDLE_ENTRY (BLS_PUBKEY_LEN + BLS_SECRET_LEN)
+#define INIT_MAX_TLS_NAMES 16
 
 enum record_kind { RECORD_SAMPLE, RECORD_ENVELOPE };
 
 struct init_ctx {
-	struct http_addr kms_proxy; /* valid when has_proxy */
-	bool has_proxy;
-	struct aws_client *kms;
-	struct recipient *rcp;
-	uint8_t *doc;
-	size_t doc_len;
+	struct http_addr proxy[AWS_SVC_COUNT]; /* kind valid when has_proxy */
+	struct proxy_hook {
+		enum aws_service svc;
+		const struct http_addr *addr;
+	} hook[AWS_SVC_COUNT];
+	struct aws_client *ddb;
+	struct enclave_kms k;
 	const char *signer_id;
+	struct signer *running; /* reload: keys to keep come from here */
 	json_t *report;
 	struct bls_key **keys;
 	size_t nkeys, cap;
@@ -132,38 +143,83 @@ static int check_record(const json_t *r, size_t i, enum record_kind *kind,
 	return 0;
 }
 
-static int check_init(const json_t *m, struct err *e)
+/* An http(s) URL, the form aws_client accepts for an endpoint. */
+static int check_endpoint(const json_t *m, const char *name, struct err *e)
 {
-	static const char *const top[] = {
-		"type", "region", "credentials", "kms_endpoint", "kms_proxy",
-		"network",
-		"slashing_db_url", "key_table", "signer_id", "records", NULL};
 	const char *s;
-	TRY(only_fields(m, top, "init", e));
-	TRY(get_str(m, "region", false, 64, &s, "init", e));
-	TRY(get_str(m, "kms_endpoint", true, 512, &s, "init", e));
-	TRY(get_str(m, "kms_proxy", true, 128, &s, "init", e));
+	TRY(get_str(m, name, true, 512, &s, "init", e));
+	if (s && strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0)
+		return err_set(e, ERR_INVALID, "init: \"%s\" must be an http(s) "
+			       "URL", name);
+	return 0;
+}
+
+static int check_proxy(const json_t *m, const char *name, struct err *e)
+{
+	const char *s;
 	struct http_addr a;
-	if (s && (http_addr_parse(s, &a, e) < 0 || a.kind == HTTP_ADDR_TCP))
+	struct err ignored = {0};
+	TRY(get_str(m, name, true, 128, &s, "init", e));
+	if (s && (http_addr_parse(s, &a, &ignored) < 0 ||
+		  a.kind == HTTP_ADDR_TCP))
 		return err_set(e, ERR_INVALID,
-			       "init: \"kms_proxy\" must be unix:PATH or "
-			       "vsock:CID:PORT");
-	TRY(get_str(m, "network", false, 64, &s, "init", e));
-	if (strchr(s, '/') || strchr(s, '.'))
-		return err_set(e, ERR_INVALID,
-			       "init: \"network\" must be a network name, not a "
-			       "path");
-	TRY(get_str(m, "slashing_db_url", false, 1024, &s, "init", e));
-	TRY(get_str(m, "key_table", true, 255, &s, "init", e));
-	TRY(get_str(m, "signer_id", false, 255, &s, "init", e));
-	if (!json_is_object(json_object_get(m, "credentials")))
-		return err_set(e, ERR_INVALID,
-			       "init: \"credentials\" must be an object");
+			       "init: \"%s\" must be unix:PATH or "
+			       "vsock:CID:PORT", name);
+	return 0;
+}
+
+/* A DNS name (letters, digits, '-', '.'; labels 1..63) or an IP literal. */
+static bool tls_name_ok(const char *n)
+{
+	uint8_t ip[16];
+	if (inet_pton(AF_INET, n, ip) == 1 || inet_pton(AF_INET6, n, ip) == 1)
+		return true;
+	size_t len = strlen(n), label = 0;
+	if (len == 0 || len > 253 || n[0] == '.' || n[len - 1] == '.')
+		return false;
+	for (const char *p = n; *p; p++) {
+		bool alnum = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			     (*p >= '0' && *p <= '9');
+		if (*p == '.') {
+			if (label == 0)
+				return false;
+			label = 0;
+		} else if (alnum || *p == '-') {
+			if (++label > 63)
+				return false;
+		} else {
+			return false;
+		}
+	}
+	return true;
+}
+
+static int check_tls_names(const json_t *m, struct err *e)
+{
+	const json_t *v = json_object_get(m, "tls_names"), *n;
+	size_t i;
+	if (!v)
+		return 0;
+	if (!json_is_array(v) || json_array_size(v) == 0 ||
+	    json_array_size(v) > INIT_MAX_TLS_NAMES)
+		return err_set(e, ERR_INVALID, "init: \"tls_names\" must list 1..%d "
+			       "names", INIT_MAX_TLS_NAMES);
+	json_array_foreach(v, i, n) {
+		const char *s = json_string_value(n);
+		if (!s || json_string_length(n) != strlen(s) || !tls_name_ok(s))
+			return err_set(e, ERR_INVALID, "init: tls_names[%zu] is not "
+				       "a DNS name or an IP address", i);
+	}
+	return 0;
+}
+
+static int check_records(const json_t *m, const char *what, struct err *e)
+{
 	const json_t *recs = json_object_get(m, "records");
 	if (!json_is_array(recs) || json_array_size(recs) > INIT_MAX_RECORDS)
 		return err_set(e, ERR_INVALID,
-			       "init: \"records\" must be an array of at most %d",
-			       INIT_MAX_RECORDS);
+			       "%s: \"records\" must be an array of at most %d",
+			       what, INIT_MAX_RECORDS);
 	size_t i;
 	const json_t *r;
 	json_array_foreach(recs, i, r) {
@@ -171,6 +227,51 @@ static int check_init(const json_t *m, struct err *e)
 		TRY(check_record(r, i, &k, e));
 	}
 	return 0;
+}
+
+int enclave_init_check(const json_t *m, struct err *e)
+{
+	static const char *const top[] = {
+		"type", "region", "credentials", "kms_endpoint", "kms_proxy",
+		"dynamodb_endpoint", "dynamodb_proxy", "kms_key_id", "tls_names",
+		"network", "slashing_db_url", "key_table", "signer_id", "records",
+		NULL};
+	const char *s;
+	if (!json_is_object(m))
+		return err_set(e, ERR_INVALID, "init: not an object");
+	TRY(only_fields(m, top, "init", e));
+	TRY(get_str(m, "region", false, 64, &s, "init", e));
+	TRY(check_endpoint(m, "kms_endpoint", e));
+	TRY(check_proxy(m, "kms_proxy", e));
+	TRY(check_endpoint(m, "dynamodb_endpoint", e));
+	TRY(check_proxy(m, "dynamodb_proxy", e));
+	TRY(get_str(m, "kms_key_id", true, AWS_KMS_KEY_ID_MAX - 1, &s, "init", e));
+	const char *table;
+	TRY(get_str(m, "key_table", true, 255, &table, "init", e));
+	if (s && !table)
+		return err_set(e, ERR_INVALID, "init: \"kms_key_id\" needs "
+			       "\"key_table\" (the TLS key is stored there)");
+	TRY(check_tls_names(m, e));
+	TRY(get_str(m, "network", false, 64, &s, "init", e));
+	if (strchr(s, '/') || strchr(s, '.'))
+		return err_set(e, ERR_INVALID,
+			       "init: \"network\" must be a network name, not a "
+			       "path");
+	TRY(get_str(m, "slashing_db_url", false, 1024, &s, "init", e));
+	TRY(get_str(m, "signer_id", false, 255, &s, "init", e));
+	if (!json_is_object(json_object_get(m, "credentials")))
+		return err_set(e, ERR_INVALID,
+			       "init: \"credentials\" must be an object");
+	return check_records(m, "init", e);
+}
+
+int enclave_reload_check(const json_t *m, struct err *e)
+{
+	static const char *const top[] = {"type", "records", NULL};
+	if (!json_is_object(m))
+		return err_set(e, ERR_INVALID, "reload: not an object");
+	TRY(only_fields(m, top, "reload", e));
+	return check_records(m, "reload", e);
 }
 
 /* ---- the report and the collected keys --------------------------------- */
@@ -220,22 +321,22 @@ static int check_pubkey(const struct bls_key *k, const char *want,
 
 /* ---- KMS with Recipient --------------------------------------------------- */
 
-static int kms_open(struct init_ctx *c, const char *blob_b64,
-		    const json_t *context, struct secret **pt, struct err *e)
+int enclave_kms_open(const struct enclave_kms *k, const char *blob_b64,
+		     const json_t *context, struct secret **pt, struct err *e)
 {
 	uint8_t *blob = NULL;
 	size_t blob_len = 0;
 	struct aws_kms_plain plain;
 	memset(&plain, 0, sizeof(plain));
-	struct aws_kms_recipient r = {c->doc, c->doc_len};
+	struct aws_kms_recipient r = {k->doc, k->doc_len};
 	int rc = aws_b64_decode(blob_b64, &blob, &blob_len, e, "ciphertext");
 	if (rc == 0)
-		rc = aws_kms_decrypt(c->kms, NULL, blob, blob_len, context, &r,
+		rc = aws_kms_decrypt(k->kms, NULL, blob, blob_len, context, &r,
 				     &plain, e);
 	if (rc == 0 && !plain.for_recipient)
 		rc = err_set(e, ERR_CRYPTO, "KMS returned no CiphertextForRecipient");
 	if (rc == 0)
-		rc = recipient_open(c->rcp, plain.for_recipient,
+		rc = recipient_open(k->rcp, plain.for_recipient,
 				    plain.for_recipient_len, pt, e);
 	aws_kms_plain_clear(&plain);
 	free(blob);
@@ -272,14 +373,35 @@ static int open_sample_plaintext(const struct secret *pt, const char *pubkey,
 	return rc;
 }
 
+/*
+ * reload: the running signer's copy of pubkey, kept without KMS. 1 when
+ * kept, 0 when it is not loaded (or cannot be parsed: KMS will say why).
+ */
+static int keep_running(struct init_ctx *c, const char *pubkey)
+{
+	uint8_t pk[BLS_PUBKEY_LEN];
+	struct bls_key *k = NULL;
+	struct err e = {0};
+	if (!c->running || !pubkey ||
+	    hex_decode_exact(pubkey, pk, sizeof(pk), &e, "pubkey") < 0 ||
+	    signer_key_dup(c->running, pk, &k, &e) < 0)
+		return 0;
+	TRY(keep_key(c, k));
+	TRY(report(c, pubkey, NULL));
+	return 1;
+}
+
 static int load_sample(struct init_ctx *c, const json_t *r)
 {
 	const char *pubkey = json_string_value(json_object_get(r, "pubkey"));
+	int kept = keep_running(c, pubkey);
+	if (kept != 0)
+		return kept < 0 ? kept : 0;
 	const char *ct = json_string_value(json_object_get(r, "ciphertext_b64"));
 	struct secret *pt = NULL;
 	struct bls_key *k = NULL;
 	struct err e = {0};
-	int rc = kms_open(c, ct, NULL, &pt, &e);
+	int rc = enclave_kms_open(&c->k, ct, NULL, &pt, &e);
 	if (rc == 0)
 		rc = open_sample_plaintext(pt, pubkey, &k, &e);
 	secret_free(pt);
@@ -346,10 +468,38 @@ static int load_bundle_keys(struct init_ctx *c, const struct secret *pt,
 	return 0;
 }
 
+/* reload: every listed key of a bundle is running, so keep them all. */
+static int keep_bundle(struct init_ctx *c, const json_t *pks)
+{
+	size_t i;
+	const json_t *v;
+	uint8_t pk[BLS_PUBKEY_LEN];
+	struct err e = {0};
+	if (!c->running)
+		return 0;
+	json_array_foreach(pks, i, v) {
+		const char *s = json_string_value(v);
+		if (!s || hex_decode_exact(s, pk, sizeof(pk), &e, "pubkey") < 0 ||
+		    !signer_has_key(c->running, pk))
+			return 0;
+	}
+	json_array_foreach(pks, i, v) {
+		int kept = keep_running(c, json_string_value(v));
+		if (kept < 0)
+			return kept;
+		if (kept == 0) /* removed meanwhile: cannot happen on one thread */
+			TRY(report(c, json_string_value(v), "key not loaded"));
+	}
+	return 1;
+}
+
 static int load_envelope(struct init_ctx *c, const json_t *r)
 {
 	const char *id = json_string_value(json_object_get(r, "pubkey"));
 	const json_t *pks = json_object_get(r, "pubkeys");
+	int kept = keep_bundle(c, pks);
+	if (kept != 0)
+		return kept < 0 ? kept : 0;
 	struct secret *dk = NULL, *pt = NULL;
 	uint8_t *ct = NULL;
 	size_t ct_len = 0;
@@ -361,7 +511,7 @@ static int load_envelope(struct init_ctx *c, const json_t *r)
 				"signer_id", c->signer_id);
 	int rc = ctx ? 0 : -ERR_NOMEM;
 	if (rc == 0)
-		rc = kms_open(c, json_string_value(json_object_get(
+		rc = enclave_kms_open(&c->k, json_string_value(json_object_get(
 					 r, "wrapped_data_key_b64")), ctx, &dk, &e);
 	if (rc == 0 && dk->len != 32)
 		rc = err_set(&e, ERR_CRYPTO, "envelope: data key is not 32 bytes");
@@ -386,16 +536,18 @@ static int load_envelope(struct init_ctx *c, const json_t *r)
 /* ---- the host proxy ------------------------------------------------------------ */
 
 /*
- * The KMS client's socket hook: every connection goes to the host's proxy
- * (vsock in the enclave, unix in tests), which relays bytes only; TLS runs
- * end to end to the real endpoint's name (aws_client pins it, no DNS).
+ * The AWS clients' socket hook: every connection goes to the host's proxy
+ * for that service (vsock in the enclave, unix in tests), which relays
+ * bytes only; TLS runs end to end to the real endpoint's name (aws_client
+ * pins it, no DNS).
  */
 static int open_proxy(void *ctx, enum aws_service svc,
 		      struct sockaddr_storage *ss, socklen_t *len,
 		      struct err *e)
 {
-	const struct http_addr *a = ctx;
-	if (svc != AWS_SVC_KMS) {
+	const struct proxy_hook *h = ctx;
+	const struct http_addr *a = h->addr;
+	if (svc != h->svc) {
 		err_set(e, ERR_INVALID, "no host proxy for %s",
 			aws_service_name(svc));
 		return -1;
@@ -417,8 +569,31 @@ static int open_proxy(void *ctx, enum aws_service svc,
 		fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	}
 	if (fd < 0)
-		err_set(e, ERR_IO, "kms_proxy: cannot make a socket");
+		err_set(e, ERR_IO, "%s proxy: cannot make a socket",
+			aws_service_name(svc));
 	return fd;
+}
+
+/* A client for one service, through its proxy when one is given. */
+static struct aws_client *client_for(struct enclave *en, struct init_ctx *c,
+				     enum aws_service svc, const char *region,
+				     const char *endpoint, const char *proxy,
+				     struct err *e)
+{
+	struct aws_client_opts o = {
+		.region = region,
+		.creds = en->creds,
+		.ca_file = en->ca_file,
+	};
+	o.endpoint[svc] = endpoint;
+	if (proxy) {
+		if (http_addr_parse(proxy, &c->proxy[svc], e) < 0)
+			return NULL;
+		c->hook[svc] = (struct proxy_hook){svc, &c->proxy[svc]};
+		o.open_socket = open_proxy;
+		o.open_socket_ctx = &c->hook[svc];
+	}
+	return aws_client_new(&o, e);
 }
 
 /* ---- the sequence ----------------------------------------------------------- */
@@ -429,13 +604,13 @@ static int attest(struct enclave *en, struct init_ctx *c, struct err *e)
 	if (!en->nsm_spec)
 		return err_set(e, ERR_UNAVAILABLE, "no NSM configured");
 	TRY(nsm_open(en->nsm_spec, &nsm, e));
-	int rc = recipient_new(&c->rcp, e);
+	int rc = recipient_new(&c->k.rcp, e);
 	if (rc == 0) {
 		size_t pk_len;
-		const uint8_t *pk = recipient_public_key(c->rcp, &pk_len);
+		const uint8_t *pk = recipient_public_key(c->k.rcp, &pk_len);
 		struct nsm_attest_req req = {.public_key = pk,
 					     .public_key_len = pk_len};
-		rc = nsm_attest(nsm, &req, &c->doc, &c->doc_len, e);
+		rc = nsm_attest(nsm, &req, &c->k.doc, &c->k.doc_len, e);
 	}
 	nsm_close(nsm);
 	return rc < 0 ? err_prefix(e, "attestation: ") : 0;
@@ -467,56 +642,161 @@ static int make_signer(const json_t *m, struct init_ctx *c,
 	return 0;
 }
 
-int enclave_init_run(struct enclave *en, const json_t *m, json_t **out_report,
-		     struct signer **out, struct err *e)
+/* Every record through KMS (or, for reload, kept from the running signer). */
+static int load_records(struct init_ctx *c, const json_t *records,
+			struct err *e)
 {
-	TRY(check_init(m, e));
+	if (!(c->report = json_array()))
+		return err_set(e, ERR_NOMEM, "out of memory");
+	size_t i;
+	const json_t *r;
+	json_array_foreach(records, i, r) {
+		bool env = strcmp(json_string_value(json_object_get(r, "kind")),
+				  "envelope") == 0;
+		if ((env ? load_envelope(c, r) : load_sample(c, r)) < 0)
+			return err_set(e, ERR_NOMEM, "out of memory");
+	}
+	return 0;
+}
+
+static void ctx_clear(struct init_ctx *c)
+{
+	for (size_t k = 0; k < c->nkeys; k++)
+		bls_key_free(c->keys[k]);
+	free(c->keys);
+	free(c->k.doc);
+	recipient_free(c->k.rcp);
+	aws_client_free(c->k.kms);
+	aws_client_free(c->ddb);
+	json_decref(c->report);
+}
+
+static char *dup_opt(const json_t *m, const char *name, bool *oom)
+{
+	const char *s = json_string_value(json_object_get(m, name));
+	char *d = s ? strdup(s) : NULL;
+	*oom |= s && !d;
+	return d;
+}
+
+void enclave_init_cfg_clear(struct enclave_init_cfg *cfg)
+{
+	free(cfg->region);
+	free(cfg->kms_endpoint);
+	free(cfg->kms_proxy);
+	free(cfg->signer_id);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+static int keep_cfg(const json_t *m, struct enclave_init_cfg *cfg,
+		    struct err *e)
+{
+	bool oom = false;
+	cfg->region = dup_opt(m, "region", &oom);
+	cfg->kms_endpoint = dup_opt(m, "kms_endpoint", &oom);
+	cfg->kms_proxy = dup_opt(m, "kms_proxy", &oom);
+	cfg->signer_id = dup_opt(m, "signer_id", &oom);
+	if (oom) {
+		enclave_init_cfg_clear(cfg);
+		return err_set(e, ERR_NOMEM, "out of memory");
+	}
+	return 0;
+}
+
+static const char *str_of(const json_t *m, const char *name)
+{
+	return json_string_value(json_object_get(m, name));
+}
+
+/* With kms_key_id (and no --tls-keystore-file): the API's TLS key. */
+static int tls_step(struct enclave *en, struct init_ctx *c, const json_t *m,
+		    struct enclave_tls **tls, struct err *e)
+{
+	const char *key_id = str_of(m, "kms_key_id");
+	if (!key_id || en->api_tls_flags)
+		return 0;
+	c->ddb = client_for(en, c, AWS_SVC_DYNAMODB, str_of(m, "region"),
+			    str_of(m, "dynamodb_endpoint"),
+			    str_of(m, "dynamodb_proxy"), e);
+	if (!c->ddb)
+		return -ERR_INVALID;
+	struct enclave_tls_params p = {
+		.kms = &c->k,
+		.ddb = c->ddb,
+		.kms_key_id = key_id,
+		.table = str_of(m, "key_table"),
+		.signer_id = c->signer_id,
+		.names = json_object_get(m, "tls_names"),
+	};
+	return enclave_tls_obtain(&p, tls, e);
+}
+
+int enclave_init_run(struct enclave *en, const json_t *m,
+		     struct enclave_init_result *out, struct err *e)
+{
+	memset(out, 0, sizeof(*out));
+	TRY(enclave_init_check(m, e));
 	struct init_ctx c;
 	memset(&c, 0, sizeof(c));
-	c.signer_id = json_string_value(json_object_get(m, "signer_id"));
+	c.signer_id = str_of(m, "signer_id");
 	int rc = aws_creds_push_json(en->creds, json_object_get(m, "credentials"), e);
-	struct aws_client_opts ko = {
-		.region = json_string_value(json_object_get(m, "region")),
-		.creds = en->creds,
-		.ca_file = en->ca_file,
-	};
-	ko.endpoint[AWS_SVC_KMS] =
-		json_string_value(json_object_get(m, "kms_endpoint"));
-	const char *proxy = json_string_value(json_object_get(m, "kms_proxy"));
-	if (rc == 0 && proxy) {
-		rc = http_addr_parse(proxy, &c.kms_proxy, e); /* checked above */
-		ko.open_socket = open_proxy;
-		ko.open_socket_ctx = &c.kms_proxy;
-	}
-	if (rc == 0 && !(c.kms = aws_client_new(&ko, e)))
+	if (rc == 0 && !(c.k.kms = client_for(en, &c, AWS_SVC_KMS,
+					       str_of(m, "region"),
+					       str_of(m, "kms_endpoint"),
+					       str_of(m, "kms_proxy"), e)))
 		rc = -ERR_INVALID;
 	if (rc == 0)
 		rc = attest(en, &c, e);
-	if (rc == 0 && !(c.report = json_array()))
-		rc = err_set(e, ERR_NOMEM, "out of memory");
-	size_t i;
-	const json_t *r;
-	json_array_foreach(json_object_get(m, "records"), i, r) {
-		if (rc < 0)
-			break;
-		bool env = strcmp(json_string_value(json_object_get(r, "kind")),
-				  "envelope") == 0;
-		rc = env ? load_envelope(&c, r) : load_sample(&c, r);
-		if (rc < 0)
-			err_set(e, ERR_NOMEM, "out of memory");
-	}
 	if (rc == 0)
-		rc = make_signer(m, &c, out, e);
-	for (size_t k = 0; k < c.nkeys; k++)
-		bls_key_free(c.keys[k]);
-	free(c.keys);
-	free(c.doc);
-	recipient_free(c.rcp);
-	aws_client_free(c.kms);
-	if (rc < 0) {
-		json_decref(c.report);
-		return rc;
+		rc = tls_step(en, &c, m, &out->tls, e);
+	if (rc == 0)
+		rc = load_records(&c, json_object_get(m, "records"), e);
+	if (rc == 0)
+		rc = make_signer(m, &c, &out->signer, e);
+	if (rc == 0 && (rc = keep_cfg(m, &out->cfg, e)) < 0) {
+		signer_free(out->signer);
+		out->signer = NULL;
 	}
-	*out_report = c.report;
-	return 0;
+	if (rc == 0) {
+		out->report = c.report;
+		c.report = NULL;
+	} else {
+		enclave_tls_free(out->tls);
+		out->tls = NULL;
+	}
+	ctx_clear(&c);
+	return rc;
+}
+
+int enclave_reload_run(struct enclave *en, const json_t *m, json_t **report,
+		       struct err *e)
+{
+	struct signer *s = enclave_signer(en);
+	if (!s)
+		return err_set(e, ERR_UNAVAILABLE, "not initialised");
+	TRY(enclave_reload_check(m, e));
+	struct init_ctx c;
+	memset(&c, 0, sizeof(c));
+	c.signer_id = en->cfg.signer_id;
+	c.running = s;
+	struct key_registry *reg = NULL;
+	int rc = 0;
+	if (!(c.k.kms = client_for(en, &c, AWS_SVC_KMS, en->cfg.region,
+				   en->cfg.kms_endpoint, en->cfg.kms_proxy, e)))
+		rc = -ERR_INVALID;
+	if (rc == 0)
+		rc = attest(en, &c, e);
+	if (rc == 0)
+		rc = load_records(&c, json_object_get(m, "records"), e);
+	if (rc == 0) {
+		rc = keys_from_list(c.keys, c.nkeys, "kms", &reg, e);
+		c.nkeys = 0;
+	}
+	if (rc == 0) {
+		signer_install_keys(s, reg);
+		*report = c.report;
+		c.report = NULL;
+	}
+	ctx_clear(&c);
+	return rc;
 }

@@ -13,13 +13,17 @@
  * `init` is validated field by field (init.c), and a second `init` after a
  * successful one is refused without touching the running signer.
  *
- * `status` reports readiness, keys loaded, uptime and, once a signer exists,
- * the slashing database's health (checked on the control thread, which may
+ * `status` reports readiness, keys loaded, uptime, whether the API serves
+ * TLS, the pushed credentials' Expiration and, once a signer exists, the
+ * slashing database's health (checked on the control thread, which may
  * block on the database for as long as its own timeouts allow).
  *
- * The API gate answers 503 {"error":"not initialised"} on every route until
- * init has published a signer (an atomic pointer, release/acquire), then
- * hands each request to the signer's own handlers.
+ * `reload` (after init only) swaps the signer's key set (init.c).
+ *
+ * Init publishes in this order: the TLS identity (and the API server
+ * switched to TLS), then the signer (an atomic pointer, release/acquire),
+ * so the API gate (api.c) never serves a signature before init nor over
+ * plain HTTP once a TLS key exists.
  */
 #include "enclave/enclave_internal.h"
 #include "signer/signer.h"
@@ -60,6 +64,8 @@ int enclave_new(const struct enclave_opts *o, struct enclave **out,
 		enclave_free(en);
 		return err_set(e, ERR_IO, "pipe: %s", strerror(errno));
 	}
+	en->api_tls_flags = o->api_tls_flags;
+	enclave_rate_init(&en->rate);
 	en->creds = aws_creds_pushed_new(e);
 	if (!en->creds) {
 		enclave_free(en);
@@ -79,10 +85,18 @@ void enclave_free(struct enclave *en)
 		if (en->stop_pipe[i] >= 0)
 			close(en->stop_pipe[i]);
 	signer_free(atomic_load(&en->signer));
+	enclave_tls_free(en->tls);
+	enclave_init_cfg_clear(&en->cfg);
+	pthread_mutex_destroy(&en->rate.lock);
 	aws_creds_provider_free(en->creds);
 	free(en->nsm_spec);
 	free(en->ca_file);
 	free(en);
+}
+
+void enclave_set_api_server(struct enclave *en, struct http_server *srv)
+{
+	en->api = srv;
 }
 
 int enclave_listen(struct enclave *en, const struct http_addr *addr,
@@ -141,9 +155,15 @@ static json_t *handle_status(struct enclave *en)
 {
 	uint64_t up = (clock_mono_us() - en->started_us) / 1000000u;
 	struct signer *s = enclave_signer(en);
+	bool tls = en->api_tls_flags || (s && en->tls);
 	json_t *r = control_msg_new(CONTROL_REPLY);
 	if (r && ((s && json_object_set_new(r, "slashing",
 					    slashing_status(s)) < 0) ||
+		  json_object_set_new(r, "tls", json_boolean(tls)) < 0 ||
+		  json_object_set_new(r, "credentials_expiration",
+				      en->creds_expiration[0]
+					      ? json_string(en->creds_expiration)
+					      : json_null()) < 0 ||
 		  json_object_set_new(r, "ok", json_true()) < 0 ||
 		  json_object_set_new(r, "ready",
 				      json_boolean(enclave_ready(en))) < 0 ||
@@ -166,6 +186,7 @@ static json_t *handle_credentials(struct enclave *en, const json_t *msg)
 		return reply_error("credentials: want {\"type\",\"credentials\"}");
 	if (aws_creds_push_json(en->creds, c, &e) < 0)
 		return reply_error(e.msg);
+	enclave_note_credentials(en, c);
 	json_t *r = control_msg_new(CONTROL_REPLY);
 	if (r && json_object_set_new(r, "ok", json_true()) < 0) {
 		json_decref(r);
@@ -174,31 +195,102 @@ static json_t *handle_credentials(struct enclave *en, const json_t *msg)
 	return r;
 }
 
-static json_t *handle_init(struct enclave *en, const json_t *msg)
+void enclave_note_credentials(struct enclave *en, const json_t *creds)
 {
-	if (enclave_ready(en))
-		return reply_error("already initialised");
-	struct err e = {0};
-	json_t *report = NULL;
-	struct signer *s = NULL;
-	if (enclave_init_run(en, msg, &report, &s, &e) < 0) {
-		log_error("init refused: %s", e.msg);
-		return reply_error(e.msg);
-	}
-	size_t loaded = signer_key_count(s);
+	/* aws_creds_push_json accepted it, so Expiration is ISO-8601 or absent. */
+	const char *x = json_string_value(json_object_get(creds, "Expiration"));
+	snprintf(en->creds_expiration, sizeof(en->creds_expiration), "%s",
+		 x ? x : "");
+}
+
+/* {"type":"reply","ok":true,"keys_loaded":N,"keys":report} (takes report). */
+static json_t *reply_keys(size_t loaded, json_t *report)
+{
 	json_t *r = control_msg_new(CONTROL_REPLY);
 	if (!r || json_object_set_new(r, "ok", json_true()) < 0 ||
 	    json_object_set_new(r, "keys_loaded",
 				json_integer((json_int_t)loaded)) < 0 ||
 	    json_object_set_new(r, "keys", report) < 0) {
 		json_decref(r);
-		signer_free(s);
 		return NULL;
 	}
-	atomic_store(&en->keys_loaded, loaded);
-	atomic_store_explicit(&en->signer, s, memory_order_release);
-	log_info("init: ready with %zu keys", loaded);
 	return r;
+}
+
+static int add_tls_fields(json_t *r, const struct enclave_tls *t)
+{
+	char hex[2 + 64 + 1];
+	hex_encode(t->spki_sha256, sizeof(t->spki_sha256), hex);
+	if (json_object_set_new(r, "tls_cert_pem", json_string(t->cert_pem)) < 0 ||
+	    json_object_set_new(r, "tls_spki_sha256", json_string(hex + 2)) < 0)
+		return -ERR_NOMEM;
+	return 0;
+}
+
+/* The TLS identity goes live before the signer does. */
+static int publish_tls(struct enclave *en, struct enclave_tls *t,
+		       struct err *e)
+{
+	if (en->api)
+		TRY(http_server_set_tls(en->api, t->ctx, e));
+	en->tls = t;
+	return 0;
+}
+
+static json_t *handle_init(struct enclave *en, const json_t *msg)
+{
+	if (enclave_ready(en))
+		return reply_error("already initialised");
+	struct err e = {0};
+	struct enclave_init_result res;
+	if (enclave_init_run(en, msg, &res, &e) < 0) {
+		log_error("init refused: %s", e.msg);
+		return reply_error(e.msg);
+	}
+	enclave_note_credentials(en, json_object_get(msg, "credentials"));
+	size_t loaded = signer_key_count(res.signer);
+	json_t *r = reply_keys(loaded, res.report);
+	if (r && res.tls && add_tls_fields(r, res.tls) < 0) {
+		json_decref(r);
+		r = NULL;
+	}
+	if (r && res.tls && publish_tls(en, res.tls, &e) < 0) {
+		json_decref(r);
+		r = reply_error(e.msg);
+		enclave_tls_free(res.tls);
+		signer_free(res.signer);
+		enclave_init_cfg_clear(&res.cfg);
+		return r;
+	}
+	if (!r) {
+		if (en->tls != res.tls)
+			enclave_tls_free(res.tls);
+		signer_free(res.signer);
+		enclave_init_cfg_clear(&res.cfg);
+		return NULL;
+	}
+	en->cfg = res.cfg;
+	atomic_store(&en->keys_loaded, loaded);
+	atomic_store_explicit(&en->signer, res.signer, memory_order_release);
+	log_info("init: ready with %zu keys%s", loaded,
+		 res.tls ? ", API on TLS with the enclave's key" : "");
+	return r;
+}
+
+static json_t *handle_reload(struct enclave *en, const json_t *msg)
+{
+	struct err e = {0};
+	json_t *report = NULL;
+	if (!enclave_ready(en))
+		return reply_error("not initialised");
+	if (enclave_reload_run(en, msg, &report, &e) < 0) {
+		log_error("reload refused: %s", e.msg);
+		return reply_error(e.msg);
+	}
+	size_t loaded = signer_key_count(enclave_signer(en));
+	atomic_store(&en->keys_loaded, loaded);
+	log_info("reload: %zu keys", loaded);
+	return reply_keys(loaded, report);
 }
 
 json_t *enclave_handle(struct enclave *en, const struct control_msg *msg)
@@ -211,7 +303,7 @@ json_t *enclave_handle(struct enclave *en, const struct control_msg *msg)
 	case CONTROL_CREDENTIALS:
 		return handle_credentials(en, msg->json);
 	case CONTROL_RELOAD:
-		return reply_error("reload: not supported yet");
+		return handle_reload(en, msg->json);
 	case CONTROL_REPLY:
 		break;
 	}
@@ -325,24 +417,4 @@ int enclave_run(struct enclave *en)
 	for (size_t i = 0; i < nconns; i++)
 		conn_close(&conns[i]);
 	return 0;
-}
-
-/* ---- the API gate ------------------------------------------------------------------ */
-
-static void api_handle(const struct http_req *req, struct http_reply *r,
-		       void *arg)
-{
-	struct signer *s = enclave_signer(arg);
-	if (!s) {
-		http_reply_error(r, 503, "not initialised");
-		return;
-	}
-	struct http_handlers h = signer_http_handlers(s);
-	h.handle(req, r, h.arg);
-}
-
-struct http_handlers enclave_api_handlers(struct enclave *en)
-{
-	struct http_handlers h = {api_handle, en};
-	return h;
 }

@@ -67,6 +67,7 @@ struct http_req {
 	uint8_t *body;       /* NUL-terminated copy */
 	size_t body_len;
 	char client[64];     /* mTLS known-client name, or "" */
+	bool tls;            /* the request came over TLS */
 };
 
 struct http_reply;
@@ -150,5 +151,12 @@ void http_server_stop(struct http_server *s);
 void http_server_free(struct http_server *s);
 /* The bound TCP port (useful when 0 was asked). */
 uint16_t http_server_port(const struct http_server *s);
+/*
+ * Turns TLS on for a server created without it (the enclave, once its key
+ * exists): connections accepted from now on handshake with ctx (the server
+ * takes a reference); those already open stay plain and their requests
+ * carry req->tls false, so a handler can refuse them. Once only.
+ */
+int http_server_set_tls(struct http_server *s, SSL_CTX *ctx, struct err *e);
 
 #endif

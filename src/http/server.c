@@ -69,7 +69,9 @@ struct http_loop {
 };
 
 struct http_server {
-	SSL_CTX *tls;
+	/* Set at creation or once later by http_server_set_tls (NULL ->
+	 * ctx only, never replaced), so a loop reading it needs no lock. */
+	_Atomic(SSL_CTX *) tls;
 	char **allow;           /* NULL-terminated; NULL = any host */
 	size_t max_body;
 	struct http_handlers h;
@@ -439,12 +441,16 @@ static int fill_req(struct http_server *s, struct evhttp_request *evreq,
 		return -ERR_IO;
 	j->req.body[n] = '\0';
 	j->req.body_len = n;
-	if (s->tls) {
+	if (atomic_load(&s->tls)) {
 		struct evhttp_connection *c = evhttp_request_get_connection(evreq);
 		struct bufferevent *bev =
 			c ? evhttp_connection_get_bufferevent(c) : NULL;
 		SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
-		http_tls_client_name(ssl, j->req.client, sizeof(j->req.client));
+		/* A connection accepted before http_server_set_tls is plain. */
+		j->req.tls = ssl != NULL;
+		if (ssl)
+			http_tls_client_name(ssl, j->req.client,
+					     sizeof(j->req.client));
 	}
 	return 0;
 }
@@ -516,9 +522,10 @@ static struct bufferevent *make_bev(struct event_base *base, void *arg)
 {
 	struct http_loop *l = arg;
 	pass_accept_turn(l);
-	if (!l->s->tls)
+	SSL_CTX *tls = atomic_load(&l->s->tls);
+	if (!tls)
 		return NULL; /* evhttp makes a plain socket bufferevent */
-	SSL *ssl = SSL_new(l->s->tls);
+	SSL *ssl = SSL_new(tls);
 	if (!ssl)
 		return NULL;
 	struct bufferevent *bev = bufferevent_openssl_socket_new(
@@ -631,7 +638,7 @@ int http_server_new(const struct http_server_config *cfg,
 	s->allow = split_allowlist(cfg->host_allowlist);
 	if (cfg->tls) {
 		SSL_CTX_up_ref(cfg->tls);
-		s->tls = cfg->tls;
+		atomic_store(&s->tls, cfg->tls);
 	}
 	signal(SIGPIPE, SIG_IGN);
 	s->nloops = cfg->loops > 0 ? cfg->loops : cpu_count();
@@ -751,6 +758,17 @@ uint16_t http_server_port(const struct http_server *s)
 	return s->port;
 }
 
+int http_server_set_tls(struct http_server *s, SSL_CTX *ctx, struct err *e)
+{
+	SSL_CTX *none = NULL;
+	SSL_CTX_up_ref(ctx);
+	if (!atomic_compare_exchange_strong(&s->tls, &none, ctx)) {
+		SSL_CTX_free(ctx);
+		return err_set(e, ERR_INVALID, "the server already has TLS");
+	}
+	return 0;
+}
+
 void http_server_free(struct http_server *s)
 {
 	if (!s)
@@ -784,7 +802,7 @@ void http_server_free(struct http_server *s)
 	free(s->loops);
 	if (s->nloops == 0 && s->listen_fd >= 0)
 		close(s->listen_fd);
-	SSL_CTX_free(s->tls);
+	SSL_CTX_free(atomic_load(&s->tls));
 	for (char **a = s->allow; a && *a; a++)
 		free(*a);
 	free(s->allow);

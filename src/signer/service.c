@@ -202,6 +202,32 @@ void signer_install_keys(struct signer *s, struct key_registry *keys)
 	keys_free(old);
 }
 
+bool signer_has_key(struct signer *s, const uint8_t pubkey[BLS_PUBKEY_LEN])
+{
+	pthread_rwlock_rdlock(&s->keys_lock);
+	bool has = s->keys && keys_find(s->keys, pubkey) != NULL;
+	pthread_rwlock_unlock(&s->keys_lock);
+	return has;
+}
+
+int signer_key_dup(struct signer *s, const uint8_t pubkey[BLS_PUBKEY_LEN],
+		   struct bls_key **out, struct err *e)
+{
+	struct secret *sk = NULL;
+	int rc;
+	pthread_rwlock_rdlock(&s->keys_lock);
+	const struct bls_key *k = s->keys ? keys_find(s->keys, pubkey) : NULL;
+	if (!k)
+		rc = err_set(e, ERR_NOT_FOUND, "key not loaded");
+	else
+		rc = bls_key_export(k, &sk, e);
+	pthread_rwlock_unlock(&s->keys_lock);
+	if (rc == 0)
+		rc = bls_key_from_bytes(sk->bytes, out, e);
+	secret_free(sk);
+	return rc;
+}
+
 int signer_slashing_health(struct signer *s, struct err *e)
 {
 	if (!s->slashing_enabled)

@@ -7,6 +7,7 @@
 #define NS_SIGNER_H
 
 #include "core/core.h"
+#include "crypto/crypto.h"
 #include "eth2/eth2.h"
 #include "http/http.h"
 
@@ -72,6 +73,11 @@ struct http_handlers signer_http_handlers(struct signer *s);
  * keys; the old registry is wiped and freed.
  */
 void signer_install_keys(struct signer *s, struct key_registry *keys);
+/* A copy of the loaded key with this pubkey (the enclave's reload keeps
+ * keys without asking KMS again); -ERR_NOT_FOUND when it is not loaded. */
+int signer_key_dup(struct signer *s, const uint8_t pubkey[BLS_PUBKEY_LEN],
+		   struct bls_key **out, struct err *e);
+bool signer_has_key(struct signer *s, const uint8_t pubkey[BLS_PUBKEY_LEN]);
 /* The slashing database's health (opened on first use): 0, or why not.
  * May block on the database: call it off the event loops. */
 int signer_slashing_health(struct signer *s, struct err *e);

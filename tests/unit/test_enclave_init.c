@@ -28,6 +28,10 @@
 #pragma GCC diagnostic pop
 #include "test_enclave_common.h"
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
 #ifdef NS_NSM_SIMULATOR
 
 #define PRINCIPAL "arn:aws:iam::111122223333:role/operator"
@@ -44,10 +48,14 @@
 static char g_simdir[64];
 static char g_nsm_spec[80];
 static char g_pcr0_hex[2 * NITRO_PCR_LEN_MAX + 1];
-static char g_key_sim[128], g_key_other[128];
+static char g_key_sim[128], g_key_other[128], g_key_tls[128];
+#define KEY_TABLE "nitro-signer-keys-enclave-test"
+
 static struct aws_creds_provider *g_env;
 
-static void create_pinned_key(const char *pcr0, char *arn, size_t arn_size)
+/* enclave_actions: what the attested enclave may do, e.g. "\"kms:Decrypt\"". */
+static void create_key_for(const char *pcr0, const char *enclave_actions,
+			   char *arn, size_t arn_size)
 {
 	char policy[2048];
 	snprintf(policy, sizeof(policy),
@@ -57,10 +65,10 @@ static void create_pinned_key(const char *pcr0, char *arn, size_t arn_size)
 		 "\"Resource\":\"*\",\"Condition\":{\"Null\":{"
 		 "\"kms:RecipientAttestation:PCR0\":\"true\"}}},"
 		 "{\"Sid\":\"enclave\",\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"%s\"},"
-		 "\"Action\":[\"kms:Decrypt\"],\"Resource\":\"*\","
+		 "\"Action\":[%s],\"Resource\":\"*\","
 		 "\"Condition\":{\"StringEqualsIgnoreCase\":{"
 		 "\"kms:RecipientAttestation:PCR0\":\"%s\"}}}]}",
-		 PRINCIPAL, PRINCIPAL, pcr0);
+		 PRINCIPAL, PRINCIPAL, enclave_actions, pcr0);
 	json_t *req = json_pack("{s:s}", "policy", policy);
 	char *body = json_dumps(req, 0);
 	json_t *k = standin_admin("AWS_ENDPOINT_URL_KMS", "create-key", body);
@@ -69,6 +77,11 @@ static void create_pinned_key(const char *pcr0, char *arn, size_t arn_size)
 	assert_non_null(json_string_value(json_object_get(k, "Arn")));
 	snprintf(arn, arn_size, "%s", json_string_value(json_object_get(k, "Arn")));
 	json_decref(k);
+}
+
+static void create_pinned_key(const char *pcr0, char *arn, size_t arn_size)
+{
+	create_key_for(pcr0, "\"kms:Decrypt\"", arn, arn_size);
 }
 
 static int group_setup(void **state)
@@ -110,6 +123,19 @@ static int group_setup(void **state)
 		return -1;
 	create_pinned_key(g_pcr0_hex, g_key_sim, sizeof(g_key_sim));
 	create_pinned_key(OTHER_PCR0, g_key_other, sizeof(g_key_other));
+	create_key_for(g_pcr0_hex, "\"kms:Decrypt\",\"kms:GenerateDataKey\"",
+		       g_key_tls, sizeof(g_key_tls));
+	struct aws_client_opts o = {.creds = g_env};
+	struct aws_client *c = aws_client_new(&o, &e);
+	rc = c ? aws_ddb_create_table(c, KEY_TABLE, "web3signer_uuid", "S",
+				      "pubkey", "S", &e) : -1;
+	if (rc == 0)
+		rc = aws_ddb_wait_active(c, KEY_TABLE, 10000, &e);
+	aws_client_free(c);
+	if (rc != 0) {
+		fprintf(stderr, "key table: %s\n", e.msg);
+		return -1;
+	}
 	return 0;
 }
 
@@ -473,12 +499,626 @@ static void test_init_through_the_host_proxy_socket(void **state)
 	bls_key_free(k);
 }
 
+/* ---- the TLS key born in the enclave ---------------------------------------- */
+
+static json_t *tls_init_msg(const struct test_enclave *t, const char *signer,
+			    json_t *records)
+{
+	json_t *m = init_msg(t, records);
+	json_object_set_new(m, "signer_id", json_string(signer));
+	json_object_set_new(m, "key_table", json_string(KEY_TABLE));
+	json_object_set_new(m, "kms_key_id", json_string(g_key_tls));
+	json_object_set_new(m, "dynamodb_endpoint",
+			    json_string(getenv("AWS_ENDPOINT_URL_DYNAMODB")));
+	json_object_set_new(m, "tls_names",
+			    json_pack("[s,s]", "localhost", "127.0.0.1"));
+	return m;
+}
+
+static X509 *pem_cert(const char *pem)
+{
+	BIO *b = BIO_new_mem_buf(pem, -1);
+	X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	BIO_free(b);
+	assert_non_null(x);
+	return x;
+}
+
+/* SHA-256 of the certificate's SubjectPublicKeyInfo DER. */
+static void spki_sha256(const char *pem, uint8_t out[32])
+{
+	X509 *x = pem_cert(pem);
+	unsigned char *der = NULL;
+	int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
+	assert_true(n > 0);
+	assert_int_equal(EVP_Digest(der, (size_t)n, out, NULL, EVP_sha256(),
+				    NULL), 1);
+	OPENSSL_free(der);
+	X509_free(x);
+}
+
+static json_t *tls_item_key(const char *signer)
+{
+	return json_pack("{s:{s:s},s:{s:s}}", "web3signer_uuid", "S", signer,
+			 "pubkey", "S", "tls:server");
+}
+
+/* The stored TLS record of signer, or NULL. */
+static json_t *tls_item(const char *signer)
+{
+	struct aws_client *c = operator_client();
+	json_t *key = tls_item_key(signer), *item = NULL;
+	struct err e = {0};
+	if (aws_ddb_get_item(c, KEY_TABLE, key, true, &item, &e) < 0)
+		fail_msg("GetItem: %s", e.msg);
+	json_decref(key);
+	aws_client_free(c);
+	return item;
+}
+
+static void tls_item_put(json_t *item, const char *signer)
+{
+	struct aws_client *c = operator_client();
+	struct err e = {0};
+	json_object_set_new(item, "web3signer_uuid", json_pack("{s:s}", "S", signer));
+	if (aws_ddb_put_item(c, KEY_TABLE, item, NULL, &e) < 0)
+		fail_msg("PutItem: %s", e.msg);
+	aws_client_free(c);
+}
+
+static const char *item_s(const json_t *item, const char *name)
+{
+	return json_string_value(json_object_get(json_object_get(item, name), "S"));
+}
+
+/* init must succeed; returns the reply. */
+static json_t *init_ok(int fd, json_t *msg)
+{
+	json_t *r = host_call(fd, msg);
+	if (!json_is_true(json_object_get(r, "ok")))
+		fail_msg("init: %s", json_string_value(json_object_get(r, "error")));
+	return r;
+}
+
+/* A request to the gate as if it came over TLS (tls) or plain HTTP. */
+static int api_get(struct enclave *en, const char *path, const char *query,
+		   bool tls, struct http_reply *rep)
+{
+	struct http_handlers h = enclave_api_handlers(en);
+	struct http_req req = {.method = HTTP_GET, .path = (char *)path,
+			       .query = (char *)query, .tls = tls};
+	memset(rep, 0, sizeof(*rep));
+	h.handle(&req, rep, h.arg);
+	if (rep->defer_fn)
+		rep->defer_fn(&req, rep, rep->defer_ctx);
+	return rep->status;
+}
+
+struct curl_buf {
+	char *p;
+	size_t n;
+};
+
+static size_t curl_write(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct curl_buf *b = ud;
+	size_t n = size * nmemb;
+	char *p = realloc(b->p, b->n + n + 1);
+	if (!p)
+		return 0;
+	memcpy(p + b->n, ptr, n);
+	b->p = p;
+	b->n += n;
+	b->p[b->n] = '\0';
+	return n;
+}
+
+/* GET url (https pinned to the PEM in ca_path); the HTTP status, or -1
+ * when the exchange failed (e.g. plain HTTP to a TLS listener). */
+static long url_get(const char *url, const char *ca_path, struct curl_buf *b,
+		    char *ctype, size_t ctype_len)
+{
+	CURL *h = curl_easy_init();
+	memset(b, 0, sizeof(*b));
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, curl_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
+	if (ca_path)
+		curl_easy_setopt(h, CURLOPT_CAINFO, ca_path);
+	long status = -1;
+	if (curl_easy_perform(h) == CURLE_OK) {
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+		char *ct = NULL;
+		curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct);
+		if (ctype)
+			snprintf(ctype, ctype_len, "%s", ct ? ct : "");
+	}
+	curl_easy_cleanup(h);
+	return status;
+}
+
+struct api_server {
+	struct http_server *srv;
+	pthread_t thr;
+	uint16_t port;
+};
+
+static void *api_thread(void *arg)
+{
+	(void)http_server_run(arg);
+	return NULL;
+}
+
+/* The enclave's API on 127.0.0.1 (free port), plain until init. */
+static void api_start(struct api_server *a, struct enclave *en)
+{
+	struct err e = {0};
+	struct http_server_config cfg = {
+		.host_allowlist = "*",
+		.max_body = 1 << 20,
+		.loops = 1,
+		.workers = 2,
+		.handlers = enclave_api_handlers(en),
+	};
+	assert_int_equal(http_addr_parse("tcp:127.0.0.1:0", &cfg.listen, &e), 0);
+	if (http_server_new(&cfg, &a->srv, &e) < 0)
+		fail_msg("http_server_new: %s", e.msg);
+	enclave_set_api_server(en, a->srv);
+	a->port = http_server_port(a->srv);
+	assert_int_equal(pthread_create(&a->thr, NULL, api_thread, a->srv), 0);
+}
+
+static void api_stop(struct api_server *a)
+{
+	http_server_stop(a->srv);
+	pthread_join(a->thr, NULL);
+	http_server_free(a->srv);
+}
+
+/* A document from GET /attestation: verified against the simulator's root,
+ * user_data = SHA-256(SPKI of pem), the nonce echoed. */
+static void check_attestation_doc(const uint8_t *doc, size_t len,
+				  const char *pem, const uint8_t *nonce,
+				  size_t nonce_len)
+{
+	char root[128];
+	snprintf(root, sizeof(root), "%s/root.pem", g_simdir);
+	uint8_t *der = NULL;
+	size_t der_len = 0;
+	struct err e = {0};
+	assert_int_equal(attestation_root_from_pem_file(root, &der, &der_len, &e), 0);
+	struct attestation_verify_opts o = {der, der_len, 0, 0};
+	struct attestation_doc *d = NULL;
+	if (attestation_verify(doc, len, &o, &d, &e) < 0)
+		fail_msg("attestation_verify: %s", e.msg);
+	uint8_t want[32];
+	spki_sha256(pem, want);
+	assert_true(d->user_data.present);
+	assert_int_equal(d->user_data.len, 32);
+	assert_memory_equal(d->user_data.p, want, 32);
+	assert_true(d->nonce.present);
+	assert_int_equal(d->nonce.len, nonce_len);
+	assert_memory_equal(d->nonce.p, nonce, nonce_len);
+	assert_false(d->public_key.present);
+	attestation_doc_free(d);
+	free(der);
+}
+
+static void test_tls_key_born_in_enclave_served_and_recovered(void **state)
+{
+	(void)state;
+	struct err e = {0};
+	struct bls_key *k;
+	assert_int_equal(bls_key_generate(&k, &e), 0);
+	struct aws_client *c = operator_client();
+	json_t *recs = json_array();
+	json_array_append_new(recs, sample_record(c, g_key_sim, k, k));
+	aws_client_free(c);
+	assert_null(tls_item("tls-signer-a"));
+
+	struct test_enclave t;
+	test_enclave_start(&t, g_nsm_spec, 0);
+	struct api_server api;
+	api_start(&api, t.en);
+	char url[128];
+	struct curl_buf b;
+	/* Before init: plain HTTP, 503 on every route. */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/upcheck", api.port);
+	assert_int_equal(url_get(url, NULL, &b, NULL, 0), 503);
+	free(b.p);
+
+	int fd = host_connect(&t);
+	json_t *r = init_ok(fd, tls_init_msg(&t, "tls-signer-a", recs));
+	assert_int_equal(json_integer_value(json_object_get(r, "keys_loaded")), 1);
+	const char *pem = json_string_value(json_object_get(r, "tls_cert_pem"));
+	const char *spki = json_string_value(json_object_get(r, "tls_spki_sha256"));
+	assert_non_null(pem);
+	assert_non_null(spki);
+	uint8_t want[32];
+	char want_hex[67];
+	spki_sha256(pem, want);
+	hex_encode(want, 32, want_hex);
+	assert_string_equal(spki, want_hex + 2);
+	/* The certificate names what tls_names listed. */
+	X509 *x = pem_cert(pem);
+	assert_int_equal(X509_check_host(x, "localhost", 0, 0, NULL), 1);
+	assert_int_equal(X509_check_ip_asc(x, "127.0.0.1", 0), 1);
+	assert_int_equal(X509_check_host(x, "example.com", 0, 0, NULL), 0);
+	char cn[128];
+	X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn,
+				  sizeof(cn));
+	assert_string_equal(cn, "nitro-signer tls-signer-a");
+	X509_free(x);
+
+	/* The record: sealed key, the same certificate, nothing in the clear. */
+	json_t *item = tls_item("tls-signer-a");
+	assert_non_null(item);
+	assert_string_equal(item_s(item, "tls_format"), "nitro-signer-tls-v1");
+	assert_string_equal(item_s(item, "tls_cert_pem"), pem);
+	assert_non_null(item_s(item, "wrapped_data_key_b64"));
+	assert_non_null(item_s(item, "tls_key_ciphertext_b64"));
+	assert_non_null(item_s(item, "datetime"));
+	assert_null(strstr(item_s(item, "tls_key_ciphertext_b64"), "PRIVATE"));
+
+	json_t *st = host_call(fd, control_msg_new(CONTROL_STATUS));
+	assert_true(json_is_true(json_object_get(st, "tls")));
+	assert_true(json_is_true(json_object_get(st, "ready")));
+	json_decref(st);
+
+	/* After init: HTTPS with that certificate; plain HTTP is not served. */
+	char ca[128];
+	snprintf(ca, sizeof(ca), "%s/api-cert.pem", t.dir);
+	FILE *f = fopen(ca, "w");
+	assert_non_null(f);
+	fputs(pem, f);
+	fclose(f);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u/upcheck", api.port);
+	assert_int_equal(url_get(url, ca, &b, NULL, 0), 200);
+	free(b.p);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/upcheck", api.port);
+	long plain = url_get(url, NULL, &b, NULL, 0);
+	assert_true(plain != 200);
+	free(b.p);
+	/* GET /attestation over HTTPS: the raw document binding the key. */
+	static const uint8_t nonce[] = {0x00, 0x11, 0x22, 0xff};
+	char ctype[64];
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u/attestation?nonce=001122FF",
+		 api.port);
+	assert_int_equal(url_get(url, ca, &b, ctype, sizeof(ctype)), 200);
+	assert_string_equal(ctype, "application/cbor");
+	check_attestation_doc((uint8_t *)b.p, b.n, pem, nonce, sizeof(nonce));
+	free(b.p);
+
+	/* A request on a connection that is not TLS is refused by the gate. */
+	struct http_reply rep;
+	assert_int_equal(api_get(t.en, "/api/v1/eth2/publicKeys", NULL, false,
+				 &rep), 403);
+	assert_non_null(strstr(rep.body, "TLS required"));
+	free(rep.body);
+	assert_int_equal(api_get(t.en, "/api/v1/eth2/publicKeys", NULL, true,
+				 &rep), 200);
+	free(rep.body);
+	close(fd);
+	api_stop(&api);
+	test_enclave_stop(&t);
+
+	/* Another enclave of the same signer gets the same key back. */
+	struct test_enclave t2;
+	test_enclave_start(&t2, g_nsm_spec, 0);
+	fd = host_connect(&t2);
+	json_t *r2 = init_ok(fd, tls_init_msg(&t2, "tls-signer-a", json_array()));
+	assert_string_equal(json_string_value(json_object_get(r2, "tls_cert_pem")),
+			    pem);
+	assert_string_equal(json_string_value(json_object_get(r2, "tls_spki_sha256")),
+			    spki);
+	json_t *item2 = tls_item("tls-signer-a");
+	assert_true(json_equal(item, item2)); /* recovered, not rewritten */
+	json_decref(item2);
+	json_decref(r2);
+	close(fd);
+	test_enclave_stop(&t2);
+	json_decref(item);
+	json_decref(r);
+	bls_key_free(k);
+}
+
+static void test_attestation_route_checks_nonce_and_rate(void **state)
+{
+	(void)state;
+	struct test_enclave t;
+	test_enclave_start(&t, g_nsm_spec, 0);
+	struct http_reply rep;
+	assert_int_equal(api_get(t.en, "/attestation", "nonce=00", true, &rep), 503);
+	free(rep.body);
+	int fd = host_connect(&t);
+	json_t *r = init_ok(fd, tls_init_msg(&t, "tls-signer-rate", json_array()));
+	const char *pem = json_string_value(json_object_get(r, "tls_cert_pem"));
+	static const char *const bad[] = {
+		NULL, "", "nonce=", "nonce=0", "nonce=zz", "nonce=0x00",
+		"other=00", "nonce=00&nonce=11",
+		"nonce=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+		"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff00"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(api_get(t.en, "/attestation", bad[i], true, &rep), 400);
+		assert_non_null(strstr(rep.body, "nonce"));
+		free(rep.body);
+	}
+	/* 64 bytes is the most. */
+	char q[140] = "nonce=";
+	uint8_t nonce[64];
+	for (int i = 0; i < 64; i++) {
+		nonce[i] = (uint8_t)(0xa0 + i);
+		sprintf(q + 6 + 2 * i, "%02x", nonce[i]);
+	}
+	assert_int_equal(api_get(t.en, "/attestation", q, true, &rep), 200);
+	check_attestation_doc((uint8_t *)rep.body, rep.body_len, pem, nonce, 64);
+	free(rep.body);
+	/* The bucket: a burst of 10 (one spent above, maybe refilled), then 429. */
+	struct http_handlers h = enclave_api_handlers(t.en);
+	struct http_req req = {.method = HTTP_GET, .path = (char *)"/attestation",
+			       .query = (char *)"nonce=01", .tls = true};
+	struct http_reply burst[12];
+	int ok = 0, limited = 0;
+	for (int i = 0; i < 12; i++) {
+		memset(&burst[i], 0, sizeof(burst[i]));
+		h.handle(&req, &burst[i], h.arg);
+		if (burst[i].defer_fn)
+			ok++;
+		else if (burst[i].status == 429)
+			limited++;
+	}
+	assert_true(ok >= 9 && ok <= 10);
+	assert_int_equal(ok + limited, 12);
+	for (int i = 0; i < 12; i++) {
+		if (burst[i].defer_fn) {
+			burst[i].defer_fn(&req, &burst[i], burst[i].defer_ctx);
+			assert_int_equal(burst[i].status, 200);
+		} else {
+			assert_non_null(strstr(burst[i].body, "too many"));
+		}
+		free(burst[i].body);
+	}
+	json_decref(r);
+	close(fd);
+	test_enclave_stop(&t);
+}
+
+struct racer {
+	struct test_enclave t;
+	json_t *reply;
+};
+
+static void *race_init(void *arg)
+{
+	struct racer *r = arg;
+	int fd = host_connect(&r->t);
+	r->reply = host_call(fd, tls_init_msg(&r->t, "tls-signer-race",
+					      json_array()));
+	close(fd);
+	return NULL;
+}
+
+static void test_tls_two_enclaves_racing_agree_on_one_key(void **state)
+{
+	(void)state;
+	struct racer r[2];
+	pthread_t thr[2];
+	for (int i = 0; i < 2; i++)
+		test_enclave_start(&r[i].t, g_nsm_spec, 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&thr[i], NULL, race_init, &r[i]), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(thr[i], NULL);
+	for (int i = 0; i < 2; i++)
+		if (!json_is_true(json_object_get(r[i].reply, "ok")))
+			fail_msg("init %d: %s", i, json_string_value(json_object_get(
+							     r[i].reply, "error")));
+	json_t *item = tls_item("tls-signer-race");
+	assert_non_null(item);
+	for (int i = 0; i < 2; i++) {
+		assert_string_equal(json_string_value(json_object_get(
+					    r[i].reply, "tls_cert_pem")),
+				    item_s(item, "tls_cert_pem"));
+		json_decref(r[i].reply);
+		test_enclave_stop(&r[i].t);
+	}
+	json_decref(item);
+}
+
+/* init with this record for signer fails naming `why`; nothing changes. */
+static void check_bad_record(const char *signer, const char *why)
+{
+	json_t *before = tls_item(signer);
+	struct test_enclave t;
+	test_enclave_start(&t, g_nsm_spec, 0);
+	int fd = host_connect(&t);
+	json_t *r = host_call(fd, tls_init_msg(&t, signer, json_array()));
+	assert_true(json_is_false(json_object_get(r, "ok")));
+	const char *err = json_string_value(json_object_get(r, "error"));
+	assert_non_null(err);
+	if (!strstr(err, "tls key") || !strstr(err, why))
+		fail_msg("%s: unexpected error: %s", signer, err);
+	json_decref(r);
+	r = host_call(fd, control_msg_new(CONTROL_STATUS));
+	assert_true(json_is_false(json_object_get(r, "ready")));
+	assert_true(json_is_false(json_object_get(r, "tls")));
+	json_decref(r);
+	struct http_reply rep;
+	assert_int_equal(api_get(t.en, "/upcheck", NULL, true, &rep), 503);
+	free(rep.body);
+	json_t *after = tls_item(signer);
+	assert_true(before ? json_equal(before, after) : after == NULL);
+	json_decref(before);
+	json_decref(after);
+	close(fd);
+	test_enclave_stop(&t);
+}
+
+static void test_tls_bad_records_fail_init_and_change_nothing(void **state)
+{
+	(void)state;
+	/* Two good records to take apart (made by enclaves). */
+	static const char *const good[] = {"tls-signer-good-1", "tls-signer-good-2"};
+	json_t *items[2];
+	for (int i = 0; i < 2; i++) {
+		struct test_enclave t;
+		test_enclave_start(&t, g_nsm_spec, 0);
+		int fd = host_connect(&t);
+		json_decref(init_ok(fd, tls_init_msg(&t, good[i], json_array())));
+		close(fd);
+		test_enclave_stop(&t);
+		items[i] = tls_item(good[i]);
+		assert_non_null(items[i]);
+	}
+	/* Another signer's record: KMS refuses the encryption context. */
+	json_t *x = json_deep_copy(items[0]);
+	tls_item_put(x, "tls-bad-other-signer");
+	json_decref(x);
+	check_bad_record("tls-bad-other-signer", "InvalidCiphertext");
+	/* Garbage base64. */
+	x = json_deep_copy(items[0]);
+	json_object_set_new(x, "tls_key_ciphertext_b64",
+			    json_pack("{s:s}", "S", "@@not base64@@"));
+	tls_item_put(x, "tls-bad-base64");
+	json_decref(x);
+	check_bad_record("tls-bad-base64", "base64");
+	/* The key of one record with the certificate of another. */
+	x = json_deep_copy(items[0]);
+	json_object_set(x, "tls_cert_pem", json_object_get(items[1], "tls_cert_pem"));
+	tls_item_put(x, "tls-signer-good-1");
+	json_decref(x);
+	check_bad_record("tls-signer-good-1", "does not match");
+	/* An unknown format. */
+	x = json_deep_copy(items[1]);
+	json_object_set_new(x, "tls_format", json_pack("{s:s}", "S", "v0"));
+	tls_item_put(x, "tls-signer-good-2");
+	json_decref(x);
+	check_bad_record("tls-signer-good-2", "tls_format");
+	/* KMS refuses GenerateDataKey for a key whose policy does not allow the
+	 * enclave to: init fails and no record is written. */
+	struct test_enclave t;
+	test_enclave_start(&t, g_nsm_spec, 0);
+	int fd = host_connect(&t);
+	json_t *m = tls_init_msg(&t, "tls-denied", json_array());
+	json_object_set_new(m, "kms_key_id", json_string(g_key_sim));
+	json_t *r = host_call(fd, m);
+	assert_true(json_is_false(json_object_get(r, "ok")));
+	assert_non_null(strstr(json_string_value(json_object_get(r, "error")),
+			       "AccessDenied"));
+	json_decref(r);
+	assert_null(tls_item("tls-denied"));
+	/* The host may retry: the same enclave then initialises. */
+	json_decref(init_ok(fd, tls_init_msg(&t, "tls-denied", json_array())));
+	close(fd);
+	test_enclave_stop(&t);
+	for (int i = 0; i < 2; i++)
+		json_decref(items[i]);
+}
+
+/* ---- reload ------------------------------------------------------------------------ */
+
+static void test_reload_adds_keeps_and_removes_keys(void **state)
+{
+	(void)state;
+	struct err e = {0};
+	struct bls_key *k[3];
+	char pk[3][99];
+	json_t *rec[3];
+	struct aws_client *c = operator_client();
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(bls_key_generate(&k[i], &e), 0);
+		pubkey_hex(k[i], pk[i]);
+	}
+	rec[0] = sample_record(c, g_key_sim, k[0], k[0]);
+	rec[1] = sample_record(c, g_key_sim, k[1], k[1]);
+	rec[2] = envelope_record(c, g_key_sim, &k[2], 1, "envelope:00000000000000aa:1");
+	aws_client_free(c);
+	struct test_enclave t;
+	test_enclave_start(&t, g_nsm_spec, 0);
+	int fd = host_connect(&t);
+	/* Before init. */
+	json_t *m = control_msg_new(CONTROL_RELOAD);
+	json_object_set_new(m, "records", json_array());
+	json_t *r = host_call(fd, m);
+	assert_true(json_is_false(json_object_get(r, "ok")));
+	assert_string_equal(json_string_value(json_object_get(r, "error")),
+			    "not initialised");
+	json_decref(r);
+	json_decref(init_ok(fd, init_msg(&t, json_pack("[O]", rec[0]))));
+	/* No TLS key: no attestation route. */
+	struct http_reply rep;
+	assert_int_equal(api_get(t.en, "/attestation", "nonce=00", false, &rep), 404);
+	free(rep.body);
+	/* Add a sample key and a bundle; k[0] is kept without asking KMS. */
+	standin_reset("AWS_ENDPOINT_URL_KMS");
+	m = control_msg_new(CONTROL_RELOAD);
+	json_object_set_new(m, "records", json_pack("[O,O,O]", rec[0], rec[1], rec[2]));
+	r = host_call(fd, m);
+	if (!json_is_true(json_object_get(r, "ok")))
+		fail_msg("reload: %s", json_string_value(json_object_get(r, "error")));
+	assert_int_equal(json_integer_value(json_object_get(r, "keys_loaded")), 3);
+	assert_int_equal(json_array_size(json_object_get(r, "keys")), 3);
+	for (int i = 0; i < 3; i++)
+		assert_true(json_is_true(json_object_get(
+			report_for(json_object_get(r, "keys"), pk[i]), "loaded")));
+	assert_int_equal(standin_count("AWS_ENDPOINT_URL_KMS", "Decrypt"), 2);
+	json_decref(r);
+	for (int i = 0; i < 3; i++)
+		check_signs(t.en, k[i], pk[i]);
+	/* Drop k[0] and k[2]; nothing new, so no KMS call at all. */
+	standin_reset("AWS_ENDPOINT_URL_KMS");
+	m = control_msg_new(CONTROL_RELOAD);
+	json_object_set_new(m, "records", json_pack("[O]", rec[1]));
+	r = host_call(fd, m);
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	assert_int_equal(json_integer_value(json_object_get(r, "keys_loaded")), 1);
+	assert_int_equal(standin_count("AWS_ENDPOINT_URL_KMS", "Decrypt"), 0);
+	json_decref(r);
+	check_signs(t.en, k[1], pk[1]);
+	char *body = NULL;
+	assert_int_equal(sign_randao(t.en, pk[0], &body), 404);
+	free(body);
+	assert_int_equal(sign_randao(t.en, pk[2], &body), 404);
+	free(body);
+	r = host_call(fd, control_msg_new(CONTROL_STATUS));
+	assert_int_equal(json_integer_value(json_object_get(r, "keys_loaded")), 1);
+	json_decref(r);
+	/* A malformed reload changes nothing. */
+	m = control_msg_new(CONTROL_RELOAD);
+	json_object_set_new(m, "records", json_pack("[{s:s,s:s}]", "pubkey", pk[0],
+						    "kind", "mystery"));
+	r = host_call(fd, m);
+	assert_true(json_is_false(json_object_get(r, "ok")));
+	json_decref(r);
+	m = control_msg_new(CONTROL_RELOAD);
+	json_object_set_new(m, "records", json_array());
+	json_object_set_new(m, "region", json_string("us-east-1"));
+	r = host_call(fd, m);
+	assert_true(json_is_false(json_object_get(r, "ok")));
+	assert_non_null(strstr(json_string_value(json_object_get(r, "error")),
+			       "region"));
+	json_decref(r);
+	check_signs(t.en, k[1], pk[1]);
+	close(fd);
+	test_enclave_stop(&t);
+	for (int i = 0; i < 3; i++) {
+		json_decref(rec[i]);
+		bls_key_free(k[i]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_init_through_the_host_proxy_socket),
 		cmocka_unit_test(test_init_loads_sample_and_envelope_records),
 		cmocka_unit_test(test_tampered_envelope_reports_every_listed_key),
+		cmocka_unit_test(test_tls_key_born_in_enclave_served_and_recovered),
+		cmocka_unit_test(test_attestation_route_checks_nonce_and_rate),
+		cmocka_unit_test(test_tls_two_enclaves_racing_agree_on_one_key),
+		cmocka_unit_test(test_tls_bad_records_fail_init_and_change_nothing),
+		cmocka_unit_test(test_reload_adds_keeps_and_removes_keys),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

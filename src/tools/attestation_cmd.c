@@ -1,5 +1,6 @@
 /*
- * attestation_cmd.c: `nitro-keys attestation verify FILE [--root=PEM]`.
+ * attestation_cmd.c: `nitro-keys attestation verify FILE [--root=PEM]
+ * [--expect-pcr0=HEX] [--nonce=HEX] [--tls-cert=PEM]`.
  *
  * Reads an attestation document as raw CBOR or as standard base64 (padded or
  * not, one trailing newline allowed; a COSE document starts with 0x84 or
@@ -8,6 +9,11 @@
  * the document's own timestamp: a stored document's certificates have long
  * expired by now) and prints one JSON object with its fields. The file is
  * untrusted; it is size-limited before anything parses it.
+ *
+ * The expectation flags turn it into the client's check of an enclave's
+ * GET /attestation (docs/enclave.md): PCR0 is the image the client trusts,
+ * the nonce is the one it sent, and user_data must be SHA-256 of the
+ * SubjectPublicKeyInfo of the TLS certificate it was served.
  */
 #include "tools/attestation_cmd.h"
 
@@ -17,14 +23,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "aws/aws.h"
 #include "nitro/nitro.h"
 
 #define CMD "nitro-keys attestation verify"
 #define FILE_MAX (64 * 1024)
+#define PCR0_LEN 48
+#define NONCE_MAX 512 /* the NSM's own limit */
 
 static const char usage_text[] =
 	"usage: nitro-keys attestation verify FILE [--root=PEM]\n"
+	"       [--expect-pcr0=HEX] [--nonce=HEX] [--tls-cert=PEM]\n"
 	"\n"
 	"Verifies a Nitro Enclaves attestation document (CBOR, or base64 with or\n"
 	"without padding): COSE ES384 signature, certificate chain to the AWS\n"
@@ -33,7 +46,25 @@ static const char usage_text[] =
 	"timestamp (ms), digest, pcrs (index -> hex), public_key, user_data,\n"
 	"nonce (hex or null).\n"
 	"\n"
-	"Exit status: 0 valid, 1 invalid or unreadable, 2 bad usage.\n";
+	"Each expectation given must also hold (the check of an enclave's\n"
+	"GET /attestation?nonce=HEX):\n"
+	"  --expect-pcr0=HEX  PCR0 equals these 48 bytes (96 hex digits)\n"
+	"  --nonce=HEX        the nonce equals these bytes (1..512)\n"
+	"  --tls-cert=PEM     user_data is SHA-256 of this certificate's\n"
+	"                     SubjectPublicKeyInfo (the enclave's TLS key)\n"
+	"and a second line says what was checked. HEX may start with 0x.\n"
+	"\n"
+	"Exit status: 0 valid, 1 invalid, unreadable or an expectation not met\n"
+	"(one line naming it), 2 bad usage (naming the flag).\n";
+
+struct expect {
+	uint8_t pcr0[PCR0_LEN];
+	bool has_pcr0;
+	uint8_t *nonce;
+	size_t nonce_len;
+	uint8_t spki_sha256[32];
+	const char *tls_cert; /* NULL: no user_data check */
+};
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt,
 								 ...)
@@ -135,7 +166,34 @@ static int print_doc(const struct attestation_doc *d)
 	return 0;
 }
 
-static int verify(const char *path, const char *root_pem)
+/* What did not match, or NULL. */
+static const char *mismatch(const struct attestation_doc *d,
+			    const struct expect *x)
+{
+	if (x->has_pcr0 && (!(d->pcr_mask & 1u) || d->pcr_len != PCR0_LEN ||
+			    memcmp(d->pcrs[0], x->pcr0, PCR0_LEN) != 0))
+		return "PCR0 does not match --expect-pcr0";
+	if (x->nonce && (!d->nonce.present || d->nonce.len != x->nonce_len ||
+			 memcmp(d->nonce.p, x->nonce, x->nonce_len) != 0))
+		return "the nonce does not match --nonce";
+	if (x->tls_cert && (!d->user_data.present || d->user_data.len != 32 ||
+			    memcmp(d->user_data.p, x->spki_sha256, 32) != 0))
+		return "user_data is not SHA-256 of the --tls-cert certificate's "
+		       "public key";
+	return NULL;
+}
+
+static void print_checked(const struct expect *x)
+{
+	printf("checked: signature and certificate chain%s%s%s\n",
+	       x->has_pcr0 ? ", PCR0" : "", x->nonce ? ", nonce" : "",
+	       x->tls_cert ? ", user_data = SHA-256(SPKI of the TLS certificate)"
+			   : "");
+	fflush(stdout);
+}
+
+static int verify(const char *path, const char *root_pem,
+		  const struct expect *x)
 {
 	struct err e = {0};
 	char *buf = NULL;
@@ -151,7 +209,14 @@ static int verify(const char *path, const char *root_pem)
 	struct attestation_verify_opts opts = {root, root_len, 0, 0};
 	if (attestation_verify(doc, doc_len, &opts, &d, &e) < 0)
 		goto out;
+	const char *why = mismatch(d, x);
+	if (why) {
+		err_set(&e, ERR_INVALID, "%s", why);
+		goto out;
+	}
 	status = print_doc(d);
+	if (status == 0 && (x->has_pcr0 || x->nonce || x->tls_cert))
+		print_checked(x);
 out:
 	if (status != 0 && e.msg[0])
 		fprintf(stderr, CMD ": %s: %s\n", path, e.msg);
@@ -160,6 +225,69 @@ out:
 	free(doc);
 	free(buf);
 	return status;
+}
+
+/* Hex with or without 0x, through core's strict reader. */
+static int parse_hex(const char *s, size_t max, uint8_t **out, size_t *len)
+{
+	char *h = malloc(strlen(s) + 3);
+	if (!h)
+		return -ERR_NOMEM;
+	snprintf(h, strlen(s) + 3, "%s%s",
+		 s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ? "" : "0x", s);
+	int rc = hex_decode_alloc(h, max, out, len, NULL, "hex");
+	free(h);
+	if (rc == 0 && *len == 0) {
+		free(*out);
+		*out = NULL;
+		rc = -ERR_INVALID;
+	}
+	return rc;
+}
+
+/* SHA-256 of the PEM certificate's SubjectPublicKeyInfo DER. */
+static int cert_spki_sha256(const char *path, uint8_t out[32])
+{
+	char *pem = NULL;
+	size_t len = 0;
+	unsigned char *der = NULL;
+	X509 *cert = NULL;
+	int n = -1, rc = -ERR_INVALID;
+	if (file_read_all(path, FILE_MAX, &pem, &len, NULL) == 0) {
+		BIO *b = BIO_new_mem_buf(pem, (int)len);
+		cert = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+		BIO_free(b);
+	}
+	if (cert && (n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der)) > 0 &&
+	    EVP_Digest(der, (size_t)n, out, NULL, EVP_sha256(), NULL) == 1)
+		rc = 0;
+	OPENSSL_free(der);
+	X509_free(cert);
+	free(pem);
+	return rc;
+}
+
+/* The expectation flags' values; 2 (usage) naming the flag when bad. */
+static int parse_expect(const char *pcr0, const char *nonce, struct expect *x)
+{
+	uint8_t *b = NULL;
+	size_t n = 0;
+	if (pcr0) {
+		if (parse_hex(pcr0, PCR0_LEN, &b, &n) < 0 || n != PCR0_LEN) {
+			free(b);
+			return usage_error("--expect-pcr0 must be %d bytes of hex",
+					   PCR0_LEN);
+		}
+		memcpy(x->pcr0, b, PCR0_LEN);
+		x->has_pcr0 = true;
+		free(b);
+	}
+	if (nonce && parse_hex(nonce, NONCE_MAX, &x->nonce, &x->nonce_len) < 0)
+		return usage_error("--nonce must be 1..%d bytes of hex", NONCE_MAX);
+	if (x->tls_cert && cert_spki_sha256(x->tls_cert, x->spki_sha256) < 0)
+		return usage_error("--tls-cert: %s is not a readable PEM "
+				   "certificate", x->tls_cert);
+	return 0;
 }
 
 int nitro_keys_attestation_main(int argc, char **argv)
@@ -171,7 +299,9 @@ int nitro_keys_attestation_main(int argc, char **argv)
 	}
 	if (strcmp(argv[2], "verify") != 0)
 		return usage_error("unknown command %s", argv[2]);
-	const char *file = NULL, *root = NULL;
+	const char *file = NULL, *root = NULL, *pcr0 = NULL, *nonce = NULL;
+	struct expect x;
+	memset(&x, 0, sizeof(x));
 	for (int i = 3; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -184,6 +314,20 @@ int nitro_keys_attestation_main(int argc, char **argv)
 			if (!a[7])
 				return usage_error("%s needs a file", "--root");
 			root = a + 7;
+		} else if (strncmp(a, "--expect-pcr0=", 14) == 0) {
+			if (pcr0)
+				return usage_error("%s given twice", "--expect-pcr0");
+			pcr0 = a + 14;
+		} else if (strncmp(a, "--nonce=", 8) == 0) {
+			if (nonce)
+				return usage_error("%s given twice", "--nonce");
+			nonce = a + 8;
+		} else if (strncmp(a, "--tls-cert=", 11) == 0) {
+			if (x.tls_cert)
+				return usage_error("%s given twice", "--tls-cert");
+			if (!a[11])
+				return usage_error("%s needs a file", "--tls-cert");
+			x.tls_cert = a + 11;
 		} else if (a[0] == '-' && a[1]) {
 			return usage_error("%s is not a flag of verify", a);
 		} else if (file) {
@@ -194,5 +338,9 @@ int nitro_keys_attestation_main(int argc, char **argv)
 	}
 	if (!file)
 		return usage_error("FILE is required");
-	return verify(file, root);
+	int rc = parse_expect(pcr0, nonce, &x);
+	if (rc == 0)
+		rc = verify(file, root, &x);
+	free(x.nonce);
+	return rc;
 }

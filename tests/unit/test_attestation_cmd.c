@@ -6,7 +6,9 @@
  * base64 and as base64 without padding, prints the fields of EXPECTED.json
  * and exits 0; a simulator document verifies with --root=<its PEM> and not
  * without; a flipped byte, the wrong root and unreadable files exit 1 with
- * one line; usage errors exit 2.
+ * one line; usage errors exit 2. The expectation flags (--expect-pcr0,
+ * --nonce, --tls-cert) each refuse a simulator document that does not
+ * match, naming what did not, and pass one that does.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "nitro/nitro.h"
 #include "tools/attestation_cmd.h"
@@ -218,6 +224,149 @@ static void test_simulator_document_needs_its_root(void **state)
 	nsm_close(n);
 }
 
+/* A self-signed P-256 certificate at path; its SPKI's SHA-256 in spki. */
+static void make_cert(const char *path, uint8_t spki[32])
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	assert_non_null(k);
+	assert_non_null(x);
+	assert_int_equal(X509_set_version(x, 2), 1);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	assert_int_equal(X509_set_pubkey(x, k), 1);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+				   (const unsigned char *)"test", -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(PEM_write_X509(f, x), 1);
+	fclose(f);
+	unsigned char *der = NULL;
+	int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
+	assert_true(n > 0);
+	assert_int_equal(EVP_Digest(der, (size_t)n, spki, NULL, EVP_sha256(), NULL), 1);
+	OPENSSL_free(der);
+	X509_free(x);
+	EVP_PKEY_free(k);
+}
+
+static void test_expectations_each_checked(void **state)
+{
+	(void)state;
+	struct nsm *n = NULL;
+	uint8_t *doc, spki[32], other_spki[32], pcr[NITRO_PCR_LEN_MAX];
+	size_t len, pcr_len = 0;
+	bool locked;
+	char *pem = NULL, doc_path[128], pem_path[128], root_arg[160];
+	char cert[128], other[128], cert_arg[160], other_arg[160];
+	char pcr_hex[2 + 2 * NITRO_PCR_LEN_MAX + 1], pcr_arg[200], bad_pcr[200];
+	snprintf(cert, sizeof(cert), "%s/tls.pem", tmpdir);
+	snprintf(other, sizeof(other), "%s/other.pem", tmpdir);
+	make_cert(cert, spki);
+	make_cert(other, other_spki);
+	snprintf(cert_arg, sizeof(cert_arg), "--tls-cert=%s", cert);
+	snprintf(other_arg, sizeof(other_arg), "--tls-cert=%s", other);
+	assert_int_equal(nsm_open("sim:", &n, NULL), 0);
+	assert_int_equal(nsm_describe_pcr(n, 0, &locked, pcr, &pcr_len, NULL), 0);
+	assert_int_equal(pcr_len, 48);
+	hex_encode(pcr, pcr_len, pcr_hex);
+	snprintf(pcr_arg, sizeof(pcr_arg), "--expect-pcr0=%s", pcr_hex + 2);
+	pcr[0] ^= 1;
+	hex_encode(pcr, pcr_len, pcr_hex);
+	snprintf(bad_pcr, sizeof(bad_pcr), "--expect-pcr0=%s", pcr_hex);
+	static const uint8_t nonce[] = {0xca, 0xfe, 0x01};
+	struct nsm_attest_req req = {.user_data = spki, .user_data_len = 32,
+				     .nonce = nonce, .nonce_len = sizeof(nonce)};
+	assert_int_equal(nsm_attest(n, &req, &doc, &len, NULL), 0);
+	assert_int_equal(nsm_sim_root_pem(n, &pem, NULL), 0);
+	snprintf(doc_path, sizeof(doc_path), "%s/sim.cbor", tmpdir);
+	snprintf(pem_path, sizeof(pem_path), "%s/root.pem", tmpdir);
+	snprintf(root_arg, sizeof(root_arg), "--root=%s", pem_path);
+	assert_int_equal(file_write_atomic(doc_path, doc, len, 0600, NULL), 0);
+	assert_int_equal(file_write_atomic(pem_path, pem, strlen(pem), 0600, NULL), 0);
+
+	const char *all[] = {"verify", doc_path, root_arg, pcr_arg,
+			     "--nonce=CAFE01", cert_arg, NULL};
+	struct run r = run_cmd(all);
+	if (r.status != 0)
+		fail_msg("%s", r.err);
+	char *second = strchr(r.out, '\n');
+	assert_non_null(second);
+	assert_non_null(strstr(second, "PCR0"));
+	assert_non_null(strstr(second, "nonce"));
+	assert_non_null(strstr(second, "user_data"));
+	run_free(&r);
+	const char *prefixed[] = {"verify", doc_path, root_arg, "--nonce=0xcafe01",
+				  NULL};
+	r = run_cmd(prefixed);
+	assert_int_equal(r.status, 0);
+	run_free(&r);
+
+	struct {
+		const char *flag, *why;
+	} wrong[] = {
+		{bad_pcr, "PCR0 does not match --expect-pcr0"},
+		{"--nonce=cafe02", "the nonce does not match --nonce"},
+		{"--nonce=cafe", "the nonce does not match --nonce"},
+		{other_arg, "user_data is not SHA-256 of the --tls-cert"},
+	};
+	for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+		const char *args[] = {"verify", doc_path, root_arg, wrong[i].flag, NULL};
+		r = run_cmd(args);
+		assert_int_equal(r.status, 1);
+		assert_string_equal(r.out, "");
+		if (!strstr(r.err, wrong[i].why))
+			fail_msg("%s: %s", wrong[i].flag, r.err);
+		assert_ptr_equal(strchr(r.err, '\n') + 1, r.err + strlen(r.err));
+		run_free(&r);
+	}
+	/* A document without a nonce does not match any --nonce. */
+	free(doc);
+	struct nsm_attest_req plain = {.user_data = spki, .user_data_len = 32};
+	assert_int_equal(nsm_attest(n, &plain, &doc, &len, NULL), 0);
+	assert_int_equal(file_write_atomic(doc_path, doc, len, 0600, NULL), 0);
+	const char *nononce[] = {"verify", doc_path, root_arg, "--nonce=cafe01",
+				 cert_arg, NULL};
+	r = run_cmd(nononce);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "nonce"));
+	run_free(&r);
+
+	/* Bad values are usage errors naming the flag. */
+	char notpem[160];
+	snprintf(notpem, sizeof(notpem), "--tls-cert=%s", doc_path);
+	struct {
+		const char *flag, *name;
+	} usage[] = {
+		{"--expect-pcr0=00", "--expect-pcr0"},
+		{"--expect-pcr0=zz", "--expect-pcr0"},
+		{"--nonce=", "--nonce"},
+		{"--nonce=abc", "--nonce"},
+		{"--tls-cert=", "--tls-cert"},
+		{"--tls-cert=/nonexistent.pem", "--tls-cert"},
+		{notpem, "--tls-cert"},
+	};
+	for (size_t i = 0; i < sizeof(usage) / sizeof(usage[0]); i++) {
+		const char *args[] = {"verify", doc_path, root_arg, usage[i].flag, NULL};
+		r = run_cmd(args);
+		assert_int_equal(r.status, 2);
+		if (!strstr(r.err, usage[i].name))
+			fail_msg("%s: %s", usage[i].flag, r.err);
+		run_free(&r);
+	}
+	const char *twice[] = {"verify", doc_path, "--nonce=01", "--nonce=01", NULL};
+	r = run_cmd(twice);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "--nonce given twice"));
+	run_free(&r);
+	free(doc);
+	free(pem);
+	nsm_close(n);
+}
+
 #endif
 
 static void test_unreadable_inputs_exit_1(void **state)
@@ -294,6 +443,7 @@ int main(void)
 		cmocka_unit_test(test_real_documents_in_every_encoding),
 #ifdef NS_NSM_SIMULATOR
 		cmocka_unit_test(test_simulator_document_needs_its_root),
+		cmocka_unit_test(test_expectations_each_checked),
 #endif
 		cmocka_unit_test(test_unreadable_inputs_exit_1),
 		cmocka_unit_test(test_usage_errors_exit_2),

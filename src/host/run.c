@@ -41,6 +41,7 @@
 #define PROBE_LIMIT_NITRO_MS 60000
 #define DESCRIBE_INTERVAL_MS 2000
 #define CREDS_RETRY_MS 10000
+#define STATUS_TIMEOUT_MS 5000
 #define STATUS_FAILURES_MAX 3
 #define STOP_GRACE_MS 5000
 #define STABLE_RUN_MS 60000
@@ -351,7 +352,11 @@ static void probe_done(struct runner *r, struct host_job *j)
 
 static void creds_done(struct runner *r, struct host_job *j)
 {
-	r->next_creds_ms = host_now_ms() + CREDS_RETRY_MS;
+	/* retry within the window: a quarter of it, 1 to 10 s */
+	int64_t retry = r->cfg->credentials_refresh_s * 1000LL / 4;
+	retry = retry < 1000 ? 1000 : retry > CREDS_RETRY_MS ? CREDS_RETRY_MS
+							      : retry;
+	r->next_creds_ms = host_now_ms() + retry;
 	if (j->rc < 0)
 		log_warn("run: credentials refresh failed: %s", j->err);
 	else if (j->pushed)
@@ -428,11 +433,12 @@ static void on_job_done(evutil_socket_t fd, short what, void *arg)
 
 /* ---- scheduling ---- */
 
-static void submit(struct runner *r, enum host_job_kind kind)
+static void submit(struct runner *r, enum host_job_kind kind, int timeout_ms)
 {
 	struct host_job *j = &r->job;
 	memset(j, 0, sizeof(*j));
 	j->kind = kind;
+	j->timeout_ms = timeout_ms;
 	snprintf(j->enclave_id, sizeof(j->enclave_id), "%s", r->enclave_id);
 	snprintf(j->prev_akid, sizeof(j->prev_akid), "%s", r->pushed_akid);
 	j->prev_expiration = r->pushed_exp;
@@ -457,28 +463,31 @@ static void schedule(struct runner *r)
 	int64_t now = host_now_ms();
 	if (r->want_start) {
 		r->want_start = false;
-		submit(r, HOST_JOB_START);
+		submit(r, HOST_JOB_START, 0);
 	} else if (!r->up) {
 		return;
 	} else if (r->killing) {
 		if (r->nitro)
-			submit(r, HOST_JOB_TERMINATE);
+			submit(r, HOST_JOB_TERMINATE, 0);
 	} else if (r->nitro && now >= r->next_describe_ms) {
 		r->next_describe_ms = now + DESCRIBE_INTERVAL_MS;
-		submit(r, HOST_JOB_DESCRIBE);
+		submit(r, HOST_JOB_DESCRIBE, 0);
 	} else if (!r->port_open) {
 		if (now >= r->next_probe_ms)
-			submit(r, HOST_JOB_PROBE);
+			submit(r, HOST_JOB_PROBE, 0);
 	} else if (now >= r->next_status_ms) {
 		r->next_status_ms = now + r->cfg->status_interval_s * 1000LL;
-		submit(r, HOST_JOB_STATUS);
+		/* a check never outlasts the interval (5 s at most) */
+		int t = r->cfg->status_interval_s * 1000;
+		submit(r, HOST_JOB_STATUS, t < STATUS_TIMEOUT_MS ? t
+							 : STATUS_TIMEOUT_MS);
 	} else if (!r->initialised && now >= r->next_init_ms) {
-		submit(r, HOST_JOB_INIT);
+		submit(r, HOST_JOB_INIT, 0);
 	} else if (creds_due(r, now)) {
-		submit(r, HOST_JOB_CREDS);
+		submit(r, HOST_JOB_CREDS, 0);
 	} else if (r->initialised && r->want_reload) {
 		r->want_reload = false;
-		submit(r, HOST_JOB_RELOAD);
+		submit(r, HOST_JOB_RELOAD, 0);
 	}
 }
 

@@ -83,6 +83,7 @@ struct host_job {
 	char enclave_id[128];       /* describe, terminate */
 	char prev_akid[128];        /* creds: what was pushed last */
 	int64_t prev_expiration;
+	int timeout_ms;             /* status: 0 = the default (5 s) */
 	/* out */
 	int rc;                     /* 0 = the exchange worked */
 	char err[400];              /* why not, for logs and /health */

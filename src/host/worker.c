@@ -354,7 +354,8 @@ static void run_job(struct host_worker *w, struct host_job *j)
 		break;
 	case HOST_JOB_PROBE: rc = job_status(w, j, PROBE_TIMEOUT_MS, &e); break;
 	case HOST_JOB_STATUS:
-		rc = job_status(w, j, STATUS_TIMEOUT_MS, &e);
+		rc = job_status(w, j, j->timeout_ms ? j->timeout_ms
+						    : STATUS_TIMEOUT_MS, &e);
 		break;
 	case HOST_JOB_INIT: rc = job_init(w, j, &e); break;
 	case HOST_JOB_CREDS: rc = job_creds(w, j, &e); break;

@@ -240,6 +240,125 @@ static void test_credentials_refresh(void **state)
 	test_enclave_stop(&t);
 }
 
+static void test_new_init_fields_validated(void **state)
+{
+	(void)state;
+	struct {
+		const char *field, *json;
+	} bad[] = {
+		{"kms_key_id", "{\"kms_key_id\":\"alias/tls\"}"}, /* no key_table */
+		{"kms_key_id", "{\"kms_key_id\":\"\",\"key_table\":\"t\"}"},
+		{"kms_key_id", "{\"kms_key_id\":7,\"key_table\":\"t\"}"},
+		{"dynamodb_proxy", "{\"dynamodb_proxy\":\"tcp:127.0.0.1:8000\"}"},
+		{"dynamodb_proxy", "{\"dynamodb_proxy\":\"vsock:x\"}"},
+		{"dynamodb_endpoint", "{\"dynamodb_endpoint\":\"ftp://ddb\"}"},
+		{"kms_endpoint", "{\"kms_endpoint\":\"kms.example\"}"},
+		{"tls_names", "{\"tls_names\":[]}"},
+		{"tls_names", "{\"tls_names\":\"localhost\"}"},
+		{"tls_names", "{\"tls_names\":[\"a\",\"a\",\"a\",\"a\",\"a\",\"a\","
+			      "\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\","
+			      "\"a\",\"a\"]}"},
+		{"tls_names[1]", "{\"tls_names\":[\"ok.example\",\"bad name\"]}"},
+		{"tls_names[0]", "{\"tls_names\":[\"a..b\"]}"},
+		{"tls_names[0]", "{\"tls_names\":[\"*.example\"]}"},
+		{"tls_names[0]", "{\"tls_names\":[1]}"},
+		{"tls_names[0]", "{\"tls_names\":[\"\"]}"},
+	};
+	struct test_enclave t;
+	test_enclave_start(&t, "sim:", 0);
+	int fd = host_connect(&t);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *m = empty_init(&t);
+		json_t *extra = json_loads(bad[i].json, 0, NULL);
+		assert_non_null(extra);
+		json_object_update(m, extra);
+		json_decref(extra);
+		struct err e = {0};
+		assert_true(enclave_init_check(m, &e) < 0);
+		json_t *r = host_call(fd, m);
+		assert_true(json_is_false(json_object_get(r, "ok")));
+		const char *why = json_string_value(json_object_get(r, "error"));
+		if (!strstr(why, bad[i].field))
+			fail_msg("case %zu: %s does not name %s", i, why, bad[i].field);
+		assert_string_equal(why, e.msg);
+		json_decref(r);
+	}
+	json_t *r = host_call(fd, status_msg());
+	assert_true(json_is_false(json_object_get(r, "ready")));
+	json_decref(r);
+	/* Names alone (no kms_key_id: no TLS key) and proxies of the right
+	 * kinds pass; the enclave then serves plain HTTP as before. */
+	json_t *m = empty_init(&t);
+	json_object_set_new(m, "tls_names", json_pack("[s,s,s,s]", "localhost",
+						      "::1", "10.0.0.1",
+						      "signer-1.example.org"));
+	json_object_set_new(m, "dynamodb_proxy", json_string("vsock:3:8001"));
+	json_object_set_new(m, "dynamodb_endpoint",
+			    json_string("https://dynamodb.us-east-1.amazonaws.com"));
+	r = host_call(fd, m);
+	if (!json_is_true(json_object_get(r, "ok")))
+		fail_msg("init: %s", json_string_value(json_object_get(r, "error")));
+	assert_null(json_object_get(r, "tls_cert_pem"));
+	json_decref(r);
+	r = host_call(fd, status_msg());
+	assert_true(json_is_false(json_object_get(r, "tls")));
+	json_decref(r);
+	close(fd);
+	test_enclave_stop(&t);
+}
+
+static void test_status_reports_credentials_expiration(void **state)
+{
+	(void)state;
+	struct test_enclave t;
+	test_enclave_start(&t, "sim:", 0);
+	int fd = host_connect(&t);
+	json_t *r = host_call(fd, status_msg());
+	assert_true(json_is_null(json_object_get(r, "credentials_expiration")));
+	assert_true(json_is_false(json_object_get(r, "tls")));
+	json_decref(r);
+	json_t *m = empty_init(&t);
+	json_object_set_new(json_object_get(m, "credentials"), "Expiration",
+			    json_string("2031-05-06T07:08:09Z"));
+	json_decref(host_call(fd, m));
+	r = host_call(fd, status_msg());
+	assert_string_equal(json_string_value(json_object_get(
+				    r, "credentials_expiration")),
+			    "2031-05-06T07:08:09Z");
+	json_decref(r);
+	/* The host's refresh is visible; a refused push changes nothing. */
+	m = control_msg_new(CONTROL_CREDENTIALS);
+	json_object_set_new(m, "credentials",
+			    json_pack("{s:s,s:s,s:s}", "AccessKeyId",
+				      "AKIDNEW00000000001", "SecretAccessKey", "s",
+				      "Expiration", "2031-05-06T08:08:09Z"));
+	json_decref(host_call(fd, m));
+	m = control_msg_new(CONTROL_CREDENTIALS);
+	json_object_set_new(m, "credentials",
+			    json_pack("{s:s,s:s,s:s}", "AccessKeyId",
+				      "AKIDNEW00000000001", "SecretAccessKey", "s",
+				      "Expiration", "tomorrow"));
+	r = host_call(fd, m);
+	assert_true(json_is_false(json_object_get(r, "ok")));
+	json_decref(r);
+	r = host_call(fd, status_msg());
+	assert_string_equal(json_string_value(json_object_get(
+				    r, "credentials_expiration")),
+			    "2031-05-06T08:08:09Z");
+	json_decref(r);
+	/* Without Expiration (long-term keys): null again. */
+	m = control_msg_new(CONTROL_CREDENTIALS);
+	json_object_set_new(m, "credentials",
+			    json_pack("{s:s,s:s}", "AccessKeyId",
+				      "AKIDNEW00000000001", "SecretAccessKey", "s"));
+	json_decref(host_call(fd, m));
+	r = host_call(fd, status_msg());
+	assert_true(json_is_null(json_object_get(r, "credentials_expiration")));
+	json_decref(r);
+	close(fd);
+	test_enclave_stop(&t);
+}
+
 int main(void)
 {
 	secret_init();
@@ -253,6 +372,8 @@ int main(void)
 		cmocka_unit_test(test_second_init_refused),
 		cmocka_unit_test(test_api_503_until_init),
 		cmocka_unit_test(test_credentials_refresh),
+		cmocka_unit_test(test_new_init_fields_validated),
+		cmocka_unit_test(test_status_reports_credentials_expiration),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,8 +28,12 @@
 #pragma GCC diagnostic pop
 #include "test_enclave_common.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <poll.h>
+#include <stdatomic.h>
 #include <openssl/x509v3.h>
 
 #ifdef NS_NSM_SIMULATOR
@@ -1016,6 +1020,137 @@ static void test_tls_bad_records_fail_init_and_change_nothing(void **state)
 		json_decref(items[i]);
 }
 
+/* ---- a host proxy for DynamoDB ---------------------------------------------- */
+
+/*
+ * The host's DynamoDB proxy, in miniature: a unix socket whose every
+ * connection is relayed byte for byte to the dynalite stand-in's TCP port
+ * (as nitro-host relays vsock to the real endpoint). Counts connections.
+ */
+struct relay {
+	int listen_fd, stop[2];
+	char path[108];
+	struct sockaddr_in to;
+	pthread_t thr;
+	atomic_int conns;
+};
+
+static void pump(int a, int b)
+{
+	struct pollfd p[2] = {{.fd = a, .events = POLLIN}, {.fd = b, .events = POLLIN}};
+	char buf[16384];
+	for (;;) {
+		if (poll(p, 2, 10000) <= 0)
+			return;
+		for (int i = 0; i < 2; i++) {
+			if (!p[i].revents)
+				continue;
+			ssize_t n = read(p[i].fd, buf, sizeof(buf));
+			if (n <= 0 || send(p[1 - i].fd, buf, (size_t)n, MSG_NOSIGNAL) != n)
+				return;
+		}
+	}
+}
+
+struct pump_args {
+	int a, b;
+};
+
+static void *pump_thread(void *arg)
+{
+	struct pump_args *pa = arg;
+	pump(pa->a, pa->b);
+	close(pa->a);
+	close(pa->b);
+	free(pa);
+	return NULL;
+}
+
+static void *relay_thread(void *arg)
+{
+	struct relay *r = arg;
+	for (;;) {
+		struct pollfd p[2] = {{.fd = r->stop[0], .events = POLLIN},
+				      {.fd = r->listen_fd, .events = POLLIN}};
+		if (poll(p, 2, -1) < 0 || p[0].revents)
+			return NULL;
+		int c = accept(r->listen_fd, NULL, NULL);
+		if (c < 0)
+			continue;
+		int up = socket(AF_INET, SOCK_STREAM, 0);
+		if (up < 0 || connect(up, (struct sockaddr *)&r->to, sizeof(r->to)) != 0) {
+			close(c);
+			if (up >= 0)
+				close(up);
+			continue;
+		}
+		atomic_fetch_add(&r->conns, 1);
+		struct pump_args *pa = malloc(sizeof(*pa));
+		pthread_t t;
+		pa->a = c;
+		pa->b = up;
+		if (pthread_create(&t, NULL, pump_thread, pa) == 0)
+			pthread_detach(t);
+	}
+}
+
+static void relay_start(struct relay *r, const char *dir)
+{
+	memset(r, 0, sizeof(*r));
+	const char *ep = getenv("AWS_ENDPOINT_URL_DYNAMODB"); /* http://127.0.0.1:P */
+	const char *colon = strrchr(ep, ':');
+	r->to.sin_family = AF_INET;
+	r->to.sin_port = htons((uint16_t)atoi(colon + 1));
+	r->to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	snprintf(r->path, sizeof(r->path), "%.80s/ddb-proxy.sock", dir);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", r->path);
+	r->listen_fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(r->listen_fd >= 0);
+	assert_int_equal(bind(r->listen_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(r->listen_fd, 8), 0);
+	assert_int_equal(pipe(r->stop), 0);
+	assert_int_equal(pthread_create(&r->thr, NULL, relay_thread, r), 0);
+}
+
+static void relay_stop(struct relay *r)
+{
+	assert_int_equal(write(r->stop[1], "x", 1), 1);
+	pthread_join(r->thr, NULL);
+	close(r->listen_fd);
+	close(r->stop[0]);
+	close(r->stop[1]);
+	unlink(r->path);
+}
+
+static void test_tls_record_through_the_dynamodb_proxy(void **state)
+{
+	(void)state;
+	struct test_enclave t;
+	test_enclave_start(&t, g_nsm_spec, 0);
+	struct relay rl;
+	relay_start(&rl, t.dir);
+	int fd = host_connect(&t);
+	char endpoint[128], proxy[160];
+	snprintf(endpoint, sizeof(endpoint), "http://dynamodb.%s.amazonaws.com",
+		 getenv("AWS_REGION"));
+	snprintf(proxy, sizeof(proxy), "unix:%s", rl.path);
+	json_t *m = tls_init_msg(&t, "tls-signer-proxied", json_array());
+	json_object_set_new(m, "dynamodb_endpoint", json_string(endpoint));
+	json_object_set_new(m, "dynamodb_proxy", json_string(proxy));
+	json_t *r = init_ok(fd, m);
+	assert_true(atomic_load(&rl.conns) >= 1);
+	json_t *item = tls_item("tls-signer-proxied");
+	assert_non_null(item);
+	assert_string_equal(item_s(item, "tls_cert_pem"),
+			    json_string_value(json_object_get(r, "tls_cert_pem")));
+	json_decref(item);
+	json_decref(r);
+	close(fd);
+	relay_stop(&rl);
+	test_enclave_stop(&t);
+}
+
 /* ---- reload ------------------------------------------------------------------------ */
 
 static void test_reload_adds_keeps_and_removes_keys(void **state)
@@ -1118,6 +1253,7 @@ int main(void)
 		cmocka_unit_test(test_attestation_route_checks_nonce_and_rate),
 		cmocka_unit_test(test_tls_two_enclaves_racing_agree_on_one_key),
 		cmocka_unit_test(test_tls_bad_records_fail_init_and_change_nothing),
+		cmocka_unit_test(test_tls_record_through_the_dynamodb_proxy),
 		cmocka_unit_test(test_reload_adds_keeps_and_removes_keys),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

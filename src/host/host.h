@@ -1,7 +1,7 @@
 /*
  * host.h: the public header of the host module (nitro-host, on the parent
- * instance): byte-copying proxies now; the watchdog and enclave runners of
- * `nitro-host run` later.
+ * instance): byte-copying proxies, and `nitro-host run`'s config, key
+ * records and watchdog (internals in src/host/watchdog.h).
  *
  * Proxies relay bytes between a listener and a fixed destination, in both
  * directions, without looking at them: the validator clients' TLS and the
@@ -179,11 +179,14 @@ int host_config_load(const char *path, struct host_config *out,
 void host_config_free(struct host_config *c);
 
 /*
- * Runs the supervisor until SIGTERM/SIGINT: starts the enclave with the
- * config's runner, waits for its control port (10 s), logs its status
- * reply, restarts it with exponential backoff when it exits, runs the
- * config's proxies on the same loop. Returns the exit code (0 after a
- * signal, 1 on a runtime failure, 2 for the nitro-cli runner: not yet).
+ * Runs the watchdog until SIGTERM/SIGINT (docs/host.md): starts the enclave
+ * with the config's runner, waits for its control port, sends init
+ * (credentials, the key table's records), pushes fresh credentials before
+ * they expire, checks status every status_interval_s, restarts the
+ * enclave when it ends or fails 3 checks, reloads the records on SIGHUP,
+ * serves GET /health and runs the config's proxies on the same loop.
+ * Returns the exit code (0 after a signal, 1 on a runtime failure, 2 when
+ * a proxy's allowlist refuses its destination).
  */
 int host_run(const struct host_config *cfg);
 

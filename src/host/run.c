@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -264,6 +265,9 @@ static void write_tls_cert(struct runner *r, const json_t *reply)
 			      json_string_length(pem), 0644, &e) < 0)
 		log_error("run: cannot write the TLS certificate to %s: %s",
 			  r->cfg->tls_cert_file, e.msg);
+	else if (chmod(r->cfg->tls_cert_file, 0644) < 0) /* past the umask */
+		log_error("run: cannot chmod %s: %s", r->cfg->tls_cert_file,
+			  strerror(errno));
 	else
 		log_info("run: TLS certificate written to %s",
 			 r->cfg->tls_cert_file);

@@ -7,6 +7,8 @@
 #    are not sent (one warning per garbage item naming pubkey and
 #    attribute); init's report logged; /health 200 UP with pid,
 #    keys_loaded 2, credentials_expiration; the secret key never logged;
+#    the enclave's TLS certificate (kms_key_id, tls_names) written to
+#    tls_cert_file, mode 0644, and the same one after a restart;
 #  - credentials: IMDS rotates, the new AccessKeyId is pushed before the
 #    old credentials expire;
 #  - SIGHUP: a third key uploaded afterwards is loaded by `reload`;
@@ -130,6 +132,8 @@ cat >"$d/c.yaml" <<YAML
 region: $AWS_REGION
 signer_id: $SIGNER
 key_table: $TABLE
+kms_key_id: $key
+tls_cert_file: $d/tls/tls.crt
 credentials: imds
 credentials_refresh_s: 50
 endpoints:
@@ -139,6 +143,7 @@ endpoints:
 enclave:
   network: hoodi
   slashing_db_url: sqlite:$d/slashing.db
+  tls_names: [localhost, 127.0.0.1]
 health_listen: tcp:127.0.0.1:$hport
 status_interval_s: 1
 control: unix:$d/c.sock
@@ -147,6 +152,7 @@ runner:
   command: [$BIN/nitro-signer, enclave, --control=unix:$d/c.sock, --http-listen=unix:$d/api.sock, --nsm=sim:$d/sim]
 restart: {max_backoff_s: 1}
 YAML
+mkdir "$d/tls"
 secret=$(grep '^AWS_SECRET_ACCESS_KEY=' "$d/env" | cut -d= -f2-)
 env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_ENDPOINT_URL_KMS \
 	-u AWS_ENDPOINT_URL_DYNAMODB -u AWS_EC2_METADATA_SERVICE_ENDPOINT \
@@ -174,6 +180,12 @@ grep -q '"run: credentials pushed (AccessKeyId=ASIA[0-9A-F]*, expiration=20[0-9T
 	fail "credentials log: $(grep credentials "$d/err")"
 grep -q -- "$secret" "$d/err" && fail "a secret key in the log"
 grep -q 'SecretAccessKey' "$d/err" && fail "SecretAccessKey in the log"
+grep -q 'BEGIN CERTIFICATE' "$d/tls/tls.crt" || fail "no certificate written: $(grep -i tls "$d/err")"
+[ "$(stat -c %a "$d/tls/tls.crt")" = 644 ] || fail "certificate mode $(stat -c %a "$d/tls/tls.crt")"
+grep -q "\"run: TLS certificate written to $d/tls/tls.crt\"" "$d/err" || fail "certificate log"
+openssl x509 -in "$d/tls/tls.crt" -noout -ext subjectAltName 2>/dev/null | grep -q 'DNS:localhost' ||
+	fail "certificate names: $(openssl x509 -in "$d/tls/tls.crt" -noout -text | head -20)"
+cp "$d/tls/tls.crt" "$d/cert1"
 pid1=$(python3 -c "import json; print(json.load(open('$d/h'))['enclave']['pid'])")
 ok
 
@@ -203,6 +215,7 @@ until_log '3 status checks failed in a row; killing it'
 until_log 'ended (signal 9)'
 until_health "h['status'] == 'UP' and h['enclave']['restarts'] == 1 and h['enclave']['pid'] != $pid1 and h['enclave']['keys_loaded'] == 3"
 [ "$(grep -c '"run: init: loaded 3 of 3 keys"' "$d/err")" -eq 1 ] || fail "no fresh init"
+cmp -s "$d/cert1" "$d/tls/tls.crt" || fail "another certificate after the restart"
 ok
 
 # ---- SIGTERM ----

@@ -108,12 +108,13 @@ struct signer;
  * succeeded, a signer behind the signing API (see enclave_api_handlers).
  *
  * Threading: one control thread (enclave_run) polls the listening socket and
- * at most ENCLAVE_MAX_CONTROL_CONNS connections and handles frames one at a
- * time, so an `init` or `reload` (KMS calls, keystore KDFs) holds up
- * `status` on other connections until it is done. The signing API runs on
- * the http module's loops and only reads the atomically published signer
- * pointer (and the TLS identity set before it); GET /attestation's NSM call
- * runs on the http worker pool.
+ * at most ENCLAVE_MAX_CONTROL_CONNS connections. An `init` or `reload` (KMS
+ * calls, keystore KDFs) runs on one worker thread at a time while the
+ * control thread keeps answering `status` and `credentials` on the other
+ * connections; the sending connection is not read until its reply is out.
+ * The signing API runs on the http module's loops and only reads the
+ * atomically published signer pointer (and the TLS identity set before
+ * it); GET /attestation's NSM call runs on the http worker pool.
  */
 #define ENCLAVE_MAX_CONTROL_CONNS 16
 
@@ -146,7 +147,8 @@ void enclave_free(struct enclave *en);
 
 /*
  * One request in, one reply out (a new {"type":"reply",...} object, or NULL
- * when out of memory). What the control server calls for every frame.
+ * when out of memory), synchronously. What the control server calls for
+ * every frame (for init/reload on its worker thread).
  */
 json_t *enclave_handle(struct enclave *en, const struct control_msg *msg);
 

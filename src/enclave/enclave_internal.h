@@ -47,8 +47,19 @@ struct enclave {
 	uint64_t started_us;  /* clock_mono_us() at enclave_new */
 	/* Pushed by init and refreshed by `credentials`. */
 	struct aws_creds_provider *creds;
-	/* The pushed credentials' Expiration, for status; control thread. */
+	/* The pushed credentials' Expiration, for status (state_lock: the
+	 * worker's init and the control thread's `credentials` both write). */
+	pthread_mutex_t state_lock;
 	char creds_expiration[64];
+	/* The worker (runtime.c): the init/reload it runs (CONTROL_REPLY when
+	 * none), its message and connection; worker_running and done_pipe
+	 * belong to the control thread. */
+	_Atomic enum control_type job;
+	json_t *job_msg;
+	int job_fd;
+	pthread_t worker;
+	bool worker_running;
+	int done_pipe[2];
 	/* The API server once the CLI wired it (NULL in unit tests). */
 	struct http_server *api;
 	/* Set by init before the signer is published, then read-only. */

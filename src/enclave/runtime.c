@@ -3,7 +3,12 @@
  * signing API.
  *
  * The control server is one thread polling the listening socket and up to
- * ENCLAVE_MAX_CONTROL_CONNS connections. Every connection has its own
+ * ENCLAVE_MAX_CONTROL_CONNS connections. `init` and `reload` (KMS calls,
+ * keystore KDFs: seconds) run on one worker thread at a time, so `status`
+ * and `credentials` on other connections are answered meanwhile (status
+ * then says "initialising" or "reloading"); the connection that sent the
+ * frame is not read until the worker has written its reply, so its frames
+ * stay in order, and another init/reload meanwhile is answered ok:false. Every connection has its own
  * control_decoder (enclave.h); a frame that is refused (garbage, over the
  * size cap, unknown type) kills only that connection: it is closed and the
  * others carry on. Each complete frame gets exactly one reply frame, written
@@ -42,6 +47,10 @@
 struct conn {
 	int fd;
 	struct control_decoder dec;
+	/* Its init/reload runs on the worker: not read until it replied. */
+	bool busy;
+	uint8_t *pending;   /* bytes received after that frame */
+	size_t pending_len;
 };
 
 int enclave_new(const struct enclave_opts *o, struct enclave **out,
@@ -52,6 +61,10 @@ int enclave_new(const struct enclave_opts *o, struct enclave **out,
 		return err_set(e, ERR_NOMEM, "out of memory");
 	en->listen_fd = -1;
 	en->stop_pipe[0] = en->stop_pipe[1] = -1;
+	en->done_pipe[0] = en->done_pipe[1] = -1;
+	pthread_mutex_init(&en->state_lock, NULL);
+	enclave_rate_init(&en->rate);
+	atomic_store(&en->job, CONTROL_REPLY);
 	en->max_frame = o->max_frame;
 	en->started_us = clock_mono_us();
 	en->nsm_spec = o->nsm_spec ? strdup(o->nsm_spec) : NULL;
@@ -60,12 +73,12 @@ int enclave_new(const struct enclave_opts *o, struct enclave **out,
 		enclave_free(en);
 		return err_set(e, ERR_NOMEM, "out of memory");
 	}
-	if (pipe2(en->stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+	if (pipe2(en->stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0 ||
+	    pipe2(en->done_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
 		enclave_free(en);
 		return err_set(e, ERR_IO, "pipe: %s", strerror(errno));
 	}
 	en->api_tls_flags = o->api_tls_flags;
-	enclave_rate_init(&en->rate);
 	en->creds = aws_creds_pushed_new(e);
 	if (!en->creds) {
 		enclave_free(en);
@@ -81,9 +94,13 @@ void enclave_free(struct enclave *en)
 		return;
 	if (en->listen_fd >= 0)
 		close(en->listen_fd);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		if (en->stop_pipe[i] >= 0)
 			close(en->stop_pipe[i]);
+		if (en->done_pipe[i] >= 0)
+			close(en->done_pipe[i]);
+	}
+	pthread_mutex_destroy(&en->state_lock);
 	signer_free(atomic_load(&en->signer));
 	enclave_tls_free(en->tls);
 	enclave_init_cfg_clear(&en->cfg);
@@ -156,14 +173,22 @@ static json_t *handle_status(struct enclave *en)
 	uint64_t up = (clock_mono_us() - en->started_us) / 1000000u;
 	struct signer *s = enclave_signer(en);
 	bool tls = en->api_tls_flags || (s && en->tls);
+	char expiration[sizeof(en->creds_expiration)];
+	pthread_mutex_lock(&en->state_lock);
+	memcpy(expiration, en->creds_expiration, sizeof(expiration));
+	pthread_mutex_unlock(&en->state_lock);
+	enum control_type job = atomic_load(&en->job);
 	json_t *r = control_msg_new(CONTROL_REPLY);
 	if (r && ((s && json_object_set_new(r, "slashing",
 					    slashing_status(s)) < 0) ||
 		  json_object_set_new(r, "tls", json_boolean(tls)) < 0 ||
 		  json_object_set_new(r, "credentials_expiration",
-				      en->creds_expiration[0]
-					      ? json_string(en->creds_expiration)
-					      : json_null()) < 0 ||
+				      expiration[0] ? json_string(expiration)
+						    : json_null()) < 0 ||
+		  json_object_set_new(r, "initialising",
+				      json_boolean(job == CONTROL_INIT)) < 0 ||
+		  json_object_set_new(r, "reloading",
+				      json_boolean(job == CONTROL_RELOAD)) < 0 ||
 		  json_object_set_new(r, "ok", json_true()) < 0 ||
 		  json_object_set_new(r, "ready",
 				      json_boolean(enclave_ready(en))) < 0 ||
@@ -199,8 +224,10 @@ void enclave_note_credentials(struct enclave *en, const json_t *creds)
 {
 	/* aws_creds_push_json accepted it, so Expiration is ISO-8601 or absent. */
 	const char *x = json_string_value(json_object_get(creds, "Expiration"));
+	pthread_mutex_lock(&en->state_lock);
 	snprintf(en->creds_expiration, sizeof(en->creds_expiration), "%s",
 		 x ? x : "");
+	pthread_mutex_unlock(&en->state_lock);
 }
 
 /* {"type":"reply","ok":true,"keys_loaded":N,"keys":report} (takes report). */
@@ -326,7 +353,60 @@ static int send_all(int fd, const uint8_t *p, size_t n)
 	return 0;
 }
 
-/* Handles every complete frame in buf; -1 closes the connection. */
+/* Encodes and sends one reply (NULL: out of memory); -1 on failure. */
+static int send_reply(int fd, json_t *reply)
+{
+	uint8_t *frame = NULL;
+	size_t flen = 0;
+	struct err e = {0};
+	int enc = reply ? control_encode(reply, &frame, &flen, &e) : -1;
+	json_decref(reply);
+	int sent = enc == 0 ? send_all(fd, frame, flen) : -1;
+	free(frame);
+	return sent;
+}
+
+static void *worker_main(void *arg)
+{
+	struct enclave *en = arg;
+	struct control_msg m = {atomic_load(&en->job), en->job_msg};
+	uint8_t ok = send_reply(en->job_fd, enclave_handle(en, &m)) == 0;
+	json_decref(en->job_msg);
+	en->job_msg = NULL;
+	atomic_store(&en->job, CONTROL_REPLY);
+	/* The pipe has room: one byte per job, read before the next starts. */
+	ssize_t n = write(en->done_pipe[1], &ok, 1);
+	(void)n;
+	return NULL;
+}
+
+/* Hands an init/reload to the worker (taking msg); -1 when it cannot. */
+static int start_job(struct enclave *en, struct conn *c,
+		     struct control_msg *msg)
+{
+	en->job_msg = msg->json;
+	en->job_fd = c->fd;
+	atomic_store(&en->job, msg->type);
+	if (pthread_create(&en->worker, NULL, worker_main, en) != 0) {
+		atomic_store(&en->job, CONTROL_REPLY);
+		en->job_msg = NULL;
+		json_decref(msg->json);
+		return send_reply(c->fd, reply_error("cannot start a worker"));
+	}
+	en->worker_running = true;
+	c->busy = true;
+	return 0;
+}
+
+static bool is_job(enum control_type t)
+{
+	return t == CONTROL_INIT || t == CONTROL_RELOAD;
+}
+
+/*
+ * Handles every complete frame in buf; -1 closes the connection. Stops at
+ * an init/reload given to the worker, keeping the bytes after it.
+ */
 static int conn_feed(struct enclave *en, struct conn *c, const uint8_t *buf,
 		     size_t n)
 {
@@ -334,15 +414,22 @@ static int conn_feed(struct enclave *en, struct conn *c, const uint8_t *buf,
 	struct err e = {0};
 	int rc;
 	while ((rc = control_decode(&c->dec, &buf, &n, &msg, &e)) > 0) {
-		json_t *reply = enclave_handle(en, &msg);
+		if (is_job(msg.type) && !en->worker_running) {
+			if (start_job(en, c, &msg) < 0)
+				return -1;
+			if (!c->busy || n == 0)
+				continue;
+			if (!(c->pending = malloc(n)))
+				return -1;
+			memcpy(c->pending, buf, n);
+			c->pending_len = n;
+			return 0;
+		}
+		json_t *reply = is_job(msg.type)
+			? reply_error("an init or reload is in progress")
+			: enclave_handle(en, &msg);
 		json_decref(msg.json);
-		uint8_t *frame = NULL;
-		size_t flen = 0;
-		int enc = reply ? control_encode(reply, &frame, &flen, &e) : -1;
-		json_decref(reply);
-		int sent = enc == 0 ? send_all(c->fd, frame, flen) : -1;
-		free(frame);
-		if (sent < 0)
+		if (send_reply(c->fd, reply) < 0)
 			return -1;
 	}
 	if (rc < 0) {
@@ -356,7 +443,33 @@ static void conn_close(struct conn *c)
 {
 	close(c->fd);
 	control_decoder_free(&c->dec);
+	free(c->pending);
+	c->pending = NULL;
 	c->fd = -1;
+}
+
+/* The worker is done: its connection is read again, from what was kept. */
+static void job_done(struct enclave *en, struct conn *conns, size_t nconns)
+{
+	uint8_t ok = 0;
+	ssize_t n = read(en->done_pipe[0], &ok, 1);
+	if (n != 1)
+		return;
+	pthread_join(en->worker, NULL);
+	en->worker_running = false;
+	for (size_t i = 0; i < nconns; i++) {
+		struct conn *c = &conns[i];
+		if (!c->busy)
+			continue;
+		c->busy = false;
+		uint8_t *p = c->pending;
+		size_t len = c->pending_len;
+		c->pending = NULL;
+		c->pending_len = 0;
+		if (!ok || (len && conn_feed(en, c, p, len) < 0))
+			conn_close(c);
+		free(p);
+	}
 }
 
 static void accept_one(struct enclave *en, struct conn *conns, size_t *nconns)
@@ -384,21 +497,25 @@ int enclave_run(struct enclave *en)
 	size_t nconns = 0;
 	uint8_t buf[16 * 1024];
 	for (;;) {
-		struct pollfd p[ENCLAVE_MAX_CONTROL_CONNS + 2];
+		struct pollfd p[ENCLAVE_MAX_CONTROL_CONNS + 3];
 		p[0] = (struct pollfd){.fd = en->stop_pipe[0], .events = POLLIN};
 		p[1] = (struct pollfd){.fd = en->listen_fd, .events = POLLIN};
-		for (size_t i = 0; i < nconns; i++)
-			p[i + 2] = (struct pollfd){.fd = conns[i].fd,
-						   .events = POLLIN};
-		if (poll(p, nconns + 2, -1) < 0) {
+		p[2] = (struct pollfd){.fd = en->done_pipe[0], .events = POLLIN};
+		for (size_t i = 0; i < nconns; i++) /* poll skips fd -1 */
+			p[i + 3] = (struct pollfd){
+				.fd = conns[i].busy ? -1 : conns[i].fd,
+				.events = POLLIN};
+		if (poll(p, nconns + 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
 		if (p[0].revents)
 			break;
+		if (p[2].revents)
+			job_done(en, conns, nconns);
 		for (size_t i = 0; i < nconns; i++) {
-			if (!p[i + 2].revents)
+			if (!p[i + 3].revents || conns[i].busy || conns[i].fd < 0)
 				continue;
 			ssize_t r = recv(conns[i].fd, buf, sizeof(buf), 0);
 			if (r < 0 && (errno == EINTR || errno == EAGAIN))
@@ -413,6 +530,14 @@ int enclave_run(struct enclave *en)
 		nconns = k;
 		if (p[1].revents & POLLIN)
 			accept_one(en, conns, &nconns);
+	}
+	if (en->worker_running) { /* an init/reload finishes (bounded by
+				   * its own timeouts) before we return */
+		pthread_join(en->worker, NULL);
+		en->worker_running = false;
+		uint8_t ok;
+		ssize_t n = read(en->done_pipe[0], &ok, 1);
+		(void)n;
 	}
 	for (size_t i = 0; i < nconns; i++)
 		conn_close(&conns[i]);

@@ -1,8 +1,11 @@
 # test_enclave.sh: the real `nitro-signer enclave` binary on unix sockets
 # with the NSM simulator: usage errors; the API answers 503 before init;
 # status over the control socket; a garbage frame closes only its own
-# connection; init (no records: no KMS call) makes it ready and the API
-# serves; a second init is refused; SIGTERM exits 0.
+# connection; reload before init is refused; init (no records: no KMS
+# call) makes it ready and the API serves (plain HTTP: no kms_key_id);
+# a second init is refused; status has the new fields; reload with no
+# records answers; SIGTERM exits 0. (The TLS key and the HTTPS switch are
+# covered by tests/unit/test_enclave_init.c against the stand-ins.)
 set -eu
 . "$(dirname "$0")/lib.sh"
 
@@ -64,6 +67,13 @@ ok
 
 out=$(control '{"type":"status"}')
 echo "$out" | grep -q '"ready":false' || fail "status before init: $out"
+for f in '"tls":false' '"credentials_expiration":null' '"initialising":false' '"reloading":false'; do
+	echo "$out" | grep -qF "$f" || fail "status before init lacks $f: $out"
+done
+ok
+
+out=$(control '{"type":"reload","records":[]}')
+echo "$out" | grep -q '"error":"not initialised"' || fail "reload before init: $out"
 ok
 
 # Garbage (a 5-byte frame of non-JSON) closes that connection only.
@@ -71,11 +81,19 @@ out=$(control 0000000568656c6c6f)
 [ "$out" = CLOSED ] || fail "garbage frame answered: $out"
 ok
 
-init='{"type":"init","region":"us-east-1","credentials":{"AccessKeyId":"AKIDEXAMPLE0000001","SecretAccessKey":"x"},"kms_endpoint":"http://127.0.0.1:1","network":"mainnet","slashing_db_url":"sqlite:'"$d"'/slashing.db","signer_id":"it","records":[]}'
+init='{"type":"init","region":"us-east-1","credentials":{"AccessKeyId":"AKIDEXAMPLE0000001","SecretAccessKey":"x","Expiration":"2030-01-02T03:04:05Z"},"kms_endpoint":"http://127.0.0.1:1","network":"mainnet","slashing_db_url":"sqlite:'"$d"'/slashing.db","signer_id":"it","records":[]}'
 out=$(control "$init" '{"type":"status"}' "$init")
 echo "$out" | sed -n 1p | grep -q '"ok":true' || fail "init: $out"
 echo "$out" | sed -n 2p | grep -q '"ready":true' || fail "status after init: $out"
 echo "$out" | sed -n 3p | grep -q 'already initialised' || fail "second init: $out"
+echo "$out" | sed -n 2p | grep -qF '"credentials_expiration":"2030-01-02T03:04:05Z"' ||
+	fail "status after init: $out"
+echo "$out" | sed -n 2p | grep -qF '"tls":false' || fail "status tls after init: $out"
+ok
+
+out=$(control '{"type":"reload","records":[]}' '{"type":"reload","records":[],"region":"x"}')
+echo "$out" | sed -n 1p | grep -q '"ok":true,"keys_loaded":0' || fail "reload: $out"
+echo "$out" | sed -n 2p | grep -q 'unknown field \\"region\\"' || fail "bad reload: $out"
 ok
 
 [ "$(api /upcheck)" = 200 ] || fail "upcheck after init: $(cat "$d/body")"

@@ -1151,6 +1151,70 @@ static void test_tls_record_through_the_dynamodb_proxy(void **state)
 	test_enclave_stop(&t);
 }
 
+/* ---- init on the worker ------------------------------------------------------ */
+
+static void test_status_answers_while_init_runs(void **state)
+{
+	(void)state;
+	struct err e = {0};
+	struct bls_key *k;
+	assert_int_equal(bls_key_generate(&k, &e), 0);
+	struct aws_client *c = operator_client();
+	json_t *recs = json_array();
+	json_array_append_new(recs, sample_record(c, g_key_sim, k, k));
+	aws_client_free(c);
+	struct test_enclave t;
+	test_enclave_start(&t, g_nsm_spec, 0);
+	int a = host_connect(&t), b = host_connect(&t);
+	/* KMS throttles the first Decrypts: the init takes a while (retries
+	 * with backoff). */
+	standin_faults("AWS_ENDPOINT_URL_KMS",
+		       "[{\"op\":\"Decrypt\",\"kind\":\"throttle\",\"count\":4}]");
+	/* init and then status on one connection, in one write: the replies
+	 * come back in order. */
+	uint8_t *f1, *f2;
+	size_t l1, l2;
+	json_t *m = init_msg(&t, recs);
+	json_t *st = control_msg_new(CONTROL_STATUS);
+	assert_int_equal(control_encode(m, &f1, &l1, &e), 0);
+	assert_int_equal(control_encode(st, &f2, &l2, &e), 0);
+	uint8_t *both = malloc(l1 + l2);
+	memcpy(both, f1, l1);
+	memcpy(both + l1, f2, l2);
+	host_send_raw(a, both, l1 + l2);
+	free(both);
+	free(f1);
+	free(f2);
+	json_decref(st);
+	usleep(100 * 1000);
+	/* Meanwhile another connection gets answers. */
+	json_t *r = host_call(b, control_msg_new(CONTROL_STATUS));
+	assert_true(json_is_true(json_object_get(r, "initialising")));
+	assert_true(json_is_false(json_object_get(r, "ready")));
+	json_decref(r);
+	r = host_call(b, m); /* a second init while one runs */
+	assert_true(json_is_false(json_object_get(r, "ok")));
+	assert_non_null(strstr(json_string_value(json_object_get(r, "error")),
+			       "in progress"));
+	json_decref(r);
+	r = host_recv(a);
+	assert_non_null(r);
+	if (!json_is_true(json_object_get(r, "ok")))
+		fail_msg("init: %s", json_string_value(json_object_get(r, "error")));
+	assert_int_equal(json_integer_value(json_object_get(r, "keys_loaded")), 1);
+	json_decref(r);
+	r = host_recv(a);
+	assert_non_null(r);
+	assert_true(json_is_true(json_object_get(r, "ready")));
+	assert_true(json_is_false(json_object_get(r, "initialising")));
+	json_decref(r);
+	standin_faults("AWS_ENDPOINT_URL_KMS", "[]");
+	close(a);
+	close(b);
+	test_enclave_stop(&t);
+	bls_key_free(k);
+}
+
 /* ---- reload ------------------------------------------------------------------------ */
 
 static void test_reload_adds_keeps_and_removes_keys(void **state)
@@ -1255,6 +1319,7 @@ int main(void)
 		cmocka_unit_test(test_tls_bad_records_fail_init_and_change_nothing),
 		cmocka_unit_test(test_tls_record_through_the_dynamodb_proxy),
 		cmocka_unit_test(test_reload_adds_keeps_and_removes_keys),
+		cmocka_unit_test(test_status_answers_while_init_runs),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -264,6 +264,13 @@ static int publish_tls(struct enclave *en, struct enclave_tls *t,
 	return 0;
 }
 
+static void init_result_free(struct enclave_init_result *res)
+{
+	enclave_tls_free(res->tls);
+	signer_free(res->signer);
+	enclave_init_cfg_clear(&res->cfg);
+}
+
 static json_t *handle_init(struct enclave *en, const json_t *msg)
 {
 	if (enclave_ready(en))
@@ -284,23 +291,20 @@ static json_t *handle_init(struct enclave *en, const json_t *msg)
 	if (r && res.tls && publish_tls(en, res.tls, &e) < 0) {
 		json_decref(r);
 		r = reply_error(e.msg);
-		enclave_tls_free(res.tls);
-		signer_free(res.signer);
-		enclave_init_cfg_clear(&res.cfg);
+		log_error("init refused: %s", e.msg);
+		init_result_free(&res);
 		return r;
 	}
 	if (!r) {
-		if (en->tls != res.tls)
-			enclave_tls_free(res.tls);
-		signer_free(res.signer);
-		enclave_init_cfg_clear(&res.cfg);
+		init_result_free(&res);
 		return NULL;
 	}
+	/* The TLS identity is live (publish_tls); the signer goes last. */
 	en->cfg = res.cfg;
 	atomic_store(&en->keys_loaded, loaded);
 	atomic_store_explicit(&en->signer, res.signer, memory_order_release);
 	log_info("init: ready with %zu keys%s", loaded,
-		 res.tls ? ", API on TLS with the enclave's key" : "");
+		 res.tls ? ", the API on TLS with the enclave's key" : "");
 	return r;
 }
 

@@ -598,34 +598,15 @@ static int api_get(struct enclave *en, const char *path, const char *query,
 	return rep->status;
 }
 
-struct curl_buf {
-	char *p;
-	size_t n;
-};
-
-static size_t curl_write(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	struct curl_buf *b = ud;
-	size_t n = size * nmemb;
-	char *p = realloc(b->p, b->n + n + 1);
-	if (!p)
-		return 0;
-	memcpy(p + b->n, ptr, n);
-	b->p = p;
-	b->n += n;
-	b->p[b->n] = '\0';
-	return n;
-}
-
 /* GET url (https pinned to the PEM in ca_path); the HTTP status, or -1
  * when the exchange failed (e.g. plain HTTP to a TLS listener). */
-static long url_get(const char *url, const char *ca_path, struct curl_buf *b,
+static long url_get(const char *url, const char *ca_path, struct admin_buf *b,
 		    char *ctype, size_t ctype_len)
 {
 	CURL *h = curl_easy_init();
 	memset(b, 0, sizeof(*b));
 	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, curl_write);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, admin_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
 	if (ca_path)
@@ -726,7 +707,7 @@ static void test_tls_key_born_in_enclave_served_and_recovered(void **state)
 	struct api_server api;
 	api_start(&api, t.en);
 	char url[128];
-	struct curl_buf b;
+	struct admin_buf b;
 	/* Before init: plain HTTP, 503 on every route. */
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/upcheck", api.port);
 	assert_int_equal(url_get(url, NULL, &b, NULL, 0), 503);

@@ -169,16 +169,17 @@ static EVP_PKEY *key_from_pkcs8(const struct secret *der)
 	return k;
 }
 
-/* The server context, the PEM and the SPKI hash for key + cert. */
-static int tls_make(EVP_PKEY *key, X509 *cert, const char *pem,
-		    struct enclave_tls **out, struct err *e)
+/* The server context, the PEM (re-encoded from the parsed certificate,
+ * so nothing else from a stored item reaches the reply) and the SPKI hash. */
+static int tls_make(EVP_PKEY *key, X509 *cert, struct enclave_tls **out,
+		    struct err *e)
 {
 	struct enclave_tls *t = calloc(1, sizeof(*t));
 	unsigned char *spki = NULL;
 	int spki_len = -1, rc = 0;
 	if (!t)
 		return err_set(e, ERR_NOMEM, "out of memory");
-	t->cert_pem = pem ? strdup(pem) : cert_to_pem(cert);
+	t->cert_pem = cert_to_pem(cert);
 	t->ctx = SSL_CTX_new(TLS_server_method());
 	if (t->ctx) {
 		SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
@@ -270,7 +271,7 @@ static int tls_open_item(const struct enclave_tls_params *p,
 		rc = err_set(e, ERR_INVALID, "the key does not match the "
 			     "certificate's public key");
 	if (rc == 0)
-		rc = tls_make(key, cert, pem, out, e);
+		rc = tls_make(key, cert, out, e);
 	ERR_clear_error();
 	EVP_PKEY_free(key);
 	X509_free(cert);
@@ -379,7 +380,7 @@ static int tls_create(const struct enclave_tls_params *p,
 		}
 	}
 	if (rc == 0)
-		rc = tls_make(key, cert, pem, out, e);
+		rc = tls_make(key, cert, out, e);
 	ERR_clear_error();
 	EVP_PKEY_free(key);
 	X509_free(cert);

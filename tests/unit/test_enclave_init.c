@@ -1014,7 +1014,12 @@ struct relay {
 	struct sockaddr_in to;
 	pthread_t thr;
 	atomic_int conns;
+	/* Run once, before the first PutItem is passed on (a competing put). */
+	void (*before_put)(void);
+	atomic_bool put_seen;
 };
+
+static struct relay *g_relay;
 
 static void pump(int a, int b)
 {
@@ -1027,7 +1032,13 @@ static void pump(int a, int b)
 			if (!p[i].revents)
 				continue;
 			ssize_t n = read(p[i].fd, buf, sizeof(buf));
-			if (n <= 0 || send(p[1 - i].fd, buf, (size_t)n, MSG_NOSIGNAL) != n)
+			if (n <= 0)
+				return;
+			if (i == 0 && g_relay->before_put &&
+			    memmem(buf, (size_t)n, "DynamoDB_20120810.PutItem", 25) &&
+			    !atomic_exchange(&g_relay->put_seen, true))
+				g_relay->before_put();
+			if (send(p[1 - i].fd, buf, (size_t)n, MSG_NOSIGNAL) != n)
 				return;
 		}
 	}
@@ -1078,6 +1089,7 @@ static void *relay_thread(void *arg)
 static void relay_start(struct relay *r, const char *dir)
 {
 	memset(r, 0, sizeof(*r));
+	g_relay = r;
 	const char *ep = getenv("AWS_ENDPOINT_URL_DYNAMODB"); /* http://127.0.0.1:P */
 	const char *colon = strrchr(ep, ':');
 	r->to.sin_family = AF_INET;
@@ -1102,6 +1114,7 @@ static void relay_stop(struct relay *r)
 	close(r->stop[0]);
 	close(r->stop[1]);
 	unlink(r->path);
+	g_relay = NULL;
 }
 
 static void test_tls_record_through_the_dynamodb_proxy(void **state)
@@ -1127,6 +1140,70 @@ static void test_tls_record_through_the_dynamodb_proxy(void **state)
 			    json_string_value(json_object_get(r, "tls_cert_pem")));
 	json_decref(item);
 	json_decref(r);
+	close(fd);
+	relay_stop(&rl);
+	test_enclave_stop(&t);
+}
+
+/* The record another enclave made, put back just before ours is put. */
+static json_t *g_competitor;
+
+static void put_competitor(void)
+{
+	tls_item_put(g_competitor, "tls-signer-lost-race");
+}
+
+static void delete_tls_item(const char *signer)
+{
+	struct aws_client *c = operator_client();
+	json_t *key = tls_item_key(signer);
+	struct err e = {0};
+	if (aws_ddb_delete_item(c, KEY_TABLE, key, NULL, &e) < 0)
+		fail_msg("DeleteItem: %s", e.msg);
+	json_decref(key);
+	aws_client_free(c);
+}
+
+/* One enclave of the signer makes a record, which is then taken away; a
+ * second one finds none, makes its own key, and just before its
+ * conditional put the first record reappears (the relay puts it): the put
+ * fails, the second enclave reads the winner's record and serves the
+ * first one's certificate. */
+static void test_tls_lost_put_race_uses_the_winners_key(void **state)
+{
+	(void)state;
+	struct test_enclave t;
+	test_enclave_start(&t, g_nsm_spec, 0);
+	int fd = host_connect(&t);
+	json_t *first = init_ok(fd, tls_init_msg(&t, "tls-signer-lost-race",
+						 json_array()));
+	close(fd);
+	test_enclave_stop(&t);
+	g_competitor = tls_item("tls-signer-lost-race");
+	assert_non_null(g_competitor);
+	delete_tls_item("tls-signer-lost-race");
+	assert_null(tls_item("tls-signer-lost-race"));
+
+	test_enclave_start(&t, g_nsm_spec, 0);
+	struct relay rl;
+	relay_start(&rl, t.dir);
+	rl.before_put = put_competitor;
+	fd = host_connect(&t);
+	char proxy[160];
+	snprintf(proxy, sizeof(proxy), "unix:%s", rl.path);
+	json_t *m = tls_init_msg(&t, "tls-signer-lost-race", json_array());
+	json_object_set_new(m, "dynamodb_proxy", json_string(proxy));
+	json_t *r = init_ok(fd, m);
+	assert_true(atomic_load(&rl.put_seen));
+	assert_string_equal(json_string_value(json_object_get(r, "tls_cert_pem")),
+			    json_string_value(json_object_get(first, "tls_cert_pem")));
+	json_t *item = tls_item("tls-signer-lost-race");
+	assert_true(json_equal(item, g_competitor)); /* ours was not written */
+	json_decref(item);
+	json_decref(r);
+	json_decref(first);
+	json_decref(g_competitor);
+	g_competitor = NULL;
 	close(fd);
 	relay_stop(&rl);
 	test_enclave_stop(&t);
@@ -1299,6 +1376,7 @@ int main(void)
 		cmocka_unit_test(test_tls_two_enclaves_racing_agree_on_one_key),
 		cmocka_unit_test(test_tls_bad_records_fail_init_and_change_nothing),
 		cmocka_unit_test(test_tls_record_through_the_dynamodb_proxy),
+		cmocka_unit_test(test_tls_lost_put_race_uses_the_winners_key),
 		cmocka_unit_test(test_reload_adds_keeps_and_removes_keys),
 		cmocka_unit_test(test_status_answers_while_init_runs),
 	};

@@ -993,6 +993,19 @@ static void test_tls_bad_records_fail_init_and_change_nothing(void **state)
 			       "AccessDenied"));
 	json_decref(r);
 	assert_null(tls_item("tls-denied"));
+	/* DynamoDB refusing the read fails init too, naming the call. */
+	standin_faults("AWS_ENDPOINT_URL_DYNAMODB",
+		       "[{\"op\":\"GetItem\",\"kind\":\"error\",\"status\":400,"
+		       "\"type\":\"AccessDeniedException\",\"count\":1}]");
+	r = host_call(fd, tls_init_msg(&t, "tls-denied", json_array()));
+	assert_true(json_is_false(json_object_get(r, "ok")));
+	const char *why = json_string_value(json_object_get(r, "error"));
+	if (!strstr(why, "tls key") || !strstr(why, "GetItem") ||
+	    !strstr(why, "AccessDenied"))
+		fail_msg("unexpected: %s", why);
+	json_decref(r);
+	standin_faults("AWS_ENDPOINT_URL_DYNAMODB", "[]");
+	assert_null(tls_item("tls-denied"));
 	/* The host may retry: the same enclave then initialises. */
 	json_decref(init_ok(fd, tls_init_msg(&t, "tls-denied", json_array())));
 	close(fd);

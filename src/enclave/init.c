@@ -8,7 +8,9 @@
  *   3. one ephemeral RSA Recipient key and one NSM attestation document
  *      binding its public key;
  *   4. with kms_key_id (and no --tls-keystore-file): the API's TLS key,
- *      recovered from or created into the key table (tls_key.c);
+ *      recovered from or created into the key table (tls_key.c) with a
+ *      DynamoDB client (dynamodb_endpoint, through dynamodb_proxy if
+ *      given, like KMS);
  *   5. per record: KMS Decrypt with that Recipient, the CMS reply opened
  *      inside the enclave (plaintext never crosses the host), then
  *        sample:   JSON {keystore_b64, password_b64, mnemonic_b64} ->
@@ -55,7 +57,9 @@
 enum record_kind { RECORD_SAMPLE, RECORD_ENVELOPE };
 
 struct init_ctx {
-	struct http_addr proxy[AWS_SVC_COUNT]; /* kind valid when has_proxy */
+	/* Per service: the host proxy's address and the socket hook's context
+	 * (set only when init names a proxy for that service). */
+	struct http_addr proxy[AWS_SVC_COUNT];
 	struct proxy_hook {
 		enum aws_service svc;
 		const struct http_addr *addr;

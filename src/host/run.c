@@ -84,6 +84,14 @@ struct runner {
 
 static void schedule(struct runner *r);
 
+/* s seconds less up to 25 % jitter, in ms: restarts of several hosts (or
+ * retries against a recovering service) do not line up. */
+static int64_t jittered_ms(int s)
+{
+	int64_t ms = s * 1000LL;
+	return ms - (int64_t)arc4random_uniform((uint32_t)(ms / 4 + 1));
+}
+
 static void set_reason(struct runner *r)
 {
 	struct host_health *h = &r->health;
@@ -120,7 +128,8 @@ static void schedule_restart(struct runner *r)
 		return;
 	int s = r->backoff_s;
 	log_info("run: restarting the enclave in %d s", s);
-	struct timeval tv = {.tv_sec = s};
+	int64_t ms = jittered_ms(s);
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
 	evtimer_add(r->ev_restart, &tv);
 	r->backoff_s = s * 2 > r->cfg->max_backoff_s ? r->cfg->max_backoff_s
 						      : s * 2;
@@ -279,7 +288,7 @@ static void init_done(struct runner *r, struct host_job *j)
 		snprintf(r->init_err, sizeof(r->init_err), "%s", j->err);
 		log_error("run: init: %s; retrying in %d s", j->err,
 			  r->init_backoff_s);
-		r->next_init_ms = host_now_ms() + r->init_backoff_s * 1000LL;
+		r->next_init_ms = host_now_ms() + jittered_ms(r->init_backoff_s);
 		r->init_backoff_s = r->init_backoff_s * 2 > r->cfg->max_backoff_s
 					    ? r->cfg->max_backoff_s
 					    : r->init_backoff_s * 2;

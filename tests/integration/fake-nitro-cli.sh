@@ -10,6 +10,12 @@
 set -eu
 st=${FAKE_NITRO_STATE:?}
 echo "$*" >>"$st/calls"
+# alive PID: running or stopped, not a zombie (the enclave is reparented
+# when this script exits, and its new parent may be slow to reap it)
+alive() {
+	kill -0 "$1" 2>/dev/null || return 1
+	! grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null
+}
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case $cmd in
@@ -28,7 +34,7 @@ run-enclave)
 	[ -f "$eif" ] || { echo "fake-nitro-cli: no EIF at '$eif'" >&2; exit 1; }
 	if [ -f "$st/enclave" ]; then
 		read -r _ old <"$st/enclave"
-		kill -0 "$old" 2>/dev/null && { echo "fake-nitro-cli: CID $cid in use" >&2; exit 1; }
+		alive "$old" && { echo "fake-nitro-cli: CID $cid in use" >&2; exit 1; }
 	fi
 	"${FAKE_NITRO_SIGNER:?}" enclave --control="unix:$st/c.sock" \
 		--http-listen="unix:$st/api.sock" --nsm="sim:$st/sim" \
@@ -46,7 +52,7 @@ run-enclave)
 describe-enclaves)
 	if [ -f "$st/enclave" ]; then
 		read -r id pid <"$st/enclave"
-		if kill -0 "$pid" 2>/dev/null; then
+		if alive "$pid"; then
 			printf '[\n  {\n    "EnclaveName": "fake",\n    "EnclaveID": "%s",\n    "ProcessID": %d,\n    "State": "RUNNING"\n  }\n]\n' "$id" "$pid"
 			exit 0
 		fi
@@ -62,7 +68,7 @@ terminate-enclave)
 	kill -CONT "$pid" 2>/dev/null || true
 	kill -9 "$pid" 2>/dev/null || true
 	i=0
-	while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do i=$((i + 1)); sleep 0.05; done
+	while alive "$pid" && [ $i -lt 100 ]; do i=$((i + 1)); sleep 0.05; done
 	rm -f "$st/enclave"
 	printf '{\n  "EnclaveID": "%s",\n  "Terminated": true\n}\n' "$id"
 	;;

@@ -87,7 +87,8 @@ kill -STOP "$p2"
 until_log "run: enclave enclave_id=$ID2: 3 status checks failed in a row; killing it"
 until_log "run: enclave enclave_id=$ID2 ended (terminated)"
 grep -qx "terminate-enclave --enclave-id $ID2" "$d/st/calls" || fail "terminate: $(cat "$d/st/calls")"
-kill -0 "$p2" 2>/dev/null && fail "hung enclave $p2 still there"
+gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
+gone "$p2" || fail "hung enclave $p2 still there"
 until_log "run: enclave enclave_id=$ID3 status: "
 ok
 
@@ -102,7 +103,7 @@ hp=
 [ "$rc" -eq 0 ] || fail "exit $rc: $(tail "$d/err")"
 grep -qx "terminate-enclave --enclave-id $ID3" "$d/st/calls" || fail "no terminate at stop: $(cat "$d/st/calls")"
 grep -q "run: enclave enclave_id=$ID3 terminated" "$d/err" || fail "stop log: $(tail "$d/err")"
-kill -0 "$p3" 2>/dev/null && fail "enclave $p3 still running"
+gone "$p3" || fail "enclave $p3 still running"
 ok
 
 echo "test_host_nitro_cli: $checks checks passed"

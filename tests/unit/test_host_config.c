@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "host/host.h"
@@ -298,6 +299,24 @@ static void test_bad_addresses(void **state)
 		   "config: health_listen: expected tcp:HOST:PORT or unix:PATH");
 }
 
+/* deploy/config.example.yaml stays a config nitro-host accepts. */
+static void test_deploy_example_parses(void **state)
+{
+	const char *src = getenv("NS_SOURCE_DIR");
+	if (!src)
+		skip();
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/deploy/config.example.yaml", src);
+	struct host_config c;
+	struct err e = {0};
+	if (host_config_load(path, &c, &e) != 0)
+		fail_msg("%s: %s", path, e.msg);
+	assert_int_equal(c.runner, HOST_RUNNER_NITRO_CLI);
+	assert_int_equal(c.nproxies, 3);
+	assert_int_equal(c.proxies[1].nallow, 1);
+	host_config_free(&c);
+}
+
 static void test_load_missing_file(void **state)
 {
 	struct host_config c;
@@ -317,6 +336,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_types),
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_bad_addresses),
+		cmocka_unit_test(test_deploy_example_parses),
 		cmocka_unit_test(test_load_missing_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,7 +20,9 @@ export const ROLE = 'nitro-signer-instance';
 
 export function createImds({ store = createCredentialStore(), region = 'us-east-1' } = {}) {
   const tokens = new Map(); // token -> expiry ms
-  const cfg = { lifetimeSeconds: 6 * 3600, dropTokenPut: false };
+  // rotateBeforeSeconds: like EC2, hand out new credentials once the current
+  // ones expire within this many seconds (0, the default: never on its own).
+  const cfg = { lifetimeSeconds: 6 * 3600, dropTokenPut: false, rotateBeforeSeconds: 0 };
   const stats = { tokenPuts: 0, credentialGets: 0, unauthorized: 0, issued: 0 };
   let current = null;
 
@@ -72,7 +74,8 @@ export function createImds({ store = createCredentialStore(), region = 'us-east-
     if (url === base) return text(res, 200, ROLE);
     if (url === base + ROLE) {
       stats.credentialGets++;
-      if (!current) issue();
+      if (!current || (cfg.rotateBeforeSeconds > 0 &&
+          current.expiration.getTime() - Date.now() <= cfg.rotateBeforeSeconds * 1000)) issue();
       return sendJson(res, 200, {
         Code: 'Success', LastUpdated: current.updated.toISOString().replace(/\.\d+Z$/, 'Z'), Type: 'AWS-HMAC',
         AccessKeyId: current.akid, SecretAccessKey: current.secret, Token: current.token,

@@ -1,0 +1,420 @@
+// test_e2e_full_flow.mjs: the whole system on one machine, no AWS, no vsock
+// (issue 8's full flow; ctest name integration/test_e2e_full_flow, run alone
+// with `ctest --test-dir build -R e2e_full_flow`).
+//
+//  1. Stand-ins up (DynamoDB, KMS trusting the NSM simulator's root, IMDS
+//     with short-lived role credentials). The KMS key's policy is the one
+//     `nitro-keys kms policy` writes, pinned to the simulator's PCR0; a
+//     second key is pinned to another PCR0.
+//  2. nitro-keys makes 8 validators, encrypts 4 as per-key records and 4 as
+//     an envelope bundle and uploads them; one more record is encrypted
+//     under the other PCR0's key.
+//  3. nitro-host run (local runner) starts `nitro-signer enclave` on unix
+//     sockets, reads the records from DynamoDB with IMDS credentials, sends
+//     init; the enclave reaches KMS and DynamoDB only through the host's
+//     proxies, is born a TLS key, loads 8 keys and reports the 9th refused.
+//  4. Validator-client style HTTPS through the host's TCP proxy, pinning
+//     the certificate the host wrote: every key signs, and each signature
+//     verifies with noble's BLS over the signing root Lodestar's SSZ gives.
+//  5. GET /attestation: the document verifies with nitro-keys (PCR0, nonce,
+//     certificate) and, independently, with the KMS stand-in's verifier.
+//  6. SIGKILL the enclave: the watchdog restarts it, the same certificate
+//     comes back (the pin holds), signing resumes, the slashing database
+//     still refuses a double vote.
+//  7. The first credentials expire: the host has pushed new ones; a key
+//     uploaded afterwards loads on SIGHUP (reload through KMS) without an
+//     enclave restart.
+//  8. SIGTERM: nitro-host exits 0 and the enclave is gone.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fromHex, toHex, verify } from '../js/lib/bls.mjs';
+import { builders, epochIn, FORK } from '../js/lib/eth2.mjs';
+import { createAttestationConfig, verifyAttestationDocument } from '../standins/recipient.mjs';
+
+const SRC = process.env.NS_SOURCE_DIR || path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const BIN = process.env.NS_BIN_DIR;
+assert.ok(BIN, 'NS_BIN_DIR must point at the built binaries');
+const T0 = Date.now();
+const ACCOUNT = '111122223333';
+const ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/nitro-signer-instance`; // the IMDS stand-in's role
+const OPERATOR_ARN = `arn:aws:iam::${ACCOUNT}:role/operator`;       // the stand-ins' operator key
+const ADMIN_ARN = `arn:aws:iam::${ACCOUNT}:role/key-admin`;
+const SIGNER_ID = 'e2e-signer';
+const TABLE = 'nitro-keys-e2e';
+const CRED_LIFETIME_S = 14;
+const CRED_REFRESH_S = 9;
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ns-e2e-'));
+const children = new Set();
+let failures = 0;
+let checks = 0;
+
+function cleanup() {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) { try { c.kill('SIGKILL'); } catch { /* gone */ } }
+  try {
+    for (const l of fs.readFileSync(path.join(tmp, 'host.log'), 'utf8').split('\n')) {
+      const m = /started pid=(\d+)/.exec(l);
+      if (m) try { process.kill(Number(m[1]), 'SIGKILL'); } catch { /* gone */ }
+    }
+  } catch { /* no log */ }
+  if (!process.env.NS_KEEP_TMP) fs.rmSync(tmp, { recursive: true, force: true });
+}
+process.on('exit', cleanup);
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(1));
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const elapsed = () => `${((Date.now() - T0) / 1000).toFixed(1)} s`;
+
+async function step(name, fn) {
+  const t = Date.now();
+  try {
+    await fn();
+    console.log(`ok   ${name} (${Date.now() - t} ms, at ${elapsed()})`);
+  } catch (e) {
+    failures++;
+    console.log(`FAIL ${name}\n${e.stack || e}`);
+    throw e; // later steps depend on this one
+  }
+}
+const check = (cond, msg) => { checks++; assert.ok(cond, msg); };
+
+async function until(what, fn, ms = 20000) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      if (e.fatal) throw e;
+      last = e;
+    }
+    await sleep(100);
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}; last: ${last?.stack || JSON.stringify(last)}\n` +
+    `host log tail:\n${hostLogTail()}`);
+}
+
+function hostLogTail(n = 40) {
+  try { return fs.readFileSync(path.join(tmp, 'host.log'), 'utf8').trim().split('\n').slice(-n).join('\n'); } catch { return ''; }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+  });
+}
+
+function run(prog, args, { env = {}, input } = {}) {
+  const r = spawnSync(path.join(BIN, prog), args, { env: { ...process.env, ...env }, encoding: 'utf8', input,
+    timeout: 60000 });
+  return { status: r.status, stdout: r.stdout || '', stderr: r.stderr || '' };
+}
+function runOk(prog, args, opts) {
+  const r = run(prog, args, opts);
+  assert.equal(r.status, 0, `${prog} ${args.join(' ')}: exit ${r.status}\n${r.stderr}`);
+  return r;
+}
+
+function request(url, { method = 'GET', body, headers = {}, agent = false, ...tls } = {}) {
+  const mod = url.startsWith('https:') ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = mod.request(url, { method, headers, agent, timeout: 15000, ...tls }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout: ${method} ${url}`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+const json = (r) => JSON.parse(r.body.toString());
+
+// ---- 1. stand-ins ----
+const simDir = path.join(tmp, 'sim');
+const SIM_PCR0 = crypto.createHash('sha384').update('nitro-signer e2e enclave image').digest('hex');
+const OTHER_PCR0 = crypto.createHash('sha384').update('some other enclave image').digest('hex');
+let env;
+let standins;
+
+await step('stand-ins up; KMS keys pinned to the simulator PCR0 and to another PCR0', async () => {
+  fs.mkdirSync(simDir, { mode: 0o700 });
+  fs.writeFileSync(path.join(simDir, 'pcr0.hex'), SIM_PCR0 + '\n');
+  // The simulator's root CA (it signs the simulated attestation chain; KMS trusts it).
+  const o = spawnSync('openssl', ['req', '-x509', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:secp384r1',
+    '-nodes', '-keyout', path.join(simDir, 'root.key.pem'), '-out', path.join(simDir, 'root.pem'), '-days', '30',
+    '-subj', '/CN=nitro-signer e2e simulated root', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'],
+  { encoding: 'utf8' });
+  assert.equal(o.status, 0, o.stderr);
+  const envPath = path.join(tmp, 'standins.env');
+  standins = spawn(process.execPath, [path.join(SRC, 'tests/standins/start.mjs'), `--write-env=${envPath}`,
+    `--attestation-root=${path.join(simDir, 'root.pem')}`, '--stdin-lifeline'], { stdio: ['pipe', 'inherit', 'inherit'] });
+  children.add(standins);
+  for (let i = 0; i < 300 && !fs.existsSync(envPath); i++) await sleep(50);
+  assert.ok(fs.existsSync(envPath), 'stand-ins did not start');
+  env = {};
+  for (const line of fs.readFileSync(envPath, 'utf8').trim().split('\n')) {
+    const i = line.indexOf('=');
+    env[line.slice(0, i)] = line.slice(i + 1);
+  }
+  // Short-lived role credentials, rotated by IMDS ahead of expiry as EC2 does,
+  // so refreshes happen during the test.
+  const r = await request(`${env.AWS_EC2_METADATA_SERVICE_ENDPOINT}/__admin/config`, { method: 'POST',
+    body: JSON.stringify({ lifetimeSeconds: CRED_LIFETIME_S, rotateBeforeSeconds: CRED_REFRESH_S + 2 }) });
+  check(r.status === 200, `imds config: ${r.status}`);
+  for (const [name, pcr0] of [['KEY_ARN', SIM_PCR0], ['OTHER_KEY_ARN', OTHER_PCR0]]) {
+    const pol = runOk('nitro-keys', ['kms', 'policy', `--pcr0=${pcr0}`, `--role-arn=${ROLE_ARN}`,
+      `--key-admin-arn=${ADMIN_ARN}`, `--encrypt-arn=${OPERATOR_ARN}`, '--condition=pcr0']);
+    const k = await request(`${env.AWS_ENDPOINT_URL_KMS}/__admin/create-key`, { method: 'POST',
+      body: JSON.stringify({ description: `e2e ${name}`, policy: pol.stdout }) });
+    check(k.status === 200, `create-key: ${k.status} ${k.body}`);
+    env[name] = json(k).Arn;
+  }
+});
+
+const awsEnv = () => ({ AWS_ENDPOINT_URL_KMS: env.AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL_DYNAMODB: env.AWS_ENDPOINT_URL_DYNAMODB,
+  AWS_REGION: env.AWS_REGION, AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY,
+  AWS_EC2_METADATA_DISABLED: 'true' });
+
+// ---- 2. keys ----
+const pwFile = path.join(tmp, 'password.txt');
+fs.writeFileSync(pwFile, 'e2e keystore password\n', { mode: 0o600 });
+
+// n fast keystores in DIR, each with its password file NAME.txt; their pubkeys.
+function makeKeystores(dir, n) {
+  runOk('nitro-keys', ['keystore', 'generate', `--count=${n}`, `--out=${dir}`, `--keystore-password-file=${pwFile}`,
+    '--kdf=pbkdf2', '--work-factor=2']);
+  const pubkeys = [];
+  for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.json')).sort()) {
+    fs.copyFileSync(pwFile, path.join(dir, f.replace(/\.json$/, '.txt')));
+    pubkeys.push('0x' + JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')).pubkey);
+  }
+  assert.equal(pubkeys.length, n);
+  return pubkeys;
+}
+function upload(dir, keyArn, extra = []) {
+  runOk('nitro-keys', ['kms', 'encrypt', `--key-id=${keyArn}`, `--signer-id=${SIGNER_ID}`, `--keystores-path=${dir}`,
+    `--keystores-passwords-path=${dir}`, '--chain=mainnet', '--upload', `--table=${TABLE}`, ...extra], { env: awsEnv() });
+}
+
+let sampleKeys, envelopeKeys, refusedKey;
+await step('nitro-keys: 8 validators uploaded (4 per-key records, 4 in an envelope), 1 under another PCR0', async () => {
+  runOk('nitro-keys', ['kms', 'create-table', `--table=${TABLE}`], { env: awsEnv() });
+  sampleKeys = makeKeystores(path.join(tmp, 'ks-sample'), 4);
+  envelopeKeys = makeKeystores(path.join(tmp, 'ks-envelope'), 4);
+  [refusedKey] = makeKeystores(path.join(tmp, 'ks-other'), 1);
+  upload(path.join(tmp, 'ks-sample'), env.KEY_ARN);
+  upload(path.join(tmp, 'ks-envelope'), env.KEY_ARN, ['--envelope']);
+  upload(path.join(tmp, 'ks-other'), env.OTHER_KEY_ARN);
+  const list = runOk('nitro-keys', ['kms', 'list', `--table=${TABLE}`, `--signer-id=${SIGNER_ID}`], { env: awsEnv() });
+  const rows = list.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  check(rows.length === 6, `6 records (4 + 1 bundle + 1): ${list.stdout}`);
+});
+
+// ---- 3. nitro-host run ----
+const allKeys = () => [...sampleKeys, ...envelopeKeys];
+const port = { api: await freePort(), health: await freePort() };
+const kmsUrl = new URL(env.AWS_ENDPOINT_URL_KMS);
+const ddbUrl = new URL(env.AWS_ENDPOINT_URL_DYNAMODB);
+const sock = (n) => path.join(tmp, n);
+const configPath = path.join(tmp, 'nitro-host.yaml');
+const certPath = path.join(tmp, 'tls.crt');
+fs.writeFileSync(configPath, `# written by test_e2e_full_flow.mjs
+region: ${env.AWS_REGION}
+signer_id: ${SIGNER_ID}
+key_table: ${TABLE}
+kms_key_id: ${env.KEY_ARN}
+credentials: imds
+credentials_refresh_s: ${CRED_REFRESH_S}
+endpoints:
+  kms: ${env.AWS_ENDPOINT_URL_KMS}
+  dynamodb: ${env.AWS_ENDPOINT_URL_DYNAMODB}
+  imds: ${env.AWS_EC2_METADATA_SERVICE_ENDPOINT}
+enclave:
+  network: mainnet
+  slashing_db_url: sqlite:${path.join(tmp, 'slashing.db')}
+  kms_proxy: unix:${sock('kms.sock')}
+  dynamodb_proxy: unix:${sock('ddb.sock')}
+  tls_names: [localhost, 127.0.0.1]
+tls_cert_file: ${certPath}
+health_listen: tcp:127.0.0.1:${port.health}
+status_interval_s: 1
+control: unix:${sock('control.sock')}
+runner:
+  type: local
+  command:
+    - ${path.join(BIN, 'nitro-signer')}
+    - enclave
+    - --control=unix:${sock('control.sock')}
+    - --http-listen=unix:${sock('api.sock')}
+    - --nsm=sim:${simDir}
+restart:
+  max_backoff_s: 2
+proxies:
+  - {listen: "tcp:127.0.0.1:${port.api}", connect: "unix:${sock('api.sock')}"}
+  - {listen: "unix:${sock('kms.sock')}", connect: "tcp:127.0.0.1:${kmsUrl.port}", allow: ["127.0.0.1:${kmsUrl.port}"]}
+  - {listen: "unix:${sock('ddb.sock')}", connect: "tcp:127.0.0.1:${ddbUrl.port}", allow: ["127.0.0.1:${ddbUrl.port}"]}
+`);
+
+let host;
+const hostLog = fs.openSync(path.join(tmp, 'host.log'), 'a');
+const health = async () => {
+  const r = await request(`http://127.0.0.1:${port.health}/health`);
+  return { ...json(r), http: r.status };
+};
+let h1;
+let cert1;
+
+await step('nitro-host run: enclave started, records read with IMDS credentials, init: 8 keys, 1 refused', async () => {
+  // No AWS credentials in the host's environment: they must come from IMDS.
+  const hostEnv = { ...process.env };
+  for (const k of Object.keys(hostEnv)) if (k.startsWith('AWS_')) delete hostEnv[k];
+  host = spawn(path.join(BIN, 'nitro-host'), ['run', `--config=${configPath}`, '--log-format=json'],
+    { env: hostEnv, stdio: ['ignore', hostLog, hostLog] });
+  children.add(host);
+  h1 = await until('health UP', async () => {
+    if (host.exitCode !== null) throw Object.assign(new Error(`nitro-host exited ${host.exitCode}:\n${hostLogTail()}`), { fatal: true });
+    const h = await health();
+    return h.http === 200 && h.enclave?.ready ? h : null;
+  }, 30000);
+  check(h1.status === 'UP', `health UP: ${JSON.stringify(h1)}`);
+  check(h1.enclave.keys_loaded === 8, `8 keys loaded: ${JSON.stringify(h1)}`);
+  const log = fs.readFileSync(path.join(tmp, 'host.log'), 'utf8');
+  check(log.includes(refusedKey) && /AccessDenied/i.test(log.split('\n').find((l) => l.includes(refusedKey)) || ''),
+    `the record under the other PCR0 is reported refused with its reason:\n${hostLogTail()}`);
+  for (const secretish of ['SecretAccessKey', 'password_b64', 'keystore_b64'])
+    check(!log.includes(secretish), `host log never carries ${secretish}`);
+  cert1 = fs.readFileSync(certPath, 'utf8');
+  check(/BEGIN CERTIFICATE/.test(cert1), 'the host wrote the enclave certificate');
+});
+
+// ---- 4. HTTPS through the host's TCP proxy ----
+const api = (p, opts = {}) => request(`https://localhost:${port.api}${p}`, {
+  ca: cert1, lookup: (_h, o, cb) => (o?.all ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(null, '127.0.0.1', 4)),
+  ...opts });
+const post = (p, body) => api(p, { method: 'POST', body: JSON.stringify(body),
+  headers: { 'content-type': 'application/json', accept: 'application/json' } });
+
+async function signAndVerify(pubkey, epoch) {
+  const c = builders.RANDAO_REVEAL(FORK.FULU, epoch);
+  const r = await post(`/api/v1/eth2/sign/${pubkey}`, c.body);
+  assert.equal(r.status, 200, `sign ${pubkey}: ${r.status} ${r.body}`);
+  const sig = json(r).signature;
+  check(verify(fromHex(sig), c.root, fromHex(pubkey)), `signature by ${pubkey} verifies (noble, Lodestar SSZ root)`);
+}
+
+await step('HTTPS via the TCP proxy, pinned certificate: publicKeys lists 8, every key signs and verifies', async () => {
+  const pk = await api('/api/v1/eth2/publicKeys', { headers: { accept: 'application/json' } });
+  check(pk.status === 200, `publicKeys ${pk.status}`);
+  const listed = json(pk).sort();
+  check(JSON.stringify(listed) === JSON.stringify(allKeys().sort()), `exactly the 8 keys: ${listed}`);
+  check(!listed.includes(refusedKey), 'the refused key is not served');
+  const epoch = epochIn(FORK.FULU, 'random');
+  for (const k of allKeys()) await signAndVerify(k, epoch);
+  const r = await post(`/api/v1/eth2/sign/${refusedKey}`, builders.RANDAO_REVEAL(FORK.FULU, epoch).body);
+  check(r.status === 404, `refused key -> 404, got ${r.status}`);
+  // Plain HTTP to the TLS port is not served.
+  await assert.rejects(request(`http://127.0.0.1:${port.api}/upcheck`), undefined, 'plain HTTP must fail');
+  // A client pinning another certificate does not get through.
+  const other = spawnSync('openssl', ['req', '-x509', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
+    '-nodes', '-keyout', path.join(tmp, 'other.key'), '-out', path.join(tmp, 'other.crt'), '-days', '1', '-subj', '/CN=localhost'],
+  { encoding: 'utf8' });
+  assert.equal(other.status, 0, other.stderr);
+  await assert.rejects(api('/upcheck', { ca: fs.readFileSync(path.join(tmp, 'other.crt')) }), /self.signed|certificate/i);
+  checks += 2;
+});
+
+// A slashable message signed before the restart, to show the database survives it.
+const attEpoch = epochIn(FORK.FULU, 'random');
+const att = builders.ATTESTATION(FORK.FULU, attEpoch, { sourceEpoch: attEpoch - 1n });
+
+await step('attested TLS: GET /attestation binds PCR0, nonce and the certificate', async () => {
+  const a1 = await post(`/api/v1/eth2/sign/${sampleKeys[0]}`, att.body);
+  check(a1.status === 200, `attestation signed: ${a1.status} ${a1.body}`);
+  const nonce = crypto.randomBytes(32).toString('hex');
+  const r = await api(`/attestation?nonce=${nonce}`);
+  check(r.status === 200, `attestation ${r.status} ${r.body}`);
+  const doc = path.join(tmp, 'attestation.cbor');
+  fs.writeFileSync(doc, r.body);
+  const v = run('nitro-keys', ['attestation', 'verify', doc, `--root=${path.join(simDir, 'root.pem')}`,
+    `--expect-pcr0=${SIM_PCR0}`, `--nonce=${nonce}`, `--tls-cert=${certPath}`]);
+  check(v.status === 0, `nitro-keys attestation verify: ${v.status} ${v.stdout} ${v.stderr}`);
+  const bad = run('nitro-keys', ['attestation', 'verify', doc, `--root=${path.join(simDir, 'root.pem')}`,
+    `--expect-pcr0=${OTHER_PCR0}`, `--nonce=${nonce}`, `--tls-cert=${certPath}`]);
+  check(bad.status === 1, `another PCR0 must not verify: ${bad.status} ${bad.stderr}`);
+  const badNonce = run('nitro-keys', ['attestation', 'verify', doc, `--root=${path.join(simDir, 'root.pem')}`,
+    `--expect-pcr0=${SIM_PCR0}`, `--nonce=${'00'.repeat(32)}`, `--tls-cert=${certPath}`]);
+  check(badNonce.status === 1, `another nonce must not verify: ${badNonce.status}`);
+  // Independently (Node's crypto, the KMS stand-in's verifier).
+  const cfg = createAttestationConfig({ root: fs.readFileSync(path.join(simDir, 'root.pem')), maxAgeSeconds: 300 });
+  const d = verifyAttestationDocument(r.body, cfg);
+  check(d.ok, `independent verification: ${d.message}`);
+  check(d.pcrs.get(0).toString('hex') === SIM_PCR0, 'PCR0');
+  check(d.nonce.toString('hex') === nonce, 'nonce');
+  const spki = new crypto.X509Certificate(cert1).publicKey.export({ type: 'spki', format: 'der' });
+  check(d.userData.equals(crypto.createHash('sha256').update(spki).digest()), 'user_data = SHA-256(certificate SPKI)');
+  const noNonce = await api('/attestation');
+  check(noNonce.status === 400 && /nonce/.test(noNonce.body.toString()), `no nonce -> 400 naming it: ${noNonce.status}`);
+});
+
+// ---- 6. kill the enclave ----
+await step('SIGKILL the enclave: restarted, same certificate, signing resumes, double vote still refused', async () => {
+  const pid = h1.enclave.pid;
+  check(Number.isInteger(pid) && pid > 0, `enclave pid in health: ${JSON.stringify(h1.enclave)}`);
+  process.kill(pid, 'SIGKILL');
+  const h2 = await until('enclave restarted and ready', async () => {
+    const h = await health();
+    return h.http === 200 && h.enclave?.ready && h.enclave.pid !== pid && h.enclave.restarts >= 1 ? h : null;
+  }, 30000);
+  check(h2.enclave.keys_loaded === 8, `8 keys after restart: ${JSON.stringify(h2)}`);
+  const cert2 = fs.readFileSync(certPath, 'utf8');
+  check(cert2 === cert1, 'the same certificate came back (clients keep their pin)');
+  await signAndVerify(envelopeKeys[0], epochIn(FORK.FULU, 'random'));
+  const conflicting = { ...att.body, attestation: { ...att.body.attestation, beacon_block_root: toHex(crypto.randomBytes(32)) } };
+  const r = await post(`/api/v1/eth2/sign/${sampleKeys[0]}`, conflicting);
+  check(r.status === 412, `double vote after the restart -> 412, got ${r.status} ${r.body}`);
+  h1 = h2;
+});
+
+// ---- 7. credentials expire ----
+await step('credentials: the first ones expire, fresh ones are pushed; a new key loads on SIGHUP without a restart', async () => {
+  const firstExpiry = Date.parse(h1.credentials_expiration);
+  check(Number.isFinite(firstExpiry), `credentials_expiration in health: ${h1.credentials_expiration}`);
+  await until('the first credentials to expire', async () => Date.now() > firstExpiry + 1000, (CRED_LIFETIME_S + 5) * 1000);
+  const h = await health();
+  check(h.http === 200, `health still UP: ${JSON.stringify(h)}`);
+  check(Date.parse(h.credentials_expiration) > Date.now(), `fresh credentials pushed: ${h.credentials_expiration}`);
+  const [newKey] = makeKeystores(path.join(tmp, 'ks-new'), 1);
+  upload(path.join(tmp, 'ks-new'), env.KEY_ARN);
+  process.kill(host.pid, 'SIGHUP');
+  const h3 = await until('the new key loaded', async () => {
+    const x = await health();
+    return x.http === 200 && x.enclave?.keys_loaded === 9 ? x : null;
+  }, 20000);
+  check(h3.enclave.pid === h1.enclave.pid, 'no enclave restart');
+  await signAndVerify(newKey, epochIn(FORK.FULU, 'random'));
+});
+
+// ---- 8. stop ----
+await step('SIGTERM: nitro-host exits 0 and the enclave is gone', async () => {
+  const pid = h1.enclave.pid;
+  host.kill('SIGTERM');
+  const code = await until('nitro-host to exit', async () => (host.exitCode !== null ? { code: host.exitCode } : null), 10000);
+  check(code.code === 0, `exit ${code.code}`);
+  let alive = true;
+  try { process.kill(pid, 0); } catch { alive = false; }
+  check(!alive, 'enclave process gone');
+});
+
+console.log(`${failures === 0 ? 'PASS' : 'FAIL'}: ${checks} checks in ${elapsed()}`);
+process.exit(failures === 0 ? 0 : 1);

@@ -284,6 +284,21 @@ static void write_tls_cert(struct runner *r, const json_t *reply)
 
 static void init_done(struct runner *r, struct host_job *j)
 {
+	/* an earlier init got through though its reply did not (timeout):
+	 * the enclave has keys; status tells how many */
+	if (j->rc < 0 && strcmp(j->err, "init failed: already initialised") == 0) {
+		log_warn("run: init: the enclave was already initialised; "
+			 "taking it as is");
+		r->initialised = true;
+		r->init_err[0] = '\0';
+		/* which credentials it holds is unknown: push at the next due
+		 * time even if they are these (prev AccessKeyId "") */
+		r->pushed_akid[0] = '\0';
+		r->pushed_exp = j->expiration;
+		r->health.creds_expiration = j->expiration;
+		r->next_status_ms = host_now_ms();
+		return;
+	}
 	if (j->rc < 0) {
 		snprintf(r->init_err, sizeof(r->init_err), "%s", j->err);
 		log_error("run: init: %s; retrying in %d s", j->err,

@@ -50,6 +50,17 @@ struct http_tls_config {
 };
 
 /* Builds a server SSL_CTX (TLS 1.2+). Exactly one client mode must be set. */
+/*
+ * A self-signed TLS certificate for `key` (the enclave's born key and
+ * `nitro-keys tls new` share it): subject and issuer CN `cn` (UTF-8, at most
+ * 64 characters), subjectAltName `sans` in OpenSSL's "DNS:a,IP:b" syntax,
+ * valid from five minutes ago for `days`, a random positive 128-bit serial,
+ * CA:FALSE, keyUsage digitalSignature, extendedKeyUsage `eku` (e.g.
+ * "serverAuth"), subjectKeyIdentifier, SHA-256 signature. NULL on failure.
+ */
+X509 *http_tls_self_signed(EVP_PKEY *key, const char *cn, const char *sans,
+			   long days, const char *eku);
+
 int http_tls_server_ctx(const struct http_tls_config *cfg, SSL_CTX **out,
 			struct err *e);
 

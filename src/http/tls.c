@@ -13,6 +13,8 @@
 #include <ctype.h>
 #include <openssl/err.h>
 #include <openssl/pkcs12.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
 #include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -268,4 +270,48 @@ out:
 	}
 	*out = ctx;
 	return 0;
+}
+
+X509 *http_tls_self_signed(EVP_PKEY *key, const char *cn, const char *sans,
+			   long days, const char *eku)
+{
+	X509 *x = X509_new();
+	X509_NAME *name = NULL;
+	uint8_t serial[16];
+	BIGNUM *bn = NULL;
+	bool ok = x && RAND_bytes(serial, sizeof(serial)) == 1;
+	/* positive, and 16 significant bytes */
+	serial[0] = (uint8_t)((serial[0] & 0x7f) | 0x01);
+	ok = ok && (bn = BN_bin2bn(serial, sizeof(serial), NULL)) &&
+	     BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) &&
+	     X509_set_version(x, 2) &&
+	     X509_gmtime_adj(X509_getm_notBefore(x), -300) &&
+	     X509_gmtime_adj(X509_getm_notAfter(x), days * 86400L) &&
+	     X509_set_pubkey(x, key) && (name = X509_get_subject_name(x)) &&
+	     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+					(const unsigned char *)cn, -1, -1, 0) &&
+	     X509_set_issuer_name(x, name);
+	X509V3_CTX ctx;
+	X509V3_set_ctx_nodb(&ctx);
+	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+	const char *exts[][2] = {
+		{"basicConstraints", "critical,CA:FALSE"},
+		{"keyUsage", "critical,digitalSignature"},
+		{"extendedKeyUsage", eku},
+		{"subjectKeyIdentifier", "hash"},
+		{"subjectAltName", sans},
+	};
+	for (size_t i = 0; ok && i < sizeof(exts) / sizeof(exts[0]); i++) {
+		X509_EXTENSION *ext = X509V3_EXT_conf(NULL, &ctx, exts[i][0],
+						      exts[i][1]);
+		ok = ext && X509_add_ext(x, ext, -1);
+		X509_EXTENSION_free(ext);
+	}
+	ok = ok && X509_sign(x, key, EVP_sha256()) > 0;
+	BN_free(bn);
+	if (!ok) {
+		X509_free(x);
+		return NULL;
+	}
+	return x;
 }

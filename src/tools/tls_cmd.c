@@ -26,6 +26,7 @@
 
 #include "aws/aws.h"
 #include "core/core.h"
+#include "http/http.h"
 #include "tools/cloud_cmds.h"
 
 static const char TLS_USAGE[] =
@@ -93,50 +94,6 @@ static int check_sans(const char *list, char *first_dns, size_t cap,
 	return rc;
 }
 
-static X509 *self_signed(EVP_PKEY *key, const char *cn, const char *sans,
-			 long days)
-{
-	X509 *x = X509_new();
-	X509_NAME *name = NULL;
-	X509_EXTENSION *ext = NULL;
-	uint8_t serial[16];
-	BIGNUM *bn = NULL;
-	bool ok = x && RAND_bytes(serial, sizeof(serial)) == 1;
-	serial[0] &= 0x7f;
-	if (ok)
-		ok = (bn = BN_bin2bn(serial, sizeof(serial), NULL)) &&
-		     BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) &&
-		     X509_set_version(x, 2) &&
-		     X509_gmtime_adj(X509_getm_notBefore(x), -300) &&
-		     X509_gmtime_adj(X509_getm_notAfter(x), days * 86400L) &&
-		     X509_set_pubkey(x, key) && (name = X509_get_subject_name(x)) &&
-		     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-						(const unsigned char *)cn, -1, -1, 0) &&
-		     X509_set_issuer_name(x, name);
-	X509V3_CTX ctx;
-	X509V3_set_ctx_nodb(&ctx);
-	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-	const char *exts[][2] = {
-		{"basicConstraints", "critical,CA:FALSE"},
-		{"keyUsage", "critical,digitalSignature"},
-		{"extendedKeyUsage", "serverAuth,clientAuth"},
-		{"subjectKeyIdentifier", "hash"},
-		{"subjectAltName", sans},
-	};
-	for (size_t i = 0; ok && i < sizeof(exts) / sizeof(exts[0]); i++) {
-		ext = X509V3_EXT_conf(NULL, &ctx, exts[i][0], exts[i][1]);
-		ok = ext && X509_add_ext(x, ext, -1);
-		X509_EXTENSION_free(ext);
-	}
-	ok = ok && X509_sign(x, key, EVP_sha256()) > 0;
-	BN_free(bn);
-	if (!ok) {
-		X509_free(x);
-		return NULL;
-	}
-	return x;
-}
-
 static char *pem_of(int (*w)(BIO *, void *), void *obj, size_t *len)
 {
 	BIO *b = BIO_new(BIO_s_secmem());
@@ -169,7 +126,9 @@ static int make_all(const char *dir, const char *sans, const char *cn,
 {
 	int rc = 0;
 	EVP_PKEY *key = EVP_EC_gen("P-256");
-	X509 *x = key ? self_signed(key, cn, sans, days) : NULL;
+	X509 *x = key ? http_tls_self_signed(key, cn, sans, days,
+						"serverAuth,clientAuth")
+		      : NULL;
 	PKCS12 *p12 = NULL;
 	struct secret *pw = NULL, *raw = NULL;
 	uint8_t *der = NULL;

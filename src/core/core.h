@@ -168,4 +168,13 @@ int cpu_count(void);
 void cpu_unpin_thread(void);
 uint64_t clock_mono_us(void);
 
+/*
+ * Runs fn(arg, i) once for every i in [0, n) on at most `threads` threads
+ * (0: cpu_count()), the calling thread among them; returns when all are
+ * done. Started threads run on every core (cpu_unpin_thread). fn must be
+ * safe to run concurrently for different i.
+ */
+void parallel_for(size_t n, int threads, void (*fn)(void *arg, size_t i),
+		  void *arg);
+
 #endif

@@ -44,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -395,24 +396,88 @@ static int keep_running(struct init_ctx *c, const char *pubkey)
 	return 1;
 }
 
-static int load_sample(struct init_ctx *c, const json_t *r)
+/*
+ * Per-key records go in batches: the KMS calls one after another (one
+ * client, about a millisecond each), then the keystores (scrypt: most of a
+ * second and 256 MiB each at staking-deposit-cli's n = 2^18) decrypted on
+ * up to SAMPLE_THREADS threads at once (fewer when half of the memory
+ * would not hold that many), then the reports in record order.
+ */
+#define SAMPLE_THREADS 4
+
+struct sample_job {
+	const char *pubkey;
+	const char *ct;
+	bool kept;          /* reload: the running signer has it */
+	struct secret *pt;  /* KMS plaintext */
+	struct bls_key *key;
+	int rc;
+	struct err err;
+};
+
+struct sample_batch {
+	struct sample_job job[SAMPLE_THREADS];
+	size_t n, cap;
+};
+
+static void sample_decrypt(void *arg, size_t i)
 {
-	const char *pubkey = json_string_value(json_object_get(r, "pubkey"));
-	int kept = keep_running(c, pubkey);
-	if (kept != 0)
-		return kept < 0 ? kept : 0;
-	const char *ct = json_string_value(json_object_get(r, "ciphertext_b64"));
-	struct secret *pt = NULL;
-	struct bls_key *k = NULL;
-	struct err e = {0};
-	int rc = enclave_kms_open(&c->k, ct, NULL, &pt, &e);
-	if (rc == 0)
-		rc = open_sample_plaintext(pt, pubkey, &k, &e);
-	secret_free(pt);
-	if (rc < 0)
-		return report(c, pubkey, e.msg);
-	TRY(keep_key(c, k));
-	return report(c, pubkey, NULL);
+	struct sample_job *j = &((struct sample_batch *)arg)->job[i];
+	if (j->rc == 0 && !j->kept)
+		j->rc = open_sample_plaintext(j->pt, j->pubkey, &j->key, &j->err);
+}
+
+static int flush_samples(struct init_ctx *c, struct sample_batch *b)
+{
+	uint8_t pk[BLS_PUBKEY_LEN];
+	size_t todo = 0;
+	for (size_t i = 0; i < b->n; i++) {
+		struct sample_job *j = &b->job[i];
+		struct err e = {0};
+		j->kept = c->running &&
+			  hex_decode_exact(j->pubkey, pk, sizeof(pk), &e,
+					   "pubkey") == 0 &&
+			  signer_has_key(c->running, pk);
+		if (!j->kept) {
+			j->rc = enclave_kms_open(&c->k, j->ct, NULL, &j->pt,
+						 &j->err);
+			todo += j->rc == 0;
+		}
+	}
+	if (todo)
+		parallel_for(b->n, (int)(todo < b->cap ? todo : b->cap),
+			     sample_decrypt, b);
+	int rc = 0;
+	for (size_t i = 0; i < b->n; i++) {
+		struct sample_job *j = &b->job[i];
+		int kept = 0;
+		if (rc == 0 && j->kept && (kept = keep_running(c, j->pubkey)) == 0)
+			rc = report(c, j->pubkey, "key not loaded");
+		else if (rc == 0 && !j->kept && j->rc < 0)
+			rc = report(c, j->pubkey, j->err.msg);
+		else if (rc == 0 && !j->kept) {
+			rc = keep_key(c, j->key);
+			j->key = NULL;
+			if (rc == 0)
+				rc = report(c, j->pubkey, NULL);
+		}
+		if (kept < 0)
+			rc = kept;
+		bls_key_free(j->key);
+		secret_free(j->pt);
+	}
+	memset(b->job, 0, sizeof(b->job));
+	b->n = 0;
+	return rc;
+}
+
+static int load_sample(struct init_ctx *c, struct sample_batch *b,
+		       const json_t *r)
+{
+	struct sample_job *j = &b->job[b->n++];
+	j->pubkey = json_string_value(json_object_get(r, "pubkey"));
+	j->ct = json_string_value(json_object_get(r, "ciphertext_b64"));
+	return b->n == b->cap ? flush_samples(c, b) : 0;
 }
 
 /* Every listed pubkey reported with the same reason. */
@@ -652,14 +717,38 @@ static int load_records(struct init_ctx *c, const json_t *records,
 {
 	if (!(c->report = json_array()))
 		return err_set(e, ERR_NOMEM, "out of memory");
+	struct sample_batch b = {.n = 0};
+	/* One scrypt at n = 2^18 needs 256 MiB: keep half of the enclave's
+	 * memory for everything else. */
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	long by_mem = pages > 0 && psize > 0
+			      ? (long)((double)pages * psize / (512.0 * 1048576))
+			      : 1;
+	long threads = cpu_count();
+	threads = threads < by_mem ? threads : by_mem;
+	threads = threads < SAMPLE_THREADS ? threads : SAMPLE_THREADS;
+	b.cap = threads < 1 ? 1 : (size_t)threads;
 	size_t i;
 	const json_t *r;
 	json_array_foreach(records, i, r) {
 		bool env = strcmp(json_string_value(json_object_get(r, "kind")),
 				  "envelope") == 0;
-		if ((env ? load_envelope(c, r) : load_sample(c, r)) < 0)
+		int rc;
+		if (env) {
+			/* after the per-key records before it: reports in order */
+			rc = flush_samples(c, &b);
+			if (rc == 0)
+				rc = load_envelope(c, r);
+		} else {
+			rc = load_sample(c, &b, r);
+		}
+		if (rc < 0) {
+			flush_samples(c, &b);
 			return err_set(e, ERR_NOMEM, "out of memory");
+		}
 	}
+	if (flush_samples(c, &b) < 0)
+		return err_set(e, ERR_NOMEM, "out of memory");
 	return 0;
 }
 

@@ -590,43 +590,19 @@ out:
 
 struct pool {
 	struct job *jobs;
-	size_t n;
-	atomic_size_t next;
 	const struct secret *shared;
 };
 
-static void *pool_worker(void *arg)
+static void pool_job(void *arg, size_t i)
 {
 	struct pool *p = arg;
-	for (;;) {
-		size_t i = atomic_fetch_add(&p->next, 1);
-		if (i >= p->n)
-			break;
-		job_run(&p->jobs[i], p->shared);
-	}
-	return NULL;
+	job_run(&p->jobs[i], p->shared);
 }
 
 static void run_jobs(struct jobs *js, const struct secret *shared, int threads)
 {
-	struct pool p = {js->v, js->n, 0, shared};
-	size_t t = threads > 0 ? (size_t)threads : (size_t)cpu_count();
-	if (t > js->n)
-		t = js->n;
-	if (t < 1)
-		t = 1;
-	pthread_t *tids = calloc(t, sizeof(*tids));
-	size_t started = 0;
-	/* The calling thread is worker 0; if threads cannot start, fewer run. */
-	for (size_t i = 1; tids && i < t; i++) {
-		if (pthread_create(&tids[started], NULL, pool_worker, &p) != 0)
-			break;
-		started++;
-	}
-	pool_worker(&p);
-	for (size_t i = 0; i < started; i++)
-		pthread_join(tids[i], NULL);
-	free(tids);
+	struct pool p = {js->v, shared};
+	parallel_for(js->n, threads, pool_job, &p);
 }
 
 /* ---- step 3: publish ----------------------------------------------------- */

@@ -337,6 +337,9 @@ static int enclave_key(struct cfg_ctx *c, const char *key, yaml_node_t *v,
 	if (strcmp(key, "slashing_db_url") == 0)
 		return get_str(c, v, "enclave.slashing_db_url",
 			       &hc->slashing_db_url);
+	if (strcmp(key, "volatile_slashing_db") == 0)
+		return get_bool(c, v, "enclave.volatile_slashing_db",
+				&hc->volatile_slashing_db);
 	if (strcmp(key, "kms_proxy") == 0)
 		return get_proxy_addr(c, v, "enclave.kms_proxy",
 				      &hc->kms_proxy);
@@ -498,6 +501,15 @@ static int check_required(struct host_config *hc, struct err *e)
 	if (!hc->nitro.eif_path)
 		return bad(e, NULL, "runner.eif_path", "required for the "
 			   "nitro-cli runner%s", NULL);
+	/* An enclave has no disk: refuse to lose the slashing history at the
+	 * first restart unless the operator said so. */
+	if (strncmp(hc->slashing_db_url, "sqlite:", 7) == 0 &&
+	    !hc->volatile_slashing_db)
+		return bad(e, NULL, "enclave.slashing_db_url",
+			   "a sqlite: database inside a Nitro enclave lives in "
+			   "enclave memory and is lost at every restart; set "
+			   "enclave.volatile_slashing_db: true to accept that%s",
+			   NULL);
 	if (!hc->nitro.cpu_count)
 		return bad(e, NULL, "runner.cpu_count", "required for the "
 			   "nitro-cli runner%s", NULL);

@@ -159,6 +159,9 @@ struct host_config {
 	/* enclave: what init carries besides records and credentials */
 	char *network;                    /* required */
 	char *slashing_db_url;            /* required */
+	/* the operator's acknowledgement that a sqlite: database inside a
+	 * Nitro enclave lives in enclave memory (lost at every restart) */
+	bool volatile_slashing_db;
 	char *kms_proxy;                  /* optional */
 	char *dynamodb_proxy;             /* optional */
 	char *tls_names[HOST_MAX_TLS_NAMES];

@@ -31,7 +31,7 @@ region: us-east-1
 signer_id: nitro-it
 key_table: keys
 credentials: env
-enclave: {network: hoodi, slashing_db_url: "sqlite:$d/slashing.db"}
+enclave: {network: hoodi, slashing_db_url: "sqlite:$d/slashing.db", volatile_slashing_db: true}
 health_listen: tcp:127.0.0.1:$hport
 status_interval_s: 1
 control: unix:$d/st/c.sock

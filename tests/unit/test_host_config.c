@@ -101,7 +101,8 @@ static void test_defaults_and_nitro_cli(void **state)
 {
 	static const char y[] =
 		"region: r\nsigner_id: s\nkey_table: t\ncontrol: vsock:16:5000\n"
-		"enclave: {network: mainnet, slashing_db_url: 'sqlite:/s.db'}\n"
+		"enclave: {network: mainnet, slashing_db_url: 'sqlite:/s.db', "
+		"volatile_slashing_db: true}\n"
 		"runner: {type: nitro-cli, eif_path: /x.eif, cpu_count: 2, "
 		"memory_mib: 2048, cid: 16}\n";
 	struct host_config c;
@@ -129,11 +130,45 @@ static void test_defaults_and_nitro_cli(void **state)
 	host_config_free(&c);
 }
 
+/* An enclave's sqlite: database is in enclave memory: refused with the
+ * nitro-cli runner unless acknowledged; fine with the local runner. */
+static void test_volatile_slashing_db(void **state)
+{
+	(void)state;
+	static const char head[] =
+		"region: r\nsigner_id: s\nkey_table: t\ncontrol: vsock:16:5000\n";
+	static const char nitro[] = "runner: {type: nitro-cli, eif_path: /x.eif, "
+				    "cpu_count: 2, memory_mib: 512, cid: 7}\n";
+	char y[1024];
+	struct host_config c;
+	struct err e = {0};
+	snprintf(y, sizeof(y), "%senclave: {network: mainnet, slashing_db_url: "
+		 "'sqlite:/s.db'}\n%s", head, nitro);
+	assert_int_equal(host_config_parse(y, strlen(y), &c, &e), -ERR_INVALID);
+	assert_non_null(strstr(e.msg, "enclave.slashing_db_url: a sqlite: "
+				      "database inside a Nitro enclave"));
+	assert_non_null(strstr(e.msg, "volatile_slashing_db: true"));
+	snprintf(y, sizeof(y), "%senclave: {network: mainnet, slashing_db_url: "
+		 "'sqlite:/s.db', volatile_slashing_db: true}\n%s", head, nitro);
+	assert_int_equal(host_config_parse(y, strlen(y), &c, &e), 0);
+	assert_true(c.volatile_slashing_db);
+	host_config_free(&c);
+	snprintf(y, sizeof(y), "%senclave: {network: mainnet, slashing_db_url: "
+		 "'sqlite:/s.db'}\nrunner: {type: local, command: [x]}\n", head);
+	assert_int_equal(host_config_parse(y, strlen(y), &c, &e), 0);
+	host_config_free(&c);
+	snprintf(y, sizeof(y), "%senclave: {network: mainnet, slashing_db_url: "
+		 "'sqlite:/s.db', volatile_slashing_db: 1}\n%s", head, nitro);
+	assert_int_equal(host_config_parse(y, strlen(y), &c, &e), -ERR_INVALID);
+	assert_non_null(strstr(e.msg, "enclave.volatile_slashing_db"));
+}
+
 static void test_nitro_cli_fields(void **state)
 {
 	static const char base[] =
 		"region: r\nsigner_id: s\nkey_table: t\ncontrol: vsock:16:5000\n"
-		"enclave: {network: mainnet, slashing_db_url: 'sqlite:/s.db'}\n";
+		"enclave: {network: mainnet, slashing_db_url: 'sqlite:/s.db', "
+		"volatile_slashing_db: true}\n";
 	char y[1024];
 	struct host_config c;
 	struct err e = {0};
@@ -304,7 +339,7 @@ static void test_deploy_example_parses(void **state)
 {
 	const char *src = getenv("NS_SOURCE_DIR");
 	if (!src)
-		skip();
+		fail_msg("NS_SOURCE_DIR is not set (run through ctest)");
 	char path[1024];
 	snprintf(path, sizeof(path), "%s/deploy/config.example.yaml", src);
 	struct host_config c;
@@ -314,6 +349,7 @@ static void test_deploy_example_parses(void **state)
 	assert_int_equal(c.runner, HOST_RUNNER_NITRO_CLI);
 	assert_int_equal(c.nproxies, 3);
 	assert_int_equal(c.proxies[1].nallow, 1);
+	assert_true(c.volatile_slashing_db);
 	host_config_free(&c);
 }
 
@@ -332,6 +368,7 @@ int main(void)
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_defaults_and_nitro_cli),
 		cmocka_unit_test(test_nitro_cli_fields),
+		cmocka_unit_test(test_volatile_slashing_db),
 		cmocka_unit_test(test_unknown_keys),
 		cmocka_unit_test(test_wrong_types),
 		cmocka_unit_test(test_missing),

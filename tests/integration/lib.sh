@@ -1,5 +1,6 @@
 # lib.sh: shared by the shell integration tests (sourced, POSIX sh).
-# Gives: BIN, fail, ok/checks, free_port, expect_usage, wait_listening.
+# Gives: BIN, fail, ok/checks, free_port, expect_usage, wait_listening,
+# term_and_wait.
 BIN=${NS_BIN_DIR:?}
 checks=0
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -34,4 +35,15 @@ wait_listening() {
 		kill -0 "$1" 2>/dev/null || fail "process exited: $(cat "$3")"
 		sleep 0.05
 	done
+}
+
+# term_and_wait PID LOG: SIGTERM, wait for it (a child of this shell), fail
+# unless it exited 0, quoting LOG's tail. The caller forgets PID afterwards.
+term_and_wait() {
+	kill -TERM "$1"
+	set +e
+	wait "$1"
+	rc=$?
+	set -e
+	[ "$rc" -eq 0 ] || fail "exit $rc after SIGTERM: $(tail -20 "$2")"
 }

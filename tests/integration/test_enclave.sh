@@ -101,12 +101,7 @@ ok
 [ "$(cat "$d/body")" = "[]" ] || fail "publicKeys body: $(cat "$d/body")"
 ok
 
-kill -TERM "$pid"
-set +e
-wait "$pid"
-rc=$?
-set -e
+term_and_wait "$pid" "$d/err"
 pid=
-[ "$rc" -eq 0 ] || fail "exit $rc after SIGTERM: $(cat "$d/err")"
 ok
 echo "test_enclave: $checks checks passed"

@@ -94,13 +94,8 @@ ok
 
 # SIGTERM: terminate-enclave for the current one, exit 0
 p3=$(enc_pid)
-kill -TERM "$hp"
-set +e
-wait "$hp"
-rc=$?
-set -e
+term_and_wait "$hp" "$d/err"
 hp=
-[ "$rc" -eq 0 ] || fail "exit $rc: $(tail "$d/err")"
 grep -qx "terminate-enclave --enclave-id $ID3" "$d/st/calls" || fail "no terminate at stop: $(cat "$d/st/calls")"
 grep -q "run: enclave enclave_id=$ID3 terminated" "$d/err" || fail "stop log: $(tail "$d/err")"
 gone "$p3" || fail "enclave $p3 still running"

@@ -220,13 +220,8 @@ ok
 
 # ---- SIGTERM ----
 pid2=$(python3 -c "import json; print(json.load(open('$d/h'))['enclave']['pid'])")
-kill -TERM "$hp"
-set +e
-wait "$hp"
-rc=$?
-set -e
+term_and_wait "$hp" "$d/err"
 hp=
-[ "$rc" -eq 0 ] || fail "exit $rc: $(tail "$d/err")"
 kill -0 "$pid2" 2>/dev/null && fail "enclave $pid2 still running"
 ok
 

@@ -30,10 +30,5 @@ fi
 scripts/fetch-blst.sh
 
 if [ "${1:-}" = "--test" ]; then
-	if [ ! -f tests/js/node_modules/.package-lock.json ] ||
-	   ! cmp -s tests/js/package-lock.json tests/js/node_modules/.lock-stamp; then
-		echo "deps: npm ci (tests/js)"
-		(cd tests/js && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
-		cp tests/js/package-lock.json tests/js/node_modules/.lock-stamp
-	fi
+	scripts/js-deps.sh
 fi

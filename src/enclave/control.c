@@ -11,6 +11,8 @@
  */
 #include "enclave/enclave.h"
 
+#include <openssl/crypto.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,9 +109,17 @@ void control_decoder_init(struct control_decoder *d, size_t max_frame)
 			       : max_frame;
 }
 
+/* Frames carry credentials: their bytes are wiped before release. */
+static void buf_release(struct control_decoder *d)
+{
+	if (d->buf)
+		OPENSSL_cleanse(d->buf, d->buf_cap);
+	free(d->buf);
+}
+
 void control_decoder_free(struct control_decoder *d)
 {
-	free(d->buf);
+	buf_release(d);
 	d->buf = NULL;
 	d->buf_len = d->buf_cap = 0;
 	d->hdr_len = 0;
@@ -131,7 +141,7 @@ static int decoder_kill(struct control_decoder *d, struct err *e, int code,
 {
 	d->dead = -code;
 	snprintf(d->dead_msg, sizeof(d->dead_msg), "%s", msg);
-	free(d->buf);
+	buf_release(d);
 	d->buf = NULL;
 	d->buf_len = d->buf_cap = 0;
 	return err_set(e, code, "%s", d->dead_msg);
@@ -172,10 +182,13 @@ static int decoder_reserve(struct control_decoder *d, size_t want,
 		cap *= 2;
 	if (cap > d->frame_len)
 		cap = d->frame_len;
-	uint8_t *nb = realloc(d->buf, cap);
+	uint8_t *nb = malloc(cap); /* not realloc: the old bytes are wiped */
 	if (!nb)
 		return decoder_kill(d, e, ERR_NOMEM,
 				    "control frame: out of memory");
+	if (d->buf_len)
+		memcpy(nb, d->buf, d->buf_len);
+	buf_release(d);
 	d->buf = nb;
 	d->buf_cap = cap;
 	return 0;
@@ -189,6 +202,7 @@ static int decoder_finish(struct control_decoder *d, struct control_msg *out,
 	struct err ce = {0};
 	int prc = json_parse_strict((const char *)d->buf, d->frame_len,
 				    "control frame", &j, &ce);
+	OPENSSL_cleanse(d->buf, d->frame_len);
 	d->hdr_len = 0;
 	d->buf_len = 0;
 	if (prc < 0)
@@ -248,4 +262,14 @@ int control_decode(struct control_decoder *d, const uint8_t **data,
 	*data = c.p;
 	*len = c.left;
 	return rc;
+}
+
+void control_wipe_strings(json_t *obj)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach(obj, k, v)
+		if (json_is_string(v))
+			OPENSSL_cleanse((char *)json_string_value(v),
+					json_string_length(v));
 }

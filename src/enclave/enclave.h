@@ -98,6 +98,13 @@ struct control_msg {
 int control_decode(struct control_decoder *d, const uint8_t **data,
 		   size_t *len, struct control_msg *out, struct err *e);
 
+/*
+ * Overwrites every string value of obj in place (not recursive; NULL and
+ * non-objects are ignored): what both sides do to a message's
+ * "credentials" object before releasing it.
+ */
+void control_wipe_strings(json_t *obj);
+
 /* ---- the enclave runtime (runtime.c, init.c, cli.c) ------------------- */
 
 struct http_addr;

@@ -34,6 +34,7 @@
 #include "signer/signer.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -375,6 +376,7 @@ static void *worker_main(void *arg)
 	struct enclave *en = arg;
 	struct control_msg m = {atomic_load(&en->job), en->job_msg};
 	uint8_t ok = send_reply(en->job_fd, enclave_handle(en, &m)) == 0;
+	control_wipe_strings(json_object_get(en->job_msg, "credentials"));
 	json_decref(en->job_msg);
 	en->job_msg = NULL;
 	atomic_store(&en->job, CONTROL_REPLY);
@@ -432,6 +434,7 @@ static int conn_feed(struct enclave *en, struct conn *c, const uint8_t *buf,
 		json_t *reply = is_job(msg.type)
 			? reply_error("an init or reload is in progress")
 			: enclave_handle(en, &msg);
+		control_wipe_strings(json_object_get(msg.json, "credentials"));
 		json_decref(msg.json);
 		if (send_reply(c->fd, reply) < 0)
 			return -1;
@@ -443,12 +446,20 @@ static int conn_feed(struct enclave *en, struct conn *c, const uint8_t *buf,
 	return 0;
 }
 
+static void pending_free(uint8_t *p, size_t len)
+{
+	if (p)
+		OPENSSL_cleanse(p, len);
+	free(p);
+}
+
 static void conn_close(struct conn *c)
 {
 	close(c->fd);
 	control_decoder_free(&c->dec);
-	free(c->pending);
+	pending_free(c->pending, c->pending_len);
 	c->pending = NULL;
+	c->pending_len = 0;
 	c->fd = -1;
 }
 
@@ -472,7 +483,7 @@ static void job_done(struct enclave *en, struct conn *conns, size_t nconns)
 		c->pending_len = 0;
 		if (!ok || (len && conn_feed(en, c, p, len) < 0))
 			conn_close(c);
-		free(p);
+		pending_free(p, len);
 	}
 }
 
@@ -489,7 +500,7 @@ static void accept_one(struct enclave *en, struct conn *conns, size_t *nconns)
 	struct timeval tv = {.tv_sec = SEND_TIMEOUT_S};
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	struct conn *c = &conns[(*nconns)++];
-	c->fd = fd;
+	*c = (struct conn){.fd = fd}; /* a reused slot keeps nothing */
 	control_decoder_init(&c->dec, en->max_frame);
 }
 
@@ -497,7 +508,7 @@ int enclave_run(struct enclave *en)
 {
 	if (en->listen_fd < 0)
 		return -ERR_INVALID;
-	struct conn conns[ENCLAVE_MAX_CONTROL_CONNS];
+	struct conn conns[ENCLAVE_MAX_CONTROL_CONNS] = {0};
 	size_t nconns = 0;
 	uint8_t buf[16 * 1024];
 	for (;;) {
@@ -526,11 +537,15 @@ int enclave_run(struct enclave *en)
 				continue;
 			if (r <= 0 || conn_feed(en, &conns[i], buf, (size_t)r) < 0)
 				conn_close(&conns[i]);
+			if (r > 0)
+				OPENSSL_cleanse(buf, (size_t)r);
 		}
 		size_t k = 0; /* compact the closed ones out */
 		for (size_t i = 0; i < nconns; i++)
 			if (conns[i].fd >= 0)
 				conns[k++] = conns[i];
+		for (size_t i = k; i < nconns; i++) /* no stale copies */
+			conns[i] = (struct conn){.fd = -1};
 		nconns = k;
 		if (p[1].revents & POLLIN)
 			accept_one(en, conns, &nconns);

@@ -87,16 +87,6 @@ static int ensure_aws(struct host_worker *w, struct err *e)
 }
 
 /* Overwrites the string values of a credentials object before release. */
-static void wipe_creds_json(json_t *c)
-{
-	const char *k;
-	json_t *v;
-	json_object_foreach(c, k, v)
-		if (json_is_string(v))
-			OPENSSL_cleanse((char *)json_string_value(v),
-					json_string_length(v));
-}
-
 /* The current credentials as the control frames carry them. */
 static int creds_json(struct host_worker *w, struct host_job *j, json_t **out,
 		      struct err *e)
@@ -129,7 +119,7 @@ static int creds_json(struct host_worker *w, struct host_job *j, json_t **out,
 	aws_creds_clear(&c);
 	if (rc < 0) {
 		if (o)
-			wipe_creds_json(o);
+			control_wipe_strings(o);
 		json_decref(o);
 		return rc;
 	}
@@ -240,7 +230,7 @@ static int job_init(struct host_worker *w, struct host_job *j, struct err *e)
 		j->pushed = rc == 0;
 	}
 	if (creds)
-		wipe_creds_json(creds);
+		control_wipe_strings(creds);
 	json_decref(creds);
 	json_decref(records);
 	json_decref(m);
@@ -263,7 +253,7 @@ static int job_creds(struct host_worker *w, struct host_job *j, struct err *e)
 		j->pushed = rc == 0;
 		json_decref(m);
 	}
-	wipe_creds_json(creds);
+	control_wipe_strings(creds);
 	json_decref(creds);
 	return rc;
 }

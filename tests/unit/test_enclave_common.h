@@ -88,31 +88,46 @@ static void host_send(int fd, const json_t *msg)
 	free(frame);
 }
 
-/* The next reply frame, or NULL when the enclave closed the connection. */
+/* Exactly n bytes (false on EOF, error or timeout). */
+static bool host_recv_exact(int fd, uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t r = recv(fd, p, n, 0);
+		if (r <= 0)
+			return false;
+		p += r;
+		n -= (size_t)r;
+	}
+	return true;
+}
+
+/* The next reply frame, or NULL when the enclave closed the connection.
+ * Reads exactly one frame, so replies sent back to back stay apart. */
 static json_t *host_recv(int fd)
 {
-	struct control_decoder d;
-	control_decoder_init(&d, 0);
+	uint8_t hdr[4];
+	if (!host_recv_exact(fd, hdr, sizeof(hdr)))
+		return NULL;
+	size_t len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 |
+		     (size_t)hdr[2] << 8 | hdr[3];
+	assert_true(len > 0 && len <= CONTROL_MAX_FRAME);
+	uint8_t *frame = malloc(4 + len);
+	assert_non_null(frame);
+	memcpy(frame, hdr, 4);
 	json_t *out = NULL;
-	for (;;) {
-		uint8_t buf[4096];
-		ssize_t r = recv(fd, buf, sizeof(buf), 0);
-		if (r <= 0)
-			break;
-		const uint8_t *p = buf;
-		size_t n = (size_t)r;
+	if (host_recv_exact(fd, frame + 4, len)) {
+		struct control_decoder d;
+		control_decoder_init(&d, 0);
+		const uint8_t *p = frame;
+		size_t n = 4 + len;
 		struct control_msg m;
 		struct err e = {0};
-		int rc = control_decode(&d, &p, &n, &m, &e);
-		assert_true(rc >= 0);
-		if (rc > 0) {
-			assert_int_equal(m.type, CONTROL_REPLY);
-			assert_int_equal(n, 0); /* one reply per request */
-			out = m.json;
-			break;
-		}
+		assert_int_equal(control_decode(&d, &p, &n, &m, &e), 1);
+		assert_int_equal(m.type, CONTROL_REPLY);
+		out = m.json;
+		control_decoder_free(&d);
 	}
-	control_decoder_free(&d);
+	free(frame);
 	return out;
 }
 

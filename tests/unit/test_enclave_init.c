@@ -1286,6 +1286,77 @@ static void test_status_answers_while_init_runs(void **state)
 	bls_key_free(k);
 }
 
+/*
+ * A connection that closes while another's init runs moves the busy one
+ * down the connection table; the next connection accepted into the freed
+ * slot starts clean: it is answered at once (it once inherited the busy
+ * flag and the pipelined bytes of the init's connection, which were then
+ * fed and freed twice).
+ */
+static void test_connection_slot_reuse_during_init(void **state)
+{
+	(void)state;
+	struct err e = {0};
+	struct bls_key *k;
+	assert_int_equal(bls_key_generate(&k, &e), 0);
+	struct aws_client *c = operator_client();
+	json_t *recs = json_array();
+	json_array_append_new(recs, sample_record(c, g_key_sim, k, k));
+	aws_client_free(c);
+	struct test_enclave t;
+	test_enclave_start(&t, g_nsm_spec, 0);
+	int x = host_connect(&t), y = host_connect(&t);
+	json_t *r = host_call(x, control_msg_new(CONTROL_STATUS)); /* both in */
+	json_decref(r);
+	r = host_call(y, control_msg_new(CONTROL_STATUS));
+	json_decref(r);
+	standin_faults("AWS_ENDPOINT_URL_KMS",
+		       "[{\"op\":\"Decrypt\",\"kind\":\"throttle\",\"count\":4}]");
+	uint8_t *f1, *f2;
+	size_t l1, l2;
+	json_t *m = init_msg(&t, recs);
+	json_t *st = control_msg_new(CONTROL_STATUS);
+	assert_int_equal(control_encode(m, &f1, &l1, &e), 0);
+	assert_int_equal(control_encode(st, &f2, &l2, &e), 0);
+	uint8_t *both = malloc(l1 + l2);
+	memcpy(both, f1, l1);
+	memcpy(both + l1, f2, l2);
+	host_send_raw(y, both, l1 + l2); /* init + status, pipelined */
+	free(both);
+	free(f1);
+	free(f2);
+	json_decref(st);
+	json_decref(m);
+	usleep(50 * 1000);
+	close(x); /* y moves down a slot */
+	usleep(50 * 1000);
+	int z = host_connect(&t);
+	struct timeval tv = {.tv_sec = 5};
+	setsockopt(z, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	r = host_call(z, control_msg_new(CONTROL_STATUS));
+	assert_non_null(r); /* answered, not left waiting as "busy" */
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	json_decref(r);
+	r = host_recv(y); /* the init's reply, then the pipelined status */
+	assert_non_null(r);
+	if (!json_is_true(json_object_get(r, "ok")))
+		fail_msg("init: %s", json_string_value(json_object_get(r, "error")));
+	json_decref(r);
+	r = host_recv(y);
+	assert_non_null(r);
+	assert_true(json_is_true(json_object_get(r, "ready")));
+	json_decref(r);
+	r = host_call(z, control_msg_new(CONTROL_STATUS)); /* z still fine */
+	assert_non_null(r);
+	assert_true(json_is_true(json_object_get(r, "ready")));
+	json_decref(r);
+	standin_faults("AWS_ENDPOINT_URL_KMS", "[]");
+	close(y);
+	close(z);
+	test_enclave_stop(&t);
+	bls_key_free(k);
+}
+
 /* ---- reload ------------------------------------------------------------------------ */
 
 static void test_reload_adds_keeps_and_removes_keys(void **state)
@@ -1392,6 +1463,7 @@ int main(void)
 		cmocka_unit_test(test_tls_lost_put_race_uses_the_winners_key),
 		cmocka_unit_test(test_reload_adds_keeps_and_removes_keys),
 		cmocka_unit_test(test_status_answers_while_init_runs),
+		cmocka_unit_test(test_connection_slot_reuse_during_init),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

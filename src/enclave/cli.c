@@ -26,13 +26,15 @@ static const char usage[] =
 	"       [--nsm=/dev/nsm|sim:DIR] [--tls-keystore-file=P12\n"
 	"        --tls-keystore-password-file=F (--tls-allow-any-client |\n"
 	"        --tls-known-clients-file=F)] [--aws-ca-file=PEM]\n"
+	"       [--tls-kms-key-id=ARN]\n"
 	"ADDR: tcp:HOST:PORT, unix:PATH or vsock:CID:PORT. The signing API\n"
 	"answers 503 until the host's init on the control port succeeded;\n"
-	"an init with kms_key_id switches it to HTTPS with the enclave's own\n"
-	"TLS key (docs/enclave.md).\n";
+	"with --tls-kms-key-id (the image's KMS key; init's kms_key_id only\n"
+	"with the NSM simulator) init switches it to HTTPS with the enclave's\n"
+	"own TLS key, sealed under that key (docs/enclave.md).\n";
 
 enum { O_CONTROL = 1, O_LISTEN, O_NSM, O_TLS_KS, O_TLS_PW, O_TLS_ANY,
-       O_TLS_KNOWN, O_CA, O_HELP, O_VERSION };
+       O_TLS_KNOWN, O_CA, O_TLS_KMS, O_HELP, O_VERSION };
 
 static const struct option opts[] = {
 	{"control", required_argument, NULL, O_CONTROL},
@@ -43,13 +45,14 @@ static const struct option opts[] = {
 	{"tls-allow-any-client", no_argument, NULL, O_TLS_ANY},
 	{"tls-known-clients-file", required_argument, NULL, O_TLS_KNOWN},
 	{"aws-ca-file", required_argument, NULL, O_CA},
+	{"tls-kms-key-id", required_argument, NULL, O_TLS_KMS},
 	{"help", no_argument, NULL, O_HELP},
 	{"version", no_argument, NULL, O_VERSION},
 	{NULL, 0, NULL, 0},
 };
 
 struct enclave_args {
-	const char *control, *listen, *nsm, *ca_file;
+	const char *control, *listen, *nsm, *ca_file, *tls_kms_key_id;
 	struct http_tls_config tls;
 	bool exit_now;
 };
@@ -72,6 +75,7 @@ static int parse(int argc, char **argv, struct enclave_args *a, struct err *e)
 		case O_TLS_ANY: a->tls.allow_any_client = true; break;
 		case O_TLS_KNOWN: a->tls.known_clients_file = optarg; break;
 		case O_CA: a->ca_file = optarg; break;
+		case O_TLS_KMS: a->tls_kms_key_id = optarg; break;
 		case O_HELP:
 			fputs(usage, stdout);
 			a->exit_now = true;
@@ -90,6 +94,9 @@ static int parse(int argc, char **argv, struct enclave_args *a, struct err *e)
 			       argv[optind]);
 	if (!a->control)
 		return err_set(e, ERR_USAGE, "--control is required");
+	if (a->tls_kms_key_id && strncmp(a->tls_kms_key_id, "arn:", 4) != 0)
+		return err_set(e, ERR_USAGE, "--tls-kms-key-id: the key's ARN "
+			       "(arn:aws:kms:REGION:ACCOUNT:key/ID)");
 	if (!a->tls.keystore_file != !a->tls.keystore_password_file)
 		return err_set(e, ERR_USAGE, "--tls-keystore-file and "
 			       "--tls-keystore-password-file go together");
@@ -133,7 +140,8 @@ int enclave_main(int argc, char **argv)
 	if (a.tls.keystore_file)
 		TRY_OUT(http_tls_server_ctx(&a.tls, &tls, &e));
 	struct enclave_opts eo = {.nsm_spec = a.nsm, .ca_file = a.ca_file,
-				  .api_tls_flags = tls != NULL};
+				  .api_tls_flags = tls != NULL,
+				  .tls_kms_key_id = a.tls_kms_key_id};
 	TRY_OUT(enclave_new(&eo, &en, &e));
 	TRY_OUT(enclave_listen(en, &control, &e));
 	struct http_server_config cfg = {

@@ -132,6 +132,11 @@ struct enclave_opts {
 	/* The API already has TLS from --tls-keystore-file: init's kms_key_id
 	 * then makes no TLS key. */
 	bool api_tls_flags;
+	/* --tls-kms-key-id: the KMS key (ARN) the TLS key is sealed under,
+	 * fixed by the image (so measured into PCR0), never taken from the
+	 * host. With it every init makes or recovers the TLS key; init's
+	 * kms_key_id, if given, must be the same. */
+	const char *tls_kms_key_id;
 };
 
 struct enclave;

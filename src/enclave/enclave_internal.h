@@ -42,6 +42,7 @@ struct enclave {
 	char *ca_file;
 	size_t max_frame;
 	bool api_tls_flags;   /* --tls-keystore-file: no TLS record */
+	char *tls_kms_key_id; /* --tls-kms-key-id, or NULL */
 	int listen_fd;        /* -1 until enclave_listen */
 	int stop_pipe[2];     /* written by enclave_stop */
 	uint64_t started_us;  /* clock_mono_us() at enclave_new */
@@ -81,8 +82,11 @@ struct enclave_kms {
 	uint8_t *doc;        /* the attestation document binding rcp */
 	size_t doc_len;
 };
-int enclave_kms_open(const struct enclave_kms *k, const char *blob_b64,
-		     const json_t *context, struct secret **pt, struct err *e);
+/* KMS Decrypt with the Recipient, opened inside. With key_id, KMS is told
+ * the key and the answer must name that very key. */
+int enclave_kms_open(const struct enclave_kms *k, const char *key_id,
+		     const char *blob_b64, const json_t *context,
+		     struct secret **pt, struct err *e);
 
 /*
  * tls_key.c: the TLS key record {web3signer_uuid: signer_id, pubkey:

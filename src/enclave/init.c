@@ -326,8 +326,9 @@ static int check_pubkey(const struct bls_key *k, const char *want,
 
 /* ---- KMS with Recipient --------------------------------------------------- */
 
-int enclave_kms_open(const struct enclave_kms *k, const char *blob_b64,
-		     const json_t *context, struct secret **pt, struct err *e)
+int enclave_kms_open(const struct enclave_kms *k, const char *key_id,
+		     const char *blob_b64, const json_t *context,
+		     struct secret **pt, struct err *e)
 {
 	uint8_t *blob = NULL;
 	size_t blob_len = 0;
@@ -336,8 +337,11 @@ int enclave_kms_open(const struct enclave_kms *k, const char *blob_b64,
 	struct aws_kms_recipient r = {k->doc, k->doc_len};
 	int rc = aws_b64_decode(blob_b64, &blob, &blob_len, e, "ciphertext");
 	if (rc == 0)
-		rc = aws_kms_decrypt(k->kms, NULL, blob, blob_len, context, &r,
+		rc = aws_kms_decrypt(k->kms, key_id, blob, blob_len, context, &r,
 				     &plain, e);
+	if (rc == 0 && key_id && strcmp(plain.key_id, key_id) != 0)
+		rc = err_set(e, ERR_CRYPTO, "KMS answered for another key than %s",
+			     key_id);
 	if (rc == 0 && !plain.for_recipient)
 		rc = err_set(e, ERR_CRYPTO, "KMS returned no CiphertextForRecipient");
 	if (rc == 0)
@@ -439,7 +443,7 @@ static int flush_samples(struct init_ctx *c, struct sample_batch *b)
 					   "pubkey") == 0 &&
 			  signer_has_key(c->running, pk);
 		if (!j->kept) {
-			j->rc = enclave_kms_open(&c->k, j->ct, NULL, &j->pt,
+			j->rc = enclave_kms_open(&c->k, NULL, j->ct, NULL, &j->pt,
 						 &j->err);
 			todo += j->rc == 0;
 		}
@@ -580,7 +584,7 @@ static int load_envelope(struct init_ctx *c, const json_t *r)
 				"signer_id", c->signer_id);
 	int rc = ctx ? 0 : -ERR_NOMEM;
 	if (rc == 0)
-		rc = enclave_kms_open(&c->k, json_string_value(json_object_get(
+		rc = enclave_kms_open(&c->k, NULL, json_string_value(json_object_get(
 					 r, "wrapped_data_key_b64")), ctx, &dk, &e);
 	if (rc == 0 && dk->len != 32)
 		rc = err_set(&e, ERR_CRYPTO, "envelope: data key is not 32 bytes");
@@ -801,12 +805,79 @@ static const char *str_of(const json_t *m, const char *name)
 	return json_string_value(json_object_get(m, name));
 }
 
-/* With kms_key_id (and no --tls-keystore-file): the API's TLS key. */
-static int tls_step(struct enclave *en, struct init_ctx *c, const json_t *m,
-		    struct enclave_tls **tls, struct err *e)
+/* The NSM simulator: a test or development run, never an enclave image
+ * (the simulator is compiled out of those). */
+static bool test_mode(const struct enclave *en)
 {
-	const char *key_id = str_of(m, "kms_key_id");
-	if (!key_id || en->api_tls_flags)
+	return en->nsm_spec && strncmp(en->nsm_spec, "sim:", 4) == 0;
+}
+
+/* "arn:PARTITION:kms:REGION:..." -> REGION (false when not such an ARN). */
+static bool arn_region(const char *arn, char *out, size_t cap)
+{
+	const char *p = arn;
+	for (int i = 0; i < 3 && p; i++)
+		p = strchr(p, ':') ? strchr(p, ':') + 1 : NULL;
+	const char *end = p ? strchr(p, ':') : NULL;
+	if (strncmp(arn, "arn:", 4) != 0 || !end || end == p ||
+	    (size_t)(end - p) >= cap)
+		return false;
+	memcpy(out, p, (size_t)(end - p));
+	out[end - p] = '\0';
+	return true;
+}
+
+/*
+ * What the host may not choose (the schema allows the fields; the image
+ * decides): outside the simulator, no endpoint overrides (the enclave
+ * talks TLS to the region's own KMS and DynamoDB names, so whoever relays
+ * the bytes cannot answer for AWS), and the TLS key's KMS key comes only
+ * from --tls-kms-key-id. *key_id is the key to seal the TLS key under, or
+ * NULL for no TLS key of our own.
+ */
+static int init_policy(const struct enclave *en, const json_t *m,
+		       const char **key_id, struct err *e)
+{
+	const char *host_key = str_of(m, "kms_key_id");
+	if (!test_mode(en)) {
+		if (json_object_get(m, "kms_endpoint") ||
+		    json_object_get(m, "dynamodb_endpoint"))
+			return err_set(e, ERR_INVALID,
+				       "init: \"kms_endpoint\" and "
+				       "\"dynamodb_endpoint\" are for the NSM "
+				       "simulator only: the enclave uses the "
+				       "region's AWS endpoints over HTTPS");
+		if (host_key && !en->tls_kms_key_id)
+			return err_set(e, ERR_INVALID,
+				       "init: \"kms_key_id\": the TLS key's KMS "
+				       "key is fixed by the image "
+				       "(--tls-kms-key-id), not by the host");
+	}
+	if (host_key && en->tls_kms_key_id &&
+	    strcmp(host_key, en->tls_kms_key_id) != 0)
+		return err_set(e, ERR_INVALID,
+			       "init: \"kms_key_id\" is not the image's "
+			       "--tls-kms-key-id %s", en->tls_kms_key_id);
+	*key_id = en->api_tls_flags ? NULL
+		  : en->tls_kms_key_id ? en->tls_kms_key_id : host_key;
+	char region[64];
+	if (*key_id && !json_object_get(m, "key_table"))
+		return err_set(e, ERR_INVALID, "init: \"key_table\" is required: "
+			       "the TLS key is kept there");
+	if (*key_id && arn_region(*key_id, region, sizeof(region)) &&
+	    strcmp(region, str_of(m, "region")) != 0)
+		return err_set(e, ERR_INVALID, "init: \"region\" %s is not the "
+			       "TLS key's KMS region %s", str_of(m, "region"),
+			       region);
+	return 0;
+}
+
+/* With a KMS key for it (and no --tls-keystore-file): the API's TLS key. */
+static int tls_step(struct enclave *en, struct init_ctx *c, const json_t *m,
+		    const char *key_id, struct enclave_tls **tls,
+		    struct err *e)
+{
+	if (!key_id)
 		return 0;
 	c->ddb = client_for(en, c, AWS_SVC_DYNAMODB, str_of(m, "region"),
 			    str_of(m, "dynamodb_endpoint"),
@@ -829,6 +900,8 @@ int enclave_init_run(struct enclave *en, const json_t *m,
 {
 	memset(out, 0, sizeof(*out));
 	TRY(enclave_init_check(m, e));
+	const char *key_id = NULL;
+	TRY(init_policy(en, m, &key_id, e));
 	struct init_ctx c;
 	memset(&c, 0, sizeof(c));
 	c.signer_id = str_of(m, "signer_id");
@@ -841,7 +914,7 @@ int enclave_init_run(struct enclave *en, const json_t *m,
 	if (rc == 0)
 		rc = attest(en, &c, e);
 	if (rc == 0)
-		rc = tls_step(en, &c, m, &out->tls, e);
+		rc = tls_step(en, &c, m, key_id, &out->tls, e);
 	if (rc == 0)
 		rc = load_records(&c, json_object_get(m, "records"), e);
 	if (rc == 0)

@@ -70,7 +70,9 @@ int enclave_new(const struct enclave_opts *o, struct enclave **out,
 	en->started_us = clock_mono_us();
 	en->nsm_spec = o->nsm_spec ? strdup(o->nsm_spec) : NULL;
 	en->ca_file = o->ca_file ? strdup(o->ca_file) : NULL;
-	if ((o->nsm_spec && !en->nsm_spec) || (o->ca_file && !en->ca_file)) {
+	en->tls_kms_key_id = o->tls_kms_key_id ? strdup(o->tls_kms_key_id) : NULL;
+	if ((o->nsm_spec && !en->nsm_spec) || (o->ca_file && !en->ca_file) ||
+	    (o->tls_kms_key_id && !en->tls_kms_key_id)) {
 		enclave_free(en);
 		return err_set(e, ERR_NOMEM, "out of memory");
 	}
@@ -109,6 +111,7 @@ void enclave_free(struct enclave *en)
 	aws_creds_provider_free(en->creds);
 	free(en->nsm_spec);
 	free(en->ca_file);
+	free(en->tls_kms_key_id);
 	free(en);
 }
 

@@ -220,7 +220,7 @@ static int tls_open_item(const struct enclave_tls_params *p,
 		rc = aws_b64_decode(ct_b64, &ct, &ct_len, e,
 				    "tls_key_ciphertext_b64");
 	if (rc == 0)
-		rc = enclave_kms_open(p->kms, wrapped, ctx, &dk, e);
+		rc = enclave_kms_open(p->kms, p->kms_key_id, wrapped, ctx, &dk, e);
 	if (rc == 0 && dk->len != 32)
 		rc = err_set(e, ERR_CRYPTO, "the data key is not 32 bytes");
 	if (rc == 0)
@@ -262,6 +262,9 @@ static int data_key(const struct enclave_tls_params *p, const json_t *ctx,
 	struct aws_kms_recipient r = {p->kms->doc, p->kms->doc_len};
 	int rc = aws_kms_generate_data_key(p->kms->kms, p->kms_key_id, "AES_256",
 					   ctx, &r, &k, e);
+	if (rc == 0 && strcmp(k.plain.key_id, p->kms_key_id) != 0)
+		rc = err_set(e, ERR_CRYPTO, "KMS answered for another key than %s",
+			     p->kms_key_id);
 	if (rc == 0 && !k.plain.for_recipient)
 		rc = err_set(e, ERR_CRYPTO, "KMS returned no CiphertextForRecipient");
 	if (rc == 0)

@@ -258,6 +258,7 @@ runner:
     - --control=unix:${sock('control.sock')}
     - --http-listen=unix:${sock('api.sock')}
     - --nsm=sim:${simDir}
+    - --tls-kms-key-id=${env.KEY_ARN}
 restart:
   max_backoff_s: 2
 proxies:

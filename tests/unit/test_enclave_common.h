@@ -30,15 +30,15 @@ static void *test_enclave_thread(void *arg)
 	return NULL;
 }
 
-static void test_enclave_start(struct test_enclave *t, const char *nsm,
-			       size_t max_frame)
+/* With the options o (nsm_spec, max_frame, tls_kms_key_id, ...). */
+static void test_enclave_start_opts(struct test_enclave *t,
+				    const struct enclave_opts *o)
 {
 	struct err e = {0};
 	snprintf(t->dir, sizeof(t->dir), "/tmp/ns-enclave-XXXXXX");
 	assert_non_null(mkdtemp(t->dir));
 	snprintf(t->sock, sizeof(t->sock), "%.60s/control.sock", t->dir);
-	struct enclave_opts o = {.nsm_spec = nsm, .max_frame = max_frame};
-	if (enclave_new(&o, &t->en, &e) < 0)
+	if (enclave_new(o, &t->en, &e) < 0)
 		fail_msg("enclave_new: %s", e.msg);
 	char spec[160];
 	snprintf(spec, sizeof(spec), "unix:%s", t->sock);
@@ -48,6 +48,13 @@ static void test_enclave_start(struct test_enclave *t, const char *nsm,
 		fail_msg("enclave_listen: %s", e.msg);
 	assert_int_equal(pthread_create(&t->thr, NULL, test_enclave_thread,
 					t->en), 0);
+}
+
+static __attribute__((unused)) void
+test_enclave_start(struct test_enclave *t, const char *nsm, size_t max_frame)
+{
+	struct enclave_opts o = {.nsm_spec = nsm, .max_frame = max_frame};
+	test_enclave_start_opts(t, &o);
 }
 
 static void test_enclave_stop(struct test_enclave *t)

@@ -307,6 +307,69 @@ static void test_new_init_fields_validated(void **state)
 	test_enclave_stop(&t);
 }
 
+/* One init refused before any AWS call, naming `want`. */
+static void expect_refused(int fd, json_t *m, const char *want)
+{
+	json_t *r = host_call(fd, m);
+	assert_true(json_is_false(json_object_get(r, "ok")));
+	const char *why = json_string_value(json_object_get(r, "error"));
+	if (!why || !strstr(why, want))
+		fail_msg("'%s' does not say '%s'", why ? why : "(none)", want);
+	json_decref(r);
+}
+
+/*
+ * What the host may not choose: outside the NSM simulator no endpoint
+ * overrides and no TLS key chosen by the host; with --tls-kms-key-id the
+ * host's kms_key_id must be that key, in init's region, with a key table.
+ */
+static void test_host_cannot_choose_endpoints_or_tls_key(void **state)
+{
+	(void)state;
+	struct test_enclave t;
+	test_enclave_start(&t, "/dev/nsm", 0); /* not the simulator */
+	int fd = host_connect(&t);
+	expect_refused(fd, empty_init(&t), "for the NSM simulator only");
+	json_t *m = empty_init(&t);
+	json_object_del(m, "kms_endpoint");
+	json_object_set_new(m, "dynamodb_endpoint",
+			    json_string("http://dynamodb.us-east-1.amazonaws.com"));
+	expect_refused(fd, m, "for the NSM simulator only");
+	m = empty_init(&t);
+	json_object_del(m, "kms_endpoint");
+	json_object_set_new(m, "key_table", json_string("keys"));
+	json_object_set_new(m, "kms_key_id",
+			    json_string("arn:aws:kms:us-east-1:111122223333:key/h"));
+	expect_refused(fd, m, "fixed by the image (--tls-kms-key-id)");
+	json_t *r = host_call(fd, status_msg());
+	assert_true(json_is_false(json_object_get(r, "ready")));
+	json_decref(r);
+	close(fd);
+	test_enclave_stop(&t);
+
+	static const char pinned[] =
+		"arn:aws:kms:us-east-1:111122223333:key/pinned";
+	struct enclave_opts o = {.nsm_spec = "sim:", .tls_kms_key_id = pinned};
+	test_enclave_start_opts(&t, &o);
+	fd = host_connect(&t);
+	m = empty_init(&t);
+	json_object_set_new(m, "key_table", json_string("keys"));
+	json_object_set_new(m, "kms_key_id",
+			    json_string("arn:aws:kms:us-east-1:111122223333:key/other"));
+	expect_refused(fd, m, "is not the image's --tls-kms-key-id");
+	m = empty_init(&t); /* pinned: the TLS key needs its table */
+	expect_refused(fd, m, "\"key_table\" is required");
+	m = empty_init(&t);
+	json_object_set_new(m, "key_table", json_string("keys"));
+	json_object_set_new(m, "region", json_string("eu-west-1"));
+	expect_refused(fd, m, "is not the TLS key's KMS region us-east-1");
+	r = host_call(fd, status_msg());
+	assert_true(json_is_false(json_object_get(r, "ready")));
+	json_decref(r);
+	close(fd);
+	test_enclave_stop(&t);
+}
+
 static void test_status_reports_credentials_expiration(void **state)
 {
 	(void)state;
@@ -374,6 +437,7 @@ int main(void)
 		cmocka_unit_test(test_credentials_refresh),
 		cmocka_unit_test(test_new_init_fields_validated),
 		cmocka_unit_test(test_status_reports_credentials_expiration),
+		cmocka_unit_test(test_host_cannot_choose_endpoints_or_tls_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

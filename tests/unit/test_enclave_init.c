@@ -1357,6 +1357,28 @@ static void test_connection_slot_reuse_during_init(void **state)
 	bls_key_free(k);
 }
 
+/* --tls-kms-key-id: the host sends no kms_key_id, the TLS key is made
+ * anyway, sealed under the image's key (KMS answers for exactly it). */
+static void test_tls_key_pinned_by_the_image(void **state)
+{
+	(void)state;
+	struct test_enclave t;
+	struct enclave_opts o = {.nsm_spec = g_nsm_spec,
+				 .tls_kms_key_id = g_key_tls};
+	test_enclave_start_opts(&t, &o);
+	int fd = host_connect(&t);
+	json_t *m = tls_init_msg(&t, "tls-signer-pinned", json_array());
+	json_object_del(m, "kms_key_id");
+	json_t *r = init_ok(fd, m);
+	assert_non_null(json_string_value(json_object_get(r, "tls_cert_pem")));
+	json_decref(r);
+	close(fd);
+	test_enclave_stop(&t);
+	json_t *item = tls_item("tls-signer-pinned");
+	assert_non_null(item);
+	json_decref(item);
+}
+
 /* ---- reload ------------------------------------------------------------------------ */
 
 static void test_reload_adds_keeps_and_removes_keys(void **state)
@@ -1464,6 +1486,7 @@ int main(void)
 		cmocka_unit_test(test_reload_adds_keeps_and_removes_keys),
 		cmocka_unit_test(test_status_answers_while_init_runs),
 		cmocka_unit_test(test_connection_slot_reuse_during_init),
+		cmocka_unit_test(test_tls_key_pinned_by_the_image),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -184,6 +184,15 @@ struct http_handlers enclave_api_handlers(struct enclave *en);
 int enclave_init_check(const json_t *msg, struct err *e);
 int enclave_reload_check(const json_t *msg, struct err *e);
 
+/* At most this many records in one init or reload. */
+#define ENCLAVE_MAX_RECORDS 20000
+/*
+ * One key record as init/reload's schema wants it (records[i] in the
+ * message): what the host checks before sending, so that one item the
+ * enclave would refuse is skipped instead of failing every key's init.
+ */
+int enclave_record_check(const json_t *r, size_t i, struct err *e);
+
 /* `nitro-signer enclave ...` (argv[0] is "enclave"). */
 int enclave_main(int argc, char **argv);
 

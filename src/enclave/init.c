@@ -48,7 +48,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#define INIT_MAX_RECORDS 20000
+#define INIT_MAX_RECORDS ENCLAVE_MAX_RECORDS
 #define INIT_MAX_BUNDLE_KEYS 3000
 #define ENVELOPE_FORMAT "nitro-signer-envelope-v1"
 #define ENVELOPE_MAGIC "NSEB"
@@ -232,6 +232,12 @@ static int check_records(const json_t *m, const char *what, struct err *e)
 		TRY(check_record(r, i, &k, e));
 	}
 	return 0;
+}
+
+int enclave_record_check(const json_t *r, size_t i, struct err *e)
+{
+	enum record_kind k;
+	return check_record(r, i, &k, e);
 }
 
 int enclave_init_check(const json_t *m, struct err *e)

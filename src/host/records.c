@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "enclave/enclave.h"
 #include "host/host.h"
 
 #define PUBKEY_HEX_LEN 96
@@ -185,8 +186,28 @@ int host_records_from_items(const json_t *items, json_t **records,
 			skip("(not an object)", "item", "not a map");
 			continue;
 		}
-		if (item_record(item, &rec, st) < 0 ||
-		    (rec && json_array_append_new(out, rec) < 0)) {
+		if (item_record(item, &rec, st) < 0) {
+			json_decref(out);
+			return err_set(e, ERR_NOMEM, "records: out of memory");
+		}
+		struct err re = {0};
+		const char *pk = rec ? json_string_value(json_object_get(rec, "pubkey"))
+				     : NULL;
+		if (rec && enclave_record_check(rec, json_array_size(out), &re) < 0) {
+			/* the enclave would refuse the whole init for it */
+			st->malformed++;
+			skip(pk, "item", re.msg);
+			json_decref(rec);
+			continue;
+		}
+		if (rec && json_array_size(out) >= ENCLAVE_MAX_RECORDS) {
+			st->malformed++;
+			skip(pk, "item", "over the enclave's limit of "
+			     "20000 records per init");
+			json_decref(rec);
+			continue;
+		}
+		if (rec && json_array_append_new(out, rec) < 0) {
 			json_decref(out);
 			return err_set(e, ERR_NOMEM, "records: out of memory");
 		}

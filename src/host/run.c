@@ -193,8 +193,11 @@ static void start_local(struct runner *r)
 		signal(SIGCHLD, SIG_DFL);
 		signal(SIGPIPE, SIG_DFL);
 		execvp(r->cfg->command[0], r->cfg->command);
-		dprintf(2, "nitro-host run: cannot execute %s: %s\n",
-			r->cfg->command[0], strerror(errno));
+		/* async-signal-safe only, after fork in a threaded process */
+		static const char msg[] = "nitro-host run: cannot execute the "
+					  "enclave command\n";
+		ssize_t w = write(2, msg, sizeof(msg) - 1);
+		(void)w;
 		_exit(127);
 	}
 	r->child = pid;
@@ -274,10 +277,7 @@ static void write_tls_cert(struct runner *r, const json_t *reply)
 			      json_string_length(pem), 0644, &e) < 0)
 		log_error("run: cannot write the TLS certificate to %s: %s",
 			  r->cfg->tls_cert_file, e.msg);
-	else if (chmod(r->cfg->tls_cert_file, 0644) < 0) /* past the umask */
-		log_error("run: cannot chmod %s: %s", r->cfg->tls_cert_file,
-			  strerror(errno));
-	else
+	else /* 0644 set by fchmod before the rename, past the umask */
 		log_info("run: TLS certificate written to %s",
 			 r->cfg->tls_cert_file);
 }
@@ -294,8 +294,8 @@ static void init_done(struct runner *r, struct host_job *j)
 		/* which credentials it holds is unknown: push at the next due
 		 * time even if they are these (prev AccessKeyId "") */
 		r->pushed_akid[0] = '\0';
-		r->pushed_exp = j->expiration;
-		r->health.creds_expiration = j->expiration;
+		r->pushed_exp = 1; /* long past: a push is due at once */
+		r->health.creds_expiration = 0;
 		r->next_status_ms = host_now_ms();
 		return;
 	}
@@ -356,7 +356,7 @@ static void probe_done(struct runner *r, struct host_job *j)
 	int64_t now = host_now_ms();
 	if (j->rc == 0) {
 		char *text = json_dumps(j->reply, JSON_COMPACT);
-		log_info("run: enclave %s status: %s", r->name,
+		log_info("run: enclave %s status: %.500s", r->name,
 			 text ? text : "?");
 		free(text);
 		r->port_open = true;

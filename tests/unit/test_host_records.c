@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -117,6 +118,41 @@ static void test_malformed_items_skipped(void **state)
 	json_decref(obj);
 }
 
+/* Items that parse but that the enclave's init schema would refuse (a
+ * ciphertext over its 64 KiB, an envelope id over 128 bytes) are skipped,
+ * so one of them cannot fail every key's init; the good one is kept. */
+static void test_items_the_enclave_would_refuse_skipped(void **state)
+{
+	(void)state;
+	size_t big = 64 * 1024 + 4;
+	char *ct = malloc(big + 1);
+	memset(ct, 'A', big);
+	ct[big] = '\0';
+	char longid[200];
+	snprintf(longid, sizeof(longid), "envelope:%0150d:1", 7);
+	json_t *in = json_pack(
+		"[{s:{s:s},s:{s:s}},{s:{s:s},s:{s:s}},"
+		"{s:{s:s},s:{s:s},s:{s:s},s:{s:[s]}}]",
+		"pubkey", "S", PK1, "encrypted_key_password_mnemonic_b64", "S", ct,
+		"pubkey", "S", PK2, "encrypted_key_password_mnemonic_b64", "S", "QUJD",
+		"pubkey", "S", longid, "wrapped_data_key_b64", "S", "V0s=",
+		"envelope_ciphertext_b64", "S", "Q1Q=", "envelope_pubkeys", "SS", PK1);
+	assert_non_null(in);
+	free(ct);
+	json_t *recs = NULL;
+	struct host_records_stats st;
+	struct err e = {0};
+	assert_int_equal(host_records_from_items(in, &recs, &st, &e), 0);
+	assert_int_equal(st.items, 3);
+	assert_int_equal(st.records, 1);
+	assert_int_equal(st.malformed, 2);
+	assert_int_equal(json_array_size(recs), 1);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(recs, 0), "pubkey")), PK2);
+	json_decref(recs);
+	json_decref(in);
+}
+
 static void test_nitro_cli_output(void **state)
 {
 	char id[128], st[32];
@@ -156,6 +192,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good_items_become_records),
 		cmocka_unit_test(test_malformed_items_skipped),
+		cmocka_unit_test(test_items_the_enclave_would_refuse_skipped),
 		cmocka_unit_test(test_nitro_cli_output),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

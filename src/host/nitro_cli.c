@@ -46,8 +46,11 @@ static int spawn_piped(char *const argv[], int *rfd, pid_t *pid)
 	sigaddset(&dfl, SIGHUP);
 	posix_spawnattr_setsigmask(&at, &none);
 	posix_spawnattr_setsigdefault(&at, &dfl);
+	/* its own process group: a timeout kills whatever it started too */
+	posix_spawnattr_setpgroup(&at, 0);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
-					      POSIX_SPAWN_SETSIGDEF);
+					      POSIX_SPAWN_SETSIGDEF |
+					      POSIX_SPAWN_SETPGROUP);
 	int rc = posix_spawnp(pid, argv[0], &fa, &at, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
@@ -103,7 +106,7 @@ int host_run_capture(char *const argv[], int timeout_ms, char **out,
 	close(fd);
 	int st = 0;
 	if (timed_out || !buf) {
-		kill(pid, SIGKILL);
+		kill(-pid, SIGKILL);
 		waitpid(pid, &st, 0);
 		free(buf);
 		return err_set(e, ERR_IO, "%s: %s", argv[0], timed_out
@@ -115,7 +118,7 @@ int host_run_capture(char *const argv[], int timeout_ms, char **out,
 	       host_now_ms() < deadline)
 		usleep(10 * 1000);
 	if (w == 0) {
-		kill(pid, SIGKILL);
+		kill(-pid, SIGKILL);
 		waitpid(pid, &st, 0);
 		free(buf);
 		return err_set(e, ERR_IO, "%s: timed out", argv[0]);

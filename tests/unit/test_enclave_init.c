@@ -282,6 +282,39 @@ static json_t *init_msg(const struct test_enclave *t, json_t *records)
 	return m;
 }
 
+/* A fresh key and a records array holding its per-key record (under the
+ * key pinned to the simulator's PCR0). */
+static json_t *one_sample_record(struct bls_key **k)
+{
+	struct err e = {0};
+	assert_int_equal(bls_key_generate(k, &e), 0);
+	struct aws_client *c = operator_client();
+	json_t *recs = json_array();
+	json_array_append_new(recs, sample_record(c, g_key_sim, *k, *k));
+	aws_client_free(c);
+	return recs;
+}
+
+/* init, then status, in one write: the enclave must answer both in order. */
+static void send_init_then_status(int fd, const json_t *init)
+{
+	struct err e = {0};
+	uint8_t *f1, *f2;
+	size_t l1, l2;
+	json_t *st = control_msg_new(CONTROL_STATUS);
+	assert_int_equal(control_encode(init, &f1, &l1, &e), 0);
+	assert_int_equal(control_encode(st, &f2, &l2, &e), 0);
+	uint8_t *both = malloc(l1 + l2);
+	assert_non_null(both);
+	memcpy(both, f1, l1);
+	memcpy(both + l1, f2, l2);
+	host_send_raw(fd, both, l1 + l2);
+	free(both);
+	free(f1);
+	free(f2);
+	json_decref(st);
+}
+
 static const json_t *report_for(const json_t *keys, const char *pk)
 {
 	size_t i;
@@ -465,13 +498,8 @@ static void test_tampered_envelope_reports_every_listed_key(void **state)
 static void test_init_through_the_host_proxy_socket(void **state)
 {
 	(void)state;
-	struct err e = {0};
 	struct bls_key *k;
-	assert_int_equal(bls_key_generate(&k, &e), 0);
-	struct aws_client *c = operator_client();
-	json_t *recs = json_array();
-	json_array_append_new(recs, sample_record(c, g_key_sim, k, k));
-	aws_client_free(c);
+	json_t *recs = one_sample_record(&k);
 	struct test_enclave t;
 	test_enclave_start(&t, g_nsm_spec, 0);
 	int fd = host_connect(&t);
@@ -693,13 +721,8 @@ static void check_attestation_doc(const uint8_t *doc, size_t len,
 static void test_tls_key_born_in_enclave_served_and_recovered(void **state)
 {
 	(void)state;
-	struct err e = {0};
 	struct bls_key *k;
-	assert_int_equal(bls_key_generate(&k, &e), 0);
-	struct aws_client *c = operator_client();
-	json_t *recs = json_array();
-	json_array_append_new(recs, sample_record(c, g_key_sim, k, k));
-	aws_client_free(c);
+	json_t *recs = one_sample_record(&k);
 	assert_null(tls_item("tls-signer-a"));
 
 	struct test_enclave t;
@@ -1227,13 +1250,8 @@ static void test_tls_lost_put_race_uses_the_winners_key(void **state)
 static void test_status_answers_while_init_runs(void **state)
 {
 	(void)state;
-	struct err e = {0};
 	struct bls_key *k;
-	assert_int_equal(bls_key_generate(&k, &e), 0);
-	struct aws_client *c = operator_client();
-	json_t *recs = json_array();
-	json_array_append_new(recs, sample_record(c, g_key_sim, k, k));
-	aws_client_free(c);
+	json_t *recs = one_sample_record(&k);
 	struct test_enclave t;
 	test_enclave_start(&t, g_nsm_spec, 0);
 	int a = host_connect(&t), b = host_connect(&t);
@@ -1243,20 +1261,8 @@ static void test_status_answers_while_init_runs(void **state)
 		       "[{\"op\":\"Decrypt\",\"kind\":\"throttle\",\"count\":4}]");
 	/* init and then status on one connection, in one write: the replies
 	 * come back in order. */
-	uint8_t *f1, *f2;
-	size_t l1, l2;
 	json_t *m = init_msg(&t, recs);
-	json_t *st = control_msg_new(CONTROL_STATUS);
-	assert_int_equal(control_encode(m, &f1, &l1, &e), 0);
-	assert_int_equal(control_encode(st, &f2, &l2, &e), 0);
-	uint8_t *both = malloc(l1 + l2);
-	memcpy(both, f1, l1);
-	memcpy(both + l1, f2, l2);
-	host_send_raw(a, both, l1 + l2);
-	free(both);
-	free(f1);
-	free(f2);
-	json_decref(st);
+	send_init_then_status(a, m);
 	usleep(100 * 1000);
 	/* Meanwhile another connection gets answers. */
 	json_t *r = host_call(b, control_msg_new(CONTROL_STATUS));
@@ -1296,13 +1302,8 @@ static void test_status_answers_while_init_runs(void **state)
 static void test_connection_slot_reuse_during_init(void **state)
 {
 	(void)state;
-	struct err e = {0};
 	struct bls_key *k;
-	assert_int_equal(bls_key_generate(&k, &e), 0);
-	struct aws_client *c = operator_client();
-	json_t *recs = json_array();
-	json_array_append_new(recs, sample_record(c, g_key_sim, k, k));
-	aws_client_free(c);
+	json_t *recs = one_sample_record(&k);
 	struct test_enclave t;
 	test_enclave_start(&t, g_nsm_spec, 0);
 	int x = host_connect(&t), y = host_connect(&t);
@@ -1312,20 +1313,8 @@ static void test_connection_slot_reuse_during_init(void **state)
 	json_decref(r);
 	standin_faults("AWS_ENDPOINT_URL_KMS",
 		       "[{\"op\":\"Decrypt\",\"kind\":\"throttle\",\"count\":4}]");
-	uint8_t *f1, *f2;
-	size_t l1, l2;
 	json_t *m = init_msg(&t, recs);
-	json_t *st = control_msg_new(CONTROL_STATUS);
-	assert_int_equal(control_encode(m, &f1, &l1, &e), 0);
-	assert_int_equal(control_encode(st, &f2, &l2, &e), 0);
-	uint8_t *both = malloc(l1 + l2);
-	memcpy(both, f1, l1);
-	memcpy(both + l1, f2, l2);
-	host_send_raw(y, both, l1 + l2); /* init + status, pipelined */
-	free(both);
-	free(f1);
-	free(f2);
-	json_decref(st);
+	send_init_then_status(y, m);
 	json_decref(m);
 	usleep(50 * 1000);
 	close(x); /* y moves down a slot */

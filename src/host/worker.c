@@ -74,9 +74,12 @@ static int ensure_aws(struct host_worker *w, struct err *e)
 					     cfg->credentials_refresh_s);
 	}
 	if (!w->aws) {
+		/* short: a Query page is small, and a stop waits for the
+		 * call in flight (3 attempts of at most 5 s) */
 		struct aws_client_opts o = {.region = cfg->region,
 					    .creds = w->creds,
-					    .max_attempts = 3};
+					    .max_attempts = 3,
+					    .timeout_ms = 5000};
 		o.endpoint[AWS_SVC_DYNAMODB] = cfg->endpoint_dynamodb;
 		o.endpoint[AWS_SVC_KMS] = cfg->endpoint_kms;
 		w->aws = aws_client_new(&o, e);
@@ -86,7 +89,6 @@ static int ensure_aws(struct host_worker *w, struct err *e)
 	return 0;
 }
 
-/* Overwrites the string values of a credentials object before release. */
 /* The current credentials as the control frames carry them. */
 static int creds_json(struct host_worker *w, struct host_job *j, json_t **out,
 		      struct err *e)

@@ -148,6 +148,28 @@ static json_t *host_call(int fd, json_t *msg)
 	return r;
 }
 
+/* reply (from init or reload) must say ok; returns it. */
+static __attribute__((unused)) json_t *expect_ok(json_t *reply)
+{
+	assert_non_null(reply);
+	if (!json_is_true(json_object_get(reply, "ok")))
+		fail_msg("init: %s",
+			 json_string_value(json_object_get(reply, "error")));
+	return reply;
+}
+
+/* msg (taking the reference) must be refused with an error naming want. */
+static __attribute__((unused)) void host_expect_refused(int fd, json_t *msg,
+							const char *want)
+{
+	json_t *r = host_call(fd, msg);
+	assert_true(json_is_false(json_object_get(r, "ok")));
+	const char *why = json_string_value(json_object_get(r, "error"));
+	if (!why || !strstr(why, want))
+		fail_msg("'%s' does not say '%s'", why ? why : "(none)", want);
+	json_decref(r);
+}
+
 /* True when the enclave closed this connection (EOF, no reply). */
 static __attribute__((unused)) bool host_closed(int fd)
 {

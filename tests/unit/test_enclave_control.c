@@ -141,28 +141,18 @@ static void test_malformed_init_changes_nothing(void **state)
 	int fd = host_connect(&t);
 	json_t *m = empty_init(&t);
 	json_object_set_new(m, "surprise", json_true());
-	json_t *r = host_call(fd, m);
-	assert_true(json_is_false(json_object_get(r, "ok")));
-	assert_non_null(strstr(json_string_value(json_object_get(r, "error")),
-			       "surprise"));
-	json_decref(r);
+	host_expect_refused(fd, m, "surprise");
 	/* A network given as a path is refused (no file reads for the host). */
 	m = empty_init(&t);
 	json_object_set_new(m, "network", json_string("/etc/passwd"));
-	r = host_call(fd, m);
-	assert_true(json_is_false(json_object_get(r, "ok")));
-	json_decref(r);
+	host_expect_refused(fd, m, "network");
 	/* A record of an unknown kind. */
 	m = empty_init(&t);
 	json_array_append_new(json_object_get(m, "records"),
 			      json_pack("{s:s,s:s}", "pubkey", "0x00", "kind",
 					"raw"));
-	r = host_call(fd, m);
-	assert_true(json_is_false(json_object_get(r, "ok")));
-	assert_non_null(strstr(json_string_value(json_object_get(r, "error")),
-			       "records[0]"));
-	json_decref(r);
-	r = host_call(fd, status_msg());
+	host_expect_refused(fd, m, "records[0]");
+	json_t *r = host_call(fd, status_msg());
 	assert_true(json_is_false(json_object_get(r, "ready")));
 	json_decref(r);
 	close(fd);
@@ -175,9 +165,7 @@ static void test_second_init_refused(void **state)
 	struct test_enclave t;
 	test_enclave_start(&t, "sim:", 0);
 	int fd = host_connect(&t);
-	json_t *r = host_call(fd, empty_init(&t));
-	if (!json_is_true(json_object_get(r, "ok")))
-		fail_msg("init: %s", json_string_value(json_object_get(r, "error")));
+	json_t *r = expect_ok(host_call(fd, empty_init(&t)));
 	assert_int_equal(json_array_size(json_object_get(r, "keys")), 0);
 	json_decref(r);
 	r = host_call(fd, empty_init(&t));
@@ -295,9 +283,7 @@ static void test_new_init_fields_validated(void **state)
 	json_object_set_new(m, "dynamodb_proxy", json_string("vsock:3:8001"));
 	json_object_set_new(m, "dynamodb_endpoint",
 			    json_string("https://dynamodb.us-east-1.amazonaws.com"));
-	r = host_call(fd, m);
-	if (!json_is_true(json_object_get(r, "ok")))
-		fail_msg("init: %s", json_string_value(json_object_get(r, "error")));
+	r = expect_ok(host_call(fd, m));
 	assert_null(json_object_get(r, "tls_cert_pem"));
 	json_decref(r);
 	r = host_call(fd, status_msg());
@@ -305,17 +291,6 @@ static void test_new_init_fields_validated(void **state)
 	json_decref(r);
 	close(fd);
 	test_enclave_stop(&t);
-}
-
-/* One init refused before any AWS call, naming `want`. */
-static void expect_refused(int fd, json_t *m, const char *want)
-{
-	json_t *r = host_call(fd, m);
-	assert_true(json_is_false(json_object_get(r, "ok")));
-	const char *why = json_string_value(json_object_get(r, "error"));
-	if (!why || !strstr(why, want))
-		fail_msg("'%s' does not say '%s'", why ? why : "(none)", want);
-	json_decref(r);
 }
 
 /*
@@ -329,18 +304,18 @@ static void test_host_cannot_choose_endpoints_or_tls_key(void **state)
 	struct test_enclave t;
 	test_enclave_start(&t, "/dev/nsm", 0); /* not the simulator */
 	int fd = host_connect(&t);
-	expect_refused(fd, empty_init(&t), "for the NSM simulator only");
+	host_expect_refused(fd, empty_init(&t), "for the NSM simulator only");
 	json_t *m = empty_init(&t);
 	json_object_del(m, "kms_endpoint");
 	json_object_set_new(m, "dynamodb_endpoint",
 			    json_string("http://dynamodb.us-east-1.amazonaws.com"));
-	expect_refused(fd, m, "for the NSM simulator only");
+	host_expect_refused(fd, m, "for the NSM simulator only");
 	m = empty_init(&t);
 	json_object_del(m, "kms_endpoint");
 	json_object_set_new(m, "key_table", json_string("keys"));
 	json_object_set_new(m, "kms_key_id",
 			    json_string("arn:aws:kms:us-east-1:111122223333:key/h"));
-	expect_refused(fd, m, "fixed by the image (--tls-kms-key-id)");
+	host_expect_refused(fd, m, "fixed by the image (--tls-kms-key-id)");
 	json_t *r = host_call(fd, status_msg());
 	assert_true(json_is_false(json_object_get(r, "ready")));
 	json_decref(r);
@@ -356,13 +331,13 @@ static void test_host_cannot_choose_endpoints_or_tls_key(void **state)
 	json_object_set_new(m, "key_table", json_string("keys"));
 	json_object_set_new(m, "kms_key_id",
 			    json_string("arn:aws:kms:us-east-1:111122223333:key/other"));
-	expect_refused(fd, m, "is not the image's --tls-kms-key-id");
+	host_expect_refused(fd, m, "is not the image's --tls-kms-key-id");
 	m = empty_init(&t); /* pinned: the TLS key needs its table */
-	expect_refused(fd, m, "\"key_table\" is required");
+	host_expect_refused(fd, m, "\"key_table\" is required");
 	m = empty_init(&t);
 	json_object_set_new(m, "key_table", json_string("keys"));
 	json_object_set_new(m, "region", json_string("eu-west-1"));
-	expect_refused(fd, m, "is not the TLS key's KMS region us-east-1");
+	host_expect_refused(fd, m, "is not the TLS key's KMS region us-east-1");
 	r = host_call(fd, status_msg());
 	assert_true(json_is_false(json_object_get(r, "ready")));
 	json_decref(r);

@@ -399,9 +399,7 @@ static void test_init_loads_sample_and_envelope_records(void **state)
 	struct test_enclave t;
 	test_enclave_start(&t, g_nsm_spec, 0);
 	int fd = host_connect(&t);
-	json_t *r = host_call(fd, init_msg(&t, recs));
-	if (!json_is_true(json_object_get(r, "ok")))
-		fail_msg("init: %s", json_string_value(json_object_get(r, "error")));
+	json_t *r = expect_ok(host_call(fd, init_msg(&t, recs)));
 	assert_int_equal(json_integer_value(json_object_get(r, "keys_loaded")), NKEYS);
 	const json_t *keys = json_object_get(r, "keys");
 	assert_int_equal(json_array_size(keys), 5);
@@ -518,9 +516,7 @@ static void test_init_through_the_host_proxy_socket(void **state)
 	m = init_msg(&t, recs);
 	json_object_set_new(m, "kms_endpoint", json_string(endpoint));
 	json_object_set_new(m, "kms_proxy", json_string(proxy));
-	r = host_call(fd, m);
-	if (!json_is_true(json_object_get(r, "ok")))
-		fail_msg("init: %s", json_string_value(json_object_get(r, "error")));
+	r = expect_ok(host_call(fd, m));
 	assert_int_equal(json_integer_value(json_object_get(r, "keys_loaded")), 1);
 	json_decref(r);
 	char pk[99];
@@ -606,10 +602,7 @@ static const char *item_s(const json_t *item, const char *name)
 /* init must succeed; returns the reply. */
 static json_t *init_ok(int fd, json_t *msg)
 {
-	json_t *r = host_call(fd, msg);
-	if (!json_is_true(json_object_get(r, "ok")))
-		fail_msg("init: %s", json_string_value(json_object_get(r, "error")));
-	return r;
+	return expect_ok(host_call(fd, msg));
 }
 
 /* A request to the gate as if it came over TLS (tls) or plain HTTP. */
@@ -1274,10 +1267,7 @@ static void test_status_answers_while_init_runs(void **state)
 	assert_non_null(strstr(json_string_value(json_object_get(r, "error")),
 			       "in progress"));
 	json_decref(r);
-	r = host_recv(a);
-	assert_non_null(r);
-	if (!json_is_true(json_object_get(r, "ok")))
-		fail_msg("init: %s", json_string_value(json_object_get(r, "error")));
+	r = expect_ok(host_recv(a));
 	assert_int_equal(json_integer_value(json_object_get(r, "keys_loaded")), 1);
 	json_decref(r);
 	r = host_recv(a);
@@ -1326,11 +1316,8 @@ static void test_connection_slot_reuse_during_init(void **state)
 	assert_non_null(r); /* answered, not left waiting as "busy" */
 	assert_true(json_is_true(json_object_get(r, "ok")));
 	json_decref(r);
-	r = host_recv(y); /* the init's reply, then the pipelined status */
-	assert_non_null(r);
-	if (!json_is_true(json_object_get(r, "ok")))
-		fail_msg("init: %s", json_string_value(json_object_get(r, "error")));
-	json_decref(r);
+	/* the init's reply, then the pipelined status */
+	json_decref(expect_ok(host_recv(y)));
 	r = host_recv(y);
 	assert_non_null(r);
 	assert_true(json_is_true(json_object_get(r, "ready")));

@@ -169,4 +169,21 @@ static void standin_reset(const char *endpoint_env)
 	json_decref(standin_admin(endpoint_env, "reset", "{}"));
 }
 
+/* A new key in the KMS stand-in under the key policy `policy` (JSON text);
+ * its ARN into arn. 0, or -1 when the stand-in gave none. */
+static __attribute__((unused)) int
+standin_create_key(const char *policy, char *arn, size_t arn_size)
+{
+	json_t *req = json_pack("{s:s}", "policy", policy);
+	char *body = json_dumps(req, 0);
+	json_t *k = standin_admin("AWS_ENDPOINT_URL_KMS", "create-key", body);
+	free(body);
+	json_decref(req);
+	const char *a = json_string_value(json_object_get(k, "Arn"));
+	if (a)
+		snprintf(arn, arn_size, "%s", a);
+	json_decref(k);
+	return a ? 0 : -1;
+}
+
 #endif

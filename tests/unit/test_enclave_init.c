@@ -73,14 +73,7 @@ static void create_key_for(const char *pcr0, const char *enclave_actions,
 		 "\"Condition\":{\"StringEqualsIgnoreCase\":{"
 		 "\"kms:RecipientAttestation:PCR0\":\"%s\"}}}]}",
 		 PRINCIPAL, PRINCIPAL, enclave_actions, pcr0);
-	json_t *req = json_pack("{s:s}", "policy", policy);
-	char *body = json_dumps(req, 0);
-	json_t *k = standin_admin("AWS_ENDPOINT_URL_KMS", "create-key", body);
-	free(body);
-	json_decref(req);
-	assert_non_null(json_string_value(json_object_get(k, "Arn")));
-	snprintf(arn, arn_size, "%s", json_string_value(json_object_get(k, "Arn")));
-	json_decref(k);
+	assert_int_equal(standin_create_key(policy, arn, arn_size), 0);
 }
 
 static void create_pinned_key(const char *pcr0, char *arn, size_t arn_size)

@@ -92,14 +92,7 @@ static void create_pinned_key(const char *cond, const char *value, char *arn,
 		 "\"Action\":[\"kms:Decrypt\",\"kms:GenerateDataKey\"],\"Resource\":\"*\","
 		 "\"Condition\":{\"StringEqualsIgnoreCase\":{\"%s\":\"%s\"}}}]}",
 		 PRINCIPAL, PRINCIPAL, cond, value);
-	json_t *req = json_pack("{s:s}", "policy", policy);
-	char *body = json_dumps(req, 0);
-	json_t *k = standin_admin("AWS_ENDPOINT_URL_KMS", "create-key", body);
-	free(body);
-	json_decref(req);
-	assert_non_null(json_string_value(json_object_get(k, "Arn")));
-	snprintf(arn, arn_size, "%s", json_string_value(json_object_get(k, "Arn")));
-	json_decref(k);
+	assert_int_equal(standin_create_key(policy, arn, arn_size), 0);
 }
 
 /* Root and freshness of the stand-in's attestation check. */

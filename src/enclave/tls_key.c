@@ -138,8 +138,7 @@ static int tls_make(EVP_PKEY *key, X509 *cert, struct enclave_tls **out,
 		    struct err *e)
 {
 	struct enclave_tls *t = calloc(1, sizeof(*t));
-	unsigned char *spki = NULL;
-	int spki_len = -1, rc = 0;
+	int rc = 0;
 	if (!t)
 		return err_set(e, ERR_NOMEM, "out of memory");
 	t->cert_pem = cert_to_pem(cert);
@@ -153,11 +152,8 @@ static int tls_make(EVP_PKEY *key, X509 *cert, struct enclave_tls **out,
 	    SSL_CTX_use_certificate(t->ctx, cert) != 1 ||
 	    SSL_CTX_use_PrivateKey(t->ctx, key) != 1 ||
 	    SSL_CTX_check_private_key(t->ctx) != 1 ||
-	    (spki_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &spki)) <= 0 ||
-	    EVP_Digest(spki, (size_t)spki_len, t->spki_sha256, NULL,
-		       EVP_sha256(), NULL) != 1)
+	    http_tls_spki_sha256(cert, t->spki_sha256) < 0)
 		rc = err_set(e, ERR_CRYPTO, "tls key: cannot build the TLS context");
-	OPENSSL_free(spki);
 	ERR_clear_error();
 	if (rc < 0) {
 		enclave_tls_free(t);

@@ -61,6 +61,10 @@ struct http_tls_config {
 X509 *http_tls_self_signed(EVP_PKEY *key, const char *cn, const char *sans,
 			   long days, const char *eku);
 
+/* SHA-256 of the certificate's DER SubjectPublicKeyInfo: what GET
+ * /attestation binds and what a client pins. 0, or -ERR_CRYPTO. */
+int http_tls_spki_sha256(X509 *cert, uint8_t out[32]);
+
 int http_tls_server_ctx(const struct http_tls_config *cfg, SSL_CTX **out,
 			struct err *e);
 

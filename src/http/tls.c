@@ -315,3 +315,15 @@ X509 *http_tls_self_signed(EVP_PKEY *key, const char *cn, const char *sans,
 	}
 	return x;
 }
+
+int http_tls_spki_sha256(X509 *cert, uint8_t out[32])
+{
+	unsigned char *der = NULL;
+	int n = cert ? i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der) : -1;
+	int rc = n > 0 && EVP_Digest(der, (size_t)n, out, NULL, EVP_sha256(),
+				     NULL) == 1
+			 ? 0
+			 : -ERR_CRYPTO;
+	OPENSSL_free(der);
+	return rc;
+}

@@ -28,6 +28,7 @@
 #include <openssl/x509.h>
 
 #include "aws/aws.h"
+#include "http/http.h"
 #include "nitro/nitro.h"
 
 #define CMD "nitro-keys attestation verify"
@@ -250,18 +251,15 @@ static int cert_spki_sha256(const char *path, uint8_t out[32])
 {
 	char *pem = NULL;
 	size_t len = 0;
-	unsigned char *der = NULL;
 	X509 *cert = NULL;
-	int n = -1, rc = -ERR_INVALID;
+	int rc = -ERR_INVALID;
 	if (file_read_all(path, FILE_MAX, &pem, &len, NULL) == 0) {
 		BIO *b = BIO_new_mem_buf(pem, (int)len);
 		cert = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
 		BIO_free(b);
 	}
-	if (cert && (n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der)) > 0 &&
-	    EVP_Digest(der, (size_t)n, out, NULL, EVP_sha256(), NULL) == 1)
+	if (cert && http_tls_spki_sha256(cert, out) == 0)
 		rc = 0;
-	OPENSSL_free(der);
 	X509_free(cert);
 	free(pem);
 	return rc;

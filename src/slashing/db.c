@@ -268,6 +268,17 @@ void slashing_set_pruning(struct slashing_db *db, uint64_t epochs_to_keep,
 
 /* ---- check and record -------------------------------------------------- */
 
+/* Appends r to the queue and wakes the committer; q_lock held. */
+static void enqueue_locked(struct slashing_db *db, struct slashing_request *r)
+{
+	if (db->tail)
+		db->tail->next = r;
+	else
+		db->head = r;
+	db->tail = r;
+	pthread_cond_signal(&db->q_cv);
+}
+
 static int submit(struct slashing_db *db, struct slashing_request *r,
 		  enum slashing_reason *decision, struct err *e)
 {
@@ -280,12 +291,7 @@ static int submit(struct slashing_db *db, struct slashing_request *r,
 		return err_set(e, ERR_UNAVAILABLE, "slashing database is closing");
 	}
 	pthread_cond_init(&r->done_cv, NULL);
-	if (db->tail)
-		db->tail->next = r;
-	else
-		db->head = r;
-	db->tail = r;
-	pthread_cond_signal(&db->q_cv);
+	enqueue_locked(db, r);
 	while (!r->done)
 		pthread_cond_wait(&r->done_cv, &db->q_lock);
 	pthread_mutex_unlock(&db->q_lock);
@@ -344,12 +350,7 @@ int slashing_check_async(struct slashing_db *db, const uint8_t pubkey[48],
 		free(r);
 		return err_set(e, ERR_UNAVAILABLE, "slashing database is closing");
 	}
-	if (db->tail)
-		db->tail->next = r;
-	else
-		db->head = r;
-	db->tail = r;
-	pthread_cond_signal(&db->q_cv);
+	enqueue_locked(db, r);
 	pthread_mutex_unlock(&db->q_lock);
 	return 0;
 }

@@ -78,26 +78,20 @@ static json_t *envelope_context(void)
 			 SIGNER_ID);
 }
 
-/* One bundle record of n fresh keys (their pubkeys appended to *pks). */
+/* One bundle record of n fresh keys. */
 static json_t *envelope_record(size_t n, int part)
 {
 	struct err e = {0};
-	struct secret *pt = secret_new(9 + n * 80);
-	if (!pt)
+	struct secret *entries = secret_new(n * AWS_BUNDLE_ENTRY);
+	if (!entries)
 		die("out of memory", NULL);
-	memcpy(pt->bytes, "NSEB", 4);
-	pt->bytes[4] = 1;
-	pt->bytes[5] = (uint8_t)(n >> 24);
-	pt->bytes[6] = (uint8_t)(n >> 16);
-	pt->bytes[7] = (uint8_t)(n >> 8);
-	pt->bytes[8] = (uint8_t)n;
 	json_t *pubkeys = json_array();
 	for (size_t i = 0; i < n; i++) {
 		struct bls_key *k;
 		struct secret *sk;
 		if (bls_key_generate(&k, &e) < 0 || bls_key_export(k, &sk, &e) < 0)
 			die("keygen", &e);
-		uint8_t *slot = pt->bytes + 9 + i * 80;
+		uint8_t *slot = entries->bytes + i * AWS_BUNDLE_ENTRY;
 		memcpy(slot, k->pubkey, 48);
 		memcpy(slot + 48, sk->bytes, 32);
 		char hex[2 + 96 + 1];
@@ -106,6 +100,10 @@ static json_t *envelope_record(size_t n, int part)
 		secret_free(sk);
 		bls_key_free(k);
 	}
+	struct secret *pt = aws_bundle_plaintext(entries->bytes, n);
+	secret_free(entries);
+	if (!pt)
+		die("out of memory", NULL);
 	json_t *ctx = envelope_context();
 	struct aws_kms_data_key dk = {0};
 	if (aws_kms_generate_data_key(g_kms, getenv("NS_STANDIN_KMS_KEY_ARN"),

@@ -411,4 +411,17 @@ int aws_envelope_open(const struct secret *key, const uint8_t *aad,
 		      size_t aad_len, const uint8_t *in, size_t in_len,
 		      struct secret **pt, struct err *e);
 
+/*
+ * A key bundle's plaintext (docs/aws.md), what `nitro-keys kms encrypt
+ * --envelope` seals and the enclave opens: "NSEB" | version 1 | u32be count
+ * | count x (pubkey 48 | secret key 32).
+ */
+#define AWS_BUNDLE_MAGIC "NSEB"
+#define AWS_BUNDLE_VERSION 1
+#define AWS_BUNDLE_HEADER 9
+#define AWS_BUNDLE_ENTRY 80
+/* From count entries of AWS_BUNDLE_ENTRY bytes; NULL when secure memory
+ * runs out. */
+struct secret *aws_bundle_plaintext(const uint8_t *entries, size_t count);
+
 #endif

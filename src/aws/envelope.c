@@ -90,3 +90,20 @@ out:
 	EVP_CIPHER_CTX_free(ctx);
 	return rc;
 }
+
+struct secret *aws_bundle_plaintext(const uint8_t *entries, size_t count)
+{
+	struct secret *s = secret_new(AWS_BUNDLE_HEADER + count * AWS_BUNDLE_ENTRY);
+	if (!s)
+		return NULL;
+	memcpy(s->bytes, AWS_BUNDLE_MAGIC, 4);
+	s->bytes[4] = AWS_BUNDLE_VERSION;
+	s->bytes[5] = (uint8_t)(count >> 24);
+	s->bytes[6] = (uint8_t)(count >> 16);
+	s->bytes[7] = (uint8_t)(count >> 8);
+	s->bytes[8] = (uint8_t)count;
+	if (count)
+		memcpy(s->bytes + AWS_BUNDLE_HEADER, entries,
+		       count * AWS_BUNDLE_ENTRY);
+	return s;
+}

@@ -51,8 +51,9 @@
 #define INIT_MAX_RECORDS ENCLAVE_MAX_RECORDS
 #define INIT_MAX_BUNDLE_KEYS 3000
 #define ENVELOPE_FORMAT "nitro-signer-envelope-v1"
-#define ENVELOPE_MAGIC "NSEB"
-#define BUNDLE_ENTRY (BLS_PUBKEY_LEN + BLS_SECRET_LEN)
+#define BUNDLE_ENTRY AWS_BUNDLE_ENTRY
+_Static_assert(AWS_BUNDLE_ENTRY == BLS_PUBKEY_LEN + BLS_SECRET_LEN,
+	       "a bundle entry is a public key and a secret key");
 #define INIT_MAX_TLS_NAMES 16
 
 enum record_kind { RECORD_SAMPLE, RECORD_ENVELOPE };
@@ -508,8 +509,9 @@ static int load_bundle_keys(struct init_ctx *c, const struct secret *pt,
 			    const json_t *pks, struct err *e)
 {
 	size_t n = json_array_size(pks);
-	if (pt->len < 9 || memcmp(pt->bytes, ENVELOPE_MAGIC, 4) != 0 ||
-	    pt->bytes[4] != 1)
+	if (pt->len < AWS_BUNDLE_HEADER ||
+	    memcmp(pt->bytes, AWS_BUNDLE_MAGIC, 4) != 0 ||
+	    pt->bytes[4] != AWS_BUNDLE_VERSION)
 		return err_set(e, ERR_INVALID, "envelope: not a version 1 bundle");
 	struct cursor cur = cursor_init(pt->bytes + 5, pt->len - 5);
 	uint32_t count;

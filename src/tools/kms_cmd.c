@@ -39,9 +39,8 @@
 #define MAX_KEYS 100000
 #define MAX_PASSWORD 4096
 #define ENVELOPE_FORMAT "nitro-signer-envelope-v1"
-#define ENVELOPE_MAGIC "NSEB"
 #define ENVELOPE_KEYS_PER_ITEM 3000
-#define KEY_RECORD_BYTES (BLS_PUBKEY_LEN + BLS_SECRET_LEN)
+#define KEY_RECORD_BYTES AWS_BUNDLE_ENTRY
 
 static const char KMS_USAGE[] =
 	"usage: nitro-keys kms COMMAND [flags]\n"
@@ -482,24 +481,6 @@ static int decrypt_keys(const struct inputs *in, struct secret **records,
 	return 0;
 }
 
-/* Bundle plaintext: "NSEB" | version 1 | u32be count | count x (pk48 | sk32). */
-static struct secret *bundle_plaintext(const struct secret *records,
-				       size_t first, size_t count)
-{
-	struct secret *s = secret_new(9 + count * KEY_RECORD_BYTES);
-	if (!s)
-		return NULL;
-	memcpy(s->bytes, ENVELOPE_MAGIC, 4);
-	s->bytes[4] = 1;
-	s->bytes[5] = (uint8_t)(count >> 24);
-	s->bytes[6] = (uint8_t)(count >> 16);
-	s->bytes[7] = (uint8_t)(count >> 8);
-	s->bytes[8] = (uint8_t)count;
-	memcpy(s->bytes + 9, records->bytes + first * KEY_RECORD_BYTES,
-	       count * KEY_RECORD_BYTES);
-	return s;
-}
-
 /* Deterministic bundle id: the same key set maps to the same items. */
 static void bundle_id(const struct inputs *in, char out[17])
 {
@@ -547,7 +528,8 @@ static int encrypt_envelope(struct aws_client *c, const struct cloud_flag *f,
 		snprintf(name, sizeof(name), "envelope:%s:%zu", id, part);
 		int alen = snprintf(aad, sizeof(aad), ENVELOPE_FORMAT "|%s|%s", signer,
 				    name);
-		struct secret *pt = bundle_plaintext(records, first, count);
+		struct secret *pt = aws_bundle_plaintext(
+			records->bytes + first * KEY_RECORD_BYTES, count);
 		uint8_t *sealed = NULL;
 		size_t slen = 0;
 		rc = pt ? aws_envelope_seal(dk.plain.plaintext, (uint8_t *)aad,

@@ -27,18 +27,16 @@
 #include "aws/aws.h"
 #include "crypto/crypto.h"
 #include "enclave/enclave.h"
+#include "host/watchdog.h"
 #include "nitro/nitro.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -210,57 +208,17 @@ static size_t count_keys(const json_t *recs)
 
 /* ---- one enclave boot ------------------------------------------------- */
 
-static int connect_unix(const char *path)
+/* One request/reply on the enclave's control port, as nitro-host sends
+ * them (the watchdog's own exchange); NULL when the port does not answer. */
+static json_t *exchange(const struct http_addr *ctl, const json_t *msg,
+			int timeout_ms)
 {
-	struct sockaddr_un su = {.sun_family = AF_UNIX};
-	snprintf(su.sun_path, sizeof(su.sun_path), "%.100s", path);
-	for (int i = 0; i < 400; i++) { /* 20 s */
-		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd >= 0 && connect(fd, (struct sockaddr *)&su, sizeof(su)) == 0)
-			return fd;
-		if (fd >= 0)
-			close(fd);
-		usleep(50000);
-	}
-	return -1;
-}
-
-static void write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			die("control write failed", NULL);
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
-static json_t *read_reply(int fd)
-{
-	struct control_decoder d;
-	struct control_msg msg;
+	static const atomic_bool never = false;
+	json_t *reply = NULL;
 	struct err e = {0};
-	uint8_t buf[65536];
-	control_decoder_init(&d, 0);
-	for (;;) {
-		ssize_t r = read(fd, buf, sizeof(buf));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			die("control connection closed before the reply", NULL);
-		const uint8_t *p = buf;
-		size_t n = (size_t)r;
-		int rc = control_decode(&d, &p, &n, &msg, &e);
-		if (rc < 0)
-			die("bad reply", &e);
-		if (rc > 0) {
-			control_decoder_free(&d);
-			return msg.json;
-		}
-	}
+	if (host_control_exchange(ctl, msg, timeout_ms, &never, &reply, &e) < 0)
+		return NULL;
+	return reply;
 }
 
 /* kB of a /proc/PID/status field (VmHWM, VmRSS). */
@@ -305,9 +263,21 @@ static struct boot boot_once(const json_t *records, int run)
 		execl(g_bin, g_bin, "enclave", a_ctl, a_api, a_nsm, (char *)NULL);
 		_exit(127);
 	}
-	int fd = connect_unix(ctl);
-	if (fd < 0)
+	char spec[300];
+	snprintf(spec, sizeof(spec), "unix:%s", ctl);
+	struct http_addr ctl_addr;
+	struct err e = {0};
+	if (http_addr_parse(spec, &ctl_addr, &e) < 0)
+		die("control address", &e);
+	json_t *status = control_msg_new(CONTROL_STATUS), *reply = NULL;
+	for (int i = 0; i < 400 && !reply; i++) { /* 20 s */
+		if (!(reply = exchange(&ctl_addr, status, 1000)))
+			usleep(50000);
+	}
+	json_decref(status);
+	if (!reply)
 		die("the enclave's control port did not open", NULL);
+	json_decref(reply);
 	struct boot b = {.idle_hwm_kb = proc_kb(pid, "VmHWM")};
 
 	json_t *creds = json_pack("{s:s,s:s}", "AccessKeyId",
@@ -322,18 +292,13 @@ static struct boot boot_once(const json_t *records, int run)
 	json_object_set_new(init, "slashing_db_url", json_string(db + 0));
 	json_object_set_new(init, "signer_id", json_string(SIGNER_ID));
 	json_object_set(init, "records", (json_t *)records);
-	uint8_t *frame;
-	size_t frame_len;
-	struct err e = {0};
-	if (control_encode(init, &frame, &frame_len, &e) < 0)
-		die("encode init", &e);
-	json_decref(init);
 
 	uint64_t t0 = now_us();
-	write_all(fd, frame, frame_len);
-	json_t *reply = read_reply(fd);
+	reply = exchange(&ctl_addr, init, 30 * 60 * 1000);
 	b.us = now_us() - t0;
-	free(frame);
+	json_decref(init);
+	if (!reply)
+		die("no reply to init", NULL);
 	b.hwm_kb = proc_kb(pid, "VmHWM");
 	if (!json_is_true(json_object_get(reply, "ok"))) {
 		char *s = json_dumps(reply, JSON_COMPACT);
@@ -347,7 +312,6 @@ static struct boot boot_once(const json_t *records, int run)
 			json_string_value(json_object_get(first, "pubkey")),
 			json_string_value(json_object_get(first, "error")));
 	json_decref(reply);
-	close(fd);
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
 	unlink(ctl);

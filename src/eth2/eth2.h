@@ -49,6 +49,10 @@ struct eth2_network {
 	} forks[ETH2_FORK_COUNT]; /* forks[PHASE0] = genesis fork version, epoch 0 */
 	bool has_genesis_validators_root;
 	uint8_t genesis_validators_root[32];
+	/* Unix time of slot 0 and SECONDS_PER_SLOT; 0 when unknown (all but
+	 * the four public networks). */
+	uint64_t genesis_time;
+	uint64_t seconds_per_slot;
 };
 
 /*
@@ -70,6 +74,13 @@ enum eth2_fork eth2_fork_at_slot(const struct eth2_network *n, uint64_t slot);
 const char *eth2_fork_name(enum eth2_fork f);
 /* Exact upper-case name to fork; -ERR_INVALID when unknown. */
 int eth2_fork_from_name(const char *s, enum eth2_fork *out);
+/*
+ * The epoch at unix time `now` by the network's clock. -ERR_INVALID when the
+ * network has no genesis time (config files, "minimal") or `now` is before
+ * genesis.
+ */
+int eth2_epoch_at_time(const struct eth2_network *n, uint64_t now,
+		       uint64_t *epoch, struct err *e);
 
 enum eth2_sign_type {
 	ETH2_SIGN_BLOCK,
@@ -119,6 +130,16 @@ int eth2_signing_parse(const struct eth2_network *net, const char *body,
 		       size_t len, struct eth2_signing *out, struct err *e);
 int eth2_signing_from_json(const struct eth2_network *net, json_t *req,
 			   struct eth2_signing *out, struct err *e);
+/*
+ * VoluntaryExit{epoch, validator_index} signed as VOLUNTARY_EXIT signs it for
+ * a validator client whose fork_info is the network's fork at `epoch` and
+ * `gvr`: from Deneb on, the CAPELLA version (EIP-7044). For offline exits
+ * (nitro-keys exit).
+ */
+int eth2_voluntary_exit_signing(const struct eth2_network *net,
+				const uint8_t gvr[32], uint64_t epoch,
+				uint64_t validator_index,
+				struct eth2_signing *out, struct err *e);
 
 /* compute_domain(type, version, gvr) */
 void eth2_compute_domain(const uint8_t type[4], const uint8_t version[4],

@@ -4,7 +4,8 @@
  *
  * Built in: mainnet, hoodi, sepolia, holesky (fork versions and epochs from
  * Teku's network configs, genesis validators roots from ethstaker-deposit-cli;
- * see reference/web3signer-eth2-api.md section 13) and "minimal". Presets are
+ * see reference/web3signer-eth2-api.md section 13; genesis times from the
+ * eth-clients network metadata, 12-second slots) and "minimal". Presets are
  * consensus-specs presets/{mainnet,minimal}/{phase0,altair}.yaml plus the
  * constants SYNC_COMMITTEE_SUBNET_COUNT and DEPOSIT_CONTRACT_TREE_DEPTH.
  *
@@ -62,6 +63,22 @@ enum eth2_fork eth2_fork_at_slot(const struct eth2_network *n, uint64_t slot)
 	return eth2_fork_at_epoch(n, slot / n->preset.slots_per_epoch);
 }
 
+int eth2_epoch_at_time(const struct eth2_network *n, uint64_t now,
+		       uint64_t *epoch, struct err *e)
+{
+	if (n->genesis_time == 0 || n->seconds_per_slot == 0)
+		return err_set(e, ERR_INVALID,
+			       "network %s: genesis time unknown", n->name);
+	if (now < n->genesis_time)
+		return err_set(e, ERR_INVALID,
+			       "network %s: the clock (%llu) is before genesis (%llu)",
+			       n->name, (unsigned long long)now,
+			       (unsigned long long)n->genesis_time);
+	*epoch = (now - n->genesis_time) / n->seconds_per_slot /
+		 n->preset.slots_per_epoch;
+	return 0;
+}
+
 /* ---- presets ------------------------------------------------------------ */
 
 static const struct eth2_preset preset_mainnet = {
@@ -102,6 +119,7 @@ struct builtin {
 	uint32_t versions[ETH2_FORK_COUNT]; /* big-endian as written */
 	uint64_t epochs[ETH2_FORK_COUNT];
 	const char *gvr; /* NULL: none known */
+	uint64_t genesis_time, seconds_per_slot; /* 0: unknown */
 };
 
 /*
@@ -116,27 +134,31 @@ static const struct builtin builtins[] = {
 	 {0x00000000, 0x01000000, 0x02000000, 0x03000000, 0x04000000,
 	  0x05000000, 0x06000000},
 	 {0, 74240, 144896, 194048, 269568, 364032, 411392},
-	 "0x4b363db94e286120d76eb905340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95"},
+	 "0x4b363db94e286120d76eb905340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95",
+	 1606824023, 12},
 	{"sepolia", &preset_mainnet,
 	 {0x90000069, 0x90000070, 0x90000071, 0x90000072, 0x90000073,
 	  0x90000074, 0x90000075},
 	 {0, 50, 100, 56832, 132608, 222464, 272640},
-	 "0xd8ea171f3c94aea21ebc42a1ed61052acf3f9209c00e4efbaaddac09ed9b8078"},
+	 "0xd8ea171f3c94aea21ebc42a1ed61052acf3f9209c00e4efbaaddac09ed9b8078",
+	 1655733600, 12},
 	{"holesky", &preset_mainnet,
 	 {0x01017000, 0x02017000, 0x03017000, 0x04017000, 0x05017000,
 	  0x06017000, 0x07017000},
 	 {0, 0, 0, 256, 29696, 115968, 165120},
-	 "0x9143aa7c615a7f7115e2b6aac319c03529df8242ae705fba9df39b79c59fa8b1"},
+	 "0x9143aa7c615a7f7115e2b6aac319c03529df8242ae705fba9df39b79c59fa8b1",
+	 1695902400, 12},
 	{"hoodi", &preset_mainnet,
 	 {0x10000910, 0x20000910, 0x30000910, 0x40000910, 0x50000910,
 	  0x60000910, 0x70000910},
 	 {0, 0, 0, 0, 0, 2048, 50688},
-	 "0x212f13fc4df078b6cb7db228f1c8307566dcecf900867401a92023d7ba99cb5f"},
+	 "0x212f13fc4df078b6cb7db228f1c8307566dcecf900867401a92023d7ba99cb5f",
+	 1742213400, 12},
 	{"minimal", &preset_minimal,
 	 {0x00000001, 0x01000001, 0x02000001, 0x03000001, 0x04000001,
 	  0x05000001, 0x06000001},
 	 {0, 0, 0, 0, 0, 0, 0},
-	 NULL},
+	 NULL, 0, 0},
 };
 
 static int load_builtin(const struct builtin *b, struct eth2_network *out,
@@ -156,6 +178,8 @@ static int load_builtin(const struct builtin *b, struct eth2_network *out,
 				     e, "genesis_validators_root"));
 		out->has_genesis_validators_root = true;
 	}
+	out->genesis_time = b->genesis_time;
+	out->seconds_per_slot = b->seconds_per_slot;
 	return 0;
 }
 

@@ -20,6 +20,9 @@
  *
  * Trusts: nothing in the request. A supplied signing root is only compared,
  * never used.
+ *
+ * eth2_voluntary_exit_signing() puts an offline exit (nitro-keys exit)
+ * through the VOLUNTARY_EXIT handler, so both paths share the EIP-7044 rule.
  */
 #include "eth2_internal.h"
 
@@ -496,6 +499,40 @@ int eth2_signing_from_json(const struct eth2_network *net, json_t *json,
 		return err_set(e, ERR_INVALID,
 			       "signing_root: does not match the computed signing root");
 	return 0;
+}
+
+/*
+ * The request a validator client on `net` would send, with the network's fork
+ * at `epoch` as fork_info, through the same handler: an offline exit gets
+ * exactly the domain the HTTP path would give it.
+ */
+int eth2_voluntary_exit_signing(const struct eth2_network *net,
+				const uint8_t gvr[32], uint64_t epoch,
+				uint64_t validator_index,
+				struct eth2_signing *out, struct err *e)
+{
+	char ep[24], vi[24];
+	enum eth2_fork f = eth2_fork_at_epoch(net, epoch);
+	struct req r = {.net = net, .out = out};
+	memset(out, 0, sizeof(*out));
+	out->type = ETH2_SIGN_VOLUNTARY_EXIT;
+	memcpy(r.fi.previous_version,
+	       net->forks[f == ETH2_FORK_PHASE0 ? f : f - 1].version, 4);
+	memcpy(r.fi.current_version, net->forks[f].version, 4);
+	r.fi.epoch = net->forks[f].epoch;
+	memcpy(r.fi.gvr, gvr, 32);
+	snprintf(ep, sizeof(ep), "%llu", (unsigned long long)epoch);
+	snprintf(vi, sizeof(vi), "%llu", (unsigned long long)validator_index);
+	r.json = json_pack("{s:{s:s, s:s}}", "voluntary_exit", "epoch", ep,
+			   "validator_index", vi);
+	if (!r.json)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	int rc = sign_voluntary_exit(&r, e);
+	json_decref(r.json);
+	if (rc == 0)
+		eth2_compute_signing_root(out->object_root, out->domain,
+					  out->signing_root);
+	return rc;
 }
 
 int eth2_signing_parse(const struct eth2_network *net, const char *body_text,

@@ -21,6 +21,8 @@ struct keys_args {
 	const char *num_validators, *start_index, *chain, *withdrawal_address,
 		*amount, *mnemonic_file, *mnemonic_password_file, *mnemonic_out;
 	const char *pubkey, *message, *signature;
+	const char *validator_index, *epoch, *validator_key_index,
+		*genesis_validators_root;
 	bool bls_withdrawal, compounding, show_secret;
 	bool help;
 };
@@ -55,5 +57,7 @@ int prompt_wait_enter(const char *question, struct err *e);
 /* ---- commands ---- */
 
 int keys_cmd_mnemonic(const struct keys_args *a, bool existing);
+/* nitro-keys exit: a signed voluntary exit from a keystore or a mnemonic. */
+int keys_cmd_exit(const struct keys_args *a);
 
 #endif

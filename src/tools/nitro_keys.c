@@ -3,6 +3,7 @@
  * dispatch, and the keystore and bls subcommands.
  *
  *   nitro-keys new-mnemonic | existing-mnemonic ...   (mnemonic_cmd.c)
+ *   nitro-keys exit ...                               (exit_cmd.c)
  *   nitro-keys keystore encrypt  --secret-file=F --keystore-password-file=P
  *                                --out=FILE [--kdf=scrypt|pbkdf2] [--path=m/..]
  *   nitro-keys keystore decrypt  --keystore=FILE --keystore-password-file=P
@@ -67,6 +68,10 @@ static const struct flag_def FLAGS[] = {
 	FLAG("pubkey", pubkey),
 	FLAG("message", message),
 	FLAG("signature", signature),
+	FLAG("validator-index", validator_index),
+	FLAG("epoch", epoch),
+	FLAG("validator-key-index", validator_key_index),
+	FLAG("genesis-validators-root", genesis_validators_root),
 	BOOL_FLAG("bls-withdrawal", bls_withdrawal),
 	BOOL_FLAG("compounding", compounding),
 	BOOL_FLAG("show-secret", show_secret),
@@ -94,6 +99,18 @@ static const char USAGE[] =
 	"      and deposit_data-<time>.json, or not at all. The withdrawal address\n"
 	"      must carry its EIP-55 checksum. --compounding makes 0x02 credentials\n"
 	"      (Electra) and allows --amount up to 2048; otherwise the amount is 32.\n"
+	"\n"
+	"Voluntary exits, signed offline (the signer refuses VOLUNTARY_EXIT by default):\n"
+	"  exit --chain=NAME|PATH.yaml --validator-index=N [--epoch=E]\n"
+	"       (--keystore=FILE --keystore-password-file=P |\n"
+	"        --mnemonic-file=F --validator-key-index=I [--mnemonic-password-file=F])\n"
+	"       [--genesis-validators-root=0x..] [--out=FILE]\n"
+	"      N is the validator's beacon chain index; E defaults to the chain's\n"
+	"      current epoch (required with PATH.yaml, as is the genesis validators\n"
+	"      root). The mnemonic's key is m/12381/3600/I/0/0. Signed with the\n"
+	"      CAPELLA fork version from Deneb on (EIP-7044). Prints (or writes to\n"
+	"      FILE, mode 0644) {\"message\":{\"epoch\":..,\"validator_index\":..},\n"
+	"      \"signature\":..}, the body of POST /eth/v1/beacon/pool/voluntary_exits.\n"
 	"\n"
 	"EIP-2335 keystores:\n"
 	"  keystore encrypt  --secret-file=F --keystore-password-file=P --out=FILE\n"
@@ -569,13 +586,14 @@ int nitro_keys_main(int argc, char **argv)
 		return nitro_keys_attestation_main(argc, argv);
 	bool mnemonic = strcmp(cmd, "new-mnemonic") == 0 ||
 			strcmp(cmd, "existing-mnemonic") == 0;
-	if (!mnemonic && strcmp(cmd, "keystore") != 0 &&
-	    strcmp(cmd, "bls") != 0)
+	bool exit_cmd = strcmp(cmd, "exit") == 0;
+	bool flat = mnemonic || exit_cmd; /* no subcommand */
+	if (!flat && strcmp(cmd, "keystore") != 0 && strcmp(cmd, "bls") != 0)
 		return keys_usage_error("unknown command %s", cmd);
-	if (!mnemonic && argc < 3)
+	if (!flat && argc < 3)
 		return keys_usage_error("%s: missing subcommand", cmd);
-	const char *sub = mnemonic ? "" : argv[2];
-	int skip = mnemonic ? 2 : 3;
+	const char *sub = flat ? "" : argv[2];
+	int skip = flat ? 2 : 3;
 	int rc = parse_args(argc - skip, argv + skip, &a);
 	if (rc)
 		return rc;
@@ -586,6 +604,8 @@ int nitro_keys_main(int argc, char **argv)
 	secret_init();
 	if (mnemonic)
 		return keys_cmd_mnemonic(&a, strcmp(cmd, "existing-mnemonic") == 0);
+	if (exit_cmd)
+		return keys_cmd_exit(&a);
 	if (strcmp(cmd, "bls") == 0) {
 		if (strcmp(sub, "verify") == 0)
 			return cmd_bls_verify(&a);

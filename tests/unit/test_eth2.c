@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -379,6 +380,47 @@ static void test_exit_after_deneb_uses_capella_domain(void **state)
 	sign_ok(&mainnet, req, &s);
 	assert_hex32(s.domain, capella_domain);
 	json_decref(req);
+}
+
+/*
+ * The offline exit (nitro-keys exit) is the request a validator client would
+ * send with the network's fork at the exit's epoch: the same roots.
+ */
+static void test_offline_exit_signs_like_the_request(void **state)
+{
+	(void)state;
+	struct eth2_signing off, req_s;
+	struct err e = {0};
+	json_t *req = mainnet_exit("\"300000\"", "\"0x03000000\"",
+				   "\"0x04000000\"", "\"269568\"");
+	set(req, "voluntary_exit.validator_index", "\"42\"");
+	sign_ok(&mainnet, req, &req_s);
+	json_decref(req);
+	assert_int_equal(eth2_voluntary_exit_signing(&mainnet,
+						     mainnet.genesis_validators_root,
+						     300000, 42, &off, &e),
+			 0);
+	assert_int_equal(off.type, ETH2_SIGN_VOLUNTARY_EXIT);
+	assert_false(off.slashable);
+	assert_hex32(off.domain, "0x04000000bba4da96354c9f25476cf1bc69bf583a7f9e0af049305b62de676640");
+	assert_memory_equal(off.object_root, req_s.object_root, 32);
+	assert_memory_equal(off.signing_root, req_s.signing_root, 32);
+	/* VoluntaryExit(300000, 42): two uint64 leaves, little-endian. */
+	uint8_t leaves[64] = {0}, root[32];
+	leaves[0] = 0xe0, leaves[1] = 0x93, leaves[2] = 0x04, leaves[32] = 42;
+	SHA256(leaves, sizeof(leaves), root);
+	assert_memory_equal(off.object_root, root, 32);
+	/* Bellatrix era: Bellatrix's own version. */
+	static const uint8_t exit_type[4] = {4, 0, 0, 0};
+	static const uint8_t bellatrix[4] = {2, 0, 0, 0};
+	uint8_t want[32];
+	assert_int_equal(eth2_voluntary_exit_signing(&mainnet,
+						     mainnet.genesis_validators_root,
+						     150000, 42, &off, &e),
+			 0);
+	eth2_compute_domain(exit_type, bellatrix, mainnet.genesis_validators_root,
+			    want);
+	assert_memory_equal(off.domain, want, 32);
 }
 
 static void test_exit_before_deneb_follows_fork_info(void **state)
@@ -841,6 +883,43 @@ static void test_mainnet_fork_boundaries(void **state)
 			 ETH2_FORK_ALTAIR);
 }
 
+/* Genesis times of the public networks (eth-clients metadata), 12 s slots. */
+static void test_epoch_at_time_of_public_networks(void **state)
+{
+	(void)state;
+	struct eth2_network n;
+	struct err e = {0};
+	uint64_t epoch = 1;
+	const uint64_t g = 1606824023, epoch_s = 12 * 32;
+	assert_int_equal(eth2_epoch_at_time(&mainnet, g, &epoch, &e), 0);
+	assert_int_equal(epoch, 0);
+	assert_int_equal(eth2_epoch_at_time(&mainnet, g + 269568 * epoch_s,
+					    &epoch, &e),
+			 0);
+	assert_int_equal(epoch, 269568);
+	assert_int_equal(eth2_epoch_at_time(&mainnet, g + 269568 * epoch_s - 1,
+					    &epoch, &e),
+			 0);
+	assert_int_equal(epoch, 269567);
+	assert_int_equal(eth2_epoch_at_time(&mainnet, g - 1, &epoch, &e),
+			 -ERR_INVALID);
+	assert_int_equal(eth2_network_load("hoodi", &n, &e), 0);
+	assert_int_equal(eth2_epoch_at_time(&n, 1742213400 + 2048 * epoch_s,
+					    &epoch, &e),
+			 0);
+	assert_int_equal(epoch, 2048);
+	assert_int_equal(eth2_network_load("sepolia", &n, &e), 0);
+	assert_int_equal(n.genesis_time, 1655733600);
+	assert_int_equal(eth2_network_load("holesky", &n, &e), 0);
+	assert_int_equal(n.genesis_time, 1695902400);
+	/* No genesis time: minimal and config files. */
+	assert_int_equal(eth2_epoch_at_time(&minimal, g, &epoch, &e),
+			 -ERR_INVALID);
+	assert_non_null(strstr(e.msg, "genesis time unknown"));
+	assert_int_equal(eth2_epoch_at_time(&mainnet_electra, g, &epoch, &e),
+			 -ERR_INVALID);
+}
+
 static void test_config_yaml_quoting_far_future_and_unknown_keys(void **state)
 {
 	(void)state;
@@ -924,6 +1003,7 @@ int main(void)
 		cmocka_unit_test(test_mainnet_deposit_domain),
 		cmocka_unit_test(test_exit_after_deneb_uses_capella_domain),
 		cmocka_unit_test(test_exit_before_deneb_follows_fork_info),
+		cmocka_unit_test(test_offline_exit_signs_like_the_request),
 		cmocka_unit_test(test_attestation_and_block_report_slashing_facts),
 		cmocka_unit_test(test_type_is_case_insensitive),
 		cmocka_unit_test(test_uint64_as_json_integer_gives_same_root),
@@ -956,6 +1036,7 @@ int main(void)
 		cmocka_unit_test(test_aggregate_v2_unknown_version_is_invalid),
 		cmocka_unit_test(test_builtin_networks_and_presets),
 		cmocka_unit_test(test_mainnet_fork_boundaries),
+		cmocka_unit_test(test_epoch_at_time_of_public_networks),
 		cmocka_unit_test(test_config_yaml_quoting_far_future_and_unknown_keys),
 		cmocka_unit_test(test_config_yaml_errors_are_invalid),
 	};

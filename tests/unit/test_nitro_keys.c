@@ -19,9 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/sha.h>
 #include <jansson.h>
 
 #include "crypto/crypto.h"
@@ -73,7 +75,28 @@ static void write_text(const char *path, const char *text)
 	fclose(f);
 }
 
-/* Runs nitro-keys with stderr captured into errtext. */
+/* Runs nitro-keys (argv[0] included) with stderr captured into errtext. */
+static int run_argv(int argc, char **argv)
+{
+	fflush(stderr);
+	int saved = dup(2);
+	char *errfile = pathf("%s/stderr.txt", root);
+	int fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0 && saved >= 0);
+	dup2(fd, 2);
+	close(fd);
+	int rc = nitro_keys_main(argc, argv);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	FILE *f = fopen(errfile, "r");
+	size_t n = fread(errtext, 1, sizeof(errtext) - 1, f);
+	errtext[n] = '\0';
+	fclose(f);
+	unlink(errfile);
+	return rc;
+}
+
 static int run(int argc, ...)
 {
 	char *argv[40];
@@ -84,23 +107,7 @@ static int run(int argc, ...)
 		argv[i] = va_arg(ap, char *);
 	va_end(ap);
 	argv[argc + 1] = NULL;
-	fflush(stderr);
-	int saved = dup(2);
-	char *errfile = pathf("%s/stderr.txt", root);
-	int fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0 && saved >= 0);
-	dup2(fd, 2);
-	close(fd);
-	int rc = nitro_keys_main(argc + 1, argv);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	FILE *f = fopen(errfile, "r");
-	size_t n = fread(errtext, 1, sizeof(errtext) - 1, f);
-	errtext[n] = '\0';
-	fclose(f);
-	unlink(errfile);
-	return rc;
+	return run_argv(argc + 1, argv);
 }
 
 /* Entries of root other than the given inputs: none may be left behind. */
@@ -395,6 +402,348 @@ static void test_show_secret_needs_a_terminal_and_bls_verify(void **state)
 	json_decref(list);
 }
 
+/* ---- nitro-keys exit ------------------------------------------------- */
+
+#define EXIT_ARGS 10
+#define MAINNET_GENESIS 1606824023ull
+
+/* nitro-keys exit with up to EXIT_ARGS flags (NULL-terminated). */
+static int exit_run(const char *const *flags)
+{
+	char *argv[EXIT_ARGS + 3];
+	int n = 0;
+	argv[n++] = "nitro-keys";
+	argv[n++] = "exit";
+	for (int i = 0; i < EXIT_ARGS && flags[i]; i++)
+		argv[n++] = (char *)flags[i];
+	argv[n] = NULL;
+	return run_argv(n, argv);
+}
+
+struct exit_usage_case {
+	const char *want;
+	const char *flags[EXIT_ARGS + 1];
+};
+
+/*
+ * Every bad command line is exit 2 with one stderr line naming the flag,
+ * decided before any secret is read: the keystore and password named here do
+ * not exist, so reading them first would be exit 1.
+ */
+static void test_exit_usage_errors_name_the_flag(void **state)
+{
+	inputs(MNEMONIC);
+	char mf[600], cfg[600], cfg_flag[600], out[600], exists[600];
+	snprintf(mf, sizeof(mf), "--mnemonic-file=%s/m.txt", root);
+	snprintf(cfg, sizeof(cfg), "%s/file", root);
+	snprintf(cfg_flag, sizeof(cfg_flag), "--chain=%s/file", root);
+	snprintf(out, sizeof(out), "--out=%s/exit.json", root);
+	snprintf(exists, sizeof(exists), "--out=%s/m.txt", root);
+	/* A config file (named "file" so stray_entries ignores it). */
+	write_text(cfg, "PRESET_BASE: mainnet\nGENESIS_FORK_VERSION: 0x00000001\n"
+			"ALTAIR_FORK_VERSION: 0x01000001\nALTAIR_FORK_EPOCH: 0\n"
+			"BELLATRIX_FORK_VERSION: 0x02000001\nBELLATRIX_FORK_EPOCH: 0\n"
+			"CAPELLA_FORK_VERSION: 0x03000001\nCAPELLA_FORK_EPOCH: 0\n"
+			"DENEB_FORK_VERSION: 0x04000001\nDENEB_FORK_EPOCH: 0\n");
+	const char *ks = "--keystore=/nonexistent/ks.json";
+	const char *kp = "--keystore-password-file=/nonexistent/pw.txt";
+	const char *ki = "--validator-key-index=0";
+	const char *vi = "--validator-index=7";
+	const char *ep = "--epoch=300000";
+	const char *gvr = "--genesis-validators-root=0x4b363db94e286120d76eb905"
+			  "340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95";
+	const struct exit_usage_case cases[] = {
+		{"missing --chain", {vi, ep, mf, ki, out}},
+		{"missing --validator-index", {"--chain=mainnet", ep, mf, ki, out}},
+		{"--validator-index: expected", {"--chain=mainnet", "--validator-index=07", ep, mf, ki, out}},
+		{"--validator-index: expected", {"--chain=mainnet", "--validator-index=-1", ep, mf, ki, out}},
+		{"--validator-index: expected", {"--chain=mainnet", "--validator-index=+7", ep, mf, ki, out}},
+		{"--validator-index: expected", {"--chain=mainnet", "--validator-index= 7", ep, mf, ki, out}},
+		{"--validator-index: expected", {"--chain=mainnet", "--validator-index=", ep, mf, ki, out}},
+		{"--validator-index: expected", {"--chain=mainnet", "--validator-index=18446744073709551616", ep, mf, ki, out}},
+		{"exactly one of --keystore and --mnemonic-file", {"--chain=mainnet", vi, ep, out}},
+		{"exactly one of --keystore and --mnemonic-file", {"--chain=mainnet", vi, ep, ks, kp, mf, ki, out}},
+		{"missing --keystore-password-file", {"--chain=mainnet", vi, ep, ks, out}},
+		{"missing --validator-key-index", {"--chain=mainnet", vi, ep, mf, out}},
+		{"--validator-key-index: expected", {"--chain=mainnet", vi, ep, mf, "--validator-key-index=4294967296", out}},
+		{"--validator-key-index: only with --mnemonic-file", {"--chain=mainnet", vi, ep, ks, kp, ki, out}},
+		{"--mnemonic-password-file: only with --mnemonic-file", {"--chain=mainnet", vi, ep, ks, kp, "--mnemonic-password-file=/nonexistent", out}},
+		{"--keystore-password-file: only with --keystore", {"--chain=mainnet", vi, ep, mf, ki, kp, out}},
+		{"--chain: expected", {"--chain=goerli", vi, ep, mf, ki, out}},
+		{"--chain: expected", {"--chain=minimal", vi, ep, mf, ki, out}},
+		{"--chain: ", {"--chain=/nonexistent/config.yaml", vi, ep, mf, ki, gvr, out}},
+		{"--epoch: expected", {"--chain=mainnet", vi, "--epoch=3e5", mf, ki, out}},
+		{"--epoch: expected", {"--chain=mainnet", vi, "--epoch=0x10", mf, ki, out}},
+		/* A Deneb chain checks every exit against Capella's version. */
+		{"--epoch: 0 is before CAPELLA (epoch 194048 on mainnet)", {"--chain=mainnet", vi, "--epoch=0", mf, ki, out}},
+		{"--epoch: 194047 is before CAPELLA", {"--chain=mainnet", vi, "--epoch=194047", mf, ki, out}},
+		{"--genesis-validators-root: only with --chain=PATH.yaml", {"--chain=mainnet", vi, ep, mf, ki, gvr, out}},
+		{"--genesis-validators-root: required", {cfg_flag, vi, ep, mf, ki, out}},
+		{"--genesis-validators-root", {cfg_flag, vi, ep, mf, ki, "--genesis-validators-root=0x4b36", out}},
+		/* A config file has no genesis time: no current epoch. */
+		{"--epoch: missing", {cfg_flag, vi, mf, ki, gvr, out}},
+		{"--out: ", {"--chain=mainnet", vi, ep, mf, ki, exists}},
+		{"--count is not a flag of exit", {"--chain=mainnet", vi, ep, mf, ki, "--count=1", out}},
+		{"unexpected argument", {"--chain=mainnet", vi, ep, mf, ki, "now", out}},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = exit_run(cases[i].flags);
+		if (rc != 2 || !strstr(errtext, cases[i].want))
+			fail_msg("case %zu: want 2 '%s', got %d: %s", i,
+				 cases[i].want, rc, errtext);
+		/* One line, and nothing written. */
+		char *nl = strchr(errtext, '\n');
+		assert_true(nl && nl[1] == '\0');
+		assert_null(strstr(errtext, "abandon"));
+		assert_int_equal(stray_entries(), 0);
+	}
+}
+
+/* hash_tree_root(VoluntaryExit(epoch, index)) written out: two LE leaves. */
+static void exit_signing_root(uint64_t epoch, uint64_t index,
+			      const uint8_t version[4], uint8_t out[32])
+{
+	static const uint8_t type[4] = {4, 0, 0, 0};
+	uint8_t leaves[64] = {0}, pair[64], gvr[32];
+	struct err e = {0};
+	for (int i = 0; i < 8; i++) {
+		leaves[i] = (uint8_t)(epoch >> (8 * i));
+		leaves[32 + i] = (uint8_t)(index >> (8 * i));
+	}
+	SHA256(leaves, sizeof(leaves), pair);
+	assert_int_equal(hex_decode_exact("0x4b363db94e286120d76eb905340fdd4e54"
+					  "bfe9f06bf33ff6cf5ad27f511bfe95",
+					  gvr, 32, &e, "gvr"),
+			 0);
+	eth2_compute_domain(type, version, gvr, pair + 32);
+	SHA256(pair, sizeof(pair), out);
+}
+
+/* Reads an exit file: checks its exact shape, returns its signature. */
+static void read_exit(const char *file, uint64_t *epoch, uint64_t *index,
+		      uint8_t sig[96])
+{
+	char *text = NULL, sig_hex[200];
+	size_t len = 0;
+	unsigned long long e_, i_;
+	int used = 0;
+	struct err e = {0};
+	struct stat st;
+	assert_int_equal(stat(file, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0644);
+	assert_int_equal(file_read_all(file, 4096, &text, &len, &e), 0);
+	assert_int_equal(sscanf(text,
+				"{\"message\":{\"epoch\":\"%llu\",\"validator_"
+				"index\":\"%llu\"},\"signature\":\"%194[0-9a-fx]"
+				"\"}\n%n",
+				&e_, &i_, sig_hex, &used),
+			 3);
+	assert_int_equal((size_t)used, len);
+	assert_int_equal(strlen(sig_hex), 194);
+	assert_int_equal(hex_decode_exact(sig_hex, sig, 96, &e, "sig"), 0);
+	*epoch = e_;
+	*index = i_;
+	free(text);
+}
+
+/* root/ks.json (fast pbkdf2) for a secret key given as hex, via root/file. */
+static void make_keystore(const char *sk_hex)
+{
+	write_text(pathf("%s/file", root), sk_hex);
+	assert_int_equal(run(7, "keystore", "encrypt",
+			     pathf("--secret-file=%s/file", root),
+			     pathf("--keystore-password-file=%s/pw.txt", root),
+			     pathf("--out=%s/ks.json", root), "--kdf=pbkdf2",
+			     "--work-factor=16"),
+			 0);
+}
+
+static struct bls_key *derive(const char *passphrase, uint32_t index)
+{
+	struct secret *m = secret_from(MNEMONIC, strlen(MNEMONIC)), *seed = NULL;
+	struct secret *pp = passphrase ? secret_from(passphrase,
+						     strlen(passphrase))
+				       : NULL;
+	struct bls_key *k = NULL;
+	struct err e = {0};
+	assert_int_equal(bip39_mnemonic_to_seed(m, pp, &seed, &e), 0);
+	assert_int_equal(eip2333_derive_path(seed,
+					     pathf("m/12381/3600/%u/0/0", index),
+					     &k, &e),
+			 0);
+	secret_free(seed);
+	secret_free(pp);
+	secret_free(m);
+	return k;
+}
+
+/*
+ * The same validator key as a mnemonic index and as a keystore signs the
+ * same exit; the signature verifies over the spec's signing root with the
+ * CAPELLA version and no other epoch; the file is exactly the exit JSON.
+ */
+static void test_exit_from_mnemonic_and_keystore(void **state)
+{
+	inputs(MNEMONIC);
+	static const uint8_t capella[4] = {3, 0, 0, 0}, deneb[4] = {4, 0, 0, 0};
+	struct bls_key *k = derive(NULL, 3);
+	struct secret *sk = NULL;
+	struct err e = {0};
+	char pk_hex[99], sk_hex[67];
+	hex_encode(k->pubkey, 48, pk_hex);
+	assert_int_equal(bls_key_export(k, &sk, &e), 0);
+	hex_encode(sk->bytes, 32, sk_hex);
+	secret_free(sk);
+	make_keystore(sk_hex);
+	const char *mnemonic_flags[] = {
+		"--chain=mainnet", "--validator-index=42", "--epoch=300000",
+		pathf("--mnemonic-file=%s/m.txt", root),
+		"--validator-key-index=3", pathf("--out=%s/e1.json", root), NULL};
+	assert_int_equal(exit_run(mnemonic_flags), 0);
+	assert_non_null(strstr(errtext, pk_hex));
+	assert_non_null(strstr(errtext, "validator index 42, epoch 300000, "
+					"chain mainnet"));
+	assert_null(strstr(errtext, "abandon"));
+	const char *keystore_flags[] = {
+		"--chain=mainnet", "--validator-index=42", "--epoch=300000",
+		pathf("--keystore=%s/ks.json", root),
+		pathf("--keystore-password-file=%s/pw.txt", root),
+		pathf("--out=%s/e2.json", root), NULL};
+	assert_int_equal(exit_run(keystore_flags), 0);
+	assert_non_null(strstr(errtext, pk_hex));
+	assert_null(strstr(errtext, "testpassword"));
+
+	uint64_t epoch, index;
+	uint8_t sig[96], sig2[96], signing[32];
+	read_exit(pathf("%s/e1.json", root), &epoch, &index, sig);
+	assert_int_equal(epoch, 300000);
+	assert_int_equal(index, 42);
+	read_exit(pathf("%s/e2.json", root), &epoch, &index, sig2);
+	assert_memory_equal(sig, sig2, 96);
+	exit_signing_root(300000, 42, capella, signing);
+	assert_int_equal(bls_verify(k->pubkey, signing, 32, sig), 0);
+	/* Not under Deneb's own version, not for another epoch or index. */
+	exit_signing_root(300000, 42, deneb, signing);
+	assert_int_not_equal(bls_verify(k->pubkey, signing, 32, sig), 0);
+	exit_signing_root(300001, 42, capella, signing);
+	assert_int_not_equal(bls_verify(k->pubkey, signing, 32, sig), 0);
+	exit_signing_root(300000, 43, capella, signing);
+	assert_int_not_equal(bls_verify(k->pubkey, signing, 32, sig), 0);
+
+	/* Never over an existing file. */
+	assert_int_equal(exit_run(keystore_flags), 2);
+	assert_non_null(strstr(errtext, "--out"));
+	bls_key_free(k);
+}
+
+/* No --epoch: the current mainnet epoch; the first Capella epoch is fine. */
+static void test_exit_default_epoch_and_capella_boundary(void **state)
+{
+	inputs(MNEMONIC);
+	static const uint8_t capella[4] = {3, 0, 0, 0};
+	struct bls_key *k = derive(NULL, 0);
+	uint64_t epoch, index;
+	uint8_t sig[96], signing[32];
+	uint64_t before = ((uint64_t)time(NULL) - MAINNET_GENESIS) / 384;
+	const char *now_flags[] = {
+		"--chain=mainnet", "--validator-index=0",
+		pathf("--mnemonic-file=%s/m.txt", root),
+		"--validator-key-index=0", pathf("--out=%s/e1.json", root), NULL};
+	assert_int_equal(exit_run(now_flags), 0);
+	uint64_t after = ((uint64_t)time(NULL) - MAINNET_GENESIS) / 384;
+	read_exit(pathf("%s/e1.json", root), &epoch, &index, sig);
+	assert_true(epoch >= before && epoch <= after);
+	assert_int_equal(index, 0);
+	exit_signing_root(epoch, 0, capella, signing);
+	assert_int_equal(bls_verify(k->pubkey, signing, 32, sig), 0);
+
+	const char *capella_flags[] = {
+		"--chain=mainnet", "--validator-index=18446744073709551615",
+		"--epoch=194048", pathf("--mnemonic-file=%s/m.txt", root),
+		"--validator-key-index=0", pathf("--out=%s/e2.json", root), NULL};
+	assert_int_equal(exit_run(capella_flags), 0);
+	read_exit(pathf("%s/e2.json", root), &epoch, &index, sig);
+	assert_int_equal(epoch, 194048);
+	assert_true(index == UINT64_MAX);
+	exit_signing_root(194048, UINT64_MAX, capella, signing);
+	assert_int_equal(bls_verify(k->pubkey, signing, 32, sig), 0);
+
+	/* A config file: its own Capella version, the given root. */
+	static const uint8_t cfg_capella[4] = {3, 0, 0, 1};
+	write_text(pathf("%s/file", root),
+		   "PRESET_BASE: mainnet\nCONFIG_NAME: devnet-7\n"
+		   "GENESIS_FORK_VERSION: 0x00000001\n"
+		   "ALTAIR_FORK_VERSION: 0x01000001\nALTAIR_FORK_EPOCH: 0\n"
+		   "BELLATRIX_FORK_VERSION: 0x02000001\nBELLATRIX_FORK_EPOCH: 0\n"
+		   "CAPELLA_FORK_VERSION: 0x03000001\nCAPELLA_FORK_EPOCH: 0\n"
+		   "DENEB_FORK_VERSION: 0x04000001\nDENEB_FORK_EPOCH: 10\n");
+	const char *cfg_flags[] = {
+		pathf("--chain=%s/file", root), "--validator-index=9",
+		"--epoch=11",
+		"--genesis-validators-root=0x4b363db94e286120d76eb905340fdd4e54"
+		"bfe9f06bf33ff6cf5ad27f511bfe95",
+		pathf("--mnemonic-file=%s/m.txt", root),
+		"--validator-key-index=0", pathf("--out=%s/e3.json", root), NULL};
+	assert_int_equal(exit_run(cfg_flags), 0);
+	assert_non_null(strstr(errtext, "chain devnet-7"));
+	read_exit(pathf("%s/e3.json", root), &epoch, &index, sig);
+	exit_signing_root(11, 9, cfg_capella, signing);
+	assert_int_equal(bls_verify(k->pubkey, signing, 32, sig), 0);
+	bls_key_free(k);
+}
+
+/* A BIP-39 passphrase selects another key; bad secrets fail with exit 1. */
+static void test_exit_passphrase_and_runtime_failures(void **state)
+{
+	inputs(MNEMONIC);
+	struct bls_key *plain = derive(NULL, 0), *trezor = derive("TREZOR", 0);
+	char plain_hex[99], trezor_hex[99];
+	hex_encode(plain->pubkey, 48, plain_hex);
+	hex_encode(trezor->pubkey, 48, trezor_hex);
+	write_text(pathf("%s/file", root), "TREZOR\n");
+	const char *pp_flags[] = {
+		"--chain=hoodi", "--validator-index=5", "--epoch=1",
+		pathf("--mnemonic-file=%s/m.txt", root),
+		"--validator-key-index=0",
+		pathf("--mnemonic-password-file=%s/file", root),
+		pathf("--out=%s/e1.json", root), NULL};
+	assert_int_equal(exit_run(pp_flags), 0);
+	assert_non_null(strstr(errtext, trezor_hex));
+	assert_null(strstr(errtext, plain_hex));
+	assert_null(strstr(errtext, "TREZOR"));
+	assert_int_equal(unlink(pathf("%s/e1.json", root)), 0);
+
+	/* A mnemonic with a bad checksum. */
+	inputs("abandon abandon abandon abandon abandon abandon abandon "
+	       "abandon abandon abandon abandon abandon");
+	const char *bad_flags[] = {
+		"--chain=hoodi", "--validator-index=5", "--epoch=1",
+		pathf("--mnemonic-file=%s/m.txt", root),
+		"--validator-key-index=0", pathf("--out=%s/e1.json", root), NULL};
+	assert_int_equal(exit_run(bad_flags), 1);
+	assert_non_null(strstr(errtext, "--mnemonic-file: "));
+	assert_null(strstr(errtext, "abandon"));
+	/* A keystore that is not there, and one with the wrong password. */
+	const char *ks_flags[] = {
+		"--chain=hoodi", "--validator-index=5", "--epoch=1",
+		pathf("--keystore=%s/ks.json", root),
+		pathf("--keystore-password-file=%s/pw.txt", root),
+		pathf("--out=%s/e1.json", root), NULL};
+	assert_int_equal(exit_run(ks_flags), 1);
+	assert_non_null(strstr(errtext, "--keystore: "));
+	assert_int_equal(stray_entries(), 0);
+	make_keystore("0x263dbd792f5b1be47ed85f8938c0f29586af0d3ac7b977f21c278fe"
+		      "1462040e3");
+	write_text(pathf("%s/pw.txt", root), "another-password");
+	assert_int_equal(exit_run(ks_flags), 1);
+	assert_non_null(strstr(errtext, "--keystore: "));
+	assert_null(strstr(errtext, "another-password"));
+	assert_int_equal(unlink(pathf("%s/ks.json", root)), 0);
+	assert_int_equal(stray_entries(), 0);
+	bls_key_free(plain);
+	bls_key_free(trezor);
+}
+
 int main(void)
 {
 	secret_init();
@@ -411,6 +760,16 @@ int main(void)
 			test_bad_input_refused_leaving_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_show_secret_needs_a_terminal_and_bls_verify, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_exit_usage_errors_name_the_flag, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_exit_from_mnemonic_and_keystore, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_exit_default_epoch_and_capella_boundary, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_exit_passphrase_and_runtime_failures, setup,
 			teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -72,8 +72,7 @@ static int cmp_u64(const void *a, const void *b)
 
 static json_t *envelope_context(void)
 {
-	return json_pack("{s:s,s:s}", "purpose", ENVELOPE_PURPOSE, "signer_id",
-			 SIGNER_ID);
+	return aws_record_context(ENVELOPE_PURPOSE, SIGNER_ID);
 }
 
 /* One bundle record of n fresh keys. */
@@ -172,16 +171,20 @@ static json_t *sample_records(size_t n, const struct keystore_params *kp,
 		char *plain = json_dumps(o, JSON_COMPACT);
 		uint8_t *blob;
 		size_t blob_len;
+		json_t *ctx = aws_record_context(AWS_RECORD_PURPOSE_KEY, SIGNER_ID);
 		if (aws_kms_encrypt(g_kms, getenv("NS_STANDIN_KMS_KEY_ARN"),
-				    (const uint8_t *)plain, strlen(plain), NULL,
+				    (const uint8_t *)plain, strlen(plain), ctx,
 				    &blob, &blob_len, &e) < 0)
 			die("Encrypt", &e);
+		json_decref(ctx);
 		char *b64 = aws_b64_encode(blob, blob_len);
 		char hex[2 + 96 + 1];
 		hex_encode(k->pubkey, 48, hex);
-		json_array_append_new(recs, json_pack("{s:s,s:s,s:s}", "pubkey", hex,
-						      "kind", "sample",
-						      "ciphertext_b64", b64));
+		json_array_append_new(recs, json_pack("{s:s,s:s,s:s,s:s}", "pubkey",
+						      hex, "kind", "sample",
+						      "ciphertext_b64", b64,
+						      "context",
+						      AWS_RECORD_PURPOSE_KEY));
 		free(b64);
 		free(blob);
 		free(plain);

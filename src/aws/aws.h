@@ -424,4 +424,18 @@ int aws_envelope_open(const struct secret *key, const uint8_t *aad,
  * runs out. */
 struct secret *aws_bundle_plaintext(const uint8_t *entries, size_t count);
 
+/*
+ * The key table's KMS encryption contexts, {"purpose": P, "signer_id": ID}:
+ * what nitro-keys encrypts under and the enclave decrypts with, so that a
+ * record opens only for the signer id the enclave's image names and only
+ * as what it is (KMS refuses any other context). A per-key item written
+ * with one says so in its AWS_RECORD_ATTR_CONTEXT attribute (value: the
+ * purpose); items without it are the sample's format, no context.
+ */
+#define AWS_RECORD_PURPOSE_KEY "nitro-signer-key-v1"
+#define AWS_RECORD_PURPOSE_ENVELOPE "nitro-signer-envelope-v1"
+#define AWS_RECORD_ATTR_CONTEXT "kms_context"
+/* A new {"purpose","signer_id"} object; NULL when out of memory. */
+json_t *aws_record_context(const char *purpose, const char *signer_id);
+
 #endif

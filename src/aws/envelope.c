@@ -107,3 +107,8 @@ struct secret *aws_bundle_plaintext(const uint8_t *entries, size_t count)
 		       count * AWS_BUNDLE_ENTRY);
 	return s;
 }
+
+json_t *aws_record_context(const char *purpose, const char *signer_id)
+{
+	return json_pack("{s:s,s:s}", "purpose", purpose, "signer_id", signer_id);
+}

@@ -144,6 +144,16 @@ struct json_t;
  */
 int json_parse_strict(const char *text, size_t len, const char *what,
 		      struct json_t **out, struct err *e);
+/*
+ * json_parse_strict with a memory budget: the parse (jansson's own
+ * allocations on this thread, net of what it frees) may use at most
+ * max_bytes of heap, else it stops and fails with -ERR_TOO_LARGE ("<what>:
+ * the JSON document needs more than N bytes of memory"). A document of
+ * many tiny values costs jansson about 50 times its text, so a size cap
+ * alone does not bound memory. max_bytes 0 means no budget.
+ */
+int json_parse_bounded(const char *text, size_t len, const char *what,
+		       size_t max_bytes, struct json_t **out, struct err *e);
 
 /* ---- logging -------------------------------------------------------- */
 

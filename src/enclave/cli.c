@@ -3,9 +3,19 @@
  * Enclave (or, for tests, on unix sockets with the NSM simulator).
  *
  *   nitro-signer enclave --control=ADDR [--http-listen=ADDR]
- *       [--nsm=/dev/nsm|sim:DIR] [--tls-keystore-file=P12
- *       --tls-keystore-password-file=F (--tls-allow-any-client |
- *       --tls-known-clients-file=F)] [--aws-ca-file=PEM]
+ *       [--nsm=/dev/nsm|sim:DIR] [--tls-kms-key-id=ARN | --tls-keystore-file=P12
+ *       --tls-keystore-password-file=F] [--tls-known-clients-file=F |
+ *       --tls-allow-any-client] [--signer-id=ID] [--allow-signing-types=LIST]
+ *       [--accept-legacy-records] [--http-max-connections=N] [--aws-ca-file=PEM]
+ *
+ * Every flag is part of the image (the command line of the EIF's init is
+ * measured into PCR0), so what decides who may sign comes from here and
+ * never from the host: the known clients (per-route mTLS: health and
+ * attestation routes stay open for the load balancer, everything else
+ * needs a listed client certificate), the signing types (exits and
+ * deposits off unless listed), the signer id init must name, and whether
+ * records without an encryption context are accepted. Outside the NSM
+ * simulator --signer-id is required.
  *
  * Wiring only: the control server (runtime.c) runs on its own thread, the
  * signing API on the http module's loops in the main thread behind the
@@ -23,18 +33,37 @@
 
 static const char usage[] =
 	"usage: nitro-signer enclave --control=ADDR [--http-listen=ADDR]\n"
-	"       [--nsm=/dev/nsm|sim:DIR] [--tls-keystore-file=P12\n"
-	"        --tls-keystore-password-file=F (--tls-allow-any-client |\n"
-	"        --tls-known-clients-file=F)] [--aws-ca-file=PEM]\n"
-	"       [--tls-kms-key-id=ARN]\n"
+	"       [--nsm=/dev/nsm|sim:DIR] [--aws-ca-file=PEM]\n"
+	"       [--tls-kms-key-id=ARN | --tls-keystore-file=P12\n"
+	"        --tls-keystore-password-file=F]\n"
+	"       [--tls-known-clients-file=F | --tls-allow-any-client]\n"
+	"       [--signer-id=ID] [--allow-signing-types=LIST]\n"
+	"       [--accept-legacy-records] [--http-max-connections=N]\n"
 	"ADDR: tcp:HOST:PORT, unix:PATH or vsock:CID:PORT. The signing API\n"
 	"answers 503 until the host's init on the control port succeeded;\n"
 	"with --tls-kms-key-id (the image's KMS key; init's kms_key_id only\n"
 	"with the NSM simulator) init switches it to HTTPS with the enclave's\n"
-	"own TLS key, sealed under that key (docs/enclave.md).\n";
+	"own TLS key, sealed under that key (docs/enclave.md).\n"
+	"Who may sign (all from these measured flags, none from the host):\n"
+	"  --tls-known-clients-file=F  lines '<name> <SHA-256 fingerprint>': only\n"
+	"                     these client certificates may sign, list keys or\n"
+	"                     read watermarks (401/403 otherwise); /upcheck,\n"
+	"                     /healthcheck and /attestation stay open\n"
+	"  --tls-allow-any-client  any TLS client may (warned at every start)\n"
+	"                     Without either, nothing is signed.\n"
+	"  --allow-signing-types=LIST  VOLUNTARY_EXIT and DEPOSIT are refused\n"
+	"                     (403 type_not_allowed) unless listed; listing duty\n"
+	"                     types restricts the duties to those\n"
+	"  --signer-id=ID     init must name this signer id (required outside\n"
+	"                     the NSM simulator)\n"
+	"  --accept-legacy-records  also per-key records without a KMS\n"
+	"                     encryption context (the AWS sample's format)\n"
+	"  --http-max-connections=N  concurrent API connections (default: from\n"
+	"                     memory); more are refused\n";
 
 enum { O_CONTROL = 1, O_LISTEN, O_NSM, O_TLS_KS, O_TLS_PW, O_TLS_ANY,
-       O_TLS_KNOWN, O_CA, O_TLS_KMS, O_HELP, O_VERSION };
+       O_TLS_KNOWN, O_CA, O_TLS_KMS, O_SIGNER_ID, O_TYPES, O_LEGACY,
+       O_MAX_CONNS, O_HELP, O_VERSION };
 
 static const struct option opts[] = {
 	{"control", required_argument, NULL, O_CONTROL},
@@ -46,6 +75,10 @@ static const struct option opts[] = {
 	{"tls-known-clients-file", required_argument, NULL, O_TLS_KNOWN},
 	{"aws-ca-file", required_argument, NULL, O_CA},
 	{"tls-kms-key-id", required_argument, NULL, O_TLS_KMS},
+	{"signer-id", required_argument, NULL, O_SIGNER_ID},
+	{"allow-signing-types", required_argument, NULL, O_TYPES},
+	{"accept-legacy-records", no_argument, NULL, O_LEGACY},
+	{"http-max-connections", required_argument, NULL, O_MAX_CONNS},
 	{"help", no_argument, NULL, O_HELP},
 	{"version", no_argument, NULL, O_VERSION},
 	{NULL, 0, NULL, 0},
@@ -53,9 +86,59 @@ static const struct option opts[] = {
 
 struct enclave_args {
 	const char *control, *listen, *nsm, *ca_file, *tls_kms_key_id;
+	const char *signer_id, *types;
+	bool accept_legacy;
+	int max_conns;
 	struct http_tls_config tls;
 	bool exit_now;
 };
+
+/* Same rule as nitro-keys' --signer-id: 1..255 printable ASCII, no '|'
+ * (it separates the fields of the records' AAD). */
+static bool signer_id_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 255)
+		return false;
+	for (; *s; s++)
+		if (*s < 0x21 || *s > 0x7e || *s == '|')
+			return false;
+	return true;
+}
+
+/* Flags that need something else to mean anything are usage errors. */
+static int check_combinations(const struct enclave_args *a, struct err *e)
+{
+	bool tls_identity = a->tls.keystore_file || a->tls_kms_key_id;
+	const char *client_flag = a->tls.known_clients_file
+					  ? "--tls-known-clients-file"
+				  : a->tls.allow_any_client
+					  ? "--tls-allow-any-client" : NULL;
+	if (client_flag && !tls_identity)
+		return err_set(e, ERR_USAGE, "%s: has no effect without a TLS "
+			       "identity (--tls-kms-key-id or "
+			       "--tls-keystore-file)", client_flag);
+	if (a->tls.known_clients_file && a->tls.allow_any_client)
+		return err_set(e, ERR_USAGE, "--tls-known-clients-file and "
+			       "--tls-allow-any-client are exclusive");
+	if (a->tls.keystore_file && a->tls_kms_key_id)
+		return err_set(e, ERR_USAGE, "--tls-keystore-file and "
+			       "--tls-kms-key-id are exclusive (one TLS identity)");
+	if (a->signer_id && !signer_id_ok(a->signer_id))
+		return err_set(e, ERR_USAGE, "--signer-id: 1..255 printable "
+			       "characters without spaces or '|'");
+	return 0;
+}
+
+/* Outside the simulator the image names its signer (after the addresses,
+ * so a bad --control is reported first). */
+static int check_signer_id(const struct enclave_args *a, struct err *e)
+{
+	if (!a->signer_id && strncmp(a->nsm, "sim:", 4) != 0)
+		return err_set(e, ERR_USAGE, "--signer-id is required: the image "
+			       "names the signer whose keys it loads");
+	return 0;
+}
 
 static int parse(int argc, char **argv, struct enclave_args *a, struct err *e)
 {
@@ -76,6 +159,18 @@ static int parse(int argc, char **argv, struct enclave_args *a, struct err *e)
 		case O_TLS_KNOWN: a->tls.known_clients_file = optarg; break;
 		case O_CA: a->ca_file = optarg; break;
 		case O_TLS_KMS: a->tls_kms_key_id = optarg; break;
+		case O_SIGNER_ID: a->signer_id = optarg; break;
+		case O_TYPES: a->types = optarg; break;
+		case O_LEGACY: a->accept_legacy = true; break;
+		case O_MAX_CONNS: {
+			uint64_t v;
+			if (dec_parse_u64(optarg, &v, NULL, "") < 0 || v == 0 ||
+			    v > 65536)
+				return err_set(e, ERR_USAGE, "--http-max-"
+					       "connections: expected 1..65536");
+			a->max_conns = (int)v;
+			break;
+		}
 		case O_HELP:
 			fputs(usage, stdout);
 			a->exit_now = true;
@@ -100,7 +195,31 @@ static int parse(int argc, char **argv, struct enclave_args *a, struct err *e)
 	if (!a->tls.keystore_file != !a->tls.keystore_password_file)
 		return err_set(e, ERR_USAGE, "--tls-keystore-file and "
 			       "--tls-keystore-password-file go together");
-	return 0;
+	return check_combinations(a, e);
+}
+
+/* What the image allows, said at every start (the operator's log). */
+static void log_policy(const struct enclave_args *a, uint32_t types)
+{
+	char list[512];
+	signer_signing_types_format(types, list, sizeof(list));
+	if (a->tls.allow_any_client)
+		log_warn("enclave: --tls-allow-any-client: ANY TLS client may "
+			 "sign; list the validator clients with "
+			 "--tls-known-clients-file instead");
+	else if (!a->tls.known_clients_file)
+		log_warn("enclave: no client may sign (neither "
+			 "--tls-known-clients-file nor --tls-allow-any-client)");
+	log_info("enclave: signing types allowed: %s", list);
+	if (a->signer_id)
+		log_info("enclave: signer id %s (fixed by the image)",
+			 a->signer_id);
+	else
+		log_warn("enclave: no --signer-id: init's signer id is taken "
+			 "(NSM simulator only)");
+	if (a->accept_legacy)
+		log_warn("enclave: --accept-legacy-records: per-key records "
+			 "without an encryption context are accepted");
 }
 
 static void *control_thread(void *arg)
@@ -124,6 +243,8 @@ int enclave_main(int argc, char **argv)
 	secret_init();
 	struct http_addr control, listen;
 	struct enclave *en = NULL;
+	struct http_known_clients *kc = NULL;
+	uint32_t types = 0;
 	SSL_CTX *tls = NULL;
 	struct http_server *srv = NULL;
 	pthread_t thr;
@@ -137,11 +258,28 @@ int enclave_main(int argc, char **argv)
 		err_prefix(&e, "--http-listen: ");
 		goto out;
 	}
-	if (a.tls.keystore_file)
-		TRY_OUT(http_tls_server_ctx(&a.tls, &tls, &e));
+	TRY_OUT(check_signer_id(&a, &e));
+	TRY_OUT(signer_signing_types_parse(a.types, true, &types, &e));
+	if (a.tls.known_clients_file)
+		TRY_OUT(http_known_clients_load(a.tls.known_clients_file, &kc, &e));
+	if (a.tls.keystore_file) {
+		/* Per route: the load balancer's health check has no client
+		 * certificate, so the handshake lets everyone in (asking for
+		 * one) and the routes decide (signer.h). */
+		struct http_tls_config tc = a.tls;
+		tc.per_route_clients = true;
+		tc.allow_any_client = !tc.known_clients_file;
+		TRY_OUT(http_tls_server_ctx(&tc, &tls, &e));
+	}
+	log_policy(&a, types);
 	struct enclave_opts eo = {.nsm_spec = a.nsm, .ca_file = a.ca_file,
 				  .api_tls_flags = tls != NULL,
-				  .tls_kms_key_id = a.tls_kms_key_id};
+				  .tls_kms_key_id = a.tls_kms_key_id,
+				  .known_clients = kc,
+				  .allow_any_client = a.tls.allow_any_client,
+				  .signing_types = types,
+				  .signer_id = a.signer_id,
+				  .accept_legacy_records = a.accept_legacy};
 	TRY_OUT(enclave_new(&eo, &en, &e));
 	TRY_OUT(enclave_listen(en, &control, &e));
 	struct http_server_config cfg = {
@@ -150,6 +288,7 @@ int enclave_main(int argc, char **argv)
 		.host_allowlist = "*",
 		.max_body = 1024 * 1024,
 		.loops = cpu_count(),
+		.max_conns = a.max_conns,
 		.handlers = enclave_api_handlers(en),
 	};
 	TRY_OUT(http_server_new(&cfg, &srv, &e));
@@ -175,5 +314,6 @@ out:
 	http_server_free(srv);
 	SSL_CTX_free(tls);
 	enclave_free(en);
+	http_known_clients_free(kc);
 	return exit_code;
 }

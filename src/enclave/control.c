@@ -4,7 +4,12 @@
  *
  * The decoder trusts nothing it is fed: the length prefix is read through
  * struct cursor, checked against the cap before a single body byte is
- * kept, and the buffer grows only as bytes actually arrive. JSON is parsed
+ * kept, and the buffer grows only as bytes actually arrive. The body must
+ * begin with {"type":"NAME": the type is read from those first bytes and
+ * the frame's length checked against that type's cap (a status frame is
+ * tiny) before the rest is buffered; the JSON parse then runs under a heap
+ * budget (json_parse_bounded), since a frame of many tiny values would
+ * otherwise cost about fifty times its length. JSON is parsed
  * by jansson with duplicate keys refused (two "type" keys must not mean
  * one thing here and another to a different parser). A refused frame
  * kills the stream for good: the caller closes the connection.
@@ -72,25 +77,61 @@ int control_msg_check(const json_t *msg, enum control_type *type,
 	return 0;
 }
 
+size_t control_type_cap(enum control_type t, size_t max_frame)
+{
+	switch (t) {
+	case CONTROL_STATUS:
+		return CONTROL_MAX_STATUS;
+	case CONTROL_CREDENTIALS:
+		return CONTROL_MAX_CREDENTIALS;
+	case CONTROL_INIT:
+	case CONTROL_RELOAD:
+	case CONTROL_REPLY:
+		break;
+	}
+	return max_frame;
+}
+
+/* The same members with "type" first (the decoder reads it as a prefix). */
+static json_t *type_first(const json_t *msg, enum control_type t)
+{
+	json_t *o = control_msg_new(t);
+	if (o && json_object_update(o, (json_t *)msg) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 int control_encode(const json_t *msg, uint8_t **out, size_t *out_len,
 		   struct err *e)
 {
 	*out = NULL;
 	*out_len = 0;
-	TRY(control_msg_check(msg, NULL, e));
-	size_t n = json_dumpb(msg, NULL, 0, JSON_COMPACT);
-	if (n == 0)
-		return err_set(e, ERR_INVALID, "control frame: cannot encode");
-	if (n > CONTROL_MAX_FRAME)
-		return err_set(e, ERR_TOO_LARGE,
-			       "control frame: %zu bytes over the %u byte cap",
-			       n, CONTROL_MAX_FRAME);
-	uint8_t *buf = malloc(4 + n);
-	if (!buf)
+	enum control_type t;
+	TRY(control_msg_check(msg, &t, e));
+	json_t *ordered = type_first(msg, t);
+	if (!ordered)
 		return err_set(e, ERR_NOMEM, "control frame: out of memory");
-	if (json_dumpb(msg, (char *)buf + 4, n, JSON_COMPACT) != n) {
+	size_t n = json_dumpb(ordered, NULL, 0, JSON_COMPACT);
+	size_t cap = control_type_cap(t, CONTROL_MAX_FRAME);
+	uint8_t *buf = NULL;
+	int rc = 0;
+	if (n == 0)
+		rc = err_set(e, ERR_INVALID, "control frame: cannot encode");
+	else if (n > cap)
+		rc = err_set(e, ERR_TOO_LARGE, "control frame: a %s frame of %zu "
+			     "bytes is over its %zu byte cap",
+			     control_type_name(t), n, cap);
+	else if (!(buf = malloc(4 + n)))
+		rc = err_set(e, ERR_NOMEM, "control frame: out of memory");
+	else if (json_dumpb(ordered, (char *)buf + 4, n, JSON_COMPACT) != n)
+		rc = err_set(e, ERR_INTERNAL, "control frame: encode changed size");
+	/* The copy shares the values (credentials too): nothing to wipe. */
+	json_decref(ordered);
+	if (rc < 0) {
 		free(buf);
-		return err_set(e, ERR_INTERNAL, "control frame: encode changed size");
+		return rc;
 	}
 	buf[0] = (uint8_t)(n >> 24);
 	buf[1] = (uint8_t)(n >> 16);
@@ -107,6 +148,11 @@ void control_decoder_init(struct control_decoder *d, size_t max_frame)
 	d->max_frame = (max_frame == 0 || max_frame > CONTROL_MAX_FRAME)
 			       ? CONTROL_MAX_FRAME
 			       : max_frame;
+}
+
+void control_decoder_set_budget(struct control_decoder *d, size_t bytes)
+{
+	d->parse_budget = bytes;
 }
 
 /* Frames carry credentials: their bytes are wiped before release. */
@@ -167,7 +213,58 @@ static int decoder_header(struct control_decoder *d, struct err *e)
 	}
 	d->frame_len = n;
 	d->buf_len = 0;
+	d->type_known = false;
 	return 0;
+}
+
+#define TYPE_PREFIX "{\"type\":\""
+#define TYPE_NAME_MAX 15
+
+/*
+ * Reads {"type":"NAME" followed by ',' or '}' from the bytes buffered so
+ * far: 0 while undecided (complete: the frame is whole, so undecided means
+ * refused), 1 once the type is known and the frame's length fits its cap,
+ * or the refusal.
+ */
+static int decoder_peek_type(struct control_decoder *d, bool complete,
+			     struct err *e)
+{
+	static const char bad[] = "control frame: must begin with "
+				  "{\"type\":\"NAME\" (type first)";
+	const size_t pl = sizeof(TYPE_PREFIX) - 1;
+	size_t n = d->buf_len;
+	if (memcmp(d->buf, TYPE_PREFIX, n < pl ? n : pl) != 0)
+		return decoder_kill(d, e, ERR_INVALID, bad);
+	const uint8_t *q = n > pl ? memchr(d->buf + pl, '"', n - pl) : NULL;
+	if (!q || (size_t)(q - d->buf) + 1 >= n) {
+		if (complete || n > pl + TYPE_NAME_MAX + 1)
+			return decoder_kill(d, e, ERR_INVALID, bad);
+		return 0;
+	}
+	size_t len = (size_t)(q - d->buf) - pl;
+	char name[TYPE_NAME_MAX + 1];
+	if (len > TYPE_NAME_MAX || (q[1] != ',' && q[1] != '}'))
+		return decoder_kill(d, e, ERR_INVALID, bad);
+	memcpy(name, d->buf + pl, len);
+	name[len] = '\0';
+	enum control_type t;
+	if (control_type_parse(name, &t) < 0) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "control frame: type: unknown "
+			 "\"%.15s\"", name);
+		return decoder_kill(d, e, ERR_INVALID, msg);
+	}
+	size_t cap = control_type_cap(t, d->max_frame);
+	if (d->frame_len > cap) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "control frame: a %s frame of %u "
+			 "bytes is over its %zu byte cap", name, d->frame_len,
+			 cap);
+		return decoder_kill(d, e, ERR_TOO_LARGE, msg);
+	}
+	d->type = t;
+	d->type_known = true;
+	return 1;
 }
 
 /* Makes room for `want` more body bytes, never beyond frame_len. */
@@ -200,13 +297,21 @@ static int decoder_finish(struct control_decoder *d, struct control_msg *out,
 {
 	json_t *j = NULL;
 	struct err ce = {0};
-	int prc = json_parse_strict((const char *)d->buf, d->frame_len,
-				    "control frame", &j, &ce);
+	int prc = 0;
+	if (!d->type_known && (prc = decoder_peek_type(d, true, e)) <= 0)
+		return prc < 0 ? prc : -ERR_INVALID;
+	size_t budget = d->parse_budget ? d->parse_budget
+					: 4 * (size_t)d->frame_len + 65536;
+	prc = json_parse_bounded((const char *)d->buf, d->frame_len,
+				 "control frame", budget, &j, &ce);
 	OPENSSL_cleanse(d->buf, d->frame_len);
 	d->hdr_len = 0;
 	d->buf_len = 0;
+	d->type_known = false;
 	if (prc < 0)
-		return decoder_kill(d, e, ERR_INVALID, ce.msg);
+		return decoder_kill(d, e, prc == -ERR_TOO_LARGE ? ERR_TOO_LARGE
+								 : ERR_INVALID,
+				    ce.msg);
 	enum control_type t;
 	if (control_msg_check(j, &t, &ce) < 0) {
 		json_decref(j);
@@ -254,6 +359,10 @@ int control_decode(struct control_decoder *d, const uint8_t **data,
 		(void)cursor_take(&c, k, &p);
 		memcpy(d->buf + d->buf_len, p, k);
 		d->buf_len += k;
+		if (!d->type_known && d->buf_len < d->frame_len &&
+		    (rc = decoder_peek_type(d, false, e)) < 0)
+			break;
+		rc = 0;
 		if (d->buf_len == d->frame_len) {
 			rc = decoder_finish(d, out, e);
 			break;

@@ -47,8 +47,9 @@ int control_msg_check(const json_t *msg, enum control_type *type,
 
 /*
  * Encodes msg as one frame: *out (malloc'd, *out_len bytes) holds the
- * 4-byte big-endian length and the compact JSON. Refuses a message that
- * control_msg_check refuses or whose JSON exceeds CONTROL_MAX_FRAME.
+ * 4-byte big-endian length and the compact JSON, "type" first. Refuses a
+ * message that control_msg_check refuses or whose JSON exceeds its type's
+ * cap (control_type_cap with CONTROL_MAX_FRAME).
  */
 int control_encode(const json_t *msg, uint8_t **out, size_t *out_len,
 		   struct err *e);
@@ -61,6 +62,9 @@ int control_encode(const json_t *msg, uint8_t **out, size_t *out_len,
  */
 struct control_decoder {
 	size_t max_frame;   /* refuse longer frames (<= CONTROL_MAX_FRAME) */
+	size_t parse_budget; /* heap the JSON parse may use (0: 4 x frame) */
+	bool type_known;    /* the body's {"type":"NAME" prefix was read */
+	enum control_type type;
 	uint8_t hdr[4];     /* the length prefix as it arrives */
 	size_t hdr_len;
 	uint32_t frame_len; /* valid once hdr_len == 4 */
@@ -71,8 +75,27 @@ struct control_decoder {
 	char dead_msg[sizeof(((struct err *)0)->msg)];
 };
 
-/* max_frame 0 means CONTROL_MAX_FRAME; larger values are clamped to it. */
+/*
+ * max_frame 0 means CONTROL_MAX_FRAME; larger values are clamped to it.
+ * It bounds init, reload and reply frames; status and credentials frames
+ * have small caps of their own (CONTROL_MAX_STATUS, _CREDENTIALS).
+ */
 void control_decoder_init(struct control_decoder *d, size_t max_frame);
+/* The heap a frame's JSON parse may take (json_parse_bounded); 0 keeps the
+ * default of 4 x the frame's length + 64 KiB. */
+void control_decoder_set_budget(struct control_decoder *d, size_t bytes);
+
+/*
+ * A frame's JSON must begin with {"type":"NAME" (compact, the type first:
+ * control_encode writes it so), and the decoder reads that prefix as soon
+ * as its bytes arrive: a frame announcing more bytes than its type may
+ * have is refused before the rest is buffered, and no frame is parsed
+ * before its type is known.
+ */
+#define CONTROL_MAX_STATUS 256u
+#define CONTROL_MAX_CREDENTIALS (16u * 1024u)
+/* The cap of one type's frames given the decoder's max_frame. */
+size_t control_type_cap(enum control_type t, size_t max_frame);
 void control_decoder_free(struct control_decoder *d);
 bool control_decoder_dead(const struct control_decoder *d);
 /* True between frames (no partial frame buffered): a clean place for EOF. */
@@ -137,6 +160,19 @@ struct enclave_opts {
 	 * host. With it every init makes or recovers the TLS key; init's
 	 * kms_key_id, if given, must be the same. */
 	const char *tls_kms_key_id;
+	/*
+	 * Who may use the keys, all from the image's own (measured) flags,
+	 * never from the host: the clients allowed to sign (mTLS, per route;
+	 * copied) or, explicitly, any client; the signing types; the signer
+	 * id init must name (NULL: init's, only with the NSM simulator); and
+	 * whether per-key records without an encryption context (the
+	 * sample's format) are accepted.
+	 */
+	const struct http_known_clients *known_clients;
+	bool allow_any_client;
+	uint32_t signing_types;   /* signer_signing_types_parse(.., true, ..) */
+	const char *signer_id;
+	bool accept_legacy_records;
 };
 
 struct enclave;
@@ -184,8 +220,15 @@ struct http_handlers enclave_api_handlers(struct enclave *en);
 int enclave_init_check(const json_t *msg, struct err *e);
 int enclave_reload_check(const json_t *msg, struct err *e);
 
-/* At most this many records in one init or reload. */
-#define ENCLAVE_MAX_RECORDS 20000
+/*
+ * At most this many records in one init or reload, and they must fit in
+ * one frame (CONTROL_MAX_FRAME, 16 MiB of JSON): a per-key record is about
+ * 2.5 KiB (at most ENCLAVE_MAX_SAMPLE_B64 of ciphertext), so 6000 of them
+ * take about 15 MiB; an envelope of 3000 keys about 620 KiB. The host
+ * refuses to send a list that does not fit, saying so.
+ */
+#define ENCLAVE_MAX_RECORDS 6000
+#define ENCLAVE_MAX_SAMPLE_B64 8192
 /*
  * One key record as init/reload's schema wants it (records[i] in the
  * message): what the host checks before sending, so that one item the

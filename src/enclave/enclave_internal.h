@@ -43,6 +43,14 @@ struct enclave {
 	size_t max_frame;
 	bool api_tls_flags;   /* --tls-keystore-file: no TLS record */
 	char *tls_kms_key_id; /* --tls-kms-key-id, or NULL */
+	/* The image's access policy (enclave_opts): read-only after new. */
+	/* borrowed from enclave_opts (the CLI's, outliving the enclave) */
+	const struct http_known_clients *known_clients; /* NULL: none listed */
+	bool allow_any_client;
+	uint32_t signing_types;
+	char *signer_id;      /* --signer-id, or NULL (simulator only) */
+	bool accept_legacy;
+	size_t parse_budget;  /* a control frame's JSON parse, from memory */
 	int listen_fd;        /* -1 until enclave_listen */
 	int stop_pipe[2];     /* written by enclave_stop */
 	uint64_t started_us;  /* clock_mono_us() at enclave_new */
@@ -69,7 +77,6 @@ struct enclave {
 	struct enclave_rate rate;
 	/* Published once by init (release), read by the API (acquire). */
 	_Atomic(struct signer *) signer;
-	_Atomic size_t keys_loaded;
 };
 
 /*
@@ -96,6 +103,10 @@ int enclave_kms_open(const struct enclave_kms *k, const char *key_id,
  */
 struct enclave_tls_params {
 	const struct enclave_kms *kms;
+	/* Per-route client authentication on the TLS context (NULL: none
+	 * listed; with request_clients the handshake still asks for one). */
+	const struct http_known_clients *clients;
+	bool request_clients;
 	struct aws_client *ddb;
 	const char *kms_key_id;
 	const char *table;

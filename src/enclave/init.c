@@ -50,7 +50,7 @@
 
 #define INIT_MAX_RECORDS ENCLAVE_MAX_RECORDS
 #define INIT_MAX_BUNDLE_KEYS 3000
-#define ENVELOPE_FORMAT "nitro-signer-envelope-v1"
+#define ENVELOPE_FORMAT AWS_RECORD_PURPOSE_ENVELOPE
 #define BUNDLE_ENTRY AWS_BUNDLE_ENTRY
 _Static_assert(AWS_BUNDLE_ENTRY == BLS_PUBKEY_LEN + BLS_SECRET_LEN,
 	       "a bundle entry is a public key and a secret key");
@@ -68,8 +68,10 @@ struct init_ctx {
 	} hook[AWS_SVC_COUNT];
 	struct aws_client *ddb;
 	struct enclave_kms k;
-	const char *signer_id;
+	const char *signer_id;  /* the image's, or (simulator) init's */
+	bool accept_legacy;     /* per-key records without a context */
 	struct signer *running; /* reload: keys to keep come from here */
+	struct aws_creds_provider *creds; /* the AWS clients' (borrowed) */
 	json_t *report;
 	struct bls_key **keys;
 	size_t nkeys, cap;
@@ -116,7 +118,7 @@ static int check_record(const json_t *r, size_t i, enum record_kind *kind,
 			struct err *e)
 {
 	static const char *const sample[] = {"pubkey", "kind", "ciphertext_b64",
-					     NULL};
+					     "context", NULL};
 	static const char *const envelope[] = {
 		"pubkey", "kind", "wrapped_data_key_b64",
 		"envelope_ciphertext_b64", "pubkeys", NULL};
@@ -130,7 +132,12 @@ static int check_record(const json_t *r, size_t i, enum record_kind *kind,
 	if (strcmp(k, "sample") == 0) {
 		*kind = RECORD_SAMPLE;
 		TRY(only_fields(r, sample, what, e));
-		return get_str(r, "ciphertext_b64", false, 64 * 1024, &s, what, e);
+		TRY(get_str(r, "context", true, 64, &s, what, e));
+		if (s && strcmp(s, AWS_RECORD_PURPOSE_KEY) != 0)
+			return err_set(e, ERR_INVALID, "%s: \"context\" must be "
+				       "\"%s\"", what, AWS_RECORD_PURPOSE_KEY);
+		return get_str(r, "ciphertext_b64", false, ENCLAVE_MAX_SAMPLE_B64,
+			       &s, what, e);
 	}
 	if (strcmp(k, "envelope") != 0)
 		return err_set(e, ERR_INVALID,
@@ -419,6 +426,7 @@ static int keep_running(struct init_ctx *c, const char *pubkey)
 struct sample_job {
 	const char *pubkey;
 	const char *ct;
+	bool bound;         /* sealed with the signer's encryption context */
 	bool kept;          /* reload: the running signer has it */
 	struct secret *pt;  /* KMS plaintext */
 	struct bls_key *key;
@@ -438,6 +446,28 @@ static void sample_decrypt(void *arg, size_t i)
 		j->rc = open_sample_plaintext(j->pt, j->pubkey, &j->key, &j->err);
 }
 
+/*
+ * KMS Decrypt of a per-key record: with the encryption context {purpose,
+ * signer id} it was sealed under (KMS refuses it for any other signer id,
+ * so a host naming another signer's records gets nothing), or, for the
+ * sample's records without one, only when the image accepts them.
+ */
+static int open_sample_record(struct init_ctx *c, struct sample_job *j)
+{
+	if (!j->bound && !c->accept_legacy)
+		return err_set(&j->err, ERR_INVALID, "record without a KMS "
+			       "encryption context (the sample's format): "
+			       "refused unless the image says "
+			       "--accept-legacy-records");
+	json_t *ctx = j->bound ? aws_record_context(AWS_RECORD_PURPOSE_KEY,
+						    c->signer_id) : NULL;
+	if (j->bound && !ctx)
+		return err_set(&j->err, ERR_NOMEM, "out of memory");
+	int rc = enclave_kms_open(&c->k, NULL, j->ct, ctx, &j->pt, &j->err);
+	json_decref(ctx);
+	return rc;
+}
+
 static int flush_samples(struct init_ctx *c, struct sample_batch *b)
 {
 	uint8_t pk[BLS_PUBKEY_LEN];
@@ -450,8 +480,7 @@ static int flush_samples(struct init_ctx *c, struct sample_batch *b)
 					   "pubkey") == 0 &&
 			  signer_has_key(c->running, pk);
 		if (!j->kept) {
-			j->rc = enclave_kms_open(&c->k, NULL, j->ct, NULL, &j->pt,
-						 &j->err);
+			j->rc = open_sample_record(c, j);
 			todo += j->rc == 0;
 		}
 	}
@@ -488,6 +517,7 @@ static int load_sample(struct init_ctx *c, struct sample_batch *b,
 	struct sample_job *j = &b->job[b->n++];
 	j->pubkey = json_string_value(json_object_get(r, "pubkey"));
 	j->ct = json_string_value(json_object_get(r, "ciphertext_b64"));
+	j->bound = json_object_get(r, "context") != NULL; /* checked: ours */
 	return b->n == b->cap ? flush_samples(c, b) : 0;
 }
 
@@ -588,8 +618,7 @@ static int load_envelope(struct init_ctx *c, const json_t *r)
 	char aad[600];
 	int n = snprintf(aad, sizeof(aad), "%s|%s|%s", ENVELOPE_FORMAT,
 			 c->signer_id, id);
-	json_t *ctx = json_pack("{s:s,s:s}", "purpose", ENVELOPE_FORMAT,
-				"signer_id", c->signer_id);
+	json_t *ctx = aws_record_context(ENVELOPE_FORMAT, c->signer_id);
 	int rc = ctx ? 0 : -ERR_NOMEM;
 	if (rc == 0)
 		rc = enclave_kms_open(&c->k, NULL, json_string_value(json_object_get(
@@ -663,7 +692,7 @@ static struct aws_client *client_for(struct enclave *en, struct init_ctx *c,
 {
 	struct aws_client_opts o = {
 		.region = region,
-		.creds = en->creds,
+		.creds = c->creds,
 		.ca_file = en->ca_file,
 	};
 	o.endpoint[svc] = endpoint;
@@ -697,8 +726,8 @@ static int attest(struct enclave *en, struct init_ctx *c, struct err *e)
 	return rc < 0 ? err_prefix(e, "attestation: ") : 0;
 }
 
-static int make_signer(const json_t *m, struct init_ctx *c,
-		       struct signer **out, struct err *e)
+static int make_signer(const struct enclave *en, const json_t *m,
+		       struct init_ctx *c, struct signer **out, struct err *e)
 {
 	struct eth2_network net;
 	struct signer_options o;
@@ -708,6 +737,11 @@ static int make_signer(const json_t *m, struct init_ctx *c,
 	o.network_name = json_string_value(json_object_get(m, "network"));
 	o.slashing_enabled = true;
 	o.slashing_db_url = json_string_value(json_object_get(m, "slashing_db_url"));
+	/* who may sign what: the image's flags (enclave_opts), never init's */
+	o.signing_types = en->signing_types;
+	o.client_auth = en->allow_any_client ? SIGNER_CLIENTS_ANY
+					     : SIGNER_CLIENTS_LISTED;
+	o.http_reload_disabled = true;
 	TRY(eth2_network_load(o.network_name, &net, e));
 	struct key_registry *reg = NULL;
 	int rc = keys_from_list(c->keys, c->nkeys, "kms", &reg, e);
@@ -793,14 +827,15 @@ void enclave_init_cfg_clear(struct enclave_init_cfg *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
-static int keep_cfg(const json_t *m, struct enclave_init_cfg *cfg,
-		    struct err *e)
+static int keep_cfg(const json_t *m, const char *signer_id,
+		    struct enclave_init_cfg *cfg, struct err *e)
 {
 	bool oom = false;
 	cfg->region = dup_opt(m, "region", &oom);
 	cfg->kms_endpoint = dup_opt(m, "kms_endpoint", &oom);
 	cfg->kms_proxy = dup_opt(m, "kms_proxy", &oom);
-	cfg->signer_id = dup_opt(m, "signer_id", &oom);
+	cfg->signer_id = strdup(signer_id);
+	oom |= !cfg->signer_id;
 	if (oom) {
 		enclave_init_cfg_clear(cfg);
 		return err_set(e, ERR_NOMEM, "out of memory");
@@ -847,6 +882,9 @@ static int init_policy(const struct enclave *en, const json_t *m,
 		       const char **key_id, struct err *e)
 {
 	const char *host_key = str_of(m, "kms_key_id");
+	if (en->signer_id && strcmp(str_of(m, "signer_id"), en->signer_id) != 0)
+		return err_set(e, ERR_INVALID, "init: \"signer_id\" is not the "
+			       "image's --signer-id %s", en->signer_id);
 	if (!test_mode(en)) {
 		if (json_object_get(m, "kms_endpoint") ||
 		    json_object_get(m, "dynamodb_endpoint"))
@@ -861,6 +899,9 @@ static int init_policy(const struct enclave *en, const json_t *m,
 				       "key is fixed by the image "
 				       "(--tls-kms-key-id), not by the host");
 	}
+	if (!test_mode(en) && !en->signer_id)
+		return err_set(e, ERR_INVALID, "init: the image names no "
+			       "--signer-id (required outside the simulator)");
 	if (host_key && en->tls_kms_key_id &&
 	    strcmp(host_key, en->tls_kms_key_id) != 0)
 		return err_set(e, ERR_INVALID,
@@ -894,6 +935,8 @@ static int tls_step(struct enclave *en, struct init_ctx *c, const json_t *m,
 		return -ERR_INVALID;
 	struct enclave_tls_params p = {
 		.kms = &c->k,
+		.clients = en->known_clients,
+		.request_clients = true,
 		.ddb = c->ddb,
 		.kms_key_id = key_id,
 		.table = str_of(m, "key_table"),
@@ -912,8 +955,15 @@ int enclave_init_run(struct enclave *en, const json_t *m,
 	TRY(init_policy(en, m, &key_id, e));
 	struct init_ctx c;
 	memset(&c, 0, sizeof(c));
-	c.signer_id = str_of(m, "signer_id");
-	int rc = aws_creds_push_json(en->creds, json_object_get(m, "credentials"), e);
+	c.signer_id = en->signer_id ? en->signer_id : str_of(m, "signer_id");
+	c.accept_legacy = en->accept_legacy;
+	/* The init's own credentials: a refused init leaves the enclave's
+	 * (en->creds, what `credentials` frames refresh) as they were. */
+	struct aws_creds_provider *creds = aws_creds_pushed_new(e);
+	int rc = creds ? aws_creds_push_json(creds, json_object_get(
+						     m, "credentials"), e)
+		       : -ERR_NOMEM;
+	c.creds = creds;
 	if (rc == 0 && !(c.k.kms = client_for(en, &c, AWS_SVC_KMS,
 					       str_of(m, "region"),
 					       str_of(m, "kms_endpoint"),
@@ -926,19 +976,25 @@ int enclave_init_run(struct enclave *en, const json_t *m,
 	if (rc == 0)
 		rc = load_records(&c, json_object_get(m, "records"), e);
 	if (rc == 0)
-		rc = make_signer(m, &c, &out->signer, e);
-	if (rc == 0 && (rc = keep_cfg(m, &out->cfg, e)) < 0) {
-		signer_free(out->signer);
-		out->signer = NULL;
-	}
+		rc = make_signer(en, m, &c, &out->signer, e);
+	if (rc == 0)
+		rc = keep_cfg(m, c.signer_id, &out->cfg, e);
+	/* Done: the enclave's credentials become init's (they were valid). */
+	if (rc == 0)
+		rc = aws_creds_push_json(en->creds, json_object_get(
+						 m, "credentials"), e);
 	if (rc == 0) {
 		out->report = c.report;
 		c.report = NULL;
 	} else {
 		enclave_tls_free(out->tls);
 		out->tls = NULL;
+		signer_free(out->signer);
+		out->signer = NULL;
+		enclave_init_cfg_clear(&out->cfg);
 	}
 	ctx_clear(&c);
+	aws_creds_provider_free(creds);
 	return rc;
 }
 
@@ -949,9 +1005,15 @@ int enclave_reload_run(struct enclave *en, const json_t *m, json_t **report,
 	if (!s)
 		return err_set(e, ERR_UNAVAILABLE, "not initialised");
 	TRY(enclave_reload_check(m, e));
+	if (json_array_size(json_object_get(m, "records")) == 0)
+		return err_set(e, ERR_INVALID, "reload: no records: a reload "
+			       "that loads no key would leave the signer empty "
+			       "(the running keys are kept)");
 	struct init_ctx c;
 	memset(&c, 0, sizeof(c));
 	c.signer_id = en->cfg.signer_id;
+	c.accept_legacy = en->accept_legacy;
+	c.creds = en->creds;
 	c.running = s;
 	struct key_registry *reg = NULL;
 	int rc = 0;
@@ -962,6 +1024,10 @@ int enclave_reload_run(struct enclave *en, const json_t *m, json_t **report,
 		rc = attest(en, &c, e);
 	if (rc == 0)
 		rc = load_records(&c, json_object_get(m, "records"), e);
+	if (rc == 0 && c.nkeys == 0)
+		rc = err_set(e, ERR_INVALID, "reload: none of the %zu records "
+			     "loaded (the running keys are kept)",
+			     json_array_size(json_object_get(m, "records")));
 	if (rc == 0) {
 		rc = keys_from_list(c.keys, c.nkeys, "kms", &reg, e);
 		c.nkeys = 0;

@@ -45,6 +45,27 @@
 
 #define SEND_TIMEOUT_S 5
 
+/*
+ * What a control frame may cost, from the enclave's memory (an enclave has
+ * no swap; 1 GiB is a typical size): init/reload frames up to 1/32 of it
+ * (CONTROL_MAX_FRAME at most) and their JSON parse up to four times the
+ * frame, 1/8 of memory at most. Beyond it the frame is refused, never the
+ * process killed.
+ */
+static void memory_budgets(size_t asked, size_t *max_frame, size_t *budget)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	size_t mem = pages > 0 && psize > 0 ? (size_t)pages * (size_t)psize
+					    : (size_t)1 << 30;
+	size_t frame = asked ? asked : CONTROL_MAX_FRAME;
+	if (frame > mem / 32)
+		frame = mem / 32;
+	*max_frame = frame;
+	*budget = 4 * frame + 65536;
+	if (*budget > mem / 8)
+		*budget = mem / 8;
+}
+
 struct conn {
 	int fd;
 	struct control_decoder dec;
@@ -66,13 +87,19 @@ int enclave_new(const struct enclave_opts *o, struct enclave **out,
 	pthread_mutex_init(&en->state_lock, NULL);
 	enclave_rate_init(&en->rate);
 	atomic_store(&en->job, CONTROL_REPLY);
-	en->max_frame = o->max_frame;
+	memory_budgets(o->max_frame, &en->max_frame, &en->parse_budget);
 	en->started_us = clock_mono_us();
+	en->allow_any_client = o->allow_any_client;
+	en->signing_types = o->signing_types;
+	en->accept_legacy = o->accept_legacy_records;
+	en->signer_id = o->signer_id ? strdup(o->signer_id) : NULL;
+	en->known_clients = o->known_clients;
 	en->nsm_spec = o->nsm_spec ? strdup(o->nsm_spec) : NULL;
 	en->ca_file = o->ca_file ? strdup(o->ca_file) : NULL;
 	en->tls_kms_key_id = o->tls_kms_key_id ? strdup(o->tls_kms_key_id) : NULL;
 	if ((o->nsm_spec && !en->nsm_spec) || (o->ca_file && !en->ca_file) ||
-	    (o->tls_kms_key_id && !en->tls_kms_key_id)) {
+	    (o->tls_kms_key_id && !en->tls_kms_key_id) ||
+	    (o->signer_id && !en->signer_id)) {
 		enclave_free(en);
 		return err_set(e, ERR_NOMEM, "out of memory");
 	}
@@ -112,6 +139,7 @@ void enclave_free(struct enclave *en)
 	free(en->nsm_spec);
 	free(en->ca_file);
 	free(en->tls_kms_key_id);
+	free(en->signer_id);
 	free(en);
 }
 
@@ -172,6 +200,33 @@ static json_t *slashing_status(struct signer *s)
 	return o;
 }
 
+/*
+ * The image's access policy, for the operator and the host's /health:
+ * client_auth "known_clients" (with their count), "any_client" (the image
+ * says --tls-allow-any-client) or "none" (nothing may sign); the signer id
+ * (null: taken from init, simulator only); the signing types allowed;
+ * whether records without an encryption context are accepted.
+ */
+static int add_policy_fields(const struct enclave *en, json_t *r)
+{
+	const char *auth = en->allow_any_client ? "any_client"
+			   : en->known_clients ? "known_clients" : "none";
+	char types[512];
+	signer_signing_types_format(en->signing_types, types, sizeof(types));
+	size_t nclients = http_known_clients_count(en->known_clients);
+	if (json_object_set_new(r, "client_auth", json_string(auth)) < 0 ||
+	    json_object_set_new(r, "known_clients",
+				json_integer((json_int_t)nclients)) < 0 ||
+	    json_object_set_new(r, "signer_id",
+				en->signer_id ? json_string(en->signer_id)
+					      : json_null()) < 0 ||
+	    json_object_set_new(r, "signing_types", json_string(types)) < 0 ||
+	    json_object_set_new(r, "legacy_records",
+				json_boolean(en->accept_legacy)) < 0)
+		return -ERR_NOMEM;
+	return 0;
+}
+
 static json_t *handle_status(struct enclave *en)
 {
 	uint64_t up = (clock_mono_us() - en->started_us) / 1000000u;
@@ -182,8 +237,10 @@ static json_t *handle_status(struct enclave *en)
 	memcpy(expiration, en->creds_expiration, sizeof(expiration));
 	pthread_mutex_unlock(&en->state_lock);
 	enum control_type job = atomic_load(&en->job);
+	size_t keys = s ? signer_key_count(s) : 0;
 	json_t *r = control_msg_new(CONTROL_REPLY);
-	if (r && ((s && json_object_set_new(r, "slashing",
+	if (r && (add_policy_fields(en, r) < 0 ||
+		  (s && json_object_set_new(r, "slashing",
 					    slashing_status(s)) < 0) ||
 		  json_object_set_new(r, "tls", json_boolean(tls)) < 0 ||
 		  json_object_set_new(r, "credentials_expiration",
@@ -197,8 +254,7 @@ static json_t *handle_status(struct enclave *en)
 		  json_object_set_new(r, "ready",
 				      json_boolean(enclave_ready(en))) < 0 ||
 		  json_object_set_new(r, "keys_loaded",
-				      json_integer((json_int_t)atomic_load(
-					      &en->keys_loaded))) < 0 ||
+				      json_integer((json_int_t)keys)) < 0 ||
 		  json_object_set_new(r, "uptime_s",
 				      json_integer((json_int_t)up)) < 0)) {
 		json_decref(r);
@@ -305,7 +361,6 @@ static json_t *handle_init(struct enclave *en, const json_t *msg)
 	}
 	/* The TLS identity is live (publish_tls); the signer goes last. */
 	en->cfg = res.cfg;
-	atomic_store(&en->keys_loaded, loaded);
 	atomic_store_explicit(&en->signer, res.signer, memory_order_release);
 	log_info("init: ready with %zu keys%s", loaded,
 		 res.tls ? ", the API on TLS with the enclave's key" : "");
@@ -323,7 +378,6 @@ static json_t *handle_reload(struct enclave *en, const json_t *msg)
 		return reply_error(e.msg);
 	}
 	size_t loaded = signer_key_count(enclave_signer(en));
-	atomic_store(&en->keys_loaded, loaded);
 	log_info("reload: %zu keys", loaded);
 	return reply_keys(loaded, report);
 }
@@ -505,6 +559,26 @@ static void accept_one(struct enclave *en, struct conn *conns, size_t *nconns)
 	struct conn *c = &conns[(*nconns)++];
 	*c = (struct conn){.fd = fd}; /* a reused slot keeps nothing */
 	control_decoder_init(&c->dec, en->max_frame);
+	control_decoder_set_budget(&c->dec, en->parse_budget);
+}
+
+/*
+ * All connections together may buffer two frames' worth: one host sending
+ * init while another waits is normal, sixteen half-sent 16 MiB frames are
+ * not. The connection that just grew past it is closed.
+ */
+static bool over_budget(const struct enclave *en, const struct conn *conns,
+			size_t nconns)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < nconns; i++)
+		if (conns[i].fd >= 0)
+			total += conns[i].dec.buf_cap + conns[i].pending_len;
+	if (total <= 2 * en->max_frame)
+		return false;
+	log_warn("control: %zu bytes buffered across connections, over the "
+		 "%zu byte budget: closing one", total, 2 * en->max_frame);
+	return true;
 }
 
 int enclave_run(struct enclave *en)
@@ -538,7 +612,8 @@ int enclave_run(struct enclave *en)
 			ssize_t r = recv(conns[i].fd, buf, sizeof(buf), 0);
 			if (r < 0 && (errno == EINTR || errno == EAGAIN))
 				continue;
-			if (r <= 0 || conn_feed(en, &conns[i], buf, (size_t)r) < 0)
+			if (r <= 0 || conn_feed(en, &conns[i], buf, (size_t)r) < 0 ||
+			    over_budget(en, conns, nconns))
 				conn_close(&conns[i]);
 			if (r > 0)
 				OPENSSL_cleanse(buf, (size_t)r);

@@ -134,8 +134,8 @@ static EVP_PKEY *key_from_pkcs8(const struct secret *der)
 
 /* The server context, the PEM (re-encoded from the parsed certificate,
  * so nothing else from a stored item reaches the reply) and the SPKI hash. */
-static int tls_make(EVP_PKEY *key, X509 *cert, struct enclave_tls **out,
-		    struct err *e)
+static int tls_make(const struct enclave_tls_params *p, EVP_PKEY *key,
+		    X509 *cert, struct enclave_tls **out, struct err *e)
 {
 	struct enclave_tls *t = calloc(1, sizeof(*t));
 	int rc = 0;
@@ -154,6 +154,10 @@ static int tls_make(EVP_PKEY *key, X509 *cert, struct enclave_tls **out,
 	    SSL_CTX_check_private_key(t->ctx) != 1 ||
 	    http_tls_spki_sha256(cert, t->spki_sha256) < 0)
 		rc = err_set(e, ERR_CRYPTO, "tls key: cannot build the TLS context");
+	/* Clients are authorised per route (the signer's route table): the
+	 * handshake asks for a certificate and lets everyone in. */
+	if (rc == 0 && p->request_clients)
+		rc = http_tls_ctx_request_clients(t->ctx, p->clients, e);
 	ERR_clear_error();
 	if (rc < 0) {
 		enclave_tls_free(t);
@@ -230,7 +234,7 @@ static int tls_open_item(const struct enclave_tls_params *p,
 		rc = err_set(e, ERR_INVALID, "the key does not match the "
 			     "certificate's public key");
 	if (rc == 0)
-		rc = tls_make(key, cert, out, e);
+		rc = tls_make(p, key, cert, out, e);
 	ERR_clear_error();
 	EVP_PKEY_free(key);
 	X509_free(cert);
@@ -342,7 +346,7 @@ static int tls_create(const struct enclave_tls_params *p,
 		}
 	}
 	if (rc == 0)
-		rc = tls_make(key, cert, out, e);
+		rc = tls_make(p, key, cert, out, e);
 	ERR_clear_error();
 	EVP_PKEY_free(key);
 	X509_free(cert);

@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "aws/aws.h"
 #include "enclave/enclave.h"
 #include "host/host.h"
 
@@ -159,8 +160,19 @@ static int item_record(const json_t *item, json_t **rec,
 			return skip(pk, "encrypted_key_password_mnemonic_b64",
 				    "missing or not a string");
 		}
+		/* Optional: the KMS encryption context it was sealed with. */
+		const char *ctx = attr_s(item, AWS_RECORD_ATTR_CONTEXT);
+		if (json_object_get(item, AWS_RECORD_ATTR_CONTEXT) && !ctx) {
+			st->malformed++;
+			return skip(pk, AWS_RECORD_ATTR_CONTEXT, "not a string");
+		}
 		*rec = json_pack("{s:s,s:s,s:s}", "pubkey", pk, "kind",
 				 "sample", "ciphertext_b64", ct);
+		if (*rec && ctx &&
+		    json_object_set_new(*rec, "context", json_string(ctx)) < 0) {
+			json_decref(*rec);
+			*rec = NULL;
+		}
 		return *rec ? 0 : -ERR_NOMEM;
 	}
 	st->malformed++;
@@ -202,8 +214,10 @@ int host_records_from_items(const json_t *items, json_t **records,
 		}
 		if (rec && json_array_size(out) >= ENCLAVE_MAX_RECORDS) {
 			st->malformed++;
-			skip(pk, "item", "over the enclave's limit of "
-			     "20000 records per init");
+			char why[80];
+			snprintf(why, sizeof(why), "over the enclave's limit "
+				 "of %d records per init", ENCLAVE_MAX_RECORDS);
+			skip(pk, "item", why);
 			json_decref(rec);
 			continue;
 		}

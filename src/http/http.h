@@ -47,9 +47,42 @@ struct http_tls_config {
 	const char *keystore_password_file; /* first line = password */
 	bool allow_any_client;
 	const char *known_clients_file;     /* "name AA:BB:.. sha256" lines */
+	/* Authorise per route instead of at the handshake: a client
+	 * certificate is requested but not required (see
+	 * http_tls_ctx_request_clients); known_clients_file then only names
+	 * clients. */
+	bool per_route_clients;
 };
 
-/* Builds a server SSL_CTX (TLS 1.2+). Exactly one client mode must be set. */
+/* SHA-256 certificate fingerprints of the clients an operator pinned. */
+struct http_known_clients;
+
+/*
+ * Loads "name AA:BB:.." lines (SHA-256 of the client certificate's DER;
+ * blank lines and # comments skipped). Errors name --tls-known-clients-file
+ * and the line; an empty list is an error. 0 or a negative code with e set.
+ */
+int http_known_clients_load(const char *path, struct http_known_clients **out,
+			    struct err *e);
+void http_known_clients_free(struct http_known_clients *kc); /* NULL-safe */
+size_t http_known_clients_count(const struct http_known_clients *kc);
+
+/*
+ * Per-route client authentication on ctx: the server asks for a client
+ * certificate (SSL_VERIFY_PEER without FAIL_IF_NO_PEER_CERT, and a
+ * certificate-verify callback that accepts any chain, self-signed included:
+ * TLS itself proves the client holds the key), so a client without a
+ * certificate or with an unlisted one still completes the handshake; each
+ * request then says whether a certificate was presented (req->client_cert)
+ * and, if its fingerprint is listed, the client's name (req->client). kc
+ * may be NULL (nobody is listed). ctx gets its own copy of the list (kc
+ * stays the caller's). Sets a session id context so resumption works. Call
+ * before ctx serves connections.
+ */
+int http_tls_ctx_request_clients(SSL_CTX *ctx,
+				 const struct http_known_clients *kc,
+				 struct err *e);
+
 /*
  * A self-signed TLS certificate for `key` (the enclave's born key and
  * `nitro-keys tls new` share it): subject and issuer CN `cn` (UTF-8, at most
@@ -65,6 +98,14 @@ X509 *http_tls_self_signed(EVP_PKEY *key, const char *cn, const char *sans,
  * /attestation binds and what a client pins. 0, or -ERR_CRYPTO. */
 int http_tls_spki_sha256(X509 *cert, uint8_t out[32]);
 
+/*
+ * Builds a server SSL_CTX (TLS 1.2+) from the PKCS#12 keystore. Exactly one
+ * of allow_any_client and known_clients_file must be set. Without
+ * per_route_clients, a known-clients file makes a listed client certificate
+ * mandatory at the handshake (Web3Signer's behaviour) and allow_any_client
+ * asks for no certificate; with it, a certificate is requested but never
+ * required (http_tls_ctx_request_clients).
+ */
 int http_tls_server_ctx(const struct http_tls_config *cfg, SSL_CTX **out,
 			struct err *e);
 
@@ -81,7 +122,10 @@ struct http_req {
 	char *content_type;  /* Content-Type header or NULL */
 	uint8_t *body;       /* NUL-terminated copy */
 	size_t body_len;
-	char client[64];     /* mTLS known-client name, or "" */
+	char *origin;        /* Origin header or NULL */
+	char *sec_fetch_site; /* Sec-Fetch-Site header or NULL */
+	char client[64];     /* known-client name of the TLS peer, or "" */
+	bool client_cert;    /* the TLS peer presented a certificate (any) */
 	bool tls;            /* the request came over TLS */
 };
 
@@ -153,6 +197,10 @@ struct http_server_config {
 	int loops;                 /* event-loop threads; 0 = cpu count */
 	int workers;               /* deferred-work threads; 0 = 16 */
 	int idle_timeout_s;
+	/* Open connections, all loops together; past it a new connection is
+	 * closed unserved. 0 = a quarter of physical memory divided by one
+	 * connection's worst-case buffering, within [16, 4096]. */
+	int max_conns;
 	struct http_handlers handlers;
 };
 
@@ -166,6 +214,8 @@ void http_server_stop(struct http_server *s);
 void http_server_free(struct http_server *s);
 /* The bound TCP port (useful when 0 was asked). */
 uint16_t http_server_port(const struct http_server *s);
+/* The connection cap in force (cfg->max_conns or the derived value). */
+int http_server_max_conns(const struct http_server *s);
 /*
  * Turns TLS on for a server created without it (the enclave, once its key
  * exists): connections accepted from now on handshake with ctx (the server

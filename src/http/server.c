@@ -10,6 +10,32 @@
  * the client goes away, so a late reply is safe (it is simply dropped).
  * The queue is bounded: when it is full the server answers 503 at once
  * rather than letting latency grow without limit.
+ *
+ * Connection cap. Each open connection may buffer up to evhttp's body cap
+ * plus headers plus TLS records, so the number of them is bounded
+ * (max_conns, by default what a quarter of physical memory allows), counted
+ * across all loops with one atomic. libevent 2.1.12 has no connection limit
+ * and shows us a new connection only through the bufferevent callback
+ * (make_bev), before the connection object exists. So:
+ *   - make_bev counts the connection, creates its bufferevent (plain or
+ *     TLS, always ours), takes a reference on it, queues it on the loop's
+ *     intake list and activates the loop's intake event;
+ *   - the intake event has a higher priority (0) than everything else on
+ *     the loop (1), so it runs before the new socket's first read: nothing
+ *     is parsed and no TLS handshake work is done for a connection yet.
+ *     There, the bufferevent's callback argument is the evhttp connection
+ *     (evhttp installs it right after make_bev); intake hangs a close
+ *     callback on it, which evhttp calls exactly once when it frees an
+ *     incoming connection, and that decrements the count. A connection
+ *     that made the count exceed the cap is freed at once (the client sees
+ *     the socket close, without a byte of reply); the others proceed;
+ *   - if evhttp dropped the connection between make_bev and intake (an
+ *     allocation failure while accepting), the bufferevent has no callback
+ *     any more and intake decrements itself. The reference taken in
+ *     make_bev keeps the bufferevent (and its socket) alive until then.
+ * So the server owns each connection's close callback: nothing else may
+ * set one. It needs nothing on the SSL_CTX, which may come from elsewhere
+ * (http_server_set_tls). Refusals are logged at most once per 10 s.
  */
 #include "http/http.h"
 #include "http/http_internal.h"
@@ -31,12 +57,19 @@
 #include <stdatomic.h>
 #include <sys/eventfd.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
 #define QUEUE_MAX 4096
+#define HEADERS_MAX (64 * 1024)
+/* A connection's TLS state and read/write records, roughly. */
+#define TLS_CONN_BYTES (64 * 1024)
+#define CONNS_MIN 16
+#define CONNS_MAX 4096
+#define REFUSAL_LOG_INTERVAL_US (10 * 1000000ull)
 
 struct http_loop;
 
@@ -53,6 +86,12 @@ struct job_queue {
 	size_t len;
 };
 
+/* A connection make_bev created and the intake event has not seen yet. */
+struct fresh_conn {
+	struct bufferevent *bev; /* holds a reference until intake */
+	bool refuse;             /* it made the count exceed the cap */
+};
+
 struct http_loop {
 	struct http_server *s;
 	struct event_base *base;
@@ -63,6 +102,9 @@ struct http_loop {
 	struct job_queue done;
 	bool wake_due;
 	struct evconnlistener *listener;
+	struct event *intake;   /* priority 0: admits or refuses fresh */
+	struct fresh_conn *fresh;
+	size_t nfresh, fresh_cap;
 	int idx;
 	pthread_t thread;
 	bool thread_started;
@@ -80,6 +122,9 @@ struct http_server {
 	struct event *sigint, *sigterm; /* on loop 0 */
 	atomic_bool stop_requested;
 	atomic_int acceptor;    /* index of the loop whose turn it is */
+	int max_conns;
+	atomic_int conns;       /* open connections, all loops */
+	_Atomic uint64_t refusal_logged_us;
 
 	int nloops;
 	struct http_loop *loops;
@@ -283,6 +328,8 @@ static void job_free(struct job *j)
 	free(j->req.query);
 	free(j->req.accept);
 	free(j->req.content_type);
+	free(j->req.origin);
+	free(j->req.sec_fetch_site);
 	free(j->req.body);
 	free(j->reply.body);
 	free(j);
@@ -432,6 +479,8 @@ static int fill_req(struct http_server *s, struct evhttp_request *evreq,
 	j->req.query = query ? strdup(query) : NULL;
 	j->req.accept = dup_header(in, "Accept");
 	j->req.content_type = dup_header(in, "Content-Type");
+	j->req.origin = dup_header(in, "Origin");
+	j->req.sec_fetch_site = dup_header(in, "Sec-Fetch-Site");
 	struct evbuffer *body = evhttp_request_get_input_buffer(evreq);
 	size_t n = evbuffer_get_length(body);
 	j->req.body = malloc(n + 1);
@@ -449,8 +498,8 @@ static int fill_req(struct http_server *s, struct evhttp_request *evreq,
 		/* A connection accepted before http_server_set_tls is plain. */
 		j->req.tls = ssl != NULL;
 		if (ssl)
-			http_tls_client_name(ssl, j->req.client,
-					     sizeof(j->req.client));
+			http_tls_peer(ssl, &j->req.client_cert, j->req.client,
+				      sizeof(j->req.client));
 	}
 	return 0;
 }
@@ -506,7 +555,8 @@ static void on_request(struct evhttp_request *evreq, void *arg)
 	}
 }
 
-/* Called by evhttp on the accepting loop for every new connection. */
+/* Round-robin accept: after each connection the next loop takes the
+ * listening socket (called from make_bev). */
 static void pass_accept_turn(struct http_loop *l)
 {
 	struct http_server *s = l->s;
@@ -518,22 +568,116 @@ static void pass_accept_turn(struct http_loop *l)
 	wake_loop(&s->loops[next]);
 }
 
-static struct bufferevent *make_bev(struct event_base *base, void *arg)
+/* ---- connection cap -------------------------------------------------------- */
+
+static void conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct http_server *s = arg;
+	atomic_fetch_sub(&s->conns, 1);
+}
+
+static void log_refusal(struct http_server *s)
+{
+	uint64_t now = clock_mono_us();
+	uint64_t last = atomic_load(&s->refusal_logged_us);
+	if ((last == 0 || now - last >= REFUSAL_LOG_INTERVAL_US) &&
+	    atomic_compare_exchange_strong(&s->refusal_logged_us, &last, now))
+		log_warn("http: %d connections open (the limit); closing new "
+			 "ones until some close", s->max_conns);
+}
+
+static void admit(struct http_server *s, const struct fresh_conn *f)
+{
+	void *arg = NULL;
+	bufferevent_getcb(f->bev, NULL, NULL, NULL, &arg);
+	struct evhttp_connection *evcon = arg;
+	if (!evcon || evhttp_connection_get_bufferevent(evcon) != f->bev) {
+		/* evhttp let it go while accepting: no close callback. */
+		atomic_fetch_sub(&s->conns, 1);
+		return;
+	}
+	evhttp_connection_set_closecb(evcon, conn_closed, s);
+	if (f->refuse) {
+		log_refusal(s);
+		evhttp_connection_free(evcon); /* runs conn_closed */
+	}
+}
+
+static void on_intake(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_loop *l = arg;
-	pass_accept_turn(l);
-	SSL_CTX *tls = atomic_load(&l->s->tls);
+	for (size_t i = 0; i < l->nfresh; i++) {
+		admit(l->s, &l->fresh[i]);
+		bufferevent_decref(l->fresh[i].bev);
+	}
+	l->nfresh = 0;
+}
+
+static bool fresh_reserve(struct http_loop *l)
+{
+	if (l->nfresh < l->fresh_cap)
+		return true;
+	size_t cap = l->fresh_cap ? l->fresh_cap * 2 : 16;
+	struct fresh_conn *v = realloc(l->fresh, cap * sizeof(*v));
+	if (!v)
+		return false;
+	l->fresh = v;
+	l->fresh_cap = cap;
+	return true;
+}
+
+static struct bufferevent *new_bev(struct event_base *base, SSL_CTX *tls)
+{
 	if (!tls)
-		return NULL; /* evhttp makes a plain socket bufferevent */
+		return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 	SSL *ssl = SSL_new(tls);
 	if (!ssl)
 		return NULL;
+	/* On failure libevent frees ssl (BEV_OPT_CLOSE_ON_FREE). */
 	struct bufferevent *bev = bufferevent_openssl_socket_new(
 		base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
 		BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (bev)
 		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	return bev;
+}
+
+/*
+ * Called by evhttp on the accepting loop for every new connection, before
+ * it has a socket. Returning NULL makes evhttp serve the connection over a
+ * plain bufferevent of its own, uncounted (only when memory ran out; on a
+ * TLS server its requests then carry req->tls false).
+ */
+static struct bufferevent *make_bev(struct event_base *base, void *arg)
+{
+	struct http_loop *l = arg;
+	struct http_server *s = l->s;
+	pass_accept_turn(l);
+	if (!fresh_reserve(l))
+		return NULL;
+	struct bufferevent *bev = new_bev(base, atomic_load(&s->tls));
+	if (!bev)
+		return NULL;
+	int n = atomic_fetch_add(&s->conns, 1) + 1;
+	bufferevent_incref(bev);
+	l->fresh[l->nfresh++] = (struct fresh_conn){
+		.bev = bev, .refuse = n > s->max_conns};
+	event_active(l->intake, EV_TIMEOUT, 0);
+	return bev;
+}
+
+/* Budget: a quarter of physical memory; per connection: evhttp's body
+ * cap (max_body * 4, see loop_init), the header cap and TLS buffers. */
+static int derived_max_conns(size_t max_body)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	if (pages <= 0 || page <= 0)
+		return CONNS_MIN;
+	uint64_t budget = (uint64_t)pages * (uint64_t)page / 4;
+	uint64_t body = max_body > UINT64_MAX / 8 ? UINT64_MAX / 2
+						  : (uint64_t)max_body * 4;
+	uint64_t n = budget / (body + HEADERS_MAX + TLS_CONN_BYTES);
+	return n < CONNS_MIN ? CONNS_MIN : n > CONNS_MAX ? CONNS_MAX : (int)n;
 }
 
 /* ---- lifecycle --------------------------------------------------------------- */
@@ -563,17 +707,26 @@ static int loop_init(struct http_server *s, struct http_loop *l,
 		l->base = event_base_new_with_config(ecfg);
 		event_config_free(ecfg);
 	}
+	/* Two priorities, before any event exists: everything defaults to
+	 * 1, the intake event alone runs at 0 (see the top of this file). */
+	if (l->base && event_base_priority_init(l->base, 2) < 0) {
+		close(listen_fd);
+		return err_set(e, ERR_INTERNAL, "cannot set event priorities");
+	}
 	l->http = l->base ? evhttp_new(l->base) : NULL;
 	l->wake = l->base ? event_new(l->base, l->wake_fd, EV_READ | EV_PERSIST,
 				      on_wake, l) : NULL;
-	if (!l->http || !l->wake || event_add(l->wake, NULL) < 0) {
+	l->intake = l->base ? event_new(l->base, -1, 0, on_intake, l) : NULL;
+	if (!l->http || !l->wake || !l->intake ||
+	    event_priority_set(l->intake, 0) < 0 ||
+	    event_add(l->wake, NULL) < 0) {
 		close(listen_fd);
 		return err_set(e, ERR_INTERNAL, "cannot create event loop");
 	}
 	evhttp_set_bevcb(l->http, make_bev, l);
 	/* evhttp's own hard cap (its 413 is not JSON); ours is max_body. */
 	evhttp_set_max_body_size(l->http, (ev_ssize_t)(cfg->max_body * 4));
-	evhttp_set_max_headers_size(l->http, 64 * 1024);
+	evhttp_set_max_headers_size(l->http, HEADERS_MAX);
 	evhttp_set_timeout(l->http,
 			   cfg->idle_timeout_s > 0 ? cfg->idle_timeout_s : 30);
 	evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
@@ -597,11 +750,23 @@ static void loop_free(struct http_loop *l)
 {
 	if (l->http)
 		evhttp_free(l->http);
+	/* evhttp freed their connections; drop make_bev's references. */
+	for (size_t i = 0; i < l->nfresh; i++)
+		bufferevent_decref(l->fresh[i].bev);
+	free(l->fresh);
+	if (l->intake)
+		event_free(l->intake);
 	if (l->wake)
 		event_free(l->wake);
 	struct job *j;
 	while ((j = queue_pop(&l->done)))
 		job_free(j);
+	/* A bufferevent callback still deferred when the loop stopped holds
+	 * a reference that event_base_free would drop unreleased (leaking
+	 * the connection); with no event of ours left, one non-blocking pass
+	 * runs those callbacks and the finalizers they lead to. */
+	if (l->base)
+		(void)event_base_loop(l->base, EVLOOP_NONBLOCK);
 	if (l->base)
 		event_base_free(l->base);
 	if (l->wake_fd > 0)
@@ -635,6 +800,8 @@ int http_server_new(const struct http_server_config *cfg,
 	pthread_cond_init(&s->cond, NULL);
 	s->h = cfg->handlers;
 	s->max_body = cfg->max_body;
+	s->max_conns = cfg->max_conns > 0 ? cfg->max_conns
+					  : derived_max_conns(cfg->max_body);
 	s->allow = split_allowlist(cfg->host_allowlist);
 	if (cfg->tls) {
 		SSL_CTX_up_ref(cfg->tls);
@@ -756,6 +923,11 @@ void http_server_stop(struct http_server *s)
 uint16_t http_server_port(const struct http_server *s)
 {
 	return s->port;
+}
+
+int http_server_max_conns(const struct http_server *s)
+{
+	return s->max_conns;
 }
 
 int http_server_set_tls(struct http_server *s, SSL_CTX *ctx, struct err *e)

@@ -1,11 +1,24 @@
 /*
  * tls.c: server TLS contexts. The server key and certificate come from a
- * PKCS#12 file (Web3Signer's --tls-keystore-file); client authentication is
- * either off (--tls-allow-any-client) or pinned to the SHA-256 fingerprints
- * of a known-clients file (lines "name AA:BB:..."), which is how Web3Signer
- * operators pin their validator clients. A pinned client is accepted on its
- * fingerprint alone (self-signed client certificates are the common case);
- * everything else fails the handshake.
+ * PKCS#12 file (Web3Signer's --tls-keystore-file), or, in the enclave, from
+ * a key born there (src/enclave/tls_key.c builds that SSL_CTX itself).
+ *
+ * Clients are known by the SHA-256 fingerprint of their certificate, listed
+ * in a known-clients file (lines "name AA:BB:..."), which is how Web3Signer
+ * operators pin their validator clients; self-signed client certificates
+ * are the common case, so no chain is ever checked, only the fingerprint.
+ * A context uses the list in one of two ways:
+ *   - strict (Web3Signer's standalone behaviour): a listed certificate is
+ *     required at the handshake; anything else fails it;
+ *   - per route (http_tls_ctx_request_clients): a certificate is asked for
+ *     but not required, any certificate completes the handshake, and each
+ *     request reports whether one was presented and, when its fingerprint
+ *     is listed, the client's name (http_tls_peer), so the load balancer's
+ *     health check can reach /upcheck while signing routes demand a listed
+ *     client.
+ * Either way the context holds its own copy of the list in an SSL_CTX
+ * ex_data slot, freed with the context. What we trust: the TLS handshake's
+ * proof that the peer holds the key of the certificate it presented.
  */
 #include "http/http.h"
 #include "http/http_internal.h"
@@ -16,6 +29,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 #include <openssl/x509.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,21 +39,38 @@ struct known_client {
 	uint8_t fp[32];
 };
 
-struct known_clients {
+struct http_known_clients {
 	struct known_client *v;
 	size_t n;
 };
 
+/* The SSL_CTX ex_data slot holding a context's own copy of the list. */
+static pthread_once_t known_clients_once = PTHREAD_ONCE_INIT;
 static int known_clients_index = -1;
 
-static void known_clients_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad,
-			       int idx, long argl, void *argp)
+void http_known_clients_free(struct http_known_clients *kc)
 {
-	struct known_clients *kc = ptr;
 	if (kc) {
 		free(kc->v);
 		free(kc);
 	}
+}
+
+size_t http_known_clients_count(const struct http_known_clients *kc)
+{
+	return kc ? kc->n : 0;
+}
+
+static void known_clients_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad,
+				  int idx, long argl, void *argp)
+{
+	http_known_clients_free(ptr);
+}
+
+static void known_clients_index_init(void)
+{
+	known_clients_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
+						       known_clients_ex_free);
 }
 
 static int parse_fingerprint(const char *s, uint8_t out[32])
@@ -64,12 +95,13 @@ static int parse_fingerprint(const char *s, uint8_t out[32])
 	return (n == 64 && *s == '\0') ? 0 : -1;
 }
 
-static int load_known_clients(const char *path, struct known_clients **out,
-			      struct err *e)
+int http_known_clients_load(const char *path, struct http_known_clients **out,
+			    struct err *e)
 {
 	char *text = NULL;
+	*out = NULL;
 	TRY(file_read_all(path, 1 << 20, &text, NULL, e));
-	struct known_clients *kc = calloc(1, sizeof(*kc));
+	struct http_known_clients *kc = calloc(1, sizeof(*kc));
 	int rc = 0, lineno = 0;
 	char *save = NULL;
 	if (!kc) {
@@ -116,17 +148,54 @@ static int load_known_clients(const char *path, struct known_clients **out,
 			     "--tls-known-clients-file: no clients listed");
 out:
 	free(text);
-	if (rc < 0 && kc) {
-		free(kc->v);
-		free(kc);
-		kc = NULL;
+	if (rc < 0) {
+		http_known_clients_free(kc);
+		return rc;
 	}
 	*out = kc;
-	return rc;
+	return 0;
 }
 
-static const struct known_client *find_client(const struct known_clients *kc,
-					      X509 *cert)
+static struct http_known_clients *
+known_clients_dup(const struct http_known_clients *kc)
+{
+	struct http_known_clients *d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	if (kc->n) {
+		d->v = malloc(kc->n * sizeof(*d->v));
+		if (!d->v) {
+			free(d);
+			return NULL;
+		}
+		memcpy(d->v, kc->v, kc->n * sizeof(*d->v));
+	}
+	d->n = kc->n;
+	return d;
+}
+
+/* Gives ctx the list kc (owned from now on, NULL for none), releasing any
+ * list it had. Done while ctx serves no connection yet. */
+static int attach_known_clients(SSL_CTX *ctx, struct http_known_clients *kc,
+				struct err *e)
+{
+	if (pthread_once(&known_clients_once, known_clients_index_init) != 0 ||
+	    known_clients_index < 0) {
+		http_known_clients_free(kc);
+		return err_set(e, ERR_CRYPTO, "cannot allocate TLS ex_data");
+	}
+	struct http_known_clients *old =
+		SSL_CTX_get_ex_data(ctx, known_clients_index);
+	if (SSL_CTX_set_ex_data(ctx, known_clients_index, kc) != 1) {
+		http_known_clients_free(kc);
+		return err_set(e, ERR_CRYPTO, "cannot attach known clients");
+	}
+	http_known_clients_free(old);
+	return 0;
+}
+
+static const struct known_client *
+find_client(const struct http_known_clients *kc, X509 *cert)
 {
 	uint8_t md[32];
 	unsigned int mdlen = 0;
@@ -141,7 +210,7 @@ static const struct known_client *find_client(const struct known_clients *kc,
 
 static int verify_known_client(X509_STORE_CTX *ctx, void *arg)
 {
-	struct known_clients *kc = arg;
+	struct http_known_clients *kc = arg;
 	X509 *leaf = X509_STORE_CTX_get0_cert(ctx);
 	if (find_client(kc, leaf))
 		return 1;
@@ -149,18 +218,64 @@ static int verify_known_client(X509_STORE_CTX *ctx, void *arg)
 	return 0;
 }
 
-int http_tls_client_name(SSL *ssl, char *out, size_t len)
+/* Per-route mode: any certificate is fine at the handshake (the handshake's
+ * CertificateVerify already proved the client holds its key); what it may
+ * call is decided per request from the fingerprint. */
+static int verify_any_chain(X509_STORE_CTX *ctx, void *arg)
 {
-	out[0] = '\0';
-	if (!ssl || known_clients_index < 0)
-		return 0;
-	SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
-	struct known_clients *kc = SSL_CTX_get_ex_data(ctx, known_clients_index);
-	X509 *peer = SSL_get0_peer_certificate(ssl);
-	const struct known_client *c = find_client(kc, peer);
-	if (c)
-		snprintf(out, len, "%s", c->name);
+	return 1;
+}
+
+/* Tickets and session ids are only honoured by contexts with this id, and
+ * OpenSSL refuses to resume without one once it asks for certificates. */
+static void set_session_context(SSL_CTX *ctx)
+{
+	static const unsigned char sid_ctx[] = "nitro-signer";
+	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
+}
+
+int http_tls_ctx_request_clients(SSL_CTX *ctx,
+				 const struct http_known_clients *kc,
+				 struct err *e)
+{
+	struct http_known_clients *copy = NULL;
+	if (kc && !(copy = known_clients_dup(kc)))
+		return err_set(e, ERR_NOMEM, "out of memory");
+	TRY(attach_known_clients(ctx, copy, e));
+	SSL_CTX_set_cert_verify_callback(ctx, verify_any_chain, NULL);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	set_session_context(ctx);
 	return 0;
+}
+
+/* Strict mode (Web3Signer's): only listed certificates finish the handshake. */
+static int require_known_clients(SSL_CTX *ctx, const char *path, struct err *e)
+{
+	struct http_known_clients *kc = NULL;
+	TRY(http_known_clients_load(path, &kc, e));
+	TRY(attach_known_clients(ctx, kc, e));
+	/* kc now lives as long as ctx, which is what the callback needs. */
+	SSL_CTX_set_cert_verify_callback(ctx, verify_known_client, kc);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+			   NULL);
+	set_session_context(ctx);
+	return 0;
+}
+
+void http_tls_peer(SSL *ssl, bool *cert, char *name, size_t len)
+{
+	name[0] = '\0';
+	/* The session keeps the peer certificate, so a resumed session
+	 * answers as the full handshake did. */
+	X509 *peer = ssl ? SSL_get0_peer_certificate(ssl) : NULL;
+	*cert = peer != NULL;
+	if (!peer || known_clients_index < 0)
+		return;
+	const struct known_client *c = find_client(
+		SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), known_clients_index),
+		peer);
+	if (c)
+		snprintf(name, len, "%s", c->name);
 }
 
 static int load_p12(SSL_CTX *ctx, const struct http_tls_config *cfg,
@@ -228,6 +343,7 @@ out:
 int http_tls_server_ctx(const struct http_tls_config *cfg, SSL_CTX **out,
 			struct err *e)
 {
+	*out = NULL;
 	if (!cfg->keystore_password_file)
 		return err_set(e, ERR_USAGE,
 			       "--tls-keystore-password-file is required with "
@@ -236,34 +352,25 @@ int http_tls_server_ctx(const struct http_tls_config *cfg, SSL_CTX **out,
 		return err_set(e, ERR_USAGE,
 			       "with TLS give exactly one of --tls-allow-any-client "
 			       "or --tls-known-clients-file");
-	if (known_clients_index < 0)
-		known_clients_index = SSL_CTX_get_ex_new_index(
-			0, NULL, NULL, NULL, known_clients_free);
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	if (!ctx)
 		return err_set(e, ERR_CRYPTO, "cannot create TLS context");
 	int rc = 0;
+	struct http_known_clients *kc = NULL;
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 				      SSL_OP_CIPHER_SERVER_PREFERENCE);
 	TRY_OUT(load_p12(ctx, cfg, e));
-	if (cfg->known_clients_file) {
-		struct known_clients *kc = NULL;
-		TRY_OUT(load_known_clients(cfg->known_clients_file, &kc, e));
-		SSL_CTX_set_ex_data(ctx, known_clients_index, kc);
-		SSL_CTX_set_cert_verify_callback(ctx, verify_known_client, kc);
-		SSL_CTX_set_verify(ctx,
-				   SSL_VERIFY_PEER |
-					   SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
-				   NULL);
-		/* Session resumption would skip the pin check on resumed
-		 * handshakes only if tickets outlived a file change; keep it
-		 * simple and tie sessions to this context. */
-		static const unsigned char sid_ctx[] = "nitro-signer";
-		SSL_CTX_set_session_id_context(ctx, sid_ctx,
-					       sizeof(sid_ctx) - 1);
+	if (cfg->per_route_clients) {
+		if (cfg->known_clients_file)
+			TRY_OUT(http_known_clients_load(cfg->known_clients_file,
+							&kc, e));
+		TRY_OUT(http_tls_ctx_request_clients(ctx, kc, e));
+	} else if (cfg->known_clients_file) {
+		TRY_OUT(require_known_clients(ctx, cfg->known_clients_file, e));
 	}
 out:
+	http_known_clients_free(kc);
 	if (rc < 0) {
 		SSL_CTX_free(ctx);
 		return rc;

@@ -32,6 +32,8 @@ static const char usage_text[] =
 	"  --key-store-path=DIR             Web3Signer YAML key configs (file-raw,\n"
 	"                                   file-keystore)\n"
 	"  --metrics-enabled                serve Prometheus text at /metrics\n"
+	"  --http-max-connections=N         concurrent API connections; more are\n"
+	"                                   refused (default: from memory)\n"
 	"  --idle-connection-timeout-seconds=N  keep-alive idle timeout (default 30)\n"
 	"  --logging=LEVEL                  DEBUG, INFO, WARN, ERROR (default INFO)\n"
 	"  --log-format=text|json           log line format (default text)\n"
@@ -43,6 +45,11 @@ static const char usage_text[] =
 	"  --keystores-path=DIR             EIP-2335 keystores (*.json)\n"
 	"  --keystores-passwords-path=DIR   <keystore name>.txt password per keystore\n"
 	"  --keystores-password-file=F      one password for every keystore\n"
+	"  --allow-signing-types=LIST       signing types served, comma separated\n"
+	"                                   (default: all). Duty types are all\n"
+	"                                   allowed unless some are listed;\n"
+	"                                   VOLUNTARY_EXIT and DEPOSIT only when\n"
+	"                                   listed; others get 403 type_not_allowed\n"
 	"  --slashing-protection-enabled=true|false  (default true)\n"
 	"  --slashing-protection-db-url=URL sqlite:PATH (default sqlite:./slashing.db)\n"
 	"  --slashing-protection-pruning-enabled=true|false  (default true)\n"
@@ -65,7 +72,7 @@ enum opt_id {
 	O_TLS_ANY, O_TLS_KNOWN, O_KEYSTORE_PATH, O_METRICS, O_IDLE, O_LOGGING,
 	O_LOG_FORMAT, O_HELP, O_VERSION,
 	O_NETWORK, O_KS_PATH, O_KS_PWS, O_KS_PWF, O_SP_ENABLED, O_SP_URL,
-	O_KM_API, O_PRUNE, O_PRUNE_KEEP, O_PRUNE_INTERVAL,
+	O_KM_API, O_PRUNE, O_PRUNE_KEEP, O_PRUNE_INTERVAL, O_TYPES, O_MAX_CONNS,
 	O_FROM, O_TO, O_GVR, O_EPOCH, O_SLOT, O_SET_HIGH, O_REMOVE_HIGH,
 };
 
@@ -82,6 +89,7 @@ static const struct option global_opts[] = {
 	{"key-config-path", required_argument, NULL, O_KEYSTORE_PATH},
 	{"metrics-enabled", optional_argument, NULL, O_METRICS},
 	{"idle-connection-timeout-seconds", required_argument, NULL, O_IDLE},
+	{"http-max-connections", required_argument, NULL, O_MAX_CONNS},
 	{"logging", required_argument, NULL, O_LOGGING},
 	{"log-format", required_argument, NULL, O_LOG_FORMAT},
 	{"help", no_argument, NULL, O_HELP},
@@ -101,6 +109,7 @@ static const struct option eth2_opts[] = {
 	 O_PRUNE_KEEP},
 	{"slashing-protection-pruning-interval", required_argument, NULL,
 	 O_PRUNE_INTERVAL},
+	{"allow-signing-types", required_argument, NULL, O_TYPES},
 	{"key-manager-api-enabled", optional_argument, NULL, O_KM_API},
 	{"enable-key-manager-api", optional_argument, NULL, O_KM_API},
 	{"help", no_argument, NULL, O_HELP},
@@ -169,6 +178,14 @@ static int global_opt(int id, const char *arg, struct signer_options *o,
 		o->idle_timeout_s = (int)v;
 		return 0;
 	}
+	case O_MAX_CONNS: {
+		uint64_t v;
+		if (dec_parse_u64(arg, &v, NULL, "") < 0 || v == 0 || v > 65536)
+			return err_set(e, ERR_USAGE, "--http-max-connections: "
+				       "expected 1..65536");
+		o->max_conns = (int)v;
+		return 0;
+	}
 	case O_LOGGING:
 		if (log_parse_level(arg, &o->log_level) < 0)
 			return err_set(e, ERR_USAGE, "--logging: unknown level '%s'",
@@ -210,6 +227,9 @@ static int eth2_opt(int id, const char *arg, struct signer_options *o,
 		return parse_bool("slashing-protection-enabled", arg,
 				  &o->slashing_enabled, e);
 	case O_SP_URL: o->slashing_db_url = arg; return 0;
+	case O_TYPES:
+		o->allow_signing_types = arg;
+		return signer_signing_types_parse(arg, false, &o->signing_types, e);
 	case O_PRUNE:
 		return parse_bool("slashing-protection-pruning-enabled", arg,
 				  &o->pruning.enabled, e);
@@ -361,11 +381,15 @@ static int parse_command(int argc, char **argv, struct signer_options *o,
 static int check_options(struct signer_options *o, struct err *e)
 {
 	o->tls_enabled = o->tls.keystore_file != NULL;
-	if (!o->tls_enabled && (o->tls.keystore_password_file ||
-				o->tls.known_clients_file ||
-				o->tls.allow_any_client))
-		return err_set(e, ERR_USAGE, "--tls-keystore-file is required "
-			       "with the other --tls-* options");
+	const char *tls_only = o->tls.known_clients_file ? "--tls-known-clients-file"
+			       : o->tls.allow_any_client ? "--tls-allow-any-client"
+			       : o->tls.keystore_password_file
+					 ? "--tls-keystore-password-file" : NULL;
+	if (!o->tls_enabled && tls_only)
+		return err_set(e, ERR_USAGE, "%s: has no effect without TLS "
+			       "(--tls-keystore-file)", tls_only);
+	if (!o->allow_signing_types)
+		TRY(signer_signing_types_parse(NULL, false, &o->signing_types, e));
 	if (o->keystores_path && !o->keystores_passwords_path &&
 	    !o->keystores_password_file)
 		return err_set(e, ERR_USAGE, "--keystores-path needs "
@@ -523,6 +547,7 @@ int signer_main(int argc, char **argv)
 		.max_body = 1024 * 1024,
 		.loops = cpu_count(),
 		.idle_timeout_s = o.idle_timeout_s,
+		.max_conns = o.max_conns,
 		.handlers = signer_http_handlers(s),
 	};
 	TRY_OUT(http_server_new(&cfg, &srv, &e));

@@ -1,9 +1,13 @@
 /*
  * service.c: the signing service behind the Web3Signer eth2 HTTP API.
  *
- * Routes: POST /api/v1/eth2/sign/{pubkey} (worker pool), and the cheap
- * endpoints answered on the event loop: GET /api/v1/eth2/publicKeys,
- * /upcheck, /healthcheck, /reload (GET status, POST start), /metrics.
+ * Routes (the table at the end: path, methods, who may call, handler):
+ * POST /api/v1/eth2/sign/{pubkey}, and the cheap endpoints answered on the
+ * event loop: GET /api/v1/eth2/publicKeys, /upcheck, /healthcheck, /reload
+ * (GET status, POST start; not served in the enclave), /metrics. Signing,
+ * key listing and state changes need an authorised client when the signer
+ * authorises per route (the enclave: signer.h, enum signer_client_auth);
+ * a signing type outside the policy is 403 type_not_allowed.
  *
  * The signing path (DESIGN.md section 5): strict parse and our own signing
  * root (eth2 module) -> key lookup -> slashing protection for BLOCK,
@@ -54,6 +58,10 @@ struct signer {
 	uint64_t db_retry_at_us;
 	struct signer_pruning pruning;
 	bool metrics_enabled;
+	/* who may call what (signer.h) */
+	enum signer_client_auth client_auth;
+	uint32_t signing_types;
+	bool http_reload;
 	/* key loading options, kept for /reload */
 	char *keystores_path, *keystores_passwords_path,
 		*keystores_password_file, *key_store_path;
@@ -139,6 +147,9 @@ int signer_new(const struct signer_options *o, const struct eth2_network *net,
 	s->net = *net;
 	s->slashing_enabled = o->slashing_enabled;
 	s->metrics_enabled = o->metrics_enabled;
+	s->client_auth = o->client_auth;
+	s->signing_types = o->signing_types;
+	s->http_reload = !o->http_reload_disabled;
 	s->keystores_path = dup_opt(o->keystores_path);
 	s->keystores_passwords_path = dup_opt(o->keystores_passwords_path);
 	s->keystores_password_file = dup_opt(o->keystores_password_file);
@@ -242,9 +253,12 @@ int signer_slashing_health(struct signer *s, struct err *e)
 	return slashing_health(db, e);
 }
 
-size_t signer_key_count(const struct signer *s)
+size_t signer_key_count(struct signer *s)
 {
-	return keys_count(s->keys);
+	pthread_rwlock_rdlock(&s->keys_lock);
+	size_t n = keys_count(s->keys);
+	pthread_rwlock_unlock(&s->keys_lock);
+	return n;
 }
 
 void signer_print_banner(const struct signer *s, const char *url)
@@ -435,13 +449,24 @@ static void sign_slashable(const struct http_req *req, struct http_reply *r,
 	free(job);
 }
 
+/* 403 {"error":..,"reason":"type_not_allowed"}: the policy refuses it. */
+static void reply_type_refused(enum eth2_sign_type t, struct http_reply *r)
+{
+	char msg[160];
+	snprintf(msg, sizeof(msg), "signing type %s is not allowed by this "
+		 "signer's policy (--allow-signing-types)",
+		 eth2_sign_type_name(t));
+	log_warn("refused a %s signing request: type not allowed",
+		 eth2_sign_type_name(t));
+	json_t *o = json_pack("{s:s,s:s}", "error", msg, "reason",
+			      "type_not_allowed");
+	http_reply_json_owned(r, 403, o ? json_dumps(o, JSON_COMPACT) : NULL);
+	json_decref(o);
+}
+
 static void handle_sign(struct signer *s, const struct http_req *req,
 			struct http_reply *r)
 {
-	if (req->method != HTTP_POST) {
-		http_reply_error(r, 405, "use POST to sign");
-		return;
-	}
 	if (!http_content_type_is_json(req->content_type)) {
 		http_reply_error(r, 415, "Content-Type must be application/json");
 		return;
@@ -451,6 +476,10 @@ static void handle_sign(struct signer *s, const struct http_req *req,
 	if (eth2_signing_parse(&s->net, (const char *)req->body, req->body_len,
 			       &sg, &e) < 0) {
 		http_reply_error(r, e.code == ERR_INVALID ? 400 : 500, e.msg);
+		return;
+	}
+	if (!(s->signing_types & (UINT32_C(1) << sg.type))) {
+		reply_type_refused(sg.type, r);
 		return;
 	}
 	uint8_t pk[BLS_PUBKEY_LEN];
@@ -564,6 +593,24 @@ static json_t *key_check(const char *id, int loaded, int errors)
 static void healthcheck_reply(struct signer *s, struct http_reply *r,
 			      bool with_db, bool db_up, const char *db_msg);
 
+/*
+ * Who may sign, for /healthcheck (informational: UP either way, so a load
+ * balancer's check is not failed by it): "known-clients", or
+ * "any-client" with a warning.
+ */
+static json_t *client_auth_check(const struct signer *s)
+{
+	bool any = s->client_auth == SIGNER_CLIENTS_ANY;
+	json_t *c = json_pack("{s:s,s:s,s:{s:s}}", "id", "client-authentication",
+			      "status", "UP", "data", "mode",
+			      any ? "any-client" : "known-clients");
+	if (c && any)
+		json_object_set_new(json_object_get(c, "data"), "warning",
+				    json_string("--tls-allow-any-client: any "
+						"TLS client may sign"));
+	return c;
+}
+
 static void healthcheck_db(const struct http_req *req, struct http_reply *r,
 			   void *ctx)
 {
@@ -589,6 +636,7 @@ static void healthcheck_reply(struct signer *s, struct http_reply *r,
 {
 	pthread_rwlock_rdlock(&s->keys_lock);
 	struct key_load_report rep = s->report;
+	size_t keys_n = keys_count(s->keys);
 	pthread_rwlock_unlock(&s->keys_lock);
 	json_t *sub = json_array();
 	bool down = false;
@@ -604,6 +652,11 @@ static void healthcheck_reply(struct signer *s, struct http_reply *r,
 						     rep.keystores_failed));
 		down |= rep.keystores_failed > 0;
 	}
+	if (!s->key_store_path && !s->keystores_path) {
+		/* keys not from files (the enclave's): the count right now */
+		json_array_append_new(sub, key_check("keys-loaded",
+						     (int)keys_n, 0));
+	}
 	const char *keys_st = down ? "DOWN" : "UP";
 	json_t *checks = json_array();
 	json_array_append_new(checks, json_pack("{s:s,s:s}", "id",
@@ -611,6 +664,8 @@ static void healthcheck_reply(struct signer *s, struct http_reply *r,
 	json_array_append_new(checks, json_pack("{s:s,s:s,s:o}", "id",
 						"keys-check", "status", keys_st,
 						"checks", sub));
+	if (s->client_auth != SIGNER_CLIENTS_TRANSPORT)
+		json_array_append_new(checks, client_auth_check(s));
 	if (with_db) {
 		json_t *c = json_pack("{s:s,s:s}", "id",
 				      "slashing-protection-db-health-check",
@@ -701,9 +756,33 @@ static void *reload_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * A browser's request from some web page (Origin, or Sec-Fetch-Site other
+ * than "none", which is a user typing the URL), or a body that is not
+ * JSON: a form or a no-cors fetch could make one without a preflight.
+ * Validator clients and curl send neither.
+ */
+static bool cross_site(const struct http_req *req, struct http_reply *r)
+{
+	if (req->origin || (req->sec_fetch_site &&
+			    strcmp(req->sec_fetch_site, "none") != 0)) {
+		http_reply_error(r, 403, "cross-site requests are refused");
+		return true;
+	}
+	if ((req->content_type && !http_content_type_is_json(req->content_type)) ||
+	    (req->body_len && !req->content_type)) {
+		http_reply_error(r, 415, "Content-Type must be application/json "
+				 "or absent with an empty body");
+		return true;
+	}
+	return false;
+}
+
 static void handle_reload(struct signer *s, const struct http_req *req,
 			  struct http_reply *r)
 {
+	if (req->method == HTTP_POST && cross_site(req, r))
+		return;
 	pthread_mutex_lock(&s->reload_lock);
 	if (req->method == HTTP_GET) {
 		json_t *o = json_pack("{s:s}", "status",
@@ -722,6 +801,13 @@ static void handle_reload(struct signer *s, const struct http_req *req,
 		pthread_mutex_unlock(&s->reload_lock);
 		http_reply_json_owned(r, 200, json_dumps(o, JSON_COMPACT));
 		json_decref(o);
+		return;
+	}
+	if (!s->keystores_path && !s->key_store_path) {
+		pthread_mutex_unlock(&s->reload_lock);
+		http_reply_error(r, 409, "nothing to reload: no --keystores-path "
+				 "or --key-store-path is configured (the loaded "
+				 "keys are kept)");
 		return;
 	}
 	if (s->reload_state == RELOAD_RUNNING) {
@@ -794,67 +880,113 @@ static void handle_metrics(struct signer *s, struct http_reply *r)
 
 /* ---- routing --------------------------------------------------------------------- */
 
-enum route { ROUTE_SIGN, ROUTE_PUBLIC_KEYS, ROUTE_UPCHECK, ROUTE_HEALTH,
-	     ROUTE_RELOAD, ROUTE_METRICS, ROUTE_HIGH_WATERMARK, ROUTE_NONE };
+enum route_access { ROUTE_OPEN, ROUTE_CLIENT };
 
-static enum route route_of(const struct signer *s, const char *path)
+#define M(x) (1u << (x))
+#define M_GET (M(HTTP_GET) | M(HTTP_HEAD))
+
+static void route_upcheck(struct signer *s, const struct http_req *req,
+			  struct http_reply *r)
 {
-	if (strncmp(path, SIGN_PREFIX, strlen(SIGN_PREFIX)) == 0)
-		return ROUTE_SIGN;
-	if (strcmp(path, "/api/v1/eth2/publicKeys") == 0)
-		return ROUTE_PUBLIC_KEYS;
-	if (strcmp(path, "/upcheck") == 0)
-		return ROUTE_UPCHECK;
-	if (strcmp(path, "/healthcheck") == 0)
-		return ROUTE_HEALTH;
-	if (strcmp(path, "/reload") == 0)
-		return ROUTE_RELOAD;
-	if (s->metrics_enabled && strcmp(path, "/metrics") == 0)
-		return ROUTE_METRICS;
-	if (s->slashing_enabled &&
-	    strcmp(path, "/api/v1/eth2/highWatermark") == 0)
-		return ROUTE_HIGH_WATERMARK;
-	return ROUTE_NONE;
+	(void)s;
+	handle_upcheck(req, r);
+}
+
+static void route_health(struct signer *s, const struct http_req *req,
+			 struct http_reply *r)
+{
+	(void)req;
+	handle_healthcheck(s, r);
+}
+
+static void route_watermark(struct signer *s, const struct http_req *req,
+			    struct http_reply *r)
+{
+	(void)req;
+	http_reply_defer(r, high_watermark_db, s);
+}
+
+static void route_metrics(struct signer *s, const struct http_req *req,
+			  struct http_reply *r)
+{
+	(void)req;
+	handle_metrics(s, r);
+}
+
+static bool has_reload(const struct signer *s) { return s->http_reload; }
+static bool has_metrics(const struct signer *s) { return s->metrics_enabled; }
+static bool has_slashing(const struct signer *s) { return s->slashing_enabled; }
+
+/*
+ * The API, a row per route: path (or prefix), methods, who may call it, the
+ * handler, and whether this signer serves it at all. Health routes are
+ * open (a load balancer's check has no client certificate); everything
+ * that signs, lists keys or changes state needs an authorised client.
+ */
+static const struct route {
+	const char *path;
+	bool prefix;
+	unsigned methods;
+	enum route_access access;
+	void (*fn)(struct signer *, const struct http_req *, struct http_reply *);
+	bool (*served)(const struct signer *); /* NULL: always */
+} routes[] = {
+	{SIGN_PREFIX, true, M(HTTP_POST), ROUTE_CLIENT, handle_sign, NULL},
+	{"/api/v1/eth2/publicKeys", false, M_GET, ROUTE_CLIENT,
+	 handle_public_keys, NULL},
+	{"/api/v1/eth2/highWatermark", false, M_GET, ROUTE_CLIENT,
+	 route_watermark, has_slashing},
+	{"/upcheck", false, M_GET, ROUTE_OPEN, route_upcheck, NULL},
+	{"/healthcheck", false, M_GET, ROUTE_OPEN, route_health, NULL},
+	{"/reload", false, M_GET | M(HTTP_POST), ROUTE_CLIENT, handle_reload,
+	 has_reload},
+	{"/metrics", false, M_GET, ROUTE_CLIENT, route_metrics, has_metrics},
+};
+
+static const struct route *route_of(const struct signer *s, const char *path)
+{
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		const struct route *rt = &routes[i];
+		bool match = rt->prefix
+				     ? strncmp(path, rt->path, strlen(rt->path)) == 0
+				     : strcmp(path, rt->path) == 0;
+		if (match)
+			return !rt->served || rt->served(s) ? rt : NULL;
+	}
+	return NULL;
+}
+
+/* The route's caller check: true when the request may go on. */
+static bool authorised(const struct signer *s, const struct route *rt,
+		       const struct http_req *req, struct http_reply *r)
+{
+	if (rt->access == ROUTE_OPEN || s->client_auth != SIGNER_CLIENTS_LISTED ||
+	    req->client[0])
+		return true;
+	if (req->client_cert)
+		http_reply_error(r, 403, "client certificate not authorised");
+	else
+		http_reply_error(r, 401, "client certificate required");
+	return false;
 }
 
 static void handle(const struct http_req *req, struct http_reply *r,
 		   void *arg)
 {
 	struct signer *s = arg;
-	enum route rt = route_of(s, req->path);
-	bool get = req->method == HTTP_GET || req->method == HTTP_HEAD;
-	switch (rt) {
-	case ROUTE_SIGN:
-		handle_sign(s, req, r);
-		break;
-	case ROUTE_RELOAD:
-		if (get || req->method == HTTP_POST)
-			handle_reload(s, req, r);
-		else
-			http_reply_error(r, 405, "method not allowed");
-		break;
-	case ROUTE_NONE:
+	const struct route *rt = route_of(s, req->path);
+	if (!rt)
 		http_reply_error(r, 404, "not found");
-		break;
-	default:
-		if (!get) {
-			http_reply_error(r, 405, "method not allowed");
-			break;
-		}
-		if (rt == ROUTE_PUBLIC_KEYS)
-			handle_public_keys(s, req, r);
-		else if (rt == ROUTE_UPCHECK)
-			handle_upcheck(req, r);
-		else if (rt == ROUTE_HEALTH)
-			handle_healthcheck(s, r);
-		else if (rt == ROUTE_HIGH_WATERMARK)
-			http_reply_defer(r, high_watermark_db, s);
-		else
-			handle_metrics(s, r);
-	}
+	else if (!(rt->methods & M(req->method)))
+		http_reply_error(r, 405, "method not allowed");
+	else if (authorised(s, rt, req, r))
+		rt->fn(s, req, r);
 	if (!r->defer_fn && !r->park_fn)
 		count_status(s, r->status);
 }
+
+#undef M
+#undef M_GET
 
 struct http_handlers signer_http_handlers(struct signer *s)
 {

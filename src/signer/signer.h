@@ -20,6 +20,33 @@ struct signer_pruning {
 	uint64_t interval_s;     /* --slashing-protection-pruning-interval (hours) */
 };
 
+/*
+ * Who may call the routes that sign, list keys or change state (the route
+ * table in service.c marks them; health routes are open to all):
+ *   TRANSPORT  standalone: the TLS handshake already decided (Web3Signer's
+ *              known-clients mTLS or none);
+ *   LISTED     per route: only a client whose certificate fingerprint is
+ *              listed (req->client); 401 without a certificate, 403 with
+ *              an unlisted one (the enclave's default);
+ *   ANY        per route: any client over TLS, because the image says
+ *              --tls-allow-any-client (warned at start, reported).
+ */
+enum signer_client_auth { SIGNER_CLIENTS_TRANSPORT, SIGNER_CLIENTS_LISTED,
+			  SIGNER_CLIENTS_ANY };
+
+/*
+ * The signing-type policy, a bit per enum eth2_sign_type. Duty types (all
+ * but VOLUNTARY_EXIT and DEPOSIT) are allowed unless the list names some of
+ * them, then only those; VOLUNTARY_EXIT and DEPOSIT only when listed. With
+ * no list: every type standalone (Web3Signer), the duties in the enclave.
+ * list NULL means no list. Unknown or empty names: -ERR_USAGE naming
+ * --allow-signing-types.
+ */
+int signer_signing_types_parse(const char *list, bool enclave, uint32_t *mask,
+			       struct err *e);
+/* "BLOCK_V2,ATTESTATION,..." of a mask into out (NUL-terminated). */
+void signer_signing_types_format(uint32_t mask, char *out, size_t cap);
+
 enum signer_command { SIGNER_CMD_SERVE, SIGNER_CMD_IMPORT, SIGNER_CMD_EXPORT,
 		      SIGNER_CMD_EVALUATE, SIGNER_CMD_WATERMARK_REPAIR };
 
@@ -45,6 +72,13 @@ struct signer_options {
 	struct signer_pruning pruning;
 	bool key_manager_api_enabled;
 	bool network_given;
+	/* access (defaults: standalone's, all types) */
+	const char *allow_signing_types; /* --allow-signing-types as given */
+	uint32_t signing_types;          /* parsed: bit per eth2_sign_type */
+	enum signer_client_auth client_auth;
+	bool http_reload_disabled;       /* the enclave: the host's control
+					  * reload is the only reload */
+	int max_conns;                   /* --http-max-connections (0: derived) */
 	/* eth2 subcommands */
 	enum signer_command command;
 	const char *from_path, *to_path;
@@ -81,8 +115,8 @@ bool signer_has_key(struct signer *s, const uint8_t pubkey[BLS_PUBKEY_LEN]);
 /* The slashing database's health (opened on first use): 0, or why not.
  * May block on the database: call it off the event loops. */
 int signer_slashing_health(struct signer *s, struct err *e);
-/* Number of keys loaded, and whether loading failed outright. */
-size_t signer_key_count(const struct signer *s);
+/* Number of keys loaded right now (under the registry's lock). */
+size_t signer_key_count(struct signer *s);
 /* Prints the URL and pubkeys to stdout (the operator's first view). */
 void signer_print_banner(const struct signer *s, const char *url);
 

@@ -38,7 +38,7 @@
 
 #define MAX_KEYS 100000
 #define MAX_PASSWORD 4096
-#define ENVELOPE_FORMAT "nitro-signer-envelope-v1"
+#define ENVELOPE_FORMAT AWS_RECORD_PURPOSE_ENVELOPE
 #define ENVELOPE_KEYS_PER_ITEM 3000
 #define KEY_RECORD_BYTES AWS_BUNDLE_ENTRY
 
@@ -429,8 +429,12 @@ static int encrypt_per_key(struct aws_client *c, const struct cloud_flag *f,
 		TRY(record_plaintext(k, in->mnemonic, &pt, e));
 		uint8_t *blob = NULL;
 		size_t blen = 0;
-		int rc = aws_kms_encrypt(c, f[F_KEY_ID].value, pt->bytes, pt->len, NULL,
-					 &blob, &blen, e);
+		json_t *ctx = aws_record_context(AWS_RECORD_PURPOSE_KEY,
+						 f[F_SIGNER_ID].value);
+		int rc = ctx ? aws_kms_encrypt(c, f[F_KEY_ID].value, pt->bytes,
+					       pt->len, ctx, &blob, &blen, e)
+			     : err_set(e, ERR_NOMEM, "out of memory");
+		json_decref(ctx);
 		secret_free(pt);
 		if (rc < 0)
 			return err_prefix(e, "%s: ", k->pubkey);
@@ -438,6 +442,7 @@ static int encrypt_per_key(struct aws_client *c, const struct cloud_flag *f,
 		free(blob);
 		json_t *it = item_common(f[F_SIGNER_ID].value, k->pubkey, chain, when);
 		if (!b64 || !it || set_s(it, "encrypted_key_password_mnemonic_b64", b64) ||
+		    set_s(it, AWS_RECORD_ATTR_CONTEXT, AWS_RECORD_PURPOSE_KEY) ||
 		    (k->deposit_b64 && set_s(it, "deposit_json_b64", k->deposit_b64))) {
 			free(b64);
 			json_decref(it);
@@ -505,8 +510,7 @@ static int encrypt_envelope(struct aws_client *c, const struct cloud_flag *f,
 	const char *chain = f[F_CHAIN].value ? f[F_CHAIN].value : "mainnet";
 	struct secret *records = NULL;
 	TRY(decrypt_keys(in, &records, e));
-	json_t *ctx = json_pack("{s:s,s:s}", "purpose", ENVELOPE_FORMAT,
-				"signer_id", signer);
+	json_t *ctx = aws_record_context(ENVELOPE_FORMAT, signer);
 	struct aws_kms_data_key dk;
 	int rc = aws_kms_generate_data_key(c, f[F_KEY_ID].value, "AES_256", ctx,
 					   NULL, &dk, e);

@@ -17,6 +17,25 @@ trap cleanup EXIT
 expect_usage nitro-signer "--control is required" enclave
 expect_usage nitro-signer "unexpected argument" enclave --control=unix:$d/c.sock extra
 expect_usage nitro-signer "^nitro-signer enclave: --control: " enclave --control=bogus:1
+# Flags that cannot take effect, and what the image must say.
+echo "vc 00:11" >"$d/clients"
+expect_usage nitro-signer "^nitro-signer enclave: --tls-known-clients-file: has no effect without a TLS identity" \
+	enclave --control=unix:$d/c.sock --nsm=sim:$d/sim --tls-known-clients-file="$d/clients"
+expect_usage nitro-signer "^nitro-signer enclave: --tls-allow-any-client: has no effect without a TLS identity" \
+	enclave --control=unix:$d/c.sock --nsm=sim:$d/sim --tls-allow-any-client
+expect_usage nitro-signer "are exclusive" enclave --control=unix:$d/c.sock --nsm=sim:$d/sim \
+	--tls-kms-key-id=arn:aws:kms:us-east-1:111122223333:key/k --tls-allow-any-client --tls-known-clients-file="$d/clients"
+expect_usage nitro-signer "^nitro-signer enclave: --signer-id is required" enclave --control=unix:$d/c.sock
+expect_usage nitro-signer "^nitro-signer enclave: --signer-id: " enclave --control=unix:$d/c.sock --signer-id="a|b"
+expect_usage nitro-signer "^nitro-signer enclave: --allow-signing-types: unknown signing type 'EXIT'" \
+	enclave --control=unix:$d/c.sock --nsm=sim:$d/sim --allow-signing-types=EXIT
+expect_usage nitro-signer "^nitro-signer enclave: --tls-known-clients-file: line 1: bad SHA-256 fingerprint" \
+	enclave --control=unix:$d/c.sock --nsm=sim:$d/sim \
+	--tls-kms-key-id=arn:aws:kms:us-east-1:111122223333:key/k --tls-known-clients-file="$d/clients"
+expect_usage nitro-signer "^nitro-signer: --tls-known-clients-file: has no effect without TLS" \
+	--tls-known-clients-file="$d/clients" eth2
+expect_usage nitro-signer "^nitro-signer: --tls-allow-any-client: has no effect without TLS" \
+	--tls-allow-any-client eth2
 
 "$BIN/nitro-signer" enclave --control="unix:$d/c.sock" \
 	--http-listen="unix:$d/api.sock" --nsm="sim:$d/sim" \
@@ -91,14 +110,34 @@ echo "$out" | sed -n 2p | grep -qF '"credentials_expiration":"2030-01-02T03:04:0
 echo "$out" | sed -n 2p | grep -qF '"tls":false' || fail "status tls after init: $out"
 ok
 
+# A reload that would leave no key is refused; so is a malformed one.
 out=$(control '{"type":"reload","records":[]}' '{"type":"reload","records":[],"region":"x"}')
-echo "$out" | sed -n 1p | grep -q '"ok":true,"keys_loaded":0' || fail "reload: $out"
+echo "$out" | sed -n 1p | grep -q '"ok":false.*no records' || fail "empty reload: $out"
 echo "$out" | sed -n 2p | grep -q 'unknown field \\"region\\"' || fail "bad reload: $out"
 ok
 
+# The image lists no client and is not --tls-allow-any-client: the health
+# routes answer, nothing else; no HTTP reload in the enclave.
 [ "$(api /upcheck)" = 200 ] || fail "upcheck after init: $(cat "$d/body")"
-[ "$(api /api/v1/eth2/publicKeys)" = 200 ] || fail "publicKeys after init"
-[ "$(cat "$d/body")" = "[]" ] || fail "publicKeys body: $(cat "$d/body")"
+[ "$(api /healthcheck)" = 200 ] || fail "healthcheck after init: $(cat "$d/body")"
+grep -q '"client-authentication"' "$d/body" || fail "healthcheck: $(cat "$d/body")"
+[ "$(api /api/v1/eth2/publicKeys)" = 401 ] || fail "publicKeys without a client: $(cat "$d/body")"
+grep -q 'client certificate required' "$d/body" || fail "401 body: $(cat "$d/body")"
+[ "$(curl -s -o "$d/body" -w '%{http_code}' -X POST --unix-socket "$d/api.sock" http://localhost/reload)" = 404 ] ||
+	fail "POST /reload in the enclave: $(cat "$d/body")"
+out=$(control '{"type":"status"}')
+for f in '"client_auth":"none"' '"known_clients":0' '"signer_id":null' '"legacy_records":false' '"keys_loaded":0'; do
+	echo "$out" | grep -qF "$f" || fail "status lacks $f: $out"
+done
+echo "$out" | grep -q '"signing_types":"[A-Z0-9_,]*"' || fail "status signing_types: $out"
+echo "$out" | grep -q 'VOLUNTARY_EXIT' && fail "exits allowed by default: $out"
+ok
+
+# Frames: the type first; a status frame over its cap is closed at once.
+out=$(control '{"records":[],"type":"reload"}')
+[ "$out" = CLOSED ] || fail "type not first answered: $out"
+out=$(control 001000007b2274797065223a22737461747573222c2278223a22)
+[ "$out" = CLOSED ] || fail "1 MiB status frame answered: $out"
 ok
 
 term_and_wait "$pid" "$d/err"

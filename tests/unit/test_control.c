@@ -359,10 +359,154 @@ static void test_type_names_round_trip(void **state)
 	assert_string_equal(control_type_name(CONTROL_CREDENTIALS), "credentials");
 }
 
+/* The type comes first: the decoder reads it before the rest arrives. */
+static void test_type_must_come_first(void **state)
+{
+	struct err e = {0};
+	const char *b = "{\"records\":[],\"type\":\"reload\"}";
+	assert_int_equal(decode_body(b, strlen(b), &e), -ERR_INVALID);
+	assert_non_null(strstr(e.msg, "type first"));
+	b = "{ \"type\":\"status\"}";
+	assert_int_equal(decode_body(b, strlen(b), NULL), -ERR_INVALID);
+	/* encode puts it first whatever order the object was built in */
+	json_t *m = json_pack("{s:[],s:s}", "records", "type", "reload");
+	uint8_t *buf;
+	size_t n;
+	assert_int_equal(control_encode(m, &buf, &n, NULL), 0);
+	assert_memory_equal(buf + 4, "{\"type\":\"reload\",", 17);
+	struct control_decoder d;
+	struct control_msg msg;
+	control_decoder_init(&d, 0);
+	assert_int_equal(decode_all(&d, buf, n, &msg, NULL), 1);
+	assert_int_equal(msg.type, CONTROL_RELOAD);
+	json_decref(msg.json);
+	control_decoder_free(&d);
+	free(buf);
+	json_decref(m);
+}
+
+/* A status frame announcing 1 MiB is refused as soon as its type is
+ * read: nothing more is buffered. */
+static void test_small_type_over_its_cap_refused_at_the_prefix(void **state)
+{
+	static const char *const prefixes[] = {"{\"type\":\"status\",\"pad\":\"",
+					       "{\"type\":\"credentials\",\"c\":"};
+	size_t announced[] = {CONTROL_MAX_STATUS + 1, CONTROL_MAX_CREDENTIALS + 1};
+	for (size_t i = 0; i < 2; i++) {
+		uint8_t buf[64] = {(uint8_t)(announced[i] >> 24),
+				   (uint8_t)(announced[i] >> 16),
+				   (uint8_t)(announced[i] >> 8),
+				   (uint8_t)announced[i]};
+		size_t n = strlen(prefixes[i]);
+		memcpy(buf + 4, prefixes[i], n);
+		struct control_decoder d;
+		struct control_msg m;
+		struct err e = {0};
+		control_decoder_init(&d, 0);
+		assert_int_equal(decode_all(&d, buf, 4 + n, &m, &e), -ERR_TOO_LARGE);
+		assert_non_null(strstr(e.msg, "over its"));
+		assert_true(control_decoder_dead(&d));
+		control_decoder_free(&d);
+	}
+	/* at the cap: accepted */
+	char body[CONTROL_MAX_STATUS];
+	memset(body, ' ', sizeof(body));
+	memcpy(body, "{\"type\":\"status\"}", 17);
+	uint8_t frame[4 + sizeof(body)];
+	struct control_decoder d;
+	struct control_msg m;
+	control_decoder_init(&d, 0);
+	assert_int_equal(decode_all(&d, frame, raw_frame(frame, body, sizeof(body)),
+				    &m, NULL), 1);
+	json_decref(m.json);
+	control_decoder_free(&d);
+}
+
+/* A frame of many tiny values: within the size cap, but its parse would
+ * need ~50 times its length. Refused by the parse budget. */
+static void test_wide_or_deep_json_refused_by_the_budget(void **state)
+{
+	size_t n = 4u << 20;
+	char *body = malloc(n);
+	assert_non_null(body);
+	static const char head[] = "{\"type\":\"init\",\"x\":[";
+	memcpy(body, head, sizeof(head) - 1);
+	size_t p = sizeof(head) - 1;
+	while (p + 5 < n) {
+		memcpy(body + p, "{},", 3);
+		p += 3;
+	}
+	memcpy(body + p, "{}]}", 4);
+	p += 4;
+	uint8_t *frame = malloc(4 + p);
+	assert_non_null(frame);
+	raw_frame(frame, body, p);
+	struct control_decoder d;
+	struct control_msg m;
+	struct err e = {0};
+	control_decoder_init(&d, 0);
+	assert_int_equal(decode_all(&d, frame, 4 + p, &m, &e), -ERR_TOO_LARGE);
+	assert_non_null(strstr(e.msg, "bytes of memory"));
+	control_decoder_free(&d);
+	/* with a budget that does fit it, the same frame parses */
+	control_decoder_init(&d, 0);
+	control_decoder_set_budget(&d, (size_t)1 << 30);
+	assert_int_equal(decode_all(&d, frame, 4 + p, &m, &e), 1);
+	json_decref(m.json);
+	control_decoder_free(&d);
+	/* deep nesting: refused (jansson's depth cap or the budget), no crash */
+	size_t depth = 100000;
+	memcpy(body, "{\"type\":\"init\",\"x\":", 19);
+	memset(body + 19, '[', depth);
+	memset(body + 19 + depth, ']', depth);
+	memcpy(body + 19 + 2 * depth, "}", 1);
+	raw_frame(frame, body, 20 + 2 * depth);
+	control_decoder_init(&d, 0);
+	assert_true(decode_all(&d, frame, 24 + 2 * depth, &m, NULL) < 0);
+	control_decoder_free(&d);
+	free(frame);
+	free(body);
+}
+
+/* A realistic init (records of base64 strings) fits the default budget. */
+static void test_large_init_of_strings_fits_the_budget(void **state)
+{
+	json_t *recs = json_array();
+	char *ct = malloc(3001);
+	assert_non_null(ct);
+	memset(ct, 'A', 3000);
+	ct[3000] = '\0';
+	for (int i = 0; i < 5000; i++)
+		json_array_append_new(recs, json_pack("{s:s,s:s,s:s,s:s}", "pubkey",
+						      "0xabc", "kind", "sample",
+						      "ciphertext_b64", ct,
+						      "context", "nitro-signer-key-v1"));
+	json_t *m = control_msg_new(CONTROL_INIT);
+	json_object_set_new(m, "records", recs);
+	uint8_t *buf;
+	size_t n;
+	assert_int_equal(control_encode(m, &buf, &n, NULL), 0);
+	assert_true(n > (14u << 20));
+	struct control_decoder d;
+	struct control_msg msg;
+	control_decoder_init(&d, 0);
+	assert_int_equal(decode_all(&d, buf, n, &msg, NULL), 1);
+	assert_int_equal(json_array_size(json_object_get(msg.json, "records")), 5000);
+	json_decref(msg.json);
+	control_decoder_free(&d);
+	free(buf);
+	free(ct);
+	json_decref(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_encode_wire_layout),
+		cmocka_unit_test(test_type_must_come_first),
+		cmocka_unit_test(test_small_type_over_its_cap_refused_at_the_prefix),
+		cmocka_unit_test(test_wide_or_deep_json_refused_by_the_budget),
+		cmocka_unit_test(test_large_init_of_strings_fits_the_budget),
 		cmocka_unit_test(test_round_trip_every_type),
 		cmocka_unit_test(test_split_at_every_boundary),
 		cmocka_unit_test(test_bytes_after_a_frame_are_left_for_the_next_call),

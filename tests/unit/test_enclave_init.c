@@ -27,6 +27,7 @@
 #include "test_aws_standins.h"
 #pragma GCC diagnostic pop
 #include "test_enclave_common.h"
+#include "enclave/enclave_internal.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -172,9 +173,13 @@ static char *b64(const void *p, size_t n)
 }
 
 /* A sample record: KMS ciphertext of {keystore_b64, password_b64,
- * mnemonic_b64} under `key`, labelled with `label`'s pubkey. */
-static json_t *sample_record(struct aws_client *c, const char *key,
-			     const struct bls_key *k, const struct bls_key *label)
+ * mnemonic_b64} under `key`, labelled with `label`'s pubkey, sealed with
+ * signer's encryption context (nitro-keys' format) or, legacy, with none
+ * (the AWS sample's). */
+static json_t *sample_record_as(struct aws_client *c, const char *key,
+				const struct bls_key *k,
+				const struct bls_key *label,
+				const char *signer, bool legacy)
 {
 	static const char password[] = "correct horse battery staple";
 	struct secret *pw = secret_from(password, strlen(password));
@@ -191,13 +196,19 @@ static json_t *sample_record(struct aws_client *c, const char *key,
 	char *text = json_dumps(pt, JSON_COMPACT);
 	uint8_t *blob;
 	size_t blob_len;
-	if (aws_kms_encrypt(c, key, (uint8_t *)text, strlen(text), NULL, &blob,
+	json_t *ctx = legacy ? NULL
+			     : aws_record_context(AWS_RECORD_PURPOSE_KEY, signer);
+	if (aws_kms_encrypt(c, key, (uint8_t *)text, strlen(text), ctx, &blob,
 			    &blob_len, &e) < 0)
 		fail_msg("encrypt: %s", e.msg);
+	json_decref(ctx);
 	char pk[99], *ct = b64(blob, blob_len);
 	pubkey_hex(label, pk);
 	json_t *rec = json_pack("{s:s,s:s,s:s}", "pubkey", pk, "kind", "sample",
 				"ciphertext_b64", ct);
+	if (!legacy)
+		json_object_set_new(rec, "context",
+				    json_string(AWS_RECORD_PURPOSE_KEY));
 	free(ct);
 	free(blob);
 	free(text);
@@ -209,6 +220,12 @@ static json_t *sample_record(struct aws_client *c, const char *key,
 }
 
 /* An envelope bundle of the given keys under one GenerateDataKey. */
+static json_t *sample_record(struct aws_client *c, const char *key,
+			     const struct bls_key *k, const struct bls_key *label)
+{
+	return sample_record_as(c, key, k, label, SIGNER_ID, false);
+}
+
 static json_t *envelope_record(struct aws_client *c, const char *key,
 			       struct bls_key **keys, size_t n, const char *id)
 {
@@ -708,7 +725,12 @@ static void test_tls_key_born_in_enclave_served_and_recovered(void **state)
 {
 	(void)state;
 	struct bls_key *k;
-	json_t *recs = one_sample_record(&k);
+	struct err e = {0};
+	assert_int_equal(bls_key_generate(&k, &e), 0);
+	struct aws_client *oc = operator_client();
+	json_t *recs = json_pack("[o]", sample_record_as(oc, g_key_sim, k, k,
+							 "tls-signer-a", false));
+	aws_client_free(oc);
 	assert_null(tls_item("tls-signer-a"));
 
 	struct test_enclave t;
@@ -1432,12 +1454,119 @@ static void test_reload_adds_keeps_and_removes_keys(void **state)
 			       "region"));
 	json_decref(r);
 	check_signs(t.en, k[1], pk[1]);
+	/* A reload that would leave no key changes nothing: no records, or
+	 * records of which none loads (another image's key). */
+	m = control_msg_new(CONTROL_RELOAD);
+	json_object_set_new(m, "records", json_array());
+	host_expect_refused(fd, m, "no records");
+	c = operator_client();
+	m = control_msg_new(CONTROL_RELOAD);
+	json_object_set_new(m, "records", json_pack(
+		"[o]", sample_record(c, g_key_other, k[0], k[0])));
+	aws_client_free(c);
+	host_expect_refused(fd, m, "none of the 1 records loaded");
+	r = host_call(fd, control_msg_new(CONTROL_STATUS));
+	assert_int_equal(json_integer_value(json_object_get(r, "keys_loaded")), 1);
+	json_decref(r);
+	check_signs(t.en, k[1], pk[1]);
 	close(fd);
 	test_enclave_stop(&t);
 	for (int i = 0; i < 3; i++) {
 		json_decref(rec[i]);
 		bls_key_free(k[i]);
 	}
+}
+
+/*
+ * The signer id is the image's: init naming another is refused; per-key
+ * records open only with the encryption context of that signer id (KMS
+ * refuses another signer's, and a host that strips or adds the context
+ * gains nothing), and records without one (the sample's format) load only
+ * when the image accepts them. A refused init leaves no credentials.
+ */
+static void test_records_bound_to_the_images_signer_id(void **state)
+{
+	(void)state;
+	struct err e = {0};
+	struct bls_key *k[5];
+	char pk[5][99];
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(bls_key_generate(&k[i], &e), 0);
+		pubkey_hex(k[i], pk[i]);
+	}
+	struct aws_client *c = operator_client();
+	json_t *mine = sample_record_as(c, g_key_sim, k[0], k[0], SIGNER_ID, false);
+	json_t *other = sample_record_as(c, g_key_sim, k[1], k[1], "other-signer",
+					 false);
+	json_t *legacy = sample_record_as(c, g_key_sim, k[2], k[2], SIGNER_ID, true);
+	json_t *faked = sample_record_as(c, g_key_sim, k[3], k[3], SIGNER_ID, true);
+	json_object_set_new(faked, "context", json_string(AWS_RECORD_PURPOSE_KEY));
+	json_t *stripped = sample_record_as(c, g_key_sim, k[4], k[4], SIGNER_ID,
+					    false);
+	json_object_del(stripped, "context");
+	aws_client_free(c);
+
+	struct enclave_opts o = {.nsm_spec = g_nsm_spec, .allow_any_client = true,
+				 .signing_types = UINT32_MAX,
+				 .signer_id = SIGNER_ID};
+	struct test_enclave t;
+	test_enclave_start_opts(&t, &o);
+	int fd = host_connect(&t);
+	json_t *m = init_msg(&t, json_pack("[O]", mine));
+	json_object_set_new(m, "signer_id", json_string("other-signer"));
+	host_expect_refused(fd, m, "is not the image's --signer-id");
+	/* A refused init (here: the TLS key's table does not exist), though
+	 * its credentials worked for KMS, pushes none into the enclave. */
+	m = init_msg(&t, json_pack("[O]", mine));
+	json_object_set_new(m, "kms_key_id", json_string(g_key_other));
+	host_expect_refused(fd, m, "tls key: DynamoDB GetItem");
+	struct aws_creds got;
+	memset(&got, 0, sizeof(got));
+	assert_true(aws_creds_get(t.en->creds, &got, &e) < 0);
+	aws_creds_clear(&got);
+	m = init_msg(&t, json_pack("[O,O,O,O,O]", mine, other, legacy, faked,
+				   stripped));
+	json_t *r = init_ok(fd, m);
+	assert_int_equal(json_integer_value(json_object_get(r, "keys_loaded")), 1);
+	json_t *keys = json_object_get(r, "keys");
+	assert_true(json_is_true(json_object_get(report_for(keys, pk[0]), "loaded")));
+	for (int i = 1; i < 5; i++)
+		assert_true(json_is_false(json_object_get(report_for(keys, pk[i]),
+							  "loaded")));
+	const char *why = json_string_value(json_object_get(report_for(keys, pk[2]),
+							    "error"));
+	assert_non_null(strstr(why, "--accept-legacy-records"));
+	why = json_string_value(json_object_get(report_for(keys, pk[1]), "error"));
+	assert_non_null(strstr(why, "InvalidCiphertext"));
+	json_decref(r);
+	r = host_call(fd, control_msg_new(CONTROL_STATUS));
+	assert_string_equal(json_string_value(json_object_get(r, "signer_id")),
+			    SIGNER_ID);
+	assert_true(json_is_false(json_object_get(r, "legacy_records")));
+	json_decref(r);
+	assert_true(aws_creds_get(t.en->creds, &got, &e) == 0);
+	aws_creds_clear(&got);
+	check_signs(t.en, k[0], pk[0]);
+	close(fd);
+	test_enclave_stop(&t);
+
+	/* An image that accepts the sample's format loads the legacy record. */
+	o.accept_legacy_records = true;
+	test_enclave_start_opts(&t, &o);
+	fd = host_connect(&t);
+	r = init_ok(fd, init_msg(&t, json_pack("[O,O]", mine, legacy)));
+	assert_int_equal(json_integer_value(json_object_get(r, "keys_loaded")), 2);
+	json_decref(r);
+	check_signs(t.en, k[2], pk[2]);
+	close(fd);
+	test_enclave_stop(&t);
+	json_decref(mine);
+	json_decref(other);
+	json_decref(legacy);
+	json_decref(faked);
+	json_decref(stripped);
+	for (int i = 0; i < 5; i++)
+		bls_key_free(k[i]);
 }
 
 int main(void)
@@ -1456,6 +1585,7 @@ int main(void)
 		cmocka_unit_test(test_status_answers_while_init_runs),
 		cmocka_unit_test(test_connection_slot_reuse_during_init),
 		cmocka_unit_test(test_tls_key_pinned_by_the_image),
+		cmocka_unit_test(test_records_bound_to_the_images_signer_id),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

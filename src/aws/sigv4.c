@@ -6,7 +6,7 @@
  * signed-header list, payload hash), the string to sign, the derived
  * signing key and the signature, for header signing (Authorization) and for
  * query signing (presigned URLs). The rules are those of AWS's published
- * test suite (../shared/reference/sigv4/, every case checked in
+ * test suite (tests/vectors/reference/sigv4/, every case checked in
  * tests/unit/test_aws_sigv4.c). The secret key only touches HMAC inputs in
  * secure memory and stack buffers that are cleansed.
  */

@@ -222,12 +222,12 @@ int enclave_reload_check(const json_t *msg, struct err *e);
 
 /*
  * At most this many records in one init or reload, and they must fit in
- * one frame (CONTROL_MAX_FRAME, 16 MiB of JSON): a per-key record is about
- * 2.5 KiB (at most ENCLAVE_MAX_SAMPLE_B64 of ciphertext), so 6000 of them
+ * one frame (CONTROL_MAX_FRAME, 16 MiB of JSON): a per-key record is 2.5 to
+ * 3 KiB (at most ENCLAVE_MAX_SAMPLE_B64 of ciphertext), so 5000 of them
  * take about 15 MiB; an envelope of 3000 keys about 620 KiB. The host
  * refuses to send a list that does not fit, saying so.
  */
-#define ENCLAVE_MAX_RECORDS 6000
+#define ENCLAVE_MAX_RECORDS 5000
 #define ENCLAVE_MAX_SAMPLE_B64 8192
 /*
  * One key record as init/reload's schema wants it (records[i] in the

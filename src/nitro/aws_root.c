@@ -4,7 +4,7 @@
  *
  * Source: AWS, https://aws-nitro-enclaves.amazonaws.com/AWS_NitroEnclaves_Root-G1.zip
  * (docs.aws.amazon.com/enclaves/latest/user/verify-root.html); these bytes
- * are the DER of ../shared/reference/nitro-attestation/aws-nitro-enclaves-root-G1.der
+ * are the DER of tests/vectors/reference/nitro-attestation/aws-nitro-enclaves-root-G1.der
  * (byte-equal to cabundle[0] of every real document there). Subject and
  * issuer C=US, O=Amazon, OU=AWS, CN=aws.nitro-enclaves; valid 2019-10-28 ..
  * 2049-10-28; P-384. SHA-256 of the DER (not of the ZIP AWS quotes):

@@ -34,7 +34,7 @@ static uint8_t *read_ref(const char *name, size_t *len)
 	char path[1024];
 	char *buf = NULL;
 	snprintf(path, sizeof(path), "%s/nitro-attestation/%s",
-		 dir ? dir : "../shared/reference", name);
+		 dir ? dir : "tests/vectors/reference", name);
 	assert_int_equal(file_read_all(path, 1 << 20, &buf, len, NULL), 0);
 	return (uint8_t *)buf;
 }

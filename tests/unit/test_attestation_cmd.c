@@ -88,7 +88,7 @@ static void run_free(struct run *r)
 static const char *ref_dir(void)
 {
 	const char *d = getenv("NS_REFERENCE_DIR");
-	return d ? d : "../shared/reference";
+	return d ? d : "tests/vectors/reference";
 }
 
 static void ref_path(char *buf, size_t len, const char *name)

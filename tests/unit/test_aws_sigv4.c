@@ -1,6 +1,6 @@
 /*
  * test_aws_sigv4.c: our SigV4 against AWS's own test suite
- * (../shared/reference/sigv4/, from awslabs/aws-c-auth): for every case and
+ * (tests/vectors/reference/sigv4/, from awslabs/aws-c-auth): for every case and
  * both signing modes, the canonical request, the string to sign and the
  * signature must equal AWS's files byte for byte, and the Authorization
  * header must equal the one in the signed request.

@@ -1,6 +1,6 @@
 /*
  * test_eip2333.c: the EIP-2333 key tree and EIP-2334 paths
- * (src/crypto/eip2333.c) against ../shared/reference/eip2333-vectors.json
+ * (src/crypto/eip2333.c) against tests/vectors/reference/eip2333-vectors.json
  * (ethereum/ERCs erc-2333.md Test Cases 0-3 and the intermediate-values
  * vector, CC0), from BIP-39 mnemonic to master key, plus path parsing.
  */
@@ -24,7 +24,7 @@ static int load(void **state)
 	char path[1024];
 	json_error_t je;
 	snprintf(path, sizeof(path), "%s/eip2333-vectors.json",
-		 dir ? dir : "../shared/reference");
+		 dir ? dir : "tests/vectors/reference");
 	vectors = json_load_file(path, 0, &je);
 	return vectors ? 0 : -1;
 }

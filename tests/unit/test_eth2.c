@@ -29,6 +29,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "test_sign_examples.h"
+
 #include "eth2/eth2.h"
 
 static struct eth2_network mainnet, minimal, minimal_altair, mainnet_electra;
@@ -71,12 +73,7 @@ static int setup(void **state)
 {
 	(void)state;
 	struct err e = {0};
-	char path[512];
-	const char *src = getenv("NS_SOURCE_DIR");
-	snprintf(path, sizeof(path),
-		 "%s/tests/unit/vectors/web3signer_sign_examples.json",
-		 src ? src : ".");
-	examples = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
+	examples = sign_examples_load();
 	if (!examples)
 		return -1;
 	if (eth2_network_load("mainnet", &mainnet, &e) < 0 ||
@@ -113,15 +110,7 @@ static int teardown(void **state)
 /* A fresh copy of the named example request. */
 static json_t *example(const char *name)
 {
-	json_t *arr = json_object_get(examples, "examples");
-	for (size_t i = 0; i < json_array_size(arr); i++) {
-		json_t *ex = json_array_get(arr, i);
-		if (strcmp(json_string_value(json_object_get(ex, "name")),
-			   name) == 0)
-			return json_deep_copy(json_object_get(ex, "request"));
-	}
-	fail_msg("no example %s", name);
-	return NULL;
+	return sign_example(examples, name);
 }
 
 /* The object holding the last component of a dotted path, and that name. */

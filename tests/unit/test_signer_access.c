@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "signer/signer.h"
+#include "test_sign_examples.h"
 
 #define BIT(t) (UINT32_C(1) << (t))
 #define PK "0x" \
@@ -32,12 +33,7 @@ static int setup(void **state)
 {
 	(void)state;
 	struct err e = {0};
-	char path[512];
-	const char *src = getenv("NS_SOURCE_DIR");
-	snprintf(path, sizeof(path),
-		 "%s/tests/unit/vectors/web3signer_sign_examples.json",
-		 src ? src : ".");
-	examples = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
+	examples = sign_examples_load();
 	return examples && eth2_network_load("mainnet", &mainnet, &e) == 0 ? 0 : -1;
 }
 
@@ -50,14 +46,10 @@ static int teardown(void **state)
 
 static char *example_body(const char *name)
 {
-	json_t *arr = json_object_get(examples, "examples");
-	for (size_t i = 0; i < json_array_size(arr); i++) {
-		json_t *ex = json_array_get(arr, i);
-		if (strcmp(json_string_value(json_object_get(ex, "name")), name) == 0)
-			return json_dumps(json_object_get(ex, "request"), JSON_COMPACT);
-	}
-	fail_msg("no example %s", name);
-	return NULL;
+	json_t *req = sign_example(examples, name);
+	char *body = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	return body;
 }
 
 /* ---- the policy's rule --------------------------------------------------- */

@@ -1,7 +1,7 @@
 // BIP-39 seeds and EIP-2333/2334 validator keys written out from the specs with node:crypto only
 // (PBKDF2-HMAC-SHA512, HKDF-SHA256, SHA-256): an implementation independent of the signer's, to
 // derive the key a mnemonic gives at m/12381/3600/i/0/0. eip2333SelfCheck() holds it to the
-// published vectors (ethereum/ERCs erc-2333.md, CC0, in ../shared/reference/eip2333-vectors.json).
+// published vectors (ethereum/ERCs erc-2333.md, CC0, in tests/vectors/reference/eip2333-vectors.json).
 
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -60,7 +60,7 @@ export function deriveSkAtPath(seed, p) {
 
 // Problems (empty = fine) against the published EIP-2333 vectors, mnemonic to child key.
 export function eip2333SelfCheck(referenceDir) {
-  const dir = referenceDir || path.resolve(import.meta.dirname, "../../../../shared/reference");
+  const dir = referenceDir || path.resolve(import.meta.dirname, "../../vectors/reference");
   const file = path.join(dir, "eip2333-vectors.json");
   const problems = [];
   let vectors;

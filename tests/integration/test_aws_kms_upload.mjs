@@ -2,8 +2,9 @@
 // the stand-ins (started here, stopped at the end): 100 keys encrypted with
 // KMS and uploaded to DynamoDB (dynalite), read back through our paginated
 // Query (`list --page-size=7`) and, independently, through AWS's JavaScript
-// SDK (records decrypt to the very keystore files and passwords), an
-// envelope bundle that AWS's SDK + node's AES-GCM + noble BLS open and check
+// SDK (records decrypt, with the encryption context {purpose:
+// nitro-signer-key-v1, signer_id} their kms_context attribute announces and
+// only with it, to the very keystore files and passwords), an envelope bundle that AWS's SDK + node's AES-GCM + noble BLS open and check
 // key by key, the key policy from `kms policy` enforced by the KMS stand-in,
 // and the faults: throttling storms, 5xx, truncated bodies, malformed JSON,
 // batches that stay unprocessed (reported by pubkey; a re-run completes),
@@ -166,14 +167,16 @@ try {
     assert.ok(pages >= 15, `pagination: ${l.stderr}`);
   });
 
-  await test('records decrypt (AWS SDK) to the keystore files and passwords', async () => {
+  await test('records decrypt (AWS SDK, their encryption context) to the keystore files and passwords', async () => {
     const items = await itemsOf('validator_keys', 'signer-1');
     assert.equal(items.length, 100);
     const kms = kmsClient();
+    const context = { purpose: 'nitro-signer-key-v1', signer_id: 'signer-1' };
     for (const it of items.slice(0, 100)) {
       const k = keys.find((x) => x.pubkey === it.pubkey.S);
+      assert.deepEqual(it.kms_context, { S: 'nitro-signer-key-v1' }, `${it.pubkey.S}: kms_context`);
       const dec = await kms.send(new kmsSdk.DecryptCommand({
-        CiphertextBlob: Buffer.from(it.encrypted_key_password_mnemonic_b64.S, 'base64') }));
+        CiphertextBlob: Buffer.from(it.encrypted_key_password_mnemonic_b64.S, 'base64'), EncryptionContext: context }));
       const rec = JSON.parse(Buffer.from(dec.Plaintext).toString('utf8'));
       assert.deepEqual(Object.keys(rec), ['keystore_b64', 'password_b64', 'mnemonic_b64']);
       assert.deepEqual(Buffer.from(rec.keystore_b64, 'base64'), fs.readFileSync(path.join(KS, k.file)));
@@ -184,6 +187,14 @@ try {
       assert.equal(Boolean(it.deposit_json_b64), dep);
       if (dep) assert.equal(JSON.parse(Buffer.from(it.deposit_json_b64.S, 'base64')).pubkey, k.pubkey.slice(2));
     }
+    // Without the context, or with another signer's or purpose, KMS does not open it.
+    const blob = Buffer.from(items[0].encrypted_key_password_mnemonic_b64.S, 'base64');
+    await assert.rejects(kms.send(new kmsSdk.DecryptCommand({ CiphertextBlob: blob })),
+      { name: 'InvalidCiphertextException' });
+    await assert.rejects(kms.send(new kmsSdk.DecryptCommand({ CiphertextBlob: blob,
+      EncryptionContext: { ...context, signer_id: 'signer-2' } })), { name: 'InvalidCiphertextException' });
+    await assert.rejects(kms.send(new kmsSdk.DecryptCommand({ CiphertextBlob: blob,
+      EncryptionContext: { ...context, purpose: 'nitro-signer-envelope-v1' } })), { name: 'InvalidCiphertextException' });
   });
 
   await test('re-running the upload is idempotent', async () => {
@@ -255,7 +266,8 @@ try {
     assert.equal(r.status, 0, r.stderr);
     const recs = JSON.parse(fs.readFileSync(out, 'utf8'));
     assert.equal(recs.length, 100);
-    assert.ok(recs.every((x) => x.web3signer_uuid === 'file-signer' && x.encrypted_key_password_mnemonic_b64));
+    assert.ok(recs.every((x) => x.web3signer_uuid === 'file-signer' && x.encrypted_key_password_mnemonic_b64 &&
+      x.kms_context === 'nitro-signer-key-v1'), JSON.stringify(recs[0]));
     oneLineError(nk([...base, '--signer-id=file-signer', `--out=${out}`]), /exists; not overwriting/);
   });
 

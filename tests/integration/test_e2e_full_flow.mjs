@@ -10,12 +10,16 @@
 //     an envelope bundle and uploads them; one more record is encrypted
 //     under the other PCR0's key.
 //  3. nitro-host run (local runner) starts `nitro-signer enclave` on unix
-//     sockets, reads the records from DynamoDB with IMDS credentials, sends
-//     init; the enclave reaches KMS and DynamoDB only through the host's
-//     proxies, is born a TLS key, loads 8 keys and reports the 9th refused.
+//     sockets (the image names its signer id and lists one validator
+//     client's certificate, made here with openssl), reads the records from
+//     DynamoDB with IMDS credentials, sends init; the enclave reaches KMS
+//     and DynamoDB only through the host's proxies, is born a TLS key, loads
+//     8 keys and reports the 9th refused.
 //  4. Validator-client style HTTPS through the host's TCP proxy, pinning
-//     the certificate the host wrote: every key signs, and each signature
-//     verifies with noble's BLS over the signing root Lodestar's SSZ gives.
+//     the certificate the host wrote and presenting the listed client
+//     certificate: every key signs, and each signature verifies with noble's
+//     BLS over the signing root Lodestar's SSZ gives. Without the client
+//     certificate nothing signs (401); health routes stay open.
 //  5. GET /attestation: the document verifies with nitro-keys (PCR0, nonce,
 //     certificate) and, independently, with the KMS stand-in's verifier.
 //  6. SIGKILL the enclave: the watchdog restarts it, the same certificate
@@ -35,6 +39,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fromHex, toHex, verify } from '../js/lib/bls.mjs';
+import { makeClientCert, writeKnownClients } from '../js/lib/enclave.mjs';
 import { builders, epochIn, FORK } from '../js/lib/eth2.mjs';
 import { createAttestationConfig, verifyAttestationDocument } from '../standins/recipient.mjs';
 
@@ -229,6 +234,10 @@ const ddbUrl = new URL(env.AWS_ENDPOINT_URL_DYNAMODB);
 const sock = (n) => path.join(tmp, n);
 const configPath = path.join(tmp, 'nitro-host.yaml');
 const certPath = path.join(tmp, 'tls.crt');
+// The validator client the image lets sign (its certificate's SHA-256 in the known-clients file).
+const client = makeClientCert(tmp, 'e2e-validator-client');
+const knownClientsPath = path.join(tmp, 'known-clients.txt');
+writeKnownClients(knownClientsPath, [client]);
 fs.writeFileSync(configPath, `# written by test_e2e_full_flow.mjs
 region: ${env.AWS_REGION}
 signer_id: ${SIGNER_ID}
@@ -259,6 +268,8 @@ runner:
     - --http-listen=unix:${sock('api.sock')}
     - --nsm=sim:${simDir}
     - --tls-kms-key-id=${env.KEY_ARN}
+    - --signer-id=${SIGNER_ID}
+    - --tls-known-clients-file=${knownClientsPath}
 restart:
   max_backoff_s: 2
 proxies:
@@ -301,7 +312,8 @@ await step('nitro-host run: enclave started, records read with IMDS credentials,
 
 // ---- 4. HTTPS through the host's TCP proxy ----
 const api = (p, opts = {}) => request(`https://localhost:${port.api}${p}`, {
-  ca: cert1, lookup: (_h, o, cb) => (o?.all ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(null, '127.0.0.1', 4)),
+  ca: cert1, cert: client.cert, key: client.key,
+  lookup: (_h, o, cb) => (o?.all ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(null, '127.0.0.1', 4)),
   ...opts });
 const post = (p, body) => api(p, { method: 'POST', body: JSON.stringify(body),
   headers: { 'content-type': 'application/json', accept: 'application/json' } });
@@ -314,7 +326,7 @@ async function signAndVerify(pubkey, epoch) {
   check(verify(fromHex(sig), c.root, fromHex(pubkey)), `signature by ${pubkey} verifies (noble, Lodestar SSZ root)`);
 }
 
-await step('HTTPS via the TCP proxy, pinned certificate: publicKeys lists 8, every key signs and verifies', async () => {
+await step('HTTPS via the TCP proxy, pinned certificate, the listed client certificate: publicKeys lists 8, every key signs and verifies; no client certificate: 401', async () => {
   const pk = await api('/api/v1/eth2/publicKeys', { headers: { accept: 'application/json' } });
   check(pk.status === 200, `publicKeys ${pk.status}`);
   const listed = json(pk).sort();
@@ -324,6 +336,15 @@ await step('HTTPS via the TCP proxy, pinned certificate: publicKeys lists 8, eve
   for (const k of allKeys()) await signAndVerify(k, epoch);
   const r = await post(`/api/v1/eth2/sign/${refusedKey}`, builders.RANDAO_REVEAL(FORK.FULU, epoch).body);
   check(r.status === 404, `refused key -> 404, got ${r.status}`);
+  // Without the client certificate: the health route answers, nothing is listed or signed.
+  const anon = { cert: undefined, key: undefined };
+  const up = await api('/upcheck', anon);
+  check(up.status === 200, `upcheck without a client certificate: ${up.status}`);
+  const pk401 = await api('/api/v1/eth2/publicKeys', anon);
+  check(pk401.status === 401, `publicKeys without a client certificate -> 401, got ${pk401.status} ${pk401.body}`);
+  const s401 = await api(`/api/v1/eth2/sign/${sampleKeys[0]}`, { ...anon, method: 'POST',
+    body: JSON.stringify(builders.RANDAO_REVEAL(FORK.FULU, epoch).body), headers: { 'content-type': 'application/json' } });
+  check(s401.status === 401 && json(s401).error === 'client certificate required', `sign without a client certificate -> 401, got ${s401.status} ${s401.body}`);
   // Plain HTTP to the TLS port is not served.
   await assert.rejects(request(`http://127.0.0.1:${port.api}/upcheck`), undefined, 'plain HTTP must fail');
   // A client pinning another certificate does not get through.

@@ -5,19 +5,19 @@
  * would let two parsers of the same bytes disagree.
  *
  * json_parse_bounded also bounds the memory a parse may take. jansson
- * allocates through hooks we install once (json_set_alloc_funcs); they are
- * plain malloc and free, so memory allocated before or after the switch,
- * or on other threads, is compatible. While a bounded parse runs, the hooks
+ * allocates through hooks installed before main() (json_set_alloc_funcs, a
+ * constructor of this file, which every binary links); they are plain
+ * malloc and free, so memory allocated by either is freed by either. While a bounded parse runs, the hooks
  * of that thread (thread-local state) add malloc_usable_size() of every
  * block jansson allocates and subtract what it frees; past the budget the
  * allocation fails, jansson unwinds and frees what it built, and the parse
- * reports -ERR_TOO_LARGE.
+ * reports -ERR_TOO_LARGE. The count is of usable sizes: the allocator's
+ * own headers (a few bytes a block) come on top.
  */
 #include "core.h"
 
 #include <jansson.h>
 #include <malloc.h>
-#include <pthread.h>
 #include <stdlib.h>
 
 struct parse_budget {
@@ -59,9 +59,8 @@ static void counting_free(void *p)
 	free(p);
 }
 
-static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
-
-static void install_hooks(void)
+/* Installed before main() runs, so before any thread is inside jansson. */
+__attribute__((constructor)) static void install_hooks(void)
 {
 	json_set_alloc_funcs(counting_malloc, counting_free);
 }
@@ -85,7 +84,6 @@ int json_parse_bounded(const char *text, size_t len, const char *what,
 {
 	if (max_bytes == 0)
 		return json_parse_strict(text, len, what, out, e);
-	pthread_once(&hooks_once, install_hooks);
 	budget = (struct parse_budget){.active = true, .max = max_bytes};
 	struct err pe = {0};
 	int rc = json_parse_strict(text, len, what, out, &pe);

@@ -158,8 +158,9 @@ static void api_handle(const struct http_req *req, struct http_reply *r,
 		http_reply_error(r, 503, "not initialised");
 		return;
 	}
-	/* en->tls is written before the signer is published (release). */
-	if (en->tls && !req->tls) {
+	/* en->tls is written before the signer is published (release). The
+	 * http server refuses these too; this is the enclave's own word. */
+	if ((en->tls || en->api_tls_flags) && !req->tls) {
 		http_reply_error(r, 403, "TLS required");
 		return;
 	}

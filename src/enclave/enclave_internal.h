@@ -60,6 +60,9 @@ struct enclave {
 	 * worker's init and the control thread's `credentials` both write). */
 	pthread_mutex_t state_lock;
 	char creds_expiration[64];
+	/* Bumped by every accepted `credentials` frame: init hands over its
+	 * own only when none came while it ran. */
+	_Atomic uint64_t creds_gen;
 	/* The worker (runtime.c): the init/reload it runs (CONTROL_REPLY when
 	 * none), its message and connection; worker_running and done_pipe
 	 * belong to the control thread. */

@@ -741,6 +741,7 @@ static int make_signer(const struct enclave *en, const json_t *m,
 	o.signing_types = en->signing_types;
 	o.client_auth = en->allow_any_client ? SIGNER_CLIENTS_ANY
 					     : SIGNER_CLIENTS_LISTED;
+	o.known_clients = http_known_clients_count(en->known_clients);
 	o.http_reload_disabled = true;
 	TRY(eth2_network_load(o.network_name, &net, e));
 	struct key_registry *reg = NULL;
@@ -958,7 +959,8 @@ int enclave_init_run(struct enclave *en, const json_t *m,
 	c.signer_id = en->signer_id ? en->signer_id : str_of(m, "signer_id");
 	c.accept_legacy = en->accept_legacy;
 	/* The init's own credentials: a refused init leaves the enclave's
-	 * (en->creds, what `credentials` frames refresh) as they were. */
+	 * (en->creds, what `credentials` frames refresh) as they were; a
+	 * successful one hands them over once it is published (runtime.c). */
 	struct aws_creds_provider *creds = aws_creds_pushed_new(e);
 	int rc = creds ? aws_creds_push_json(creds, json_object_get(
 						     m, "credentials"), e)
@@ -979,10 +981,7 @@ int enclave_init_run(struct enclave *en, const json_t *m,
 		rc = make_signer(en, m, &c, &out->signer, e);
 	if (rc == 0)
 		rc = keep_cfg(m, c.signer_id, &out->cfg, e);
-	/* Done: the enclave's credentials become init's (they were valid). */
-	if (rc == 0)
-		rc = aws_creds_push_json(en->creds, json_object_get(
-						 m, "credentials"), e);
+
 	if (rc == 0) {
 		out->report = c.report;
 		c.report = NULL;

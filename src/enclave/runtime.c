@@ -205,7 +205,8 @@ static json_t *slashing_status(struct signer *s)
  * client_auth "known_clients" (with their count), "any_client" (the image
  * says --tls-allow-any-client) or "none" (nothing may sign); the signer id
  * (null: taken from init, simulator only); the signing types allowed;
- * whether records without an encryption context are accepted.
+ * whether records without an encryption context are accepted; and the
+ * largest init/reload frame this enclave takes (from its memory).
  */
 static int add_policy_fields(const struct enclave *en, json_t *r)
 {
@@ -222,7 +223,9 @@ static int add_policy_fields(const struct enclave *en, json_t *r)
 					      : json_null()) < 0 ||
 	    json_object_set_new(r, "signing_types", json_string(types)) < 0 ||
 	    json_object_set_new(r, "legacy_records",
-				json_boolean(en->accept_legacy)) < 0)
+				json_boolean(en->accept_legacy)) < 0 ||
+	    json_object_set_new(r, "max_frame",
+				json_integer((json_int_t)en->max_frame)) < 0)
 		return -ERR_NOMEM;
 	return 0;
 }
@@ -271,6 +274,7 @@ static json_t *handle_credentials(struct enclave *en, const json_t *msg)
 		return reply_error("credentials: want {\"type\",\"credentials\"}");
 	if (aws_creds_push_json(en->creds, c, &e) < 0)
 		return reply_error(e.msg);
+	atomic_fetch_add(&en->creds_gen, 1);
 	enclave_note_credentials(en, c);
 	json_t *r = control_msg_new(CONTROL_REPLY);
 	if (r && json_object_set_new(r, "ok", json_true()) < 0) {
@@ -337,11 +341,11 @@ static json_t *handle_init(struct enclave *en, const json_t *msg)
 		return reply_error("already initialised");
 	struct err e = {0};
 	struct enclave_init_result res;
+	uint64_t gen = atomic_load(&en->creds_gen);
 	if (enclave_init_run(en, msg, &res, &e) < 0) {
 		log_error("init refused: %s", e.msg);
 		return reply_error(e.msg);
 	}
-	enclave_note_credentials(en, json_object_get(msg, "credentials"));
 	size_t loaded = signer_key_count(res.signer);
 	json_t *r = reply_keys(loaded, res.report);
 	if (r && res.tls && add_tls_fields(r, res.tls) < 0) {
@@ -359,6 +363,12 @@ static json_t *handle_init(struct enclave *en, const json_t *msg)
 		init_result_free(&res);
 		return NULL;
 	}
+	/* Init's credentials become the enclave's, unless a `credentials`
+	 * frame brought newer ones meanwhile (init checked them already). */
+	const json_t *creds = json_object_get(msg, "credentials");
+	if (atomic_load(&en->creds_gen) == gen &&
+	    aws_creds_push_json(en->creds, creds, &e) == 0)
+		enclave_note_credentials(en, creds);
 	/* The TLS identity is live (publish_tls); the signer goes last. */
 	en->cfg = res.cfg;
 	atomic_store_explicit(&en->signer, res.signer, memory_order_release);
@@ -612,8 +622,10 @@ int enclave_run(struct enclave *en)
 			ssize_t r = recv(conns[i].fd, buf, sizeof(buf), 0);
 			if (r < 0 && (errno == EINTR || errno == EAGAIN))
 				continue;
+			/* A connection whose init/reload runs is never closed
+			 * here: the worker replies on its descriptor. */
 			if (r <= 0 || conn_feed(en, &conns[i], buf, (size_t)r) < 0 ||
-			    over_budget(en, conns, nconns))
+			    (!conns[i].busy && over_budget(en, conns, nconns)))
 				conn_close(&conns[i]);
 			if (r > 0)
 				OPENSSL_cleanse(buf, (size_t)r);

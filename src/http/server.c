@@ -529,6 +529,14 @@ static void on_request(struct evhttp_request *evreq, void *arg)
 		return;
 	}
 	j->loop = l;
+	/* Fail closed: with TLS on, a plain connection (accepted before
+	 * http_server_set_tls, or evhttp's own when ours could not be made)
+	 * is never served. */
+	if (atomic_load(&s->tls) && !j->req.tls) {
+		job_free(j);
+		reply_now(evreq, 403, "TLS required");
+		return;
+	}
 	s->h.handle(&j->req, &j->reply, s->h.arg);
 	if (j->reply.park_fn) {
 		http_park_fn start = j->reply.park_fn;
@@ -626,19 +634,34 @@ static bool fresh_reserve(struct http_loop *l)
 	return true;
 }
 
+/*
+ * A connection's input buffer is capped (read high-watermark): evhttp keeps
+ * reading while it writes a reply, so a client that pipelines requests and
+ * never reads the answers would otherwise grow it without limit. Past the
+ * mark the bufferevent stops reading until evhttp has consumed the bytes
+ * (a request's headers, or a body as it is moved out), so a body larger
+ * than the mark still arrives in pieces.
+ */
+#define READ_HIGH_WATERMARK (HEADERS_MAX + 16 * 1024)
+
 static struct bufferevent *new_bev(struct event_base *base, SSL_CTX *tls)
 {
-	if (!tls)
-		return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-	SSL *ssl = SSL_new(tls);
-	if (!ssl)
-		return NULL;
-	/* On failure libevent frees ssl (BEV_OPT_CLOSE_ON_FREE). */
-	struct bufferevent *bev = bufferevent_openssl_socket_new(
-		base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-		BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	struct bufferevent *bev;
+	if (!tls) {
+		bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	} else {
+		SSL *ssl = SSL_new(tls);
+		if (!ssl)
+			return NULL;
+		/* On failure libevent frees ssl (BEV_OPT_CLOSE_ON_FREE). */
+		bev = bufferevent_openssl_socket_new(
+			base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+			BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+		if (bev)
+			bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	}
 	if (bev)
-		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+		bufferevent_setwatermark(bev, EV_READ, 0, READ_HIGH_WATERMARK);
 	return bev;
 }
 

@@ -60,6 +60,7 @@ struct signer {
 	bool metrics_enabled;
 	/* who may call what (signer.h) */
 	enum signer_client_auth client_auth;
+	size_t known_clients;   /* LISTED: how many (0: nobody may sign) */
 	uint32_t signing_types;
 	bool http_reload;
 	/* key loading options, kept for /reload */
@@ -148,6 +149,7 @@ int signer_new(const struct signer_options *o, const struct eth2_network *net,
 	s->slashing_enabled = o->slashing_enabled;
 	s->metrics_enabled = o->metrics_enabled;
 	s->client_auth = o->client_auth;
+	s->known_clients = o->known_clients;
 	s->signing_types = o->signing_types;
 	s->http_reload = !o->http_reload_disabled;
 	s->keystores_path = dup_opt(o->keystores_path);
@@ -601,13 +603,17 @@ static void healthcheck_reply(struct signer *s, struct http_reply *r,
 static json_t *client_auth_check(const struct signer *s)
 {
 	bool any = s->client_auth == SIGNER_CLIENTS_ANY;
+	bool none = !any && s->known_clients == 0;
 	json_t *c = json_pack("{s:s,s:s,s:{s:s}}", "id", "client-authentication",
 			      "status", "UP", "data", "mode",
-			      any ? "any-client" : "known-clients");
-	if (c && any)
+			      any ? "any-client" : none ? "none" : "known-clients");
+	const char *warning = any ? "--tls-allow-any-client: any TLS client may "
+				    "sign"
+			      : none ? "no client is listed: nothing is signed"
+				     : NULL;
+	if (c && warning)
 		json_object_set_new(json_object_get(c, "data"), "warning",
-				    json_string("--tls-allow-any-client: any "
-						"TLS client may sign"));
+				    json_string(warning));
 	return c;
 }
 
@@ -781,10 +787,12 @@ static bool cross_site(const struct http_req *req, struct http_reply *r)
 static void handle_reload(struct signer *s, const struct http_req *req,
 			  struct http_reply *r)
 {
+	/* Only POST starts a reload (GET and HEAD report), and not from a
+	 * web page. */
 	if (req->method == HTTP_POST && cross_site(req, r))
 		return;
 	pthread_mutex_lock(&s->reload_lock);
-	if (req->method == HTTP_GET) {
+	if (req->method != HTTP_POST) {
 		json_t *o = json_pack("{s:s}", "status",
 				      reload_state_name(s->reload_state));
 		if (s->reload_time) {
@@ -864,7 +872,7 @@ static void handle_metrics(struct signer *s, struct http_reply *r)
 		     (unsigned long long)atomic_load(&s->status_total[i]));
 	EMIT("# HELP signing_keys_loaded Keys available for signing.\n"
 	     "# TYPE signing_keys_loaded gauge\nsigning_keys_loaded %zu\n",
-	     keys_count(s->keys));
+	     signer_key_count(s));
 #undef EMIT
 	if (len >= cap) {
 		free(buf);

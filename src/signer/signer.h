@@ -76,6 +76,7 @@ struct signer_options {
 	const char *allow_signing_types; /* --allow-signing-types as given */
 	uint32_t signing_types;          /* parsed: bit per eth2_sign_type */
 	enum signer_client_auth client_auth;
+	size_t known_clients;            /* LISTED: how many are listed */
 	bool http_reload_disabled;       /* the enclave: the host's control
 					  * reload is the only reload */
 	int max_conns;                   /* --http-max-connections (0: derived) */

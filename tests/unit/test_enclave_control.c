@@ -397,6 +397,47 @@ static void test_status_reports_credentials_expiration(void **state)
 	test_enclave_stop(&t);
 }
 
+/*
+ * Two hosts each hold most of a 16 MiB init frame (the control connections'
+ * buffer budget is two frames); a third sends an init: its connection grows
+ * the total past the budget, but it is not closed, since the worker answers
+ * on it. It gets its reply; one of the hoarders is closed instead later.
+ */
+static void test_buffer_budget_never_closes_a_busy_connection(void **state)
+{
+	(void)state;
+	struct test_enclave t;
+	test_enclave_start(&t, "sim:", 0);
+	int hoard[2];
+	size_t frame = CONTROL_MAX_FRAME;
+	size_t part = frame - 1024;
+	char *body = malloc(part);
+	assert_non_null(body);
+	memset(body, ' ', part);
+	memcpy(body, "{\"type\":\"init\",\"pad\":\"", 22);
+	for (int i = 0; i < 2; i++) {
+		hoard[i] = host_connect(&t);
+		uint8_t hdr[4] = {(uint8_t)(frame >> 24), (uint8_t)(frame >> 16),
+				  (uint8_t)(frame >> 8), (uint8_t)frame};
+		host_send_raw(hoard[i], hdr, 4);
+		host_send_raw(hoard[i], body, part);
+	}
+	free(body);
+	/* let the enclave read the hoards */
+	int probe = host_connect(&t);
+	json_decref(expect_ok(host_call(probe, status_msg())));
+	close(probe);
+	int fd = host_connect(&t);
+	json_t *r = host_call(fd, empty_init(&t));
+	assert_non_null(r); /* a reply, not a closed connection */
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	json_decref(r);
+	close(fd);
+	close(hoard[0]);
+	close(hoard[1]);
+	test_enclave_stop(&t);
+}
+
 int main(void)
 {
 	secret_init();
@@ -413,6 +454,7 @@ int main(void)
 		cmocka_unit_test(test_new_init_fields_validated),
 		cmocka_unit_test(test_status_reports_credentials_expiration),
 		cmocka_unit_test(test_host_cannot_choose_endpoints_or_tls_key),
+		cmocka_unit_test(test_buffer_budget_never_closes_a_busy_connection),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -718,6 +718,61 @@ static void test_conn_cap_tls(void **state)
 	SSL_CTX_free(sctx);
 }
 
+static long rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kib = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			kib = strtol(line + 6, NULL, 10);
+	if (f)
+		fclose(f);
+	return kib;
+}
+
+/*
+ * A client that pipelines requests and never reads the replies: the server
+ * stops reading once a connection's input holds a request's worth (the
+ * read high-watermark), so its memory stays flat instead of growing with
+ * everything the client sends (it grew about 150 MB a second before).
+ */
+static void test_pipelined_flood_memory_bounded(void **state)
+{
+	struct srv v;
+	srv_start(&v, NULL, 0);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	assert_true(fd >= 0);
+	int small = 4096;
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small,
+				    sizeof(small)), 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(v.port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	assert_true(rc == 0 || errno == EINPROGRESS);
+	static const char req[] = "GET /upcheck HTTP/1.1\r\nHost: localhost\r\n\r\n";
+	char burst[200 * (sizeof(req) - 1)];
+	for (size_t i = 0; i < 200; i++)
+		memcpy(burst + i * (sizeof(req) - 1), req, sizeof(req) - 1);
+	long before = rss_kib();
+	size_t sent = 0;
+	uint64_t end = clock_mono_us() + 3000000;
+	while (clock_mono_us() < end && sent < (256u << 20)) {
+		ssize_t n = send(fd, burst, sizeof(burst), MSG_NOSIGNAL);
+		if (n > 0)
+			sent += (size_t)n;
+		else
+			usleep(10000);
+	}
+	long grown = rss_kib() - before;
+	print_message("pipelined %zu KiB unread; server RSS grew %ld KiB\n",
+		      sent >> 10, grown);
+	assert_true(grown < 32 * 1024);
+	assert_true(sent < (64u << 20)); /* the server stopped reading */
+	close(fd);
+	srv_stop(&v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -737,6 +792,7 @@ int main(void)
 		cmocka_unit_test(test_max_conns_derived_within_bounds),
 		cmocka_unit_test(test_conn_cap_plain),
 		cmocka_unit_test(test_conn_cap_tls),
+		cmocka_unit_test(test_pipelined_flood_memory_bounded),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -109,6 +109,7 @@ static struct signer *make(enum signer_client_auth auth, uint32_t types,
 	o.network_name = "mainnet";
 	o.slashing_enabled = false;
 	o.client_auth = auth;
+	o.known_clients = auth == SIGNER_CLIENTS_LISTED ? 1 : 0;
 	o.signing_types = types;
 	o.http_reload_disabled = enclave;
 	struct signer *s = NULL;
@@ -255,6 +256,11 @@ static void test_standalone_reload_post_only_not_cross_site(void **state)
 	char *body = NULL;
 	assert_int_equal(sign(s, "VOLUNTARY_EXIT", &NOBODY, NULL), 404);
 	assert_int_equal(get(s, "/reload", &NOBODY), 200);
+	/* HEAD only reports too: a no-cors fetch can send it without Origin */
+	assert_int_equal(call(s, HTTP_HEAD, "/reload", NULL, &NOBODY, NULL,
+			      "cross-site", NULL, &body), 200);
+	assert_non_null(strstr(body, "\"status\":\"idle\""));
+	free(body);
 	assert_int_equal(call(s, HTTP_PUT, "/reload", NULL, &NOBODY, NULL, NULL,
 			      NULL, NULL), 405);
 	assert_int_equal(call(s, HTTP_POST, "/reload", NULL, &NOBODY,

@@ -295,7 +295,7 @@ static int sign_string(const struct aws_sigv4_params *p, const char *date,
 		       const char *sts, char sig_hex[65], struct err *e)
 {
 	const struct secret *sk = p->creds->secret_key;
-	size_t sklen = strlen((const char *)sk->bytes);
+	size_t sklen = sk->len; /* the bytes are not a C string to trust */
 	struct secret *k0 = secret_new(4 + sklen);
 	if (!k0)
 		return err_set(e, ERR_NOMEM, "out of secure memory");

@@ -90,6 +90,12 @@ void secret_free(struct secret *s);
 int secret_read_file(const char *path, struct secret **out, struct err *e);
 /* Secret buffers released so far (for tests: proves wipes happen). */
 uint64_t secret_stats_live(void);
+/*
+ * Tests only: hook(bytes, cap) runs inside secret_free after the wipe and
+ * before the memory goes back to a free list or is unmapped, so a test can
+ * see what a freed secret leaves behind. NULL removes it.
+ */
+void secret_set_free_hook(void (*hook)(const uint8_t *bytes, size_t cap));
 
 /* ---- hex, decimal, base64 ------------------------------------------- */
 

@@ -38,6 +38,14 @@ static pthread_mutex_t secret_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct free_slot *free_lists[NCLASSES];
 static bool mlock_warned;
 static uint64_t live_count;
+static void (*free_hook)(const uint8_t *bytes, size_t cap);
+
+void secret_set_free_hook(void (*hook)(const uint8_t *bytes, size_t cap))
+{
+	pthread_mutex_lock(&secret_lock);
+	free_hook = hook;
+	pthread_mutex_unlock(&secret_lock);
+}
 
 static void *map_locked(size_t len)
 {
@@ -143,6 +151,8 @@ void secret_free(struct secret *s)
 	OPENSSL_cleanse(s->bytes, s->cap);
 	int c = class_of(s->cap);
 	pthread_mutex_lock(&secret_lock);
+	if (free_hook)
+		free_hook(s->bytes, s->cap);
 	if (c >= 0 && class_size(c) == s->cap) {
 		struct free_slot *f = (struct free_slot *)s->bytes;
 		f->next = free_lists[c];

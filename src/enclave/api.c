@@ -9,7 +9,8 @@
  * refused with 403 {"error":"TLS required"}; nothing is signed over plain
  * HTTP and nothing at all before init.
  *
- * GET /attestation?nonce=HEX proves which enclave holds the TLS key: an NSM
+ * GET /attestation?nonce=HEX, a row the enclave adds to the signer's route
+ * table (open to every caller), proves which enclave holds the TLS key: an NSM
  * attestation document with user_data = SHA-256(the certificate's SPKI DER)
  * and the caller's nonce (1..64 bytes), returned raw (application/cbor). A
  * token bucket shared by all connections (ATTEST_RATE per second, burst
@@ -118,13 +119,11 @@ static void attest_finish(const struct http_req *req, struct http_reply *r,
 	r->body_len = doc_len;
 }
 
-static void handle_attestation(struct enclave *en, const struct http_req *req,
+/* The signer's route table calls this for its GET /attestation row. */
+static void handle_attestation(void *ctx, const struct http_req *req,
 			       struct http_reply *r)
 {
-	if (req->method != HTTP_GET) {
-		http_reply_error(r, 405, "method not allowed");
-		return;
-	}
+	struct enclave *en = ctx;
 	if (!en->tls) {
 		http_reply_error(r, 404, "no TLS key: attestation not available");
 		return;
@@ -164,12 +163,20 @@ static void api_handle(const struct http_req *req, struct http_reply *r,
 		http_reply_error(r, 403, "TLS required");
 		return;
 	}
-	if (strcmp(req->path, "/attestation") == 0) {
-		handle_attestation(en, req, r);
-		return;
-	}
 	struct http_handlers h = signer_http_handlers(s);
 	h.handle(req, r, h.arg);
+}
+
+struct signer_route enclave_attestation_route(struct enclave *en)
+{
+	struct signer_route r = {
+		.path = "/attestation",
+		.methods = SIGNER_METHOD(HTTP_GET),
+		.access = SIGNER_ROUTE_OPEN, /* it proves the image to anyone */
+		.fn = handle_attestation,
+		.ctx = en,
+	};
+	return r;
 }
 
 struct http_handlers enclave_api_handlers(struct enclave *en)

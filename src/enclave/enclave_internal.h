@@ -12,6 +12,7 @@
 #include "aws/aws.h"
 #include "enclave/enclave.h"
 #include "nitro/nitro.h"
+#include "signer/signer.h"
 
 /* The API's TLS identity once init made or recovered it (tls_key.c). */
 struct enclave_tls {
@@ -140,5 +141,7 @@ void enclave_note_credentials(struct enclave *en, const json_t *creds);
 
 /* api.c */
 void enclave_rate_init(struct enclave_rate *r);
+/* GET /attestation as a row of the signer's route table (init.c adds it). */
+struct signer_route enclave_attestation_route(struct enclave *en);
 
 #endif

@@ -743,6 +743,10 @@ static int make_signer(const struct enclave *en, const json_t *m,
 					     : SIGNER_CLIENTS_LISTED;
 	o.known_clients = http_known_clients_count(en->known_clients);
 	o.http_reload_disabled = true;
+	struct signer_route attestation = enclave_attestation_route(
+		(struct enclave *)en);
+	o.extra_routes = &attestation;
+	o.nextra_routes = 1;
 	TRY(eth2_network_load(o.network_name, &net, e));
 	struct key_registry *reg = NULL;
 	int rc = keys_from_list(c->keys, c->nkeys, "kms", &reg, e);

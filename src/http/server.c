@@ -1,10 +1,14 @@
 /*
- * server.c: the HTTP/1.1 server. libevent's evhttp parses requests on one
- * event-loop thread; we check the Host allowlist and the body size there,
- * copy what handlers need into a struct http_req, and either answer inline
- * (cheap endpoints such as /upcheck) or queue the request for the worker
- * pool (signing). Workers put finished replies on a completion queue and
- * wake the loop with a libevent user event; the loop sends them.
+ * server.c: the HTTP/1.1 server. One event loop per core (http.h), each a
+ * thread with its own evhttp and connections, taking turns to accept on the
+ * shared listening socket. evhttp parses a request on its loop; we check
+ * the Host allowlist (failing closed), TLS and the body size there, copy
+ * what handlers need into a struct http_req and call the handler on that
+ * loop. It answers inline (BLS signing included: CPU only), parks the
+ * request until an asynchronous event (a slashing group commit) resumes
+ * it, or defers it to the worker pool (work that may block on I/O).
+ * Parked and deferred replies come back through the loop's completion
+ * queue and an eventfd; the loop sends them.
  *
  * evhttp keeps a request alive while a reply is pending, and detaches it if
  * the client goes away, so a late reply is safe (it is simply dropped).
@@ -221,37 +225,49 @@ bool http_content_type_is_json(const char *ctype)
 	return media_is(ctype, len, "application/json");
 }
 
-static char **split_allowlist(const char *list)
+/*
+ * The Host allowlist: *out NULL means any host ("*" or no list); otherwise
+ * a NULL-terminated array. Out of memory is an error, never "any host":
+ * the allowlist fails closed.
+ */
+static int split_allowlist(const char *list, char ***out)
 {
+	*out = NULL;
 	if (!list || strcmp(list, "*") == 0)
-		return NULL;
+		return 0;
 	size_t n = 1;
 	for (const char *p = list; *p; p++)
 		n += *p == ',';
 	char **v = calloc(n + 1, sizeof(*v));
 	char *copy = strdup(list);
-	if (!v || !copy) {
-		free(v);
-		free(copy);
-		return NULL;
-	}
+	int rc = v && copy ? 0 : -ERR_NOMEM;
 	size_t i = 0;
 	char *save = NULL;
-	for (char *t = strtok_r(copy, ",", &save); t;
+	for (char *t = rc == 0 ? strtok_r(copy, ",", &save) : NULL; t;
 	     t = strtok_r(NULL, ",", &save)) {
 		while (*t == ' ')
 			t++;
 		if (strcmp(t, "*") == 0) {
-			for (size_t j = 0; j < i; j++)
-				free(v[j]);
+			for (size_t k = 0; k < i; k++)
+				free(v[k]);
 			free(v);
 			free(copy);
-			return NULL;
+			return 0; /* "*" anywhere: any host */
 		}
-		v[i++] = strdup(t);
+		if (!(v[i++] = strdup(t))) {
+			rc = -ERR_NOMEM;
+			break;
+		}
 	}
 	free(copy);
-	return v;
+	if (rc < 0) {
+		for (size_t k = 0; v && k < i; k++)
+			free(v[k]);
+		free(v);
+		return rc;
+	}
+	*out = v;
+	return 0;
 }
 
 /* Host header without port, compared case-insensitively to the list. */
@@ -819,13 +835,17 @@ int http_server_new(const struct http_server_config *cfg,
 	if (!s)
 		return err_set(e, ERR_NOMEM, "out of memory");
 	int rc = 0;
+	s->listen_fd = -1; /* http_server_free may run before it is bound */
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	s->h = cfg->handlers;
 	s->max_body = cfg->max_body;
 	s->max_conns = cfg->max_conns > 0 ? cfg->max_conns
 					  : derived_max_conns(cfg->max_body);
-	s->allow = split_allowlist(cfg->host_allowlist);
+	if (split_allowlist(cfg->host_allowlist, &s->allow) < 0) {
+		rc = err_set(e, ERR_NOMEM, "out of memory (Host allowlist)");
+		goto out;
+	}
 	if (cfg->tls) {
 		SSL_CTX_up_ref(cfg->tls);
 		atomic_store(&s->tls, cfg->tls);

@@ -28,7 +28,7 @@
  * the write lock, so in-flight signatures finish on the old keys and the old
  * registry is freed (wiped) only after the swap.
  */
-#include "signer/signer.h"
+#include "signer/signer_internal.h"
 #include "signer/keys.h"
 #include "slashing/slashing.h"
 
@@ -40,48 +40,6 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-
-#define SIGN_PREFIX "/api/v1/eth2/sign/"
-
-enum reload_state { RELOAD_IDLE, RELOAD_RUNNING, RELOAD_COMPLETED,
-		    RELOAD_COMPLETED_WITH_ERRORS, RELOAD_FAILED };
-
-struct signer {
-	struct eth2_network net;
-	bool slashing_enabled;
-	/* Slashing database; NULL when protection is off or it failed to
-	 * open (then reopen is retried, at most every 10 s). */
-	pthread_mutex_t db_lock;
-	struct slashing_db *db;
-	char *db_url;
-	char db_error[256];
-	uint64_t db_retry_at_us;
-	struct signer_pruning pruning;
-	bool metrics_enabled;
-	/* who may call what (signer.h) */
-	enum signer_client_auth client_auth;
-	size_t known_clients;   /* LISTED: how many (0: nobody may sign) */
-	uint32_t signing_types;
-	bool http_reload;
-	/* key loading options, kept for /reload */
-	char *keystores_path, *keystores_passwords_path,
-		*keystores_password_file, *key_store_path;
-
-	pthread_rwlock_t keys_lock;
-	struct key_registry *keys;
-	struct key_load_report report;
-
-	pthread_mutex_t reload_lock;
-	pthread_t reload_thread;   /* joined before the next reload and at free */
-	bool reload_joinable;
-	enum reload_state reload_state;
-	time_t reload_time;
-	char reload_error[256];
-
-	_Atomic uint64_t signed_total[ETH2_SIGN_COUNT];
-	_Atomic uint64_t refused_total;
-	_Atomic uint64_t status_total[6]; /* 2xx 4xx(400) 404 412 415 5xx */
-};
 
 /* ---- key loading ------------------------------------------------------------- */
 
@@ -148,6 +106,16 @@ int signer_new(const struct signer_options *o, const struct eth2_network *net,
 	s->net = *net;
 	s->slashing_enabled = o->slashing_enabled;
 	s->metrics_enabled = o->metrics_enabled;
+	if (o->nextra_routes) {
+		s->extra_routes = calloc(o->nextra_routes, sizeof(*s->extra_routes));
+		if (!s->extra_routes) {
+			free(s);
+			return err_set(e, ERR_NOMEM, "out of memory");
+		}
+		memcpy(s->extra_routes, o->extra_routes,
+		       o->nextra_routes * sizeof(*s->extra_routes));
+		s->nextra_routes = o->nextra_routes;
+	}
 	s->client_auth = o->client_auth;
 	s->known_clients = o->known_clients;
 	s->signing_types = o->signing_types;
@@ -203,6 +171,7 @@ void signer_free(struct signer *s)
 	free(s->keystores_passwords_path);
 	free(s->keystores_password_file);
 	free(s->key_store_path);
+	free(s->extra_routes);
 	free(s);
 }
 
@@ -280,7 +249,7 @@ void signer_print_banner(const struct signer *s, const char *url)
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-static void count_status(struct signer *s, int status)
+void signer_count_status(struct signer *s, int status)
 {
 	int i = status < 300 ? 0 : status == 404 ? 2 : status == 412 ? 3
 	      : status == 415 ? 4 : status < 500 ? 1 : 5;
@@ -385,7 +354,7 @@ static void slashable_finish(const struct http_req *req, struct http_reply *r,
 			reply_signature(req, r, sig);
 		}
 	}
-	count_status(s, r->status);
+	signer_count_status(s, r->status);
 	free(job);
 }
 
@@ -447,7 +416,7 @@ static void sign_slashable(const struct http_req *req, struct http_reply *r,
 		atomic_fetch_add(&s->signed_total[job->sg.type], 1);
 		reply_signature(req, r, sig);
 	}
-	count_status(s, r->status);
+	signer_count_status(s, r->status);
 	free(job);
 }
 
@@ -466,7 +435,7 @@ static void reply_type_refused(enum eth2_sign_type t, struct http_reply *r)
 	json_decref(o);
 }
 
-static void handle_sign(struct signer *s, const struct http_req *req,
+void signer_route_sign(struct signer *s, const struct http_req *req,
 			struct http_reply *r)
 {
 	if (!http_content_type_is_json(req->content_type)) {
@@ -550,7 +519,7 @@ static bool accept_allows(const char *accept, const char *type,
 	return ok;
 }
 
-static void handle_public_keys(struct signer *s, const struct http_req *req,
+void signer_route_public_keys(struct signer *s, const struct http_req *req,
 			       struct http_reply *r)
 {
 	if (!accept_allows(req->accept, "application/json", "application/*")) {
@@ -625,7 +594,7 @@ static void healthcheck_db(const struct http_req *req, struct http_reply *r,
 	struct err e = {0};
 	bool up = db && slashing_health(db, &e) == 0;
 	healthcheck_reply(s, r, true, up, db ? e.msg : s->db_error);
-	count_status(s, r->status);
+	signer_count_status(s, r->status);
 }
 
 static void handle_healthcheck(struct signer *s, struct http_reply *r)
@@ -713,7 +682,7 @@ static void high_watermark_db(const struct http_req *req,
 		http_reply_json_owned(r, 200, json_dumps(o, JSON_COMPACT));
 		json_decref(o);
 	}
-	count_status(s, r->status);
+	signer_count_status(s, r->status);
 }
 
 static const char *reload_state_name(enum reload_state st)
@@ -784,7 +753,7 @@ static bool cross_site(const struct http_req *req, struct http_reply *r)
 	return false;
 }
 
-static void handle_reload(struct signer *s, const struct http_req *req,
+void signer_route_reload(struct signer *s, const struct http_req *req,
 			  struct http_reply *r)
 {
 	/* Only POST starts a reload (GET and HEAD report), and not from a
@@ -886,118 +855,32 @@ static void handle_metrics(struct signer *s, struct http_reply *r)
 	r->body_len = len;
 }
 
-/* ---- routing --------------------------------------------------------------------- */
+/* ---- the routes' handlers not defined above (routes.c has the table) -------- */
 
-enum route_access { ROUTE_OPEN, ROUTE_CLIENT };
-
-#define M(x) (1u << (x))
-#define M_GET (M(HTTP_GET) | M(HTTP_HEAD))
-
-static void route_upcheck(struct signer *s, const struct http_req *req,
+void signer_route_upcheck(struct signer *s, const struct http_req *req,
 			  struct http_reply *r)
 {
 	(void)s;
 	handle_upcheck(req, r);
 }
 
-static void route_health(struct signer *s, const struct http_req *req,
+void signer_route_health(struct signer *s, const struct http_req *req,
 			 struct http_reply *r)
 {
 	(void)req;
 	handle_healthcheck(s, r);
 }
 
-static void route_watermark(struct signer *s, const struct http_req *req,
+void signer_route_watermark(struct signer *s, const struct http_req *req,
 			    struct http_reply *r)
 {
 	(void)req;
 	http_reply_defer(r, high_watermark_db, s);
 }
 
-static void route_metrics(struct signer *s, const struct http_req *req,
+void signer_route_metrics(struct signer *s, const struct http_req *req,
 			  struct http_reply *r)
 {
 	(void)req;
 	handle_metrics(s, r);
-}
-
-static bool has_reload(const struct signer *s) { return s->http_reload; }
-static bool has_metrics(const struct signer *s) { return s->metrics_enabled; }
-static bool has_slashing(const struct signer *s) { return s->slashing_enabled; }
-
-/*
- * The API, a row per route: path (or prefix), methods, who may call it, the
- * handler, and whether this signer serves it at all. Health routes are
- * open (a load balancer's check has no client certificate); everything
- * that signs, lists keys or changes state needs an authorised client.
- */
-static const struct route {
-	const char *path;
-	bool prefix;
-	unsigned methods;
-	enum route_access access;
-	void (*fn)(struct signer *, const struct http_req *, struct http_reply *);
-	bool (*served)(const struct signer *); /* NULL: always */
-} routes[] = {
-	{SIGN_PREFIX, true, M(HTTP_POST), ROUTE_CLIENT, handle_sign, NULL},
-	{"/api/v1/eth2/publicKeys", false, M_GET, ROUTE_CLIENT,
-	 handle_public_keys, NULL},
-	{"/api/v1/eth2/highWatermark", false, M_GET, ROUTE_CLIENT,
-	 route_watermark, has_slashing},
-	{"/upcheck", false, M_GET, ROUTE_OPEN, route_upcheck, NULL},
-	{"/healthcheck", false, M_GET, ROUTE_OPEN, route_health, NULL},
-	{"/reload", false, M_GET | M(HTTP_POST), ROUTE_CLIENT, handle_reload,
-	 has_reload},
-	{"/metrics", false, M_GET, ROUTE_CLIENT, route_metrics, has_metrics},
-};
-
-static const struct route *route_of(const struct signer *s, const char *path)
-{
-	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		const struct route *rt = &routes[i];
-		bool match = rt->prefix
-				     ? strncmp(path, rt->path, strlen(rt->path)) == 0
-				     : strcmp(path, rt->path) == 0;
-		if (match)
-			return !rt->served || rt->served(s) ? rt : NULL;
-	}
-	return NULL;
-}
-
-/* The route's caller check: true when the request may go on. */
-static bool authorised(const struct signer *s, const struct route *rt,
-		       const struct http_req *req, struct http_reply *r)
-{
-	if (rt->access == ROUTE_OPEN || s->client_auth != SIGNER_CLIENTS_LISTED ||
-	    req->client[0])
-		return true;
-	if (req->client_cert)
-		http_reply_error(r, 403, "client certificate not authorised");
-	else
-		http_reply_error(r, 401, "client certificate required");
-	return false;
-}
-
-static void handle(const struct http_req *req, struct http_reply *r,
-		   void *arg)
-{
-	struct signer *s = arg;
-	const struct route *rt = route_of(s, req->path);
-	if (!rt)
-		http_reply_error(r, 404, "not found");
-	else if (!(rt->methods & M(req->method)))
-		http_reply_error(r, 405, "method not allowed");
-	else if (authorised(s, rt, req, r))
-		rt->fn(s, req, r);
-	if (!r->defer_fn && !r->park_fn)
-		count_status(s, r->status);
-}
-
-#undef M
-#undef M_GET
-
-struct http_handlers signer_http_handlers(struct signer *s)
-{
-	struct http_handlers h = {handle, s};
-	return h;
 }

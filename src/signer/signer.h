@@ -47,6 +47,25 @@ int signer_signing_types_parse(const char *list, bool enclave, uint32_t *mask,
 /* "BLOCK_V2,ATTESTATION,..." of a mask into out (NUL-terminated). */
 void signer_signing_types_format(uint32_t mask, char *out, size_t cap);
 
+/*
+ * A row of the signer's route table (routes.c): a path or path prefix, the
+ * methods (SIGNER_METHOD(HTTP_GET) | ...), who may call it, and the handler.
+ * The embedding program adds its own rows through signer_options (the
+ * enclave's GET /attestation), checked by the same rules as the signer's:
+ * 404 for no row, 405 for another method, the caller check (signer_client_auth)
+ * for SIGNER_ROUTE_CLIENT rows. Rows are matched in order, the signer's first.
+ */
+enum signer_route_access { SIGNER_ROUTE_OPEN, SIGNER_ROUTE_CLIENT };
+#define SIGNER_METHOD(m) (1u << (m))
+struct signer_route {
+	const char *path;
+	bool prefix;
+	unsigned methods;
+	enum signer_route_access access;
+	void (*fn)(void *ctx, const struct http_req *req, struct http_reply *r);
+	void *ctx;
+};
+
 enum signer_command { SIGNER_CMD_SERVE, SIGNER_CMD_IMPORT, SIGNER_CMD_EXPORT,
 		      SIGNER_CMD_EVALUATE, SIGNER_CMD_WATERMARK_REPAIR };
 
@@ -80,6 +99,8 @@ struct signer_options {
 	bool http_reload_disabled;       /* the enclave: the host's control
 					  * reload is the only reload */
 	int max_conns;                   /* --http-max-connections (0: derived) */
+	const struct signer_route *extra_routes; /* copied by signer_new */
+	size_t nextra_routes;
 	/* eth2 subcommands */
 	enum signer_command command;
 	const char *from_path, *to_path;

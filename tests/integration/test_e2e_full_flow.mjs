@@ -35,10 +35,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fromHex, toHex, verify } from '../js/lib/bls.mjs';
+import { binRunner, freePort, sleep, until as untilDone } from '../js/lib/proc.mjs';
 import { makeClientCert, writeKnownClients } from '../js/lib/enclave.mjs';
 import { builders, epochIn, FORK } from '../js/lib/eth2.mjs';
 import { createAttestationConfig, verifyAttestationDocument } from '../standins/recipient.mjs';
@@ -74,7 +74,6 @@ function cleanup() {
 process.on('exit', cleanup);
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(1));
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const elapsed = () => `${((Date.now() - T0) / 1000).toFixed(1)} s`;
 
 async function step(name, fn) {
@@ -90,45 +89,14 @@ async function step(name, fn) {
 }
 const check = (cond, msg) => { checks++; assert.ok(cond, msg); };
 
-async function until(what, fn, ms = 20000) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      if (e.fatal) throw e;
-      last = e;
-    }
-    await sleep(100);
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}; last: ${last?.stack || JSON.stringify(last)}\n` +
-    `host log tail:\n${hostLogTail()}`);
-}
+const until = (what, fn, ms) => untilDone(what, fn, ms, () => `host log tail:\n${hostLogTail()}`);
 
 function hostLogTail(n = 40) {
   try { return fs.readFileSync(path.join(tmp, 'host.log'), 'utf8').trim().split('\n').slice(-n).join('\n'); } catch { return ''; }
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-  });
-}
 
-function run(prog, args, { env = {}, input } = {}) {
-  const r = spawnSync(path.join(BIN, prog), args, { env: { ...process.env, ...env }, encoding: 'utf8', input,
-    timeout: 60000 });
-  return { status: r.status, stdout: r.stdout || '', stderr: r.stderr || '' };
-}
-function runOk(prog, args, opts) {
-  const r = run(prog, args, opts);
-  assert.equal(r.status, 0, `${prog} ${args.join(' ')}: exit ${r.status}\n${r.stderr}`);
-  return r;
-}
+const { run, runOk } = binRunner(BIN);
 
 function request(url, { method = 'GET', body, headers = {}, agent = false, ...tls } = {}) {
   const mod = url.startsWith('https:') ? https : http;

@@ -31,6 +31,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fromHex, toHex, verify } from '../js/lib/bls.mjs';
+import { binRunner, freePort, sleep, until as untilDone } from '../js/lib/proc.mjs';
 import { builders, computeSigningRoot, DOMAIN, domainAt, epochIn, epochOfSlot, FORK, TYPES } from '../js/lib/eth2.mjs';
 import {
   alive, apiRequest, ControlConn, controlCall, frame, imdsCredentials, makeClientCert, recordsFromItems, vmHwmKiB,
@@ -79,7 +80,6 @@ setTimeout(() => {
   process.exit(1);
 }, 110000).unref();
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const elapsed = () => `${((Date.now() - T0) / 1000).toFixed(1)} s`;
 const info = (s) => console.log(`     ${s}`);
 
@@ -101,44 +101,14 @@ async function step(name, fn, { fatal = false } = {}) {
   }
 }
 
-async function until(what, fn, ms = 20000) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      if (e.fatal) throw e;
-      last = e;
-    }
-    await sleep(100);
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}; last: ${last?.stack || JSON.stringify(last)}\n` +
-    `host log tail:\n${logTail('host.log')}`);
-}
+const until = (what, fn, ms) => untilDone(what, fn, ms, () => `host log tail:\n${logTail('host.log')}`);
 
 function logTail(name, n = 30) {
   try { return fs.readFileSync(path.join(tmp, name), 'utf8').trim().split('\n').slice(-n).join('\n'); } catch { return ''; }
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-  });
-}
 
-function run(prog, args, { env = {} } = {}) {
-  const r = spawnSync(path.join(BIN, prog), args, { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30000 });
-  return { status: r.status, stdout: r.stdout || '', stderr: r.stderr || '' };
-}
-function runOk(prog, args, opts) {
-  const r = run(prog, args, opts);
-  assert.equal(r.status, 0, `${prog} ${args.join(' ')}: exit ${r.status}\n${r.stderr}`);
-  return r;
-}
+const { run, runOk } = binRunner(BIN, 30000);
 
 function plainRequest(url, { method = 'GET', body } = {}) {
   return new Promise((resolve, reject) => {

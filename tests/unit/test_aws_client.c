@@ -540,6 +540,35 @@ static void test_env_credentials_missing_is_clear(void **state)
 	free(akid);
 }
 
+/* Emulators' short ids are fine; spaces, control characters and other
+ * punctuation in an id are not (they would reach the Authorization header). */
+static void test_access_key_id_short_ok_malformed_refused(void **state)
+{
+	static const char *const good[] = {"test", "A", "AKIDEXAMPLE"};
+	static const char *const bad[] = {"", "te st", "test\n", "te\tst",
+					  "AKID/EXAMPLE", "AKID,Credential=x"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		json_t *o = json_pack("{s:s,s:s}", "AccessKeyId", good[i],
+				      "SecretAccessKey", "secret");
+		struct aws_creds c;
+		struct err e = {0};
+		if (aws_creds_from_json(o, &c, &e) < 0)
+			fail_msg("%s refused: %s", good[i], e.msg);
+		assert_string_equal(c.access_key_id, good[i]);
+		aws_creds_clear(&c);
+		json_decref(o);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *o = json_pack("{s:s,s:s}", "AccessKeyId", bad[i],
+				      "SecretAccessKey", "secret");
+		struct aws_creds c;
+		struct err e = {0};
+		assert_int_equal(aws_creds_from_json(o, &c, &e), -ERR_INVALID);
+		assert_non_null(strstr(e.msg, "access key id"));
+		json_decref(o);
+	}
+}
+
 static time_t g_skew;
 static time_t skewed_now(void)
 {
@@ -760,6 +789,7 @@ int main(void)
 		cmocka_unit_test(test_unreachable_endpoint_bounded),
 		cmocka_unit_test(test_socket_hook_unix_with_connection_reuse),
 		cmocka_unit_test(test_env_credentials_missing_is_clear),
+		cmocka_unit_test(test_access_key_id_short_ok_malformed_refused),
 		cmocka_unit_test(test_imds_credentials_refresh_and_expiry),
 		cmocka_unit_test(test_imds_hop_limit_reported),
 		cmocka_unit_test(test_pushed_credentials),

@@ -102,6 +102,34 @@ static void test_secret_wiped_and_reused(void **state)
 	secret_free(NULL);
 }
 
+static size_t g_freed_nonzero, g_freed_checked;
+
+static void check_freed(const uint8_t *bytes, size_t cap)
+{
+	for (size_t i = 0; i < cap; i++)
+		g_freed_nonzero += bytes[i] != 0;
+	g_freed_checked += cap;
+}
+
+/* What secret_free leaves behind, seen before the memory is reused or
+ * unmapped: zeros only, for slab slots and for large mappings. (Memory is
+ * zeroed when handed out, so a reuse test alone cannot see a missing wipe.) */
+static void test_freed_secret_memory_reads_zero(void **state)
+{
+	static const size_t sizes[] = {11, 32, 33, 4096, 100000};
+	secret_set_free_hook(check_freed);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct secret *s = secret_new(sizes[i]);
+		assert_non_null(s);
+		memset(s->bytes, 0xA5, s->cap);
+		g_freed_nonzero = g_freed_checked = 0;
+		secret_free(s);
+		assert_true(g_freed_checked >= sizes[i]);
+		assert_int_equal(g_freed_nonzero, 0);
+	}
+	secret_set_free_hook(NULL);
+}
+
 static void test_secret_large_and_truncate(void **state)
 {
 	struct secret *s = secret_new(100000);
@@ -166,6 +194,7 @@ int main(void)
 		cmocka_unit_test(test_decimal_u64_strict),
 		cmocka_unit_test(test_cursor_refuses_short_reads),
 		cmocka_unit_test(test_secret_wiped_and_reused),
+		cmocka_unit_test(test_freed_secret_memory_reads_zero),
 		cmocka_unit_test(test_secret_large_and_truncate),
 		cmocka_unit_test(test_secret_read_file_strips_newline),
 		cmocka_unit_test(test_file_atomic_write_and_capped_read),

@@ -14,10 +14,13 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
+#include "crypto/crypto.h"
 #include "signer/signer.h"
 #include "test_sign_examples.h"
 
@@ -281,6 +284,84 @@ static void test_standalone_reload_post_only_not_cross_site(void **state)
 	signer_free(s);
 }
 
+/* ---- /metrics while /reload swaps the registry ------------------------------- */
+
+struct scraper {
+	struct signer *s;
+	int n;
+	int ok;
+};
+
+static void *scrape(void *arg)
+{
+	struct scraper *sc = arg;
+	for (int i = 0; i < sc->n; i++) {
+		char *body = NULL;
+		if (call(sc->s, HTTP_GET, "/metrics", NULL, &NOBODY, NULL, NULL,
+			 NULL, &body) == 200 &&
+		    strstr(body, "signing_keys_loaded 1\n"))
+			sc->ok++;
+		free(body);
+	}
+	return NULL;
+}
+
+/* Scrapes race reloads that free the old key registry; under ASan a
+ * count read without the registry's lock is a use-after-free. */
+static void test_metrics_while_reloading(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/ns-metrics-reload-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct bls_key *k = NULL;
+	struct err e = {0};
+	assert_int_equal(bls_key_generate(&k, &e), 0);
+	static const char pw[] = "metrics reload password";
+	struct secret *spw = secret_from(pw, strlen(pw));
+	struct keystore_params kp = {.kdf = KEYSTORE_KDF_PBKDF2, .path = "",
+				     .work_factor = 2};
+	char *ks = NULL;
+	assert_int_equal(keystore_encrypt(k, spw, &kp, &ks, &e), 0);
+	char path[128];
+	snprintf(path, sizeof(path), "%s/k.json", dir);
+	assert_int_equal(file_write_atomic(path, ks, strlen(ks), 0600, &e), 0);
+	snprintf(path, sizeof(path), "%s/pw.txt", dir);
+	assert_int_equal(file_write_atomic(path, pw, strlen(pw), 0600, &e), 0);
+	struct signer_options o;
+	memset(&o, 0, sizeof(o));
+	o.eth2 = true;
+	o.network_name = "mainnet";
+	o.keystores_path = dir;
+	o.keystores_password_file = path;
+	o.metrics_enabled = true;
+	assert_int_equal(signer_signing_types_parse(NULL, false, &o.signing_types,
+						    NULL), 0);
+	struct signer *s = NULL;
+	if (signer_new(&o, &mainnet, &s, &e) < 0)
+		fail_msg("signer_new: %s", e.msg);
+	struct scraper sc = {.s = s, .n = 3000};
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, scrape, &sc), 0);
+	int started = 0;
+	for (int i = 0; i < 300; i++) {
+		int st = call(s, HTTP_POST, "/reload", NULL, &NOBODY, NULL, NULL,
+			      NULL, NULL);
+		assert_true(st == 202 || st == 409);
+		started += st == 202;
+		usleep(200);
+	}
+	pthread_join(t, NULL);
+	assert_true(started > 1);
+	assert_true(sc.ok > 0);
+	signer_free(s);
+	secret_free(spw);
+	free(ks);
+	bls_key_free(k);
+	char cmd[160];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -288,6 +369,7 @@ int main(void)
 		cmocka_unit_test(test_enclave_routes_need_a_listed_client),
 		cmocka_unit_test(test_any_client_mode_and_the_restricted_standalone),
 		cmocka_unit_test(test_standalone_reload_post_only_not_cross_site),
+		cmocka_unit_test(test_metrics_while_reloading),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

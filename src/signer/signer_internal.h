@@ -1,0 +1,84 @@
+/*
+ * signer_internal.h: the signing service's state and the handlers its route
+ * table (routes.c) points at, shared by the files of src/signer only. A new
+ * API (the Keymanager API next) is a new file with its handlers and new
+ * rows in routes.c, not more of service.c.
+ */
+#ifndef NS_SIGNER_INTERNAL_H
+#define NS_SIGNER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "signer/keys.h"
+#include "signer/signer.h"
+
+#define SIGN_PREFIX "/api/v1/eth2/sign/"
+
+enum reload_state { RELOAD_IDLE, RELOAD_RUNNING, RELOAD_COMPLETED,
+		    RELOAD_COMPLETED_WITH_ERRORS, RELOAD_FAILED };
+
+struct signer {
+	struct eth2_network net;
+	bool slashing_enabled;
+	/* Slashing database; NULL when protection is off or it failed to
+	 * open (then reopen is retried, at most every 10 s). */
+	pthread_mutex_t db_lock;
+	struct slashing_db *db;
+	char *db_url;
+	char db_error[256];
+	uint64_t db_retry_at_us;
+	struct signer_pruning pruning;
+	bool metrics_enabled;
+	/* who may call what (signer.h) */
+	enum signer_client_auth client_auth;
+	size_t known_clients;   /* LISTED: how many (0: nobody may sign) */
+	uint32_t signing_types;
+	bool http_reload;
+	/* key loading options, kept for /reload */
+	char *keystores_path, *keystores_passwords_path,
+		*keystores_password_file, *key_store_path;
+
+	pthread_rwlock_t keys_lock;
+	struct key_registry *keys;
+	struct key_load_report report;
+
+	pthread_mutex_t reload_lock;
+	pthread_t reload_thread;   /* joined before the next reload and at free */
+	bool reload_joinable;
+	enum reload_state reload_state;
+	time_t reload_time;
+	char reload_error[256];
+
+	/* the embedding program's rows (signer_options), after the signer's */
+	struct signer_route *extra_routes;
+	size_t nextra_routes;
+
+	_Atomic uint64_t signed_total[ETH2_SIGN_COUNT];
+	_Atomic uint64_t refused_total;
+	_Atomic uint64_t status_total[6]; /* 2xx 4xx(400) 404 412 415 5xx */
+};
+
+/* Counts a reply's status for /metrics (once per request). */
+void signer_count_status(struct signer *s, int status);
+
+/* The routes' handlers (routes.c's table): each runs on the request's event
+ * loop after the table checked the method and the caller, and fills r (or
+ * defers or parks it). */
+void signer_route_sign(struct signer *s, const struct http_req *req,
+		       struct http_reply *r);
+void signer_route_public_keys(struct signer *s, const struct http_req *req,
+			      struct http_reply *r);
+void signer_route_watermark(struct signer *s, const struct http_req *req,
+			    struct http_reply *r);
+void signer_route_upcheck(struct signer *s, const struct http_req *req,
+			  struct http_reply *r);
+void signer_route_health(struct signer *s, const struct http_req *req,
+			 struct http_reply *r);
+void signer_route_reload(struct signer *s, const struct http_req *req,
+			 struct http_reply *r);
+void signer_route_metrics(struct signer *s, const struct http_req *req,
+			  struct http_reply *r);
+
+#endif

@@ -653,14 +653,20 @@ static bool fresh_reserve(struct http_loop *l)
 /*
  * A connection's input buffer is capped (read high-watermark): evhttp keeps
  * reading while it writes a reply, so a client that pipelines requests and
- * never reads the answers would otherwise grow it without limit. Past the
- * mark the bufferevent stops reading until evhttp has consumed the bytes
- * (a request's headers, or a body as it is moved out), so a body larger
- * than the mark still arrives in pieces.
+ * never reads the answers would otherwise grow it without limit. evhttp
+ * 2.1 moves a Content-Length body out of that buffer only once all of it
+ * is there, so the mark is the largest request it accepts (its body cap,
+ * 4 x max_body, plus the header cap): past it the bufferevent stops reading
+ * until evhttp has consumed a request. That is the per-connection worst
+ * case the connection cap is computed from.
  */
-#define READ_HIGH_WATERMARK (HEADERS_MAX + 16 * 1024)
+static size_t read_high_watermark(size_t max_body)
+{
+	return max_body * 4 + HEADERS_MAX + 1024;
+}
 
-static struct bufferevent *new_bev(struct event_base *base, SSL_CTX *tls)
+static struct bufferevent *new_bev(struct event_base *base, SSL_CTX *tls,
+				   size_t max_body)
 {
 	struct bufferevent *bev;
 	if (!tls) {
@@ -677,7 +683,8 @@ static struct bufferevent *new_bev(struct event_base *base, SSL_CTX *tls)
 			bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	}
 	if (bev)
-		bufferevent_setwatermark(bev, EV_READ, 0, READ_HIGH_WATERMARK);
+		bufferevent_setwatermark(bev, EV_READ, 0,
+					 read_high_watermark(max_body));
 	return bev;
 }
 
@@ -694,7 +701,7 @@ static struct bufferevent *make_bev(struct event_base *base, void *arg)
 	pass_accept_turn(l);
 	if (!fresh_reserve(l))
 		return NULL;
-	struct bufferevent *bev = new_bev(base, atomic_load(&s->tls));
+	struct bufferevent *bev = new_bev(base, atomic_load(&s->tls), s->max_body);
 	if (!bev)
 		return NULL;
 	int n = atomic_fetch_add(&s->conns, 1) + 1;

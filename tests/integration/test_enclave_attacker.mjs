@@ -34,8 +34,8 @@ import { fromHex, toHex, verify } from '../js/lib/bls.mjs';
 import { binRunner, freePort, sleep, until as untilDone } from '../js/lib/proc.mjs';
 import { builders, computeSigningRoot, DOMAIN, domainAt, epochIn, epochOfSlot, FORK, TYPES } from '../js/lib/eth2.mjs';
 import {
-  alive, apiRequest, ControlConn, controlCall, frame, imdsCredentials, makeClientCert, recordsFromItems, vmHwmKiB,
-  writeKnownClients,
+  alive, apiRequest, ControlConn, controlCall, controlJob, frame, imdsCredentials, makeClientCert, recordsFromItems,
+  vmHwmKiB, writeKnownClients,
 } from '../js/lib/enclave.mjs';
 
 const require = createRequire(new URL('../js/package.json', import.meta.url));
@@ -417,12 +417,12 @@ await step('4 reload: POST /reload is 404 for everyone; control reload with no r
   const types = before.signing_types.split(',');
   assert.ok(types.includes('BLOCK_V2') && types.includes('ATTESTATION'), before.signing_types);
   assert.ok(!types.includes('VOLUNTARY_EXIT') && !types.includes('DEPOSIT'), before.signing_types);
-  const empty = await controlCall(controlSock, { type: 'reload', records: [] });
+  const empty = await controlJob(controlSock, { type: 'reload', records: [] });
   assert.equal(empty.ok, false, JSON.stringify(empty));
   assert.match(empty.error, /no records/, JSON.stringify(empty));
   info(`reload with "records": [] -> ${JSON.stringify(empty)}`);
   // Another signer's records (one as uploaded, one with its context stripped): none loads.
-  const foreign = await controlCall(controlSock, { type: 'reload',
+  const foreign = await controlJob(controlSock, { type: 'reload',
     records: [otherRecords[0], { ...otherRecords[1], context: undefined }] });
   assert.equal(foreign.ok, false, JSON.stringify(foreign));
   assert.match(foreign.error, /none of the 2 records loaded/, JSON.stringify(foreign));

@@ -138,6 +138,17 @@ export async function controlCall(sockPath, msg, timeoutMs = 30000) {
   }
 }
 
+// An init or reload: while another one is still finishing (the host's init right after a restart
+// is published before its worker has let go), the enclave answers "in progress"; ask again, bounded.
+export async function controlJob(sockPath, msg, timeoutMs = 15000) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await controlCall(sockPath, msg, timeoutMs);
+    if (!(r && r.ok === false && /in progress/.test(r.error || '')) || Date.now() > end) return r;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
 // ---- the API ----------------------------------------------------------------------------------
 
 // One HTTP(S) exchange. to: {port} (TCP on 127.0.0.1) or {sock} (a unix socket); tls: {ca, cert?,

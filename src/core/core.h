@@ -176,6 +176,76 @@ void log_msg(enum log_level level, const char *fmt, ...)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 
+/* ---- command lines (args.c) ------------------------------------------- */
+
+/* Exit statuses of every binary (DESIGN.md section 4); 0 is success. */
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+
+enum args_kind {
+	ARGS_VALUE, /* --name=value or --name value, at most once */
+	ARGS_BOOL,  /* --name, --name=true or --name=false, at most once */
+	ARGS_LIST,  /* a value, repeatable: every value kept in order */
+};
+
+struct args_flag {
+	const char *name;    /* without the leading "--" */
+	enum args_kind kind;
+	int id;              /* the caller's; aliases share one (one flag) */
+	size_t max;          /* ARGS_LIST: most values (0: ARGS_MAX_ITEMS) */
+};
+
+struct args_spec {
+	const char *cmd;     /* in "--x is not a flag of CMD" */
+	const struct args_flag *flags;
+	size_t nflags;
+	/* NULL, or the names (NULL-terminated) of the flags of `flags` this
+	 * command takes: one table can serve several subcommands. */
+	const char *const *only;
+	size_t max_positional;  /* positional arguments taken (anywhere) */
+	bool stop_at_positional; /* the first one ends the flags: see next */
+};
+
+#define ARGS_MAX_ITEMS 128
+#define ARGS_MAX_POSITIONAL 4
+
+struct args_item {
+	int id;
+	const char *name;  /* the flag's (or alias's) name, without "--" */
+	const char *value; /* never empty; booleans "true" or "false" */
+};
+
+struct args {
+	struct args_item item[ARGS_MAX_ITEMS]; /* in command-line order */
+	size_t n;
+	const char *positional[ARGS_MAX_POSITIONAL];
+	size_t npositional;
+	int next;  /* argv index where parsing stopped (argc: all was read) */
+	bool help; /* --help or -h was given (parsing stopped after it) */
+};
+
+/*
+ * Parses argv[0..argc) (no program name) by spec's rules (args.c): both
+ * --name=value and --name value, booleans as --name[=true|false], a
+ * repeated single-valued flag, an unknown flag, an empty or missing value
+ * and a positional argument the command does not take are -ERR_USAGE with
+ * one line naming the flag ("--x given twice", "--x is not a flag of
+ * CMD", "--x: expected a value", "unexpected argument 'y'"); `--` ends the
+ * flags; --help/-h stop at once with out->help set. Values point into argv.
+ */
+int args_parse(const struct args_spec *spec, int argc, char **argv,
+	       struct args *out, struct err *e);
+/* The value of flag `id`, or NULL when it was not given. */
+const char *args_get(const struct args *a, int id);
+/* A boolean flag: its value when given, else dflt. */
+bool args_bool(const struct args *a, int id, bool dflt);
+/* An ARGS_LIST flag's values in order: how many were given; the first
+ * `max` of them are stored in out. */
+size_t args_list(const struct args *a, int id, const char **out, size_t max);
+/* Prints "PROG: MESSAGE" on stderr; returns the exit status for e:
+ * EXIT_USAGE for ERR_USAGE, else EXIT_RUNTIME. */
+int args_fail(const char *prog, const struct err *e);
+
 /* ---- misc ----------------------------------------------------------- */
 
 int cpu_count(void);

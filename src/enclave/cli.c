@@ -26,7 +26,6 @@
 #include "enclave/enclave.h"
 #include "signer/signer.h"
 
-#include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,6 +38,8 @@ static const char usage[] =
 	"       [--tls-known-clients-file=F | --tls-allow-any-client]\n"
 	"       [--signer-id=ID] [--allow-signing-types=LIST]\n"
 	"       [--accept-legacy-records] [--http-max-connections=N]\n"
+	"Flags: --name=value or --name value, booleans --name[=true|false];\n"
+	"a flag given twice is an error (exit 2).\n"
 	"ADDR: tcp:HOST:PORT, unix:PATH or vsock:CID:PORT. The signing API\n"
 	"answers 503 until the host's init on the control port succeeded;\n"
 	"with --tls-kms-key-id (the image's KMS key; init's kms_key_id only\n"
@@ -61,27 +62,20 @@ static const char usage[] =
 	"  --http-max-connections=N  concurrent API connections (default: from\n"
 	"                     memory); more are refused\n";
 
-enum { O_CONTROL = 1, O_LISTEN, O_NSM, O_TLS_KS, O_TLS_PW, O_TLS_ANY,
-       O_TLS_KNOWN, O_CA, O_TLS_KMS, O_SIGNER_ID, O_TYPES, O_LEGACY,
-       O_MAX_CONNS, O_HELP, O_VERSION };
+/* The enclave's own flags; the server flags it shares with nitro-signer
+ * are SIGNER_FLAG_* (signer.h). */
+enum { O_CONTROL = SIGNER_FLAG_END, O_NSM, O_CA, O_TLS_KMS, O_SIGNER_ID,
+       O_TYPES, O_LEGACY };
 
-static const struct option opts[] = {
-	{"control", required_argument, NULL, O_CONTROL},
-	{"http-listen", required_argument, NULL, O_LISTEN},
-	{"nsm", required_argument, NULL, O_NSM},
-	{"tls-keystore-file", required_argument, NULL, O_TLS_KS},
-	{"tls-keystore-password-file", required_argument, NULL, O_TLS_PW},
-	{"tls-allow-any-client", no_argument, NULL, O_TLS_ANY},
-	{"tls-known-clients-file", required_argument, NULL, O_TLS_KNOWN},
-	{"aws-ca-file", required_argument, NULL, O_CA},
-	{"tls-kms-key-id", required_argument, NULL, O_TLS_KMS},
-	{"signer-id", required_argument, NULL, O_SIGNER_ID},
-	{"allow-signing-types", required_argument, NULL, O_TYPES},
-	{"accept-legacy-records", no_argument, NULL, O_LEGACY},
-	{"http-max-connections", required_argument, NULL, O_MAX_CONNS},
-	{"help", no_argument, NULL, O_HELP},
-	{"version", no_argument, NULL, O_VERSION},
-	{NULL, 0, NULL, 0},
+static const struct args_flag flags[] = {
+	SIGNER_SERVER_FLAGS,
+	{"control", ARGS_VALUE, O_CONTROL, 0},
+	{"nsm", ARGS_VALUE, O_NSM, 0},
+	{"aws-ca-file", ARGS_VALUE, O_CA, 0},
+	{"tls-kms-key-id", ARGS_VALUE, O_TLS_KMS, 0},
+	{"signer-id", ARGS_VALUE, O_SIGNER_ID, 0},
+	{"allow-signing-types", ARGS_VALUE, O_TYPES, 0},
+	{"accept-legacy-records", ARGS_BOOL, O_LEGACY, 0},
 };
 
 struct enclave_args {
@@ -143,50 +137,24 @@ static int check_signer_id(const struct enclave_args *a, struct err *e)
 static int parse(int argc, char **argv, struct enclave_args *a, struct err *e)
 {
 	memset(a, 0, sizeof(*a));
-	a->listen = "tcp:127.0.0.1:9000";
-	a->nsm = "/dev/nsm";
-	optind = 1;
-	opterr = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case O_CONTROL: a->control = optarg; break;
-		case O_LISTEN: a->listen = optarg; break;
-		case O_NSM: a->nsm = optarg; break;
-		case O_TLS_KS: a->tls.keystore_file = optarg; break;
-		case O_TLS_PW: a->tls.keystore_password_file = optarg; break;
-		case O_TLS_ANY: a->tls.allow_any_client = true; break;
-		case O_TLS_KNOWN: a->tls.known_clients_file = optarg; break;
-		case O_CA: a->ca_file = optarg; break;
-		case O_TLS_KMS: a->tls_kms_key_id = optarg; break;
-		case O_SIGNER_ID: a->signer_id = optarg; break;
-		case O_TYPES: a->types = optarg; break;
-		case O_LEGACY: a->accept_legacy = true; break;
-		case O_MAX_CONNS: {
-			uint64_t v;
-			if (dec_parse_u64(optarg, &v, NULL, "") < 0 || v == 0 ||
-			    v > 65536)
-				return err_set(e, ERR_USAGE, "--http-max-"
-					       "connections: expected 1..65536");
-			a->max_conns = (int)v;
-			break;
-		}
-		case O_HELP:
-			fputs(usage, stdout);
-			a->exit_now = true;
-			return 0;
-		case O_VERSION:
-			printf("nitro-signer %s\n", NS_VERSION);
-			a->exit_now = true;
-			return 0;
-		default:
-			return err_set(e, ERR_USAGE, "unknown or incomplete "
-				       "option %s", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return err_set(e, ERR_USAGE, "unexpected argument %s",
-			       argv[optind]);
+	struct signer_server_args srv = {0};
+	struct args r;
+	struct args_spec spec = {.cmd = "enclave", .flags = flags,
+				 .nflags = sizeof(flags) / sizeof(flags[0])};
+	TRY(signer_cli_parse(&spec, argc - 1, argv + 1, usage, &r, &srv,
+			     &a->exit_now, e));
+	if (a->exit_now)
+		return 0;
+	a->listen = srv.listen ? srv.listen : "tcp:127.0.0.1:9000";
+	a->tls = srv.tls;
+	a->max_conns = srv.max_conns;
+	a->nsm = args_get(&r, O_NSM) ? args_get(&r, O_NSM) : "/dev/nsm";
+	a->control = args_get(&r, O_CONTROL);
+	a->ca_file = args_get(&r, O_CA);
+	a->tls_kms_key_id = args_get(&r, O_TLS_KMS);
+	a->signer_id = args_get(&r, O_SIGNER_ID);
+	a->types = args_get(&r, O_TYPES);
+	a->accept_legacy = args_bool(&r, O_LEGACY, false);
 	if (!a->control)
 		return err_set(e, ERR_USAGE, "--control is required");
 	if (a->tls_kms_key_id && strncmp(a->tls_kms_key_id, "arn:", 4) != 0)
@@ -235,7 +203,7 @@ int enclave_main(int argc, char **argv)
 	struct err e = {0};
 	if (parse(argc, argv, &a, &e) < 0) {
 		fprintf(stderr, "nitro-signer enclave: %s\n", e.msg);
-		return 2;
+		return EXIT_USAGE;
 	}
 	if (a.exit_now)
 		return 0;
@@ -303,10 +271,8 @@ int enclave_main(int argc, char **argv)
 	rc = http_server_run(srv);
 	exit_code = rc < 0 ? 1 : 0;
 out:
-	if (rc < 0 && e.msg[0]) {
-		fprintf(stderr, "nitro-signer enclave: %s\n", e.msg);
-		exit_code = e.code == ERR_USAGE ? 2 : 1;
-	}
+	if (rc < 0 && e.msg[0])
+		exit_code = args_fail("nitro-signer enclave", &e);
 	if (thr_started) {
 		enclave_stop(en);
 		pthread_join(thr, NULL);

@@ -6,13 +6,14 @@
  *                    [--connect-timeout=S]
  *   nitro-host run --config=FILE [--logging=LEVEL] [--log-format=text|json]
  *
- * Parsing and wiring only: the relaying is proxy.c's. Exit codes: 0 after
- * a clean stop (SIGTERM/SIGINT), 1 on a runtime failure (cannot listen),
- * 2 on bad usage, with one line on stderr naming the flag.
+ * Parsing and wiring only: the relaying is proxy.c's; flags follow the
+ * rules every binary shares (core/args.c: --name=value or --name value,
+ * only --allow repeats). Exit codes: 0 after a clean stop (SIGTERM/SIGINT),
+ * 1 on a runtime failure (cannot listen), 2 on bad usage, with one line on
+ * stderr naming the flag.
  */
 #include <signal.h>
 #include <stdarg.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,18 +57,25 @@ static const char USAGE[] =
 	"  --log-format=text|json  log lines on stderr (default text)\n"
 	"\n"
 	"  --help, --version\n"
+	"Flags: --name=value or --name value; only --allow may be given twice.\n"
 	"Exit status: 0 ok (stopped by SIGTERM/SIGINT), 1 failure, 2 bad usage.\n";
 
-struct proxy_args {
-	const char *listen;
-	const char *connect;
-	const char *allow[PROXY_MAX_ALLOW];
-	size_t nallow;
-	const char *max_connections;
-	const char *idle_timeout;
-	const char *connect_timeout;
-	const char *logging;
-	const char *log_format;
+enum {
+	H_LISTEN, H_CONNECT, H_ALLOW, H_MAX_CONNECTIONS, H_IDLE_TIMEOUT,
+	H_CONNECT_TIMEOUT, H_LOGGING, H_LOG_FORMAT, H_CONFIG, H_COUNT
+};
+
+/* Both commands' flags; COMMANDS says which each takes. */
+static const struct args_flag FLAGS[H_COUNT] = {
+	{"listen", ARGS_VALUE, H_LISTEN, 0},
+	{"connect", ARGS_VALUE, H_CONNECT, 0},
+	{"allow", ARGS_LIST, H_ALLOW, PROXY_MAX_ALLOW},
+	{"max-connections", ARGS_VALUE, H_MAX_CONNECTIONS, 0},
+	{"idle-timeout", ARGS_VALUE, H_IDLE_TIMEOUT, 0},
+	{"connect-timeout", ARGS_VALUE, H_CONNECT_TIMEOUT, 0},
+	{"logging", ARGS_VALUE, H_LOGGING, 0},
+	{"log-format", ARGS_VALUE, H_LOG_FORMAT, 0},
+	{"config", ARGS_VALUE, H_CONFIG, 0},
 };
 
 static int usage_error(const char *fmt, ...)
@@ -80,67 +88,7 @@ static int usage_error(const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "nitro-host: %s (see nitro-host --help)\n", msg);
-	return 2;
-}
-
-/* Sets *slot from "--name=value"; 1 if it matched, -1 on a repeat. */
-static int take_flag(const char *arg, const char *name, const char **slot)
-{
-	size_t n = strlen(name);
-	if (strncmp(arg, name, n) != 0 || arg[n] != '=')
-		return 0;
-	if (*slot)
-		return -1;
-	*slot = arg + n + 1;
-	return 1;
-}
-
-static int parse_proxy_args(int argc, char **argv, struct proxy_args *a)
-{
-	memset(a, 0, sizeof(*a));
-	for (int i = 0; i < argc; i++) {
-		const char *arg = argv[i];
-		if (strncmp(arg, "--allow=", 8) == 0) {
-			if (a->nallow == PROXY_MAX_ALLOW)
-				return usage_error("--allow: more than %d entries",
-						   PROXY_MAX_ALLOW);
-			a->allow[a->nallow++] = arg + 8;
-			continue;
-		}
-		static const struct {
-			const char *name;
-			size_t off;
-		} flags[] = {
-			{"--listen", offsetof(struct proxy_args, listen)},
-			{"--connect", offsetof(struct proxy_args, connect)},
-			{"--max-connections",
-			 offsetof(struct proxy_args, max_connections)},
-			{"--idle-timeout", offsetof(struct proxy_args, idle_timeout)},
-			{"--connect-timeout",
-			 offsetof(struct proxy_args, connect_timeout)},
-			{"--logging", offsetof(struct proxy_args, logging)},
-			{"--log-format", offsetof(struct proxy_args, log_format)},
-		};
-		int hit = 0;
-		for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]) && !hit;
-		     f++) {
-			const char **slot =
-				(const char **)((char *)a + flags[f].off);
-			hit = take_flag(arg, flags[f].name, slot);
-			if (hit < 0)
-				return usage_error("%s: given twice",
-						   flags[f].name);
-		}
-		if (!hit)
-			return usage_error("proxy: unknown argument '%s'", arg);
-	}
-	if (!a->listen)
-		return usage_error("--listen: required (tcp:HOST:PORT, unix:PATH "
-				   "or vsock:CID:PORT)");
-	if (!a->connect)
-		return usage_error("--connect: required (tcp:HOST:PORT, "
-				   "unix:PATH or vsock:CID:PORT)");
-	return 0;
+	return EXIT_USAGE;
 }
 
 /* A whole number in [1, max] or usage error naming the flag. */
@@ -156,7 +104,7 @@ static int parse_count(const char *flag, const char *v, uint64_t max,
 		fprintf(stderr,
 			"nitro-host: %s: '%s' is not a whole number from 1 to %s\n",
 			flag, v, lim);
-		return 2;
+		return EXIT_USAGE;
 	}
 	*out = (int)n;
 	return 0;
@@ -171,64 +119,75 @@ static void on_signal(int sig)
 		proxy_stop(p);
 }
 
-static int setup_logging(const struct proxy_args *a)
+static int setup_logging(const struct args *a)
 {
 	enum log_level level = LOG_INFO;
 	enum log_format format = LOG_FORMAT_TEXT;
-	if (a->logging && log_parse_level(a->logging, &level) < 0)
-		return usage_error("--logging: unknown level '%s'", a->logging);
-	if (a->log_format) {
-		if (strcmp(a->log_format, "json") == 0)
+	const char *logging = args_get(a, H_LOGGING);
+	const char *log_format = args_get(a, H_LOG_FORMAT);
+	if (logging && log_parse_level(logging, &level) < 0)
+		return usage_error("--logging: unknown level '%s'", logging);
+	if (log_format) {
+		if (strcmp(log_format, "json") == 0)
 			format = LOG_FORMAT_JSON;
-		else if (strcmp(a->log_format, "text") != 0)
+		else if (strcmp(log_format, "text") != 0)
 			return usage_error("--log-format: '%s' is not text or json",
-					   a->log_format);
+					   log_format);
 	}
 	log_setup(level, format);
 	return 0;
 }
 
-static int cmd_proxy(int argc, char **argv)
+static int cmd_proxy(const struct args *a)
 {
-	struct proxy_args a;
 	int rc;
-	if ((rc = parse_proxy_args(argc, argv, &a)) != 0)
-		return rc;
-	if ((rc = setup_logging(&a)) != 0)
+	const char *listen = args_get(a, H_LISTEN);
+	const char *connect = args_get(a, H_CONNECT);
+	if (!listen)
+		return usage_error("--listen: required (tcp:HOST:PORT, unix:PATH "
+				   "or vsock:CID:PORT)");
+	if (!connect)
+		return usage_error("--connect: required (tcp:HOST:PORT, "
+				   "unix:PATH or vsock:CID:PORT)");
+	if ((rc = setup_logging(a)) != 0)
 		return rc;
 	struct proxy_route r = {.name = "main"};
 	struct err e = {0};
-	if (http_addr_parse(a.listen, &r.listen, &e) < 0)
+	if (http_addr_parse(listen, &r.listen, &e) < 0)
 		return usage_error("--listen: %s", e.msg);
-	if (http_addr_parse(a.connect, &r.connect, &e) < 0)
+	if (http_addr_parse(connect, &r.connect, &e) < 0)
 		return usage_error("--connect: %s", e.msg);
 	if (r.connect.kind == HTTP_ADDR_VSOCK &&
 	    r.connect.cid == 0xFFFFFFFFu)
 		return usage_error("--connect: vsock CID ANY is for listening, "
 				   "give the enclave's CID");
 	int idle_s = 0, connect_s = 0;
-	if ((rc = parse_count("--max-connections", a.max_connections,
-			      MAX_CONNECTIONS, &r.max_connections)) != 0 ||
-	    (rc = parse_count("--idle-timeout", a.idle_timeout, MAX_TIMEOUT_S,
-			      &idle_s)) != 0 ||
-	    (rc = parse_count("--connect-timeout", a.connect_timeout,
-			      MAX_TIMEOUT_S, &connect_s)) != 0)
+	if ((rc = parse_count("--max-connections",
+			      args_get(a, H_MAX_CONNECTIONS), MAX_CONNECTIONS,
+			      &r.max_connections)) != 0 ||
+	    (rc = parse_count("--idle-timeout", args_get(a, H_IDLE_TIMEOUT),
+			      MAX_TIMEOUT_S, &idle_s)) != 0 ||
+	    (rc = parse_count("--connect-timeout",
+			      args_get(a, H_CONNECT_TIMEOUT), MAX_TIMEOUT_S,
+			      &connect_s)) != 0)
 		return rc;
 	r.idle_timeout_ms = idle_s * 1000;
 	r.connect_timeout_ms = connect_s * 1000;
+	const char *allow_v[PROXY_MAX_ALLOW];
 	struct proxy_allow allow[PROXY_MAX_ALLOW];
-	for (size_t i = 0; i < a.nallow; i++)
-		if (proxy_allow_parse(a.allow[i], &allow[i], &e) < 0)
+	size_t nallow = args_list(a, H_ALLOW, allow_v, PROXY_MAX_ALLOW);
+	for (size_t i = 0; i < nallow; i++)
+		if (proxy_allow_parse(allow_v[i], &allow[i], &e) < 0)
 			return usage_error("--allow: %s", e.msg);
 
 	struct proxy_config cfg = {
-		.routes = &r, .nroutes = 1, .allow = allow, .nallow = a.nallow};
+		.routes = &r, .nroutes = 1, .allow = allow, .nallow = nallow};
 	struct proxy *p;
 	if (proxy_new(&cfg, NULL, &p, &e) < 0) {
 		if (e.code == ERR_USAGE)
 			return usage_error("--connect: %s", e.msg);
 		fprintf(stderr, "nitro-host: %s\n", e.msg);
-		return 1;
+		return EXIT_RUNTIME;
 	}
 	running = p;
 	struct sigaction sa = {0};
@@ -242,40 +201,42 @@ static int cmd_proxy(int argc, char **argv)
 	running = NULL;
 	log_info("proxy: stopping");
 	proxy_free(p);
-	return rc < 0 ? 1 : 0;
+	return rc < 0 ? EXIT_RUNTIME : 0;
 }
 
-static int cmd_run(int argc, char **argv)
+static int cmd_run(const struct args *a)
 {
-	struct proxy_args a;
-	const char *config = NULL;
-	memset(&a, 0, sizeof(a));
-	for (int i = 0; i < argc; i++) {
-		int hit = take_flag(argv[i], "--config", &config);
-		if (hit == 0)
-			hit = take_flag(argv[i], "--logging", &a.logging);
-		if (hit == 0)
-			hit = take_flag(argv[i], "--log-format", &a.log_format);
-		if (hit < 0)
-			return usage_error("run: '%s': flag given twice", argv[i]);
-		if (hit == 0)
-			return usage_error("run: unknown argument '%s'", argv[i]);
-	}
+	int rc;
+	const char *config = args_get(a, H_CONFIG);
 	if (!config)
 		return usage_error("--config: required (a YAML file)");
-	int rc;
-	if ((rc = setup_logging(&a)) != 0)
+	if ((rc = setup_logging(a)) != 0)
 		return rc;
 	struct host_config cfg;
 	struct err e = {0};
 	if (host_config_load(config, &cfg, &e) < 0) {
 		fprintf(stderr, "nitro-host run: --config: %s\n", e.msg);
-		return e.code == ERR_IO ? 1 : 2;
+		return e.code == ERR_IO ? EXIT_RUNTIME : EXIT_USAGE;
 	}
 	rc = host_run(&cfg);
 	host_config_free(&cfg);
 	return rc;
 }
+
+/* The commands and the flags (of FLAGS) each takes. */
+static const struct host_command {
+	const char *name;
+	const char *const *flags;
+	int (*run)(const struct args *a);
+} COMMANDS[] = {
+	{"proxy",
+	 (const char *const[]){"listen", "connect", "allow", "max-connections",
+			       "idle-timeout", "connect-timeout", "logging",
+			       "log-format", NULL},
+	 cmd_proxy},
+	{"run", (const char *const[]){"config", "logging", "log-format", NULL},
+	 cmd_run},
+};
 
 int nitro_host_main(int argc, char **argv)
 {
@@ -291,15 +252,22 @@ int nitro_host_main(int argc, char **argv)
 		printf("nitro-host %s\n", NS_VERSION);
 		return 0;
 	}
-	for (int i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(USAGE, stdout);
-			return 0;
-		}
+	const struct host_command *c = NULL;
+	for (size_t i = 0; i < sizeof(COMMANDS) / sizeof(COMMANDS[0]); i++)
+		if (strcmp(cmd, COMMANDS[i].name) == 0)
+			c = &COMMANDS[i];
+	if (!c)
+		return usage_error("unknown command '%s' (proxy or run)", cmd);
+	/* The command's flags by the rules every binary shares (core/args.c). */
+	struct args_spec spec = {.cmd = c->name, .flags = FLAGS,
+				 .nflags = H_COUNT, .only = c->flags};
+	struct args a;
+	struct err e = {0};
+	if (args_parse(&spec, argc - 2, argv + 2, &a, &e) < 0)
+		return usage_error("%s", e.msg);
+	if (a.help) {
+		fputs(USAGE, stdout);
+		return 0;
 	}
-	if (strcmp(cmd, "proxy") == 0)
-		return cmd_proxy(argc - 2, argv + 2);
-	if (strcmp(cmd, "run") == 0)
-		return cmd_run(argc - 2, argv + 2);
-	return usage_error("unknown command '%s' (proxy or run)", cmd);
+	return c->run(&a);
 }

@@ -1,22 +1,25 @@
 /*
  * cli.c: the nitro-signer command line. Flag names are Web3Signer's so that
  * operators can switch without relearning; see DESIGN.md section 4 and
- * `nitro-signer --help`. Parsing is getopt_long in two stages: global
- * options, then the `eth2` subcommand's options. Every error names the flag
- * and exits 2; runtime failures exit 1.
+ * `nitro-signer --help`. Parsing is core's args_parse (the rules every
+ * binary shares: --name=value or --name value, a repeated or unknown flag
+ * refused) in three stages: global options, the `eth2` subcommand's, then an
+ * eth2 command's. signer_cli_parse is the skeleton `nitro-signer enclave`
+ * shares, with the server flags both take. Every error names the flag and
+ * exits 2; runtime failures exit 1.
  */
 #include "signer/signer.h"
 #include "slashing/slashing.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 static const char usage_text[] =
 	"usage: nitro-signer [global options] eth2 [eth2 options]\n"
 	"       nitro-signer enclave --help   (the Nitro Enclave runtime)\n"
+	"Flags: --name=value or --name value, booleans --name[=true|false];\n"
+	"a flag given twice is an error (exit 2).\n"
 	"\n"
 	"global options:\n"
 	"  --http-listen-host=HOST          bind address (default 127.0.0.1)\n"
@@ -67,125 +70,125 @@ static const char usage_text[] =
 	"The genesis validators root comes from --genesis-validators-root, or from\n"
 	"an explicit --network.\n";
 
+/* The program's own flags; the server flags it shares with nitro-signer
+ * enclave are SIGNER_FLAG_* (signer.h). */
 enum opt_id {
-	O_HOST = 1000, O_PORT, O_LISTEN, O_ALLOW, O_TLS_KS, O_TLS_PW,
-	O_TLS_ANY, O_TLS_KNOWN, O_KEYSTORE_PATH, O_METRICS, O_IDLE, O_LOGGING,
-	O_LOG_FORMAT, O_HELP, O_VERSION,
+	O_HOST = SIGNER_FLAG_END, O_PORT, O_ALLOW, O_KEYSTORE_PATH, O_METRICS,
+	O_IDLE, O_LOGGING, O_LOG_FORMAT,
 	O_NETWORK, O_KS_PATH, O_KS_PWS, O_KS_PWF, O_SP_ENABLED, O_SP_URL,
-	O_KM_API, O_PRUNE, O_PRUNE_KEEP, O_PRUNE_INTERVAL, O_TYPES, O_MAX_CONNS,
+	O_KM_API, O_PRUNE, O_PRUNE_KEEP, O_PRUNE_INTERVAL, O_TYPES,
 	O_FROM, O_TO, O_GVR, O_EPOCH, O_SLOT, O_SET_HIGH, O_REMOVE_HIGH,
 };
 
-static const struct option global_opts[] = {
-	{"http-listen-host", required_argument, NULL, O_HOST},
-	{"http-listen-port", required_argument, NULL, O_PORT},
-	{"http-listen", required_argument, NULL, O_LISTEN},
-	{"http-host-allowlist", required_argument, NULL, O_ALLOW},
-	{"tls-keystore-file", required_argument, NULL, O_TLS_KS},
-	{"tls-keystore-password-file", required_argument, NULL, O_TLS_PW},
-	{"tls-allow-any-client", optional_argument, NULL, O_TLS_ANY},
-	{"tls-known-clients-file", required_argument, NULL, O_TLS_KNOWN},
-	{"key-store-path", required_argument, NULL, O_KEYSTORE_PATH},
-	{"key-config-path", required_argument, NULL, O_KEYSTORE_PATH},
-	{"metrics-enabled", optional_argument, NULL, O_METRICS},
-	{"idle-connection-timeout-seconds", required_argument, NULL, O_IDLE},
-	{"http-max-connections", required_argument, NULL, O_MAX_CONNS},
-	{"logging", required_argument, NULL, O_LOGGING},
-	{"log-format", required_argument, NULL, O_LOG_FORMAT},
-	{"help", no_argument, NULL, O_HELP},
-	{"version", no_argument, NULL, O_VERSION},
-	{NULL, 0, NULL, 0},
+static const struct args_flag global_flags[] = {
+	SIGNER_SERVER_FLAGS,
+	{"http-listen-host", ARGS_VALUE, O_HOST, 0},
+	{"http-listen-port", ARGS_VALUE, O_PORT, 0},
+	{"http-host-allowlist", ARGS_VALUE, O_ALLOW, 0},
+	{"key-store-path", ARGS_VALUE, O_KEYSTORE_PATH, 0},
+	{"key-config-path", ARGS_VALUE, O_KEYSTORE_PATH, 0},
+	{"metrics-enabled", ARGS_BOOL, O_METRICS, 0},
+	{"idle-connection-timeout-seconds", ARGS_VALUE, O_IDLE, 0},
+	{"logging", ARGS_VALUE, O_LOGGING, 0},
+	{"log-format", ARGS_VALUE, O_LOG_FORMAT, 0},
 };
 
-static const struct option eth2_opts[] = {
-	{"network", required_argument, NULL, O_NETWORK},
-	{"keystores-path", required_argument, NULL, O_KS_PATH},
-	{"keystores-passwords-path", required_argument, NULL, O_KS_PWS},
-	{"keystores-password-file", required_argument, NULL, O_KS_PWF},
-	{"slashing-protection-enabled", optional_argument, NULL, O_SP_ENABLED},
-	{"slashing-protection-db-url", required_argument, NULL, O_SP_URL},
-	{"slashing-protection-pruning-enabled", optional_argument, NULL, O_PRUNE},
-	{"slashing-protection-pruning-epochs-to-keep", required_argument, NULL,
-	 O_PRUNE_KEEP},
-	{"slashing-protection-pruning-interval", required_argument, NULL,
-	 O_PRUNE_INTERVAL},
-	{"allow-signing-types", required_argument, NULL, O_TYPES},
-	{"key-manager-api-enabled", optional_argument, NULL, O_KM_API},
-	{"enable-key-manager-api", optional_argument, NULL, O_KM_API},
-	{"help", no_argument, NULL, O_HELP},
-	{NULL, 0, NULL, 0},
+static const struct args_flag eth2_flags[] = {
+	{"network", ARGS_VALUE, O_NETWORK, 0},
+	{"keystores-path", ARGS_VALUE, O_KS_PATH, 0},
+	{"keystores-passwords-path", ARGS_VALUE, O_KS_PWS, 0},
+	{"keystores-password-file", ARGS_VALUE, O_KS_PWF, 0},
+	{"slashing-protection-enabled", ARGS_BOOL, O_SP_ENABLED, 0},
+	{"slashing-protection-db-url", ARGS_VALUE, O_SP_URL, 0},
+	{"slashing-protection-pruning-enabled", ARGS_BOOL, O_PRUNE, 0},
+	{"slashing-protection-pruning-epochs-to-keep", ARGS_VALUE, O_PRUNE_KEEP,
+	 0},
+	{"slashing-protection-pruning-interval", ARGS_VALUE, O_PRUNE_INTERVAL,
+	 0},
+	{"allow-signing-types", ARGS_VALUE, O_TYPES, 0},
+	{"key-manager-api-enabled", ARGS_BOOL, O_KM_API, 0},
+	{"enable-key-manager-api", ARGS_BOOL, O_KM_API, 0},
 };
 
-static const struct option cmd_opts[] = {
-	{"from", required_argument, NULL, O_FROM},
-	{"to", required_argument, NULL, O_TO},
-	{"genesis-validators-root", required_argument, NULL, O_GVR},
-	{"epoch", required_argument, NULL, O_EPOCH},
-	{"slot", required_argument, NULL, O_SLOT},
-	{"set-high-watermark", no_argument, NULL, O_SET_HIGH},
-	{"remove-high-watermark", no_argument, NULL, O_REMOVE_HIGH},
-	{"help", no_argument, NULL, O_HELP},
-	{NULL, 0, NULL, 0},
+/* The eth2 commands' flags; the command table says which each takes. */
+static const struct args_flag cmd_flags[] = {
+	{"from", ARGS_VALUE, O_FROM, 0},
+	{"to", ARGS_VALUE, O_TO, 0},
+	{"genesis-validators-root", ARGS_VALUE, O_GVR, 0},
+	{"epoch", ARGS_VALUE, O_EPOCH, 0},
+	{"slot", ARGS_VALUE, O_SLOT, 0},
+	{"set-high-watermark", ARGS_BOOL, O_SET_HIGH, 0},
+	{"remove-high-watermark", ARGS_BOOL, O_REMOVE_HIGH, 0},
 };
 
-static int parse_bool(const char *flag, const char *v, bool *out,
-		      struct err *e)
+#define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A whole number in [1, max] for flag, or a usage error naming it. */
+static int parse_range(const char *flag, const char *v, uint64_t max,
+		       const char *expected, uint64_t *out, struct err *e)
 {
-	if (!v || strcasecmp(v, "true") == 0) {
-		*out = true;
-		return 0;
-	}
-	if (strcasecmp(v, "false") == 0) {
-		*out = false;
-		return 0;
-	}
-	return err_set(e, ERR_USAGE, "--%s: expected true or false, got '%s'",
-		       flag, v);
+	if (dec_parse_u64(v, out, NULL, "") < 0 || *out == 0 || *out > max)
+		return err_set(e, ERR_USAGE, "--%s: expected %s", flag,
+			       expected);
+	return 0;
 }
 
-static const char *flag_name(const struct option *opts, int id)
+int signer_cli_parse(const struct args_spec *spec, int argc, char **argv,
+		     const char *usage, struct args *out,
+		     struct signer_server_args *srv, bool *exit_now,
+		     struct err *e)
 {
-	for (const struct option *o = opts; o->name; o++)
-		if (o->val == id)
-			return o->name;
-	return "?";
+	TRY(args_parse(spec, argc, argv, out, e));
+	if (out->help) {
+		fputs(usage, stdout);
+		*exit_now = true;
+		return 0;
+	}
+	if (args_bool(out, SIGNER_FLAG_VERSION, false)) {
+		printf("nitro-signer %s\n", NS_VERSION);
+		*exit_now = true;
+		return 0;
+	}
+	for (size_t i = 0; srv && i < out->n; i++) {
+		const char *v = out->item[i].value;
+		uint64_t n;
+		switch (out->item[i].id) {
+		case SIGNER_FLAG_LISTEN: srv->listen = v; break;
+		case SIGNER_FLAG_TLS_KEYSTORE: srv->tls.keystore_file = v; break;
+		case SIGNER_FLAG_TLS_PASSWORD:
+			srv->tls.keystore_password_file = v;
+			break;
+		case SIGNER_FLAG_TLS_ANY_CLIENT:
+			srv->tls.allow_any_client = strcmp(v, "true") == 0;
+			break;
+		case SIGNER_FLAG_TLS_KNOWN_CLIENTS:
+			srv->tls.known_clients_file = v;
+			break;
+		case SIGNER_FLAG_MAX_CONNS:
+			TRY(parse_range("http-max-connections", v, 65536,
+					"1..65536", &n, e));
+			srv->max_conns = (int)n;
+			break;
+		}
+	}
+	return 0;
 }
 
 static int global_opt(int id, const char *arg, struct signer_options *o,
-		      const char **host, const char **port, const char **listen,
-		      bool *exit_now, struct err *e)
+		      const char **host, const char **port, struct err *e)
 {
+	uint64_t n;
 	switch (id) {
 	case O_HOST: *host = arg; return 0;
 	case O_PORT: *port = arg; return 0;
-	case O_LISTEN: *listen = arg; return 0;
 	case O_ALLOW: o->host_allowlist = arg; return 0;
-	case O_TLS_KS: o->tls.keystore_file = arg; return 0;
-	case O_TLS_PW: o->tls.keystore_password_file = arg; return 0;
-	case O_TLS_ANY:
-		return parse_bool("tls-allow-any-client", arg,
-				  &o->tls.allow_any_client, e);
-	case O_TLS_KNOWN: o->tls.known_clients_file = arg; return 0;
 	case O_KEYSTORE_PATH: o->key_store_path = arg; return 0;
-	case O_METRICS:
-		return parse_bool("metrics-enabled", arg, &o->metrics_enabled, e);
-	case O_IDLE: {
-		uint64_t v;
-		if (dec_parse_u64(arg, &v, NULL, "") < 0 || v == 0 || v > 86400)
-			return err_set(e, ERR_USAGE,
-				       "--idle-connection-timeout-seconds: "
-				       "expected 1..86400");
-		o->idle_timeout_s = (int)v;
+	case O_METRICS: o->metrics_enabled = strcmp(arg, "true") == 0; return 0;
+	case O_IDLE:
+		TRY(parse_range("idle-connection-timeout-seconds", arg, 86400,
+				"1..86400", &n, e));
+		o->idle_timeout_s = (int)n;
 		return 0;
-	}
-	case O_MAX_CONNS: {
-		uint64_t v;
-		if (dec_parse_u64(arg, &v, NULL, "") < 0 || v == 0 || v > 65536)
-			return err_set(e, ERR_USAGE, "--http-max-connections: "
-				       "expected 1..65536");
-		o->max_conns = (int)v;
-		return 0;
-	}
 	case O_LOGGING:
 		if (log_parse_level(arg, &o->log_level) < 0)
 			return err_set(e, ERR_USAGE, "--logging: unknown level '%s'",
@@ -200,21 +203,14 @@ static int global_opt(int id, const char *arg, struct signer_options *o,
 			return err_set(e, ERR_USAGE,
 				       "--log-format: expected text or json");
 		return 0;
-	case O_HELP:
-		fputs(usage_text, stdout);
-		*exit_now = true;
-		return 0;
-	case O_VERSION:
-		printf("nitro-signer %s\n", NS_VERSION);
-		*exit_now = true;
-		return 0;
 	}
-	return err_set(e, ERR_USAGE, "unknown option (see --help)");
+	return 0;
 }
 
 static int eth2_opt(int id, const char *arg, struct signer_options *o,
-		    bool *exit_now, struct err *e)
+		    struct err *e)
 {
+	uint64_t h;
 	switch (id) {
 	case O_NETWORK:
 		o->network_name = arg;
@@ -224,15 +220,15 @@ static int eth2_opt(int id, const char *arg, struct signer_options *o,
 	case O_KS_PWS: o->keystores_passwords_path = arg; return 0;
 	case O_KS_PWF: o->keystores_password_file = arg; return 0;
 	case O_SP_ENABLED:
-		return parse_bool("slashing-protection-enabled", arg,
-				  &o->slashing_enabled, e);
+		o->slashing_enabled = strcmp(arg, "true") == 0;
+		return 0;
 	case O_SP_URL: o->slashing_db_url = arg; return 0;
 	case O_TYPES:
 		o->allow_signing_types = arg;
 		return signer_signing_types_parse(arg, false, &o->signing_types, e);
 	case O_PRUNE:
-		return parse_bool("slashing-protection-pruning-enabled", arg,
-				  &o->pruning.enabled, e);
+		o->pruning.enabled = strcmp(arg, "true") == 0;
+		return 0;
 	case O_PRUNE_KEEP:
 		if (dec_parse_u64(arg, &o->pruning.epochs_to_keep, NULL, "") < 0 ||
 		    o->pruning.epochs_to_keep == 0)
@@ -240,32 +236,23 @@ static int eth2_opt(int id, const char *arg, struct signer_options *o,
 				       "pruning-epochs-to-keep: expected a "
 				       "positive integer");
 		return 0;
-	case O_PRUNE_INTERVAL: {
-		uint64_t h;
-		if (dec_parse_u64(arg, &h, NULL, "") < 0 || h == 0 || h > 8760)
-			return err_set(e, ERR_USAGE, "--slashing-protection-"
-				       "pruning-interval: expected 1..8760 hours");
+	case O_PRUNE_INTERVAL:
+		TRY(parse_range("slashing-protection-pruning-interval", arg,
+				8760, "1..8760 hours", &h, e));
 		o->pruning.interval_s = h * 3600;
 		return 0;
-	}
 	case O_KM_API:
-		TRY(parse_bool("key-manager-api-enabled", arg,
-			       &o->key_manager_api_enabled, e));
-		if (o->key_manager_api_enabled)
+		if (strcmp(arg, "true") == 0)
 			return err_set(e, ERR_USAGE,
 				       "--key-manager-api-enabled: the Keymanager "
 				       "API is not available in this version");
 		return 0;
-	case O_HELP:
-		fputs(usage_text, stdout);
-		*exit_now = true;
-		return 0;
 	}
-	return err_set(e, ERR_USAGE, "unknown eth2 option (see --help)");
+	return 0;
 }
 
 static int cmd_opt(int id, const char *arg, struct signer_options *o,
-		   bool *exit_now, struct err *e)
+		   struct err *e)
 {
 	switch (id) {
 	case O_FROM: o->from_path = arg; return 0;
@@ -283,70 +270,35 @@ static int cmd_opt(int id, const char *arg, struct signer_options *o,
 		o->repair_has_slot = true;
 		return dec_parse_u64(arg, &o->repair_slot, e, "--slot") < 0
 			       ? -ERR_USAGE : 0;
-	case O_SET_HIGH: o->repair_set_high = true; return 0;
-	case O_REMOVE_HIGH: o->repair_remove_high = true; return 0;
-	case O_HELP:
-		fputs(usage_text, stdout);
-		*exit_now = true;
+	case O_SET_HIGH:
+		o->repair_set_high = strcmp(arg, "true") == 0;
+		return 0;
+	case O_REMOVE_HIGH:
+		o->repair_remove_high = strcmp(arg, "true") == 0;
 		return 0;
 	}
-	return err_set(e, ERR_USAGE, "unknown option (see --help)");
+	return 0;
 }
 
-/* One getopt_long pass; stops at the first non-option ("+"). */
-static int run_getopt(int argc, char **argv, const struct option *opts,
-		      const char *what, struct signer_options *o,
-		      const char **host, const char **port, const char **listen,
-		      bool *exit_now, struct err *e)
-{
-	opterr = 0;
-	optind = 1;
-	int c, idx = 0;
-	while ((c = getopt_long(argc, argv, "+", opts, &idx)) != -1) {
-		if (c == '?' || c == ':') {
-			const char *bad = argv[optind - 1];
-			return err_set(e, ERR_USAGE, "%s: unknown or incomplete "
-				       "option '%s' (see --help)", what, bad);
-		}
-		int rc = opts == global_opts
-				 ? global_opt(c, optarg, o, host, port, listen,
-					      exit_now, e)
-			 : opts == eth2_opts ? eth2_opt(c, optarg, o, exit_now, e)
-					     : cmd_opt(c, optarg, o, exit_now, e);
-		if (rc < 0)
-			return rc;
-		if (*exit_now)
-			return 0;
-		(void)flag_name;
-	}
-	return optind;
-}
+/* The eth2 commands and the flags (of cmd_flags) each takes. */
+static const struct {
+	const char *name;
+	enum signer_command cmd;
+	const char *const *flags;
+} commands[] = {
+	{"import", SIGNER_CMD_IMPORT,
+	 (const char *const[]){"from", "genesis-validators-root", NULL}},
+	{"export", SIGNER_CMD_EXPORT, (const char *const[]){"to", NULL}},
+	{"evaluate", SIGNER_CMD_EVALUATE,
+	 (const char *const[]){"genesis-validators-root", "from", NULL}},
+	{"watermark-repair", SIGNER_CMD_WATERMARK_REPAIR,
+	 (const char *const[]){"epoch", "slot", "set-high-watermark",
+			       "remove-high-watermark", NULL}},
+};
 
-static int parse_command(int argc, char **argv, struct signer_options *o,
-			 bool *exit_now, struct err *e)
+/* What each command needs beyond its flags' own checks. */
+static int check_command(const struct signer_options *o, struct err *e)
 {
-	static const struct {
-		const char *name;
-		enum signer_command cmd;
-	} cmds[] = {{"import", SIGNER_CMD_IMPORT}, {"export", SIGNER_CMD_EXPORT},
-		    {"evaluate", SIGNER_CMD_EVALUATE},
-		    {"watermark-repair", SIGNER_CMD_WATERMARK_REPAIR}};
-	size_t i;
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (strcmp(argv[0], cmds[i].name) == 0)
-			break;
-	if (i == sizeof(cmds) / sizeof(cmds[0]))
-		return err_set(e, ERR_USAGE, "eth2: unknown command '%s' (import, "
-			       "export, evaluate, watermark-repair)", argv[0]);
-	o->command = cmds[i].cmd;
-	const char *unused = NULL;
-	int rest = run_getopt(argc, argv, cmd_opts, argv[0], o, &unused,
-			      &unused, &unused, exit_now, e);
-	if (rest < 0 || *exit_now)
-		return rest < 0 ? rest : 0;
-	if (rest < argc)
-		return err_set(e, ERR_USAGE, "%s: unexpected argument '%s'",
-			       argv[0], argv[rest]);
 	switch (o->command) {
 	case SIGNER_CMD_IMPORT:
 		if (!o->from_path)
@@ -378,6 +330,30 @@ static int parse_command(int argc, char **argv, struct signer_options *o,
 	return 0;
 }
 
+static int parse_command(int argc, char **argv, struct signer_options *o,
+			 bool *exit_now, struct err *e)
+{
+	size_t i;
+	for (i = 0; i < NELEMS(commands); i++)
+		if (strcmp(argv[0], commands[i].name) == 0)
+			break;
+	if (i == NELEMS(commands))
+		return err_set(e, ERR_USAGE, "eth2: unknown command '%s' (import, "
+			       "export, evaluate, watermark-repair)", argv[0]);
+	o->command = commands[i].cmd;
+	struct args_spec spec = {.cmd = argv[0], .flags = cmd_flags,
+				 .nflags = NELEMS(cmd_flags),
+				 .only = commands[i].flags};
+	struct args a;
+	TRY(signer_cli_parse(&spec, argc - 1, argv + 1, usage_text, &a, NULL,
+			     exit_now, e));
+	if (*exit_now)
+		return 0;
+	for (size_t k = 0; k < a.n; k++)
+		TRY(cmd_opt(a.item[k].id, a.item[k].value, o, e));
+	return check_command(o, e);
+}
+
 static int check_options(struct signer_options *o, struct err *e)
 {
 	o->tls_enabled = o->tls.keystore_file != NULL;
@@ -404,8 +380,7 @@ static int check_options(struct signer_options *o, struct err *e)
 	return 0;
 }
 
-int signer_parse_args(int argc, char **argv, struct signer_options *o,
-		      bool *exit_now, struct err *e)
+static void set_defaults(struct signer_options *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->host_allowlist = "localhost,127.0.0.1";
@@ -417,38 +392,63 @@ int signer_parse_args(int argc, char **argv, struct signer_options *o,
 	o->pruning.interval_s = 12 * 3600;
 	o->log_level = LOG_INFO;
 	o->idle_timeout_s = 30;
+}
+
+/* --http-listen, else --http-listen-host and --http-listen-port. */
+static int listen_addr(const char *listen, const char *host, const char *port,
+		       struct http_addr *out, struct err *e)
+{
+	if (listen)
+		return http_addr_parse(listen, out, e);
+	char addr[300];
+	snprintf(addr, sizeof(addr), "tcp:%s:%s", host, port);
+	if (http_addr_parse(addr, out, NULL) < 0)
+		return err_set(e, ERR_USAGE, "--http-listen-host/--http-"
+			       "listen-port: invalid '%s:%s'", host, port);
+	return 0;
+}
+
+int signer_parse_args(int argc, char **argv, struct signer_options *o,
+		      bool *exit_now, struct err *e)
+{
+	set_defaults(o);
 	*exit_now = false;
-	const char *host = "127.0.0.1", *port = "9000", *listen = NULL;
-	int next = run_getopt(argc, argv, global_opts, "nitro-signer", o, &host,
-			      &port, &listen, exit_now, e);
-	if (next < 0 || *exit_now)
-		return next < 0 ? next : 0;
+	const char *host = "127.0.0.1", *port = "9000";
+	struct signer_server_args srv = {0};
+	struct args a;
+	struct args_spec spec = {.cmd = "nitro-signer", .flags = global_flags,
+				 .nflags = NELEMS(global_flags),
+				 .stop_at_positional = true};
+	TRY(signer_cli_parse(&spec, argc - 1, argv + 1, usage_text, &a, &srv,
+			     exit_now, e));
+	if (*exit_now)
+		return 0;
+	for (size_t i = 0; i < a.n; i++)
+		TRY(global_opt(a.item[i].id, a.item[i].value, o, &host, &port, e));
+	o->tls = srv.tls;
+	o->max_conns = srv.max_conns;
+	int next = 1 + a.next;
 	if (next >= argc || strcmp(argv[next], "eth2") != 0)
 		return err_set(e, ERR_USAGE, next >= argc
 				       ? "missing subcommand: eth2 (see --help)"
 				       : "unknown subcommand '%s' (expected eth2)",
 			       next < argc ? argv[next] : "");
 	o->eth2 = true;
-	int sub_argc = argc - next;
-	char **sub_argv = argv + next;
-	int rest = run_getopt(sub_argc, sub_argv, eth2_opts, "eth2", o, &host,
-			      &port, &listen, exit_now, e);
-	if (rest < 0 || *exit_now)
-		return rest < 0 ? rest : 0;
-	if (rest < sub_argc)
-		TRY(parse_command(sub_argc - rest, sub_argv + rest, o, exit_now,
-				  e));
+	spec = (struct args_spec){.cmd = "eth2", .flags = eth2_flags,
+				  .nflags = NELEMS(eth2_flags),
+				  .stop_at_positional = true};
+	TRY(signer_cli_parse(&spec, argc - next - 1, argv + next + 1,
+			     usage_text, &a, NULL, exit_now, e));
 	if (*exit_now)
 		return 0;
-	if (listen) {
-		TRY(http_addr_parse(listen, &o->listen, e));
-	} else {
-		char addr[300];
-		snprintf(addr, sizeof(addr), "tcp:%s:%s", host, port);
-		if (http_addr_parse(addr, &o->listen, NULL) < 0)
-			return err_set(e, ERR_USAGE, "--http-listen-host/--http-"
-				       "listen-port: invalid '%s:%s'", host, port);
-	}
+	for (size_t i = 0; i < a.n; i++)
+		TRY(eth2_opt(a.item[i].id, a.item[i].value, o, e));
+	int rest = next + 1 + a.next;
+	if (rest < argc)
+		TRY(parse_command(argc - rest, argv + rest, o, exit_now, e));
+	if (*exit_now)
+		return 0;
+	TRY(listen_addr(srv.listen, host, port, &o->listen, e));
 	return check_options(o, e);
 }
 
@@ -472,13 +472,13 @@ static int run_command(struct signer_options *o, const struct eth2_network *net)
 			fprintf(stderr, "nitro-signer: evaluate: network %s has no "
 				"known genesis validators root; give "
 				"--genesis-validators-root\n", net->name);
-			return 2;
+			return EXIT_USAGE;
 		}
 		FILE *in = stdin;
 		if (o->from_path && !(in = fopen(o->from_path, "r"))) {
 			fprintf(stderr, "nitro-signer: evaluate: --from: cannot "
 				"open %s\n", o->from_path);
-			return 1;
+			return EXIT_RUNTIME;
 		}
 		rc = slashing_cmd_evaluate(o->slashing_db_url, gvr, in, stdout, &e);
 		if (in != stdin)
@@ -499,11 +499,7 @@ static int run_command(struct signer_options *o, const struct eth2_network *net)
 	case SIGNER_CMD_SERVE:
 		break;
 	}
-	if (rc < 0) {
-		fprintf(stderr, "nitro-signer: %s\n", e.msg);
-		return e.code == ERR_USAGE ? 2 : 1;
-	}
-	return 0;
+	return rc < 0 ? args_fail("nitro-signer", &e) : 0;
 }
 
 int signer_main(int argc, char **argv)
@@ -513,7 +509,7 @@ int signer_main(int argc, char **argv)
 	bool exit_now = false;
 	if (signer_parse_args(argc, argv, &o, &exit_now, &e) < 0) {
 		fprintf(stderr, "nitro-signer: %s\n", e.msg);
-		return 2;
+		return EXIT_USAGE;
 	}
 	if (exit_now)
 		return 0;
@@ -531,7 +527,7 @@ int signer_main(int argc, char **argv)
 	int rc = 0, exit_code = 1;
 	if (eth2_network_load(o.network_name, &net, &e) < 0) {
 		fprintf(stderr, "nitro-signer: --network: %s\n", e.msg);
-		return 2;
+		return EXIT_USAGE;
 	}
 	if (o.command != SIGNER_CMD_SERVE)
 		return run_command(&o, &net);
@@ -561,10 +557,8 @@ int signer_main(int argc, char **argv)
 	log_info("shutting down");
 	exit_code = rc < 0 ? 1 : 0;
 out:
-	if (rc < 0 && e.msg[0]) {
-		fprintf(stderr, "nitro-signer: %s\n", e.msg);
-		exit_code = e.code == ERR_USAGE ? 2 : 1;
-	}
+	if (rc < 0 && e.msg[0])
+		exit_code = args_fail("nitro-signer", &e);
 	http_server_free(srv);
 	SSL_CTX_free(tls);
 	signer_free(s);

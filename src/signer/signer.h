@@ -116,6 +116,50 @@ struct signer_options {
 int signer_parse_args(int argc, char **argv, struct signer_options *o,
 		      bool *exit_now, struct err *e);
 
+/* ---- the command line of nitro-signer and nitro-signer enclave (cli.c) ----
+ * Both parse with core's args_parse (one rule set for every binary) and
+ * share the server flags: their rows, ids and handling are here once. */
+
+/* Ids of the shared flags; each program numbers its own from
+ * SIGNER_FLAG_END. */
+enum signer_flag {
+	SIGNER_FLAG_LISTEN, SIGNER_FLAG_TLS_KEYSTORE, SIGNER_FLAG_TLS_PASSWORD,
+	SIGNER_FLAG_TLS_ANY_CLIENT, SIGNER_FLAG_TLS_KNOWN_CLIENTS,
+	SIGNER_FLAG_MAX_CONNS, SIGNER_FLAG_VERSION, SIGNER_FLAG_END
+};
+
+/* The shared rows of both programs' struct args_flag tables. */
+#define SIGNER_SERVER_FLAGS                                                    \
+	{"http-listen", ARGS_VALUE, SIGNER_FLAG_LISTEN, 0},                    \
+	{"tls-keystore-file", ARGS_VALUE, SIGNER_FLAG_TLS_KEYSTORE, 0},        \
+	{"tls-keystore-password-file", ARGS_VALUE, SIGNER_FLAG_TLS_PASSWORD,   \
+	 0},                                                                   \
+	{"tls-allow-any-client", ARGS_BOOL, SIGNER_FLAG_TLS_ANY_CLIENT, 0},    \
+	{"tls-known-clients-file", ARGS_VALUE, SIGNER_FLAG_TLS_KNOWN_CLIENTS,  \
+	 0},                                                                   \
+	{"http-max-connections", ARGS_VALUE, SIGNER_FLAG_MAX_CONNS, 0},        \
+	{"version", ARGS_BOOL, SIGNER_FLAG_VERSION, 0}
+
+/* What the shared flags say. */
+struct signer_server_args {
+	const char *listen; /* --http-listen, NULL when not given */
+	struct http_tls_config tls;
+	int max_conns;      /* --http-max-connections (0: from memory) */
+};
+
+/*
+ * One level of a nitro-signer command line (global flags, eth2's, a
+ * command's, or the enclave's) by spec: --help prints usage and --version
+ * the version (both set *exit_now); the shared flags go into srv (NULL
+ * when the level has none); the program's own flags stay in out, in
+ * command-line order, for the caller. 0, or -ERR_USAGE with e naming the
+ * flag.
+ */
+int signer_cli_parse(const struct args_spec *spec, int argc, char **argv,
+		     const char *usage, struct args *out,
+		     struct signer_server_args *srv, bool *exit_now,
+		     struct err *e);
+
 struct signer;
 
 /* Loads keys per the options and builds the service; net is copied. */

@@ -28,6 +28,7 @@
 #include <openssl/x509.h>
 
 #include "aws/aws.h"
+#include "core/core.h"
 #include "http/http.h"
 #include "nitro/nitro.h"
 
@@ -76,7 +77,7 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt,
 	vfprintf(stderr, fmt, ap);
 	fprintf(stderr, " (see --help)\n");
 	va_end(ap);
-	return 2;
+	return EXIT_USAGE;
 }
 
 static bool is_b64_char(uint8_t c)
@@ -288,57 +289,41 @@ static int parse_expect(const char *pcr0, const char *nonce, struct expect *x)
 	return 0;
 }
 
+enum { A_ROOT, A_PCR0, A_NONCE, A_TLS_CERT, A_COUNT };
+static const struct args_flag FLAGS[A_COUNT] = {
+	{"root", ARGS_VALUE, A_ROOT, 0},
+	{"expect-pcr0", ARGS_VALUE, A_PCR0, 0},
+	{"nonce", ARGS_VALUE, A_NONCE, 0},
+	{"tls-cert", ARGS_VALUE, A_TLS_CERT, 0},
+};
+
 int nitro_keys_attestation_main(int argc, char **argv)
 {
 	if (argc < 3 || strcmp(argv[2], "--help") == 0 ||
 	    strcmp(argv[2], "-h") == 0) {
 		fputs(usage_text, argc < 3 ? stderr : stdout);
-		return argc < 3 ? 2 : 0;
+		return argc < 3 ? EXIT_USAGE : 0;
 	}
 	if (strcmp(argv[2], "verify") != 0)
 		return usage_error("unknown command %s", argv[2]);
-	const char *file = NULL, *root = NULL, *pcr0 = NULL, *nonce = NULL;
+	struct args_spec spec = {.cmd = "attestation verify", .flags = FLAGS,
+				 .nflags = A_COUNT, .max_positional = 1};
+	struct args a;
+	struct err e = {0};
+	if (args_parse(&spec, argc - 3, argv + 3, &a, &e) < 0)
+		return usage_error("%s", e.msg);
+	if (a.help) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (a.npositional == 0)
+		return usage_error("FILE is required");
 	struct expect x;
 	memset(&x, 0, sizeof(x));
-	for (int i = 3; i < argc; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			fputs(usage_text, stdout);
-			return 0;
-		}
-		if (strncmp(a, "--root=", 7) == 0) {
-			if (root)
-				return usage_error("%s given twice", "--root");
-			if (!a[7])
-				return usage_error("%s needs a file", "--root");
-			root = a + 7;
-		} else if (strncmp(a, "--expect-pcr0=", 14) == 0) {
-			if (pcr0)
-				return usage_error("%s given twice", "--expect-pcr0");
-			pcr0 = a + 14;
-		} else if (strncmp(a, "--nonce=", 8) == 0) {
-			if (nonce)
-				return usage_error("%s given twice", "--nonce");
-			nonce = a + 8;
-		} else if (strncmp(a, "--tls-cert=", 11) == 0) {
-			if (x.tls_cert)
-				return usage_error("%s given twice", "--tls-cert");
-			if (!a[11])
-				return usage_error("%s needs a file", "--tls-cert");
-			x.tls_cert = a + 11;
-		} else if (a[0] == '-' && a[1]) {
-			return usage_error("%s is not a flag of verify", a);
-		} else if (file) {
-			return usage_error("one FILE only, got also %s", a);
-		} else {
-			file = a;
-		}
-	}
-	if (!file)
-		return usage_error("FILE is required");
-	int rc = parse_expect(pcr0, nonce, &x);
+	x.tls_cert = args_get(&a, A_TLS_CERT);
+	int rc = parse_expect(args_get(&a, A_PCR0), args_get(&a, A_NONCE), &x);
 	if (rc == 0)
-		rc = verify(file, root, &x);
+		rc = verify(a.positional[0], args_get(&a, A_ROOT), &x);
 	free(x.nonce);
 	return rc;
 }

@@ -306,16 +306,9 @@ out:
 
 int keys_cmd_exit(const struct keys_args *a)
 {
-	static const char *const allowed[] = {
-		"chain", "validator-index", "epoch", "keystore",
-		"keystore-password-file", "mnemonic-file",
-		"mnemonic-password-file", "validator-key-index",
-		"genesis-validators-root", "out", NULL};
 	struct exit_plan p;
 	struct err e = {0};
-	int rc = keys_only(a, allowed, "exit");
-	if (!rc)
-		rc = parse_plan(a, &p);
+	int rc = parse_plan(a, &p);
 	if (rc)
 		return rc;
 	if (make_exit(a, &p, &e) < 0)

@@ -10,11 +10,9 @@
 #include "core/core.h"
 #include "crypto/crypto.h"
 
-#define EXIT_RUNTIME 1
-#define EXIT_USAGE 2
 #define MIN_PASSWORD_CHARS 8
 
-/* Every flag of every nitro-keys command; NULL when not given. */
+/* Every flag of the commands nitro_keys.c parses; NULL when not given. */
 struct keys_args {
 	const char *secret_file, *password_file, *out, *kdf, *path, *keystore,
 		*count, *work_factor, *description;
@@ -30,9 +28,6 @@ struct keys_args {
 int keys_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "nitro-keys: <msg>" and returns EXIT_RUNTIME. */
 int keys_fail(const struct err *e);
-/* Refuses flags outside `allowed` (NULL-terminated) for `cmd`. */
-int keys_only(const struct keys_args *a, const char *const *allowed,
-	      const char *cmd);
 int keys_need(const char *v, const char *flag);
 int keys_parse_kdf(const struct keys_args *a, struct keystore_params *p);
 /*

@@ -76,56 +76,37 @@ enum {
 	F_COUNT
 };
 
-static struct cloud_flag *new_flags(void)
-{
-	static const struct cloud_flag proto[F_COUNT] = {
-		[F_KEY_ID] = {"key-id", false, NULL},
-		[F_SIGNER_ID] = {"signer-id", false, NULL},
-		[F_KEYSTORES] = {"keystores-path", false, NULL},
-		[F_PASSWORDS] = {"keystores-passwords-path", false, NULL},
-		[F_MNEMONIC] = {"mnemonic-file", false, NULL},
-		[F_DEPOSIT] = {"deposit-data", false, NULL},
-		[F_CHAIN] = {"chain", false, NULL},
-		[F_ENVELOPE] = {"envelope", true, NULL},
-		[F_UPLOAD] = {"upload", true, NULL},
-		[F_TABLE] = {"table", false, NULL},
-		[F_OUT] = {"out", false, NULL},
-		[F_REGION] = {"region", false, NULL},
-		[F_PAGE_SIZE] = {"page-size", false, NULL},
-		[F_PUBKEY] = {"pubkey", false, NULL},
-		[F_PCR0] = {"pcr0", false, NULL},
-		[F_ROLE_ARN] = {"role-arn", false, NULL},
-		[F_ADMIN_ARN] = {"key-admin-arn", false, NULL},
-		[F_ENCRYPT_ARN] = {"encrypt-arn", false, NULL},
-		[F_CONDITION] = {"condition", false, NULL},
-	};
-	struct cloud_flag *f = malloc(sizeof(proto));
-	if (f)
-		memcpy(f, proto, sizeof(proto));
-	return f;
-}
+#define VALUE(id, n) [id] = {n, ARGS_VALUE, id, 0}
+#define BOOL(id, n) [id] = {n, ARGS_BOOL, id, 0}
+static const struct args_flag KMS_FLAGS[F_COUNT] = {
+	VALUE(F_KEY_ID, "key-id"),
+	VALUE(F_SIGNER_ID, "signer-id"),
+	VALUE(F_KEYSTORES, "keystores-path"),
+	VALUE(F_PASSWORDS, "keystores-passwords-path"),
+	VALUE(F_MNEMONIC, "mnemonic-file"),
+	VALUE(F_DEPOSIT, "deposit-data"),
+	VALUE(F_CHAIN, "chain"),
+	BOOL(F_ENVELOPE, "envelope"),
+	BOOL(F_UPLOAD, "upload"),
+	VALUE(F_TABLE, "table"),
+	VALUE(F_OUT, "out"),
+	VALUE(F_REGION, "region"),
+	VALUE(F_PAGE_SIZE, "page-size"),
+	VALUE(F_PUBKEY, "pubkey"),
+	VALUE(F_PCR0, "pcr0"),
+	VALUE(F_ROLE_ARN, "role-arn"),
+	VALUE(F_ADMIN_ARN, "key-admin-arn"),
+	VALUE(F_ENCRYPT_ARN, "encrypt-arn"),
+	VALUE(F_CONDITION, "condition"),
+};
+#undef VALUE
+#undef BOOL
 
-/* Refuses flags a subcommand does not take. */
-static int only(const struct cloud_flag *f, const char *cmd,
-		const int *allowed, size_t n)
+static int need(const struct args *f, const char *cmd, int k)
 {
-	for (int k = 0; k < F_COUNT; k++) {
-		if (!f[k].value)
-			continue;
-		bool ok = false;
-		for (size_t i = 0; i < n; i++)
-			ok = ok || allowed[i] == k;
-		if (!ok)
-			return cloud_usage_error(cmd, "--%s is not a flag of %s",
-						 f[k].name, cmd);
-	}
-	return 0;
-}
-
-static int need(const struct cloud_flag *f, const char *cmd, int k)
-{
-	if (!f[k].value)
-		return cloud_usage_error(cmd, "--%s is required", f[k].name);
+	if (!args_get(f, k))
+		return cloud_usage_error(cmd, "--%s is required",
+					 KMS_FLAGS[k].name);
 	return 0;
 }
 
@@ -260,11 +241,11 @@ static int load_key(const char *dir, const char *pwdir, const char *name,
 	return 0;
 }
 
-static int read_inputs(const struct cloud_flag *f, struct inputs *in,
+static int read_inputs(const struct args *f, struct inputs *in,
 		       struct err *e)
 {
 	memset(in, 0, sizeof(*in));
-	const char *dir = f[F_KEYSTORES].value, *pwdir = f[F_PASSWORDS].value;
+	const char *dir = args_get(f, F_KEYSTORES), *pwdir = args_get(f, F_PASSWORDS);
 	in->deposits = json_object();
 	if (!in->deposits)
 		return err_set(e, ERR_NOMEM, "out of memory");
@@ -279,7 +260,7 @@ static int read_inputs(const struct cloud_flag *f, struct inputs *in,
 		if (de->d_name[0] == '.' || !ends_with(de->d_name, ".json"))
 			continue;
 		if (strncmp(de->d_name, "deposit_data", 12) == 0) {
-			if (!f[F_DEPOSIT].value) {
+			if (!args_get(f, F_DEPOSIT)) {
 				char p[4096];
 				snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
 				rc = load_deposits(p, in->deposits, e);
@@ -301,8 +282,8 @@ static int read_inputs(const struct cloud_flag *f, struct inputs *in,
 			n++;
 	}
 	closedir(d);
-	if (rc == 0 && f[F_DEPOSIT].value)
-		rc = load_deposits(f[F_DEPOSIT].value, in->deposits, e);
+	if (rc == 0 && args_get(f, F_DEPOSIT))
+		rc = load_deposits(args_get(f, F_DEPOSIT), in->deposits, e);
 	if (rc == 0 && n == 0)
 		rc = err_set(e, ERR_INVALID, "--keystores-path %s: no keystores (*.json)",
 			     dir);
@@ -335,9 +316,9 @@ static int read_inputs(const struct cloud_flag *f, struct inputs *in,
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
-	if (rc == 0 && f[F_MNEMONIC].value) {
+	if (rc == 0 && args_get(f, F_MNEMONIC)) {
 		struct secret *raw = NULL;
-		rc = secret_read_file(f[F_MNEMONIC].value, &raw, e);
+		rc = secret_read_file(args_get(f, F_MNEMONIC), &raw, e);
 		if (rc == 0)
 			rc = bip39_mnemonic_check(raw->bytes, raw->len, 0, &in->mnemonic, e);
 		if (rc < 0)
@@ -417,12 +398,12 @@ static int set_s(json_t *item, const char *k, const char *v)
 }
 
 /* One item per key: KMS Encrypt of the record. */
-static int encrypt_per_key(struct aws_client *c, const struct cloud_flag *f,
+static int encrypt_per_key(struct aws_client *c, const struct args *f,
 			   const struct inputs *in, json_t *items, struct err *e)
 {
 	char when[32];
 	iso_now(when);
-	const char *chain = f[F_CHAIN].value ? f[F_CHAIN].value : "mainnet";
+	const char *chain = args_get(f, F_CHAIN) ? args_get(f, F_CHAIN) : "mainnet";
 	for (size_t i = 0; i < in->n; i++) {
 		const struct key_input *k = &in->keys[i];
 		struct secret *pt = NULL;
@@ -430,8 +411,8 @@ static int encrypt_per_key(struct aws_client *c, const struct cloud_flag *f,
 		uint8_t *blob = NULL;
 		size_t blen = 0;
 		json_t *ctx = aws_record_context(AWS_RECORD_PURPOSE_KEY,
-						 f[F_SIGNER_ID].value);
-		int rc = ctx ? aws_kms_encrypt(c, f[F_KEY_ID].value, pt->bytes,
+						 args_get(f, F_SIGNER_ID));
+		int rc = ctx ? aws_kms_encrypt(c, args_get(f, F_KEY_ID), pt->bytes,
 					       pt->len, ctx, &blob, &blen, e)
 			     : err_set(e, ERR_NOMEM, "out of memory");
 		json_decref(ctx);
@@ -440,7 +421,7 @@ static int encrypt_per_key(struct aws_client *c, const struct cloud_flag *f,
 			return err_prefix(e, "%s: ", k->pubkey);
 		char *b64 = aws_b64_encode(blob, blen);
 		free(blob);
-		json_t *it = item_common(f[F_SIGNER_ID].value, k->pubkey, chain, when);
+		json_t *it = item_common(args_get(f, F_SIGNER_ID), k->pubkey, chain, when);
 		if (!b64 || !it || set_s(it, "encrypted_key_password_mnemonic_b64", b64) ||
 		    set_s(it, AWS_RECORD_ATTR_CONTEXT, AWS_RECORD_PURPOSE_KEY) ||
 		    (k->deposit_b64 && set_s(it, "deposit_json_b64", k->deposit_b64))) {
@@ -503,16 +484,16 @@ static void bundle_id(const struct inputs *in, char out[17])
 		snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
-static int encrypt_envelope(struct aws_client *c, const struct cloud_flag *f,
+static int encrypt_envelope(struct aws_client *c, const struct args *f,
 			    const struct inputs *in, json_t *items, struct err *e)
 {
-	const char *signer = f[F_SIGNER_ID].value;
-	const char *chain = f[F_CHAIN].value ? f[F_CHAIN].value : "mainnet";
+	const char *signer = args_get(f, F_SIGNER_ID);
+	const char *chain = args_get(f, F_CHAIN) ? args_get(f, F_CHAIN) : "mainnet";
 	struct secret *records = NULL;
 	TRY(decrypt_keys(in, &records, e));
 	json_t *ctx = aws_record_context(ENVELOPE_FORMAT, signer);
 	struct aws_kms_data_key dk;
-	int rc = aws_kms_generate_data_key(c, f[F_KEY_ID].value, "AES_256", ctx,
+	int rc = aws_kms_generate_data_key(c, args_get(f, F_KEY_ID), "AES_256", ctx,
 					   NULL, &dk, e);
 	json_decref(ctx);
 	if (rc < 0) {
@@ -670,32 +651,17 @@ static int upload(struct aws_client *c, const char *table, json_t *items,
 	return rc;
 }
 
-static int cmd_encrypt(struct cloud_flag *f)
+static int cmd_encrypt(const struct args *f, const char *cmd)
 {
-	static const char *cmd = "kms encrypt";
-	static const int allowed[] = {F_KEY_ID, F_SIGNER_ID, F_KEYSTORES, F_PASSWORDS,
-				      F_MNEMONIC, F_DEPOSIT, F_CHAIN, F_ENVELOPE,
-				      F_UPLOAD, F_TABLE, F_OUT, F_REGION};
-	int u = only(f, cmd, allowed, sizeof(allowed) / sizeof(allowed[0]));
-	if (!u)
-		u = need(f, cmd, F_KEY_ID);
-	if (!u)
-		u = need(f, cmd, F_SIGNER_ID);
-	if (!u)
-		u = need(f, cmd, F_KEYSTORES);
-	if (!u)
-		u = need(f, cmd, F_PASSWORDS);
-	if (u)
-		return u;
-	if (!signer_id_ok(f[F_SIGNER_ID].value))
+	if (!signer_id_ok(args_get(f, F_SIGNER_ID)))
 		return cloud_usage_error(cmd, "--signer-id must be 1..128 printable "
 					 "characters without spaces");
-	bool up = f[F_UPLOAD].value != NULL;
-	if (up == (f[F_OUT].value != NULL))
+	bool up = args_bool(f, F_UPLOAD, false);
+	if (up == (args_get(f, F_OUT) != NULL))
 		return cloud_usage_error(cmd, "give exactly one of --upload and --out");
-	if (up != (f[F_TABLE].value != NULL))
+	if (up != (args_get(f, F_TABLE) != NULL))
 		return cloud_usage_error(cmd, "--table goes with --upload");
-	if (f[F_ENVELOPE].value && f[F_MNEMONIC].value)
+	if (args_bool(f, F_ENVELOPE, false) && args_get(f, F_MNEMONIC))
 		return cloud_usage_error(cmd, "--mnemonic-file is for per-key records; "
 					 "envelope bundles hold keys only");
 
@@ -705,21 +671,21 @@ static int cmd_encrypt(struct cloud_flag *f)
 	struct aws_client *c = NULL;
 	json_t *items = json_array();
 	int rc = read_inputs(f, &in, &e);
-	if (rc == 0 && !(c = open_client(f[F_REGION].value, &creds, &e)))
+	if (rc == 0 && !(c = open_client(args_get(f, F_REGION), &creds, &e)))
 		rc = -e.code;
 	if (rc == 0 && up)
-		rc = check_table(c, f[F_TABLE].value, &e);
+		rc = check_table(c, args_get(f, F_TABLE), &e);
 	if (rc == 0)
-		rc = f[F_ENVELOPE].value ? encrypt_envelope(c, f, &in, items, &e)
+		rc = args_bool(f, F_ENVELOPE, false) ? encrypt_envelope(c, f, &in, items, &e)
 					 : encrypt_per_key(c, f, &in, items, &e);
 	if (rc == 0 && up)
-		rc = upload(c, f[F_TABLE].value, items, &e);
+		rc = upload(c, args_get(f, F_TABLE), items, &e);
 	else if (rc == 0)
-		rc = write_out(f[F_OUT].value, items, &e);
+		rc = write_out(args_get(f, F_OUT), items, &e);
 	if (rc == 0)
 		fprintf(stderr, "nitro-keys: %zu keys, %zu records %s %s\n", in.n,
 			json_array_size(items), up ? "uploaded to" : "written to",
-			up ? f[F_TABLE].value : f[F_OUT].value);
+			up ? args_get(f, F_TABLE) : args_get(f, F_OUT));
 	json_decref(items);
 	aws_client_free(c);
 	aws_creds_provider_free(creds);
@@ -732,13 +698,13 @@ static int cmd_encrypt(struct cloud_flag *f)
 
 /* ---- table, list, disable/enable -------------------------------------------- */
 
-static int with_client(const struct cloud_flag *f, const char *cmd,
-		       int (*fn)(struct aws_client *, const struct cloud_flag *,
+static int with_client(const struct args *f, const char *cmd,
+		       int (*fn)(struct aws_client *, const struct args *,
 				 struct err *))
 {
 	struct err e = {0};
 	struct aws_creds_provider *creds = NULL;
-	struct aws_client *c = open_client(f[F_REGION].value, &creds, &e);
+	struct aws_client *c = open_client(args_get(f, F_REGION), &creds, &e);
 	int rc = c ? fn(c, f, &e) : -e.code;
 	aws_client_free(c);
 	aws_creds_provider_free(creds);
@@ -748,27 +714,27 @@ static int with_client(const struct cloud_flag *f, const char *cmd,
 	return 0;
 }
 
-static int do_create_table(struct aws_client *c, const struct cloud_flag *f,
+static int do_create_table(struct aws_client *c, const struct args *f,
 			   struct err *e)
 {
-	TRY(aws_ddb_create_table(c, f[F_TABLE].value, "web3signer_uuid", "S",
+	TRY(aws_ddb_create_table(c, args_get(f, F_TABLE), "web3signer_uuid", "S",
 				 "pubkey", "S", e));
-	TRY(aws_ddb_wait_active(c, f[F_TABLE].value, 60000, e));
-	fprintf(stderr, "nitro-keys: table %s is ACTIVE\n", f[F_TABLE].value);
+	TRY(aws_ddb_wait_active(c, args_get(f, F_TABLE), 60000, e));
+	fprintf(stderr, "nitro-keys: table %s is ACTIVE\n", args_get(f, F_TABLE));
 	return 0;
 }
 
-static int do_list(struct aws_client *c, const struct cloud_flag *f,
+static int do_list(struct aws_client *c, const struct args *f,
 		   struct err *e)
 {
 	uint64_t page = 100;
-	if (f[F_PAGE_SIZE].value &&
-	    (dec_parse_u64(f[F_PAGE_SIZE].value, &page, NULL, "--page-size") < 0 ||
+	if (args_get(f, F_PAGE_SIZE) &&
+	    (dec_parse_u64(args_get(f, F_PAGE_SIZE), &page, NULL, "--page-size") < 0 ||
 	     page < 1 || page > 1000))
 		return err_set(e, ERR_USAGE, "--page-size must be 1..1000");
-	TRY(check_table(c, f[F_TABLE].value, e));
-	json_t *vals = json_pack("{s:{s:s}}", ":s", "S", f[F_SIGNER_ID].value);
-	struct aws_ddb_query q = {.table = f[F_TABLE].value,
+	TRY(check_table(c, args_get(f, F_TABLE), e));
+	json_t *vals = json_pack("{s:{s:s}}", ":s", "S", args_get(f, F_SIGNER_ID));
+	struct aws_ddb_query q = {.table = args_get(f, F_TABLE),
 				  .key_condition = {"web3signer_uuid = :s", NULL, vals},
 				  .page_size = (unsigned)page, .max_items = MAX_KEYS};
 	json_t *items = NULL;
@@ -800,42 +766,42 @@ static int do_list(struct aws_client *c, const struct cloud_flag *f,
 		json_decref(p);
 	}
 	fprintf(stderr, "nitro-keys: %zu records (%zu keys) for %s, %u pages\n",
-		json_array_size(items), keys, f[F_SIGNER_ID].value, pages);
+		json_array_size(items), keys, args_get(f, F_SIGNER_ID), pages);
 	json_decref(items);
 	return 0;
 }
 
-static int set_active(struct aws_client *c, const struct cloud_flag *f,
+static int set_active(struct aws_client *c, const struct args *f,
 		      bool active, struct err *e)
 {
 	uint8_t pk[BLS_PUBKEY_LEN];
-	TRY(hex_decode_exact(f[F_PUBKEY].value, pk, sizeof(pk), e, "--pubkey"));
+	TRY(hex_decode_exact(args_get(f, F_PUBKEY), pk, sizeof(pk), e, "--pubkey"));
 	char pubkey[2 + 2 * BLS_PUBKEY_LEN + 1];
 	hex_encode(pk, sizeof(pk), pubkey);
 	json_t *key = json_pack("{s:{s:s},s:{s:s}}", "web3signer_uuid", "S",
-				f[F_SIGNER_ID].value, "pubkey", "S", pubkey);
+				args_get(f, F_SIGNER_ID), "pubkey", "S", pubkey);
 	json_t *vals = json_pack("{s:{s:b}}", ":a", "BOOL", active);
 	struct aws_ddb_expr upd = {"SET active = :a", NULL, vals};
-	int rc = aws_ddb_update_item(c, f[F_TABLE].value, key, &upd,
+	int rc = aws_ddb_update_item(c, args_get(f, F_TABLE), key, &upd,
 				     "attribute_exists(pubkey)", NULL, e);
 	json_decref(key);
 	json_decref(vals);
 	if (rc == -ERR_REFUSED)
 		return err_set(e, ERR_NOT_FOUND, "no record %s for signer %s in %s",
-			       pubkey, f[F_SIGNER_ID].value, f[F_TABLE].value);
+			       pubkey, args_get(f, F_SIGNER_ID), args_get(f, F_TABLE));
 	if (rc == 0)
 		fprintf(stderr, "nitro-keys: %s %s\n", pubkey,
 			active ? "enabled" : "disabled");
 	return rc;
 }
 
-static int do_disable(struct aws_client *c, const struct cloud_flag *f,
+static int do_disable(struct aws_client *c, const struct args *f,
 		      struct err *e)
 {
 	return set_active(c, f, false, e);
 }
 
-static int do_enable(struct aws_client *c, const struct cloud_flag *f,
+static int do_enable(struct aws_client *c, const struct args *f,
 		     struct err *e)
 {
 	return set_active(c, f, true, e);
@@ -854,29 +820,17 @@ static bool arn_ok(const char *s)
 	return strncmp(s, "arn:aws", 7) == 0 && colons >= 5 && strlen(s) < 2048;
 }
 
-static int cmd_policy(struct cloud_flag *f)
+static int cmd_policy(const struct args *f, const char *cmd)
 {
-	static const char *cmd = "kms policy";
-	static const int allowed[] = {F_PCR0, F_ROLE_ARN, F_ADMIN_ARN, F_ENCRYPT_ARN,
-				      F_CONDITION};
-	int u = only(f, cmd, allowed, sizeof(allowed) / sizeof(allowed[0]));
-	if (!u)
-		u = need(f, cmd, F_PCR0);
-	if (!u)
-		u = need(f, cmd, F_ROLE_ARN);
-	if (!u)
-		u = need(f, cmd, F_ADMIN_ARN);
-	if (u)
-		return u;
 	char hex[2 + 96 + 1];
-	const char *pv = f[F_PCR0].value;
+	const char *pv = args_get(f, F_PCR0);
 	snprintf(hex, sizeof(hex), "%s%s", strncmp(pv, "0x", 2) ? "0x" : "", pv);
 	uint8_t pcr0[48];
 	if (strlen(pv) > 98 || hex_decode_exact(hex, pcr0, sizeof(pcr0), NULL, "") < 0)
 		return cloud_usage_error(cmd, "--pcr0 must be 96 hex digits (SHA-384)");
 	char pcr0_hex[2 + 96 + 1];
 	hex_encode(pcr0, sizeof(pcr0), pcr0_hex);
-	const char *cond = f[F_CONDITION].value ? f[F_CONDITION].value : "image-sha384";
+	const char *cond = args_get(f, F_CONDITION) ? args_get(f, F_CONDITION) : "image-sha384";
 	const char *ckey;
 	if (strcmp(cond, "image-sha384") == 0)
 		ckey = "kms:RecipientAttestation:ImageSha384";
@@ -886,9 +840,9 @@ static int cmd_policy(struct cloud_flag *f)
 		return cloud_usage_error(cmd, "--condition must be image-sha384 or pcr0");
 	const int arns[] = {F_ROLE_ARN, F_ADMIN_ARN, F_ENCRYPT_ARN};
 	for (size_t i = 0; i < 3; i++)
-		if (f[arns[i]].value && !arn_ok(f[arns[i]].value))
-			return cloud_usage_error(cmd, "--%s is not an ARN", f[arns[i]].name);
-	if (strcmp(f[F_ROLE_ARN].value, f[F_ADMIN_ARN].value) == 0)
+		if (args_get(f, arns[i]) && !arn_ok(args_get(f, arns[i])))
+			return cloud_usage_error(cmd, "--%s is not an ARN", KMS_FLAGS[arns[i]].name);
+	if (strcmp(args_get(f, F_ROLE_ARN), args_get(f, F_ADMIN_ARN)) == 0)
 		return cloud_usage_error(cmd, "--key-admin-arn must differ from "
 					 "--role-arn (admins must not use the key)");
 	bool zero = true;
@@ -901,7 +855,7 @@ static int cmd_policy(struct cloud_flag *f)
 	json_t *admin = json_pack(
 		"{s:s,s:s,s:{s:s},s:[s,s,s,s,s,s,s,s,s,s,s,s,s,s],s:s}", "Sid",
 		"KeyAdministrationWithoutUse", "Effect", "Allow", "Principal", "AWS",
-		f[F_ADMIN_ARN].value, "Action", "kms:Create*", "kms:Describe*",
+		args_get(f, F_ADMIN_ARN), "Action", "kms:Create*", "kms:Describe*",
 		"kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*",
 		"kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource",
 		"kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
@@ -909,21 +863,21 @@ static int cmd_policy(struct cloud_flag *f)
 	json_t *enclave = json_pack(
 		"{s:s,s:s,s:{s:s},s:[s,s],s:s,s:{s:{s:s}}}", "Sid",
 		"EnclaveDecryptOnlyWithAttestation", "Effect", "Allow", "Principal",
-		"AWS", f[F_ROLE_ARN].value, "Action", "kms:Decrypt",
+		"AWS", args_get(f, F_ROLE_ARN), "Action", "kms:Decrypt",
 		"kms:GenerateDataKey", "Resource", "*", "Condition",
 		"StringEqualsIgnoreCase", ckey, pcr0_hex + 2);
 	/* Belt and braces: even an IAM grant cannot decrypt without a document. */
 	json_t *deny = json_pack(
 		"{s:s,s:s,s:{s:s},s:[s,s],s:s,s:{s:{s:s}}}", "Sid",
 		"DenyRoleWithoutAttestation", "Effect", "Deny", "Principal", "AWS",
-		f[F_ROLE_ARN].value, "Action", "kms:Decrypt", "kms:GenerateDataKey",
+		args_get(f, F_ROLE_ARN), "Action", "kms:Decrypt", "kms:GenerateDataKey",
 		"Resource", "*", "Condition", "Null", ckey, "true");
 	json_t *st = json_pack("[o,o,o]", admin, enclave, deny);
-	if (f[F_ENCRYPT_ARN].value)
+	if (args_get(f, F_ENCRYPT_ARN))
 		json_array_append_new(
 			st, json_pack("{s:s,s:s,s:{s:s},s:[s,s,s],s:s}", "Sid",
 				      "OperatorEncryptOnly", "Effect", "Allow",
-				      "Principal", "AWS", f[F_ENCRYPT_ARN].value,
+				      "Principal", "AWS", args_get(f, F_ENCRYPT_ARN),
 				      "Action", "kms:Encrypt", "kms:GenerateDataKey",
 				      "kms:DescribeKey", "Resource", "*"));
 	json_t *policy = json_pack("{s:s,s:s,s:o}", "Version", "2012-10-17", "Id",
@@ -939,44 +893,58 @@ static int cmd_policy(struct cloud_flag *f)
 
 /* ---- dispatch -------------------------------------------------------------------------- */
 
-static int run_sub(const char *sub, struct cloud_flag *f)
+static int cmd_create_table(const struct args *f, const char *cmd)
 {
-	char cmd[64];
-	snprintf(cmd, sizeof(cmd), "kms %s", sub);
-	if (strcmp(sub, "encrypt") == 0)
-		return cmd_encrypt(f);
-	if (strcmp(sub, "policy") == 0)
-		return cmd_policy(f);
-	int u = 0;
-	if (strcmp(sub, "create-table") == 0) {
-		static const int a[] = {F_TABLE, F_REGION};
-		u = only(f, cmd, a, 2);
-		if (!u)
-			u = need(f, cmd, F_TABLE);
-		return u ? u : with_client(f, cmd, do_create_table);
-	}
-	if (strcmp(sub, "list") == 0) {
-		static const int a[] = {F_TABLE, F_SIGNER_ID, F_PAGE_SIZE, F_REGION};
-		u = only(f, cmd, a, 4);
-		if (!u)
-			u = need(f, cmd, F_TABLE);
-		if (!u)
-			u = need(f, cmd, F_SIGNER_ID);
-		return u ? u : with_client(f, cmd, do_list);
-	}
-	if (strcmp(sub, "disable") == 0 || strcmp(sub, "enable") == 0) {
-		static const int a[] = {F_TABLE, F_SIGNER_ID, F_PUBKEY, F_REGION};
-		u = only(f, cmd, a, 4);
-		if (!u)
-			u = need(f, cmd, F_TABLE);
-		if (!u)
-			u = need(f, cmd, F_SIGNER_ID);
-		if (!u)
-			u = need(f, cmd, F_PUBKEY);
-		return u ? u : with_client(f, cmd, sub[0] == 'd' ? do_disable : do_enable);
-	}
-	return cloud_usage_error("kms", "unknown command %s", sub);
+	return with_client(f, cmd, do_create_table);
 }
+
+static int cmd_list(const struct args *f, const char *cmd)
+{
+	return with_client(f, cmd, do_list);
+}
+
+static int cmd_disable(const struct args *f, const char *cmd)
+{
+	return with_client(f, cmd, do_disable);
+}
+
+static int cmd_enable(const struct args *f, const char *cmd)
+{
+	return with_client(f, cmd, do_enable);
+}
+
+/* The subcommands: the flags (of KMS_FLAGS) each takes, and those it needs. */
+#define END (-1)
+static const struct kms_command {
+	const char *name;
+	const char *const *flags;
+	const int *required; /* END-terminated */
+	int (*run)(const struct args *f, const char *cmd);
+} KMS_COMMANDS[] = {
+	{"encrypt",
+	 (const char *const[]){"key-id", "signer-id", "keystores-path",
+			       "keystores-passwords-path", "mnemonic-file",
+			       "deposit-data", "chain", "envelope", "upload",
+			       "table", "out", "region", NULL},
+	 (const int[]){F_KEY_ID, F_SIGNER_ID, F_KEYSTORES, F_PASSWORDS, END},
+	 cmd_encrypt},
+	{"create-table", (const char *const[]){"table", "region", NULL},
+	 (const int[]){F_TABLE, END}, cmd_create_table},
+	{"list",
+	 (const char *const[]){"table", "signer-id", "page-size", "region",
+			       NULL},
+	 (const int[]){F_TABLE, F_SIGNER_ID, END}, cmd_list},
+	{"disable",
+	 (const char *const[]){"table", "signer-id", "pubkey", "region", NULL},
+	 (const int[]){F_TABLE, F_SIGNER_ID, F_PUBKEY, END}, cmd_disable},
+	{"enable",
+	 (const char *const[]){"table", "signer-id", "pubkey", "region", NULL},
+	 (const int[]){F_TABLE, F_SIGNER_ID, F_PUBKEY, END}, cmd_enable},
+	{"policy",
+	 (const char *const[]){"pcr0", "role-arn", "key-admin-arn",
+			       "encrypt-arn", "condition", NULL},
+	 (const int[]){F_PCR0, F_ROLE_ARN, F_ADMIN_ARN, END}, cmd_policy},
+};
 
 int nitro_keys_kms_main(int argc, char **argv)
 {
@@ -986,19 +954,29 @@ int nitro_keys_kms_main(int argc, char **argv)
 	const char *sub = is_list ? "list" : (argc >= 3 ? argv[2] : NULL);
 	if (!sub || strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
 		fputs(KMS_USAGE, sub ? stdout : stderr);
-		return sub ? 0 : CLOUD_EXIT_USAGE;
+		return sub ? 0 : EXIT_USAGE;
 	}
-	struct cloud_flag *f = new_flags();
-	if (!f)
-		return cloud_fail("out of memory");
-	bool help = false;
-	int rc = cloud_parse(argc - first, argv + first, f, F_COUNT, "kms", &help);
-	if (rc == 0 && help) {
+	const struct kms_command *c = NULL;
+	for (size_t i = 0; i < sizeof(KMS_COMMANDS) / sizeof(KMS_COMMANDS[0]); i++)
+		if (strcmp(KMS_COMMANDS[i].name, sub) == 0)
+			c = &KMS_COMMANDS[i];
+	if (!c)
+		return cloud_usage_error("kms", "unknown command %s", sub);
+	char cmd[64];
+	snprintf(cmd, sizeof(cmd), "kms %s", sub);
+	struct args_spec spec = {.cmd = cmd, .flags = KMS_FLAGS,
+				 .nflags = F_COUNT, .only = c->flags};
+	struct args f;
+	struct err e = {0};
+	if (args_parse(&spec, argc - first, argv + first, &f, &e) < 0)
+		return cloud_usage_error("kms", "%s", e.msg);
+	if (f.help) {
 		fputs(KMS_USAGE, stdout);
-	} else if (rc == 0) {
-		secret_init();
-		rc = run_sub(sub, f);
+		return 0;
 	}
-	free(f);
-	return rc;
+	for (const int *k = c->required; *k != END; k++)
+		if (need(&f, cmd, *k))
+			return EXIT_USAGE;
+	secret_init();
+	return c->run(&f, cmd);
 }

@@ -475,22 +475,9 @@ out:
 
 int keys_cmd_mnemonic(const struct keys_args *a, bool existing)
 {
-	static const char *const allowed_new[] = {
-		"num-validators", "chain", "out", "withdrawal-address",
-		"bls-withdrawal", "compounding", "amount",
-		"keystore-password-file", "kdf", "work-factor", "mnemonic-out",
-		NULL};
-	static const char *const allowed_existing[] = {
-		"num-validators", "validator-start-index", "chain", "out",
-		"withdrawal-address", "bls-withdrawal", "compounding", "amount",
-		"keystore-password-file", "kdf", "work-factor", "mnemonic-file",
-		"mnemonic-password-file", NULL};
 	struct plan p;
 	struct err e = {0};
-	int rc = keys_only(a, existing ? allowed_existing : allowed_new,
-			   existing ? "existing-mnemonic" : "new-mnemonic");
-	if (rc)
-		return rc;
+	int rc;
 	if ((rc = parse_plan(a, existing, &p)))
 		return rc;
 	if (generate(a, &p, &e) < 0)

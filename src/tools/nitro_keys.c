@@ -1,6 +1,8 @@
 /*
- * nitro_keys.c: the nitro-keys operator command line: flag parsing, the
- * dispatch, and the keystore and bls subcommands.
+ * nitro_keys.c: the nitro-keys operator command line: the command table
+ * (which flags each command takes, parsed by core's args_parse with the
+ * rules every binary shares), the dispatch, and the keystore and bls
+ * subcommands.
  *
  *   nitro-keys new-mnemonic | existing-mnemonic ...   (mnemonic_cmd.c)
  *   nitro-keys exit ...                               (exit_cmd.c)
@@ -39,7 +41,9 @@
 #define MAX_GENERATE 100000
 #define MAX_MESSAGE (1024 * 1024)
 
-struct flag_def {
+/* Where each flag of the mnemonic, exit, keystore and bls commands goes in
+ * struct keys_args; COMMANDS says which of them each command takes. */
+struct keys_flag {
 	const char *name;
 	size_t off;
 	bool boolean; /* --name alone, or --name=true|false */
@@ -47,7 +51,7 @@ struct flag_def {
 
 #define FLAG(n, f) {n, offsetof(struct keys_args, f), false}
 #define BOOL_FLAG(n, f) {n, offsetof(struct keys_args, f), true}
-static const struct flag_def FLAGS[] = {
+static const struct keys_flag FLAGS[] = {
 	FLAG("secret-file", secret_file),
 	FLAG("keystore-password-file", password_file),
 	FLAG("out", out),
@@ -137,6 +141,8 @@ static const char USAGE[] =
 	"Passwords need at least 8 characters; without --keystore-password-file\n"
 	"they are asked twice on the terminal, without echo.\n"
 	"--work-factor sets scrypt n (power of two) or pbkdf2 c; default 262144.\n"
+	"Flags: --name=value or --name value, booleans --name[=true|false]; only\n"
+	"tls new --san may be given twice.\n"
 	"Exit status: 0 ok, 1 failure, 2 bad usage.\n";
 
 int keys_usage_error(const char *fmt, ...)
@@ -152,71 +158,7 @@ int keys_usage_error(const char *fmt, ...)
 
 int keys_fail(const struct err *e)
 {
-	fprintf(stderr, "nitro-keys: %s\n", e->msg);
-	return e->code == ERR_USAGE ? EXIT_USAGE : EXIT_RUNTIME;
-}
-
-/* Accepts --name=value and --name value; refuses anything else. */
-static int parse_args(int argc, char **argv, struct keys_args *a)
-{
-	memset(a, 0, sizeof(*a));
-	for (int i = 0; i < argc; i++) {
-		const char *arg = argv[i];
-		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-			a->help = true;
-			continue;
-		}
-		if (strncmp(arg, "--", 2) != 0)
-			return keys_usage_error("unexpected argument %s", arg);
-		const char *name = arg + 2, *eq = strchr(name, '=');
-		size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
-		const struct flag_def *f = NULL;
-		for (size_t k = 0; k < NFLAGS; k++)
-			if (strlen(FLAGS[k].name) == nlen &&
-			    strncmp(FLAGS[k].name, name, nlen) == 0)
-				f = &FLAGS[k];
-		if (!f)
-			return keys_usage_error("unknown flag %s", arg);
-		if (f->boolean) {
-			bool *b = (bool *)((char *)a + f->off);
-			if (!eq || strcmp(eq + 1, "true") == 0)
-				*b = true;
-			else if (strcmp(eq + 1, "false") == 0)
-				*b = false;
-			else
-				return keys_usage_error("%s: expected true or false",
-						   arg);
-			continue;
-		}
-		const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-		if (!val)
-			return keys_usage_error("%s needs a value", arg);
-		*(const char **)((char *)a + f->off) = val;
-	}
-	return 0;
-}
-
-/* Refuses flags the subcommand does not take. */
-int keys_only(const struct keys_args *a, const char *const *allowed,
-	      const char *cmd)
-{
-	for (size_t k = 0; k < NFLAGS; k++) {
-		const char *field = (const char *)a + FLAGS[k].off;
-		if (FLAGS[k].boolean ? !*(const bool *)field
-				     : !*(const char *const *)field)
-			continue;
-		bool ok = false;
-		for (const char *const *p = allowed; *p; p++)
-			ok = ok || strcmp(*p, FLAGS[k].name) == 0;
-		if (!ok) {
-			fprintf(stderr,
-				"nitro-keys: --%s is not a flag of %s "
-				"(see --help)\n",
-				FLAGS[k].name, cmd);
-			return EXIT_USAGE;
-		}
-	}
-	return 0;
+	return args_fail("nitro-keys", e);
 }
 
 int keys_need(const char *v, const char *flag)
@@ -330,16 +272,11 @@ out:
 
 static int cmd_encrypt(const struct keys_args *a)
 {
-	static const char *const allowed[] = {
-		"secret-file", "keystore-password-file", "out", "kdf", "path",
-		"description", "work-factor", NULL};
 	struct keystore_params p;
 	struct secret *sk_txt = NULL, *pw = NULL;
 	struct bls_key *k = NULL;
 	struct err e = {0};
-	int rc = keys_only(a, allowed, "keystore encrypt");
-	if (!rc)
-		rc = keys_need(a->secret_file, "--secret-file");
+	int rc = keys_need(a->secret_file, "--secret-file");
 	if (!rc)
 		rc = keys_need(a->password_file, "--keystore-password-file");
 	if (!rc)
@@ -399,19 +336,12 @@ static int show_secret(const struct bls_key *k, struct err *e)
 /* decrypt and verify: open the keystore, report the public key. */
 static int cmd_open(const struct keys_args *a, bool verify)
 {
-	static const char *const allowed_verify[] = {
-		"keystore", "keystore-password-file", NULL};
-	static const char *const allowed_decrypt[] = {
-		"keystore", "keystore-password-file", "show-secret", NULL};
-	const char *cmd = verify ? "keystore verify" : "keystore decrypt";
 	struct secret *pw = NULL;
 	struct bls_key *k = NULL;
 	char *json = NULL;
 	size_t len = 0;
 	struct err e = {0};
-	int rc = keys_only(a, verify ? allowed_verify : allowed_decrypt, cmd);
-	if (!rc)
-		rc = keys_need(a->keystore, "--keystore");
+	int rc = keys_need(a->keystore, "--keystore");
 	if (!rc)
 		rc = keys_need(a->password_file, "--keystore-password-file");
 	/* A secret key goes to a person at a terminal, never into a pipe. */
@@ -451,14 +381,10 @@ out:
 /* bls verify: a signature check for tests and operators (no secrets). */
 static int cmd_bls_verify(const struct keys_args *a)
 {
-	static const char *const allowed[] = {"pubkey", "message", "signature",
-					      NULL};
 	uint8_t pk[BLS_PUBKEY_LEN], sig[BLS_SIG_LEN], *msg = NULL;
 	size_t msg_len = 0;
 	struct err e = {0};
-	int rc = keys_only(a, allowed, "bls verify");
-	if (!rc)
-		rc = keys_need(a->pubkey, "--pubkey");
+	int rc = keys_need(a->pubkey, "--pubkey");
 	if (!rc)
 		rc = keys_need(a->message, "--message");
 	if (!rc)
@@ -530,16 +456,11 @@ out:
 
 static int cmd_generate(const struct keys_args *a)
 {
-	static const char *const allowed[] = {"count", "out",
-					      "keystore-password-file", "kdf",
-					      "work-factor", NULL};
 	struct keystore_params p;
 	struct secret *pw = NULL;
 	struct err e = {0};
 	uint64_t count = 0;
-	int rc = keys_only(a, allowed, "keystore generate");
-	if (!rc)
-		rc = keys_need(a->count, "--count");
+	int rc = keys_need(a->count, "--count");
 	if (!rc)
 		rc = keys_need(a->out, "--out");
 	if (!rc)
@@ -564,11 +485,136 @@ out:
 	return e.code ? keys_fail(&e) : 0;
 }
 
+static int cmd_decrypt(const struct keys_args *a)
+{
+	return cmd_open(a, false);
+}
+
+static int cmd_verify(const struct keys_args *a)
+{
+	return cmd_open(a, true);
+}
+
+static int cmd_new_mnemonic(const struct keys_args *a)
+{
+	return keys_cmd_mnemonic(a, false);
+}
+
+static int cmd_existing_mnemonic(const struct keys_args *a)
+{
+	return keys_cmd_mnemonic(a, true);
+}
+
+/* The commands parsed here, and the flags (of FLAGS) each takes. */
+static const struct keys_command {
+	const char *cmd, *sub; /* sub NULL: the command has none */
+	const char *const *flags;
+	int (*run)(const struct keys_args *a);
+} COMMANDS[] = {
+	{"new-mnemonic", NULL,
+	 (const char *const[]){"num-validators", "chain", "out",
+			       "withdrawal-address", "bls-withdrawal",
+			       "compounding", "amount",
+			       "keystore-password-file", "kdf", "work-factor",
+			       "mnemonic-out", NULL},
+	 cmd_new_mnemonic},
+	{"existing-mnemonic", NULL,
+	 (const char *const[]){"num-validators", "validator-start-index",
+			       "chain", "out", "withdrawal-address",
+			       "bls-withdrawal", "compounding", "amount",
+			       "keystore-password-file", "kdf", "work-factor",
+			       "mnemonic-file", "mnemonic-password-file", NULL},
+	 cmd_existing_mnemonic},
+	{"exit", NULL,
+	 (const char *const[]){"chain", "validator-index", "epoch", "keystore",
+			       "keystore-password-file", "mnemonic-file",
+			       "mnemonic-password-file", "validator-key-index",
+			       "genesis-validators-root", "out", NULL},
+	 keys_cmd_exit},
+	{"keystore", "encrypt",
+	 (const char *const[]){"secret-file", "keystore-password-file", "out",
+			       "kdf", "path", "description", "work-factor",
+			       NULL},
+	 cmd_encrypt},
+	{"keystore", "decrypt",
+	 (const char *const[]){"keystore", "keystore-password-file",
+			       "show-secret", NULL},
+	 cmd_decrypt},
+	{"keystore", "verify",
+	 (const char *const[]){"keystore", "keystore-password-file", NULL},
+	 cmd_verify},
+	{"keystore", "generate",
+	 (const char *const[]){"count", "out", "keystore-password-file", "kdf",
+			       "work-factor", NULL},
+	 cmd_generate},
+	{"bls", "verify",
+	 (const char *const[]){"pubkey", "message", "signature", NULL},
+	 cmd_bls_verify},
+};
+#define NCOMMANDS (sizeof(COMMANDS) / sizeof(COMMANDS[0]))
+
+/* The row for argv[1] (and argv[2]); a usage error naming what is wrong. */
+static int find_command(int argc, char **argv, const struct keys_command **out)
+{
+	const char *cmd = argv[1], *sub = argc > 2 ? argv[2] : NULL;
+	bool known = false;
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		const struct keys_command *c = &COMMANDS[i];
+		if (strcmp(c->cmd, cmd) != 0)
+			continue;
+		known = true;
+		if (!c->sub || (sub && strcmp(c->sub, sub) == 0)) {
+			*out = c;
+			return 0;
+		}
+	}
+	if (!known)
+		return keys_usage_error("unknown command %s", cmd);
+	if (!sub)
+		return keys_usage_error("%s: missing subcommand", cmd);
+	return keys_usage_error("unknown %s subcommand %s", cmd, sub);
+}
+
+/* The command's flags by the shared rules (core/args.c), into a. */
+static int parse_flags(const struct keys_command *c, int argc, char **argv,
+		       struct keys_args *a, bool *help)
+{
+	struct args_flag defs[NFLAGS];
+	for (size_t i = 0; i < NFLAGS; i++)
+		defs[i] = (struct args_flag){FLAGS[i].name,
+					     FLAGS[i].boolean ? ARGS_BOOL
+							      : ARGS_VALUE,
+					     (int)i, 0};
+	char name[64];
+	snprintf(name, sizeof(name), "%s%s%s", c->cmd, c->sub ? " " : "",
+		 c->sub ? c->sub : "");
+	struct args_spec spec = {.cmd = name, .flags = defs, .nflags = NFLAGS,
+				 .only = c->flags};
+	struct args r;
+	struct err e = {0};
+	if (args_parse(&spec, argc, argv, &r, &e) < 0)
+		return keys_usage_error("%s", e.msg);
+	memset(a, 0, sizeof(*a));
+	for (size_t i = 0; i < r.n; i++) {
+		const struct keys_flag *f = &FLAGS[r.item[i].id];
+		char *field = (char *)a + f->off;
+		if (f->boolean)
+			*(bool *)field = strcmp(r.item[i].value, "true") == 0;
+		else
+			*(const char **)field = r.item[i].value;
+	}
+	*help = r.help;
+	return 0;
+}
+
+static bool is_help(const char *arg)
+{
+	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
 int nitro_keys_main(int argc, char **argv)
 {
-	struct keys_args a;
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0) {
+	if (argc < 2 || is_help(argv[1])) {
 		fputs(USAGE, argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : 0;
 	}
@@ -577,47 +623,29 @@ int nitro_keys_main(int argc, char **argv)
 		return 0;
 	}
 	const char *cmd = argv[1];
-	/* Commands that parse their own arguments (AWS and TLS). */
+	/* Commands with their own flag tables (AWS, TLS, attestation). */
 	if (strcmp(cmd, "kms") == 0 || strcmp(cmd, "list") == 0)
 		return nitro_keys_kms_main(argc, argv);
 	if (strcmp(cmd, "tls") == 0)
 		return nitro_keys_tls_main(argc, argv);
 	if (strcmp(cmd, "attestation") == 0)
 		return nitro_keys_attestation_main(argc, argv);
-	bool mnemonic = strcmp(cmd, "new-mnemonic") == 0 ||
-			strcmp(cmd, "existing-mnemonic") == 0;
-	bool exit_cmd = strcmp(cmd, "exit") == 0;
-	bool flat = mnemonic || exit_cmd; /* no subcommand */
-	if (!flat && strcmp(cmd, "keystore") != 0 && strcmp(cmd, "bls") != 0)
-		return keys_usage_error("unknown command %s", cmd);
-	if (!flat && argc < 3)
-		return keys_usage_error("%s: missing subcommand", cmd);
-	const char *sub = flat ? "" : argv[2];
-	int skip = flat ? 2 : 3;
-	int rc = parse_args(argc - skip, argv + skip, &a);
-	if (rc)
-		return rc;
-	if (a.help || strcmp(sub, "--help") == 0) {
+	if (argc > 2 && is_help(argv[2])) {
 		fputs(USAGE, stdout);
 		return 0;
 	}
-	secret_init();
-	if (mnemonic)
-		return keys_cmd_mnemonic(&a, strcmp(cmd, "existing-mnemonic") == 0);
-	if (exit_cmd)
-		return keys_cmd_exit(&a);
-	if (strcmp(cmd, "bls") == 0) {
-		if (strcmp(sub, "verify") == 0)
-			return cmd_bls_verify(&a);
-		return keys_usage_error("unknown bls subcommand %s", sub);
+	const struct keys_command *c = NULL;
+	struct keys_args a;
+	bool help = false;
+	int rc = find_command(argc, argv, &c);
+	int skip = c && c->sub ? 3 : 2;
+	if (rc == 0)
+		rc = parse_flags(c, argc - skip, argv + skip, &a, &help);
+	if (rc || help) {
+		if (help)
+			fputs(USAGE, stdout);
+		return rc;
 	}
-	if (strcmp(sub, "encrypt") == 0)
-		return cmd_encrypt(&a);
-	if (strcmp(sub, "decrypt") == 0)
-		return cmd_open(&a, false);
-	if (strcmp(sub, "verify") == 0)
-		return cmd_open(&a, true);
-	if (strcmp(sub, "generate") == 0)
-		return cmd_generate(&a);
-	return keys_usage_error("unknown keystore subcommand %s", sub);
+	secret_init();
+	return c->run(&a);
 }

@@ -31,11 +31,12 @@
 
 static const char TLS_USAGE[] =
 	"usage: nitro-keys tls new --out=DIR --san=DNS:NAME[,DNS:..,IP:ADDR]\n"
-	"                         [--name=NAME] [--days=N]\n"
+	"                         [--san=..] [--name=NAME] [--days=N]\n"
 	"\n"
 	"Makes a P-256 key and a self-signed certificate with the given subject\n"
-	"alternative names (the first DNS name is the subject CN and, unless\n"
-	"--name is given, the known-clients name), in DIR (created, mode 0700):\n"
+	"alternative names (--san may be repeated, at most 32 names in all; the\n"
+	"first DNS name is the subject CN and, unless --name is given, the\n"
+	"known-clients name), in DIR (created, mode 0700):\n"
 	"tls.key, tls.crt, tls.p12, tls.p12.password and known-clients.txt\n"
 	"(\"NAME AA:BB:..\", the certificate's SHA-256 fingerprint).\n"
 	"--days defaults to 825. Nothing is overwritten.\n"
@@ -188,45 +189,79 @@ out:
 	return rc;
 }
 
-int nitro_keys_tls_main(int argc, char **argv)
+enum { T_OUT, T_SAN, T_NAME, T_DAYS, T_COUNT };
+static const struct args_flag TLS_FLAGS[T_COUNT] = {
+	{"out", ARGS_VALUE, T_OUT, 0},
+	{"san", ARGS_LIST, T_SAN, MAX_SANS},
+	{"name", ARGS_VALUE, T_NAME, 0},
+	{"days", ARGS_VALUE, T_DAYS, 0},
+};
+
+/* Every --san, joined with commas (each may itself be a list). */
+static char *join_sans(const struct args *a)
 {
-	if (argc < 3 || strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0) {
-		fputs(TLS_USAGE, argc < 3 ? stderr : stdout);
-		return argc < 3 ? CLOUD_EXIT_USAGE : 0;
+	const char *v[MAX_SANS];
+	size_t n = args_list(a, T_SAN, v, MAX_SANS), len = 1;
+	for (size_t i = 0; i < n; i++)
+		len += strlen(v[i]) + 1;
+	char *s = malloc(len);
+	if (!s)
+		return NULL;
+	s[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			strcat(s, ",");
+		strcat(s, v[i]);
 	}
-	if (strcmp(argv[2], "new") != 0)
-		return cloud_usage_error("tls", "unknown command %s", argv[2]);
-	struct cloud_flag f[] = {
-		{"out", false, NULL}, {"san", false, NULL},
-		{"name", false, NULL}, {"days", false, NULL},
-	};
-	bool help = false;
-	int rc = cloud_parse(argc - 3, argv + 3, f, 4, "tls new", &help);
-	if (rc)
-		return rc;
-	if (help) {
-		fputs(TLS_USAGE, stdout);
-		return 0;
-	}
-	if (!f[0].value)
-		return cloud_usage_error("tls new", "--out is required");
-	if (!f[1].value)
-		return cloud_usage_error("tls new", "--san is required");
+	return s;
+}
+
+static int tls_new(const struct args *f, const char *sans)
+{
+	const char *out = args_get(f, T_OUT), *days_v = args_get(f, T_DAYS);
 	uint64_t days = 825;
-	if (f[3].value && (dec_parse_u64(f[3].value, &days, NULL, "--days") < 0 ||
-			   days < 1 || days > 3650))
+	if (days_v && (dec_parse_u64(days_v, &days, NULL, "--days") < 0 ||
+		       days < 1 || days > 3650))
 		return cloud_usage_error("tls new", "--days must be 1..3650");
 	struct err e = {0};
 	char cn[256];
-	if (check_sans(f[1].value, cn, sizeof(cn), &e) < 0)
+	if (check_sans(sans, cn, sizeof(cn), &e) < 0)
 		return cloud_usage_error("tls new", "%s", e.msg);
-	const char *name = f[2].value ? f[2].value : cn;
+	const char *name = args_get(f, T_NAME) ? args_get(f, T_NAME) : cn;
 	for (const char *p = name; *p; p++)
 		if ((unsigned char)*p <= ' ' || strlen(name) > 63)
 			return cloud_usage_error("tls new", "--name must be 1..63 "
 						 "characters without spaces");
 	secret_init();
-	if (make_all(f[0].value, f[1].value, cn, name, (long)days, &e) < 0)
+	if (make_all(out, sans, cn, name, (long)days, &e) < 0)
 		return cloud_fail(e.msg);
 	return 0;
+}
+
+int nitro_keys_tls_main(int argc, char **argv)
+{
+	if (argc < 3 || strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0) {
+		fputs(TLS_USAGE, argc < 3 ? stderr : stdout);
+		return argc < 3 ? EXIT_USAGE : 0;
+	}
+	if (strcmp(argv[2], "new") != 0)
+		return cloud_usage_error("tls", "unknown command %s", argv[2]);
+	struct args_spec spec = {.cmd = "tls new", .flags = TLS_FLAGS,
+				 .nflags = T_COUNT};
+	struct args f;
+	struct err e = {0};
+	if (args_parse(&spec, argc - 3, argv + 3, &f, &e) < 0)
+		return cloud_usage_error("tls new", "%s", e.msg);
+	if (f.help) {
+		fputs(TLS_USAGE, stdout);
+		return 0;
+	}
+	if (!args_get(&f, T_OUT))
+		return cloud_usage_error("tls new", "--out is required");
+	if (!args_get(&f, T_SAN))
+		return cloud_usage_error("tls new", "--san is required");
+	char *sans = join_sans(&f);
+	int rc = sans ? tls_new(&f, sans) : cloud_fail("out of memory");
+	free(sans);
+	return rc;
 }

@@ -19,7 +19,18 @@ trap cleanup EXIT INT TERM
 # --- usage errors: exit 2, one line naming the flag ---
 expect_usage nitro-signer "eth2" --http-listen-port=1
 expect_usage nitro-signer "--http-listen-port" --http-listen-port=70000 eth2
-expect_usage nitro-signer "unknown" --no-such-flag eth2
+expect_usage nitro-signer "^nitro-signer: --no-such-flag is not a flag of nitro-signer" --no-such-flag eth2
+expect_usage nitro-signer "--network is not a flag of nitro-signer" --network=mainnet eth2
+expect_usage nitro-signer "--from is not a flag of export" eth2 export --to=/x --from=/y
+expect_usage nitro-signer "unexpected argument 'extra'" eth2 export --to=/x extra
+# one rule for every level (core/args.c): a repeated flag is refused naming
+# it, whichever syntax each occurrence used; a flag without its value too
+expect_usage nitro-signer "^nitro-signer: --http-listen-port given twice" --http-listen-port=9001 --http-listen-port 9002 eth2
+expect_usage nitro-signer "^nitro-signer: --network given twice" eth2 --network mainnet --network=hoodi
+expect_usage nitro-signer "^nitro-signer: --to given twice" eth2 export --to=/x --to /y
+expect_usage nitro-signer "--key-config-path given twice" --key-store-path=/a --key-config-path=/b eth2
+expect_usage nitro-signer "^nitro-signer: --network: expected a value" eth2 --network
+expect_usage nitro-signer "^nitro-signer: --keystores-path: expected a value" eth2 --keystores-path --network=mainnet
 expect_usage nitro-signer "--slashing-protection-enabled" eth2 --slashing-protection-enabled=maybe
 expect_usage nitro-signer "--keystores-path" eth2 --keystores-path=/tmp
 expect_usage nitro-signer "exclusive" eth2 --keystores-path=/tmp --keystores-password-file=/x --keystores-passwords-path=/y
@@ -54,8 +65,9 @@ stop() {
 }
 
 SOCK="$T/signer.sock"
-start --http-listen="unix:$SOCK" eth2 --network=mainnet \
-	--keystores-path="$T/ks" --keystores-passwords-path="$T/pws" \
+# (--name value and --name=value are the same)
+start --http-listen "unix:$SOCK" eth2 --network mainnet \
+	--keystores-path "$T/ks" --keystores-passwords-path="$T/pws" \
 	--slashing-protection-db-url="sqlite:$T/slashing.db"
 grep -q "1 public key" "$T/out.txt" || fail "expected 1 key loaded: $(cat "$T/out.txt")"
 grep -q "$(basename "$first")" "$T/err.txt" || fail "bad keystore not reported by path"

@@ -17,6 +17,11 @@ trap cleanup EXIT
 expect_usage nitro-signer "--control is required" enclave
 expect_usage nitro-signer "unexpected argument" enclave --control=unix:$d/c.sock extra
 expect_usage nitro-signer "^nitro-signer enclave: --control: " enclave --control=bogus:1
+expect_usage nitro-signer "^nitro-signer enclave: --control given twice" enclave --control=unix:$d/c.sock --control "unix:$d/d.sock"
+expect_usage nitro-signer "^nitro-signer enclave: --tls-allow-any-client given twice" enclave --control=unix:$d/c.sock \
+	--tls-allow-any-client --tls-allow-any-client=false
+expect_usage nitro-signer "^nitro-signer enclave: --signer-id: expected a value" enclave --control=unix:$d/c.sock --signer-id
+expect_usage nitro-signer "^nitro-signer enclave: --network is not a flag of enclave" enclave --control=unix:$d/c.sock --network=mainnet
 # Flags that cannot take effect, and what the image must say.
 echo "vc 00:11" >"$d/clients"
 expect_usage nitro-signer "^nitro-signer enclave: --tls-known-clients-file: has no effect without a TLS identity" \
@@ -37,8 +42,8 @@ expect_usage nitro-signer "^nitro-signer: --tls-known-clients-file: has no effec
 expect_usage nitro-signer "^nitro-signer: --tls-allow-any-client: has no effect without TLS" \
 	--tls-allow-any-client eth2
 
-"$BIN/nitro-signer" enclave --control="unix:$d/c.sock" \
-	--http-listen="unix:$d/api.sock" --nsm="sim:$d/sim" \
+"$BIN/nitro-signer" enclave --control "unix:$d/c.sock" \
+	--http-listen="unix:$d/api.sock" --nsm "sim:$d/sim" \
 	>"$d/out" 2>"$d/err" &
 pid=$!
 i=0

@@ -24,8 +24,12 @@ expect_usage nitro-host "--connect" proxy --listen=tcp:127.0.0.1:0 --connect=tcp
 expect_usage nitro-host "--allow" proxy --listen=tcp:127.0.0.1:0 --connect=unix:/x --allow=nohostport
 expect_usage nitro-host "--max-connections" proxy --listen=tcp:127.0.0.1:0 --connect=unix:/x --max-connections=0
 expect_usage nitro-host "--idle-timeout" proxy --listen=tcp:127.0.0.1:0 --connect=unix:/x --idle-timeout=soon
-expect_usage nitro-host "--listen" proxy --listen=tcp:127.0.0.1:0 --listen=tcp:127.0.0.1:1 --connect=unix:/x
-expect_usage nitro-host "unknown" proxy --listen=tcp:127.0.0.1:0 --connect=unix:/x --no-such-flag
+expect_usage nitro-host "^nitro-host: --listen given twice" proxy --listen=tcp:127.0.0.1:0 --listen tcp:127.0.0.1:1 --connect=unix:/x
+expect_usage nitro-host "^nitro-host: --no-such-flag is not a flag of proxy" proxy --listen=tcp:127.0.0.1:0 --connect=unix:/x --no-such-flag
+expect_usage nitro-host "^nitro-host: --config is not a flag of proxy" proxy --listen=tcp:127.0.0.1:0 --connect=unix:/x --config=/c
+expect_usage nitro-host "^nitro-host: --connect: expected a value" proxy --listen=tcp:127.0.0.1:0 --connect
+expect_usage nitro-host "^nitro-host: --config given twice" run --config /a --config=/b
+expect_usage nitro-host "^nitro-host: --listen is not a flag of run" run --config=/a --listen=tcp:127.0.0.1:0
 expect_usage nitro-host "unknown command" frobnicate
 expect_usage nitro-host "^nitro-host: --config: required" run
 # the allowlist: a tcp destination outside it refuses to start
@@ -107,7 +111,8 @@ grep -q "$PK" "$T/plain.err" && fail "proxy logged payload bytes"
 grep -q "RANDAO" "$T/plain.err" && fail "proxy logged payload bytes"
 ok
 # the allowlist admits a destination on it
-start_proxy allowed --connect="tcp:127.0.0.1:$P" --allow="127.0.0.1:$P"
+start_proxy allowed --connect "tcp:127.0.0.1:$P" --allow=kms.eu-west-1.amazonaws.com:443 \
+	--allow "127.0.0.1:$P"
 curl -sf --max-time 10 "http://127.0.0.1:$PORT/upcheck" | grep -qx OK || fail "upcheck through two proxies"
 stop_ok "$LAST" "allowed proxy"
 ok

@@ -193,6 +193,17 @@ static void test_simulator_document_needs_its_root(void **state)
 			    "0102");
 	assert_true(json_is_null(json_object_get(j, "nonce")));
 	json_decref(j);
+	/* --root PEM is --root=PEM, before or after FILE (issue 13: only
+	 * --root=PEM used to work here) */
+	const char *spaced[] = {"verify", doc_path, "--root", pem_path, NULL};
+	const char *first[] = {"verify", "--root", pem_path, doc_path, NULL};
+	const char *const *same[] = {spaced, first};
+	for (size_t i = 0; i < 2; i++) {
+		struct run r2 = run_cmd(same[i]);
+		assert_int_equal(r2.status, 0);
+		assert_string_equal(r2.out, r.out);
+		run_free(&r2);
+	}
 	run_free(&r);
 
 	const char *aws[] = {"verify", doc_path, NULL};

@@ -402,6 +402,78 @@ static void test_show_secret_needs_a_terminal_and_bls_verify(void **state)
 	json_decref(list);
 }
 
+/* Exit 2 with one stderr line containing want. */
+static void usage_line(const char *want, int rc)
+{
+	if (rc != 2 || !strstr(errtext, want))
+		print_message("want 2 '%s', got %d: %s", want, rc, errtext);
+	assert_int_equal(rc, 2);
+	assert_non_null(strstr(errtext, want));
+	assert_ptr_equal(strchr(errtext, '\n') + 1, errtext + strlen(errtext));
+}
+
+/*
+ * Issue 13 item 4: every subcommand parses by the same rules (core/args.c).
+ * Before, `keystore verify --keystore=A --keystore=B` silently used B, and
+ * `attestation verify F --root /x` refused the separate value.
+ */
+static void test_one_flag_rule_for_every_subcommand(void **state)
+{
+	inputs(MNEMONIC);
+	char out[512];
+	snprintf(out, sizeof(out), "%s/keys", root);
+	assert_int_equal(existing(out, "0", "--bls-withdrawal", "--compounding=false"),
+			 0);
+	DIR *d = opendir(out);
+	struct dirent *de;
+	char ks[1024] = "";
+	while ((de = readdir(d)))
+		if (strncmp(de->d_name, "keystore-", 9) == 0 && !ks[0])
+			snprintf(ks, sizeof(ks), "%s/%s", out, de->d_name);
+	closedir(d);
+	assert_true(ks[0]);
+	char *pw = pathf("%s/pw.txt", root);
+
+	/* both syntaxes */
+	assert_int_equal(run(6, "keystore", "verify", "--keystore", ks,
+			     "--keystore-password-file", pw), 0);
+	/* a repeated flag is refused, naming it, whatever the syntax */
+	usage_line("--keystore given twice",
+		   run(5, "keystore", "verify", "--keystore=/nonexistent/a.json",
+		       pathf("--keystore=%s", ks),
+		       pathf("--keystore-password-file=%s", pw)));
+	usage_line("--keystore given twice",
+		   run(6, "keystore", "verify", pathf("--keystore=%s", ks),
+		       "--keystore", ks, pathf("--keystore-password-file=%s", pw)));
+	usage_line("--bls-withdrawal given twice",
+		   existing(out, "0", "--bls-withdrawal", "--bls-withdrawal"));
+	usage_line("--pcr0 given twice",
+		   run(7, "kms", "policy", "--pcr0", "00", "--pcr0=00",
+		       "--role-arn=arn:aws:iam::1:role/a",
+		       "--key-admin-arn=arn:aws:iam::1:role/b"));
+	usage_line("--out given twice",
+		   run(6, "tls", "new", "--out=/nonexistent/a", "--out",
+		       "/nonexistent/b", "--san=DNS:x"));
+	usage_line("--root given twice",
+		   run(7, "attestation", "verify", "F", "--root", "/x",
+		       "--root=/y"));
+	/* unknown flags and missing values, named */
+	usage_line("--keystores is not a flag of keystore verify",
+		   run(3, "keystore", "verify", "--keystores=x"));
+	usage_line("--pubkey is not a flag of kms policy",
+		   run(3, "kms", "policy", "--pubkey=0x00"));
+	usage_line("--keystore: expected a value",
+		   run(3, "keystore", "verify", "--keystore"));
+	usage_line("--table: expected a value",
+		   run(4, "list", "--signer-id=s", "--table", "--region=r"));
+	usage_line("--tls-cert: expected a value",
+		   run(4, "attestation", "verify", "F", "--tls-cert"));
+	/* --root /x is --root=/x: past the flags, to reading F (exit 1) */
+	assert_int_equal(run(5, "attestation", "verify", "/nonexistent/F",
+			     "--root", "/x"), 1);
+	assert_non_null(strstr(errtext, "/nonexistent/F"));
+}
+
 /* ---- nitro-keys exit ------------------------------------------------- */
 
 #define EXIT_ARGS 10
@@ -760,6 +832,9 @@ int main(void)
 			test_bad_input_refused_leaving_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_show_secret_needs_a_terminal_and_bls_verify, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_one_flag_rule_for_every_subcommand, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_exit_usage_errors_name_the_flag, setup, teardown),

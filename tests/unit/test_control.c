@@ -1,5 +1,5 @@
 /*
- * test_control.c: the control protocol's frame codec (src/enclave/control.c):
+ * test_control.c: the control protocol's frame codec (src/control/frame.c):
  * the wire layout, round trips across every chunk boundary, and each kind of
  * frame the decoder must refuse (and then keep refusing).
  */
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "enclave/enclave.h"
+#include "control/control.h"
 
 /* A frame built by hand: big-endian length then the body bytes. */
 static size_t raw_frame(uint8_t *out, const char *body, size_t n)

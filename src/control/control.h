@@ -7,7 +7,9 @@
  *   schema.c    what an `init` or `reload` message and its key records
  *               must look like (the enclave refuses anything else; the
  *               host checks each record first to skip one it would
- *               refuse).
+ *               refuse);
+ *   exchange.c  one request frame out, one reply frame back, on a fresh
+ *               connection (the host's side, and the benchmark's).
  *
  * It links only core and http (for ADDR parsing), and reads two constants
  * from aws/aws.h (the owner of the key table's format).
@@ -23,6 +25,8 @@
  */
 #ifndef NS_CONTROL_H
 #define NS_CONTROL_H
+
+#include <stdatomic.h>
 
 #include <jansson.h>
 
@@ -171,5 +175,19 @@ int control_reload_check(const json_t *msg, struct err *e);
  * enclave would refuse is skipped instead of failing every key's init.
  */
 int control_record_check(const json_t *r, size_t i, struct err *e);
+
+/* ---- one request, one reply (exchange.c) ----------------------------- */
+
+/*
+ * Sends `msg` on a new connection to `a` and reads one reply frame
+ * (decoded as above, at most CONTROL_MAX_FRAME) within timeout_ms; gives
+ * up early when *abort (may be NULL) becomes true. *reply is the reply
+ * object (type "reply"; anything else is refused). Blocking, with poll()
+ * deadlines. The encoded frame is wiped after sending: init and
+ * credentials frames carry the instance role's secret key.
+ */
+int control_exchange(const struct http_addr *a, const json_t *msg,
+		     int timeout_ms, const atomic_bool *abort, json_t **reply,
+		     struct err *e);
 
 #endif

@@ -12,7 +12,10 @@
  *               connection (the host's side, and the benchmark's).
  *
  * It links only core and http (for ADDR parsing), and reads two constants
- * from aws/aws.h (the owner of the key table's format).
+ * from aws/aws.h (the owner of the key table's format). The host links
+ * this and nothing else of the enclave's: keystores, BLS, the signer and
+ * the slashing database never enter the host binary (the integration test
+ * test_host_link.sh checks its symbols).
  *
  * Frames: a 4-byte big-endian length followed by that many bytes of
  * compact JSON: one object with a string "type" among init, credentials,

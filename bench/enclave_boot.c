@@ -25,9 +25,8 @@
  * by default to the source tree this was built from).
  */
 #include "aws/aws.h"
+#include "control/control.h"
 #include "crypto/crypto.h"
-#include "enclave/enclave.h"
-#include "host/watchdog.h"
 #include "nitro/nitro.h"
 
 #include <fcntl.h>
@@ -212,14 +211,14 @@ static size_t count_keys(const json_t *recs)
 /* ---- one enclave boot ------------------------------------------------- */
 
 /* One request/reply on the enclave's control port, as nitro-host sends
- * them (the watchdog's own exchange); NULL when the port does not answer. */
+ * them (the exchange it links); NULL when the port does not answer. */
 static json_t *exchange(const struct http_addr *ctl, const json_t *msg,
 			int timeout_ms)
 {
 	static const atomic_bool never = false;
 	json_t *reply = NULL;
 	struct err e = {0};
-	if (host_control_exchange(ctl, msg, timeout_ms, &never, &reply, &e) < 0)
+	if (control_exchange(ctl, msg, timeout_ms, &never, &reply, &e) < 0)
 		return NULL;
 	return reply;
 }

@@ -24,6 +24,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "control/control.h"
 #include "core/core.h"
 #include "http/http.h"
 
@@ -106,7 +107,8 @@ void proxy_get_stats(const struct proxy *p, struct proxy_stats *out);
 
 #define HOST_MAX_ARGV 64
 #define HOST_MAX_PROXIES 16
-#define HOST_MAX_TLS_NAMES 16
+/* config.yaml tls_names: at most what init may carry */
+#define HOST_MAX_TLS_NAMES CONTROL_MAX_TLS_NAMES
 #define HOST_DEFAULT_MAX_BACKOFF_S 60
 #define HOST_DEFAULT_STATUS_INTERVAL_S 10
 #define HOST_DEFAULT_CREDS_REFRESH_S 300

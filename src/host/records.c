@@ -8,7 +8,10 @@
  * fresh record; anything else is skipped with one warning naming the
  * item's pubkey and the attribute, never passed on. Items with
  * active=false and the enclave's own TLS record ("tls:...") are not key
- * records and are skipped quietly. The enclave checks everything again.
+ * records and are skipped quietly. Each record built is checked against
+ * the schema the enclave applies (control_record_check, the one copy both
+ * link), so an item it would refuse is skipped here rather than failing
+ * the whole init. The enclave checks everything again.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -17,11 +20,10 @@
 #include <jansson.h>
 
 #include "aws/aws.h"
-#include "enclave/enclave.h"
+#include "control/control.h"
 #include "host/host.h"
 
 #define PUBKEY_HEX_LEN 96
-#define MAX_ENVELOPE_PUBKEYS 3000
 
 /* A printable, bounded copy of an untrusted string for a log line. */
 static void printable(const char *s, char *out, size_t cap)
@@ -68,6 +70,7 @@ static int skip(const char *pubkey, const char *attr, const char *why)
 /* envelope_pubkeys: {"SS": [pubkey, ..]} (or a list of {"S"}) in order. */
 static json_t *envelope_pubkeys(const json_t *item, const char **why)
 {
+	_Static_assert(CONTROL_MAX_BUNDLE_KEYS == 3000, "the reason below names the limit");
 	const json_t *a = json_object_get(item, "envelope_pubkeys");
 	const json_t *ss = json_is_object(a) ? json_object_get(a, "SS") : NULL;
 	const json_t *l = json_is_object(a) ? json_object_get(a, "L") : NULL;
@@ -76,7 +79,7 @@ static json_t *envelope_pubkeys(const json_t *item, const char **why)
 	if (!json_is_array(arr) || json_object_size(a) != 1)
 		return NULL;
 	size_t n = json_array_size(arr);
-	if (n == 0 || n > MAX_ENVELOPE_PUBKEYS) {
+	if (n == 0 || n > CONTROL_MAX_BUNDLE_KEYS) {
 		*why = "expected 1 to 3000 pubkeys";
 		return NULL;
 	}
@@ -205,18 +208,18 @@ int host_records_from_items(const json_t *items, json_t **records,
 		struct err re = {0};
 		const char *pk = rec ? json_string_value(json_object_get(rec, "pubkey"))
 				     : NULL;
-		if (rec && enclave_record_check(rec, json_array_size(out), &re) < 0) {
+		if (rec && control_record_check(rec, json_array_size(out), &re) < 0) {
 			/* the enclave would refuse the whole init for it */
 			st->malformed++;
 			skip(pk, "item", re.msg);
 			json_decref(rec);
 			continue;
 		}
-		if (rec && json_array_size(out) >= ENCLAVE_MAX_RECORDS) {
+		if (rec && json_array_size(out) >= CONTROL_MAX_RECORDS) {
 			st->malformed++;
 			char why[80];
 			snprintf(why, sizeof(why), "over the enclave's limit "
-				 "of %d records per init", ENCLAVE_MAX_RECORDS);
+				 "of %d records per init", CONTROL_MAX_RECORDS);
 			skip(pk, "item", why);
 			json_decref(rec);
 			continue;

@@ -2,8 +2,9 @@
  * watchdog.h: internal interfaces of `nitro-host run` (not public: only
  * src/host/ includes this). run.c owns the event loop and the state;
  * worker.c runs the blocking work (AWS calls, control exchanges, nitro-cli)
- * on one helper thread; control.c is the host end of the control port;
- * nitro_cli.c runs nitro-cli; health.c answers GET /health.
+ * on one helper thread, talking to the enclave with control_exchange
+ * (src/control/); nitro_cli.c runs nitro-cli; health.c answers GET
+ * /health; clock.c has the clocks.
  */
 #ifndef NS_HOST_WATCHDOG_H
 #define NS_HOST_WATCHDOG_H
@@ -15,18 +16,6 @@
 #include <jansson.h>
 
 #include "host/host.h"
-
-/* ---- control.c ---- */
-
-/*
- * Sends `msg` on a new connection to `a` and reads one reply frame (shared
- * codec, bounded) within timeout_ms; gives up early when *abort becomes
- * true. *reply is the reply object (type "reply"). The encoded frame is
- * wiped after sending (init and credentials carry secrets).
- */
-int host_control_exchange(const struct http_addr *a, const json_t *msg,
-			  int timeout_ms, const atomic_bool *abort,
-			  json_t **reply, struct err *e);
 
 /* ---- nitro_cli.c ---- */
 
@@ -115,6 +104,8 @@ void host_worker_free(struct host_worker *w);
 /* nitro-cli terminate-enclave --enclave-id ID, on the caller's thread. */
 int host_nitro_terminate(const struct host_config *cfg, const char *id,
 			 struct err *e);
+
+/* ---- clock.c ---- */
 
 int64_t host_now_ms(void);
 /* unix seconds -> "2025-09-09T23:59:41Z" */

@@ -26,7 +26,7 @@
 #include <openssl/crypto.h>
 
 #include "aws/aws.h"
-#include "enclave/enclave.h"
+#include "control/control.h"
 #include "host/watchdog.h"
 
 #define PROBE_TIMEOUT_MS 1000
@@ -165,8 +165,8 @@ static int exchange(struct host_worker *w, struct host_job *j,
 		    const json_t *msg, int timeout_ms, const char *what,
 		    struct err *e)
 {
-	TRY(host_control_exchange(&w->cfg->control, msg, timeout_ms, &w->abort,
-				  &j->reply, e));
+	TRY(control_exchange(&w->cfg->control, msg, timeout_ms, &w->abort,
+			     &j->reply, e));
 	const json_t *ok = json_object_get(j->reply, "ok");
 	if (json_is_true(ok))
 		return 0;

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "enclave/enclave.h"
+#include "control/control.h"
 
 static void check_round_trip(const struct control_msg *m)
 {

@@ -1,6 +1,6 @@
 /*
  * fuzz_enclave_init.c: the schema checks of the host's `init` and `reload`
- * messages (src/enclave/init.c) on arbitrary bytes parsed as the control
+ * messages (src/control/schema.c) on arbitrary bytes parsed as the control
  * codec parses a frame's JSON (duplicate keys refused). Validation only:
  * no KMS, no NSM, no network. Every refusal must carry a message; an
  * accepted init must have the shapes the boot sequence then relies on
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "enclave/enclave.h"
+#include "control/control.h"
 
 static void check_one(int (*check)(const json_t *, struct err *),
 		      const json_t *m)
@@ -53,10 +53,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			       &jerr);
 	if (!m)
 		return 0;
-	check_one(enclave_init_check, m);
-	check_one(enclave_reload_check, m);
+	check_one(control_init_check, m);
+	check_one(control_reload_check, m);
 	struct err e = {0};
-	if (enclave_init_check(m, &e) == 0)
+	if (control_init_check(m, &e) == 0)
 		check_accepted_init(m);
 	json_decref(m);
 	return 0;

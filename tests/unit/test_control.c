@@ -1,7 +1,12 @@
 /*
- * test_control.c: the control protocol's frame codec (src/enclave/control.c):
+ * test_control.c: the control module. The frame codec (src/control/frame.c):
  * the wire layout, round trips across every chunk boundary, and each kind of
- * frame the decoder must refuse (and then keep refusing).
+ * frame the decoder must refuse (and then keep refusing). The exchange
+ * (src/control/exchange.c) against a peer on a unix socket: the request
+ * arrives whole, the reply comes back, and an answer that is not a reply, a
+ * closed connection, a silent peer and an abort each end it with the reason.
+ * (The init/reload schema is tested through the enclave and the host:
+ * test_enclave_control.c, test_enclave_init.c, test_host_records.c.)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,10 +14,15 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
-#include "enclave/enclave.h"
+#include "control/control.h"
 
 /* A frame built by hand: big-endian length then the body bytes. */
 static size_t raw_frame(uint8_t *out, const char *body, size_t n)
@@ -499,6 +509,191 @@ static void test_large_init_of_strings_fits_the_budget(void **state)
 	json_decref(m);
 }
 
+/* ---- the exchange ------------------------------------------------------ */
+
+/* What the peer does once it has read the request frame. */
+enum peer_mode { PEER_REPLY, PEER_WRONG_TYPE, PEER_CLOSE, PEER_SILENT };
+
+struct peer {
+	enum peer_mode mode;
+	int lfd;
+	char path[108];
+	struct http_addr addr;
+	pthread_t thr;
+	json_t *got; /* the request as the peer decoded it */
+};
+
+static void peer_send(int fd, json_t *m)
+{
+	uint8_t *buf;
+	size_t n;
+	if (m && control_encode(m, &buf, &n, NULL) == 0) {
+		ssize_t w = send(fd, buf, n, MSG_NOSIGNAL);
+		(void)w;
+		free(buf);
+	}
+	json_decref(m);
+}
+
+static void *peer_run(void *arg)
+{
+	struct peer *p = arg;
+	int fd = accept(p->lfd, NULL, NULL);
+	if (fd < 0)
+		return NULL;
+	struct control_decoder d;
+	struct control_msg m = {0};
+	uint8_t buf[4096];
+	ssize_t r;
+	int rc = 0;
+	control_decoder_init(&d, 0);
+	while (rc == 0 && (r = recv(fd, buf, sizeof(buf), 0)) > 0) {
+		const uint8_t *q = buf;
+		size_t n = (size_t)r;
+		rc = control_decode(&d, &q, &n, &m, NULL);
+	}
+	control_decoder_free(&d);
+	if (rc == 1)
+		p->got = m.json;
+	if (p->mode == PEER_REPLY) {
+		json_t *o = control_msg_new(CONTROL_REPLY);
+		json_object_set_new(o, "ok", json_true());
+		peer_send(fd, o);
+	} else if (p->mode == PEER_WRONG_TYPE) {
+		peer_send(fd, control_msg_new(CONTROL_STATUS));
+	} else if (p->mode == PEER_SILENT) {
+		while (recv(fd, buf, sizeof(buf), 0) > 0)
+			; /* until the client gives up and closes */
+	}
+	close(fd);
+	return NULL;
+}
+
+static void peer_start(struct peer *p, enum peer_mode mode)
+{
+	memset(p, 0, sizeof(*p));
+	p->mode = mode;
+	snprintf(p->path, sizeof(p->path), "/tmp/ns-test-control-%d-%d.sock",
+		 (int)getpid(), (int)mode);
+	unlink(p->path);
+	char spec[160];
+	struct err e = {0};
+	snprintf(spec, sizeof(spec), "unix:%s", p->path);
+	assert_int_equal(http_addr_parse(spec, &p->addr, &e), 0);
+	struct sockaddr_un su = {.sun_family = AF_UNIX};
+	snprintf(su.sun_path, sizeof(su.sun_path), "%s", p->path);
+	p->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(p->lfd >= 0);
+	assert_int_equal(bind(p->lfd, (struct sockaddr *)&su, sizeof(su)), 0);
+	assert_int_equal(listen(p->lfd, 4), 0);
+	assert_int_equal(pthread_create(&p->thr, NULL, peer_run, p), 0);
+}
+
+/* Waits for the peer; returns what it received (the caller frees it). */
+static json_t *peer_join(struct peer *p)
+{
+	pthread_join(p->thr, NULL);
+	close(p->lfd);
+	unlink(p->path);
+	return p->got;
+}
+
+static json_t *status_msg(void)
+{
+	json_t *m = control_msg_new(CONTROL_STATUS);
+	json_object_set_new(m, "n", json_integer(7));
+	return m;
+}
+
+static void test_exchange_returns_the_reply(void **state)
+{
+	struct peer p;
+	peer_start(&p, PEER_REPLY);
+	json_t *m = status_msg(), *reply = NULL;
+	struct err e = {0};
+	assert_int_equal(control_exchange(&p.addr, m, 5000, NULL, &reply, &e), 0);
+	assert_true(json_is_true(json_object_get(reply, "ok")));
+	assert_string_equal(json_string_value(json_object_get(reply, "type")),
+			    "reply");
+	json_t *got = peer_join(&p);
+	assert_non_null(got);
+	assert_true(json_equal(got, m)); /* the request arrived whole */
+	json_decref(got);
+	json_decref(reply);
+	json_decref(m);
+}
+
+/* Runs one exchange against a peer in `mode`; returns its code, *ms the
+ * time it took. */
+static int exchange_against(enum peer_mode mode, int timeout_ms,
+			    const atomic_bool *abort, int64_t *ms,
+			    struct err *e)
+{
+	struct peer p;
+	peer_start(&p, mode);
+	json_t *m = status_msg(), *reply = NULL;
+	uint64_t t0 = clock_mono_us();
+	int rc = control_exchange(&p.addr, m, timeout_ms, abort, &reply, e);
+	*ms = (int64_t)((clock_mono_us() - t0) / 1000);
+	assert_null(reply);
+	json_decref(peer_join(&p));
+	json_decref(m);
+	return rc;
+}
+
+static void test_exchange_refuses_an_answer_that_is_not_a_reply(void **state)
+{
+	struct err e = {0};
+	int64_t ms;
+	assert_int_equal(exchange_against(PEER_WRONG_TYPE, 5000, NULL, &ms, &e),
+			 -ERR_INVALID);
+	assert_non_null(strstr(e.msg, "not a reply"));
+}
+
+static void test_exchange_fails_when_closed_before_the_reply(void **state)
+{
+	struct err e = {0};
+	int64_t ms;
+	assert_int_equal(exchange_against(PEER_CLOSE, 5000, NULL, &ms, &e),
+			 -ERR_IO);
+	assert_non_null(strstr(e.msg, "closed before the reply"));
+}
+
+static void test_exchange_gives_up_at_its_deadline(void **state)
+{
+	struct err e = {0};
+	int64_t ms;
+	assert_int_equal(exchange_against(PEER_SILENT, 300, NULL, &ms, &e),
+			 -ERR_IO);
+	assert_non_null(strstr(e.msg, "no reply in time"));
+	assert_true(ms >= 250 && ms < 3000);
+}
+
+static void test_exchange_stops_when_aborted(void **state)
+{
+	static const atomic_bool stop = true;
+	struct err e = {0};
+	int64_t ms;
+	assert_int_equal(exchange_against(PEER_SILENT, 60000, &stop, &ms, &e),
+			 -ERR_IO);
+	assert_non_null(strstr(e.msg, "stopped"));
+	assert_true(ms < 3000);
+}
+
+static void test_exchange_without_a_listener_fails(void **state)
+{
+	struct http_addr a;
+	struct err e = {0};
+	json_t *m = status_msg(), *reply = NULL;
+	assert_int_equal(http_addr_parse("unix:/nonexistent/ns-control.sock",
+					 &a, &e), 0);
+	assert_int_equal(control_exchange(&a, m, 1000, NULL, &reply, &e),
+			 -ERR_IO);
+	assert_non_null(strstr(e.msg, "cannot connect"));
+	assert_null(reply);
+	json_decref(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -523,6 +718,12 @@ int main(void)
 		cmocka_unit_test(test_encode_refuses_what_decode_refuses),
 		cmocka_unit_test(test_encode_refuses_over_cap),
 		cmocka_unit_test(test_type_names_round_trip),
+		cmocka_unit_test(test_exchange_returns_the_reply),
+		cmocka_unit_test(test_exchange_refuses_an_answer_that_is_not_a_reply),
+		cmocka_unit_test(test_exchange_fails_when_closed_before_the_reply),
+		cmocka_unit_test(test_exchange_gives_up_at_its_deadline),
+		cmocka_unit_test(test_exchange_stops_when_aborted),
+		cmocka_unit_test(test_exchange_without_a_listener_fails),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

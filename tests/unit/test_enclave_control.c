@@ -262,7 +262,7 @@ static void test_new_init_fields_validated(void **state)
 		json_object_update(m, extra);
 		json_decref(extra);
 		struct err e = {0};
-		assert_true(enclave_init_check(m, &e) < 0);
+		assert_true(control_init_check(m, &e) < 0);
 		json_t *r = host_call(fd, m);
 		assert_true(json_is_false(json_object_get(r, "ok")));
 		const char *why = json_string_value(json_object_get(r, "error"));

@@ -1,6 +1,7 @@
 /*
- * control.c: frames of the control protocol between nitro-host and the
- * enclave (4-byte big-endian length + compact JSON object with a "type").
+ * frame.c: frames of the control protocol between nitro-host and the
+ * enclave (4-byte big-endian length + compact JSON object with a "type"),
+ * the codec both ends link (control.h).
  *
  * The decoder trusts nothing it is fed: the length prefix is read through
  * struct cursor, checked against the cap before a single body byte is
@@ -14,7 +15,7 @@
  * one thing here and another to a different parser). A refused frame
  * kills the stream for good: the caller closes the connection.
  */
-#include "enclave/enclave.h"
+#include "control/control.h"
 
 #include <openssl/crypto.h>
 

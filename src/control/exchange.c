@@ -1,13 +1,16 @@
 /*
- * control.c: the host end of the enclave's control port: one frame out,
- * one reply frame back, on a fresh connection each time (the enclave
+ * exchange.c: the client end of the enclave's control port: one frame
+ * out, one reply frame back, on a fresh connection each time (the enclave
  * serves frames one at a time, and a new connection means a broken one
- * never poisons the next exchange).
+ * never poisons the next exchange). nitro-host's watchdog calls it on its
+ * helper thread; the enclave_boot benchmark drives the enclave with it.
  *
- * Runs on the watchdog's helper thread (blocking, with poll() deadlines);
- * the reply is untrusted and decoded with the shared codec, size-capped.
- * The encoded request is wiped after use: init and credentials frames
- * carry the instance role's secret key and session token.
+ * Blocking, with poll() deadlines in slices so that an abort is seen
+ * promptly. The reply is untrusted (the enclave's bytes as the host sees
+ * them, or whatever answers on that address) and decoded with frame.c's
+ * decoder, size-capped. The encoded request is wiped after use: init and
+ * credentials frames carry the instance role's secret key and session
+ * token.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -17,32 +20,18 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
 #include <openssl/crypto.h>
 
-#include "enclave/enclave.h"
-#include "host/watchdog.h"
+#include "control/control.h"
 
-#define MAX_REPLY (16 * 1024 * 1024)
 #define POLL_SLICE_MS 200
 
-int64_t host_now_ms(void)
+static int64_t now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void host_iso8601(int64_t t, char out[32])
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-	if (!gmtime_r(&tt, &tm) ||
-	    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, 32, "1970-01-01T00:00:00Z");
+	return (int64_t)(clock_mono_us() / 1000);
 }
 
 static bool aborted(const atomic_bool *abort)
@@ -58,7 +47,7 @@ static int wait_fd(int fd, short events, int64_t deadline,
 	for (;;) {
 		if (aborted(abort))
 			return -1;
-		int64_t left = deadline - host_now_ms();
+		int64_t left = deadline - now_ms();
 		if (left <= 0)
 			return -1;
 		struct pollfd pfd = {.fd = fd, .events = events};
@@ -153,7 +142,7 @@ static int read_reply(int fd, int64_t deadline, const atomic_bool *abort,
 	struct control_decoder dec;
 	struct control_msg got = {0};
 	int rc = 0;
-	control_decoder_init(&dec, MAX_REPLY);
+	control_decoder_init(&dec, CONTROL_MAX_FRAME);
 	for (;;) {
 		uint8_t buf[8192];
 		ssize_t r = recv(fd, buf, sizeof(buf), 0);
@@ -197,12 +186,12 @@ static int read_reply(int fd, int64_t deadline, const atomic_bool *abort,
 	return rc;
 }
 
-int host_control_exchange(const struct http_addr *a, const json_t *msg,
-			  int timeout_ms, const atomic_bool *abort,
-			  json_t **reply, struct err *e)
+int control_exchange(const struct http_addr *a, const json_t *msg,
+		     int timeout_ms, const atomic_bool *abort, json_t **reply,
+		     struct err *e)
 {
 	*reply = NULL;
-	int64_t deadline = host_now_ms() + timeout_ms;
+	int64_t deadline = now_ms() + timeout_ms;
 	uint8_t *frame = NULL;
 	size_t flen = 0;
 	TRY(control_encode(msg, &frame, &flen, e));

@@ -425,6 +425,36 @@ int aws_envelope_open(const struct secret *key, const uint8_t *aad,
 struct secret *aws_bundle_plaintext(const uint8_t *entries, size_t count);
 
 /*
+ * The key table (docs/aws.md): an item per key record, partition key
+ * AWS_KT_SIGNER_ID, sort key AWS_KT_PUBKEY ("0x..", "envelope:ID:PART" or
+ * "tls:server"). The one place its attribute names are written: nitro-keys
+ * writes items, nitro-host reads them, the enclave keeps its TLS key there.
+ */
+#define AWS_KT_SIGNER_ID "web3signer_uuid"
+#define AWS_KT_PUBKEY "pubkey"
+#define AWS_KT_ACTIVE "active"
+#define AWS_KT_CHAIN "chain"
+#define AWS_KT_DATETIME "datetime"
+#define AWS_KT_SAMPLE_CT "encrypted_key_password_mnemonic_b64"
+#define AWS_KT_DEPOSIT "deposit_json_b64"
+#define AWS_KT_ENVELOPE_FORMAT "envelope_format"
+#define AWS_KT_KEY_COUNT "key_count"
+#define AWS_KT_WRAPPED_KEY "wrapped_data_key_b64"
+#define AWS_KT_ENVELOPE_CT "envelope_ciphertext_b64"
+#define AWS_KT_ENVELOPE_PUBKEYS "envelope_pubkeys"
+#define AWS_KT_TLS_FORMAT "tls_format"
+#define AWS_KT_TLS_KEY_CT "tls_key_ciphertext_b64"
+#define AWS_KT_TLS_CERT "tls_cert_pem"
+
+/*
+ * An envelope bundle's AES-GCM associated data, "<purpose>|<signer id>|<record
+ * id>" (the record id is the item's AWS_KT_PUBKEY): its length, or -1 when it
+ * does not fit in cap.
+ */
+int aws_envelope_aad(const char *signer_id, const char *record_id, char *out,
+		     size_t cap);
+
+/*
  * The key table's KMS encryption contexts, {"purpose": P, "signer_id": ID}:
  * what nitro-keys encrypts under and the enclave decrypts with, so that a
  * record opens only for the signer id the enclave's image names and only

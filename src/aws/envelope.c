@@ -10,6 +10,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,4 +112,12 @@ struct secret *aws_bundle_plaintext(const uint8_t *entries, size_t count)
 json_t *aws_record_context(const char *purpose, const char *signer_id)
 {
 	return json_pack("{s:s,s:s}", "purpose", purpose, "signer_id", signer_id);
+}
+
+int aws_envelope_aad(const char *signer_id, const char *record_id, char *out,
+		     size_t cap)
+{
+	int n = snprintf(out, cap, "%s|%s|%s", AWS_RECORD_PURPOSE_ENVELOPE,
+			 signer_id, record_id);
+	return n < 0 || (size_t)n >= cap ? -1 : n;
 }

@@ -395,10 +395,11 @@ static int load_envelope(struct init_ctx *c, const json_t *r)
 	size_t ct_len = 0;
 	struct err e = {0};
 	char aad[600];
-	int n = snprintf(aad, sizeof(aad), "%s|%s|%s", ENVELOPE_FORMAT,
-			 c->signer_id, id);
+	int n = aws_envelope_aad(c->signer_id, id, aad, sizeof(aad));
 	json_t *ctx = aws_record_context(ENVELOPE_FORMAT, c->signer_id);
-	int rc = ctx ? 0 : -ERR_NOMEM;
+	int rc = !ctx ? -ERR_NOMEM
+		 : n < 0 ? err_set(&e, ERR_INVALID, "envelope: record id too long")
+			 : 0;
 	if (rc == 0)
 		rc = enclave_kms_open(&c->k, NULL, json_string_value(json_object_get(
 					 r, "wrapped_data_key_b64")), ctx, &dk, &e);

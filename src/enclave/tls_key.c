@@ -171,8 +171,8 @@ static int tls_make(const struct enclave_tls_params *p, EVP_PKEY *key,
 
 static json_t *item_key(const char *signer_id)
 {
-	return json_pack("{s:{s:s},s:{s:s}}", "web3signer_uuid", "S", signer_id,
-			 "pubkey", "S", TLS_ITEM_KEY);
+	return json_pack("{s:{s:s},s:{s:s}}", AWS_KT_SIGNER_ID, "S", signer_id,
+			 AWS_KT_PUBKEY, "S", TLS_ITEM_KEY);
 }
 
 static const char *item_s(const json_t *item, const char *name)
@@ -197,10 +197,10 @@ static int tls_open_item(const struct enclave_tls_params *p,
 			 const json_t *item, struct enclave_tls **out,
 			 struct err *e)
 {
-	const char *fmt = item_s(item, "tls_format");
-	const char *wrapped = item_s(item, "wrapped_data_key_b64");
-	const char *ct_b64 = item_s(item, "tls_key_ciphertext_b64");
-	const char *pem = item_s(item, "tls_cert_pem");
+	const char *fmt = item_s(item, AWS_KT_TLS_FORMAT);
+	const char *wrapped = item_s(item, AWS_KT_WRAPPED_KEY);
+	const char *ct_b64 = item_s(item, AWS_KT_TLS_KEY_CT);
+	const char *pem = item_s(item, AWS_KT_TLS_CERT);
 	if (!fmt || strcmp(fmt, TLS_FORMAT) != 0)
 		return err_set(e, ERR_INVALID, "tls_format is "
 			       "not \"%s\"", TLS_FORMAT);
@@ -292,13 +292,13 @@ static json_t *new_item(const struct enclave_tls_params *p, const char *wrapped,
 	iso8601_now(now);
 	return json_pack("{s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:{s:s},"
 			 "s:{s:s}}",
-			 "web3signer_uuid", "S", p->signer_id,
-			 "pubkey", "S", TLS_ITEM_KEY,
-			 "tls_format", "S", TLS_FORMAT,
-			 "wrapped_data_key_b64", "S", wrapped,
-			 "tls_key_ciphertext_b64", "S", ct_b64,
-			 "tls_cert_pem", "S", pem,
-			 "datetime", "S", now);
+			 AWS_KT_SIGNER_ID, "S", p->signer_id,
+			 AWS_KT_PUBKEY, "S", TLS_ITEM_KEY,
+			 AWS_KT_TLS_FORMAT, "S", TLS_FORMAT,
+			 AWS_KT_WRAPPED_KEY, "S", wrapped,
+			 AWS_KT_TLS_KEY_CT, "S", ct_b64,
+			 AWS_KT_TLS_CERT, "S", pem,
+			 AWS_KT_DATETIME, "S", now);
 }
 
 /*

@@ -71,7 +71,7 @@ static int skip(const char *pubkey, const char *attr, const char *why)
 static json_t *envelope_pubkeys(const json_t *item, const char **why)
 {
 	_Static_assert(CONTROL_MAX_BUNDLE_KEYS == 3000, "the reason below names the limit");
-	const json_t *a = json_object_get(item, "envelope_pubkeys");
+	const json_t *a = json_object_get(item, AWS_KT_ENVELOPE_PUBKEYS);
 	const json_t *ss = json_is_object(a) ? json_object_get(a, "SS") : NULL;
 	const json_t *l = json_is_object(a) ? json_object_get(a, "L") : NULL;
 	const json_t *arr = ss ? ss : l;
@@ -105,7 +105,7 @@ static int item_record(const json_t *item, json_t **rec,
 		       struct host_records_stats *st)
 {
 	*rec = NULL;
-	const char *pk = attr_s(item, "pubkey");
+	const char *pk = attr_s(item, AWS_KT_PUBKEY);
 	if (!pk) {
 		st->malformed++;
 		return skip("(no pubkey)", "pubkey", "missing or not a string");
@@ -114,13 +114,13 @@ static int item_record(const json_t *item, json_t **rec,
 		st->not_keys++;
 		return 0;
 	}
-	const json_t *act = json_object_get(item, "active");
+	const json_t *act = json_object_get(item, AWS_KT_ACTIVE);
 	if (act) {
 		const json_t *b = json_is_object(act)
 					  ? json_object_get(act, "BOOL") : NULL;
 		if (!json_is_boolean(b) || json_object_size(act) != 1) {
 			st->malformed++;
-			return skip(pk, "active", "not a BOOL");
+			return skip(pk, AWS_KT_ACTIVE, "not a BOOL");
 		}
 		if (json_is_false(b)) {
 			st->inactive++;
@@ -128,23 +128,23 @@ static int item_record(const json_t *item, json_t **rec,
 		}
 	}
 	if (strncmp(pk, "envelope:", 9) == 0) {
-		const char *wrapped = attr_s(item, "wrapped_data_key_b64");
-		const char *ct = attr_s(item, "envelope_ciphertext_b64");
+		const char *wrapped = attr_s(item, AWS_KT_WRAPPED_KEY);
+		const char *ct = attr_s(item, AWS_KT_ENVELOPE_CT);
 		const char *why = NULL;
 		if (!wrapped) {
 			st->malformed++;
-			return skip(pk, "wrapped_data_key_b64",
+			return skip(pk, AWS_KT_WRAPPED_KEY,
 				    "missing or not a string");
 		}
 		if (!ct) {
 			st->malformed++;
-			return skip(pk, "envelope_ciphertext_b64",
+			return skip(pk, AWS_KT_ENVELOPE_CT,
 				    "missing or not a string");
 		}
 		json_t *pks = envelope_pubkeys(item, &why);
 		if (!pks) {
 			st->malformed++;
-			return skip(pk, "envelope_pubkeys", why);
+			return skip(pk, AWS_KT_ENVELOPE_PUBKEYS, why);
 		}
 		*rec = json_pack("{s:s,s:s,s:s,s:s,s:o}", "pubkey", pk, "kind",
 				 "envelope", "wrapped_data_key_b64", wrapped,
@@ -157,10 +157,10 @@ static int item_record(const json_t *item, json_t **rec,
 			return skip(pk, "pubkey", "not a 0x-prefixed 48-byte "
 				    "pubkey in lower-case hex");
 		}
-		const char *ct = attr_s(item, "encrypted_key_password_mnemonic_b64");
+		const char *ct = attr_s(item, AWS_KT_SAMPLE_CT);
 		if (!ct) {
 			st->malformed++;
-			return skip(pk, "encrypted_key_password_mnemonic_b64",
+			return skip(pk, AWS_KT_SAMPLE_CT,
 				    "missing or not a string");
 		}
 		/* Optional: the KMS encryption context it was sealed with. */

@@ -135,7 +135,7 @@ static int read_records(struct host_worker *w, struct host_job *j,
 {
 	const struct host_config *cfg = w->cfg;
 	TRY(ensure_aws(w, e));
-	json_t *names = json_pack("{s:s}", "#p", "web3signer_uuid");
+	json_t *names = json_pack("{s:s}", "#p", AWS_KT_SIGNER_ID);
 	json_t *vals = json_pack("{s:{s:s}}", ":s", "S", cfg->signer_id);
 	json_t *items = NULL;
 	unsigned pages = 0;

@@ -386,8 +386,8 @@ static json_t *item_common(const char *signer, const char *pubkey,
 			   const char *chain, const char *when)
 {
 	return json_pack("{s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:{s:b}}",
-			 "web3signer_uuid", "S", signer, "pubkey", "S", pubkey,
-			 "chain", "S", chain, "datetime", "S", when, "active",
+			 AWS_KT_SIGNER_ID, "S", signer, AWS_KT_PUBKEY, "S", pubkey,
+			 AWS_KT_CHAIN, "S", chain, AWS_KT_DATETIME, "S", when, AWS_KT_ACTIVE,
 			 "BOOL", 1);
 }
 
@@ -422,9 +422,9 @@ static int encrypt_per_key(struct aws_client *c, const struct args *f,
 		char *b64 = aws_b64_encode(blob, blen);
 		free(blob);
 		json_t *it = item_common(args_get(f, F_SIGNER_ID), k->pubkey, chain, when);
-		if (!b64 || !it || set_s(it, "encrypted_key_password_mnemonic_b64", b64) ||
+		if (!b64 || !it || set_s(it, AWS_KT_SAMPLE_CT, b64) ||
 		    set_s(it, AWS_RECORD_ATTR_CONTEXT, AWS_RECORD_PURPOSE_KEY) ||
-		    (k->deposit_b64 && set_s(it, "deposit_json_b64", k->deposit_b64))) {
+		    (k->deposit_b64 && set_s(it, AWS_KT_DEPOSIT, k->deposit_b64))) {
 			free(b64);
 			json_decref(it);
 			return err_set(e, ERR_NOMEM, "out of memory");
@@ -509,15 +509,16 @@ static int encrypt_envelope(struct aws_client *c, const struct args *f,
 		size_t first = part * ENVELOPE_KEYS_PER_ITEM;
 		size_t count = in->n - first < ENVELOPE_KEYS_PER_ITEM
 			? in->n - first : ENVELOPE_KEYS_PER_ITEM;
-		char name[64], aad[256];
+		char name[64], aad[600];
 		snprintf(name, sizeof(name), "envelope:%s:%zu", id, part);
-		int alen = snprintf(aad, sizeof(aad), ENVELOPE_FORMAT "|%s|%s", signer,
-				    name);
+		int alen = aws_envelope_aad(signer, name, aad, sizeof(aad));
 		struct secret *pt = aws_bundle_plaintext(
 			records->bytes + first * KEY_RECORD_BYTES, count);
 		uint8_t *sealed = NULL;
 		size_t slen = 0;
-		rc = pt ? aws_envelope_seal(dk.plain.plaintext, (uint8_t *)aad,
+		rc = alen < 0 ? err_set(e, ERR_INVALID, "envelope: associated "
+					"data too long")
+		     : pt ? aws_envelope_seal(dk.plain.plaintext, (uint8_t *)aad,
 					    (size_t)alen, pt->bytes, pt->len, &sealed,
 					    &slen, e)
 			: err_set(e, ERR_NOMEM, "out of secure memory");
@@ -535,10 +536,10 @@ static int encrypt_envelope(struct aws_client *c, const struct args *f,
 		snprintf(npart, sizeof(npart), "%zu", part);
 		snprintf(nparts, sizeof(nparts), "%zu", parts);
 		if (!ct || !wrapped || !it || !ss ||
-		    set_s(it, "envelope_format", ENVELOPE_FORMAT) ||
-		    set_s(it, "wrapped_data_key_b64", wrapped) ||
-		    set_s(it, "envelope_ciphertext_b64", ct) ||
-		    json_object_set_new(it, "envelope_pubkeys",
+		    set_s(it, AWS_KT_ENVELOPE_FORMAT, ENVELOPE_FORMAT) ||
+		    set_s(it, AWS_KT_WRAPPED_KEY, wrapped) ||
+		    set_s(it, AWS_KT_ENVELOPE_CT, ct) ||
+		    json_object_set_new(it, AWS_KT_ENVELOPE_PUBKEYS,
 					json_pack("{s:o}", "SS", json_incref(ss))) ||
 		    json_object_set_new(it, "key_count", json_pack("{s:s}", "N", num)) ||
 		    json_object_set_new(it, "part", json_pack("{s:s}", "N", npart)) ||
@@ -609,13 +610,13 @@ static int check_table(struct aws_client *c, const char *table, struct err *e)
 			       "create-table --table=%s)",
 			       table, aws_client_region(c), table);
 	TRY(rc);
-	if (strcmp(ti.hash_key, "web3signer_uuid") != 0 ||
-	    strcmp(ti.range_key, "pubkey") != 0 || strcmp(ti.hash_type, "S") != 0 ||
+	if (strcmp(ti.hash_key, AWS_KT_SIGNER_ID) != 0 ||
+	    strcmp(ti.range_key, AWS_KT_PUBKEY) != 0 || strcmp(ti.hash_type, "S") != 0 ||
 	    strcmp(ti.range_type, "S") != 0)
 		return err_set(e, ERR_INVALID,
 			       "table %s has key schema %s (HASH) / %s (RANGE); a key "
-			       "table needs web3signer_uuid (S, HASH) and pubkey (S, "
-			       "RANGE)",
+			       "table needs " AWS_KT_SIGNER_ID " (S, HASH) and "
+			       AWS_KT_PUBKEY " (S, RANGE)",
 			       table, ti.hash_key, ti.range_key[0] ? ti.range_key : "none");
 	return 0;
 }
@@ -637,7 +638,7 @@ static int upload(struct aws_client *c, const char *table, json_t *items,
 			const char *pk = json_string_value(json_object_get(
 				json_object_get(json_object_get(json_object_get(fr, "PutRequest"),
 								"Item"),
-						"pubkey"),
+						AWS_KT_PUBKEY),
 				"S"));
 			fprintf(stderr, "nitro-keys: not uploaded: %s\n", pk ? pk : "?");
 		}
@@ -717,8 +718,8 @@ static int with_client(const struct args *f, const char *cmd,
 static int do_create_table(struct aws_client *c, const struct args *f,
 			   struct err *e)
 {
-	TRY(aws_ddb_create_table(c, args_get(f, F_TABLE), "web3signer_uuid", "S",
-				 "pubkey", "S", e));
+	TRY(aws_ddb_create_table(c, args_get(f, F_TABLE), AWS_KT_SIGNER_ID, "S",
+				 AWS_KT_PUBKEY, "S", e));
 	TRY(aws_ddb_wait_active(c, args_get(f, F_TABLE), 60000, e));
 	fprintf(stderr, "nitro-keys: table %s is ACTIVE\n", args_get(f, F_TABLE));
 	return 0;
@@ -735,7 +736,7 @@ static int do_list(struct aws_client *c, const struct args *f,
 	TRY(check_table(c, args_get(f, F_TABLE), e));
 	json_t *vals = json_pack("{s:{s:s}}", ":s", "S", args_get(f, F_SIGNER_ID));
 	struct aws_ddb_query q = {.table = args_get(f, F_TABLE),
-				  .key_condition = {"web3signer_uuid = :s", NULL, vals},
+				  .key_condition = {AWS_KT_SIGNER_ID " = :s", NULL, vals},
 				  .page_size = (unsigned)page, .max_items = MAX_KEYS};
 	json_t *items = NULL;
 	unsigned pages = 0;
@@ -747,16 +748,16 @@ static int do_list(struct aws_client *c, const struct args *f,
 	json_t *it;
 	json_array_foreach(items, i, it) {
 		json_t *p = plain_item(it);
-		bool env = json_object_get(p, "envelope_format") != NULL;
+		bool env = json_object_get(p, AWS_KT_ENVELOPE_FORMAT) != NULL;
 		json_t *out = json_pack("{s:O*,s:O*,s:O*,s:O*,s:s}", "pubkey",
-					json_object_get(p, "pubkey"), "active",
-					json_object_get(p, "active"), "chain",
-					json_object_get(p, "chain"), "datetime",
-					json_object_get(p, "datetime"), "kind",
+					json_object_get(p, AWS_KT_PUBKEY), "active",
+					json_object_get(p, AWS_KT_ACTIVE), "chain",
+					json_object_get(p, AWS_KT_CHAIN), "datetime",
+					json_object_get(p, AWS_KT_DATETIME), "kind",
 					env ? "envelope" : "key");
 		if (env)
-			json_object_set(out, "keys", json_object_get(p, "key_count"));
-		keys += env ? (size_t)json_integer_value(json_object_get(p, "key_count"))
+			json_object_set(out, "keys", json_object_get(p, AWS_KT_KEY_COUNT));
+		keys += env ? (size_t)json_integer_value(json_object_get(p, AWS_KT_KEY_COUNT))
 			    : 1;
 		char *line = json_dumps(out, JSON_COMPACT);
 		if (line)
@@ -778,8 +779,8 @@ static int set_active(struct aws_client *c, const struct args *f,
 	TRY(hex_decode_exact(args_get(f, F_PUBKEY), pk, sizeof(pk), e, "--pubkey"));
 	char pubkey[2 + 2 * BLS_PUBKEY_LEN + 1];
 	hex_encode(pk, sizeof(pk), pubkey);
-	json_t *key = json_pack("{s:{s:s},s:{s:s}}", "web3signer_uuid", "S",
-				args_get(f, F_SIGNER_ID), "pubkey", "S", pubkey);
+	json_t *key = json_pack("{s:{s:s},s:{s:s}}", AWS_KT_SIGNER_ID, "S",
+				args_get(f, F_SIGNER_ID), AWS_KT_PUBKEY, "S", pubkey);
 	json_t *vals = json_pack("{s:{s:b}}", ":a", "BOOL", active);
 	struct aws_ddb_expr upd = {"SET active = :a", NULL, vals};
 	int rc = aws_ddb_update_item(c, args_get(f, F_TABLE), key, &upd,

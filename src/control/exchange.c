@@ -63,22 +63,8 @@ static int wait_fd(int fd, short events, int64_t deadline,
 static int sockaddr_for(const struct http_addr *a,
 			struct sockaddr_storage *ss, socklen_t *sl)
 {
-	memset(ss, 0, sizeof(*ss));
-	if (a->kind == HTTP_ADDR_UNIX) {
-		struct sockaddr_un *su = (struct sockaddr_un *)ss;
-		su->sun_family = AF_UNIX;
-		snprintf(su->sun_path, sizeof(su->sun_path), "%s", a->path);
-		*sl = sizeof(*su);
+	if (http_addr_sockaddr(a, ss, sl))
 		return 0;
-	}
-	if (a->kind == HTTP_ADDR_VSOCK) {
-		struct sockaddr_vm *sv = (struct sockaddr_vm *)ss;
-		sv->svm_family = AF_VSOCK;
-		sv->svm_cid = a->cid;
-		sv->svm_port = a->port;
-		*sl = sizeof(*sv);
-		return 0;
-	}
 	struct addrinfo hints = {0}, *res = NULL;
 	char port[8];
 	hints.ai_socktype = SOCK_STREAM;

@@ -442,22 +442,9 @@ static int open_proxy(void *ctx, enum aws_service svc,
 			aws_service_name(svc));
 		return -1;
 	}
-	memset(ss, 0, sizeof(*ss));
-	int fd;
-	if (a->kind == HTTP_ADDR_UNIX) {
-		struct sockaddr_un *u = (struct sockaddr_un *)ss;
-		u->sun_family = AF_UNIX;
-		memcpy(u->sun_path, a->path, sizeof(u->sun_path));
-		*len = (socklen_t)sizeof(*u);
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	} else {
-		struct sockaddr_vm *v = (struct sockaddr_vm *)ss;
-		v->svm_family = AF_VSOCK;
-		v->svm_cid = a->cid;
-		v->svm_port = a->port;
-		*len = (socklen_t)sizeof(*v);
-		fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	}
+	/* init accepts only unix: and vsock: proxies (control_init_check) */
+	(void)http_addr_sockaddr(a, ss, len);
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		err_set(e, ERR_IO, "%s proxy: cannot make a socket",
 			aws_service_name(svc));

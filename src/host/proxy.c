@@ -148,42 +148,6 @@ static void sockaddr_format(const struct sockaddr *sa, char *out, size_t len)
 	snprintf(out, len, "family %d", sa->sa_family);
 }
 
-/* The destination's sockaddr when no lookup is needed; false for names. */
-static bool target_static(const struct http_addr *a,
-			  struct sockaddr_storage *ss, socklen_t *len)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (a->kind == HTTP_ADDR_UNIX) {
-		struct sockaddr_un *sun = (struct sockaddr_un *)ss;
-		sun->sun_family = AF_UNIX;
-		snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", a->path);
-		*len = sizeof(*sun);
-		return true;
-	}
-	if (a->kind == HTTP_ADDR_VSOCK) {
-		struct sockaddr_vm *vm = (struct sockaddr_vm *)ss;
-		vm->svm_family = AF_VSOCK;
-		vm->svm_cid = a->cid;
-		vm->svm_port = a->port;
-		*len = sizeof(*vm);
-		return true;
-	}
-	struct sockaddr_in *in = (struct sockaddr_in *)ss;
-	if (inet_pton(AF_INET, a->host, &in->sin_addr) == 1) {
-		in->sin_family = AF_INET;
-		in->sin_port = htons(a->port);
-		*len = sizeof(*in);
-		return true;
-	}
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-	if (inet_pton(AF_INET6, a->host, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(a->port);
-		*len = sizeof(*in6);
-		return true;
-	}
-	return false;
-}
 
 /* ---- the allowlist ---------------------------------------------------- */
 
@@ -714,7 +678,7 @@ static int listener_start(struct proxy *p, struct listener *l, size_t i,
 	http_addr_format(&l->route.listen, l->listen_desc, sizeof(l->listen_desc));
 	http_addr_format(&l->route.connect, l->connect_desc, sizeof(l->connect_desc));
 	/* l->target_len > 0: no lookup needed */
-	if (!target_static(&l->route.connect, &l->target, &l->target_len)) {
+	if (!http_addr_sockaddr(&l->route.connect, &l->target, &l->target_len)) {
 		l->target_len = 0;
 		if (!p->dns)
 			TRY(dns_start(p, e));

@@ -11,6 +11,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,17 +122,53 @@ static int listen_tcp(const struct http_addr *a, int *fd_out, struct err *e)
 	return 0;
 }
 
+bool http_addr_sockaddr(const struct http_addr *a, struct sockaddr_storage *ss,
+			socklen_t *len)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (a->kind == HTTP_ADDR_UNIX) {
+		struct sockaddr_un *sun = (struct sockaddr_un *)ss;
+		sun->sun_family = AF_UNIX;
+		snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", a->path);
+		*len = (socklen_t)sizeof(*sun);
+		return true;
+	}
+	if (a->kind == HTTP_ADDR_VSOCK) {
+		struct sockaddr_vm *vm = (struct sockaddr_vm *)ss;
+		vm->svm_family = AF_VSOCK;
+		vm->svm_cid = a->cid;
+		vm->svm_port = a->port;
+		*len = (socklen_t)sizeof(*vm);
+		return true;
+	}
+	struct sockaddr_in *in = (struct sockaddr_in *)ss;
+	if (inet_pton(AF_INET, a->host, &in->sin_addr) == 1) {
+		in->sin_family = AF_INET;
+		in->sin_port = htons(a->port);
+		*len = (socklen_t)sizeof(*in);
+		return true;
+	}
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	if (inet_pton(AF_INET6, a->host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(a->port);
+		*len = (socklen_t)sizeof(*in6);
+		return true;
+	}
+	return false;
+}
+
 static int listen_unix(const struct http_addr *a, int *fd_out, struct err *e)
 {
-	struct sockaddr_un sun = {0};
-	sun.sun_family = AF_UNIX;
-	strcpy(sun.sun_path, a->path);
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	(void)http_addr_sockaddr(a, &ss, &sl);
 	struct stat st;
 	/* Replace a stale socket, never a regular file. */
 	if (lstat(a->path, &st) == 0 && S_ISSOCK(st.st_mode))
 		unlink(a->path);
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	if (fd < 0 || bind(fd, (struct sockaddr *)&ss, sl) < 0 ||
 	    chmod(a->path, 0600) < 0 || listen(fd, 512) < 0 ||
 	    set_nonblock_cloexec(fd) < 0) {
 		int saved = errno;
@@ -146,12 +183,11 @@ static int listen_unix(const struct http_addr *a, int *fd_out, struct err *e)
 
 static int listen_vsock(const struct http_addr *a, int *fd_out, struct err *e)
 {
-	struct sockaddr_vm svm = {0};
-	svm.svm_family = AF_VSOCK;
-	svm.svm_cid = a->cid;
-	svm.svm_port = a->port;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	(void)http_addr_sockaddr(a, &ss, &sl);
 	int fd = socket(AF_VSOCK, SOCK_STREAM, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&svm, sizeof(svm)) < 0 ||
+	if (fd < 0 || bind(fd, (struct sockaddr *)&ss, sl) < 0 ||
 	    listen(fd, 512) < 0 || set_nonblock_cloexec(fd) < 0) {
 		int saved = errno;
 		if (fd >= 0)

@@ -15,6 +15,7 @@
 #define NS_HTTP_H
 
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 
 #include "core/core.h"
 
@@ -32,6 +33,13 @@ struct http_addr {
 
 /* "tcp:HOST:PORT", "unix:PATH", "vsock:CID:PORT" (CID may be ANY). */
 int http_addr_parse(const char *s, struct http_addr *out, struct err *e);
+/*
+ * addr's socket address without a name lookup: unix and vsock always, tcp
+ * when the host is an IPv4 or IPv6 literal; false for a tcp host name
+ * (resolve it with getaddrinfo). The one place an ADDR becomes a sockaddr.
+ */
+bool http_addr_sockaddr(const struct http_addr *a, struct sockaddr_storage *ss,
+			socklen_t *len);
 /* A listening, non-blocking socket for addr. */
 int http_listen_fd(const struct http_addr *addr, int *fd_out, struct err *e);
 /* The ADDR syntax back ("tcp:127.0.0.1:9000", "unix:/p", "vsock:3:8000"). */

@@ -147,11 +147,33 @@ static void rollback(struct sq *q)
 		(void)sqlite3_exec(q->conn, "ROLLBACK", NULL, NULL, NULL);
 }
 
-static int commit(struct sq *q, struct err *e)
+/* The statements of one transaction, on q's connection. */
+typedef int (*tx_body_fn)(struct sq *q, void *arg, struct err *e);
+
+enum tx_mode {
+	/* BEGIN IMMEDIATE: the write lock is taken before the first read, so
+	 * no other writer (another process on the file) can come between what
+	 * the body reads and what it writes; waits up to BUSY_TIMEOUT_MS for
+	 * that lock, then fails ("database is locked") having done nothing. */
+	TX_WRITE,
+	/* BEGIN: one consistent snapshot for a reader; always rolled back. */
+	TX_READ,
+};
+
+/*
+ * Runs body in one transaction. The only place that begins, commits and
+ * rolls back: a body or a COMMIT that fails is rolled back, so nothing of
+ * it is stored and the error is returned; when a TX_WRITE returns 0 its
+ * writes are durable (synchronous=FULL).
+ */
+static int in_tx(struct sq *q, enum tx_mode mode, tx_body_fn body, void *arg,
+		 struct err *e)
 {
-	int rc = exec(q, "COMMIT", e);
-	if (rc < 0)
-		rollback(q);
+	TRY(exec(q, mode == TX_WRITE ? "BEGIN IMMEDIATE" : "BEGIN", e));
+	int rc = body(q, arg, e);
+	if (rc == 0 && mode == TX_WRITE)
+		rc = exec(q, "COMMIT", e);
+	rollback(q); /* a no-op after a COMMIT that succeeded */
 	return rc;
 }
 
@@ -423,23 +445,29 @@ static int check_att(struct sq *q, struct slashing_meta *m,
 	return 0;
 }
 
+struct batch_args {
+	struct slashing_request **reqs;
+	size_t n;
+};
+
+static int check_batch_tx(struct sq *q, void *arg, struct err *e)
+{
+	const struct batch_args *a = arg;
+	struct slashing_meta m;
+	TRY(load_meta(q, &m, e));
+	for (size_t i = 0; i < a->n; i++) {
+		struct slashing_request *r = a->reqs[i];
+		TRY(r->kind == SLASHING_REQ_BLOCK ? check_block(q, &m, r, e)
+						  : check_att(q, &m, r, e));
+	}
+	return 0;
+}
+
 static int sq_check_batch(void *be, struct slashing_request **reqs, size_t n,
 			  struct err *e)
 {
-	struct sq *q = be;
-	struct slashing_meta m;
-	TRY(exec(q, "BEGIN IMMEDIATE", e));
-	int rc = load_meta(q, &m, e);
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		struct slashing_request *r = reqs[i];
-		rc = r->kind == SLASHING_REQ_BLOCK ? check_block(q, &m, r, e)
-						   : check_att(q, &m, r, e);
-	}
-	if (rc < 0) {
-		rollback(q);
-		return rc;
-	}
-	return commit(q, e);
+	struct batch_args a = {reqs, n};
+	return in_tx(be, TX_WRITE, check_batch_tx, &a, e);
 }
 
 /* ---- import ---------------------------------------------------------- */
@@ -538,9 +566,15 @@ static int import_group(struct sq *q, const struct ic_entry *const *g,
 	return changed ? save_lw(q, &v, e) : 0;
 }
 
-static int import_all(struct sq *q, const struct interchange *ic,
-		      const struct ic_entry **sorted, struct err *e)
+struct import_args {
+	const struct interchange *ic;
+	const struct ic_entry **sorted;
+};
+
+static int import_tx(struct sq *q, void *arg, struct err *e)
 {
+	const struct import_args *a = arg;
+	const struct interchange *ic = a->ic;
 	struct slashing_meta m;
 	TRY(load_meta(q, &m, e));
 	if (m.has_gvr && memcmp(m.gvr, ic->gvr, 32) != 0) {
@@ -556,9 +590,9 @@ static int import_all(struct sq *q, const struct interchange *ic,
 	for (size_t i = 0; i < ic->n_entries;) {
 		size_t j = i + 1;
 		while (j < ic->n_entries &&
-		       memcmp(sorted[j]->pubkey, sorted[i]->pubkey, 48) == 0)
+		       memcmp(a->sorted[j]->pubkey, a->sorted[i]->pubkey, 48) == 0)
 			j++;
-		TRY(import_group(q, sorted + i, j - i, e));
+		TRY(import_group(q, a->sorted + i, j - i, e));
 		i = j;
 	}
 	return 0;
@@ -576,11 +610,8 @@ static int sq_import(void *be, const struct interchange *ic, struct err *e)
 			sorted[i] = &ic->entries[i];
 		qsort(sorted, ic->n_entries, sizeof(*sorted), cmp_entry_ptr);
 	}
-	int rc = exec(q, "BEGIN IMMEDIATE", e);
-	if (rc == 0) {
-		rc = import_all(q, ic, sorted, e);
-		rc = rc < 0 ? (rollback(q), rc) : commit(q, e);
-	}
+	struct import_args a = {ic, sorted};
+	int rc = in_tx(q, TX_WRITE, import_tx, &a, e);
 	free(sorted);
 	return rc;
 }
@@ -703,28 +734,36 @@ static int export_all(struct sq *q, const uint8_t (*pks)[48], size_t n,
 	return rc;
 }
 
+struct export_args {
+	const uint8_t (*pks)[48];
+	size_t n;
+	struct interchange *ic;
+};
+
+static int export_tx(struct sq *q, void *arg, struct err *e)
+{
+	struct export_args *a = arg;
+	struct slashing_meta m;
+	TRY(load_meta(q, &m, e));
+	if (!m.has_gvr)
+		return err_set(e, ERR_NOT_FOUND,
+			       "slashing database: no genesis_validators_root stored "
+			       "yet (nothing signed or imported); nothing to export");
+	if (!(a->ic = interchange_new(m.gvr)))
+		return err_set(e, ERR_NOMEM, "out of memory");
+	return export_all(q, a->pks, a->n, a->ic, e);
+}
+
 static int sq_export(void *be, const uint8_t (*pks)[48], size_t n,
 		     struct interchange **out, struct err *e)
 {
-	struct sq *q = be;
-	struct slashing_meta m;
-	TRY(exec(q, "BEGIN", e)); /* one consistent snapshot */
-	int rc = load_meta(q, &m, e);
-	struct interchange *ic = NULL;
-	if (rc == 0 && !m.has_gvr)
-		rc = err_set(e, ERR_NOT_FOUND,
-			     "slashing database: no genesis_validators_root stored "
-			     "yet (nothing signed or imported); nothing to export");
-	if (rc == 0 && !(ic = interchange_new(m.gvr)))
-		rc = err_set(e, ERR_NOMEM, "out of memory");
-	if (rc == 0)
-		rc = export_all(q, pks, n, ic, e);
-	rollback(q);
+	struct export_args a = {pks, n, NULL};
+	int rc = in_tx(be, TX_READ, export_tx, &a, e);
 	if (rc < 0) {
-		interchange_free(ic);
+		interchange_free(a.ic);
 		return rc;
 	}
-	*out = ic;
+	*out = a.ic;
 	return 0;
 }
 
@@ -852,16 +891,23 @@ static int prune_atts(struct sq *q, struct slashing_validator *v,
 	return 0;
 }
 
-static int prune_validators(struct sq *q, uint64_t keep, uint64_t spe,
-			    int64_t *cursor, size_t max, bool *done,
-			    struct err *e)
+struct prune_args {
+	uint64_t keep, spe;
+	int64_t *cursor;
+	size_t max;
+	bool *done;
+};
+
+static int prune_tx(struct sq *q, void *arg, struct err *e)
 {
+	const struct prune_args *a = arg;
+	size_t max = a->max;
 	sqlite3_stmt *s = NULL;
 	if (sqlite3_prepare_v2(q->conn, "SELECT pubkey, id FROM validators WHERE "
 					"id > ?1 ORDER BY id LIMIT ?2",
 			       -1, &s, NULL) != SQLITE_OK)
 		return db_err(q, e, "prune");
-	sqlite3_bind_int64(s, 1, *cursor);
+	sqlite3_bind_int64(s, 1, *a->cursor);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
 	/* Collect first: the per-validator statements reuse the connection. */
 	uint8_t (*pks)[48] = calloc(max ? max : 1, 48);
@@ -876,18 +922,19 @@ static int prune_validators(struct sq *q, uint64_t keep, uint64_t spe,
 			break;
 		}
 		memcpy(pks[n++], sqlite3_column_blob(s, 0), 48);
-		*cursor = sqlite3_column_int64(s, 1);
+		*a->cursor = sqlite3_column_int64(s, 1);
 	}
 	sqlite3_finalize(s);
-	*done = n == 0;
+	*a->done = n == 0;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		struct slashing_validator v;
 		bool changed = false;
 		rc = load_validator(q, pks[i], &v, e);
 		if (rc == 0)
-			rc = prune_blocks(q, &v, sat_mul(keep, spe), &changed, e);
+			rc = prune_blocks(q, &v, sat_mul(a->keep, a->spe),
+					  &changed, e);
 		if (rc == 0)
-			rc = prune_atts(q, &v, keep, &changed, e);
+			rc = prune_atts(q, &v, a->keep, &changed, e);
 		if (rc == 0 && changed)
 			rc = save_lw(q, &v, e);
 	}
@@ -898,44 +945,40 @@ static int prune_validators(struct sq *q, uint64_t keep, uint64_t spe,
 static int sq_prune_step(void *be, uint64_t keep, uint64_t spe, int64_t *cursor,
 			 size_t max, bool *done, struct err *e)
 {
-	struct sq *q = be;
-	TRY(exec(q, "BEGIN IMMEDIATE", e));
-	int rc = prune_validators(q, keep, spe, cursor, max, done, e);
-	if (rc < 0) {
-		rollback(q);
-		return rc;
-	}
-	return commit(q, e);
+	struct prune_args a = {keep, spe, cursor, max, done};
+	return in_tx(be, TX_WRITE, prune_tx, &a, e);
 }
 
 /* ---- administration -------------------------------------------------- */
 
+struct enable_args {
+	const uint8_t *pubkey;
+	bool enabled;
+};
+
+static int set_enabled_tx(struct sq *q, void *arg, struct err *e)
+{
+	const struct enable_args *a = arg;
+	struct slashing_validator v;
+	TRY(load_validator(q, a->pubkey, &v, e));
+	if (!v.known)
+		return insert_validator(q, a->pubkey, a->enabled, &v, e);
+	sqlite3_stmt *s = stmt(q, S_VAL_SET_ENABLED);
+	sqlite3_bind_int64(s, 1, v.id);
+	sqlite3_bind_int(s, 2, a->enabled ? 1 : 0);
+	return step_done(q, s, e);
+}
+
 static int sq_set_enabled(void *be, const uint8_t pubkey[48], bool enabled,
 			  struct err *e)
 {
-	struct sq *q = be;
-	struct slashing_validator v;
-	TRY(exec(q, "BEGIN IMMEDIATE", e));
-	int rc = load_validator(q, pubkey, &v, e);
-	if (rc == 0 && !v.known) {
-		rc = insert_validator(q, pubkey, enabled, &v, e);
-	} else if (rc == 0) {
-		sqlite3_stmt *s = stmt(q, S_VAL_SET_ENABLED);
-		sqlite3_bind_int64(s, 1, v.id);
-		sqlite3_bind_int(s, 2, enabled ? 1 : 0);
-		rc = step_done(q, s, e);
-	}
-	if (rc < 0) {
-		rollback(q);
-		return rc;
-	}
-	return commit(q, e);
+	struct enable_args a = {pubkey, enabled};
+	return in_tx(be, TX_WRITE, set_enabled_tx, &a, e);
 }
 
-static int sq_repair_low(void *be, const struct slashing_watermark *w,
-			 struct err *e)
+static int repair_low_tx(struct sq *q, void *arg, struct err *e)
 {
-	struct sq *q = be;
+	const struct slashing_watermark *w = arg;
 	sqlite3_stmt *s = NULL;
 	/* max() of NULL is NULL in SQLite, hence the CASEs: never lowers. */
 	const char *sql =
@@ -946,24 +989,22 @@ static int sq_repair_low(void *be, const struct slashing_watermark *w,
 		"  OR lw_source < ?2 THEN ?2 ELSE lw_source END, "
 		"lw_target = CASE WHEN ?2 IS NULL THEN lw_target WHEN lw_target IS NULL "
 		"  OR lw_target < ?2 THEN ?2 ELSE lw_target END";
-	TRY(exec(q, "BEGIN IMMEDIATE", e));
-	int rc = 0;
 	if (sqlite3_prepare_v2(q->conn, sql, -1, &s, NULL) != SQLITE_OK)
-		rc = db_err(q, e, "watermark repair");
-	if (rc == 0) {
-		if (w->has_slot)
-			sqlite3_bind_int64(s, 1, enc(w->slot));
-		if (w->has_epoch)
-			sqlite3_bind_int64(s, 2, enc(w->epoch));
-		if (sqlite3_step(s) != SQLITE_DONE)
-			rc = db_err(q, e, "watermark repair");
-	}
+		return db_err(q, e, "watermark repair");
+	if (w->has_slot)
+		sqlite3_bind_int64(s, 1, enc(w->slot));
+	if (w->has_epoch)
+		sqlite3_bind_int64(s, 2, enc(w->epoch));
+	int rc = sqlite3_step(s) == SQLITE_DONE ? 0
+						 : db_err(q, e, "watermark repair");
 	sqlite3_finalize(s);
-	if (rc < 0) {
-		rollback(q);
-		return rc;
-	}
-	return commit(q, e);
+	return rc;
+}
+
+static int sq_repair_low(void *be, const struct slashing_watermark *w,
+			 struct err *e)
+{
+	return in_tx(be, TX_WRITE, repair_low_tx, (void *)w, e);
 }
 
 static int sq_set_high(void *be, const struct slashing_watermark *w,
@@ -1070,6 +1111,14 @@ static int quick_check(struct sq *q, const char *path, struct err *e)
 	return out;
 }
 
+static int create_v1_tx(struct sq *q, void *arg, struct err *e)
+{
+	(void)arg;
+	TRY(exec(q, schema_v1, e));
+	return exec(q, "PRAGMA application_id = 1314081875;" /* 'NSLS' */
+		       "PRAGMA user_version = 1", e);
+}
+
 static int setup_schema(struct sq *q, const char *path, struct err *e)
 {
 	uint64_t version, app;
@@ -1086,16 +1135,7 @@ static int setup_schema(struct sq *q, const char *path, struct err *e)
 	if (version == SCHEMA_VERSION)
 		return 0;
 	/* Migrations run in one transaction each; version 0 -> 1 creates. */
-	TRY(exec(q, "BEGIN IMMEDIATE", e));
-	int rc = exec(q, schema_v1, e);
-	if (rc == 0)
-		rc = exec(q, "PRAGMA application_id = 1314081875;" /* 'NSLS' */
-			     "PRAGMA user_version = 1", e);
-	if (rc < 0) {
-		rollback(q);
-		return rc;
-	}
-	return commit(q, e);
+	return in_tx(q, TX_WRITE, create_v1_tx, NULL, e);
 }
 
 static int configure(struct sq *q, const char *path, struct err *e)

@@ -457,15 +457,16 @@ static int run_command(struct signer_options *o, const struct eth2_network *net)
 {
 	struct err e = {0};
 	int rc = 0;
+	const char *url = o->slashing_db_url; /* the CLI's: durable only */
 	const uint8_t *gvr = o->has_gvr ? o->gvr : NULL;
 	if (!gvr && o->network_given && net->has_genesis_validators_root)
 		gvr = net->genesis_validators_root;
 	switch (o->command) {
 	case SIGNER_CMD_IMPORT:
-		rc = slashing_cmd_import(o->slashing_db_url, o->from_path, gvr, &e);
+		rc = slashing_cmd_import(url, NULL, o->from_path, gvr, &e);
 		break;
 	case SIGNER_CMD_EXPORT:
-		rc = slashing_cmd_export(o->slashing_db_url, o->to_path, &e);
+		rc = slashing_cmd_export(url, NULL, o->to_path, &e);
 		break;
 	case SIGNER_CMD_EVALUATE: {
 		if (!gvr) {
@@ -480,7 +481,7 @@ static int run_command(struct signer_options *o, const struct eth2_network *net)
 				"open %s\n", o->from_path);
 			return 1;
 		}
-		rc = slashing_cmd_evaluate(o->slashing_db_url, gvr, in, stdout, &e);
+		rc = slashing_cmd_evaluate(url, NULL, gvr, in, stdout, &e);
 		if (in != stdin)
 			fclose(in);
 		break;
@@ -493,7 +494,8 @@ static int run_command(struct signer_options *o, const struct eth2_network *net)
 			o->repair_remove_high ? SLASHING_REPAIR_REMOVE_HIGH
 			: o->repair_set_high  ? SLASHING_REPAIR_SET_HIGH
 					      : SLASHING_REPAIR_LOW;
-		rc = slashing_cmd_watermark_repair(o->slashing_db_url, mode, &w, &e);
+		rc = slashing_cmd_watermark_repair(url, NULL, mode, &w,
+						   &e);
 		break;
 	}
 	case SIGNER_CMD_SERVE:

@@ -381,9 +381,9 @@ static void test_prune_bounds_rows_per_validator(void **state)
 	}
 	assert_true(count_rows(f->path, "signed_attestations") <= 20);
 	assert_true(count_rows(f->path, "signed_blocks") <= 20 * 4 / 28 + 2);
-	uint64_t bytes = 0;
-	assert_int_equal(slashing_db_size(f->db, &bytes, NULL), 0);
-	assert_true(bytes > 0 && bytes < 200 * 1024);
+	struct slashing_usage u;
+	assert_int_equal(slashing_usage(f->db, &u, NULL), 0);
+	assert_true(u.has_bytes && u.bytes > 0 && u.bytes < 200 * 1024);
 }
 
 /* ---- failures ------------------------------------------------------------ */
@@ -404,7 +404,7 @@ static void test_corrupt_file_refused_at_open(void **state)
 	snprintf(url, sizeof(url), "sqlite:%s", bad);
 	struct err e = {0};
 	struct slashing_db *db = NULL;
-	assert_int_equal(slashing_open(url, &db, &e), -ERR_UNAVAILABLE);
+	assert_int_equal(slashing_open(url, NULL, &db, &e), -ERR_UNAVAILABLE);
 	assert_null(db);
 	assert_non_null(strstr(e.msg, bad));
 	fx_open(f);
@@ -434,7 +434,7 @@ static void test_corrupt_page_refused_at_open(void **state)
 		assert_int_equal(pwrite(fd, junk, sizeof(junk), off), 512);
 	close(fd);
 	struct err e = {0};
-	assert_int_equal(slashing_open(f->url, &f->db, &e), -ERR_UNAVAILABLE);
+	assert_int_equal(slashing_open(f->url, NULL, &f->db, &e), -ERR_UNAVAILABLE);
 	assert_non_null(strstr(e.msg, "corrupt"));
 	unlink(f->path);
 	fx_open(f);
@@ -453,12 +453,12 @@ static void test_not_our_database_refused(void **state)
 	snprintf(url, sizeof(url), "sqlite:%s", other);
 	struct slashing_db *db = NULL;
 	struct err e = {0};
-	assert_int_equal(slashing_open(url, &db, &e), -ERR_UNAVAILABLE);
+	assert_int_equal(slashing_open(url, NULL, &db, &e), -ERR_UNAVAILABLE);
 	assert_non_null(strstr(e.msg, "not a nitro-signer"));
-	assert_int_equal(slashing_open("postgres://x", &db, &e), -ERR_USAGE);
-	assert_int_equal(slashing_open("sqlite:", &db, &e), -ERR_USAGE);
+	assert_int_equal(slashing_open("postgres://x", NULL, &db, &e), -ERR_USAGE);
+	assert_int_equal(slashing_open("sqlite:", NULL, &db, &e), -ERR_USAGE);
 	snprintf(url, sizeof(url), "sqlite:%s/no/such/dir/x.db", f->dir);
-	assert_int_equal(slashing_open(url, &db, &e), -ERR_UNAVAILABLE);
+	assert_int_equal(slashing_open(url, NULL, &db, &e), -ERR_UNAVAILABLE);
 }
 
 static void test_locked_database_fails_closed(void **state)
@@ -608,7 +608,7 @@ static void test_evaluate_command(void **state)
 	size_t olen = 0;
 	FILE *fout = open_memstream(&obuf, &olen);
 	struct err e = {0};
-	assert_int_equal(slashing_cmd_evaluate(f->url, GVR, fin, fout, &e), 0);
+	assert_int_equal(slashing_cmd_evaluate(f->url, NULL, GVR, fin, fout, &e), 0);
 	fclose(fin);
 	fclose(fout);
 	const char *want[] = {

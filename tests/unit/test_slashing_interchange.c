@@ -187,7 +187,7 @@ static struct slashing_db *fresh_db(struct fx *f, const char *name)
 	snprintf(url, sizeof(url), "sqlite:%s/%s.db", f->dir, name);
 	struct slashing_db *db = NULL;
 	struct err e = {0};
-	if (slashing_open(url, &db, &e) != 0)
+	if (slashing_open(url, NULL, &db, &e) != 0)
 		fail_msg("open %s: %s", url, e.msg);
 	return db;
 }
@@ -466,33 +466,33 @@ static void test_cmd_import_export_files(void **state)
 	fclose(fp);
 	free(j);
 	struct err e = {0};
-	assert_int_equal(slashing_cmd_import(f->url, in, GVR_OTHER, &e), -ERR_INVALID);
+	assert_int_equal(slashing_cmd_import(f->url, NULL, in, GVR_OTHER, &e), -ERR_INVALID);
 	assert_non_null(strstr(e.msg, in));
 	assert_non_null(strstr(e.msg, "genesis_validators_root"));
-	assert_int_equal(slashing_cmd_export(f->url, out, &e), -ERR_NOT_FOUND);
-	assert_int_equal(slashing_cmd_import(f->url, in, GVR, &e), 0);
-	assert_int_equal(slashing_cmd_export(f->url, out, &e), 0);
+	assert_int_equal(slashing_cmd_export(f->url, NULL, out, &e), -ERR_NOT_FOUND);
+	assert_int_equal(slashing_cmd_import(f->url, NULL, in, GVR, &e), 0);
+	assert_int_equal(slashing_cmd_export(f->url, NULL, out, &e), 0);
 	snprintf(url2, sizeof(url2), "sqlite:%s/second.db", f->dir);
-	assert_int_equal(slashing_cmd_import(url2, out, NULL, &e), 0);
+	assert_int_equal(slashing_cmd_import(url2, NULL, out, NULL, &e), 0);
 	char missing[200];
 	snprintf(missing, sizeof(missing), "%s/nope.json", f->dir);
-	assert_int_equal(slashing_cmd_import(url2, missing, NULL, &e), -ERR_IO);
+	assert_int_equal(slashing_cmd_import(url2, NULL, missing, NULL, &e), -ERR_IO);
 	struct slashing_watermark w = {.has_slot = true, .slot = 50};
-	assert_int_equal(slashing_cmd_watermark_repair(url2, SLASHING_REPAIR_LOW, &w, &e), 0);
+	assert_int_equal(slashing_cmd_watermark_repair(url2, NULL, SLASHING_REPAIR_LOW, &w, &e), 0);
 	w.slot = 1000;
 	w.has_epoch = true;
 	w.epoch = 9;
-	assert_int_equal(slashing_cmd_watermark_repair(url2, SLASHING_REPAIR_SET_HIGH, &w, &e), 0);
+	assert_int_equal(slashing_cmd_watermark_repair(url2, NULL, SLASHING_REPAIR_SET_HIGH, &w, &e), 0);
 	struct slashing_db *db2 = NULL;
-	assert_int_equal(slashing_open(url2, &db2, &e), 0);
+	assert_int_equal(slashing_open(url2, NULL, &db2, &e), 0);
 	assert_int_equal(blk(db2, 0, 10, 2), SLASHING_BELOW_LOW_WATERMARK);
 	assert_int_equal(blk(db2, 1, 50, 2), SLASHING_BELOW_LOW_WATERMARK);
 	assert_int_equal(blk(db2, 1, 1000, 2), SLASHING_AT_OR_ABOVE_HIGH_WATERMARK);
 	assert_int_equal(att(db2, 0, 8, 9, 2), SLASHING_AT_OR_ABOVE_HIGH_WATERMARK);
 	assert_int_equal(att(db2, 0, 1, 2, 1), SLASHING_OK);
 	slashing_close(db2);
-	assert_int_equal(slashing_cmd_watermark_repair(url2, SLASHING_REPAIR_REMOVE_HIGH, NULL, &e), 0);
-	assert_int_equal(slashing_open(url2, &db2, &e), 0);
+	assert_int_equal(slashing_cmd_watermark_repair(url2, NULL, SLASHING_REPAIR_REMOVE_HIGH, NULL, &e), 0);
+	assert_int_equal(slashing_open(url2, NULL, &db2, &e), 0);
 	assert_int_equal(att(db2, 0, 8, 9, 2), SLASHING_OK);
 	slashing_close(db2);
 	fx_open(f);

@@ -54,7 +54,7 @@ static int rm_one(const char *p, const struct stat *st, int flag,
 static void fx_open(struct fx *f)
 {
 	struct err e = {0};
-	if (slashing_open(f->url, &f->db, &e) != 0) {
+	if (slashing_open(f->url, NULL, &f->db, &e) != 0) {
 		fprintf(stderr, "open %s: %s\n", f->url, e.msg);
 		abort();
 	}

@@ -103,6 +103,12 @@ struct slashing_backend_ops {
 };
 
 extern const struct slashing_backend_ops slashing_sqlite_ops;
+extern const struct slashing_backend_ops slashing_mem_ops;
+
+/* Test hook of the mem backend: the writes to store mem:NAME after the next
+ * n fail (-ERR_UNAVAILABLE, as a full disk would); n < 0 ends that.
+ * -ERR_NOT_FOUND when no such store was opened. */
+int slashing_mem_fail_writes(const char *name, long n);
 
 /* For a backend whose store dies with the process (mem:, sqlite::memory:):
  * 0 when the caller allowed that (o->allow_volatile), else -ERR_USAGE

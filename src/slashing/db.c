@@ -68,6 +68,7 @@ static const struct {
 	const struct slashing_backend_ops *ops;
 } backends[] = {
 	{"sqlite:", "sqlite:PATH", &slashing_sqlite_ops},
+	{"mem:", "mem:[NAME]", &slashing_mem_ops},
 };
 
 #define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))

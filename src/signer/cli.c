@@ -398,9 +398,8 @@ static int check_options(struct signer_options *o, struct err *e)
 	if (o->keystores_passwords_path && o->keystores_password_file)
 		return err_set(e, ERR_USAGE, "--keystores-passwords-path and "
 			       "--keystores-password-file are exclusive");
-	if (o->slashing_db_url && strncmp(o->slashing_db_url, "sqlite:", 7) != 0)
-		return err_set(e, ERR_USAGE, "--slashing-protection-db-url: "
-			       "expected sqlite:PATH");
+	if (o->slashing_db_url)
+		TRY(slashing_url_check(o->slashing_db_url, NULL, e));
 	return 0;
 }
 

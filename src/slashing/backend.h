@@ -56,10 +56,14 @@ struct slashing_backend_ops {
 	 * where: the URL after the scheme ("sqlite:/var/x.db" -> "/var/x.db").
 	 * o: never NULL (db.c passes defaults). Checks the store is usable
 	 * (readable, ours, a schema this build knows), so a broken store fails
-	 * here, with a message, rather than at the first signature.
+	 * here, with a message, rather than at the first signature. db.c has
+	 * already refused a volatile store the caller did not allow.
 	 */
 	int (*open)(const char *where, const struct slashing_open_opts *o,
 		    void **be, struct err *e);
+	/* Whether the store at where dies with the process (mem:,
+	 * sqlite::memory:). */
+	bool (*is_volatile)(const char *where);
 	void (*close)(void *be); /* NULL-safe */
 
 	/* The group commit's one call: see the contract above. */
@@ -109,11 +113,5 @@ extern const struct slashing_backend_ops slashing_mem_ops;
  * n fail (-ERR_UNAVAILABLE, as a full disk would); n < 0 ends that.
  * -ERR_NOT_FOUND when no such store was opened. */
 int slashing_mem_fail_writes(const char *name, long n);
-
-/* For a backend whose store dies with the process (mem:, sqlite::memory:):
- * 0 when the caller allowed that (o->allow_volatile), else -ERR_USAGE
- * naming the URL. */
-int slashing_volatile_ok(const struct slashing_open_opts *o, const char *url,
-			 struct err *e);
 
 #endif

@@ -68,7 +68,7 @@ static const struct {
 	const struct slashing_backend_ops *ops;
 } backends[] = {
 	{"sqlite:", "sqlite:PATH", &slashing_sqlite_ops},
-	{"mem:", "mem:[NAME]", &slashing_mem_ops},
+	{"mem:", "mem:[NAME] (volatile: tests)", &slashing_mem_ops},
 };
 
 #define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
@@ -86,15 +86,35 @@ static int unknown_scheme(const char *url, struct err *e)
 		       forms, url ? url : "");
 }
 
-int slashing_volatile_ok(const struct slashing_open_opts *o, const char *url,
-			 struct err *e)
+/* The row for url and, in *where, the rest of it; -ERR_USAGE when the
+ * scheme is unknown or the store volatile and o does not allow that. */
+static int find_backend(const char *url, const struct slashing_open_opts *o,
+			size_t *row, const char **where, struct err *e)
 {
-	if (o->allow_volatile)
-		return 0;
-	return err_set(e, ERR_USAGE,
-		       "--slashing-protection-db-url: %.64s keeps nothing across a "
-		       "restart (tests only): a signer needs a durable database",
-		       url);
+	size_t i = 0;
+	while (i < N_BACKENDS && (!url || strncmp(url, backends[i].scheme,
+						  strlen(backends[i].scheme)) != 0))
+		i++;
+	if (i == N_BACKENDS)
+		return unknown_scheme(url, e);
+	*row = i;
+	*where = url + strlen(backends[i].scheme);
+	if (!o->allow_volatile && backends[i].ops->is_volatile(*where))
+		return err_set(e, ERR_USAGE,
+			       "--slashing-protection-db-url: %.64s keeps nothing "
+			       "across a restart (tests only): a signer needs a "
+			       "durable database", url);
+	return 0;
+}
+
+static const struct slashing_open_opts default_opts;
+
+int slashing_url_check(const char *url, const struct slashing_open_opts *opts,
+		       struct err *e)
+{
+	size_t row;
+	const char *where;
+	return find_backend(url, opts ? opts : &default_opts, &row, &where, e);
 }
 
 /* ---- the engine ------------------------------------------------------ */
@@ -277,19 +297,15 @@ static void *committer_main(void *arg)
 int slashing_open(const char *url, const struct slashing_open_opts *opts,
 		  struct slashing_db **out, struct err *e)
 {
-	static const struct slashing_open_opts defaults;
-	const struct slashing_open_opts *o = opts ? opts : &defaults;
-	size_t i = 0;
-	while (i < N_BACKENDS && (!url || strncmp(url, backends[i].scheme,
-						  strlen(backends[i].scheme)) != 0))
-		i++;
-	if (i == N_BACKENDS)
-		return unknown_scheme(url, e);
+	const struct slashing_open_opts *o = opts ? opts : &default_opts;
+	size_t row;
+	const char *where;
+	TRY(find_backend(url, o, &row, &where, e));
 	struct slashing_db *db = calloc(1, sizeof(*db));
 	if (!db)
 		return err_set(e, ERR_NOMEM, "out of memory");
-	db->ops = backends[i].ops;
-	int rc = db->ops->open(url + strlen(backends[i].scheme), o, &db->be, e);
+	db->ops = backends[row].ops;
+	int rc = db->ops->open(where, o, &db->be, e);
 	if (rc < 0) {
 		free(db);
 		return rc;

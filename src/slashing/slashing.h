@@ -90,6 +90,11 @@ struct slashing_open_opts {
 /* opts NULL: the defaults (every field zero). */
 int slashing_open(const char *url, const struct slashing_open_opts *opts,
 		  struct slashing_db **out, struct err *e);
+/* What slashing_open checks of the URL before opening anything (a known
+ * scheme; a volatile store only when opts allow it): -ERR_USAGE with the
+ * forms this build knows. For a CLI to refuse a bad flag at once. */
+int slashing_url_check(const char *url, const struct slashing_open_opts *opts,
+		       struct err *e);
 void slashing_close(struct slashing_db *db); /* NULL-safe */
 
 /*

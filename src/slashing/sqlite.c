@@ -1040,6 +1040,11 @@ static int configure(struct sq *q, const char *path, struct err *e)
 	return 0;
 }
 
+static bool sq_is_volatile(const char *path)
+{
+	return strcmp(path, ":memory:") == 0;
+}
+
 /* path: a file path, or ":memory:" (volatile: tests and fuzzing). */
 static int sq_open(const char *path, const struct slashing_open_opts *o,
 		   void **be, struct err *e)
@@ -1048,13 +1053,11 @@ static int sq_open(const char *path, const struct slashing_open_opts *o,
 		return err_set(e, ERR_USAGE,
 			       "--slashing-protection-db-url: sqlite: needs a file "
 			       "path (sqlite:PATH)");
-	bool memory = strcmp(path, ":memory:") == 0;
-	if (memory)
-		TRY(slashing_volatile_ok(o, "sqlite::memory:", e));
+	(void)o;
 	struct sq *q = calloc(1, sizeof(*q));
 	if (!q)
 		return err_set(e, ERR_NOMEM, "out of memory");
-	q->memory = memory;
+	q->memory = strcmp(path, ":memory:") == 0;
 	int rc;
 	if (sqlite3_open_v2(path, &q->conn,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
@@ -1078,6 +1081,7 @@ fail:
 const struct slashing_backend_ops slashing_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
+	.is_volatile = sq_is_volatile,
 	.close = sq_close,
 	.check_batch = sq_check_batch,
 	.import = sq_import,

@@ -908,6 +908,10 @@ static void test_open_picks_backend_by_scheme(void **state)
 	struct err e = {0};
 	assert_int_equal(slashing_open("postgres://x", NULL, &db, &e), -ERR_USAGE);
 	assert_non_null(strstr(e.msg, "expected sqlite:PATH or mem:[NAME]"));
+	assert_int_equal(slashing_url_check("postgres://x", NULL, &e), -ERR_USAGE);
+	assert_int_equal(slashing_url_check("sqlite:/x.db", NULL, &e), 0);
+	assert_int_equal(slashing_url_check("mem:x", NULL, &e), -ERR_USAGE);
+	assert_int_equal(slashing_url_check("mem:x", &fx_opts, &e), 0);
 	assert_int_equal(slashing_open(NULL, NULL, &db, &e), -ERR_USAGE);
 	assert_int_equal(slashing_open("sqlite", NULL, &db, &e), -ERR_USAGE);
 	assert_int_equal(slashing_open("SQLITE:/x.db", NULL, &db, &e), -ERR_USAGE);

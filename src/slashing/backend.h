@@ -76,14 +76,17 @@ struct slashing_backend_ops {
 	int (*import)(void *be, const struct interchange *ic, struct err *e);
 	/* One consistent view, through interchange_export_new/_finish;
 	 * validators in ascending pubkey order, or pubkeys' order when given
-	 * (unknown ones left out). */
+	 * (unknown ones left out). *out is NULL on entry and the caller's
+	 * after the call, to free also when it fails. */
 	int (*export)(void *be, const uint8_t (*pubkeys)[48], size_t n,
 		      struct interchange **out, struct err *e);
 
 	/* Prunes up to max_validators validators after *cursor (rules.c's
 	 * slashing_prune_*), as one unit, and advances *cursor; *done when
-	 * none were left. Signing goes on between steps. */
-	int (*prune_step)(void *be, uint64_t keep, uint64_t slots_per_epoch,
+	 * none were left. Keeps the blocks of the last keep_slots slots and
+	 * the votes of the last keep_epochs target epochs of each validator.
+	 * Signing goes on between steps. */
+	int (*prune_step)(void *be, uint64_t keep_slots, uint64_t keep_epochs,
 			  struct slashing_prune_cursor *cursor,
 			  size_t max_validators, bool *done, struct err *e);
 

@@ -202,6 +202,14 @@ static void run_batch(struct slashing_db *db, struct slashing_request **batch,
 	}
 }
 
+/* The slots of keep epochs, saturating (keeping more is always safe). */
+static uint64_t keep_slots(uint64_t keep, uint64_t slots_per_epoch)
+{
+	return slots_per_epoch && keep > UINT64_MAX / slots_per_epoch
+		       ? UINT64_MAX
+		       : keep * slots_per_epoch;
+}
+
 static void prune_one_step(struct slashing_db *db)
 {
 	/* caller holds q_lock; released around the backend call */
@@ -211,8 +219,8 @@ static void prune_one_step(struct slashing_db *db)
 	struct err e = {0};
 	bool done = false;
 	pthread_mutex_lock(&db->be_lock);
-	int rc = db->ops->prune_step(db->be, keep, spe, &cursor, PRUNE_STEP,
-				     &done, &e);
+	int rc = db->ops->prune_step(db->be, keep_slots(keep, spe), keep,
+				     &cursor, PRUNE_STEP, &done, &e);
 	pthread_mutex_unlock(&db->be_lock);
 	if (rc < 0)
 		log_error("slashing protection: pruning failed: %s", e.msg);
@@ -546,8 +554,9 @@ int slashing_export(struct slashing_db *db, const uint8_t (*pubkeys)[48],
 		    size_t n_pubkeys, char **json_out, struct err *e)
 {
 	struct interchange *ic = NULL;
-	TRY(LOCKED(db, db->ops->export(db->be, pubkeys, n_pubkeys, &ic, e)));
-	int rc = interchange_write(ic, json_out, NULL, e);
+	int rc = LOCKED(db, db->ops->export(db->be, pubkeys, n_pubkeys, &ic, e));
+	if (rc == 0)
+		rc = interchange_write(ic, json_out, NULL, e);
 	interchange_free(ic);
 	return rc;
 }
@@ -562,9 +571,11 @@ int slashing_prune(struct slashing_db *db, uint64_t epochs_to_keep,
 	struct slashing_prune_cursor cursor = {0};
 	bool done = false;
 	while (!done)
-		TRY(LOCKED(db, db->ops->prune_step(db->be, epochs_to_keep,
-						   slots_per_epoch, &cursor,
-						   PRUNE_STEP, &done, e)));
+		TRY(LOCKED(db, db->ops->prune_step(
+				       db->be, keep_slots(epochs_to_keep,
+							  slots_per_epoch),
+				       epochs_to_keep, &cursor, PRUNE_STEP,
+				       &done, e)));
 	return 0;
 }
 

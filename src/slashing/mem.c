@@ -52,20 +52,38 @@ struct mem_val {
 	size_t n_atts, cap_atts;
 };
 
+/* Which of a validator's record arrays (blocks or votes). */
+enum rec_kind { R_BLOCKS, R_ATTS };
+
+/* One record array, whichever it is. */
+struct recs {
+	void **arr;
+	size_t *n, *cap;
+	size_t elem;
+};
+
+static struct recs recs_of(struct mem_val *mv, enum rec_kind k)
+{
+	if (k == R_ATTS)
+		return (struct recs){(void **)&mv->atts, &mv->n_atts,
+				     &mv->cap_atts, sizeof(*mv->atts)};
+	return (struct recs){(void **)&mv->blocks, &mv->n_blocks,
+			     &mv->cap_blocks, sizeof(*mv->blocks)};
+}
+
 /* How to take one write back. */
 enum undo_kind {
-	U_META,        /* the metadata: restored whole from meta_before */
-	U_VAL_ADDED,   /* vals[at] was inserted */
-	U_VAL_STATE,   /* mv->v was state */
-	U_BLOCK_ADDED, /* mv->blocks[at] was inserted */
-	U_ATT_ADDED,   /* mv->atts[at] was inserted */
-	U_BLOCKS_CUT,  /* the first n_cut blocks were removed: cut holds them */
-	U_ATTS_CUT,
+	U_META,      /* the metadata: restored whole from meta_before */
+	U_VAL_ADDED, /* vals[at] was inserted */
+	U_VAL_STATE, /* mv->v was state */
+	U_REC_ADDED, /* record at of mv's recs was inserted */
+	U_RECS_CUT,  /* the first n_cut records were removed: cut holds them */
 };
 
 struct undo {
 	enum undo_kind kind;
 	struct mem_val *mv;
+	enum rec_kind recs;
 	size_t at;
 	struct slashing_validator state;
 	void *cut;
@@ -149,29 +167,22 @@ static void undo_one(struct mem_store *s, struct undo *u)
 	case U_VAL_STATE:
 		mv->v = u->state;
 		break;
-	case U_BLOCK_ADDED:
-		memmove(&mv->blocks[u->at], &mv->blocks[u->at + 1],
-			(mv->n_blocks - u->at - 1) * sizeof(*mv->blocks));
-		mv->n_blocks--;
+	case U_REC_ADDED: {
+		struct recs r = recs_of(mv, u->recs);
+		char *p = *r.arr;
+		memmove(p + u->at * r.elem, p + (u->at + 1) * r.elem,
+			(*r.n - u->at - 1) * r.elem);
+		(*r.n)--;
 		break;
-	case U_ATT_ADDED:
-		memmove(&mv->atts[u->at], &mv->atts[u->at + 1],
-			(mv->n_atts - u->at - 1) * sizeof(*mv->atts));
-		mv->n_atts--;
+	}
+	case U_RECS_CUT: { /* a cut never shrinks the array: they fit back */
+		struct recs r = recs_of(mv, u->recs);
+		char *p = *r.arr;
+		memmove(p + u->n_cut * r.elem, p, *r.n * r.elem);
+		memcpy(p, u->cut, u->n_cut * r.elem);
+		*r.n += u->n_cut;
 		break;
-	/* A cut never shrinks the array, so the records fit back. */
-	case U_BLOCKS_CUT:
-		memmove(&mv->blocks[u->n_cut], mv->blocks,
-			mv->n_blocks * sizeof(*mv->blocks));
-		memcpy(mv->blocks, u->cut, u->n_cut * sizeof(*mv->blocks));
-		mv->n_blocks += u->n_cut;
-		break;
-	case U_ATTS_CUT:
-		memmove(&mv->atts[u->n_cut], mv->atts,
-			mv->n_atts * sizeof(*mv->atts));
-		memcpy(mv->atts, u->cut, u->n_cut * sizeof(*mv->atts));
-		mv->n_atts += u->n_cut;
-		break;
+	}
 	}
 }
 
@@ -327,55 +338,56 @@ static int set_state(struct mem_store *s, struct mem_val *mv,
 	return 0;
 }
 
+/* Inserts rec at index at of mv's records of kind k. */
+static int add_rec(struct mem_store *s, struct mem_val *mv, enum rec_kind k,
+		   size_t at, const void *rec, struct err *e)
+{
+	struct recs r = recs_of(mv, k);
+	if (grow(r.arr, r.cap, *r.n, r.elem) < 0)
+		return oom(e);
+	TRY(logged(s, (struct undo){.kind = U_REC_ADDED, .mv = mv, .recs = k,
+				    .at = at}, e));
+	char *p = *r.arr;
+	memmove(p + (at + 1) * r.elem, p + at * r.elem, (*r.n - at) * r.elem);
+	memcpy(p + at * r.elem, rec, r.elem);
+	(*r.n)++;
+	return 0;
+}
+
+/* After the blocks (votes) equal to b (a) in order: ties keep arrival
+ * order. */
 static int add_block(struct mem_store *s, struct mem_val *mv,
 		     const struct ic_block *b, struct err *e)
 {
-	if (grow((void **)&mv->blocks, &mv->cap_blocks, mv->n_blocks,
-		 sizeof(*mv->blocks)) < 0)
-		return oom(e);
-	size_t at = block_bound(mv, b->slot, true);
-	TRY(logged(s, (struct undo){.kind = U_BLOCK_ADDED, .mv = mv, .at = at},
-		   e));
-	memmove(&mv->blocks[at + 1], &mv->blocks[at],
-		(mv->n_blocks - at) * sizeof(*mv->blocks));
-	mv->blocks[at] = *b;
-	mv->n_blocks++;
-	return 0;
+	return add_rec(s, mv, R_BLOCKS, block_bound(mv, b->slot, true), b, e);
 }
 
 static int add_att(struct mem_store *s, struct mem_val *mv,
 		   const struct ic_att *a, struct err *e)
 {
-	if (grow((void **)&mv->atts, &mv->cap_atts, mv->n_atts,
-		 sizeof(*mv->atts)) < 0)
-		return oom(e);
-	size_t at = att_bound(mv, a->target, a->source, true);
-	TRY(logged(s, (struct undo){.kind = U_ATT_ADDED, .mv = mv, .at = at}, e));
-	memmove(&mv->atts[at + 1], &mv->atts[at],
-		(mv->n_atts - at) * sizeof(*mv->atts));
-	mv->atts[at] = *a;
-	mv->n_atts++;
-	return 0;
+	return add_rec(s, mv, R_ATTS, att_bound(mv, a->target, a->source, true),
+		       a, e);
 }
 
-/* Removes the first n records of *arr (count *count), keeping a copy in
- * the log to put back. */
-static int cut_front(struct mem_store *s, struct mem_val *mv,
-		     enum undo_kind kind, void *arr, size_t *count, size_t n,
-		     size_t elem, struct err *e)
+/* Removes the first n records of kind k, keeping a copy in the log to put
+ * back. */
+static int cut_front(struct mem_store *s, struct mem_val *mv, enum rec_kind k,
+		     size_t n, struct err *e)
 {
-	void *copy = malloc(n * elem);
+	struct recs r = recs_of(mv, k);
+	void *copy = malloc(n * r.elem);
 	if (!copy)
 		return oom(e);
-	memcpy(copy, arr, n * elem);
-	int rc = logged(s, (struct undo){.kind = kind, .mv = mv, .cut = copy,
-					 .n_cut = n}, e);
+	memcpy(copy, *r.arr, n * r.elem);
+	int rc = logged(s, (struct undo){.kind = U_RECS_CUT, .mv = mv, .recs = k,
+					 .cut = copy, .n_cut = n}, e);
 	if (rc < 0) {
 		free(copy);
 		return rc;
 	}
-	memmove(arr, (char *)arr + n * elem, (*count - n) * elem);
-	*count -= n;
+	char *p = *r.arr;
+	memmove(p, p + n * r.elem, (*r.n - n) * r.elem);
+	*r.n -= n;
 	return 0;
 }
 
@@ -595,20 +607,20 @@ static int export_validator(const struct mem_val *mv, struct interchange *ic,
 struct export_args {
 	const uint8_t (*pks)[48];
 	size_t n;
-	struct interchange *ic;
+	struct interchange **out;
 };
 
 static int export_tx(struct mem_store *s, void *arg, struct err *e)
 {
 	struct export_args *a = arg;
-	TRY(interchange_export_new(&s->meta, &a->ic, e));
+	TRY(interchange_export_new(&s->meta, a->out, e));
 	size_t n = a->pks ? a->n : s->n_vals;
 	for (size_t i = 0; i < n; i++) {
 		struct slashing_validator v;
 		const struct mem_val *mv =
 			a->pks ? val_get(s, a->pks[i], &v) : s->vals[i];
 		if (mv)
-			TRY(export_validator(mv, a->ic, e));
+			TRY(export_validator(mv, *a->out, e));
 	}
 	return 0;
 }
@@ -616,22 +628,11 @@ static int export_tx(struct mem_store *s, void *arg, struct err *e)
 static int mem_export(void *be, const uint8_t (*pks)[48], size_t n,
 		      struct interchange **out, struct err *e)
 {
-	struct export_args a = {pks, n, NULL};
-	int rc = in_tx(be, export_tx, &a, e);
-	if (rc < 0) {
-		interchange_free(a.ic);
-		return rc;
-	}
-	*out = a.ic;
-	return 0;
+	struct export_args a = {pks, n, out};
+	return in_tx(be, export_tx, &a, e);
 }
 
 /* ---- pruning ---------------------------------------------------------- */
-
-static uint64_t sat_mul(uint64_t a, uint64_t b)
-{
-	return b && a > UINT64_MAX / b ? UINT64_MAX : a * b;
-}
 
 static int prune_blocks(struct mem_store *s, struct mem_val *mv,
 			struct slashing_validator *v, uint64_t keep_slots,
@@ -650,8 +651,7 @@ static int prune_blocks(struct mem_store *s, struct mem_val *mv,
 		return 0;
 	size_t below = block_bound(mv, cut, false);
 	if (below)
-		TRY(cut_front(s, mv, U_BLOCKS_CUT, mv->blocks, &mv->n_blocks,
-			      below, sizeof(*mv->blocks), e));
+		TRY(cut_front(s, mv, R_BLOCKS, below, e));
 	*changed |= slashing_prune_fold_blocks(v, cut);
 	return 0;
 }
@@ -675,14 +675,13 @@ static int prune_atts(struct mem_store *s, struct mem_val *mv,
 		if (mv->atts[i].source > max_src)
 			max_src = mv->atts[i].source;
 	if (below)
-		TRY(cut_front(s, mv, U_ATTS_CUT, mv->atts, &mv->n_atts, below,
-			      sizeof(*mv->atts), e));
+		TRY(cut_front(s, mv, R_ATTS, below, e));
 	*changed |= slashing_prune_fold_atts(v, cut, below > 0, max_src);
 	return 0;
 }
 
 struct prune_args {
-	uint64_t keep, spe;
+	uint64_t keep_slots, keep_epochs;
 	struct slashing_prune_cursor *cursor;
 	size_t max;
 	bool *done;
@@ -702,9 +701,8 @@ static int prune_tx(struct mem_store *s, void *arg, struct err *e)
 		struct mem_val *mv = s->vals[i];
 		struct slashing_validator v = mv->v;
 		bool changed = false;
-		TRY(prune_blocks(s, mv, &v, sat_mul(a->keep, a->spe), &changed,
-				 e));
-		TRY(prune_atts(s, mv, &v, a->keep, &changed, e));
+		TRY(prune_blocks(s, mv, &v, a->keep_slots, &changed, e));
+		TRY(prune_atts(s, mv, &v, a->keep_epochs, &changed, e));
 		if (changed)
 			TRY(set_state(s, mv, &v, e));
 		memcpy(a->cursor->pos, mv->pubkey, 48);
@@ -714,11 +712,11 @@ static int prune_tx(struct mem_store *s, void *arg, struct err *e)
 	return 0;
 }
 
-static int mem_prune_step(void *be, uint64_t keep, uint64_t spe,
+static int mem_prune_step(void *be, uint64_t keep_slots, uint64_t keep_epochs,
 			  struct slashing_prune_cursor *cursor, size_t max,
 			  bool *done, struct err *e)
 {
-	struct prune_args a = {keep, spe, cursor, max, done};
+	struct prune_args a = {keep_slots, keep_epochs, cursor, max, done};
 	return in_tx(be, prune_tx, &a, e);
 }
 

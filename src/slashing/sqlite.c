@@ -627,7 +627,7 @@ static int export_all(struct sq *q, const uint8_t (*pks)[48], size_t n,
 struct export_args {
 	const uint8_t (*pks)[48];
 	size_t n;
-	struct interchange *ic;
+	struct interchange **out;
 };
 
 static int export_tx(struct sq *q, void *arg, struct err *e)
@@ -635,21 +635,15 @@ static int export_tx(struct sq *q, void *arg, struct err *e)
 	struct export_args *a = arg;
 	struct slashing_meta m;
 	TRY(load_meta(q, &m, e));
-	TRY(interchange_export_new(&m, &a->ic, e));
-	return export_all(q, a->pks, a->n, a->ic, e);
+	TRY(interchange_export_new(&m, a->out, e));
+	return export_all(q, a->pks, a->n, *a->out, e);
 }
 
 static int sq_export(void *be, const uint8_t (*pks)[48], size_t n,
 		     struct interchange **out, struct err *e)
 {
-	struct export_args a = {pks, n, NULL};
-	int rc = in_tx(be, TX_READ, export_tx, &a, e);
-	if (rc < 0) {
-		interchange_free(a.ic);
-		return rc;
-	}
-	*out = a.ic;
-	return 0;
+	struct export_args a = {pks, n, out};
+	return in_tx(be, TX_READ, export_tx, &a, e);
 }
 
 /* ---- pruning --------------------------------------------------------- */
@@ -682,11 +676,6 @@ static int exec_vid(struct sq *q, const char *sql, int64_t vid, uint64_t arg,
 	int rc = sqlite3_step(s);
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE ? 0 : db_err(q, e, "prune");
-}
-
-static uint64_t sat_mul(uint64_t a, uint64_t b)
-{
-	return b && a > UINT64_MAX / b ? UINT64_MAX : a * b;
 }
 
 static int prune_blocks(struct sq *q, int64_t vid, struct slashing_validator *v,
@@ -738,7 +727,7 @@ static int prune_atts(struct sq *q, int64_t vid, struct slashing_validator *v,
 }
 
 struct prune_args {
-	uint64_t keep, spe;
+	uint64_t keep_slots, keep_epochs;
 	struct slashing_prune_cursor *cursor;
 	size_t max;
 	bool *done;
@@ -804,10 +793,9 @@ static int prune_tx(struct sq *q, void *arg, struct err *e)
 		bool changed = false;
 		rc = load_validator(q, pks[i], &v, &id, e);
 		if (rc == 0)
-			rc = prune_blocks(q, id, &v, sat_mul(a->keep, a->spe),
-					  &changed, e);
+			rc = prune_blocks(q, id, &v, a->keep_slots, &changed, e);
 		if (rc == 0)
-			rc = prune_atts(q, id, &v, a->keep, &changed, e);
+			rc = prune_atts(q, id, &v, a->keep_epochs, &changed, e);
 		if (rc == 0 && changed)
 			rc = save_lw(q, id, &v, e);
 	}
@@ -815,11 +803,11 @@ static int prune_tx(struct sq *q, void *arg, struct err *e)
 	return rc;
 }
 
-static int sq_prune_step(void *be, uint64_t keep, uint64_t spe,
+static int sq_prune_step(void *be, uint64_t keep_slots, uint64_t keep_epochs,
 			 struct slashing_prune_cursor *cursor, size_t max,
 			 bool *done, struct err *e)
 {
-	struct prune_args a = {keep, spe, cursor, max, done};
+	struct prune_args a = {keep_slots, keep_epochs, cursor, max, done};
 	return in_tx(be, TX_WRITE, prune_tx, &a, e);
 }
 

@@ -75,9 +75,9 @@ static const struct {
 
 static int unknown_scheme(const char *url, struct err *e)
 {
-	char forms[128] = "";
+	char forms[160] = "";
 	size_t n = 0;
-	for (size_t i = 0; i < N_BACKENDS; i++)
+	for (size_t i = 0; i < N_BACKENDS && n < sizeof(forms); i++)
 		n += (size_t)snprintf(forms + n, sizeof(forms) - n, "%s%s",
 				      i == 0 ? "" : i + 1 < N_BACKENDS ? ", " : " or ",
 				      backends[i].form);

@@ -49,7 +49,7 @@ static uint64_t simulate_year(const char *dir, uint64_t epochs, bool prune)
 	snprintf(url, sizeof(url), "sqlite:%s", path);
 	struct slashing_db *db;
 	struct err e = {0};
-	if (slashing_open(url, &db, &e) < 0)
+	if (slashing_open(url, NULL, &db, &e) < 0)
 		die("open", &e);
 	slashing_set_pruning(db, 250, 32, 0); /* driven below, on epoch time */
 	uint8_t pk[48], r[32];
@@ -67,9 +67,10 @@ static uint64_t simulate_year(const char *dir, uint64_t epochs, bool prune)
 		if (prune && t % 112 == 0 && slashing_prune(db, 250, 32, &e) < 0)
 			die("prune", &e);
 	}
-	uint64_t bytes = 0;
-	if (slashing_db_size(db, &bytes, &e) < 0)
+	struct slashing_usage u;
+	if (slashing_usage(db, &u, &e) < 0 || !u.has_bytes)
 		die("size", &e);
+	uint64_t bytes = u.bytes;
 	slashing_close(db);
 	unlink(path);
 	snprintf(wal, sizeof(wal), "%s-wal", path);
@@ -192,7 +193,7 @@ int main(int argc, char **argv)
 	snprintf(url, sizeof(url), "sqlite:%s", path);
 	struct slashing_db *db;
 	struct err e = {0};
-	if (slashing_open(url, &db, &e) < 0)
+	if (slashing_open(url, NULL, &db, &e) < 0)
 		die("open", &e);
 	struct bls_key *key;
 	if (bls_key_generate(&key, &e) < 0)
@@ -201,7 +202,7 @@ int main(int argc, char **argv)
 	double prot_only = run_burst(db, NULL, nv, rounds, &p50, &p99);
 	slashing_close(db);
 	unlink(path);
-	if (slashing_open(url, &db, &e) < 0)
+	if (slashing_open(url, NULL, &db, &e) < 0)
 		die("open", &e);
 	double with_sign = run_burst(db, key, nv, rounds, &s50, &s99);
 	uint64_t b50, b99;

@@ -374,9 +374,8 @@ static int check_options(struct signer_options *o, struct err *e)
 	if (o->keystores_passwords_path && o->keystores_password_file)
 		return err_set(e, ERR_USAGE, "--keystores-passwords-path and "
 			       "--keystores-password-file are exclusive");
-	if (o->slashing_db_url && strncmp(o->slashing_db_url, "sqlite:", 7) != 0)
-		return err_set(e, ERR_USAGE, "--slashing-protection-db-url: "
-			       "expected sqlite:PATH");
+	if (o->slashing_db_url)
+		TRY(slashing_url_check(o->slashing_db_url, NULL, e));
 	return 0;
 }
 
@@ -457,15 +456,16 @@ static int run_command(struct signer_options *o, const struct eth2_network *net)
 {
 	struct err e = {0};
 	int rc = 0;
+	const char *url = o->slashing_db_url; /* the CLI's: durable only */
 	const uint8_t *gvr = o->has_gvr ? o->gvr : NULL;
 	if (!gvr && o->network_given && net->has_genesis_validators_root)
 		gvr = net->genesis_validators_root;
 	switch (o->command) {
 	case SIGNER_CMD_IMPORT:
-		rc = slashing_cmd_import(o->slashing_db_url, o->from_path, gvr, &e);
+		rc = slashing_cmd_import(url, NULL, o->from_path, gvr, &e);
 		break;
 	case SIGNER_CMD_EXPORT:
-		rc = slashing_cmd_export(o->slashing_db_url, o->to_path, &e);
+		rc = slashing_cmd_export(url, NULL, o->to_path, &e);
 		break;
 	case SIGNER_CMD_EVALUATE: {
 		if (!gvr) {
@@ -480,7 +480,7 @@ static int run_command(struct signer_options *o, const struct eth2_network *net)
 				"open %s\n", o->from_path);
 			return EXIT_RUNTIME;
 		}
-		rc = slashing_cmd_evaluate(o->slashing_db_url, gvr, in, stdout, &e);
+		rc = slashing_cmd_evaluate(url, NULL, gvr, in, stdout, &e);
 		if (in != stdin)
 			fclose(in);
 		break;
@@ -493,7 +493,8 @@ static int run_command(struct signer_options *o, const struct eth2_network *net)
 			o->repair_remove_high ? SLASHING_REPAIR_REMOVE_HIGH
 			: o->repair_set_high  ? SLASHING_REPAIR_SET_HIGH
 					      : SLASHING_REPAIR_LOW;
-		rc = slashing_cmd_watermark_repair(o->slashing_db_url, mode, &w, &e);
+		rc = slashing_cmd_watermark_repair(url, NULL, mode, &w,
+						   &e);
 		break;
 	}
 	case SIGNER_CMD_SERVE:

@@ -70,7 +70,7 @@ static struct slashing_db *signer_db(struct signer *s)
 	pthread_mutex_lock(&s->db_lock);
 	if (!s->db && clock_mono_us() >= s->db_retry_at_us) {
 		struct err e = {0};
-		if (slashing_open(s->db_url, &s->db, &e) < 0) {
+		if (slashing_open(s->db_url, NULL, &s->db, &e) < 0) {
 			s->db = NULL;
 			snprintf(s->db_error, sizeof(s->db_error), "%s", e.msg);
 			s->db_retry_at_us = clock_mono_us() + 10 * 1000000ull;

@@ -20,14 +20,15 @@
 
 #define EVAL_LINE_MAX (64 * 1024)
 
-int slashing_cmd_import(const char *url, const char *from_path,
-			const uint8_t *expected_gvr, struct err *e)
+int slashing_cmd_import(const char *url, const struct slashing_open_opts *opts,
+			const char *from_path, const uint8_t *expected_gvr,
+			struct err *e)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	TRY(file_read_all(from_path, SLASHING_INTERCHANGE_MAX, &buf, &len, e));
 	struct slashing_db *db = NULL;
-	int rc = slashing_open(url, &db, e);
+	int rc = slashing_open(url, opts, &db, e);
 	if (rc == 0)
 		rc = slashing_import(db, buf, len, expected_gvr, e);
 	if (rc < 0 && rc != -ERR_UNAVAILABLE && e)
@@ -37,10 +38,11 @@ int slashing_cmd_import(const char *url, const char *from_path,
 	return rc;
 }
 
-int slashing_cmd_export(const char *url, const char *to_path, struct err *e)
+int slashing_cmd_export(const char *url, const struct slashing_open_opts *opts,
+			const char *to_path, struct err *e)
 {
 	struct slashing_db *db = NULL;
-	TRY(slashing_open(url, &db, e));
+	TRY(slashing_open(url, opts, &db, e));
 	char *json = NULL;
 	int rc = slashing_export(db, NULL, 0, &json, e);
 	slashing_close(db);
@@ -51,12 +53,13 @@ int slashing_cmd_export(const char *url, const char *to_path, struct err *e)
 }
 
 int slashing_cmd_watermark_repair(const char *url,
+				  const struct slashing_open_opts *opts,
 				  enum slashing_repair_mode mode,
 				  const struct slashing_watermark *w,
 				  struct err *e)
 {
 	struct slashing_db *db = NULL;
-	TRY(slashing_open(url, &db, e));
+	TRY(slashing_open(url, opts, &db, e));
 	int rc;
 	switch (mode) {
 	case SLASHING_REPAIR_LOW: rc = slashing_watermark_repair(db, w, e); break;
@@ -98,7 +101,7 @@ static int field_hex(json_t *obj, const char *key, uint8_t *out, size_t len,
 }
 
 /* Parses one line into a request; -ERR_INVALID names the field. */
-static int parse_line(const char *line, size_t len, struct slashing_request *r,
+static int parse_line(const char *line, size_t len, struct slashing_msg *r,
 		      struct err *e)
 {
 	json_t *j;
@@ -116,13 +119,13 @@ static int parse_line(const char *line, size_t len, struct slashing_request *r,
 	if (rc == 0)
 		rc = field_hex(j, "signing_root", r->root, 32, e);
 	if (rc == 0 && block) {
-		r->kind = SLASHING_REQ_BLOCK;
+		r->kind = SLASHING_MSG_BLOCK;
 		if (!json_is_object(block))
 			rc = err_set(e, ERR_INVALID, "block: expected an object");
 		else
 			rc = field_u64(block, "slot", "block.slot", &r->slot, e);
 	} else if (rc == 0) {
-		r->kind = SLASHING_REQ_ATTESTATION;
+		r->kind = SLASHING_MSG_ATTESTATION;
 		if (!json_is_object(att))
 			rc = err_set(e, ERR_INVALID,
 				     "attestation: expected an object");
@@ -157,7 +160,7 @@ static bool blank(const char *s, size_t n)
 static int evaluate_line(struct slashing_db *db, const uint8_t gvr[32],
 			 const char *line, size_t n, FILE *out, struct err *e)
 {
-	struct slashing_request r;
+	struct slashing_msg r;
 	struct err le = {0};
 	memset(&r, 0, sizeof(r));
 	if (n > EVAL_LINE_MAX) {
@@ -169,7 +172,7 @@ static int evaluate_line(struct slashing_db *db, const uint8_t gvr[32],
 		return 0;
 	}
 	enum slashing_reason d;
-	int rc = r.kind == SLASHING_REQ_BLOCK
+	int rc = r.kind == SLASHING_MSG_BLOCK
 			 ? slashing_check_block(db, r.pubkey, gvr, r.slot, r.root,
 						&d, &le)
 			 : slashing_check_attestation(db, r.pubkey, gvr, r.source,
@@ -188,11 +191,13 @@ static int evaluate_line(struct slashing_db *db, const uint8_t gvr[32],
 	return 0;
 }
 
-int slashing_cmd_evaluate(const char *url, const uint8_t gvr[32], FILE *in,
-			  FILE *out, struct err *e)
+int slashing_cmd_evaluate(const char *url,
+			  const struct slashing_open_opts *opts,
+			  const uint8_t gvr[32], FILE *in, FILE *out,
+			  struct err *e)
 {
 	struct slashing_db *db = NULL;
-	TRY(slashing_open(url, &db, e));
+	TRY(slashing_open(url, opts, &db, e));
 	/* One-shot command: no background pruning racing the operator. */
 	slashing_set_pruning(db, 1, 1, 0);
 	char *line = NULL;

@@ -1,17 +1,33 @@
 /*
- * db.c: the front of the slashing engine: URL dispatch to a backend, the
- * group commit, and the thread-safe public functions of slashing.h.
+ * db.c: the front of the slashing engine: the table of backends by URL
+ * scheme, the group commit, and the thread-safe public functions of
+ * slashing.h.
+ *
+ * Backends: a backend is a struct slashing_backend_ops (backend.h: open,
+ * close, check_batch, import, export, prune_step, set_enabled, repair_low,
+ * set_high, get_high, health, usage), and backends[] below maps a URL
+ * scheme to one, as OpenSSH's keyimpls[] maps a key type to its
+ * sshkey_impl: slashing_open() finds the row whose scheme starts the URL
+ * and hands the rest ("sqlite:/x.db" -> "/x.db") and the caller's
+ * struct slashing_open_opts to its open. Everything above the backend is
+ * shared: the group commit and the locks here, interchange parsing and
+ * the shapes of import and export (interchange.c), and the rules, with the
+ * watermark arithmetic of imports, repairs and pruning (rules.c). A backend
+ * gathers facts from its store, asks rules.c, and writes what they say, as
+ * one atomic unit per call; backend.h states the whole contract. A new
+ * backend adds a file and a row: docs/slashing.md, "Backends".
  *
  * Group commit: signing threads enqueue a request (on their own stack) and
  * sleep. One committer thread per db takes every pending request (at most
  * BATCH_MAX), hands them to the backend as ONE transaction, decided in
  * arrival order (each sees the records of those before it, so two
  * conflicting votes in one batch can never both pass), and wakes the callers
- * only after COMMIT returned, i.e. after the fsync. A failed batch fails
- * every request in it with an error: nothing is reported allowed unless its
- * record is durable. While a batch commits, new requests pile up and form
- * the next batch, so one fsync serves many validators under load and a lone
- * request pays exactly one.
+ * only after the backend returned, i.e. after the records are durable (for
+ * SQLite: after COMMIT's fsync). A failed batch fails every request in it
+ * with an error: nothing is reported allowed unless its record is durable.
+ * While a batch commits, new requests pile up and form the next batch, so
+ * one commit serves many validators under load and a lone request pays
+ * exactly one.
  *
  * Each blocking caller sleeps on its own condition variable, signalled
  * once. Async callers (slashing_check_async: the HTTP signer, so a burst of
@@ -19,17 +35,19 @@
  * get a callback on the committer thread after the commit instead.
  *
  * Locks: q_lock guards the queue, the health state and the pruning
- * schedule; be_lock serialises every backend call (the committer's batches,
- * and import/export/prune/admin calls from other threads). Lock order:
- * never hold q_lock while taking be_lock.
+ * schedule; be_lock serialises every backend call on this handle (the
+ * committer's batches, and import/export/prune/admin calls from other
+ * threads), so a backend never sees two calls on one handle at once. Lock
+ * order: never hold q_lock while taking be_lock.
  *
  * The committer also prunes periodically (slashing_set_pruning), in steps of
- * PRUNE_STEP validators, serving pending requests between steps.
+ * PRUNE_STEP validators, serving pending requests between steps; where a
+ * pass resumes is an opaque cursor the backend writes.
  *
  * Trusts: callers for fixed-size arguments; interchange text is parsed and
  * validated by interchange.c before any backend sees it.
  */
-#include "slashing_internal.h"
+#include "backend.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -41,6 +59,79 @@
 
 #define BATCH_MAX 64
 #define PRUNE_STEP 256
+
+/* ---- the backends, by URL scheme ---------------------------------------- */
+
+static const struct {
+	const char *scheme; /* the URL's prefix, up to and including ':' */
+	const char *form;   /* for the usage message */
+	const struct slashing_backend_ops *ops;
+} backends[] = {
+	{"sqlite:", "sqlite:PATH", &slashing_sqlite_ops},
+	{"mem:", "mem:[NAME] (volatile: tests)", &slashing_mem_ops},
+};
+
+#define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
+
+static int unknown_scheme(const char *url, struct err *e)
+{
+	char forms[160] = "";
+	size_t n = 0;
+	for (size_t i = 0; i < N_BACKENDS && n < sizeof(forms); i++)
+		n += (size_t)snprintf(forms + n, sizeof(forms) - n, "%s%s",
+				      i == 0 ? "" : i + 1 < N_BACKENDS ? ", " : " or ",
+				      backends[i].form);
+	return err_set(e, ERR_USAGE,
+		       "--slashing-protection-db-url: expected %s, got \"%.64s\"",
+		       forms, url ? url : "");
+}
+
+/* The row for url and, in *where, the rest of it; -ERR_USAGE when the
+ * scheme is unknown or the store volatile and o does not allow that. */
+static int find_backend(const char *url, const struct slashing_open_opts *o,
+			size_t *row, const char **where, struct err *e)
+{
+	size_t i = 0;
+	while (i < N_BACKENDS && (!url || strncmp(url, backends[i].scheme,
+						  strlen(backends[i].scheme)) != 0))
+		i++;
+	if (i == N_BACKENDS)
+		return unknown_scheme(url, e);
+	*row = i;
+	*where = url + strlen(backends[i].scheme);
+	if (!o->allow_volatile && backends[i].ops->is_volatile(*where))
+		return err_set(e, ERR_USAGE,
+			       "--slashing-protection-db-url: %.64s keeps nothing "
+			       "across a restart (tests only): a signer needs a "
+			       "durable database", url);
+	return 0;
+}
+
+static const struct slashing_open_opts default_opts;
+
+int slashing_url_check(const char *url, const struct slashing_open_opts *opts,
+		       struct err *e)
+{
+	size_t row;
+	const char *where;
+	return find_backend(url, opts ? opts : &default_opts, &row, &where, e);
+}
+
+/* ---- the engine ------------------------------------------------------ */
+
+/* A message waiting for the committer, with whoever waits for its fate. */
+struct slashing_request {
+	struct slashing_msg msg; /* decided by the backend's check_batch */
+	struct slashing_request *next;
+	/* async callers (heap request, freed after the callback); NULL for
+	 * the blocking ones, who wait on done_cv */
+	slashing_done_fn done_fn;
+	void *done_arg;
+	pthread_cond_t done_cv; /* signalled once, for this caller only */
+	bool done;
+	int rc;
+	struct err err;
+};
 
 struct slashing_db {
 	const struct slashing_backend_ops *ops;
@@ -60,7 +151,7 @@ struct slashing_db {
 	/* periodic pruning (committer thread) */
 	uint64_t prune_keep, prune_spe, prune_interval_us, next_prune_us;
 	bool prune_running;
-	int64_t prune_cursor;
+	struct slashing_prune_cursor prune_cursor;
 };
 
 static void note_write(struct slashing_db *db, int rc, const struct err *e)
@@ -76,8 +167,11 @@ static void run_batch(struct slashing_db *db, struct slashing_request **batch,
 		      size_t n)
 {
 	struct err e = {0};
+	struct slashing_msg *msgs[BATCH_MAX];
+	for (size_t i = 0; i < n; i++)
+		msgs[i] = &batch[i]->msg;
 	pthread_mutex_lock(&db->be_lock);
-	int rc = db->ops->check_batch(db->be, batch, n, &e);
+	int rc = db->ops->check_batch(db->be, msgs, n, &e);
 	pthread_mutex_unlock(&db->be_lock);
 	if (rc < 0)
 		log_error("slashing protection: batch of %zu request(s) failed, "
@@ -103,22 +197,30 @@ static void run_batch(struct slashing_db *db, struct slashing_request **batch,
 	pthread_mutex_unlock(&db->q_lock);
 	for (size_t i = 0; i < nasync; i++) {
 		struct slashing_request *r = batch[i];
-		r->done_fn(r->done_arg, r->rc, r->decision, &r->err);
+		r->done_fn(r->done_arg, r->rc, r->msg.decision, &r->err);
 		free(r);
 	}
+}
+
+/* The slots of keep epochs, saturating (keeping more is always safe). */
+static uint64_t keep_slots(uint64_t keep, uint64_t slots_per_epoch)
+{
+	return slots_per_epoch && keep > UINT64_MAX / slots_per_epoch
+		       ? UINT64_MAX
+		       : keep * slots_per_epoch;
 }
 
 static void prune_one_step(struct slashing_db *db)
 {
 	/* caller holds q_lock; released around the backend call */
 	uint64_t keep = db->prune_keep, spe = db->prune_spe;
-	int64_t cursor = db->prune_cursor;
+	struct slashing_prune_cursor cursor = db->prune_cursor;
 	pthread_mutex_unlock(&db->q_lock);
 	struct err e = {0};
 	bool done = false;
 	pthread_mutex_lock(&db->be_lock);
-	int rc = db->ops->prune_step(db->be, keep, spe, &cursor, PRUNE_STEP,
-				     &done, &e);
+	int rc = db->ops->prune_step(db->be, keep_slots(keep, spe), keep,
+				     &cursor, PRUNE_STEP, &done, &e);
 	pthread_mutex_unlock(&db->be_lock);
 	if (rc < 0)
 		log_error("slashing protection: pruning failed: %s", e.msg);
@@ -166,7 +268,8 @@ static void *committer_main(void *arg)
 			if (db->prune_interval_us && !db->prune_running &&
 			    clock_mono_us() >= db->next_prune_us) {
 				db->prune_running = true;
-				db->prune_cursor = 0;
+				memset(&db->prune_cursor, 0,
+				       sizeof(db->prune_cursor));
 			}
 			if (db->prune_running) {
 				prune_one_step(db);
@@ -199,16 +302,18 @@ static void *committer_main(void *arg)
 #define DEFAULT_PRUNE_SPE 32
 #define DEFAULT_PRUNE_INTERVAL_S (12 * 3600)
 
-int slashing_open(const char *url, struct slashing_db **out, struct err *e)
+int slashing_open(const char *url, const struct slashing_open_opts *opts,
+		  struct slashing_db **out, struct err *e)
 {
-	if (!url || strncmp(url, "sqlite:", 7) != 0 || !url[7])
-		return err_set(e, ERR_USAGE,
-			       "--slashing-protection-db-url: expected sqlite:PATH, "
-			       "got \"%.64s\"", url ? url : "");
+	const struct slashing_open_opts *o = opts ? opts : &default_opts;
+	size_t row;
+	const char *where;
+	TRY(find_backend(url, o, &row, &where, e));
 	struct slashing_db *db = calloc(1, sizeof(*db));
 	if (!db)
 		return err_set(e, ERR_NOMEM, "out of memory");
-	int rc = slashing_sqlite_open(url + 7, &db->ops, &db->be, e);
+	db->ops = backends[row].ops;
+	int rc = db->ops->open(where, o, &db->be, e);
 	if (rc < 0) {
 		free(db);
 		return rc;
@@ -301,7 +406,7 @@ static int submit(struct slashing_db *db, struct slashing_request *r,
 			*e = r->err;
 		return r->rc;
 	}
-	*decision = r->decision;
+	*decision = r->msg.decision;
 	return 0;
 }
 
@@ -309,19 +414,20 @@ static int fill_request(struct slashing_request *r, const uint8_t pubkey[48],
 			const struct eth2_signing *sg, struct err *e)
 {
 	memset(r, 0, sizeof(*r));
-	memcpy(r->pubkey, pubkey, 48);
-	memcpy(r->gvr, sg->genesis_validators_root, 32);
-	memcpy(r->root, sg->signing_root, 32);
+	struct slashing_msg *m = &r->msg;
+	memcpy(m->pubkey, pubkey, 48);
+	memcpy(m->gvr, sg->genesis_validators_root, 32);
+	memcpy(m->root, sg->signing_root, 32);
 	switch (sg->type) {
 	case ETH2_SIGN_BLOCK:
 	case ETH2_SIGN_BLOCK_V2:
-		r->kind = SLASHING_REQ_BLOCK;
-		r->slot = sg->block_slot;
+		m->kind = SLASHING_MSG_BLOCK;
+		m->slot = sg->block_slot;
 		return 0;
 	case ETH2_SIGN_ATTESTATION:
-		r->kind = SLASHING_REQ_ATTESTATION;
-		r->source = sg->source_epoch;
-		r->target = sg->target_epoch;
+		m->kind = SLASHING_MSG_ATTESTATION;
+		m->source = sg->source_epoch;
+		m->target = sg->target_epoch;
 		return 0;
 	default:
 		return err_set(e, ERR_INTERNAL,
@@ -448,8 +554,9 @@ int slashing_export(struct slashing_db *db, const uint8_t (*pubkeys)[48],
 		    size_t n_pubkeys, char **json_out, struct err *e)
 {
 	struct interchange *ic = NULL;
-	TRY(LOCKED(db, db->ops->export(db->be, pubkeys, n_pubkeys, &ic, e)));
-	int rc = interchange_write(ic, json_out, NULL, e);
+	int rc = LOCKED(db, db->ops->export(db->be, pubkeys, n_pubkeys, &ic, e));
+	if (rc == 0)
+		rc = interchange_write(ic, json_out, NULL, e);
 	interchange_free(ic);
 	return rc;
 }
@@ -461,12 +568,14 @@ int slashing_prune(struct slashing_db *db, uint64_t epochs_to_keep,
 		return err_set(e, ERR_INVALID,
 			       "pruning: epochs to keep and slots per epoch must "
 			       "be at least 1");
-	int64_t cursor = 0;
+	struct slashing_prune_cursor cursor = {0};
 	bool done = false;
 	while (!done)
-		TRY(LOCKED(db, db->ops->prune_step(db->be, epochs_to_keep,
-						   slots_per_epoch, &cursor,
-						   PRUNE_STEP, &done, e)));
+		TRY(LOCKED(db, db->ops->prune_step(
+				       db->be, keep_slots(epochs_to_keep,
+							  slots_per_epoch),
+				       epochs_to_keep, &cursor, PRUNE_STEP,
+				       &done, e)));
 	return 0;
 }
 
@@ -520,7 +629,11 @@ int slashing_health(struct slashing_db *db, struct err *e)
 	return rc;
 }
 
-int slashing_db_size(struct slashing_db *db, uint64_t *bytes, struct err *e)
+int slashing_usage(struct slashing_db *db, struct slashing_usage *out,
+		   struct err *e)
 {
-	return LOCKED(db, db->ops->size(db->be, bytes, e));
+	memset(out, 0, sizeof(*out));
+	if (!db->ops->usage)
+		return 0;
+	return LOCKED(db, db->ops->usage(db->be, out, e));
 }

@@ -32,7 +32,9 @@ struct interchange *interchange_new(const uint8_t gvr[32])
 
 /* Arrays carry no capacity field: it is the count rounded up to a power of
  * two (at least 8), and push() doubles the array when the count reaches it.
- * Callers only ever append. */
+ * A count only grows, except in interchange_export_finish(), which filters
+ * in place: the allocation is then larger than the capacity computed from
+ * the count, never smaller. */
 static size_t cap_of(size_t n)
 {
 	size_t c = 8;
@@ -112,6 +114,128 @@ void interchange_free(struct interchange *ic)
 	}
 	free(ic->entries);
 	free(ic);
+}
+
+/* ---- what every backend's import and export share --------------------- */
+
+int interchange_check_gvr(const struct interchange *ic,
+			  const struct slashing_meta *m, struct err *e)
+{
+	if (!m->has_gvr || memcmp(m->gvr, ic->gvr, 32) == 0)
+		return 0;
+	char want[67], got[67];
+	hex_encode(m->gvr, 32, want);
+	hex_encode(ic->gvr, 32, got);
+	return err_set(e, ERR_INVALID,
+		       "metadata.genesis_validators_root: %s differs from the "
+		       "database's %s; nothing imported", got, want);
+}
+
+static int cmp_entry_ptr(const void *a, const void *b)
+{
+	const struct ic_entry *x = *(const struct ic_entry *const *)a;
+	const struct ic_entry *y = *(const struct ic_entry *const *)b;
+	int c = memcmp(x->pubkey, y->pubkey, 48);
+	if (c)
+		return c;
+	return x < y ? -1 : x > y; /* file order within a pubkey */
+}
+
+int interchange_for_each_pubkey(const struct interchange *ic,
+				interchange_pubkey_fn fn, void *arg,
+				struct err *e)
+{
+	size_t n = ic->n_entries;
+	if (!n)
+		return 0;
+	const struct ic_entry **sorted = calloc(n, sizeof(*sorted));
+	if (!sorted)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		sorted[i] = &ic->entries[i];
+	qsort(sorted, n, sizeof(*sorted), cmp_entry_ptr);
+	int rc = 0;
+	for (size_t i = 0, j; rc == 0 && i < n; i = j) {
+		for (j = i + 1; j < n; j++)
+			if (memcmp(sorted[j]->pubkey, sorted[i]->pubkey, 48) != 0)
+				break;
+		rc = fn(arg, sorted + i, j - i, e);
+	}
+	free(sorted);
+	return rc;
+}
+
+int interchange_export_new(const struct slashing_meta *m,
+			   struct interchange **out, struct err *e)
+{
+	if (!m->has_gvr)
+		return err_set(e, ERR_NOT_FOUND,
+			       "slashing database: no genesis_validators_root stored "
+			       "yet (nothing signed or imported); nothing to export");
+	if (!(*out = interchange_new(m->gvr)))
+		return err_set(e, ERR_NOMEM, "out of memory");
+	return 0;
+}
+
+/* Keeps the blocks at or above the slot watermark; adds one without a root
+ * at the watermark when none is there (so the import's minimum is it). */
+static int finish_blocks(struct ic_entry *en, const struct slashing_validator *v)
+{
+	size_t n = 0;
+	bool at_lw = false;
+	for (size_t i = 0; i < en->n_blocks; i++) {
+		struct ic_block b = en->blocks[i];
+		if (v->has_lw_slot && b.slot < v->lw_slot)
+			continue;
+		at_lw |= v->has_lw_slot && b.slot == v->lw_slot;
+		en->blocks[n++] = b;
+	}
+	en->n_blocks = n;
+	if (v->has_lw_slot && !at_lw)
+		return ic_entry_add_block(en, v->lw_slot, NULL);
+	return 0;
+}
+
+/* The same for votes, on targets. A vote whose source is below the source
+ * watermark (only after importing a slashable history) goes out with that
+ * source and no root: EIP-3076 takes the source watermark as the minimum
+ * source exported. */
+static int finish_atts(struct ic_entry *en, const struct slashing_validator *v)
+{
+	size_t n = 0;
+	bool at_lw = false;
+	for (size_t i = 0; i < en->n_atts; i++) {
+		struct ic_att a = en->atts[i];
+		if (v->has_lw_epochs && a.target < v->lw_target)
+			continue;
+		if (v->has_lw_epochs && a.source < v->lw_source) {
+			a.source = v->lw_source;
+			a.has_root = false;
+			memset(a.root, 0, 32);
+		}
+		at_lw |= v->has_lw_epochs && a.target == v->lw_target;
+		en->atts[n++] = a;
+	}
+	en->n_atts = n;
+	if (v->has_lw_epochs && !at_lw)
+		return ic_entry_add_att(en, v->lw_source, v->lw_target, NULL);
+	return 0;
+}
+
+int interchange_export_finish(struct interchange *ic,
+			      const struct slashing_validator *v,
+			      struct err *e)
+{
+	struct ic_entry *en = &ic->entries[ic->n_entries - 1];
+	if (finish_blocks(en, v) < 0 || finish_atts(en, v) < 0)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	/* A validator with no history and no watermark says nothing. */
+	if (!en->n_blocks && !en->n_atts) {
+		free(en->blocks);
+		free(en->atts);
+		ic->n_entries--;
+	}
+	return 0;
 }
 
 /* ---- parsing --------------------------------------------------------- */

@@ -2,7 +2,9 @@
  * rules.c: the slashing-protection rules as pure functions over facts a
  * backend gathered inside its transaction. Keeping them here, apart from
  * SQL, lets every backend apply the same rules in the same order, and lets
- * the unit tests read them as the table of docs/slashing.md.
+ * the unit tests read them as the table of docs/slashing.md. The
+ * watermarks that imports, repairs and pruning move are computed here too,
+ * so that every backend raises them the same way (never lowering them).
  *
  * Trusts: its inputs (fixed-size values the caller already validated).
  *
@@ -103,6 +105,133 @@ enum slashing_reason slashing_rule_att_post(const struct slashing_validator *v,
 		return SLASHING_SURROUND_VOTE;
 	*record = true;
 	return SLASHING_OK;
+}
+
+bool slashing_rule_recorded_block(struct slashing_validator *v, uint64_t slot)
+{
+	if (v->has_lw_slot)
+		return false;
+	v->has_lw_slot = true;
+	v->lw_slot = slot;
+	return true;
+}
+
+bool slashing_rule_recorded_att(struct slashing_validator *v, uint64_t source,
+				uint64_t target)
+{
+	if (v->has_lw_epochs)
+		return false;
+	v->has_lw_epochs = true;
+	v->lw_source = source;
+	v->lw_target = target;
+	return true;
+}
+
+/* ---- watermarks moved by imports, repairs and pruning -------------------- */
+
+/* Raises *lw (with *has) to at least x; returns whether it moved. */
+static bool raise(bool *has, uint64_t *lw, uint64_t x)
+{
+	if (*has && *lw >= x)
+		return false;
+	*has = true;
+	*lw = x;
+	return true;
+}
+
+/* Both epochs together: an unset pair takes (source, target) as it is. */
+static bool raise_epochs(struct slashing_validator *v, uint64_t source,
+			 uint64_t target)
+{
+	if (!v->has_lw_epochs)
+		return slashing_rule_recorded_att(v, source, target);
+	bool changed = false;
+	if (source > v->lw_source) {
+		v->lw_source = source;
+		changed = true;
+	}
+	if (target > v->lw_target) {
+		v->lw_target = target;
+		changed = true;
+	}
+	return changed;
+}
+
+bool slashing_rule_import_watermarks(struct slashing_validator *v,
+				     const struct ic_entry *const *group,
+				     size_t n)
+{
+	bool has_slot = false, has_epochs = false;
+	uint64_t slot = 0, source = 0, target = 0;
+	for (size_t g = 0; g < n; g++) {
+		const struct ic_entry *en = group[g];
+		for (size_t i = 0; i < en->n_blocks; i++) {
+			if (!has_slot || en->blocks[i].slot < slot)
+				slot = en->blocks[i].slot;
+			has_slot = true;
+		}
+		for (size_t i = 0; i < en->n_atts; i++) {
+			const struct ic_att *a = &en->atts[i];
+			if (!has_epochs || a->source < source)
+				source = a->source;
+			if (!has_epochs || a->target < target)
+				target = a->target;
+			has_epochs = true;
+		}
+	}
+	bool changed = has_slot && raise(&v->has_lw_slot, &v->lw_slot, slot);
+	if (has_epochs && raise_epochs(v, source, target))
+		changed = true;
+	return changed;
+}
+
+bool slashing_rule_repair_low(struct slashing_validator *v,
+			      const struct slashing_watermark *w)
+{
+	bool changed = w->has_slot && raise(&v->has_lw_slot, &v->lw_slot, w->slot);
+	if (w->has_epoch && raise_epochs(v, w->epoch, w->epoch))
+		changed = true;
+	return changed;
+}
+
+/* Web3Signer's "point": the window counted back from the newest value. */
+uint64_t slashing_prune_from(uint64_t newest, uint64_t keep, bool has_lw,
+			     uint64_t lw)
+{
+	uint64_t from = newest >= keep ? newest - keep + 1 : 0;
+	return has_lw && lw > from ? lw : from;
+}
+
+bool slashing_prune_cut(bool has_first, uint64_t first, bool has_lw,
+			uint64_t lw, uint64_t *cut)
+{
+	/* Nothing stored at or after the window: keep the watermark's place
+	 * (records below it protect nothing: the watermark refuses them). */
+	if (!has_first && !has_lw)
+		return false;
+	*cut = has_first ? first : lw;
+	return true;
+}
+
+bool slashing_prune_fold_blocks(struct slashing_validator *v, uint64_t cut)
+{
+	return raise(&v->has_lw_slot, &v->lw_slot, cut);
+}
+
+bool slashing_prune_fold_atts(struct slashing_validator *v, uint64_t cut,
+			      bool deleted, uint64_t max_deleted_source)
+{
+	/*
+	 * A deleted vote (s, t) has t < cut <= any allowed new target, so it
+	 * can only be surrounded by a new vote with source < s: raising the
+	 * source watermark to the largest deleted source keeps that refused.
+	 */
+	bool changed = deleted && raise_epochs(v, max_deleted_source, cut);
+	if (v->has_lw_epochs && cut > v->lw_target) {
+		v->lw_target = cut;
+		changed = true;
+	}
+	return changed;
 }
 
 const char *slashing_reason_code(enum slashing_reason r)

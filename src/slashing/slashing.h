@@ -10,10 +10,11 @@
  *
  * Threading: a struct slashing_db is thread-safe. Many signing threads call
  * slashing_check_*() at once; their requests are group-committed by one
- * committer thread per db (one BEGIN IMMEDIATE ... COMMIT, one fsync, for
- * every request pending at that moment), and each caller returns only after
- * the commit holding its record is durable. The other functions serialise
- * with the committer on the database connection.
+ * committer thread per db (one transaction of the backend, for SQLite one
+ * BEGIN IMMEDIATE ... COMMIT and one fsync, for every request pending at
+ * that moment), and each caller returns only after the commit holding its
+ * record is durable. The other functions serialise with the committer on
+ * the backend.
  *
  * Errors: negative err codes (core.h). -ERR_UNAVAILABLE means the database
  * could not be used (corrupt, unwritable, locked too long): the caller
@@ -59,12 +60,41 @@ enum slashing_reason {
 const char *slashing_reason_code(enum slashing_reason r);
 
 /*
- * url: "sqlite:PATH" (created if missing; WAL, synchronous=FULL, schema
- * versioned by PRAGMA user_version) or "sqlite::memory:" (tests and fuzzing
- * only: not durable). Runs PRAGMA quick_check: a corrupt or unreadable file,
- * a read-only file or a newer schema fails here with a message naming it.
+ * Opening. url picks the backend by its scheme (the table in db.c):
+ *   sqlite:PATH    a file, created if missing (WAL, synchronous=FULL,
+ *                  schema versioned by PRAGMA user_version); PRAGMA
+ *                  quick_check runs first: a corrupt or unreadable file, a
+ *                  read-only file, another application's file or a newer
+ *                  schema fails here with a message naming it.
+ *                  sqlite::memory: is a volatile store (see below).
+ *   mem:NAME, mem: a volatile in-memory store: see docs/slashing.md.
+ * Anything else is -ERR_USAGE with the forms this build knows.
  */
-int slashing_open(const char *url, struct slashing_db **out, struct err *e);
+struct aws_client; /* src/aws/aws.h */
+
+struct slashing_open_opts {
+	/* A store that dies with the process (mem:, sqlite::memory:) is
+	 * refused (-ERR_USAGE) unless set: a signer restarted on one would
+	 * have forgotten what it signed. Tests, fuzzing and benchmarks set it;
+	 * the signer and the CLI never do. */
+	bool allow_volatile;
+	/* For a remote backend (DynamoDB, a later issue; the local backends
+	 * ignore both): the endpoint to use instead of the default (tests:
+	 * dynalite on 127.0.0.1), and the host process's AWS client (the
+	 * enclave's, whose connections go through vsock), borrowed: it must
+	 * outlive the db. */
+	const char *endpoint;
+	struct aws_client *aws;
+};
+
+/* opts NULL: the defaults (every field zero). */
+int slashing_open(const char *url, const struct slashing_open_opts *opts,
+		  struct slashing_db **out, struct err *e);
+/* What slashing_open checks of the URL before opening anything (a known
+ * scheme; a volatile store only when opts allow it): -ERR_USAGE with the
+ * forms this build knows. For a CLI to refuse a bad flag at once. */
+int slashing_url_check(const char *url, const struct slashing_open_opts *opts,
+		       struct err *e);
 void slashing_close(struct slashing_db *db); /* NULL-safe */
 
 /*
@@ -168,25 +198,41 @@ int slashing_get_high_watermark(struct slashing_db *db,
 /* Cheap liveness/integrity probe for /healthcheck: a query on the db plus
  * the outcome of the last write. -ERR_UNAVAILABLE with the reason. */
 int slashing_health(struct slashing_db *db, struct err *e);
-/* Bytes used by the main database file (page_count * page_size), after a
- * WAL checkpoint. */
-int slashing_db_size(struct slashing_db *db, uint64_t *bytes, struct err *e);
 
-/* ---- commands (the CLI calls these; each opens and closes the db) ---- */
+/* What a database holds (operators, benchmarks, tests). A backend fills
+ * what it can tell cheaply; the rest stays unset. */
+struct slashing_usage {
+	bool has_records;
+	uint64_t validators;
+	uint64_t blocks;       /* signed-block records held */
+	uint64_t attestations; /* signed-attestation records held */
+	bool has_bytes;
+	uint64_t bytes; /* SQLite: the main file (page_count * page_size);
+			 * mem: the records' bytes */
+};
+int slashing_usage(struct slashing_db *db, struct slashing_usage *out,
+		   struct err *e);
+
+/* ---- commands (the CLI calls these; each opens and closes the db) ----
+ * url and opts as for slashing_open (the CLI passes NULL opts). */
 
 /* eth2 import --from=FILE [--genesis-validators-root=0x..] */
-int slashing_cmd_import(const char *url, const char *from_path,
-			const uint8_t *expected_gvr, struct err *e);
+int slashing_cmd_import(const char *url, const struct slashing_open_opts *opts,
+			const char *from_path, const uint8_t *expected_gvr,
+			struct err *e);
 /* eth2 export --to=FILE (written atomically, mode 0600) */
-int slashing_cmd_export(const char *url, const char *to_path, struct err *e);
+int slashing_cmd_export(const char *url, const struct slashing_open_opts *opts,
+			const char *to_path, struct err *e);
 /*
  * eth2 evaluate: JSON lines from `in`, one line out per non-blank line:
  * {"allowed":true} | {"allowed":false,"reason":"<code>"} | {"error":"..."}
  * (a malformed line records nothing). A database failure writes an error
  * line and returns the error.
  */
-int slashing_cmd_evaluate(const char *url, const uint8_t gvr[32], FILE *in,
-			  FILE *out, struct err *e);
+int slashing_cmd_evaluate(const char *url,
+			  const struct slashing_open_opts *opts,
+			  const uint8_t gvr[32], FILE *in, FILE *out,
+			  struct err *e);
 
 enum slashing_repair_mode {
 	SLASHING_REPAIR_LOW,         /* --epoch/--slot raise low watermarks */
@@ -196,6 +242,7 @@ enum slashing_repair_mode {
 /* eth2 watermark-repair [--epoch=E] [--slot=S] [--set-high-watermark |
  * --remove-high-watermark] */
 int slashing_cmd_watermark_repair(const char *url,
+				  const struct slashing_open_opts *opts,
 				  enum slashing_repair_mode mode,
 				  const struct slashing_watermark *w,
 				  struct err *e);

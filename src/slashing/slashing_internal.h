@@ -1,13 +1,12 @@
 /*
  * slashing_internal.h: what the files of the slashing module share and no
  * other module sees: the rule functions (rules.c), the interchange model
- * (interchange.c), the request queued for a group commit, and the backend
- * interface that sqlite.c implements (and a DynamoDB backend will).
+ * (interchange.c) and the message a check decides. The backend interface,
+ * which sqlite.c and mem.c implement (and a DynamoDB backend will), is in
+ * backend.h.
  */
 #ifndef NS_SLASHING_INTERNAL_H
 #define NS_SLASHING_INTERNAL_H
-
-#include <pthread.h>
 
 #include "slashing.h"
 
@@ -20,10 +19,10 @@ struct slashing_meta {
 	struct slashing_watermark hw;
 };
 
-/* One validator's state; known == false for a pubkey never seen. */
+/* One validator's state; known == false for a pubkey never seen. How a
+ * backend finds the validator again (a row id, an item key) is its own. */
 struct slashing_validator {
 	bool known;
-	int64_t id;
 	bool enabled;
 	bool has_lw_slot;
 	uint64_t lw_slot;
@@ -58,6 +57,40 @@ enum slashing_reason slashing_rule_att_post(const struct slashing_validator *v,
 					    enum slashing_match at_target,
 					    bool surrounded, bool surrounding,
 					    bool *record);
+/* After recording an allowed block (vote): the validator's first record
+ * sets its low watermark. Return whether v changed (store it then). */
+bool slashing_rule_recorded_block(struct slashing_validator *v, uint64_t slot);
+bool slashing_rule_recorded_att(struct slashing_validator *v, uint64_t source,
+				uint64_t target);
+
+struct ic_entry;
+/* Import (EIP-3076 conditions 2, 4, 5): raises v's low watermarks to the
+ * minima over every entry of the file for v's pubkey (group, n); never
+ * lowers. Returns whether v changed. */
+bool slashing_rule_import_watermarks(struct slashing_validator *v,
+				     const struct ic_entry *const *group,
+				     size_t n);
+/* Watermark repair: raises v's low watermarks to w's halves; never lowers.
+ * Returns whether v changed. */
+bool slashing_rule_repair_low(struct slashing_validator *v,
+			      const struct slashing_watermark *w);
+
+/*
+ * Pruning one validator's blocks (slots) or votes (targets), docs/slashing.md
+ * section 5. The backend finds the newest stored slot (target) and asks
+ * slashing_prune_from() where the kept window starts; finds the first
+ * stored slot (target) at or after that and asks slashing_prune_cut()
+ * where to cut (false: nothing to prune); deletes everything below the cut
+ * (votes: noting the largest source it deletes) and folds the cut into the
+ * watermarks with slashing_prune_fold_*(), storing v when they return true.
+ */
+uint64_t slashing_prune_from(uint64_t newest, uint64_t keep, bool has_lw,
+			     uint64_t lw);
+bool slashing_prune_cut(bool has_first, uint64_t first, bool has_lw,
+			uint64_t lw, uint64_t *cut);
+bool slashing_prune_fold_blocks(struct slashing_validator *v, uint64_t cut);
+bool slashing_prune_fold_atts(struct slashing_validator *v, uint64_t cut,
+			      bool deleted, uint64_t max_deleted_source);
 
 /* ---- interchange model (interchange.c) ---- */
 
@@ -104,68 +137,48 @@ int ic_entry_add_att(struct ic_entry *en, uint64_t source, uint64_t target,
 		     const uint8_t *root /* NULL = unknown */);
 void interchange_free(struct interchange *ic);
 
-/* ---- group commit ---- */
+/* Import, for every backend: -ERR_INVALID naming both roots, and nothing to
+ * be changed, unless m is unbound or bound to ic's root. */
+int interchange_check_gvr(const struct interchange *ic,
+			  const struct slashing_meta *m, struct err *e);
+/* Calls fn once per pubkey of ic with all of its entries (in file order),
+ * pubkeys in ascending byte order; stops at the first error. */
+typedef int (*interchange_pubkey_fn)(void *arg,
+				     const struct ic_entry *const *group,
+				     size_t n, struct err *e);
+int interchange_for_each_pubkey(const struct interchange *ic,
+				interchange_pubkey_fn fn, void *arg,
+				struct err *e);
 
-enum slashing_req_kind { SLASHING_REQ_BLOCK, SLASHING_REQ_ATTESTATION };
+/*
+ * Export, for every backend: interchange_export_new() starts the file
+ * (-ERR_NOT_FOUND when m is bound to no chain yet). Per validator, add an
+ * entry with its stored records (blocks by slot, votes by target then
+ * source; those below its watermarks may be left out or not), then
+ * interchange_export_finish() shapes it so that a fresh import recomputes
+ * the same watermarks (and drops it when it says nothing).
+ */
+int interchange_export_new(const struct slashing_meta *m,
+			   struct interchange **out, struct err *e);
+int interchange_export_finish(struct interchange *ic,
+			      const struct slashing_validator *v,
+			      struct err *e);
 
-struct slashing_request {
-	enum slashing_req_kind kind;
+/* ---- the message a check decides ---- */
+
+enum slashing_msg_kind { SLASHING_MSG_BLOCK, SLASHING_MSG_ATTESTATION };
+
+/* A slashable message to check and record: the engine (db.c) fills it, a
+ * backend's check_batch sets decision. */
+struct slashing_msg {
+	enum slashing_msg_kind kind;
 	uint8_t pubkey[48];
 	uint8_t gvr[32];
 	uint8_t root[32];
 	uint64_t slot;   /* blocks */
 	uint64_t source; /* attestations */
 	uint64_t target;
-	enum slashing_reason decision; /* set by the backend's check_batch */
-	/* the queue's business */
-	struct slashing_request *next;
-	/* async callers (heap request, freed after the callback); NULL for
-	 * the blocking ones, who wait on done_cv */
-	slashing_done_fn done_fn;
-	void *done_arg;
-	pthread_cond_t done_cv; /* signalled once, for this caller only */
-	bool done;
-	int rc;
-	struct err err;
+	enum slashing_reason decision;
 };
-
-/* ---- backends ---- */
-
-/*
- * A backend is used by one thread at a time (db.c holds a lock around every
- * call). check_batch decides the requests in order, each seeing the records
- * of those before it, and makes all the records durable together: on any
- * error nothing of the batch may be stored and the error is returned (every
- * request of the batch then fails; none is ever reported allowed).
- */
-struct slashing_backend_ops {
-	const char *name;
-	int (*check_batch)(void *be, struct slashing_request **reqs, size_t n,
-			   struct err *e);
-	int (*import)(void *be, const struct interchange *ic, struct err *e);
-	int (*export)(void *be, const uint8_t (*pubkeys)[48], size_t n,
-		      struct interchange **out, struct err *e);
-	/* Prunes validators with id > *cursor, at most max_validators of them,
-	 * in one transaction; *cursor advances, *done when none were left. */
-	int (*prune_step)(void *be, uint64_t keep, uint64_t spe,
-			  int64_t *cursor, size_t max_validators, bool *done,
-			  struct err *e);
-	int (*set_enabled)(void *be, const uint8_t pubkey[48], bool enabled,
-			   struct err *e);
-	int (*repair_low)(void *be, const struct slashing_watermark *w,
-			  struct err *e);
-	/* w == NULL removes it */
-	int (*set_high)(void *be, const struct slashing_watermark *w,
-			struct err *e);
-	int (*get_high)(void *be, struct slashing_watermark *out,
-			struct err *e);
-	int (*health)(void *be, struct err *e);
-	int (*size)(void *be, uint64_t *bytes, struct err *e);
-	void (*close)(void *be);
-};
-
-/* path: a file path or ":memory:". */
-int slashing_sqlite_open(const char *path, const struct slashing_backend_ops **ops,
-			 void **be, struct err *e);
 
 #endif

@@ -6,9 +6,10 @@
  * journal_mode=WAL and synchronous=FULL, so when COMMIT returns the records
  * are on disk, and the write lock also serialises other processes (an
  * `eth2 import` against a running signer waits its turn, busy_timeout 5 s).
- * Facts are read with indexed queries inside the transaction and handed to
- * rules.c; nothing is cached across transactions, so another process's
- * writes are always seen.
+ * Every transaction goes through in_tx(). Facts are read with indexed
+ * queries inside the transaction and handed to rules.c; nothing is cached
+ * across transactions, so another process's writes are always seen. It
+ * implements backend.h's interface (slashing_sqlite_ops, at the end).
  *
  * Schema (PRAGMA user_version 1, application_id 'NSLS'):
  *   metadata(id=0, gvr, hw_slot, hw_epoch)       one row: the chain and the
@@ -26,7 +27,7 @@
  * Trusts: its callers for fixed-size, validated values; nothing read from
  * the file (a corrupt row fails a query, which fails the batch).
  */
-#include "slashing_internal.h"
+#include "backend.h"
 
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -147,11 +148,33 @@ static void rollback(struct sq *q)
 		(void)sqlite3_exec(q->conn, "ROLLBACK", NULL, NULL, NULL);
 }
 
-static int commit(struct sq *q, struct err *e)
+/* The statements of one transaction, on q's connection. */
+typedef int (*tx_body_fn)(struct sq *q, void *arg, struct err *e);
+
+enum tx_mode {
+	/* BEGIN IMMEDIATE: the write lock is taken before the first read, so
+	 * no other writer (another process on the file) can come between what
+	 * the body reads and what it writes; waits up to BUSY_TIMEOUT_MS for
+	 * that lock, then fails ("database is locked") having done nothing. */
+	TX_WRITE,
+	/* BEGIN: one consistent snapshot for a reader; always rolled back. */
+	TX_READ,
+};
+
+/*
+ * Runs body in one transaction. The only place that begins, commits and
+ * rolls back: a body or a COMMIT that fails is rolled back, so nothing of
+ * it is stored and the error is returned; when a TX_WRITE returns 0 its
+ * writes are durable (synchronous=FULL).
+ */
+static int in_tx(struct sq *q, enum tx_mode mode, tx_body_fn body, void *arg,
+		 struct err *e)
 {
-	int rc = exec(q, "COMMIT", e);
-	if (rc < 0)
-		rollback(q);
+	TRY(exec(q, mode == TX_WRITE ? "BEGIN IMMEDIATE" : "BEGIN", e));
+	int rc = body(q, arg, e);
+	if (rc == 0 && mode == TX_WRITE)
+		rc = exec(q, "COMMIT", e);
+	rollback(q); /* a no-op after a COMMIT that succeeded */
 	return rc;
 }
 
@@ -226,16 +249,19 @@ static int set_gvr(struct sq *q, struct slashing_meta *m, const uint8_t gvr[32],
 	return 0;
 }
 
+/* A validator's state and its row id (*id meaningful when v->known). */
 static int load_validator(struct sq *q, const uint8_t pubkey[48],
-			  struct slashing_validator *v, struct err *e)
+			  struct slashing_validator *v, int64_t *id,
+			  struct err *e)
 {
 	sqlite3_stmt *s = stmt(q, S_VAL_GET);
 	memset(v, 0, sizeof(*v));
+	*id = 0;
 	sqlite3_bind_blob(s, 1, pubkey, 48, SQLITE_STATIC);
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		v->known = true;
-		v->id = sqlite3_column_int64(s, 0);
+		*id = sqlite3_column_int64(s, 0);
 		v->enabled = sqlite3_column_int(s, 1) != 0;
 		v->has_lw_slot = col_u64(s, 2, &v->lw_slot);
 		v->has_lw_epochs = col_u64(s, 3, &v->lw_source) &&
@@ -250,7 +276,7 @@ static int load_validator(struct sq *q, const uint8_t pubkey[48],
 
 static int insert_validator(struct sq *q, const uint8_t pubkey[48],
 			    bool enabled, struct slashing_validator *v,
-			    struct err *e)
+			    int64_t *id, struct err *e)
 {
 	sqlite3_stmt *s = stmt(q, S_VAL_INSERT);
 	sqlite3_bind_blob(s, 1, pubkey, 48, SQLITE_STATIC);
@@ -259,15 +285,24 @@ static int insert_validator(struct sq *q, const uint8_t pubkey[48],
 	memset(v, 0, sizeof(*v));
 	v->known = true;
 	v->enabled = enabled;
-	v->id = sqlite3_last_insert_rowid(q->conn);
+	*id = sqlite3_last_insert_rowid(q->conn);
 	return 0;
 }
 
-static int save_lw(struct sq *q, const struct slashing_validator *v,
+static int ensure_validator(struct sq *q, const uint8_t pubkey[48],
+			    struct slashing_validator *v, int64_t *id,
+			    struct err *e)
+{
+	if (v->known)
+		return 0;
+	return insert_validator(q, pubkey, true, v, id, e);
+}
+
+static int save_lw(struct sq *q, int64_t id, const struct slashing_validator *v,
 		   struct err *e)
 {
 	sqlite3_stmt *s = stmt(q, S_VAL_SET_LW);
-	sqlite3_bind_int64(s, 1, v->id);
+	sqlite3_bind_int64(s, 1, id);
 	if (v->has_lw_slot)
 		sqlite3_bind_int64(s, 2, enc(v->lw_slot));
 	if (v->has_lw_epochs) {
@@ -303,42 +338,32 @@ static int match_block(struct sq *q, int64_t vid, uint64_t slot,
 	return 0;
 }
 
-static int ensure_validator(struct sq *q, const uint8_t pubkey[48],
-			    struct slashing_validator *v, struct err *e)
-{
-	if (v->known)
-		return 0;
-	return insert_validator(q, pubkey, true, v, e);
-}
-
 static int check_block(struct sq *q, struct slashing_meta *m,
-		       struct slashing_request *r, struct err *e)
+		       struct slashing_msg *r, struct err *e)
 {
 	struct slashing_validator v;
-	TRY(load_validator(q, r->pubkey, &v, e));
+	int64_t id;
+	TRY(load_validator(q, r->pubkey, &v, &id, e));
 	r->decision = slashing_rule_block_pre(m, &v, r->gvr, r->slot);
 	if (r->decision != SLASHING_OK)
 		return 0;
 	enum slashing_match at = SLASHING_MATCH_NONE;
 	if (v.known)
-		TRY(match_block(q, v.id, r->slot, r->root, &at, e));
+		TRY(match_block(q, id, r->slot, r->root, &at, e));
 	bool record;
 	r->decision = slashing_rule_block_post(&v, r->slot, at, &record);
 	if (r->decision != SLASHING_OK || !record)
 		return 0;
-	TRY(ensure_validator(q, r->pubkey, &v, e));
+	TRY(ensure_validator(q, r->pubkey, &v, &id, e));
 	if (!m->has_gvr)
 		TRY(set_gvr(q, m, r->gvr, e));
 	sqlite3_stmt *s = stmt(q, S_BLOCK_INSERT);
-	sqlite3_bind_int64(s, 1, v.id);
+	sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_int64(s, 2, enc(r->slot));
 	bind_root(s, 3, r->root);
 	TRY(step_done(q, s, e));
-	if (!v.has_lw_slot) {
-		v.has_lw_slot = true;
-		v.lw_slot = r->slot;
-		TRY(save_lw(q, &v, e));
-	}
+	if (slashing_rule_recorded_block(&v, r->slot))
+		TRY(save_lw(q, id, &v, e));
 	return 0;
 }
 
@@ -384,20 +409,21 @@ static int exists(struct sq *q, enum stmt_id id, int64_t vid, uint64_t source,
 }
 
 static int check_att(struct sq *q, struct slashing_meta *m,
-		     struct slashing_request *r, struct err *e)
+		     struct slashing_msg *r, struct err *e)
 {
 	struct slashing_validator v;
-	TRY(load_validator(q, r->pubkey, &v, e));
+	int64_t id;
+	TRY(load_validator(q, r->pubkey, &v, &id, e));
 	r->decision = slashing_rule_att_pre(m, &v, r->gvr, r->source, r->target);
 	if (r->decision != SLASHING_OK)
 		return 0;
 	enum slashing_match at = SLASHING_MATCH_NONE;
 	bool surrounded = false, surrounding = false;
 	if (v.known) {
-		TRY(match_att(q, v.id, r->source, r->target, r->root, &at, e));
-		TRY(exists(q, S_ATT_SURROUNDED, v.id, r->source, r->target,
+		TRY(match_att(q, id, r->source, r->target, r->root, &at, e));
+		TRY(exists(q, S_ATT_SURROUNDED, id, r->source, r->target,
 			   &surrounded, e));
-		TRY(exists(q, S_ATT_SURROUNDING, v.id, r->source, r->target,
+		TRY(exists(q, S_ATT_SURROUNDING, id, r->source, r->target,
 			   &surrounding, e));
 	}
 	bool record;
@@ -405,54 +431,46 @@ static int check_att(struct sq *q, struct slashing_meta *m,
 					     surrounding, &record);
 	if (r->decision != SLASHING_OK || !record)
 		return 0;
-	TRY(ensure_validator(q, r->pubkey, &v, e));
+	TRY(ensure_validator(q, r->pubkey, &v, &id, e));
 	if (!m->has_gvr)
 		TRY(set_gvr(q, m, r->gvr, e));
 	sqlite3_stmt *s = stmt(q, S_ATT_INSERT);
-	sqlite3_bind_int64(s, 1, v.id);
+	sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_int64(s, 2, enc(r->source));
 	sqlite3_bind_int64(s, 3, enc(r->target));
 	bind_root(s, 4, r->root);
 	TRY(step_done(q, s, e));
-	if (!v.has_lw_epochs) {
-		v.has_lw_epochs = true;
-		v.lw_source = r->source;
-		v.lw_target = r->target;
-		TRY(save_lw(q, &v, e));
+	if (slashing_rule_recorded_att(&v, r->source, r->target))
+		TRY(save_lw(q, id, &v, e));
+	return 0;
+}
+
+struct batch_args {
+	struct slashing_msg **msgs;
+	size_t n;
+};
+
+static int check_batch_tx(struct sq *q, void *arg, struct err *e)
+{
+	const struct batch_args *a = arg;
+	struct slashing_meta m;
+	TRY(load_meta(q, &m, e));
+	for (size_t i = 0; i < a->n; i++) {
+		struct slashing_msg *r = a->msgs[i];
+		TRY(r->kind == SLASHING_MSG_BLOCK ? check_block(q, &m, r, e)
+						  : check_att(q, &m, r, e));
 	}
 	return 0;
 }
 
-static int sq_check_batch(void *be, struct slashing_request **reqs, size_t n,
+static int sq_check_batch(void *be, struct slashing_msg **msgs, size_t n,
 			  struct err *e)
 {
-	struct sq *q = be;
-	struct slashing_meta m;
-	TRY(exec(q, "BEGIN IMMEDIATE", e));
-	int rc = load_meta(q, &m, e);
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		struct slashing_request *r = reqs[i];
-		rc = r->kind == SLASHING_REQ_BLOCK ? check_block(q, &m, r, e)
-						   : check_att(q, &m, r, e);
-	}
-	if (rc < 0) {
-		rollback(q);
-		return rc;
-	}
-	return commit(q, e);
+	struct batch_args a = {msgs, n};
+	return in_tx(be, TX_WRITE, check_batch_tx, &a, e);
 }
 
 /* ---- import ---------------------------------------------------------- */
-
-static int cmp_entry_ptr(const void *a, const void *b)
-{
-	const struct ic_entry *x = *(const struct ic_entry *const *)a;
-	const struct ic_entry *y = *(const struct ic_entry *const *)b;
-	int c = memcmp(x->pubkey, y->pubkey, 48);
-	if (c)
-		return c;
-	return x < y ? -1 : x > y;
-}
 
 static int import_rows(struct sq *q, int64_t vid, const struct ic_entry *en,
 		       struct err *e)
@@ -477,124 +495,42 @@ static int import_rows(struct sq *q, int64_t vid, const struct ic_entry *en,
 	return 0;
 }
 
-/* Minimums over the file's entries for one pubkey (EIP-3076 conditions 2,
- * 4, 5), merged into the stored low watermarks by maximum. */
-struct import_min {
-	bool has_slot, has_epochs;
-	uint64_t slot, source, target;
-};
-
-static void min_of(struct import_min *mn, const struct ic_entry *en)
+/* One pubkey's entries of the file (an interchange_pubkey_fn). */
+static int import_validator(void *arg, const struct ic_entry *const *g,
+			    size_t n, struct err *e)
 {
-	for (size_t i = 0; i < en->n_blocks; i++) {
-		uint64_t s = en->blocks[i].slot;
-		if (!mn->has_slot || s < mn->slot)
-			mn->slot = s;
-		mn->has_slot = true;
-	}
-	for (size_t i = 0; i < en->n_atts; i++) {
-		const struct ic_att *a = &en->atts[i];
-		if (!mn->has_epochs || a->source < mn->source)
-			mn->source = a->source;
-		if (!mn->has_epochs || a->target < mn->target)
-			mn->target = a->target;
-		mn->has_epochs = true;
-	}
-}
-
-static int import_group(struct sq *q, const struct ic_entry *const *g,
-			size_t n, struct err *e)
-{
+	struct sq *q = arg;
 	struct slashing_validator v;
-	TRY(load_validator(q, g[0]->pubkey, &v, e));
-	TRY(ensure_validator(q, g[0]->pubkey, &v, e));
-	struct import_min mn = {0};
-	for (size_t i = 0; i < n; i++) {
-		TRY(import_rows(q, v.id, g[i], e));
-		min_of(&mn, g[i]);
-	}
-	bool changed = false;
-	if (mn.has_slot && (!v.has_lw_slot || mn.slot > v.lw_slot)) {
-		v.has_lw_slot = true;
-		v.lw_slot = mn.slot;
-		changed = true;
-	}
-	if (mn.has_epochs) {
-		if (!v.has_lw_epochs) {
-			v.lw_source = mn.source;
-			v.lw_target = mn.target;
-			changed = true;
-		}
-		if (mn.source > v.lw_source) {
-			v.lw_source = mn.source;
-			changed = true;
-		}
-		if (mn.target > v.lw_target) {
-			v.lw_target = mn.target;
-			changed = true;
-		}
-		v.has_lw_epochs = true;
-	}
-	return changed ? save_lw(q, &v, e) : 0;
+	int64_t id;
+	TRY(load_validator(q, g[0]->pubkey, &v, &id, e));
+	TRY(ensure_validator(q, g[0]->pubkey, &v, &id, e));
+	for (size_t i = 0; i < n; i++)
+		TRY(import_rows(q, id, g[i], e));
+	if (slashing_rule_import_watermarks(&v, g, n))
+		TRY(save_lw(q, id, &v, e));
+	return 0;
 }
 
-static int import_all(struct sq *q, const struct interchange *ic,
-		      const struct ic_entry **sorted, struct err *e)
+static int import_tx(struct sq *q, void *arg, struct err *e)
 {
+	const struct interchange *ic = arg;
 	struct slashing_meta m;
 	TRY(load_meta(q, &m, e));
-	if (m.has_gvr && memcmp(m.gvr, ic->gvr, 32) != 0) {
-		char want[67], got[67];
-		hex_encode(m.gvr, 32, want);
-		hex_encode(ic->gvr, 32, got);
-		return err_set(e, ERR_INVALID,
-			       "metadata.genesis_validators_root: %s differs from "
-			       "the database's %s; nothing imported", got, want);
-	}
+	TRY(interchange_check_gvr(ic, &m, e));
 	if (!m.has_gvr)
 		TRY(set_gvr(q, &m, ic->gvr, e));
-	for (size_t i = 0; i < ic->n_entries;) {
-		size_t j = i + 1;
-		while (j < ic->n_entries &&
-		       memcmp(sorted[j]->pubkey, sorted[i]->pubkey, 48) == 0)
-			j++;
-		TRY(import_group(q, sorted + i, j - i, e));
-		i = j;
-	}
-	return 0;
+	return interchange_for_each_pubkey(ic, import_validator, q, e);
 }
 
 static int sq_import(void *be, const struct interchange *ic, struct err *e)
 {
-	struct sq *q = be;
-	const struct ic_entry **sorted = NULL;
-	if (ic->n_entries) {
-		sorted = calloc(ic->n_entries, sizeof(*sorted));
-		if (!sorted)
-			return err_set(e, ERR_NOMEM, "out of memory");
-		for (size_t i = 0; i < ic->n_entries; i++)
-			sorted[i] = &ic->entries[i];
-		qsort(sorted, ic->n_entries, sizeof(*sorted), cmp_entry_ptr);
-	}
-	int rc = exec(q, "BEGIN IMMEDIATE", e);
-	if (rc == 0) {
-		rc = import_all(q, ic, sorted, e);
-		rc = rc < 0 ? (rollback(q), rc) : commit(q, e);
-	}
-	free(sorted);
-	return rc;
+	return in_tx(be, TX_WRITE, import_tx, (void *)ic, e);
 }
 
 /* ---- export ---------------------------------------------------------- */
 
-/*
- * One validator's rows at or above its low watermarks, shaped so that a
- * fresh import recomputes the same watermarks: a record at the watermark is
- * added (no root) when none is stored there, and a vote whose source is
- * below the source watermark (possible only after importing a slashable
- * history) is exported with that source and no root, since EIP-3076 takes
- * the source watermark as the minimum exported source.
- */
+/* One validator's rows at or above its low watermarks, in order, shaped by
+ * interchange_export_finish(). */
 static int export_validator(struct sq *q, int64_t vid, const uint8_t pk[48],
 			    const struct slashing_validator *v,
 			    struct interchange *ic, struct err *e)
@@ -618,65 +554,53 @@ static int export_validator(struct sq *q, int64_t vid, const uint8_t pk[48],
 	}
 	sqlite3_bind_int64(bs, 1, vid);
 	sqlite3_bind_int64(bs, 2, enc(v->has_lw_slot ? v->lw_slot : 0));
-	bool at_lw = false;
 	int step;
-	while ((step = sqlite3_step(bs)) == SQLITE_ROW) {
+	while (rc == 0 && (step = sqlite3_step(bs)) == SQLITE_ROW) {
 		uint64_t slot = 0;
 		uint8_t r[32];
 		(void)col_u64(bs, 0, &slot);
 		bool has = col_root(bs, 1, r);
-		at_lw |= v->has_lw_slot && slot == v->lw_slot;
 		if (ic_entry_add_block(en, slot, has ? r : NULL) < 0)
 			rc = err_set(e, ERR_NOMEM, "out of memory");
 	}
-	if (step != SQLITE_DONE && rc == 0)
+	if (rc == 0 && step != SQLITE_DONE)
 		rc = db_err(q, e, "export");
-	if (rc == 0 && v->has_lw_slot && !at_lw &&
-	    ic_entry_add_block(en, v->lw_slot, NULL) < 0)
-		rc = err_set(e, ERR_NOMEM, "out of memory");
-	if (rc < 0)
-		goto out;
 	sqlite3_bind_int64(as, 1, vid);
 	sqlite3_bind_int64(as, 2, enc(v->has_lw_epochs ? v->lw_target : 0));
-	at_lw = false;
-	while ((step = sqlite3_step(as)) == SQLITE_ROW) {
+	while (rc == 0 && (step = sqlite3_step(as)) == SQLITE_ROW) {
 		uint64_t s = 0, t = 0;
 		uint8_t r[32];
 		(void)col_u64(as, 0, &s);
 		(void)col_u64(as, 1, &t);
 		bool has = col_root(as, 2, r);
-		if (v->has_lw_epochs && s < v->lw_source) {
-			s = v->lw_source;
-			has = false;
-		}
-		at_lw |= v->has_lw_epochs && t == v->lw_target;
 		if (ic_entry_add_att(en, s, t, has ? r : NULL) < 0)
 			rc = err_set(e, ERR_NOMEM, "out of memory");
 	}
-	if (step != SQLITE_DONE && rc == 0)
+	if (rc == 0 && step != SQLITE_DONE)
 		rc = db_err(q, e, "export");
-	if (rc == 0 && v->has_lw_epochs && !at_lw &&
-	    ic_entry_add_att(en, v->lw_source, v->lw_target, NULL) < 0)
-		rc = err_set(e, ERR_NOMEM, "out of memory");
-	/* A validator with no history and no watermark says nothing. */
-	if (rc == 0 && !en->n_blocks && !en->n_atts)
-		ic->n_entries--;
+	if (rc == 0)
+		rc = interchange_export_finish(ic, v, e);
 out:
 	sqlite3_finalize(bs);
 	sqlite3_finalize(as);
 	return rc;
 }
 
+static int export_one(struct sq *q, const uint8_t pk[48],
+		      struct interchange *ic, struct err *e)
+{
+	struct slashing_validator v;
+	int64_t id;
+	TRY(load_validator(q, pk, &v, &id, e));
+	return v.known ? export_validator(q, id, pk, &v, ic, e) : 0;
+}
+
 static int export_all(struct sq *q, const uint8_t (*pks)[48], size_t n,
 		      struct interchange *ic, struct err *e)
 {
 	if (pks) {
-		for (size_t i = 0; i < n; i++) {
-			struct slashing_validator v;
-			TRY(load_validator(q, pks[i], &v, e));
-			if (v.known)
-				TRY(export_validator(q, v.id, pks[i], &v, ic, e));
-		}
+		for (size_t i = 0; i < n; i++)
+			TRY(export_one(q, pks[i], ic, e));
 		return 0;
 	}
 	sqlite3_stmt *s = NULL;
@@ -685,17 +609,14 @@ static int export_all(struct sq *q, const uint8_t (*pks)[48], size_t n,
 		return db_err(q, e, "export");
 	int rc = 0, step;
 	while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
-		uint8_t pk[48];
 		if (sqlite3_column_bytes(s, 0) != 48) {
 			rc = err_set(e, ERR_UNAVAILABLE,
 				     "slashing database: corrupt validators row");
 			break;
 		}
+		uint8_t pk[48];
 		memcpy(pk, sqlite3_column_blob(s, 0), 48);
-		struct slashing_validator v;
-		rc = load_validator(q, pk, &v, e);
-		if (rc == 0)
-			rc = export_validator(q, v.id, pk, &v, ic, e);
+		rc = export_one(q, pk, ic, e);
 	}
 	if (rc == 0 && step != SQLITE_DONE)
 		rc = db_err(q, e, "export");
@@ -703,29 +624,26 @@ static int export_all(struct sq *q, const uint8_t (*pks)[48], size_t n,
 	return rc;
 }
 
+struct export_args {
+	const uint8_t (*pks)[48];
+	size_t n;
+	struct interchange **out;
+};
+
+static int export_tx(struct sq *q, void *arg, struct err *e)
+{
+	struct export_args *a = arg;
+	struct slashing_meta m;
+	TRY(load_meta(q, &m, e));
+	TRY(interchange_export_new(&m, a->out, e));
+	return export_all(q, a->pks, a->n, *a->out, e);
+}
+
 static int sq_export(void *be, const uint8_t (*pks)[48], size_t n,
 		     struct interchange **out, struct err *e)
 {
-	struct sq *q = be;
-	struct slashing_meta m;
-	TRY(exec(q, "BEGIN", e)); /* one consistent snapshot */
-	int rc = load_meta(q, &m, e);
-	struct interchange *ic = NULL;
-	if (rc == 0 && !m.has_gvr)
-		rc = err_set(e, ERR_NOT_FOUND,
-			     "slashing database: no genesis_validators_root stored "
-			     "yet (nothing signed or imported); nothing to export");
-	if (rc == 0 && !(ic = interchange_new(m.gvr)))
-		rc = err_set(e, ERR_NOMEM, "out of memory");
-	if (rc == 0)
-		rc = export_all(q, pks, n, ic, e);
-	rollback(q);
-	if (rc < 0) {
-		interchange_free(ic);
-		return rc;
-	}
-	*out = ic;
-	return 0;
+	struct export_args a = {pks, n, out};
+	return in_tx(be, TX_READ, export_tx, &a, e);
 }
 
 /* ---- pruning --------------------------------------------------------- */
@@ -760,182 +678,171 @@ static int exec_vid(struct sq *q, const char *sql, int64_t vid, uint64_t arg,
 	return rc == SQLITE_DONE ? 0 : db_err(q, e, "prune");
 }
 
-static uint64_t sat_mul(uint64_t a, uint64_t b)
-{
-	return b && a > UINT64_MAX / b ? UINT64_MAX : a * b;
-}
-
-/* Window start counted back from the newest value: Web3Signer's "point". */
-static uint64_t window_start(uint64_t newest, uint64_t keep)
-{
-	return newest >= keep ? newest - keep + 1 : 0;
-}
-
-static int prune_blocks(struct sq *q, struct slashing_validator *v,
+static int prune_blocks(struct sq *q, int64_t vid, struct slashing_validator *v,
 			uint64_t keep_slots, bool *changed, struct err *e)
 {
 	bool has;
-	uint64_t newest, first;
+	uint64_t newest, first, cut;
 	TRY(query_u64(q, "SELECT max(slot) FROM signed_blocks WHERE validator_id = ?1",
-		      v->id, false, 0, &has, &newest, e));
+		      vid, false, 0, &has, &newest, e));
 	if (!has)
 		return 0;
-	uint64_t from = window_start(newest, keep_slots);
-	if (v->has_lw_slot && v->lw_slot > from)
-		from = v->lw_slot;
+	uint64_t from = slashing_prune_from(newest, keep_slots, v->has_lw_slot,
+					    v->lw_slot);
 	TRY(query_u64(q, "SELECT min(slot) FROM signed_blocks WHERE "
 			 "validator_id = ?1 AND slot >= ?2",
-		      v->id, true, from, &has, &first, e));
-	if (!has) {
-		if (!v->has_lw_slot)
-			return 0;
-		first = v->lw_slot;
-	}
-	/* Blocks below the watermark protect nothing: every slot there is
-	 * refused by the watermark itself. */
+		      vid, true, from, &has, &first, e));
+	if (!slashing_prune_cut(has, first, v->has_lw_slot, v->lw_slot, &cut))
+		return 0;
 	TRY(exec_vid(q, "DELETE FROM signed_blocks WHERE validator_id = ?1 AND slot < ?2",
-		     v->id, first, e));
-	if (!v->has_lw_slot || first > v->lw_slot) {
-		v->has_lw_slot = true;
-		v->lw_slot = first;
-		*changed = true;
-	}
+		     vid, cut, e));
+	*changed |= slashing_prune_fold_blocks(v, cut);
 	return 0;
 }
 
-static int prune_atts(struct sq *q, struct slashing_validator *v,
+static int prune_atts(struct sq *q, int64_t vid, struct slashing_validator *v,
 		      uint64_t keep, bool *changed, struct err *e)
 {
 	bool has;
-	uint64_t newest, first, max_src;
+	uint64_t newest, first, cut, max_src = 0;
 	TRY(query_u64(q, "SELECT max(target) FROM signed_attestations WHERE "
-			 "validator_id = ?1", v->id, false, 0, &has, &newest, e));
+			 "validator_id = ?1", vid, false, 0, &has, &newest, e));
 	if (!has)
 		return 0;
-	uint64_t from = window_start(newest, keep);
-	if (v->has_lw_epochs && v->lw_target > from)
-		from = v->lw_target;
+	uint64_t from = slashing_prune_from(newest, keep, v->has_lw_epochs,
+					    v->lw_target);
 	TRY(query_u64(q, "SELECT min(target) FROM signed_attestations WHERE "
 			 "validator_id = ?1 AND target >= ?2",
-		      v->id, true, from, &has, &first, e));
-	if (!has) {
-		if (!v->has_lw_epochs)
-			return 0;
-		first = v->lw_target;
-	}
-	/*
-	 * A deleted vote (s, t) has t < first <= any allowed new target, so it
-	 * can only be surrounded by a new vote with source < s: raising the
-	 * source watermark to the largest deleted source keeps that refused.
-	 */
+		      vid, true, from, &has, &first, e));
+	if (!slashing_prune_cut(has, first, v->has_lw_epochs, v->lw_target, &cut))
+		return 0;
 	TRY(query_u64(q, "SELECT max(source) FROM signed_attestations WHERE "
 			 "validator_id = ?1 AND target < ?2",
-		      v->id, true, first, &has, &max_src, e));
-	if (has) {
+		      vid, true, cut, &has, &max_src, e));
+	if (has)
 		TRY(exec_vid(q, "DELETE FROM signed_attestations WHERE "
-				"validator_id = ?1 AND target < ?2", v->id, first, e));
-		if (!v->has_lw_epochs) {
-			v->lw_source = max_src;
-			v->lw_target = first;
-			v->has_lw_epochs = true;
-			*changed = true;
-		}
-		if (max_src > v->lw_source) {
-			v->lw_source = max_src;
-			*changed = true;
-		}
-	}
-	if (v->has_lw_epochs && first > v->lw_target) {
-		v->lw_target = first;
-		*changed = true;
-	}
+				"validator_id = ?1 AND target < ?2", vid, cut, e));
+	*changed |= slashing_prune_fold_atts(v, cut, has, max_src);
 	return 0;
 }
 
-static int prune_validators(struct sq *q, uint64_t keep, uint64_t spe,
-			    int64_t *cursor, size_t max, bool *done,
-			    struct err *e)
+struct prune_args {
+	uint64_t keep_slots, keep_epochs;
+	struct slashing_prune_cursor *cursor;
+	size_t max;
+	bool *done;
+};
+
+/* The cursor holds the last validator row id pruned. */
+static int64_t cursor_id(const struct slashing_prune_cursor *c)
+{
+	int64_t id = 0;
+	if (c->len == sizeof(id))
+		memcpy(&id, c->pos, sizeof(id));
+	return id;
+}
+
+static void cursor_set(struct slashing_prune_cursor *c, int64_t id)
+{
+	memcpy(c->pos, &id, sizeof(id));
+	c->len = sizeof(id);
+}
+
+/* Collects the next validators first: the per-validator statements reuse
+ * the connection. */
+static int next_validators(struct sq *q, struct slashing_prune_cursor *cursor,
+			   size_t max, uint8_t (*pks)[48], size_t *n,
+			   struct err *e)
 {
 	sqlite3_stmt *s = NULL;
 	if (sqlite3_prepare_v2(q->conn, "SELECT pubkey, id FROM validators WHERE "
 					"id > ?1 ORDER BY id LIMIT ?2",
 			       -1, &s, NULL) != SQLITE_OK)
 		return db_err(q, e, "prune");
-	sqlite3_bind_int64(s, 1, *cursor);
+	sqlite3_bind_int64(s, 1, cursor_id(cursor));
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
-	/* Collect first: the per-validator statements reuse the connection. */
-	uint8_t (*pks)[48] = calloc(max ? max : 1, 48);
-	size_t n = 0;
-	int rc = 0, step;
-	if (!pks)
-		rc = err_set(e, ERR_NOMEM, "out of memory");
-	while (rc == 0 && n < max && (step = sqlite3_step(s)) == SQLITE_ROW) {
+	int rc = 0, step = SQLITE_DONE;
+	*n = 0;
+	while (*n < max && (step = sqlite3_step(s)) == SQLITE_ROW) {
 		if (sqlite3_column_bytes(s, 0) != 48) {
 			rc = err_set(e, ERR_UNAVAILABLE,
 				     "slashing database: corrupt validators row");
 			break;
 		}
-		memcpy(pks[n++], sqlite3_column_blob(s, 0), 48);
-		*cursor = sqlite3_column_int64(s, 1);
+		memcpy(pks[(*n)++], sqlite3_column_blob(s, 0), 48);
+		cursor_set(cursor, sqlite3_column_int64(s, 1));
 	}
+	if (rc == 0 && step != SQLITE_ROW && step != SQLITE_DONE)
+		rc = db_err(q, e, "prune");
 	sqlite3_finalize(s);
-	*done = n == 0;
+	return rc;
+}
+
+static int prune_tx(struct sq *q, void *arg, struct err *e)
+{
+	const struct prune_args *a = arg;
+	uint8_t (*pks)[48] = calloc(a->max ? a->max : 1, 48);
+	if (!pks)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	size_t n = 0;
+	int rc = next_validators(q, a->cursor, a->max, pks, &n, e);
+	*a->done = n == 0;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		struct slashing_validator v;
+		int64_t id;
 		bool changed = false;
-		rc = load_validator(q, pks[i], &v, e);
+		rc = load_validator(q, pks[i], &v, &id, e);
 		if (rc == 0)
-			rc = prune_blocks(q, &v, sat_mul(keep, spe), &changed, e);
+			rc = prune_blocks(q, id, &v, a->keep_slots, &changed, e);
 		if (rc == 0)
-			rc = prune_atts(q, &v, keep, &changed, e);
+			rc = prune_atts(q, id, &v, a->keep_epochs, &changed, e);
 		if (rc == 0 && changed)
-			rc = save_lw(q, &v, e);
+			rc = save_lw(q, id, &v, e);
 	}
 	free(pks);
 	return rc;
 }
 
-static int sq_prune_step(void *be, uint64_t keep, uint64_t spe, int64_t *cursor,
-			 size_t max, bool *done, struct err *e)
+static int sq_prune_step(void *be, uint64_t keep_slots, uint64_t keep_epochs,
+			 struct slashing_prune_cursor *cursor, size_t max,
+			 bool *done, struct err *e)
 {
-	struct sq *q = be;
-	TRY(exec(q, "BEGIN IMMEDIATE", e));
-	int rc = prune_validators(q, keep, spe, cursor, max, done, e);
-	if (rc < 0) {
-		rollback(q);
-		return rc;
-	}
-	return commit(q, e);
+	struct prune_args a = {keep_slots, keep_epochs, cursor, max, done};
+	return in_tx(be, TX_WRITE, prune_tx, &a, e);
 }
 
 /* ---- administration -------------------------------------------------- */
 
+struct enable_args {
+	const uint8_t *pubkey;
+	bool enabled;
+};
+
+static int set_enabled_tx(struct sq *q, void *arg, struct err *e)
+{
+	const struct enable_args *a = arg;
+	struct slashing_validator v;
+	int64_t id;
+	TRY(load_validator(q, a->pubkey, &v, &id, e));
+	if (!v.known)
+		return insert_validator(q, a->pubkey, a->enabled, &v, &id, e);
+	sqlite3_stmt *s = stmt(q, S_VAL_SET_ENABLED);
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int(s, 2, a->enabled ? 1 : 0);
+	return step_done(q, s, e);
+}
+
 static int sq_set_enabled(void *be, const uint8_t pubkey[48], bool enabled,
 			  struct err *e)
 {
-	struct sq *q = be;
-	struct slashing_validator v;
-	TRY(exec(q, "BEGIN IMMEDIATE", e));
-	int rc = load_validator(q, pubkey, &v, e);
-	if (rc == 0 && !v.known) {
-		rc = insert_validator(q, pubkey, enabled, &v, e);
-	} else if (rc == 0) {
-		sqlite3_stmt *s = stmt(q, S_VAL_SET_ENABLED);
-		sqlite3_bind_int64(s, 1, v.id);
-		sqlite3_bind_int(s, 2, enabled ? 1 : 0);
-		rc = step_done(q, s, e);
-	}
-	if (rc < 0) {
-		rollback(q);
-		return rc;
-	}
-	return commit(q, e);
+	struct enable_args a = {pubkey, enabled};
+	return in_tx(be, TX_WRITE, set_enabled_tx, &a, e);
 }
 
-static int sq_repair_low(void *be, const struct slashing_watermark *w,
-			 struct err *e)
+/* slashing_rule_repair_low() for every row in one statement. */
+static int repair_low_tx(struct sq *q, void *arg, struct err *e)
 {
-	struct sq *q = be;
+	const struct slashing_watermark *w = arg;
 	sqlite3_stmt *s = NULL;
 	/* max() of NULL is NULL in SQLite, hence the CASEs: never lowers. */
 	const char *sql =
@@ -946,24 +853,22 @@ static int sq_repair_low(void *be, const struct slashing_watermark *w,
 		"  OR lw_source < ?2 THEN ?2 ELSE lw_source END, "
 		"lw_target = CASE WHEN ?2 IS NULL THEN lw_target WHEN lw_target IS NULL "
 		"  OR lw_target < ?2 THEN ?2 ELSE lw_target END";
-	TRY(exec(q, "BEGIN IMMEDIATE", e));
-	int rc = 0;
 	if (sqlite3_prepare_v2(q->conn, sql, -1, &s, NULL) != SQLITE_OK)
-		rc = db_err(q, e, "watermark repair");
-	if (rc == 0) {
-		if (w->has_slot)
-			sqlite3_bind_int64(s, 1, enc(w->slot));
-		if (w->has_epoch)
-			sqlite3_bind_int64(s, 2, enc(w->epoch));
-		if (sqlite3_step(s) != SQLITE_DONE)
-			rc = db_err(q, e, "watermark repair");
-	}
+		return db_err(q, e, "watermark repair");
+	if (w->has_slot)
+		sqlite3_bind_int64(s, 1, enc(w->slot));
+	if (w->has_epoch)
+		sqlite3_bind_int64(s, 2, enc(w->epoch));
+	int rc = sqlite3_step(s) == SQLITE_DONE ? 0
+						 : db_err(q, e, "watermark repair");
 	sqlite3_finalize(s);
-	if (rc < 0) {
-		rollback(q);
-		return rc;
-	}
-	return commit(q, e);
+	return rc;
+}
+
+static int sq_repair_low(void *be, const struct slashing_watermark *w,
+			 struct err *e)
+{
+	return in_tx(be, TX_WRITE, repair_low_tx, (void *)w, e);
 }
 
 static int sq_set_high(void *be, const struct slashing_watermark *w,
@@ -998,6 +903,7 @@ static int sq_health(void *be, struct err *e)
 	return load_meta(be, &m, e);
 }
 
+/* One number from a PRAGMA or an aggregate. */
 static int pragma_u64(struct sq *q, const char *sql, uint64_t *out,
 		      struct err *e)
 {
@@ -1012,13 +918,21 @@ static int pragma_u64(struct sq *q, const char *sql, uint64_t *out,
 	return rc < 0 ? db_err(q, e, sql) : 0;
 }
 
-static int sq_size(void *be, uint64_t *bytes, struct err *e)
+/* The counts scan their tables: for operators and benchmarks, not for a
+ * path that signs. */
+static int sq_usage(void *be, struct slashing_usage *out, struct err *e)
 {
 	struct sq *q = be;
 	uint64_t pages, size;
+	TRY(pragma_u64(q, "SELECT count(*) FROM validators", &out->validators, e));
+	TRY(pragma_u64(q, "SELECT count(*) FROM signed_blocks", &out->blocks, e));
+	TRY(pragma_u64(q, "SELECT count(*) FROM signed_attestations",
+		       &out->attestations, e));
+	out->has_records = true;
 	TRY(pragma_u64(q, "PRAGMA page_count", &pages, e));
 	TRY(pragma_u64(q, "PRAGMA page_size", &size, e));
-	*bytes = pages * size;
+	out->bytes = pages * size;
+	out->has_bytes = true;
 	return 0;
 }
 
@@ -1032,21 +946,6 @@ static void sq_close(void *be)
 	sqlite3_close(q->conn);
 	free(q);
 }
-
-static const struct slashing_backend_ops sq_ops = {
-	.name = "sqlite",
-	.check_batch = sq_check_batch,
-	.import = sq_import,
-	.export = sq_export,
-	.prune_step = sq_prune_step,
-	.set_enabled = sq_set_enabled,
-	.repair_low = sq_repair_low,
-	.set_high = sq_set_high,
-	.get_high = sq_get_high,
-	.health = sq_health,
-	.size = sq_size,
-	.close = sq_close,
-};
 
 /* ---- open ------------------------------------------------------------ */
 
@@ -1070,6 +969,14 @@ static int quick_check(struct sq *q, const char *path, struct err *e)
 	return out;
 }
 
+static int create_v1_tx(struct sq *q, void *arg, struct err *e)
+{
+	(void)arg;
+	TRY(exec(q, schema_v1, e));
+	return exec(q, "PRAGMA application_id = 1314081875;" /* 'NSLS' */
+		       "PRAGMA user_version = 1", e);
+}
+
 static int setup_schema(struct sq *q, const char *path, struct err *e)
 {
 	uint64_t version, app;
@@ -1086,16 +993,7 @@ static int setup_schema(struct sq *q, const char *path, struct err *e)
 	if (version == SCHEMA_VERSION)
 		return 0;
 	/* Migrations run in one transaction each; version 0 -> 1 creates. */
-	TRY(exec(q, "BEGIN IMMEDIATE", e));
-	int rc = exec(q, schema_v1, e);
-	if (rc == 0)
-		rc = exec(q, "PRAGMA application_id = 1314081875;" /* 'NSLS' */
-			     "PRAGMA user_version = 1", e);
-	if (rc < 0) {
-		rollback(q);
-		return rc;
-	}
-	return commit(q, e);
+	return in_tx(q, TX_WRITE, create_v1_tx, NULL, e);
 }
 
 static int configure(struct sq *q, const char *path, struct err *e)
@@ -1130,9 +1028,20 @@ static int configure(struct sq *q, const char *path, struct err *e)
 	return 0;
 }
 
-int slashing_sqlite_open(const char *path, const struct slashing_backend_ops **ops,
-			 void **be, struct err *e)
+static bool sq_is_volatile(const char *path)
 {
+	return strcmp(path, ":memory:") == 0;
+}
+
+/* path: a file path, or ":memory:" (volatile: tests and fuzzing). */
+static int sq_open(const char *path, const struct slashing_open_opts *o,
+		   void **be, struct err *e)
+{
+	if (!path[0])
+		return err_set(e, ERR_USAGE,
+			       "--slashing-protection-db-url: sqlite: needs a file "
+			       "path (sqlite:PATH)");
+	(void)o;
 	struct sq *q = calloc(1, sizeof(*q));
 	if (!q)
 		return err_set(e, ERR_NOMEM, "out of memory");
@@ -1150,10 +1059,26 @@ int slashing_sqlite_open(const char *path, const struct slashing_backend_ops **o
 	rc = configure(q, path, e);
 	if (rc < 0)
 		goto fail;
-	*ops = &sq_ops;
 	*be = q;
 	return 0;
 fail:
 	sq_close(q);
 	return rc;
 }
+
+const struct slashing_backend_ops slashing_sqlite_ops = {
+	.name = "sqlite",
+	.open = sq_open,
+	.is_volatile = sq_is_volatile,
+	.close = sq_close,
+	.check_batch = sq_check_batch,
+	.import = sq_import,
+	.export = sq_export,
+	.prune_step = sq_prune_step,
+	.set_enabled = sq_set_enabled,
+	.repair_low = sq_repair_low,
+	.set_high = sq_set_high,
+	.get_high = sq_get_high,
+	.health = sq_health,
+	.usage = sq_usage,
+};

@@ -1,11 +1,15 @@
 /*
- * test_slashing.c: the slashing-protection engine (src/slashing/) against a
- * real SQLite file per test: every block and attestation rule and its edges
- * (watermark equality, surround in both directions, repeats, source ==
- * target, genesis root binding, disabled validators, high watermarks),
- * durability across reopen, pruning that keeps protection with a bounded
- * size, corrupt and locked databases, the group commit under concurrent
- * conflicting requests, and the evaluate command.
+ * test_slashing.c: the slashing-protection engine (src/slashing/): every
+ * block and attestation rule and its edges (watermark equality, surround in
+ * both directions, repeats, source == target, genesis root binding,
+ * disabled validators, high watermarks), durability across reopen, pruning
+ * that keeps protection with a bounded size, the group commit under
+ * concurrent conflicting requests (one handle, and two handles on one
+ * store), and the evaluate command. Those run once per backend (a cmocka
+ * group each: a real SQLite file per test, then a mem: store), so every
+ * backend is held to the same answers. Then what only SQLite has (corrupt,
+ * foreign and locked files), what only mem: has (a failed write rolls back)
+ * and the table of URL schemes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +23,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+#include "slashing/backend.h" /* slashing_mem_fail_writes, the test hook */
 #include "test_slashing_util.h"
 
 #define OK SLASHING_OK
@@ -312,21 +317,6 @@ static void test_check_dispatches_signing_types(void **state)
 
 /* ---- pruning ------------------------------------------------------------ */
 
-static size_t count_rows(const char *path, const char *table)
-{
-	sqlite3 *c;
-	sqlite3_stmt *s;
-	char sql[128];
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
-	assert_int_equal(sqlite3_open(path, &c), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(c, sql, -1, &s, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	size_t n = (size_t)sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	sqlite3_close(c);
-	return n;
-}
-
 static void test_prune_keeps_protection(void **state)
 {
 	struct fx *f = *state;
@@ -336,8 +326,10 @@ static void test_prune_keeps_protection(void **state)
 	for (uint64_t s = 0; s < 3200; s += 32)
 		assert_int_equal(blk(f->db, 1, s, s + 1), OK);
 	assert_int_equal(slashing_prune(f->db, 10, 32, NULL), 0);
-	assert_int_equal(count_rows(f->path, "signed_attestations"), 10);
-	assert_int_equal(count_rows(f->path, "signed_blocks"), 10);
+	uint64_t blocks, atts;
+	fx_records(f->db, &blocks, &atts);
+	assert_int_equal(atts, 10);
+	assert_int_equal(blocks, 10);
 	/* everything pruned stays refused */
 	assert_int_equal(att(f->db, 1, 50, 51, 999), SLASHING_BELOW_LOW_WATERMARK);
 	assert_int_equal(att(f->db, 1, 90, 91, 91), OK); /* kept: exact repeat */
@@ -363,7 +355,9 @@ static void test_prune_folds_wide_pruned_vote_into_source_watermark(void **state
 	import_ok(f->db, "1 a50-55 a70-62 a61-79 a61-80");
 	assert_int_equal(att(f->db, 1, 69, 81, 1), SLASHING_SURROUND_VOTE);
 	assert_int_equal(slashing_prune(f->db, 2, 32, NULL), 0);
-	assert_int_equal(count_rows(f->path, "signed_attestations"), 2);
+	uint64_t blocks, atts;
+	fx_records(f->db, &blocks, &atts);
+	assert_int_equal(atts, 2);
 	assert_int_equal(att(f->db, 1, 69, 81, 1), SLASHING_BELOW_LOW_WATERMARK);
 	assert_int_equal(att(f->db, 1, 70, 81, 1), OK);
 }
@@ -379,11 +373,13 @@ static void test_prune_bounds_rows_per_validator(void **state)
 		if (t % 50 == 0)
 			assert_int_equal(slashing_prune(f->db, 20, 4, NULL), 0);
 	}
-	assert_true(count_rows(f->path, "signed_attestations") <= 20);
-	assert_true(count_rows(f->path, "signed_blocks") <= 20 * 4 / 28 + 2);
-	uint64_t bytes = 0;
-	assert_int_equal(slashing_db_size(f->db, &bytes, NULL), 0);
-	assert_true(bytes > 0 && bytes < 200 * 1024);
+	uint64_t blocks, atts;
+	fx_records(f->db, &blocks, &atts);
+	assert_true(atts <= 20);
+	assert_true(blocks <= 20 * 4 / 28 + 2);
+	struct slashing_usage u;
+	assert_int_equal(slashing_usage(f->db, &u, NULL), 0);
+	assert_true(u.has_bytes && u.bytes > 0 && u.bytes < 200 * 1024);
 }
 
 /* ---- failures ------------------------------------------------------------ */
@@ -404,7 +400,7 @@ static void test_corrupt_file_refused_at_open(void **state)
 	snprintf(url, sizeof(url), "sqlite:%s", bad);
 	struct err e = {0};
 	struct slashing_db *db = NULL;
-	assert_int_equal(slashing_open(url, &db, &e), -ERR_UNAVAILABLE);
+	assert_int_equal(slashing_open(url, NULL, &db, &e), -ERR_UNAVAILABLE);
 	assert_null(db);
 	assert_non_null(strstr(e.msg, bad));
 	fx_open(f);
@@ -434,7 +430,7 @@ static void test_corrupt_page_refused_at_open(void **state)
 		assert_int_equal(pwrite(fd, junk, sizeof(junk), off), 512);
 	close(fd);
 	struct err e = {0};
-	assert_int_equal(slashing_open(f->url, &f->db, &e), -ERR_UNAVAILABLE);
+	assert_int_equal(slashing_open(f->url, NULL, &f->db, &e), -ERR_UNAVAILABLE);
 	assert_non_null(strstr(e.msg, "corrupt"));
 	unlink(f->path);
 	fx_open(f);
@@ -453,12 +449,12 @@ static void test_not_our_database_refused(void **state)
 	snprintf(url, sizeof(url), "sqlite:%s", other);
 	struct slashing_db *db = NULL;
 	struct err e = {0};
-	assert_int_equal(slashing_open(url, &db, &e), -ERR_UNAVAILABLE);
+	assert_int_equal(slashing_open(url, NULL, &db, &e), -ERR_UNAVAILABLE);
 	assert_non_null(strstr(e.msg, "not a nitro-signer"));
-	assert_int_equal(slashing_open("postgres://x", &db, &e), -ERR_USAGE);
-	assert_int_equal(slashing_open("sqlite:", &db, &e), -ERR_USAGE);
+	assert_int_equal(slashing_open("postgres://x", NULL, &db, &e), -ERR_USAGE);
+	assert_int_equal(slashing_open("sqlite:", NULL, &db, &e), -ERR_USAGE);
 	snprintf(url, sizeof(url), "sqlite:%s/no/such/dir/x.db", f->dir);
-	assert_int_equal(slashing_open(url, &db, &e), -ERR_UNAVAILABLE);
+	assert_int_equal(slashing_open(url, NULL, &db, &e), -ERR_UNAVAILABLE);
 }
 
 static void test_locked_database_fails_closed(void **state)
@@ -535,12 +531,16 @@ static void *race_many_validators(void *arg)
 
 static int race_ids;
 
-static int run_race(struct slashing_db *db, void *(*fn)(void *), bool same_validator)
+/* RACERS threads at once, alternating between db and db2 (two handles on
+ * one store, or the same handle twice). */
+static int run_race2(struct slashing_db *db, struct slashing_db *db2,
+		     void *(*fn)(void *), bool same_validator)
 {
 	pthread_t th[RACERS];
 	struct racer r[RACERS];
 	for (int i = 0; i < RACERS; i++) {
-		r[i] = (struct racer){db, race_ids++, same_validator ? 1 : 100 + i, 0, 0};
+		r[i] = (struct racer){i % 2 ? db2 : db, race_ids++,
+				      same_validator ? 1 : 100 + i, 0, 0};
 		assert_int_equal(pthread_create(&th[i], NULL, fn, &r[i]), 0);
 	}
 	int allowed = 0;
@@ -550,6 +550,11 @@ static int run_race(struct slashing_db *db, void *(*fn)(void *), bool same_valid
 		allowed += r[i].d == OK;
 	}
 	return allowed;
+}
+
+static int run_race(struct slashing_db *db, void *(*fn)(void *), bool same_validator)
+{
+	return run_race2(db, db, fn, same_validator);
 }
 
 static void test_concurrent_conflicting_votes_at_most_one(void **state)
@@ -608,7 +613,8 @@ static void test_evaluate_command(void **state)
 	size_t olen = 0;
 	FILE *fout = open_memstream(&obuf, &olen);
 	struct err e = {0};
-	assert_int_equal(slashing_cmd_evaluate(f->url, GVR, fin, fout, &e), 0);
+	assert_int_equal(slashing_cmd_evaluate(f->url, &fx_opts, GVR, fin, fout, &e),
+			 0);
 	fclose(fin);
 	fclose(fout);
 	const char *want[] = {
@@ -711,11 +717,241 @@ static void test_async_refuses_non_slashable_type(void **state)
 		    0);
 }
 
+static void async_tally_wait(struct async_tally *t, int n)
+{
+	pthread_mutex_lock(&t->lock);
+	while (t->done < n)
+		pthread_cond_wait(&t->cv, &t->lock);
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* Queues a vote (source 10, target) on db without waiting. */
+static void vote_async(struct slashing_db *db, int v, uint64_t target,
+		       uint64_t root, struct async_tally *t)
+{
+	struct eth2_signing sg = {0};
+	memcpy(sg.genesis_validators_root, GVR, 32);
+	sg.slashable = true;
+	sg.type = ETH2_SIGN_ATTESTATION;
+	sg.source_epoch = 10;
+	sg.target_epoch = target;
+	root_of(root, sg.signing_root);
+	uint8_t pk[48];
+	pk_of(v, pk);
+	assert_int_equal(slashing_check_async(db, pk, &sg, async_done, t, NULL), 0);
+}
+
+struct round {
+	struct slashing_db *db;
+	uint64_t target;
+	int parity; /* roots: even on one handle, odd on the other */
+	struct async_tally *tally;
+	pthread_barrier_t *start;
+};
+
+enum { PER_HANDLE = 32 };
+
+static void *queue_round(void *arg)
+{
+	struct round *r = arg;
+	pthread_barrier_wait(r->start);
+	for (int i = 0; i < PER_HANDLE; i++)
+		vote_async(r->db, 3, r->target, 2 * (uint64_t)i + (uint64_t)r->parity,
+			   r->tally);
+	return NULL;
+}
+
+static void test_two_handles_on_one_store_at_most_one_vote(void **state)
+{
+	/* Two signers on one store (two processes on one SQLite file, two
+	 * opens of one mem:NAME): each handle has its own committer, so only
+	 * the store keeps their batches apart. Threads racing on both, then
+	 * rounds in which two threads queue conflicting votes on the two
+	 * handles at once, so that both committers decide them together. */
+	struct fx *f = *state;
+	struct slashing_db *db2 = NULL;
+	struct err e = {0};
+	assert_int_equal(slashing_open(f->url, &fx_opts, &db2, &e), 0);
+	for (int round = 0; round < 3; round++)
+		assert_int_equal(run_race2(f->db, db2, race_double_vote, true),
+				 round == 0);
+	assert_int_equal(run_race2(f->db, db2, race_surround, true), 1);
+	/* each handle sees what the other recorded */
+	assert_int_equal(att(db2, 1, 10, 11, 1), SLASHING_DOUBLE_VOTE);
+	assert_int_equal(att(f->db, 2, 5, 6, 1), OK);
+	assert_int_equal(att(db2, 2, 5, 6, 2), SLASHING_DOUBLE_VOTE);
+	/* A long history to look through keeps each check busy for a while,
+	 * widening the moment in which the batches would overlap. */
+	enum { HISTORY = 20000, ROUNDS = 100 };
+	struct async_tally h = {PTHREAD_MUTEX_INITIALIZER,
+				PTHREAD_COND_INITIALIZER, 0, 0, 0, 0};
+	for (uint64_t t = 0; t < HISTORY; t++)
+		vote_async(f->db, 3, 11 + t, 1, &h);
+	async_tally_wait(&h, HISTORY);
+	assert_int_equal(h.allowed, HISTORY);
+	for (uint64_t n = 0; n < ROUNDS; n++) {
+		struct async_tally t = {PTHREAD_MUTEX_INITIALIZER,
+					PTHREAD_COND_INITIALIZER, 0, 0, 0, 0};
+		pthread_barrier_t start;
+		pthread_barrier_init(&start, NULL, 2);
+		struct round r[2] = {{f->db, 11 + HISTORY + n, 0, &t, &start},
+				     {db2, 11 + HISTORY + n, 1, &t, &start}};
+		pthread_t th[2];
+		for (int k = 0; k < 2; k++)
+			assert_int_equal(pthread_create(&th[k], NULL, queue_round,
+							&r[k]), 0);
+		for (int k = 0; k < 2; k++)
+			pthread_join(th[k], NULL);
+		async_tally_wait(&t, 2 * PER_HANDLE);
+		pthread_barrier_destroy(&start);
+		assert_int_equal(t.errors, 0);
+		if (t.allowed != 1)
+			fail_msg("round %llu: %d of the conflicting votes allowed",
+				 (unsigned long long)n, t.allowed);
+	}
+	slashing_close(db2);
+}
+
+/* ---- mem: only -------------------------------------------------------------- */
+
+static void test_mem_failed_batch_stores_nothing(void **state)
+{
+	/* The writes fail part way through the first record (after the
+	 * validator, the chain binding and the vote were written; before the
+	 * watermark): every request fails, none is allowed, and nothing of
+	 * the batch stays, not even the chain binding. */
+	struct fx *f = *state;
+	const char *name = f->url + strlen("mem:");
+	assert_int_equal(slashing_mem_fail_writes(name, 3), 0);
+	struct async_tally t = {PTHREAD_MUTEX_INITIALIZER,
+				PTHREAD_COND_INITIALIZER, 0, 0, 0, 0};
+	enum { N = 20 };
+	for (int i = 0; i < N; i++) {
+		struct eth2_signing sg = {0};
+		memcpy(sg.genesis_validators_root, GVR, 32);
+		sg.slashable = true;
+		sg.type = ETH2_SIGN_ATTESTATION;
+		sg.source_epoch = 1;
+		sg.target_epoch = 2;
+		uint8_t pk[48];
+		pk_of(100 + i, pk);
+		assert_int_equal(slashing_check_async(f->db, pk, &sg, async_done,
+						      &t, NULL), 0);
+	}
+	async_tally_wait(&t, N);
+	assert_int_equal(t.errors, N);
+	assert_int_equal(t.allowed, 0);
+	struct err e = {0};
+	assert_int_equal(slashing_health(f->db, &e), -ERR_UNAVAILABLE);
+	assert_non_null(strstr(e.msg, "injected"));
+	uint64_t blocks = 1, atts = 1;
+	fx_records(f->db, &blocks, &atts);
+	assert_int_equal(atts, 0);
+	struct slashing_usage u;
+	assert_int_equal(slashing_usage(f->db, &u, NULL), 0);
+	assert_int_equal(u.validators, 0);
+	char *out = NULL;
+	assert_int_equal(slashing_export(f->db, NULL, 0, &out, NULL), -ERR_NOT_FOUND);
+	/* writes work again: another chain may bind, no vote conflicts */
+	assert_int_equal(slashing_mem_fail_writes(name, -1), 0);
+	assert_int_equal(att_g(f->db, 100, 1, 2, 99, GVR_OTHER), OK);
+	assert_int_equal(slashing_health(f->db, &e), 0);
+}
+
+static void test_mem_failed_import_and_prune_change_nothing(void **state)
+{
+	struct fx *f = *state;
+	const char *name = f->url + strlen("mem:");
+	for (uint64_t t = 1; t <= 40; t++)
+		assert_int_equal(att(f->db, 1, t - 1, t, t), OK);
+	char *before = NULL, *after = NULL;
+	assert_int_equal(slashing_export(f->db, NULL, 0, &before, NULL), 0);
+	assert_int_equal(slashing_mem_fail_writes(name, 5), 0);
+	struct err e = {0};
+	assert_int_equal(import_g(f->db, GVR, "1 a50-51 a51-52 a52-53;2 a1-2 a2-3;"
+					      "3 b1 b2", &e), -ERR_UNAVAILABLE);
+	assert_int_equal(slashing_mem_fail_writes(name, 1), 0);
+	assert_int_equal(slashing_prune(f->db, 5, 32, &e), -ERR_UNAVAILABLE);
+	assert_int_equal(slashing_mem_fail_writes(name, -1), 0);
+	assert_int_equal(slashing_export(f->db, NULL, 0, &after, NULL), 0);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	uint64_t blocks, atts;
+	fx_records(f->db, &blocks, &atts);
+	assert_int_equal(atts, 40);
+}
+
+static void test_mem_private_store_dies_with_its_handle(void **state)
+{
+	(void)state;
+	struct slashing_db *a = NULL, *b = NULL;
+	assert_int_equal(slashing_open("mem:", &fx_opts, &a, NULL), 0);
+	assert_int_equal(slashing_open("mem:", &fx_opts, &b, NULL), 0);
+	assert_int_equal(att(a, 1, 1, 2, 1), OK);
+	assert_int_equal(att(b, 1, 1, 2, 2), OK); /* another store */
+	slashing_close(a);
+	assert_int_equal(slashing_open("mem:", &fx_opts, &a, NULL), 0);
+	assert_int_equal(att(a, 1, 1, 2, 3), OK);
+	slashing_close(a);
+	slashing_close(b);
+	assert_int_equal(slashing_mem_fail_writes("never-opened", 1),
+			 -ERR_NOT_FOUND);
+}
+
+/* ---- the table of backends --------------------------------------------------- */
+
+static void test_open_picks_backend_by_scheme(void **state)
+{
+	(void)state;
+	struct slashing_db *db = NULL;
+	struct err e = {0};
+	assert_int_equal(slashing_open("postgres://x", NULL, &db, &e), -ERR_USAGE);
+	assert_non_null(strstr(e.msg, "expected sqlite:PATH or mem:[NAME]"));
+	assert_int_equal(slashing_url_check("postgres://x", NULL, &e), -ERR_USAGE);
+	assert_int_equal(slashing_url_check("sqlite:/x.db", NULL, &e), 0);
+	assert_int_equal(slashing_url_check("mem:x", NULL, &e), -ERR_USAGE);
+	assert_int_equal(slashing_url_check("mem:x", &fx_opts, &e), 0);
+	assert_int_equal(slashing_open(NULL, NULL, &db, &e), -ERR_USAGE);
+	assert_int_equal(slashing_open("sqlite", NULL, &db, &e), -ERR_USAGE);
+	assert_int_equal(slashing_open("SQLITE:/x.db", NULL, &db, &e), -ERR_USAGE);
+	assert_int_equal(slashing_open("sqlite:", NULL, &db, &e), -ERR_USAGE);
+	assert_non_null(strstr(e.msg, "sqlite:PATH"));
+	/* a store that dies with the process only when asked for */
+	assert_int_equal(slashing_open("mem:x", NULL, &db, &e), -ERR_USAGE);
+	assert_non_null(strstr(e.msg, "mem:x keeps nothing across a restart"));
+	assert_int_equal(slashing_open("mem:", NULL, &db, &e), -ERR_USAGE);
+	assert_int_equal(slashing_open("sqlite::memory:", NULL, &db, &e), -ERR_USAGE);
+	assert_non_null(strstr(e.msg, "sqlite::memory: keeps nothing"));
+	assert_null(db);
+	char long_name[300];
+	memset(long_name, 'n', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	memcpy(long_name, "mem:", 4);
+	assert_int_equal(slashing_open(long_name, &fx_opts, &db, &e), -ERR_USAGE);
+	assert_int_equal(slashing_open("sqlite::memory:", &fx_opts, &db, &e), 0);
+	assert_int_equal(att(db, 1, 1, 2, 1), OK);
+	slashing_close(db);
+	/* the commands open with the caller's options too */
+	FILE *in = fmemopen((char *)"\n", 1, "r");
+	char *obuf = NULL;
+	size_t olen = 0;
+	FILE *out = open_memstream(&obuf, &olen);
+	assert_int_equal(slashing_cmd_evaluate("mem:cmd", NULL, GVR, in, out, &e),
+			 -ERR_USAGE);
+	assert_int_equal(slashing_cmd_evaluate("mem:cmd", &fx_opts, GVR, in, out,
+					       &e), 0);
+	fclose(in);
+	fclose(out);
+	free(obuf);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
+	/* Every backend gives these the same answers. */
+	const struct CMUnitTest on_every_backend[] = {
 		T(test_block_first_allowed_and_durable),
 		T(test_block_double_proposal_refused),
 		T(test_block_repeat_allowed_many_times),
@@ -735,19 +971,40 @@ int main(void)
 		T(test_disabled_validator_refused),
 		T(test_high_watermark),
 		T(test_watermark_repair_never_lowers),
-		cmocka_unit_test(test_reason_codes_distinct),
 		T(test_check_dispatches_signing_types),
 		T(test_prune_keeps_protection),
 		T(test_prune_folds_wide_pruned_vote_into_source_watermark),
 		T(test_prune_bounds_rows_per_validator),
-		T(test_corrupt_file_refused_at_open),
-		T(test_corrupt_page_refused_at_open),
-		T(test_not_our_database_refused),
-		T(test_locked_database_fails_closed),
 		T(test_concurrent_conflicting_votes_at_most_one),
+		T(test_two_handles_on_one_store_at_most_one_vote),
 		T(test_async_conflicting_votes_at_most_one),
 		T(test_async_refuses_non_slashable_type),
 		T(test_evaluate_command),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	const struct CMUnitTest sqlite_only[] = {
+		T(test_corrupt_file_refused_at_open),
+		T(test_corrupt_page_refused_at_open),
+		T(test_not_our_database_refused),
+		T(test_locked_database_fails_closed),
+	};
+	const struct CMUnitTest mem_only[] = {
+		T(test_mem_failed_batch_stores_nothing),
+		T(test_mem_failed_import_and_prune_change_nothing),
+		cmocka_unit_test(test_mem_private_store_dies_with_its_handle),
+	};
+	const struct CMUnitTest no_backend[] = {
+		cmocka_unit_test(test_reason_codes_distinct),
+		cmocka_unit_test(test_open_picks_backend_by_scheme),
+	};
+	int failed = cmocka_run_group_tests_name("on sqlite", on_every_backend,
+						 fx_on_sqlite, NULL);
+	failed += cmocka_run_group_tests_name("on mem", on_every_backend,
+					      fx_on_mem, NULL);
+	failed += cmocka_run_group_tests_name("sqlite only", sqlite_only,
+					      fx_on_sqlite, NULL);
+	failed += cmocka_run_group_tests_name("mem only", mem_only, fx_on_mem,
+					      NULL);
+	failed += cmocka_run_group_tests_name("no backend", no_backend, NULL,
+					      NULL);
+	return failed;
 }

@@ -9,7 +9,9 @@
  * twice: on the database that imported the files, and on a fresh database
  * that imported only the first one's export (export must carry the same
  * protection). Then strict validation (the message names the field, nothing
- * changes), atomicity, root binding, filters and the file commands.
+ * changes), atomicity, root binding, filters and the file commands. All of
+ * it runs once per backend (a cmocka group each), and the backends must
+ * export the very same files for the same history.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -184,10 +186,10 @@ static void run_checks(struct slashing_db *db, const struct scenario *sc,
 static struct slashing_db *fresh_db(struct fx *f, const char *name)
 {
 	char url[200];
-	snprintf(url, sizeof(url), "sqlite:%s/%s.db", f->dir, name);
+	fx_url(f, name, url, sizeof(url));
 	struct slashing_db *db = NULL;
 	struct err e = {0};
-	if (slashing_open(url, &db, &e) != 0)
+	if (slashing_open(url, &fx_opts, &db, &e) != 0)
 		fail_msg("open %s: %s", url, e.msg);
 	return db;
 }
@@ -466,43 +468,98 @@ static void test_cmd_import_export_files(void **state)
 	fclose(fp);
 	free(j);
 	struct err e = {0};
-	assert_int_equal(slashing_cmd_import(f->url, in, GVR_OTHER, &e), -ERR_INVALID);
+	assert_int_equal(slashing_cmd_import(f->url, &fx_opts, in, GVR_OTHER, &e), -ERR_INVALID);
 	assert_non_null(strstr(e.msg, in));
 	assert_non_null(strstr(e.msg, "genesis_validators_root"));
-	assert_int_equal(slashing_cmd_export(f->url, out, &e), -ERR_NOT_FOUND);
-	assert_int_equal(slashing_cmd_import(f->url, in, GVR, &e), 0);
-	assert_int_equal(slashing_cmd_export(f->url, out, &e), 0);
-	snprintf(url2, sizeof(url2), "sqlite:%s/second.db", f->dir);
-	assert_int_equal(slashing_cmd_import(url2, out, NULL, &e), 0);
+	assert_int_equal(slashing_cmd_export(f->url, &fx_opts, out, &e), -ERR_NOT_FOUND);
+	assert_int_equal(slashing_cmd_import(f->url, &fx_opts, in, GVR, &e), 0);
+	assert_int_equal(slashing_cmd_export(f->url, &fx_opts, out, &e), 0);
+	fx_url(f, "second", url2, sizeof(url2));
+	assert_int_equal(slashing_cmd_import(url2, &fx_opts, out, NULL, &e), 0);
 	char missing[200];
 	snprintf(missing, sizeof(missing), "%s/nope.json", f->dir);
-	assert_int_equal(slashing_cmd_import(url2, missing, NULL, &e), -ERR_IO);
+	assert_int_equal(slashing_cmd_import(url2, &fx_opts, missing, NULL, &e), -ERR_IO);
 	struct slashing_watermark w = {.has_slot = true, .slot = 50};
-	assert_int_equal(slashing_cmd_watermark_repair(url2, SLASHING_REPAIR_LOW, &w, &e), 0);
+	assert_int_equal(slashing_cmd_watermark_repair(url2, &fx_opts, SLASHING_REPAIR_LOW, &w, &e), 0);
 	w.slot = 1000;
 	w.has_epoch = true;
 	w.epoch = 9;
-	assert_int_equal(slashing_cmd_watermark_repair(url2, SLASHING_REPAIR_SET_HIGH, &w, &e), 0);
+	assert_int_equal(slashing_cmd_watermark_repair(url2, &fx_opts, SLASHING_REPAIR_SET_HIGH, &w, &e), 0);
 	struct slashing_db *db2 = NULL;
-	assert_int_equal(slashing_open(url2, &db2, &e), 0);
+	assert_int_equal(slashing_open(url2, &fx_opts, &db2, &e), 0);
 	assert_int_equal(blk(db2, 0, 10, 2), SLASHING_BELOW_LOW_WATERMARK);
 	assert_int_equal(blk(db2, 1, 50, 2), SLASHING_BELOW_LOW_WATERMARK);
 	assert_int_equal(blk(db2, 1, 1000, 2), SLASHING_AT_OR_ABOVE_HIGH_WATERMARK);
 	assert_int_equal(att(db2, 0, 8, 9, 2), SLASHING_AT_OR_ABOVE_HIGH_WATERMARK);
 	assert_int_equal(att(db2, 0, 1, 2, 1), SLASHING_OK);
 	slashing_close(db2);
-	assert_int_equal(slashing_cmd_watermark_repair(url2, SLASHING_REPAIR_REMOVE_HIGH, NULL, &e), 0);
-	assert_int_equal(slashing_open(url2, &db2, &e), 0);
+	assert_int_equal(slashing_cmd_watermark_repair(url2, &fx_opts, SLASHING_REPAIR_REMOVE_HIGH, NULL, &e), 0);
+	assert_int_equal(slashing_open(url2, &fx_opts, &db2, &e), 0);
 	assert_int_equal(att(db2, 0, 8, 9, 2), SLASHING_OK);
 	slashing_close(db2);
 	fx_open(f);
+}
+
+/* ---- the backends agree ------------------------------------------------------- */
+
+/* Exports db; fails the test on an error. */
+static char *export_all(struct slashing_db *db, const char *what)
+{
+	char *out = NULL;
+	struct err e = {0};
+	if (slashing_export(db, NULL, 0, &out, &e) != 0)
+		fail_msg("%s: export: %s", what, e.msg);
+	return out;
+}
+
+static void test_backends_export_the_same_files(void **state)
+{
+	/* Every scenario's imports, its checks (recorded when allowed), then
+	 * pruning and a watermark repair, on SQLite and on mem:: the two
+	 * exports are the same bytes at every step. */
+	struct fx *f = *state;
+	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
+		const struct scenario *sc = &scenarios[i];
+		struct slashing_db *db[2];
+		char url[200];
+		for (int k = 0; k < 2; k++) {
+			fx_backend = k ? FX_MEM : FX_SQLITE;
+			char name[48];
+			snprintf(name, sizeof(name), "same%zu", i);
+			fx_url(f, name, url, sizeof(url));
+			assert_int_equal(slashing_open(url, &fx_opts, &db[k], NULL), 0);
+			for (int m = 0; m < 4 && sc->imports[m]; m++)
+				import_ok(db[k], sc->imports[m]);
+		}
+		char *ex[2];
+		for (int step = 0; step < 3; step++) {
+			for (int k = 0; k < 2; k++) {
+				if (step == 1)
+					run_checks(db[k], sc, "on both backends");
+				struct slashing_watermark w = {true, 12, true, 3};
+				if (step == 2)
+					assert_int_equal(slashing_prune(db[k], 2, 4, NULL) |
+							 slashing_watermark_repair(db[k], &w, NULL),
+							 0);
+				ex[k] = export_all(db[k], sc->name);
+			}
+			if (strcmp(ex[0], ex[1]) != 0)
+				fail_msg("%s, step %d: sqlite exported\n%s\nmem exported\n%s",
+					 sc->name, step, ex[0], ex[1]);
+			free(ex[0]);
+			free(ex[1]);
+		}
+		slashing_close(db[0]);
+		slashing_close(db[1]);
+	}
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
+	/* Every backend gives these the same answers. */
+	const struct CMUnitTest on_every_backend[] = {
 		T(test_eip3076_scenarios),
 		T(test_wrong_gvr_import_fails),
 		T(test_malformed_files_refused_naming_field),
@@ -514,5 +571,14 @@ int main(void)
 		T(test_export_round_trip_after_prune_and_repair),
 		T(test_cmd_import_export_files),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	const struct CMUnitTest across_backends[] = {
+		T(test_backends_export_the_same_files),
+	};
+	int failed = cmocka_run_group_tests_name("on sqlite", on_every_backend,
+						 fx_on_sqlite, NULL);
+	failed += cmocka_run_group_tests_name("on mem", on_every_backend,
+					      fx_on_mem, NULL);
+	failed += cmocka_run_group_tests_name("across backends", across_backends,
+					      fx_on_sqlite, NULL);
+	return failed;
 }

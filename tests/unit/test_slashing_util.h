@@ -1,9 +1,11 @@
 /*
  * test_slashing_util.h: helpers shared by the slashing test files: a fresh
- * database per test in a temporary directory, pubkeys and roots made from
- * small integers (a root n is 32 bytes holding n big-endian in the last 8,
- * like Lighthouse's Hash256::from_low_u64_be in the EIP-3076 test
- * generator), and a tiny builder of interchange files.
+ * database per test on the backend the cmocka group picked (fx_on_sqlite:
+ * a file in a temporary directory; fx_on_mem: a mem: store named after
+ * that directory), pubkeys and roots made from small integers (a root n is
+ * 32 bytes holding n big-endian in the last 8, like Lighthouse's
+ * Hash256::from_low_u64_be in the EIP-3076 test generator), and a tiny
+ * builder of interchange files.
  */
 #ifndef TEST_SLASHING_UTIL_H
 #define TEST_SLASHING_UTIL_H
@@ -24,9 +26,40 @@ static const uint8_t GVR_OTHER[32] = {0x01};
 struct fx {
 	char dir[64];
 	char url[128];
-	char path[96];
+	char path[96]; /* the sqlite file (sqlite only) */
 	struct slashing_db *db;
 };
+
+/* The backend every fixture of the running group opens. */
+enum fx_backend { FX_SQLITE, FX_MEM };
+static enum fx_backend fx_backend;
+/* mem: stores are volatile: the tests say they know. */
+static const struct slashing_open_opts fx_opts = {.allow_volatile = true};
+
+static inline int fx_on_sqlite(void **state)
+{
+	(void)state;
+	fx_backend = FX_SQLITE;
+	return 0;
+}
+
+static inline int fx_on_mem(void **state)
+{
+	(void)state;
+	fx_backend = FX_MEM;
+	return 0;
+}
+
+/* The URL of a database called name belonging to f's test: a file in its
+ * directory, or a mem: store (kept until exit) named after it. */
+static inline void fx_url(const struct fx *f, const char *name, char *out,
+			  size_t n)
+{
+	if (fx_backend == FX_SQLITE)
+		snprintf(out, n, "sqlite:%s/%s.db", f->dir, name);
+	else
+		snprintf(out, n, "mem:%s/%s", f->dir, name);
+}
 
 static void pk_of(int n, uint8_t out[48])
 {
@@ -54,7 +87,7 @@ static int rm_one(const char *p, const struct stat *st, int flag,
 static void fx_open(struct fx *f)
 {
 	struct err e = {0};
-	if (slashing_open(f->url, &f->db, &e) != 0) {
+	if (slashing_open(f->url, &fx_opts, &f->db, &e) != 0) {
 		fprintf(stderr, "open %s: %s\n", f->url, e.msg);
 		abort();
 	}
@@ -67,7 +100,7 @@ static inline int fx_setup(void **state)
 	if (!f || !mkdtemp(f->dir))
 		return -1;
 	snprintf(f->path, sizeof(f->path), "%s/slashing.db", f->dir);
-	snprintf(f->url, sizeof(f->url), "sqlite:%s", f->path);
+	fx_url(f, "slashing", f->url, sizeof(f->url));
 	fx_open(f);
 	*state = f;
 	return 0;
@@ -187,6 +220,20 @@ static inline char *ic_json_g(const uint8_t gvr[32], const char *spec)
 	snprintf(out + n, cap - n, "]}");
 	free(copy);
 	return out;
+}
+
+/* Records held (every validator's); aborts on a database error. */
+static inline void fx_records(struct slashing_db *db, uint64_t *blocks,
+			      uint64_t *atts)
+{
+	struct slashing_usage u;
+	struct err e = {0};
+	if (slashing_usage(db, &u, &e) != 0 || !u.has_records) {
+		fprintf(stderr, "usage: %s\n", e.msg);
+		abort();
+	}
+	*blocks = u.blocks;
+	*atts = u.attestations;
 }
 
 static inline int import_g(struct slashing_db *db, const uint8_t gvr[32],

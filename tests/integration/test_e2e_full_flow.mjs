@@ -38,7 +38,10 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { fromHex, toHex, verify } from '../js/lib/bls.mjs';
-import { binRunner, freePort, sleep, until as untilDone } from '../js/lib/proc.mjs';
+import {
+  awsEnvOf, binRunner, freePort, makeKeystores as makeKeystoresIn, sleep, startSimAndStandins, testRun,
+  until as untilDone,
+} from '../js/lib/proc.mjs';
 import { makeClientCert, writeKnownClients } from '../js/lib/enclave.mjs';
 import { builders, epochIn, FORK } from '../js/lib/eth2.mjs';
 import { createAttestationConfig, verifyAttestationDocument } from '../standins/recipient.mjs';
@@ -56,23 +59,9 @@ const TABLE = 'nitro-keys-e2e';
 const CRED_LIFETIME_S = 14;
 const CRED_REFRESH_S = 9;
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ns-e2e-'));
-const children = new Set();
+const { tmp, children } = testRun('ns-e2e-');
 let failures = 0;
 let checks = 0;
-
-function cleanup() {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) { try { c.kill('SIGKILL'); } catch { /* gone */ } }
-  try {
-    for (const l of fs.readFileSync(path.join(tmp, 'host.log'), 'utf8').split('\n')) {
-      const m = /started pid=(\d+)/.exec(l);
-      if (m) try { process.kill(Number(m[1]), 'SIGKILL'); } catch { /* gone */ }
-    }
-  } catch { /* no log */ }
-  if (!process.env.NS_KEEP_TMP) fs.rmSync(tmp, { recursive: true, force: true });
-}
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(1));
 
 const elapsed = () => `${((Date.now() - T0) / 1000).toFixed(1)} s`;
 
@@ -118,28 +107,9 @@ const simDir = path.join(tmp, 'sim');
 const SIM_PCR0 = crypto.createHash('sha384').update('nitro-signer e2e enclave image').digest('hex');
 const OTHER_PCR0 = crypto.createHash('sha384').update('some other enclave image').digest('hex');
 let env;
-let standins;
 
 await step('stand-ins up; KMS keys pinned to the simulator PCR0 and to another PCR0', async () => {
-  fs.mkdirSync(simDir, { mode: 0o700 });
-  fs.writeFileSync(path.join(simDir, 'pcr0.hex'), SIM_PCR0 + '\n');
-  // The simulator's root CA (it signs the simulated attestation chain; KMS trusts it).
-  const o = spawnSync('openssl', ['req', '-x509', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:secp384r1',
-    '-nodes', '-keyout', path.join(simDir, 'root.key.pem'), '-out', path.join(simDir, 'root.pem'), '-days', '30',
-    '-subj', '/CN=nitro-signer e2e simulated root', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'],
-  { encoding: 'utf8' });
-  assert.equal(o.status, 0, o.stderr);
-  const envPath = path.join(tmp, 'standins.env');
-  standins = spawn(process.execPath, [path.join(SRC, 'tests/standins/start.mjs'), `--write-env=${envPath}`,
-    `--attestation-root=${path.join(simDir, 'root.pem')}`, '--stdin-lifeline'], { stdio: ['pipe', 'inherit', 'inherit'] });
-  children.add(standins);
-  for (let i = 0; i < 300 && !fs.existsSync(envPath); i++) await sleep(50);
-  assert.ok(fs.existsSync(envPath), 'stand-ins did not start');
-  env = {};
-  for (const line of fs.readFileSync(envPath, 'utf8').trim().split('\n')) {
-    const i = line.indexOf('=');
-    env[line.slice(0, i)] = line.slice(i + 1);
-  }
+  env = await startSimAndStandins({ src: SRC, tmp, simDir, pcr0: SIM_PCR0, name: 'e2e', children });
   // Short-lived role credentials, rotated by IMDS ahead of expiry as EC2 does,
   // so refreshes happen during the test.
   const r = await request(`${env.AWS_EC2_METADATA_SERVICE_ENDPOINT}/__admin/config`, { method: 'POST',
@@ -155,26 +125,14 @@ await step('stand-ins up; KMS keys pinned to the simulator PCR0 and to another P
   }
 });
 
-const awsEnv = () => ({ AWS_ENDPOINT_URL_KMS: env.AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL_DYNAMODB: env.AWS_ENDPOINT_URL_DYNAMODB,
-  AWS_REGION: env.AWS_REGION, AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY,
-  AWS_EC2_METADATA_DISABLED: 'true' });
+const awsEnv = () => awsEnvOf(env);
 
 // ---- 2. keys ----
 const pwFile = path.join(tmp, 'password.txt');
 fs.writeFileSync(pwFile, 'e2e keystore password\n', { mode: 0o600 });
 
 // n fast keystores in DIR, each with its password file NAME.txt; their pubkeys.
-function makeKeystores(dir, n) {
-  runOk('nitro-keys', ['keystore', 'generate', `--count=${n}`, `--out=${dir}`, `--keystore-password-file=${pwFile}`,
-    '--kdf=pbkdf2', '--work-factor=2']);
-  const pubkeys = [];
-  for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.json')).sort()) {
-    fs.copyFileSync(pwFile, path.join(dir, f.replace(/\.json$/, '.txt')));
-    pubkeys.push('0x' + JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')).pubkey);
-  }
-  assert.equal(pubkeys.length, n);
-  return pubkeys;
-}
+const makeKeystores = (dir, n) => makeKeystoresIn(runOk, dir, n, pwFile, 2);
 function upload(dir, keyArn, extra = []) {
   runOk('nitro-keys', ['kms', 'encrypt', `--key-id=${keyArn}`, `--signer-id=${SIGNER_ID}`, `--keystores-path=${dir}`,
     `--keystores-passwords-path=${dir}`, '--chain=mainnet', '--upload', `--table=${TABLE}`, ...extra], { env: awsEnv() });

@@ -31,7 +31,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fromHex, toHex, verify } from '../js/lib/bls.mjs';
-import { binRunner, freePort, sleep, until as untilDone } from '../js/lib/proc.mjs';
+import {
+  awsEnvOf, binRunner, freePort, makeKeystores as makeKeystoresIn, sleep, startSimAndStandins, testRun,
+  until as untilDone,
+} from '../js/lib/proc.mjs';
 import { builders, computeSigningRoot, DOMAIN, domainAt, epochIn, epochOfSlot, FORK, TYPES } from '../js/lib/eth2.mjs';
 import {
   alive, apiRequest, ControlConn, controlCall, controlJob, frame, imdsCredentials, makeClientCert, recordsFromItems,
@@ -56,23 +59,9 @@ const MAX_CONNS = 8;
 const RSS_LIMIT_KIB = 200 * 1024;
 const CONTROL_MAX_FRAME = 16 * 1024 * 1024;
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ns-attack-'));
-const children = new Set();
+const { tmp, children } = testRun('ns-attack-');
 let failures = 0;
 let passed = 0;
-
-function cleanup() {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) { try { c.kill('SIGKILL'); } catch { /* gone */ } }
-  try {
-    for (const l of fs.readFileSync(path.join(tmp, 'host.log'), 'utf8').split('\n')) {
-      const m = /started pid=(\d+)/.exec(l);
-      if (m) try { process.kill(Number(m[1]), 'SIGKILL'); } catch { /* gone */ }
-    }
-  } catch { /* no log */ }
-  if (!process.env.NS_KEEP_TMP) fs.rmSync(tmp, { recursive: true, force: true });
-}
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(1));
 process.on('unhandledRejection', (e) => { console.log(`FAIL unhandled rejection: ${e?.stack || e}`); process.exit(1); });
 // The whole test is bounded: a hang anywhere is a failure, not a stuck ctest.
 setTimeout(() => {
@@ -129,24 +118,7 @@ const SIM_PCR0 = crypto.createHash('sha384').update('nitro-signer attacker-test 
 let env;
 
 await step('setup: stand-ins up, KMS key pinned to the simulator PCR0', async () => {
-  fs.mkdirSync(simDir, { mode: 0o700 });
-  fs.writeFileSync(path.join(simDir, 'pcr0.hex'), SIM_PCR0 + '\n');
-  const o = spawnSync('openssl', ['req', '-x509', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:secp384r1',
-    '-nodes', '-keyout', path.join(simDir, 'root.key.pem'), '-out', path.join(simDir, 'root.pem'), '-days', '30',
-    '-subj', '/CN=nitro-signer attacker-test simulated root', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'],
-  { encoding: 'utf8', timeout: 20000 });
-  assert.equal(o.status, 0, o.stderr);
-  const envPath = path.join(tmp, 'standins.env');
-  const standins = spawn(process.execPath, [path.join(SRC, 'tests/standins/start.mjs'), `--write-env=${envPath}`,
-    `--attestation-root=${path.join(simDir, 'root.pem')}`, '--stdin-lifeline'], { stdio: ['pipe', 'inherit', 'inherit'] });
-  children.add(standins);
-  for (let i = 0; i < 300 && !fs.existsSync(envPath); i++) await sleep(50);
-  assert.ok(fs.existsSync(envPath), 'stand-ins did not start');
-  env = {};
-  for (const line of fs.readFileSync(envPath, 'utf8').trim().split('\n')) {
-    const i = line.indexOf('=');
-    env[line.slice(0, i)] = line.slice(i + 1);
-  }
+  env = await startSimAndStandins({ src: SRC, tmp, simDir, pcr0: SIM_PCR0, name: 'attacker-test', children });
   const pol = runOk('nitro-keys', ['kms', 'policy', `--pcr0=${SIM_PCR0}`, `--role-arn=${ROLE_ARN}`,
     `--key-admin-arn=${ADMIN_ARN}`, `--encrypt-arn=${OPERATOR_ARN}`, '--condition=pcr0']);
   const k = await plainRequest(`${env.AWS_ENDPOINT_URL_KMS}/__admin/create-key`, { method: 'POST',
@@ -155,24 +127,12 @@ await step('setup: stand-ins up, KMS key pinned to the simulator PCR0', async ()
   env.KEY_ARN = JSON.parse(k.body).Arn;
 }, { fatal: true });
 
-const awsEnv = () => ({ AWS_ENDPOINT_URL_KMS: env.AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL_DYNAMODB: env.AWS_ENDPOINT_URL_DYNAMODB,
-  AWS_REGION: env.AWS_REGION, AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY,
-  AWS_EC2_METADATA_DISABLED: 'true' });
+const awsEnv = () => awsEnvOf(env);
 
 // ---- keys: two for our signer, two for another signer under the same KMS key ----
 const pwFile = path.join(tmp, 'password.txt');
 fs.writeFileSync(pwFile, 'attacker test keystore password\n', { mode: 0o600 });
-function makeKeystores(dir, n) {
-  runOk('nitro-keys', ['keystore', 'generate', `--count=${n}`, `--out=${dir}`, `--keystore-password-file=${pwFile}`,
-    '--kdf=pbkdf2', '--work-factor=1']);
-  const pubkeys = [];
-  for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.json')).sort()) {
-    fs.copyFileSync(pwFile, path.join(dir, f.replace(/\.json$/, '.txt')));
-    pubkeys.push('0x' + JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')).pubkey);
-  }
-  assert.equal(pubkeys.length, n);
-  return pubkeys;
-}
+const makeKeystores = (dir, n) => makeKeystoresIn(runOk, dir, n, pwFile, 1);
 const ddb = () => new ddbSdk.DynamoDBClient({ region: env.AWS_REGION, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB,
   credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } });
 async function itemsOf(signer) {

@@ -1,9 +1,12 @@
 // proc.mjs: what the process-level integration tests (test_e2e_full_flow.mjs,
-// test_enclave_attacker.mjs) share to drive real binaries: a free 127.0.0.1
-// port, bounded polling, and running a built program.
+// test_enclave_attacker.mjs) share to drive real binaries: a run's temporary
+// directory and children, the simulator and the stand-ins, keystores, a free
+// 127.0.0.1 port, bounded polling, and running a built program.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -46,4 +49,69 @@ export function binRunner(bin, timeout = 60000) {
     return r;
   };
   return { run, runOk };
+}
+
+// One test run's temporary directory and child processes: on exit every child still running is
+// killed (and every enclave that nitro-host's log in tmp says it started), and the directory is
+// removed unless NS_KEEP_TMP is set.
+export function testRun(prefix) {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const children = new Set();
+  process.on('exit', () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) { try { c.kill('SIGKILL'); } catch { /* gone */ } }
+    try {
+      for (const l of fs.readFileSync(path.join(tmp, 'host.log'), 'utf8').split('\n')) {
+        const m = /started pid=(\d+)/.exec(l);
+        if (m) try { process.kill(Number(m[1]), 'SIGKILL'); } catch { /* gone */ }
+      }
+    } catch { /* no log */ }
+    if (!process.env.NS_KEEP_TMP) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(1));
+  return { tmp, children };
+}
+
+// The NSM simulator's directory (its PCR0 and a fresh root CA that signs the simulated attestation
+// chain) and the AWS stand-ins trusting that root; resolves the stand-ins' environment
+// (AWS_ENDPOINT_URL_KMS, ..._DYNAMODB, AWS_EC2_METADATA_SERVICE_ENDPOINT, credentials, region).
+export async function startSimAndStandins({ src, tmp, simDir, pcr0, name, children }) {
+  fs.mkdirSync(simDir, { mode: 0o700 });
+  fs.writeFileSync(path.join(simDir, 'pcr0.hex'), pcr0 + '\n');
+  const o = spawnSync('openssl', ['req', '-x509', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:secp384r1',
+    '-nodes', '-keyout', path.join(simDir, 'root.key.pem'), '-out', path.join(simDir, 'root.pem'), '-days', '30',
+    '-subj', `/CN=nitro-signer ${name} simulated root`, '-addext', 'keyUsage=critical,keyCertSign,cRLSign'],
+  { encoding: 'utf8', timeout: 20000 });
+  assert.equal(o.status, 0, o.stderr);
+  const envPath = path.join(tmp, 'standins.env');
+  const standins = spawn(process.execPath, [path.join(src, 'tests/standins/start.mjs'), `--write-env=${envPath}`,
+    `--attestation-root=${path.join(simDir, 'root.pem')}`, '--stdin-lifeline'], { stdio: ['pipe', 'inherit', 'inherit'] });
+  children.add(standins);
+  for (let i = 0; i < 300 && !fs.existsSync(envPath); i++) await sleep(50);
+  assert.ok(fs.existsSync(envPath), 'stand-ins did not start');
+  const env = {};
+  for (const line of fs.readFileSync(envPath, 'utf8').trim().split('\n')) {
+    const i = line.indexOf('=');
+    env[line.slice(0, i)] = line.slice(i + 1);
+  }
+  return env;
+}
+
+// What nitro-keys needs to reach the stand-ins (and nothing of IMDS).
+export const awsEnvOf = (env) => ({ AWS_ENDPOINT_URL_KMS: env.AWS_ENDPOINT_URL_KMS,
+  AWS_ENDPOINT_URL_DYNAMODB: env.AWS_ENDPOINT_URL_DYNAMODB, AWS_REGION: env.AWS_REGION,
+  AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY,
+  AWS_EC2_METADATA_DISABLED: 'true' });
+
+// n fast keystores in dir (nitro-keys keystore generate, pbkdf2), each with its password file
+// NAME.txt; their pubkeys, sorted by file name.
+export function makeKeystores(runOk, dir, n, pwFile, workFactor) {
+  runOk('nitro-keys', ['keystore', 'generate', `--count=${n}`, `--out=${dir}`, `--keystore-password-file=${pwFile}`,
+    '--kdf=pbkdf2', `--work-factor=${workFactor}`]);
+  const pubkeys = [];
+  for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.json')).sort()) {
+    fs.copyFileSync(pwFile, path.join(dir, f.replace(/\.json$/, '.txt')));
+    pubkeys.push('0x' + JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')).pubkey);
+  }
+  assert.equal(pubkeys.length, n);
+  return pubkeys;
 }

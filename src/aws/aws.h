@@ -3,7 +3,6 @@
  * written against the wire formats and nothing else (no AWS SDK).
  *
  *   sigv4.c      AWS Signature Version 4 (header and query signing)
- *   b64.c        strict base64 (KMS binary fields)
  *   json.c       AWS JSON responses and error shapes (__type, message)
  *   endpoint.c   region and endpoint resolution (AWS_REGION, AWS_ENDPOINT_URL*)
  *   creds.c      credentials: environment, IMDSv2, pushed (control channel)
@@ -30,20 +29,6 @@
 #include <time.h>
 
 #include "core/core.h"
-
-/* ---- base64 (standard alphabet, padded, strict) ----------------------- */
-
-/* malloc'd, NUL-terminated; NULL on allocation failure. */
-char *aws_b64_encode(const uint8_t *in, size_t len);
-/* Refuses whitespace, missing padding and non-canonical trailing bits. */
-int aws_b64_decode(const char *s, uint8_t **out, size_t *out_len,
-		   struct err *e, const char *field);
-/* Same, into secure memory (KMS plaintext, data keys). */
-int aws_b64_decode_secret(const char *s, struct secret **out, struct err *e,
-			  const char *field);
-/* Base64 of a secret, into a NUL-terminated secret. */
-int aws_b64_encode_secret(const uint8_t *in, size_t len, struct secret **out,
-			  struct err *e);
 
 /* ---- credentials ------------------------------------------------------ */
 

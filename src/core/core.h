@@ -113,6 +113,22 @@ void hex_encode(const uint8_t *in, size_t len, char *out);
 /* Decimal uint64: digits only, no sign, no leading zeros except "0", no overflow. */
 int dec_parse_u64(const char *s, uint64_t *out, struct err *e,
 		  const char *field);
+/*
+ * Standard base64 (RFC 4648 section 4, padded), as KMS and DynamoDB carry
+ * binary fields and the control channel carries blobs. Decoding is strict:
+ * whitespace, missing padding and non-canonical trailing bits are refused
+ * with "<field>: ..." messages.
+ */
+/* malloc'd, NUL-terminated; NULL on allocation failure. */
+char *b64_encode(const uint8_t *in, size_t len);
+int b64_decode(const char *s, uint8_t **out, size_t *out_len, struct err *e,
+	       const char *field);
+/* Same, into secure memory (KMS plaintext, data keys). */
+int b64_decode_secret(const char *s, struct secret **out, struct err *e,
+		      const char *field);
+/* Base64 of a secret, into a NUL-terminated secret. */
+int b64_encode_secret(const uint8_t *in, size_t len, struct secret **out,
+		      struct err *e);
 
 /* ---- cursor: the one reader of untrusted bytes ----------------------- */
 

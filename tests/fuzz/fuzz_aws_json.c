@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t *out = NULL;
 		size_t n = 0;
 		if (json_is_string(v) &&
-		    aws_b64_decode(json_string_value(v), &out, &n, NULL, "f") == 0)
+		    b64_decode(json_string_value(v), &out, &n, NULL, "f") == 0)
 			free(out);
 		json_decref(obj);
 	}
@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int64_t t;
 	(void)aws_parse_iso8601(s, &t);
 	struct secret *sec = NULL;
-	if (aws_b64_decode_secret(s, &sec, NULL, "f") == 0)
+	if (b64_decode_secret(s, &sec, NULL, "f") == 0)
 		secret_free(sec);
 	free(s);
 	return 0;

@@ -1,4 +1,4 @@
-/* test_core.c: strict hex/decimal parsing, the cursor, the secure allocator, files. */
+/* test_core.c: strict hex/decimal/base64 parsing, the cursor, the secure allocator, files. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -184,6 +184,47 @@ static void test_err_prefix_keeps_message(void **state)
 	assert_string_equal(err_code_name(-ERR_REFUSED), "refused");
 }
 
+static void test_b64_round_trip_and_strictness(void **state)
+{
+	uint8_t *out;
+	size_t n;
+	assert_int_equal(b64_decode("Zm9vYmFy", &out, &n, NULL, "f"), 0);
+	assert_int_equal(n, 6);
+	assert_memory_equal(out, "foobar", 6);
+	free(out);
+	assert_int_equal(b64_decode("Zm9vYg==", &out, &n, NULL, "f"), 0);
+	assert_int_equal(n, 4);
+	free(out);
+	char *s = b64_encode((const uint8_t *)"foob", 4);
+	assert_string_equal(s, "Zm9vYg==");
+	free(s);
+	struct err e = {0};
+	assert_int_equal(b64_decode("Zm9vYg", &out, &n, &e, "Blob"), -ERR_INVALID);
+	assert_non_null(strstr(e.msg, "Blob"));
+	assert_int_equal(b64_decode("Zm9vYh==", &out, &n, NULL, "f"), -ERR_INVALID);
+	assert_int_equal(b64_decode("Zm9v Yg==", &out, &n, NULL, "f"), -ERR_INVALID);
+	assert_int_equal(b64_decode("Zm=vYg==", &out, &n, NULL, "f"), -ERR_INVALID);
+}
+
+static void test_b64_secret_round_trip_and_strictness(void **state)
+{
+	struct secret *enc, *dec;
+	assert_int_equal(b64_encode_secret((const uint8_t *)"foob", 4, &enc, NULL), 0);
+	assert_int_equal(enc->len, 8);
+	assert_string_equal((const char *)enc->bytes, "Zm9vYg==");
+	assert_int_equal(b64_decode_secret((const char *)enc->bytes, &dec, NULL, "f"), 0);
+	assert_int_equal(dec->len, 4);
+	assert_memory_equal(dec->bytes, "foob", 4);
+	secret_free(enc);
+	secret_free(dec);
+	struct err e = {0};
+	assert_int_equal(b64_decode_secret("Zm9vYh==", &dec, &e, "Plaintext"),
+			 -ERR_INVALID);
+	assert_null(dec);
+	assert_non_null(strstr(e.msg, "Plaintext"));
+	assert_int_equal(b64_decode_secret(NULL, &dec, NULL, "f"), -ERR_INVALID);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -192,6 +233,8 @@ int main(void)
 		cmocka_unit_test(test_hex_alloc_limits),
 		cmocka_unit_test(test_hex_encode_lower_case),
 		cmocka_unit_test(test_decimal_u64_strict),
+		cmocka_unit_test(test_b64_round_trip_and_strictness),
+		cmocka_unit_test(test_b64_secret_round_trip_and_strictness),
 		cmocka_unit_test(test_cursor_refuses_short_reads),
 		cmocka_unit_test(test_secret_wiped_and_reused),
 		cmocka_unit_test(test_freed_secret_memory_reads_zero),

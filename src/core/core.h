@@ -16,6 +16,14 @@
 
 #define NS_VERSION "0.1.0"
 
+/*
+ * On a function whose result is an error code or an owned pointer: a caller
+ * that drops it fails the build (-Werror=unused-result). A (void) cast does
+ * not silence it in gcc; where ignoring a result is right, test it in an
+ * if and say why in a comment.
+ */
+#define NS_MUST_CHECK __attribute__((warn_unused_result))
+
 /* ---- errors --------------------------------------------------------- */
 
 enum err_code {
@@ -81,12 +89,15 @@ struct secret {
 };
 
 void secret_init(void);
+NS_MUST_CHECK
 struct secret *secret_new(size_t len);
+NS_MUST_CHECK
 struct secret *secret_from(const void *src, size_t len);
 /* Shrink the logical length (capacity unchanged; the tail is wiped). */
 void secret_truncate(struct secret *s, size_t len);
 void secret_free(struct secret *s);
 /* Reads a whole file into a secret, stripping one trailing "\n" or "\r\n". */
+NS_MUST_CHECK
 int secret_read_file(const char *path, struct secret **out, struct err *e);
 /* Secret buffers released so far (for tests: proves wipes happen). */
 uint64_t secret_stats_live(void);
@@ -103,14 +114,17 @@ void secret_set_free_hook(void (*hook)(const uint8_t *bytes, size_t cap));
  * Strict hex: `0x` prefix required when want_prefix, lower or upper case,
  * exact length `len` bytes. No spaces, no odd digits, no padding.
  */
+NS_MUST_CHECK
 int hex_decode_exact(const char *s, uint8_t *out, size_t len, struct err *e,
 		     const char *field);
 /* Variable length hex with 0x prefix; *out malloc'd. max_len bytes. */
+NS_MUST_CHECK
 int hex_decode_alloc(const char *s, size_t max_len, uint8_t **out,
 		     size_t *out_len, struct err *e, const char *field);
 /* Lower-case, with "0x"; out must hold 2 + 2*len + 1 bytes. */
 void hex_encode(const uint8_t *in, size_t len, char *out);
 /* Decimal uint64: digits only, no sign, no leading zeros except "0", no overflow. */
+NS_MUST_CHECK
 int dec_parse_u64(const char *s, uint64_t *out, struct err *e,
 		  const char *field);
 /*
@@ -120,13 +134,17 @@ int dec_parse_u64(const char *s, uint64_t *out, struct err *e,
  * with "<field>: ..." messages.
  */
 /* malloc'd, NUL-terminated; NULL on allocation failure. */
+NS_MUST_CHECK
 char *b64_encode(const uint8_t *in, size_t len);
+NS_MUST_CHECK
 int b64_decode(const char *s, uint8_t **out, size_t *out_len, struct err *e,
 	       const char *field);
 /* Same, into secure memory (KMS plaintext, data keys). */
+NS_MUST_CHECK
 int b64_decode_secret(const char *s, struct secret **out, struct err *e,
 		      const char *field);
 /* Base64 of a secret, into a NUL-terminated secret. */
+NS_MUST_CHECK
 int b64_encode_secret(const uint8_t *in, size_t len, struct secret **out,
 		      struct err *e);
 
@@ -142,17 +160,23 @@ static inline struct cursor cursor_init(const void *p, size_t n)
 	struct cursor c = {(const uint8_t *)p, n};
 	return c;
 }
+NS_MUST_CHECK
 int cursor_take(struct cursor *c, size_t n, const uint8_t **out);
+NS_MUST_CHECK
 int cursor_u8(struct cursor *c, uint8_t *out);
+NS_MUST_CHECK
 int cursor_u32be(struct cursor *c, uint32_t *out);
+NS_MUST_CHECK
 int cursor_u64le(struct cursor *c, uint64_t *out);
 
 /* ---- files ---------------------------------------------------------- */
 
 /* Reads a whole file (max_len cap) into a NUL-terminated malloc'd buffer. */
+NS_MUST_CHECK
 int file_read_all(const char *path, size_t max_len, char **out, size_t *len,
 		  struct err *e);
 /* Writes atomically: temp file in the same directory, fsync, rename. */
+NS_MUST_CHECK
 int file_write_atomic(const char *path, const void *data, size_t len,
 		      int mode, struct err *e);
 
@@ -164,6 +188,7 @@ struct json_t;
  * refused. On failure: -ERR_INVALID and "<what>: invalid JSON at line L
  * column C: <jansson's reason>" (no prefix when what is NULL).
  */
+NS_MUST_CHECK
 int json_parse_strict(const char *text, size_t len, const char *what,
 		      struct json_t **out, struct err *e);
 /*
@@ -174,6 +199,7 @@ int json_parse_strict(const char *text, size_t len, const char *what,
  * many tiny values costs jansson about 50 times its text, so a size cap
  * alone does not bound memory. max_bytes 0 means no budget.
  */
+NS_MUST_CHECK
 int json_parse_bounded(const char *text, size_t len, const char *what,
 		       size_t max_bytes, struct json_t **out, struct err *e);
 
@@ -183,6 +209,7 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
 
 void log_setup(enum log_level level, enum log_format format);
+NS_MUST_CHECK
 int log_parse_level(const char *s, enum log_level *out);
 /* Plain message; never pass secrets. Thread-safe, one line per call. */
 void log_msg(enum log_level level, const char *fmt, ...)
@@ -249,6 +276,7 @@ struct args {
  * CMD", "--x: expected a value", "unexpected argument 'y'"); `--` ends the
  * flags; --help/-h stop at once with out->help set. Values point into argv.
  */
+NS_MUST_CHECK
 int args_parse(const struct args_spec *spec, int argc, char **argv,
 	       struct args *out, struct err *e);
 /* The value of flag `id`, or NULL when it was not given. */

@@ -2,9 +2,10 @@
  * core.h: the public header of the core module.
  *
  * Everything else stands on this: one error convention (struct err + TRY), the
- * secure allocator for secret bytes (struct secret), strict hex/decimal
- * parsing, the bounds-checked reader of untrusted bytes (struct cursor), file
- * helpers and logging. Nothing here knows about Ethereum, sockets or AWS.
+ * secure allocator for secret bytes (struct secret), strict hex/decimal/base64
+ * parsing, the bounds-checked reader of untrusted bytes (struct cursor) and
+ * its bounded writer (struct buf), file helpers and logging. Nothing here
+ * knows about Ethereum, sockets or AWS.
  */
 #ifndef NS_CORE_H
 #define NS_CORE_H
@@ -168,6 +169,36 @@ NS_MUST_CHECK
 int cursor_u32be(struct cursor *c, uint32_t *out);
 NS_MUST_CHECK
 int cursor_u64le(struct cursor *c, uint64_t *out);
+
+/* ---- buf: the one writer of bytes ------------------------------------ */
+
+struct buf {
+	uint8_t *p;
+	size_t len;
+	size_t cap;
+	size_t max;  /* never grows past this many bytes */
+	bool wipe;   /* holds secrets: cleansed before release or reuse */
+	bool fixed;  /* the caller's memory: never grows, never freed */
+};
+
+/* An empty heap buffer growing on demand up to max bytes. */
+void buf_init(struct buf *b, size_t max, bool wipe);
+/* Writes into mem[0..cap): for output of a known size (a struct secret). */
+void buf_init_fixed(struct buf *b, void *mem, size_t cap);
+/* Room for n more bytes: -ERR_TOO_LARGE past max, -ERR_NOMEM. */
+NS_MUST_CHECK
+int buf_reserve(struct buf *b, size_t n);
+/* Each appends all or nothing, with buf_reserve's errors. */
+NS_MUST_CHECK
+int buf_append(struct buf *b, const void *p, size_t n);
+NS_MUST_CHECK
+int buf_u8(struct buf *b, uint8_t v);
+NS_MUST_CHECK
+int buf_u32be(struct buf *b, uint32_t v);
+/* Empties the buffer (wiping its bytes if b->wipe), keeping its memory. */
+void buf_clear(struct buf *b);
+/* Wipes (if b->wipe) and releases the memory; b stays usable, empty. */
+void buf_free(struct buf *b);
 
 /* ---- files ---------------------------------------------------------- */
 

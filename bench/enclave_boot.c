@@ -115,8 +115,8 @@ static json_t *envelope_record(size_t n, int part)
 			      strlen(aad), pt->bytes, pt->len, &sealed,
 			      &sealed_len, &e) < 0)
 		die("seal", &e);
-	char *wrapped = aws_b64_encode(dk.blob, dk.blob_len);
-	char *ct = aws_b64_encode(sealed, sealed_len);
+	char *wrapped = b64_encode(dk.blob, dk.blob_len);
+	char *ct = b64_encode(sealed, sealed_len);
 	json_t *rec = json_pack("{s:s,s:s,s:s,s:s,s:o}", "pubkey", id, "kind",
 				"envelope", "wrapped_data_key_b64", wrapped,
 				"envelope_ciphertext_b64", ct, "pubkeys",
@@ -163,8 +163,8 @@ static json_t *sample_records(size_t n, const struct keystore_params *kp,
 			*one_decrypt_us = now_us() - t;
 			bls_key_free(back);
 		}
-		char *ks64 = aws_b64_encode((const uint8_t *)ks, strlen(ks));
-		char *pw64 = aws_b64_encode((const uint8_t *)pw, strlen(pw));
+		char *ks64 = b64_encode((const uint8_t *)ks, strlen(ks));
+		char *pw64 = b64_encode((const uint8_t *)pw, strlen(pw));
 		json_t *o = json_pack("{s:s,s:s,s:s}", "keystore_b64", ks64,
 				      "password_b64", pw64, "mnemonic_b64", "");
 		char *plain = json_dumps(o, JSON_COMPACT);
@@ -176,7 +176,7 @@ static json_t *sample_records(size_t n, const struct keystore_params *kp,
 				    &blob, &blob_len, &e) < 0)
 			die("Encrypt", &e);
 		json_decref(ctx);
-		char *b64 = aws_b64_encode(blob, blob_len);
+		char *b64 = b64_encode(blob, blob_len);
 		char hex[2 + 96 + 1];
 		hex_encode(k->pubkey, 48, hex);
 		json_array_append_new(recs, json_pack("{s:s,s:s,s:s,s:s}", "pubkey",

@@ -3,7 +3,6 @@
  * written against the wire formats and nothing else (no AWS SDK).
  *
  *   sigv4.c      AWS Signature Version 4 (header and query signing)
- *   b64.c        strict base64 (KMS binary fields)
  *   json.c       AWS JSON responses and error shapes (__type, message)
  *   endpoint.c   region and endpoint resolution (AWS_REGION, AWS_ENDPOINT_URL*)
  *   creds.c      credentials: environment, IMDSv2, pushed (control channel)
@@ -31,20 +30,6 @@
 
 #include "core/core.h"
 
-/* ---- base64 (standard alphabet, padded, strict) ----------------------- */
-
-/* malloc'd, NUL-terminated; NULL on allocation failure. */
-char *aws_b64_encode(const uint8_t *in, size_t len);
-/* Refuses whitespace, missing padding and non-canonical trailing bits. */
-int aws_b64_decode(const char *s, uint8_t **out, size_t *out_len,
-		   struct err *e, const char *field);
-/* Same, into secure memory (KMS plaintext, data keys). */
-int aws_b64_decode_secret(const char *s, struct secret **out, struct err *e,
-			  const char *field);
-/* Base64 of a secret, into a NUL-terminated secret. */
-int aws_b64_encode_secret(const uint8_t *in, size_t len, struct secret **out,
-			  struct err *e);
-
 /* ---- credentials ------------------------------------------------------ */
 
 #define AWS_AKID_MAX 128
@@ -57,6 +42,7 @@ struct aws_creds {
 };
 
 void aws_creds_clear(struct aws_creds *c);
+NS_MUST_CHECK
 int aws_creds_copy(struct aws_creds *dst, const struct aws_creds *src,
 		   struct err *e);
 
@@ -65,17 +51,21 @@ enum aws_creds_kind { AWS_CREDS_ENV, AWS_CREDS_IMDS, AWS_CREDS_PUSHED };
 struct aws_creds_provider;
 
 /* AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (optional). */
+NS_MUST_CHECK
 struct aws_creds_provider *aws_creds_env_new(struct err *e);
 /*
  * IMDSv2 on `endpoint` (NULL: AWS_EC2_METADATA_SERVICE_ENDPOINT, else
  * http://169.254.169.254): token PUT with a TTL, the role name, the role's
  * credentials; re-read `refresh_before` seconds before Expiration.
  */
+NS_MUST_CHECK
 struct aws_creds_provider *aws_creds_imds_new(const char *endpoint,
 					      struct err *e);
 /* Credentials handed over by the host (enclave control channel). */
+NS_MUST_CHECK
 struct aws_creds_provider *aws_creds_pushed_new(struct err *e);
 /* Environment when AWS_ACCESS_KEY_ID is set, IMDSv2 otherwise. */
+NS_MUST_CHECK
 struct aws_creds_provider *aws_creds_default_new(struct err *e);
 void aws_creds_provider_free(struct aws_creds_provider *p);
 enum aws_creds_kind aws_creds_provider_kind(const struct aws_creds_provider *p);
@@ -90,23 +80,28 @@ void aws_creds_set_clock(struct aws_creds_provider *p, time_t (*now)(void));
  * credentials when stale; fails with a clear message when none are
  * available or they have expired.
  */
+NS_MUST_CHECK
 int aws_creds_get(struct aws_creds_provider *p, struct aws_creds *out,
 		  struct err *e);
 /* The service refused the credentials as expired: re-read before next use. */
 void aws_creds_invalidate(struct aws_creds_provider *p);
 /* Replaces pushed credentials (copied). */
+NS_MUST_CHECK
 int aws_creds_push(struct aws_creds_provider *p, const struct aws_creds *c,
 		   struct err *e);
 /*
  * Pushed credentials in the IMDS/STS JSON shape: AccessKeyId,
  * SecretAccessKey, Token (or SessionToken), Expiration (ISO-8601, optional).
  */
+NS_MUST_CHECK
 int aws_creds_push_json(struct aws_creds_provider *p, const json_t *obj,
 			struct err *e);
 /* The credentials JSON shape above, parsed (shared by IMDS and push). */
+NS_MUST_CHECK
 int aws_creds_from_json(const json_t *obj, struct aws_creds *out,
 			struct err *e);
 /* "2025-09-09T23:59:41Z" -> unix seconds (UTC, strict). */
+NS_MUST_CHECK
 int aws_parse_iso8601(const char *s, int64_t *out);
 
 /* ---- SigV4 ------------------------------------------------------------ */
@@ -151,6 +146,7 @@ struct aws_sigv4_result {
 	char *query;
 };
 
+NS_MUST_CHECK
 int aws_sigv4_sign(const struct aws_sigv4_request *r,
 		   const struct aws_sigv4_params *p,
 		   struct aws_sigv4_result *out, struct err *e);
@@ -168,6 +164,7 @@ struct aws_error_info {
 };
 
 /* A response body must be one JSON object (size-capped); *out owned. */
+NS_MUST_CHECK
 int aws_json_parse_object(const char *body, size_t len, json_t **out,
 			  struct err *e);
 /*
@@ -175,6 +172,7 @@ int aws_json_parse_object(const char *body, size_t len, json_t **out,
  * body had a usable __type; fills "Unknown"/"" otherwise and returns
  * -ERR_INVALID, so callers always have something to print.
  */
+NS_MUST_CHECK
 int aws_json_error_parse(const char *body, size_t len,
 			 struct aws_error_info *out);
 /* True for the error types and statuses AWS tells clients to retry. */
@@ -186,11 +184,13 @@ enum aws_service { AWS_SVC_KMS, AWS_SVC_DYNAMODB, AWS_SVC_COUNT };
 
 const char *aws_service_name(enum aws_service s); /* "kms", "dynamodb" */
 /* --region, else AWS_REGION, else AWS_DEFAULT_REGION; refuses a malformed one. */
+NS_MUST_CHECK
 int aws_region_resolve(const char *flag, char *out, size_t cap, struct err *e);
 /*
  * flag, else AWS_ENDPOINT_URL_<SERVICE>, else AWS_ENDPOINT_URL, else
  * https://<service>.<region>.<partition suffix>. Only http(s) URLs.
  */
+NS_MUST_CHECK
 int aws_endpoint_resolve(enum aws_service s, const char *region,
 			 const char *flag, char *out, size_t cap,
 			 struct err *e);
@@ -224,6 +224,7 @@ struct aws_client_opts {
 
 struct aws_client;
 
+NS_MUST_CHECK
 struct aws_client *aws_client_new(const struct aws_client_opts *o,
 				  struct err *e);
 void aws_client_free(struct aws_client *c);
@@ -239,6 +240,7 @@ const char *aws_client_endpoint(const struct aws_client *c,
  * for missing resources, ERR_UNAVAILABLE for throttling/5xx/transport after
  * the last attempt, ERR_INVALID for other client errors.
  */
+NS_MUST_CHECK
 int aws_client_call(struct aws_client *c, enum aws_service svc,
 		    const char *op, const json_t *req, json_t **resp,
 		    struct err *e);
@@ -273,11 +275,13 @@ struct aws_kms_plain {
 };
 void aws_kms_plain_clear(struct aws_kms_plain *p);
 
+NS_MUST_CHECK
 int aws_kms_encrypt(struct aws_client *c, const char *key_id,
 		    const uint8_t *plaintext, size_t len,
 		    const json_t *encryption_context, uint8_t **blob,
 		    size_t *blob_len, struct err *e);
 /* key_id may be NULL (symmetric keys carry it in the blob). */
+NS_MUST_CHECK
 int aws_kms_decrypt(struct aws_client *c, const char *key_id,
 		    const uint8_t *blob, size_t blob_len,
 		    const json_t *encryption_context,
@@ -291,6 +295,7 @@ struct aws_kms_data_key {
 };
 void aws_kms_data_key_clear(struct aws_kms_data_key *k);
 /* key_spec "AES_256" or "AES_128". */
+NS_MUST_CHECK
 int aws_kms_generate_data_key(struct aws_client *c, const char *key_id,
 			      const char *key_spec,
 			      const json_t *encryption_context,
@@ -306,12 +311,14 @@ struct aws_kms_data_key_pair {
 };
 void aws_kms_data_key_pair_clear(struct aws_kms_data_key_pair *k);
 /* spec "RSA_2048", "ECC_NIST_P256", ... */
+NS_MUST_CHECK
 int aws_kms_generate_data_key_pair(struct aws_client *c, const char *key_id,
 				   const char *spec,
 				   const struct aws_kms_recipient *recipient,
 				   struct aws_kms_data_key_pair *out,
 				   struct err *e);
 /* 1..1024 bytes. */
+NS_MUST_CHECK
 int aws_kms_generate_random(struct aws_client *c, size_t n,
 			    const struct aws_kms_recipient *recipient,
 			    struct aws_kms_plain *out, struct err *e);
@@ -324,6 +331,7 @@ struct aws_kms_key_info {
 	char key_spec[32];
 	bool enabled;
 };
+NS_MUST_CHECK
 int aws_kms_describe_key(struct aws_client *c, const char *key_id,
 			 struct aws_kms_key_info *out, struct err *e);
 
@@ -337,18 +345,22 @@ struct aws_ddb_expr {
 };
 
 /* *item is NULL when there is none. */
+NS_MUST_CHECK
 int aws_ddb_get_item(struct aws_client *c, const char *table,
 		     const json_t *key, bool consistent, json_t **item,
 		     struct err *e);
 /* -ERR_REFUSED when the condition failed. */
+NS_MUST_CHECK
 int aws_ddb_put_item(struct aws_client *c, const char *table,
 		     const json_t *item, const struct aws_ddb_expr *cond,
 		     struct err *e);
 /* update: the UpdateExpression and its placeholders; cond may be NULL.
  * *attrs (optional) receives ALL_NEW attributes. */
+NS_MUST_CHECK
 int aws_ddb_update_item(struct aws_client *c, const char *table,
 			const json_t *key, const struct aws_ddb_expr *update,
 			const char *condition, json_t **attrs, struct err *e);
+NS_MUST_CHECK
 int aws_ddb_delete_item(struct aws_client *c, const char *table,
 			const json_t *key, const struct aws_ddb_expr *cond,
 			struct err *e);
@@ -363,10 +375,12 @@ struct aws_ddb_query {
 	size_t max_items;       /* 0 = no cap (query_all) */
 };
 /* One page; *last_key is NULL at the end. start may be NULL. */
+NS_MUST_CHECK
 int aws_ddb_query_page(struct aws_client *c, const struct aws_ddb_query *q,
 		       const json_t *start, json_t **items, json_t **last_key,
 		       struct err *e);
 /* Every page, following LastEvaluatedKey; *items is an array. */
+NS_MUST_CHECK
 int aws_ddb_query_all(struct aws_client *c, const struct aws_ddb_query *q,
 		      json_t **items, unsigned *pages, struct err *e);
 
@@ -376,6 +390,7 @@ int aws_ddb_query_all(struct aws_client *c, const struct aws_ddb_query *q,
  * retried with backoff (bounded). Requests still unprocessed at the end are
  * returned in *failed (an array, empty on full success) and the call fails.
  */
+NS_MUST_CHECK
 int aws_ddb_batch_write(struct aws_client *c, const char *table,
 			const json_t *requests, json_t **failed,
 			struct err *e);
@@ -388,14 +403,17 @@ struct aws_ddb_table_info {
 	char range_type[4];
 	uint64_t item_count;
 };
+NS_MUST_CHECK
 int aws_ddb_describe_table(struct aws_client *c, const char *table,
 			   struct aws_ddb_table_info *out, struct err *e);
 /* PAY_PER_REQUEST; range_key may be NULL. Types "S", "N", "B". */
+NS_MUST_CHECK
 int aws_ddb_create_table(struct aws_client *c, const char *table,
 			 const char *hash_key, const char *hash_type,
 			 const char *range_key, const char *range_type,
 			 struct err *e);
 /* Polls DescribeTable until ACTIVE (bounded by timeout_ms). */
+NS_MUST_CHECK
 int aws_ddb_wait_active(struct aws_client *c, const char *table,
 			long timeout_ms, struct err *e);
 
@@ -404,9 +422,11 @@ int aws_ddb_wait_active(struct aws_client *c, const char *table,
 #define AWS_ENVELOPE_NONCE 12
 #define AWS_ENVELOPE_TAG 16
 /* out = nonce || ciphertext || tag (malloc'd); aad binds the context. */
+NS_MUST_CHECK
 int aws_envelope_seal(const struct secret *key, const uint8_t *aad,
 		      size_t aad_len, const uint8_t *pt, size_t pt_len,
 		      uint8_t **out, size_t *out_len, struct err *e);
+NS_MUST_CHECK
 int aws_envelope_open(const struct secret *key, const uint8_t *aad,
 		      size_t aad_len, const uint8_t *in, size_t in_len,
 		      struct secret **pt, struct err *e);
@@ -422,6 +442,7 @@ int aws_envelope_open(const struct secret *key, const uint8_t *aad,
 #define AWS_BUNDLE_ENTRY 80
 /* From count entries of AWS_BUNDLE_ENTRY bytes; NULL when secure memory
  * runs out. */
+NS_MUST_CHECK
 struct secret *aws_bundle_plaintext(const uint8_t *entries, size_t count);
 
 /*
@@ -451,6 +472,7 @@ struct secret *aws_bundle_plaintext(const uint8_t *entries, size_t count);
  * id>" (the record id is the item's AWS_KT_PUBKEY): its length, or -1 when it
  * does not fit in cap.
  */
+NS_MUST_CHECK
 int aws_envelope_aad(const char *signer_id, const char *record_id, char *out,
 		     size_t cap);
 
@@ -466,6 +488,7 @@ int aws_envelope_aad(const char *signer_id, const char *record_id, char *out,
 #define AWS_RECORD_PURPOSE_ENVELOPE "nitro-signer-envelope-v1"
 #define AWS_RECORD_ATTR_CONTEXT "kms_context"
 /* A new {"purpose","signer_id"} object; NULL when out of memory. */
+NS_MUST_CHECK
 json_t *aws_record_context(const char *purpose, const char *signer_id);
 
 #endif

@@ -536,8 +536,10 @@ int aws_client_call(struct aws_client *c, enum aws_service svc,
 			body_wipe(&x.body);
 			break;
 		}
-		aws_json_error_parse(x.body.p, x.body.len, &c->last);
-		if (strcmp(c->last.type, "Unknown") == 0 && x.hdr.error_type[0]) {
+		/* A body without a usable __type leaves "Unknown": the header
+		 * may still name the error. */
+		if (aws_json_error_parse(x.body.p, x.body.len, &c->last) < 0 &&
+		    x.hdr.error_type[0]) {
 			/* X-Amzn-ErrorType: "Name:http://internal..." */
 			const char *t = x.hdr.error_type;
 			const char *colon = strchr(t, ':');

@@ -29,7 +29,7 @@ static void wipe_field(json_t *obj, const char *key)
 static int set_b64(json_t *req, const char *key, const uint8_t *data,
 		   size_t len, struct err *e)
 {
-	char *s = aws_b64_encode(data, len);
+	char *s = b64_encode(data, len);
 	if (!s)
 		return err_set(e, ERR_NOMEM, "out of memory");
 	int rc = json_object_set_new(req, key, json_string(s));
@@ -97,8 +97,8 @@ static int read_plain_field(json_t *resp, const char *field, bool recipient,
 	const json_t *pt = json_object_get(resp, field);
 	if (!json_is_string(pt))
 		return err_set(e, ERR_INVALID, "%s: response has no %s", ctx, field);
-	int rc = aws_b64_decode_secret(json_string_value(pt), &out->plaintext, e,
-				       field);
+	int rc = b64_decode_secret(json_string_value(pt), &out->plaintext, e,
+				   field);
 	wipe_field(resp, field);
 	if (rc < 0)
 		err_prefix(e, "%s: ", ctx);

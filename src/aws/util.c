@@ -154,7 +154,7 @@ int aws_json_b64(const json_t *obj, const char *key, bool required,
 	TRY(field(obj, key, required, &v, e, ctx));
 	if (!v)
 		return 0;
-	int rc = aws_b64_decode(json_string_value(v), out, out_len, e, key);
+	int rc = b64_decode(json_string_value(v), out, out_len, e, key);
 	if (rc < 0)
 		err_prefix(e, "%s: ", ctx);
 	return rc;

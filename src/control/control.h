@@ -52,15 +52,18 @@ enum control_type {
 /* "init", "credentials", ... */
 const char *control_type_name(enum control_type t);
 /* Exact, case-sensitive match of a "type" value; -ERR_INVALID otherwise. */
+NS_MUST_CHECK
 int control_type_parse(const char *s, enum control_type *out);
 
 /* A new JSON object {"type": name}; NULL when out of memory. */
+NS_MUST_CHECK
 json_t *control_msg_new(enum control_type t);
 
 /*
  * Checks a message (an object with a known string "type") and returns its
  * type. Used on both sides: encode refuses what decode would refuse.
  */
+NS_MUST_CHECK
 int control_msg_check(const json_t *msg, enum control_type *type,
 		      struct err *e);
 
@@ -70,6 +73,7 @@ int control_msg_check(const json_t *msg, enum control_type *type,
  * message that control_msg_check refuses or whose JSON exceeds its type's
  * cap (control_type_cap with CONTROL_MAX_FRAME).
  */
+NS_MUST_CHECK
 int control_encode(const json_t *msg, uint8_t **out, size_t *out_len,
 		   struct err *e);
 
@@ -137,6 +141,7 @@ struct control_msg {
  *     while ((rc = control_decode(d, &p, &n, &msg, e)) > 0) handle(&msg);
  *     if (rc < 0) close the connection;
  */
+NS_MUST_CHECK
 int control_decode(struct control_decoder *d, const uint8_t **data,
 		   size_t *len, struct control_msg *out, struct err *e);
 
@@ -169,7 +174,9 @@ void control_wipe_strings(json_t *obj);
  * -ERR_INVALID with the field named in e. What the enclave runs first on
  * every init and reload.
  */
+NS_MUST_CHECK
 int control_init_check(const json_t *msg, struct err *e);
+NS_MUST_CHECK
 int control_reload_check(const json_t *msg, struct err *e);
 
 /*
@@ -177,6 +184,7 @@ int control_reload_check(const json_t *msg, struct err *e);
  * message): what the host checks before sending, so that one item the
  * enclave would refuse is skipped instead of failing every key's init.
  */
+NS_MUST_CHECK
 int control_record_check(const json_t *r, size_t i, struct err *e);
 
 /* ---- one request, one reply (exchange.c) ----------------------------- */
@@ -189,6 +197,7 @@ int control_record_check(const json_t *r, size_t i, struct err *e);
  * deadlines. The encoded frame is wiped after sending: init and
  * credentials frames carry the instance role's secret key.
  */
+NS_MUST_CHECK
 int control_exchange(const struct http_addr *a, const json_t *msg,
 		     int timeout_ms, const atomic_bool *abort, json_t **reply,
 		     struct err *e);

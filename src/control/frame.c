@@ -343,7 +343,8 @@ int control_decode(struct control_decoder *d, const uint8_t **data,
 			size_t k = sizeof(d->hdr) - d->hdr_len;
 			if (k > c.left)
 				k = c.left;
-			(void)cursor_take(&c, k, &p);
+			if ((rc = cursor_take(&c, k, &p)) < 0)
+				break; /* not reached: k <= c.left */
 			memcpy(d->hdr + d->hdr_len, p, k);
 			d->hdr_len += k;
 			if (d->hdr_len < sizeof(d->hdr))
@@ -357,7 +358,8 @@ int control_decode(struct control_decoder *d, const uint8_t **data,
 			k = c.left;
 		if ((rc = decoder_reserve(d, k, e)) < 0)
 			break;
-		(void)cursor_take(&c, k, &p);
+		if ((rc = cursor_take(&c, k, &p)) < 0)
+			break; /* not reached: k <= c.left */
 		memcpy(d->buf + d->buf_len, p, k);
 		d->buf_len += k;
 		if (!d->type_known && d->buf_len < d->frame_len &&

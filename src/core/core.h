@@ -2,9 +2,10 @@
  * core.h: the public header of the core module.
  *
  * Everything else stands on this: one error convention (struct err + TRY), the
- * secure allocator for secret bytes (struct secret), strict hex/decimal
- * parsing, the bounds-checked reader of untrusted bytes (struct cursor), file
- * helpers and logging. Nothing here knows about Ethereum, sockets or AWS.
+ * secure allocator for secret bytes (struct secret), strict hex/decimal/base64
+ * parsing, the bounds-checked reader of untrusted bytes (struct cursor) and
+ * its bounded writer (struct buf), file helpers and logging. Nothing here
+ * knows about Ethereum, sockets or AWS.
  */
 #ifndef NS_CORE_H
 #define NS_CORE_H
@@ -15,6 +16,14 @@
 #include <stdint.h>
 
 #define NS_VERSION "0.1.0"
+
+/*
+ * On a function whose result is an error code or an owned pointer: a caller
+ * that drops it fails the build (-Werror=unused-result). A (void) cast does
+ * not silence it in gcc; where ignoring a result is right, test it in an
+ * if and say why in a comment.
+ */
+#define NS_MUST_CHECK __attribute__((warn_unused_result))
 
 /* ---- errors --------------------------------------------------------- */
 
@@ -81,12 +90,15 @@ struct secret {
 };
 
 void secret_init(void);
+NS_MUST_CHECK
 struct secret *secret_new(size_t len);
+NS_MUST_CHECK
 struct secret *secret_from(const void *src, size_t len);
 /* Shrink the logical length (capacity unchanged; the tail is wiped). */
 void secret_truncate(struct secret *s, size_t len);
 void secret_free(struct secret *s);
 /* Reads a whole file into a secret, stripping one trailing "\n" or "\r\n". */
+NS_MUST_CHECK
 int secret_read_file(const char *path, struct secret **out, struct err *e);
 /* Secret buffers released so far (for tests: proves wipes happen). */
 uint64_t secret_stats_live(void);
@@ -103,16 +115,39 @@ void secret_set_free_hook(void (*hook)(const uint8_t *bytes, size_t cap));
  * Strict hex: `0x` prefix required when want_prefix, lower or upper case,
  * exact length `len` bytes. No spaces, no odd digits, no padding.
  */
+NS_MUST_CHECK
 int hex_decode_exact(const char *s, uint8_t *out, size_t len, struct err *e,
 		     const char *field);
 /* Variable length hex with 0x prefix; *out malloc'd. max_len bytes. */
+NS_MUST_CHECK
 int hex_decode_alloc(const char *s, size_t max_len, uint8_t **out,
 		     size_t *out_len, struct err *e, const char *field);
 /* Lower-case, with "0x"; out must hold 2 + 2*len + 1 bytes. */
 void hex_encode(const uint8_t *in, size_t len, char *out);
 /* Decimal uint64: digits only, no sign, no leading zeros except "0", no overflow. */
+NS_MUST_CHECK
 int dec_parse_u64(const char *s, uint64_t *out, struct err *e,
 		  const char *field);
+/*
+ * Standard base64 (RFC 4648 section 4, padded), as KMS and DynamoDB carry
+ * binary fields and the control channel carries blobs. Decoding is strict:
+ * whitespace, missing padding and non-canonical trailing bits are refused
+ * with "<field>: ..." messages.
+ */
+/* malloc'd, NUL-terminated; NULL on allocation failure. */
+NS_MUST_CHECK
+char *b64_encode(const uint8_t *in, size_t len);
+NS_MUST_CHECK
+int b64_decode(const char *s, uint8_t **out, size_t *out_len, struct err *e,
+	       const char *field);
+/* Same, into secure memory (KMS plaintext, data keys). */
+NS_MUST_CHECK
+int b64_decode_secret(const char *s, struct secret **out, struct err *e,
+		      const char *field);
+/* Base64 of a secret, into a NUL-terminated secret. */
+NS_MUST_CHECK
+int b64_encode_secret(const uint8_t *in, size_t len, struct secret **out,
+		      struct err *e);
 
 /* ---- cursor: the one reader of untrusted bytes ----------------------- */
 
@@ -126,17 +161,53 @@ static inline struct cursor cursor_init(const void *p, size_t n)
 	struct cursor c = {(const uint8_t *)p, n};
 	return c;
 }
+NS_MUST_CHECK
 int cursor_take(struct cursor *c, size_t n, const uint8_t **out);
+NS_MUST_CHECK
 int cursor_u8(struct cursor *c, uint8_t *out);
+NS_MUST_CHECK
 int cursor_u32be(struct cursor *c, uint32_t *out);
+NS_MUST_CHECK
 int cursor_u64le(struct cursor *c, uint64_t *out);
+
+/* ---- buf: the one writer of bytes ------------------------------------ */
+
+struct buf {
+	uint8_t *p;
+	size_t len;
+	size_t cap;
+	size_t max;  /* never grows past this many bytes */
+	bool wipe;   /* holds secrets: cleansed before release or reuse */
+	bool fixed;  /* the caller's memory: never grows, never freed */
+};
+
+/* An empty heap buffer growing on demand up to max bytes. */
+void buf_init(struct buf *b, size_t max, bool wipe);
+/* Writes into mem[0..cap): for output of a known size (a struct secret). */
+void buf_init_fixed(struct buf *b, void *mem, size_t cap);
+/* Room for n more bytes: -ERR_TOO_LARGE past max, -ERR_NOMEM. */
+NS_MUST_CHECK
+int buf_reserve(struct buf *b, size_t n);
+/* Each appends all or nothing, with buf_reserve's errors. */
+NS_MUST_CHECK
+int buf_append(struct buf *b, const void *p, size_t n);
+NS_MUST_CHECK
+int buf_u8(struct buf *b, uint8_t v);
+NS_MUST_CHECK
+int buf_u32be(struct buf *b, uint32_t v);
+/* Empties the buffer (wiping its bytes if b->wipe), keeping its memory. */
+void buf_clear(struct buf *b);
+/* Wipes (if b->wipe) and releases the memory; b stays usable, empty. */
+void buf_free(struct buf *b);
 
 /* ---- files ---------------------------------------------------------- */
 
 /* Reads a whole file (max_len cap) into a NUL-terminated malloc'd buffer. */
+NS_MUST_CHECK
 int file_read_all(const char *path, size_t max_len, char **out, size_t *len,
 		  struct err *e);
 /* Writes atomically: temp file in the same directory, fsync, rename. */
+NS_MUST_CHECK
 int file_write_atomic(const char *path, const void *data, size_t len,
 		      int mode, struct err *e);
 
@@ -148,6 +219,7 @@ struct json_t;
  * refused. On failure: -ERR_INVALID and "<what>: invalid JSON at line L
  * column C: <jansson's reason>" (no prefix when what is NULL).
  */
+NS_MUST_CHECK
 int json_parse_strict(const char *text, size_t len, const char *what,
 		      struct json_t **out, struct err *e);
 /*
@@ -158,6 +230,7 @@ int json_parse_strict(const char *text, size_t len, const char *what,
  * many tiny values costs jansson about 50 times its text, so a size cap
  * alone does not bound memory. max_bytes 0 means no budget.
  */
+NS_MUST_CHECK
 int json_parse_bounded(const char *text, size_t len, const char *what,
 		       size_t max_bytes, struct json_t **out, struct err *e);
 
@@ -167,6 +240,7 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
 
 void log_setup(enum log_level level, enum log_format format);
+NS_MUST_CHECK
 int log_parse_level(const char *s, enum log_level *out);
 /* Plain message; never pass secrets. Thread-safe, one line per call. */
 void log_msg(enum log_level level, const char *fmt, ...)
@@ -233,6 +307,7 @@ struct args {
  * CMD", "--x: expected a value", "unexpected argument 'y'"); `--` ends the
  * flags; --help/-h stop at once with out->help set. Values point into argv.
  */
+NS_MUST_CHECK
 int args_parse(const struct args_spec *spec, int argc, char **argv,
 	       struct args *out, struct err *e);
 /* The value of flag `id`, or NULL when it was not given. */

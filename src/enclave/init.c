@@ -128,7 +128,7 @@ int enclave_kms_open(const struct enclave_kms *k, const char *key_id,
 	struct aws_kms_plain plain;
 	memset(&plain, 0, sizeof(plain));
 	struct aws_kms_recipient r = {k->doc, k->doc_len};
-	int rc = aws_b64_decode(blob_b64, &blob, &blob_len, e, "ciphertext");
+	int rc = b64_decode(blob_b64, &blob, &blob_len, e, "ciphertext");
 	if (rc == 0)
 		rc = aws_kms_decrypt(k->kms, key_id, blob, blob_len, context, &r,
 				     &plain, e);
@@ -160,9 +160,9 @@ static int open_sample_plaintext(const struct secret *pt, const char *pubkey,
 			     "record plaintext: keystore_b64 and password_b64 "
 			     "required");
 	if (rc == 0)
-		rc = aws_b64_decode_secret(ks_b64, &ks, e, "keystore_b64");
+		rc = b64_decode_secret(ks_b64, &ks, e, "keystore_b64");
 	if (rc == 0)
-		rc = aws_b64_decode_secret(pw_b64, &pw, e, "password_b64");
+		rc = b64_decode_secret(pw_b64, &pw, e, "password_b64");
 	if (rc == 0)
 		rc = keystore_decrypt((const char *)ks->bytes, ks->len, pw, out, e);
 	if (rc == 0 && (rc = check_pubkey(*out, pubkey, e)) < 0) {
@@ -406,9 +406,9 @@ static int load_envelope(struct init_ctx *c, const json_t *r)
 	if (rc == 0 && dk->len != 32)
 		rc = err_set(&e, ERR_CRYPTO, "envelope: data key is not 32 bytes");
 	if (rc == 0)
-		rc = aws_b64_decode(json_string_value(json_object_get(
-					    r, "envelope_ciphertext_b64")),
-				    &ct, &ct_len, &e, "envelope_ciphertext_b64");
+		rc = b64_decode(json_string_value(json_object_get(
+					r, "envelope_ciphertext_b64")),
+				&ct, &ct_len, &e, "envelope_ciphertext_b64");
 	if (rc == 0)
 		rc = aws_envelope_open(dk, (const uint8_t *)aad, (size_t)n, ct,
 				       ct_len, &pt, &e);

@@ -217,8 +217,8 @@ static int tls_open_item(const struct enclave_tls_params *p,
 	json_t *ctx = kms_context(p->signer_id);
 	int rc = ctx ? 0 : err_set(e, ERR_NOMEM, "out of memory");
 	if (rc == 0)
-		rc = aws_b64_decode(ct_b64, &ct, &ct_len, e,
-				    "tls_key_ciphertext_b64");
+		rc = b64_decode(ct_b64, &ct, &ct_len, e,
+				"tls_key_ciphertext_b64");
 	if (rc == 0)
 		rc = enclave_kms_open(p->kms, p->kms_key_id, wrapped, ctx, &dk, e);
 	if (rc == 0 && dk->len != 32)
@@ -275,7 +275,7 @@ static int data_key(const struct enclave_tls_params *p, const json_t *ctx,
 		*dk = NULL;
 		rc = err_set(e, ERR_CRYPTO, "the data key is not 32 bytes");
 	}
-	if (rc == 0 && !(*blob_b64 = aws_b64_encode(k.blob, k.blob_len))) {
+	if (rc == 0 && !(*blob_b64 = b64_encode(k.blob, k.blob_len))) {
 		secret_free(*dk);
 		*dk = NULL;
 		rc = err_set(e, ERR_NOMEM, "out of memory");
@@ -332,7 +332,7 @@ static int tls_create(const struct enclave_tls_params *p,
 	if (rc == 0)
 		rc = aws_envelope_seal(dk, (const uint8_t *)aad, (size_t)aad_len,
 				       der->bytes, der->len, &sealed, &sealed_len, e);
-	if (rc == 0 && (!(ct_b64 = aws_b64_encode(sealed, sealed_len)) ||
+	if (rc == 0 && (!(ct_b64 = b64_encode(sealed, sealed_len)) ||
 			!(item = new_item(p, wrapped, ct_b64, pem))))
 		rc = err_set(e, ERR_NOMEM, "out of memory");
 	if (rc == 0) {

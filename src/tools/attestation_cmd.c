@@ -119,7 +119,7 @@ static int decode_input(const char *buf, size_t len, uint8_t **out,
 	while (m % 4)
 		padded[m++] = '=';
 	padded[m] = '\0';
-	int rc = aws_b64_decode(padded, out, out_len, e, "document");
+	int rc = b64_decode(padded, out, out_len, e, "document");
 	free(padded);
 	return rc;
 }

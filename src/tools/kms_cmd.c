@@ -306,8 +306,8 @@ static int read_inputs(const struct args *f, struct inputs *in,
 		json_t *dep = json_object_get(in->deposits, in->keys[i].pubkey + 2);
 		if (rc == 0 && dep) {
 			char *dj = json_dumps(dep, JSON_COMPACT | JSON_SORT_KEYS);
-			in->keys[i].deposit_b64 = dj ? aws_b64_encode((uint8_t *)dj,
-								      strlen(dj)) : NULL;
+			in->keys[i].deposit_b64 = dj ? b64_encode((uint8_t *)dj,
+								  strlen(dj)) : NULL;
 			free(dj);
 			if (!in->keys[i].deposit_b64)
 				rc = err_set(e, ERR_NOMEM, "out of memory");
@@ -336,14 +336,14 @@ static int record_plaintext(const struct key_input *k,
 			    struct err *e)
 {
 	struct secret *ks = NULL, *pw = NULL, *mn = NULL;
-	int rc = aws_b64_encode_secret((const uint8_t *)k->keystore,
-				       k->keystore_len, &ks, e);
+	int rc = b64_encode_secret((const uint8_t *)k->keystore,
+				   k->keystore_len, &ks, e);
 	if (rc == 0)
-		rc = aws_b64_encode_secret(k->password->bytes, k->password->len, &pw, e);
+		rc = b64_encode_secret(k->password->bytes, k->password->len, &pw, e);
 	if (rc == 0)
-		rc = aws_b64_encode_secret(mnemonic ? mnemonic->bytes
-					   : (const uint8_t *)"",
-					   mnemonic ? mnemonic->len : 0, &mn, e);
+		rc = b64_encode_secret(mnemonic ? mnemonic->bytes
+				       : (const uint8_t *)"",
+				       mnemonic ? mnemonic->len : 0, &mn, e);
 	if (rc < 0)
 		goto out;
 	static const char A[] = "{\"keystore_b64\":\"", B[] = "\",\"password_b64\":\"",
@@ -419,7 +419,7 @@ static int encrypt_per_key(struct aws_client *c, const struct args *f,
 		secret_free(pt);
 		if (rc < 0)
 			return err_prefix(e, "%s: ", k->pubkey);
-		char *b64 = aws_b64_encode(blob, blen);
+		char *b64 = b64_encode(blob, blen);
 		free(blob);
 		json_t *it = item_common(args_get(f, F_SIGNER_ID), k->pubkey, chain, when);
 		if (!b64 || !it || set_s(it, AWS_KT_SAMPLE_CT, b64) ||
@@ -503,7 +503,7 @@ static int encrypt_envelope(struct aws_client *c, const struct args *f,
 	char id[17], when[32];
 	bundle_id(in, id);
 	iso_now(when);
-	char *wrapped = aws_b64_encode(dk.blob, dk.blob_len);
+	char *wrapped = b64_encode(dk.blob, dk.blob_len);
 	size_t parts = (in->n + ENVELOPE_KEYS_PER_ITEM - 1) / ENVELOPE_KEYS_PER_ITEM;
 	for (size_t part = 0; part < parts && rc == 0; part++) {
 		size_t first = part * ENVELOPE_KEYS_PER_ITEM;
@@ -525,7 +525,7 @@ static int encrypt_envelope(struct aws_client *c, const struct args *f,
 		secret_free(pt);
 		if (rc < 0)
 			break;
-		char *ct = aws_b64_encode(sealed, slen);
+		char *ct = b64_encode(sealed, slen);
 		free(sealed);
 		json_t *it = item_common(signer, name, chain, when);
 		json_t *ss = json_array();

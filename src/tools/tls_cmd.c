@@ -142,7 +142,7 @@ static int make_all(const char *dir, const char *sans, const char *cn,
 	/* The PKCS#12 password: 24 random bytes, base64 (32 characters). */
 	raw = secret_new(24);
 	if (!raw || RAND_bytes(raw->bytes, 24) != 1 ||
-	    aws_b64_encode_secret(raw->bytes, 24, &pw, e) < 0) {
+	    b64_encode_secret(raw->bytes, 24, &pw, e) < 0) {
 		rc = err_set(e, ERR_CRYPTO, "cannot make a password");
 		goto out;
 	}

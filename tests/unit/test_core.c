@@ -1,4 +1,7 @@
-/* test_core.c: strict hex/decimal parsing, the cursor, the secure allocator, files. */
+/*
+ * test_core.c: strict hex/decimal/base64 parsing, the cursor and the buffer,
+ * the secure allocator, files.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -184,6 +187,118 @@ static void test_err_prefix_keeps_message(void **state)
 	assert_string_equal(err_code_name(-ERR_REFUSED), "refused");
 }
 
+static void test_b64_round_trip_and_strictness(void **state)
+{
+	uint8_t *out;
+	size_t n;
+	assert_int_equal(b64_decode("Zm9vYmFy", &out, &n, NULL, "f"), 0);
+	assert_int_equal(n, 6);
+	assert_memory_equal(out, "foobar", 6);
+	free(out);
+	assert_int_equal(b64_decode("Zm9vYg==", &out, &n, NULL, "f"), 0);
+	assert_int_equal(n, 4);
+	free(out);
+	char *s = b64_encode((const uint8_t *)"foob", 4);
+	assert_string_equal(s, "Zm9vYg==");
+	free(s);
+	struct err e = {0};
+	assert_int_equal(b64_decode("Zm9vYg", &out, &n, &e, "Blob"), -ERR_INVALID);
+	assert_non_null(strstr(e.msg, "Blob"));
+	assert_int_equal(b64_decode("Zm9vYh==", &out, &n, NULL, "f"), -ERR_INVALID);
+	assert_int_equal(b64_decode("Zm9v Yg==", &out, &n, NULL, "f"), -ERR_INVALID);
+	assert_int_equal(b64_decode("Zm=vYg==", &out, &n, NULL, "f"), -ERR_INVALID);
+}
+
+static void test_b64_secret_round_trip_and_strictness(void **state)
+{
+	struct secret *enc, *dec;
+	assert_int_equal(b64_encode_secret((const uint8_t *)"foob", 4, &enc, NULL), 0);
+	assert_int_equal(enc->len, 8);
+	assert_string_equal((const char *)enc->bytes, "Zm9vYg==");
+	assert_int_equal(b64_decode_secret((const char *)enc->bytes, &dec, NULL, "f"), 0);
+	assert_int_equal(dec->len, 4);
+	assert_memory_equal(dec->bytes, "foob", 4);
+	secret_free(enc);
+	secret_free(dec);
+	struct err e = {0};
+	assert_int_equal(b64_decode_secret("Zm9vYh==", &dec, &e, "Plaintext"),
+			 -ERR_INVALID);
+	assert_null(dec);
+	assert_non_null(strstr(e.msg, "Plaintext"));
+	assert_int_equal(b64_decode_secret(NULL, &dec, NULL, "f"), -ERR_INVALID);
+}
+
+static void test_buf_writes_big_endian_and_grows(void **state)
+{
+	struct buf b;
+	buf_init(&b, 1 << 20, false);
+	assert_int_equal(buf_u8(&b, 0x01), 0);
+	assert_int_equal(buf_u32be(&b, 0x02030405), 0);
+	uint8_t big[5000];
+	memset(big, 0xab, sizeof(big));
+	assert_int_equal(buf_append(&b, big, sizeof(big)), 0);
+	assert_int_equal(b.len, 5 + sizeof(big));
+	assert_true(b.cap >= b.len && b.cap <= b.max);
+	assert_memory_equal(b.p, "\x01\x02\x03\x04\x05", 5);
+	assert_memory_equal(b.p + 5, big, sizeof(big));
+	/* what a cursor reads back is what was written */
+	struct cursor c = cursor_init(b.p, b.len);
+	uint8_t u8;
+	uint32_t u32;
+	assert_int_equal(cursor_u8(&c, &u8), 0);
+	assert_int_equal(cursor_u32be(&c, &u32), 0);
+	assert_int_equal(u8, 1);
+	assert_int_equal(u32, 0x02030405);
+	buf_free(&b);
+	assert_null(b.p);
+	assert_int_equal(b.len, 0);
+}
+
+static void test_buf_refuses_past_max_all_or_nothing(void **state)
+{
+	struct buf b;
+	buf_init(&b, 6, true);
+	assert_int_equal(buf_u32be(&b, 7), 0);
+	assert_int_equal(buf_u32be(&b, 8), -ERR_TOO_LARGE);
+	assert_int_equal(b.len, 4);
+	assert_true(b.cap <= 6);
+	assert_int_equal(buf_append(&b, "ab", 2), 0);
+	assert_int_equal(buf_u8(&b, 0), -ERR_TOO_LARGE);
+	assert_int_equal(buf_reserve(&b, SIZE_MAX), -ERR_TOO_LARGE);
+	buf_free(&b);
+
+	uint8_t mem[5];
+	buf_init_fixed(&b, mem, sizeof(mem));
+	assert_int_equal(buf_u32be(&b, 0x0a0b0c0d), 0);
+	assert_int_equal(buf_u32be(&b, 1), -ERR_TOO_LARGE);
+	assert_int_equal(buf_u8(&b, 0x0e), 0);
+	assert_ptr_equal(b.p, mem);
+	assert_memory_equal(mem, "\x0a\x0b\x0c\x0d\x0e", 5);
+	buf_free(&b); /* the caller's memory: not freed */
+}
+
+static void test_buf_wiping_clear_and_free_zero_the_bytes(void **state)
+{
+	struct buf b;
+	buf_init(&b, 64, true);
+	assert_int_equal(buf_append(&b, "secret!", 7), 0);
+	const uint8_t *p = b.p;
+	buf_clear(&b);
+	assert_int_equal(b.len, 0);
+	assert_ptr_equal(b.p, p); /* memory kept, bytes gone */
+	for (size_t i = 0; i < 7; i++)
+		assert_int_equal(p[i], 0);
+	buf_free(&b);
+
+	uint8_t mem[8];
+	buf_init_fixed(&b, mem, sizeof(mem));
+	b.wipe = true;
+	assert_int_equal(buf_append(&b, "secret!", 7), 0);
+	buf_free(&b);
+	for (size_t i = 0; i < 7; i++)
+		assert_int_equal(mem[i], 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -192,7 +307,12 @@ int main(void)
 		cmocka_unit_test(test_hex_alloc_limits),
 		cmocka_unit_test(test_hex_encode_lower_case),
 		cmocka_unit_test(test_decimal_u64_strict),
+		cmocka_unit_test(test_b64_round_trip_and_strictness),
+		cmocka_unit_test(test_b64_secret_round_trip_and_strictness),
 		cmocka_unit_test(test_cursor_refuses_short_reads),
+		cmocka_unit_test(test_buf_writes_big_endian_and_grows),
+		cmocka_unit_test(test_buf_refuses_past_max_all_or_nothing),
+		cmocka_unit_test(test_buf_wiping_clear_and_free_zero_the_bytes),
 		cmocka_unit_test(test_secret_wiped_and_reused),
 		cmocka_unit_test(test_freed_secret_memory_reads_zero),
 		cmocka_unit_test(test_secret_large_and_truncate),

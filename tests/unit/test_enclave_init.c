@@ -167,7 +167,7 @@ static void pubkey_hex(const struct bls_key *k, char out[2 + 96 + 1])
 
 static char *b64(const void *p, size_t n)
 {
-	char *s = aws_b64_encode(p, n);
+	char *s = b64_encode(p, n);
 	assert_non_null(s);
 	return s;
 }

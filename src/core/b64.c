@@ -1,11 +1,12 @@
 /*
  * b64.c: standard base64 (RFC 4648 section 4, padded), as KMS and DynamoDB
- * carry binary fields in JSON. Decoding is strict, because the input comes
- * from the network: length a multiple of four, padding only at the end,
- * unused trailing bits zero, no whitespace. Decoded secrets go straight into
- * secure memory.
+ * carry binary fields in JSON and the control channel carries blobs. It lives
+ * in core beside hex and decimal, so every module decodes it one way.
+ * Decoding is strict, because the input comes from the network: length a
+ * multiple of four, padding only at the end, unused trailing bits zero, no
+ * whitespace. Decoded secrets go straight into secure memory.
  */
-#include "aws_internal.h"
+#include "core.h"
 
 #include <openssl/crypto.h>
 #include <stdlib.h>
@@ -51,7 +52,7 @@ static void b64_encode_into(const uint8_t *in, size_t len, char *out)
 	out[o] = '\0';
 }
 
-char *aws_b64_encode(const uint8_t *in, size_t len)
+char *b64_encode(const uint8_t *in, size_t len)
 {
 	char *out = malloc(b64_encoded_len(len) + 1);
 	if (out)
@@ -59,8 +60,8 @@ char *aws_b64_encode(const uint8_t *in, size_t len)
 	return out;
 }
 
-int aws_b64_encode_secret(const uint8_t *in, size_t len, struct secret **out,
-			  struct err *e)
+int b64_encode_secret(const uint8_t *in, size_t len, struct secret **out,
+		      struct err *e)
 {
 	size_t n = b64_encoded_len(len);
 	struct secret *s = secret_new(n + 1);
@@ -111,8 +112,8 @@ static int b64_decode_into(const char *s, size_t len, uint8_t *out,
 	return 0;
 }
 
-int aws_b64_decode(const char *s, uint8_t **out, size_t *out_len,
-		   struct err *e, const char *field)
+int b64_decode(const char *s, uint8_t **out, size_t *out_len, struct err *e,
+	       const char *field)
 {
 	*out = NULL;
 	*out_len = 0;
@@ -131,8 +132,8 @@ int aws_b64_decode(const char *s, uint8_t **out, size_t *out_len,
 	return 0;
 }
 
-int aws_b64_decode_secret(const char *s, struct secret **out, struct err *e,
-			  const char *field)
+int b64_decode_secret(const char *s, struct secret **out, struct err *e,
+		      const char *field)
 {
 	*out = NULL;
 	if (!s)

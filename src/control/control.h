@@ -91,9 +91,7 @@ struct control_decoder {
 	uint8_t hdr[4];     /* the length prefix as it arrives */
 	size_t hdr_len;
 	uint32_t frame_len; /* valid once hdr_len == 4 */
-	uint8_t *buf;       /* frame_len bytes once complete */
-	size_t buf_len;
-	size_t buf_cap;
+	struct buf body;    /* frame_len bytes once complete; wiped */
 	int dead;           /* 0, or the negative code of the refusal */
 	char dead_msg[sizeof(((struct err *)0)->msg)];
 };

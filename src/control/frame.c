@@ -32,7 +32,8 @@ static const char *const TYPE_NAMES[] = {
 };
 #define NTYPES (sizeof(TYPE_NAMES) / sizeof(TYPE_NAMES[0]))
 
-/* The first allocation for a frame body; doubled as bytes arrive. */
+/* Memory a decoder keeps between frames; a larger body buffer is released
+ * once its frame is decoded. */
 #define INITIAL_CAP 4096
 
 const char *control_type_name(enum control_type t)
@@ -134,10 +135,12 @@ int control_encode(const json_t *msg, uint8_t **out, size_t *out_len,
 		free(buf);
 		return rc;
 	}
-	buf[0] = (uint8_t)(n >> 24);
-	buf[1] = (uint8_t)(n >> 16);
-	buf[2] = (uint8_t)(n >> 8);
-	buf[3] = (uint8_t)n;
+	struct buf prefix;
+	buf_init_fixed(&prefix, buf, 4);
+	if (buf_u32be(&prefix, (uint32_t)n) < 0) { /* not reached: n <= cap */
+		free(buf);
+		return err_set(e, ERR_INTERNAL, "control frame: length prefix");
+	}
 	*out = buf;
 	*out_len = 4 + n;
 	return 0;
@@ -149,6 +152,8 @@ void control_decoder_init(struct control_decoder *d, size_t max_frame)
 	d->max_frame = (max_frame == 0 || max_frame > CONTROL_MAX_FRAME)
 			       ? CONTROL_MAX_FRAME
 			       : max_frame;
+	/* Frames carry credentials: a wiping buffer. */
+	buf_init(&d->body, 0, true);
 }
 
 void control_decoder_set_budget(struct control_decoder *d, size_t bytes)
@@ -156,19 +161,9 @@ void control_decoder_set_budget(struct control_decoder *d, size_t bytes)
 	d->parse_budget = bytes;
 }
 
-/* Frames carry credentials: their bytes are wiped before release. */
-static void buf_release(struct control_decoder *d)
-{
-	if (d->buf)
-		OPENSSL_cleanse(d->buf, d->buf_cap);
-	free(d->buf);
-}
-
 void control_decoder_free(struct control_decoder *d)
 {
-	buf_release(d);
-	d->buf = NULL;
-	d->buf_len = d->buf_cap = 0;
+	buf_free(&d->body);
 	d->hdr_len = 0;
 }
 
@@ -188,9 +183,7 @@ static int decoder_kill(struct control_decoder *d, struct err *e, int code,
 {
 	d->dead = -code;
 	snprintf(d->dead_msg, sizeof(d->dead_msg), "%s", msg);
-	buf_release(d);
-	d->buf = NULL;
-	d->buf_len = d->buf_cap = 0;
+	buf_free(&d->body);
 	return err_set(e, code, "%s", d->dead_msg);
 }
 
@@ -213,7 +206,8 @@ static int decoder_header(struct control_decoder *d, struct err *e)
 		return decoder_kill(d, e, ERR_TOO_LARGE, msg);
 	}
 	d->frame_len = n;
-	d->buf_len = 0;
+	buf_clear(&d->body);
+	d->body.max = n; /* the body grows only as far as the frame goes */
 	d->type_known = false;
 	return 0;
 }
@@ -233,20 +227,21 @@ static int decoder_peek_type(struct control_decoder *d, bool complete,
 	static const char bad[] = "control frame: must begin with "
 				  "{\"type\":\"NAME\" (type first)";
 	const size_t pl = sizeof(TYPE_PREFIX) - 1;
-	size_t n = d->buf_len;
-	if (memcmp(d->buf, TYPE_PREFIX, n < pl ? n : pl) != 0)
+	const uint8_t *b = d->body.p;
+	size_t n = d->body.len;
+	if (memcmp(b, TYPE_PREFIX, n < pl ? n : pl) != 0)
 		return decoder_kill(d, e, ERR_INVALID, bad);
-	const uint8_t *q = n > pl ? memchr(d->buf + pl, '"', n - pl) : NULL;
-	if (!q || (size_t)(q - d->buf) + 1 >= n) {
+	const uint8_t *q = n > pl ? memchr(b + pl, '"', n - pl) : NULL;
+	if (!q || (size_t)(q - b) + 1 >= n) {
 		if (complete || n > pl + TYPE_NAME_MAX + 1)
 			return decoder_kill(d, e, ERR_INVALID, bad);
 		return 0;
 	}
-	size_t len = (size_t)(q - d->buf) - pl;
+	size_t len = (size_t)(q - b) - pl;
 	char name[TYPE_NAME_MAX + 1];
 	if (len > TYPE_NAME_MAX || (q[1] != ',' && q[1] != '}'))
 		return decoder_kill(d, e, ERR_INVALID, bad);
-	memcpy(name, d->buf + pl, len);
+	memcpy(name, b + pl, len);
 	name[len] = '\0';
 	enum control_type t;
 	if (control_type_parse(name, &t) < 0) {
@@ -268,30 +263,6 @@ static int decoder_peek_type(struct control_decoder *d, bool complete,
 	return 1;
 }
 
-/* Makes room for `want` more body bytes, never beyond frame_len. */
-static int decoder_reserve(struct control_decoder *d, size_t want,
-			   struct err *e)
-{
-	size_t need = d->buf_len + want;
-	if (need <= d->buf_cap)
-		return 0;
-	size_t cap = d->buf_cap > INITIAL_CAP ? d->buf_cap : INITIAL_CAP;
-	while (cap < need)
-		cap *= 2;
-	if (cap > d->frame_len)
-		cap = d->frame_len;
-	uint8_t *nb = malloc(cap); /* not realloc: the old bytes are wiped */
-	if (!nb)
-		return decoder_kill(d, e, ERR_NOMEM,
-				    "control frame: out of memory");
-	if (d->buf_len)
-		memcpy(nb, d->buf, d->buf_len);
-	buf_release(d);
-	d->buf = nb;
-	d->buf_cap = cap;
-	return 0;
-}
-
 /* Parses a complete body into *out; the buffer is reset either way. */
 static int decoder_finish(struct control_decoder *d, struct control_msg *out,
 			  struct err *e)
@@ -303,11 +274,10 @@ static int decoder_finish(struct control_decoder *d, struct control_msg *out,
 		return prc < 0 ? prc : -ERR_INVALID;
 	size_t budget = d->parse_budget ? d->parse_budget
 					: 4 * (size_t)d->frame_len + 65536;
-	prc = json_parse_bounded((const char *)d->buf, d->frame_len,
+	prc = json_parse_bounded((const char *)d->body.p, d->body.len,
 				 "control frame", budget, &j, &ce);
-	OPENSSL_cleanse(d->buf, d->frame_len);
+	buf_clear(&d->body);
 	d->hdr_len = 0;
-	d->buf_len = 0;
 	d->type_known = false;
 	if (prc < 0)
 		return decoder_kill(d, e, prc == -ERR_TOO_LARGE ? ERR_TOO_LARGE
@@ -319,11 +289,8 @@ static int decoder_finish(struct control_decoder *d, struct control_msg *out,
 		return decoder_kill(d, e, ERR_INVALID, ce.msg);
 	}
 	/* Keep one frame's worth of memory only while a frame is open. */
-	if (d->buf_cap > INITIAL_CAP) {
-		free(d->buf);
-		d->buf = NULL;
-		d->buf_cap = 0;
-	}
+	if (d->body.cap > INITIAL_CAP)
+		buf_free(&d->body);
 	out->type = t;
 	out->json = j;
 	return 1;
@@ -353,20 +320,22 @@ int control_decode(struct control_decoder *d, const uint8_t **data,
 				break;
 			continue;
 		}
-		size_t k = d->frame_len - d->buf_len;
+		size_t k = d->frame_len - d->body.len;
 		if (k > c.left)
 			k = c.left;
-		if ((rc = decoder_reserve(d, k, e)) < 0)
-			break;
 		if ((rc = cursor_take(&c, k, &p)) < 0)
 			break; /* not reached: k <= c.left */
-		memcpy(d->buf + d->buf_len, p, k);
-		d->buf_len += k;
-		if (!d->type_known && d->buf_len < d->frame_len &&
+		if (buf_append(&d->body, p, k) < 0) {
+			/* only memory: body.max is frame_len and k fits */
+			rc = decoder_kill(d, e, ERR_NOMEM,
+					  "control frame: out of memory");
+			break;
+		}
+		if (!d->type_known && d->body.len < d->frame_len &&
 		    (rc = decoder_peek_type(d, false, e)) < 0)
 			break;
 		rc = 0;
-		if (d->buf_len == d->frame_len) {
+		if (d->body.len == d->frame_len) {
 			rc = decoder_finish(d, out, e);
 			break;
 		}

@@ -583,7 +583,7 @@ static bool over_budget(const struct enclave *en, const struct conn *conns,
 	size_t total = 0;
 	for (size_t i = 0; i < nconns; i++)
 		if (conns[i].fd >= 0)
-			total += conns[i].dec.buf_cap + conns[i].pending_len;
+			total += conns[i].dec.body.cap + conns[i].pending_len;
 	if (total <= 2 * en->max_frame)
 		return false;
 	log_warn("control: %zu bytes buffered across connections, over the "

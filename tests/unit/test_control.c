@@ -183,8 +183,8 @@ static void test_oversized_length_refused_before_buffering(void **state)
 	struct err e = {0};
 	assert_int_equal(decode_all(&d, hdr, sizeof(hdr), &m, &e),
 			 -ERR_TOO_LARGE);
-	assert_null(d.buf);
-	assert_int_equal(d.buf_cap, 0);
+	assert_null(d.body.p);
+	assert_int_equal(d.body.cap, 0);
 	assert_non_null(strstr(e.msg, "1025"));
 	control_decoder_free(&d);
 
@@ -195,7 +195,7 @@ static void test_oversized_length_refused_before_buffering(void **state)
 		control_decoder_init(&d, 0);
 		assert_int_equal(decode_all(&d, big[i], 4, &m, NULL),
 				 -ERR_TOO_LARGE);
-		assert_null(d.buf);
+		assert_null(d.body.p);
 		control_decoder_free(&d);
 	}
 }
@@ -209,7 +209,7 @@ static void test_large_length_grows_with_the_bytes(void **state)
 				       'y', 'p', 'e', '"', ':', '"', 'i'};
 	struct control_msg m;
 	assert_int_equal(decode_all(&d, part, sizeof(part), &m, NULL), 0);
-	assert_true(d.buf_cap <= 4096);
+	assert_true(d.body.cap <= 4096);
 	assert_false(control_decoder_dead(&d));
 	control_decoder_free(&d);
 }

@@ -441,7 +441,7 @@ int aws_envelope_open(const struct secret *key, const uint8_t *aad,
 #define AWS_BUNDLE_HEADER 9
 #define AWS_BUNDLE_ENTRY 80
 /* From count entries of AWS_BUNDLE_ENTRY bytes; NULL when secure memory
- * runs out. */
+ * runs out or count does not fit the u32 field. */
 NS_MUST_CHECK
 struct secret *aws_bundle_plaintext(const uint8_t *entries, size_t count);
 

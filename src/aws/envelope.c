@@ -94,18 +94,22 @@ out:
 
 struct secret *aws_bundle_plaintext(const uint8_t *entries, size_t count)
 {
+	if (count > UINT32_MAX)
+		return NULL; /* the count field is a u32 */
 	struct secret *s = secret_new(AWS_BUNDLE_HEADER + count * AWS_BUNDLE_ENTRY);
 	if (!s)
 		return NULL;
-	memcpy(s->bytes, AWS_BUNDLE_MAGIC, 4);
-	s->bytes[4] = AWS_BUNDLE_VERSION;
-	s->bytes[5] = (uint8_t)(count >> 24);
-	s->bytes[6] = (uint8_t)(count >> 16);
-	s->bytes[7] = (uint8_t)(count >> 8);
-	s->bytes[8] = (uint8_t)count;
-	if (count)
-		memcpy(s->bytes + AWS_BUNDLE_HEADER, entries,
-		       count * AWS_BUNDLE_ENTRY);
+	struct buf b;
+	buf_init_fixed(&b, s->bytes, s->len);
+	if (buf_append(&b, AWS_BUNDLE_MAGIC, 4) < 0 ||
+	    buf_u8(&b, AWS_BUNDLE_VERSION) < 0 ||
+	    buf_u32be(&b, (uint32_t)count) < 0 ||
+	    buf_append(&b, entries, count * AWS_BUNDLE_ENTRY) < 0 ||
+	    b.len != s->len) {
+		/* not reached: the secret was sized for exactly these bytes */
+		secret_free(s);
+		return NULL;
+	}
 	return s;
 }
 

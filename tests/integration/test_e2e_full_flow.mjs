@@ -40,7 +40,7 @@ import path from 'node:path';
 import { fromHex, toHex, verify } from '../js/lib/bls.mjs';
 import {
   awsEnvOf, binRunner, freePort, makeKeystores as makeKeystoresIn, sleep, startSimAndStandins, testRun,
-  until as untilDone,
+  until as untilDone, writeHostConfig,
 } from '../js/lib/proc.mjs';
 import { makeClientCert, writeKnownClients } from '../js/lib/enclave.mjs';
 import { builders, epochIn, FORK } from '../js/lib/eth2.mjs';
@@ -155,8 +155,6 @@ await step('nitro-keys: 8 validators uploaded (4 per-key records, 4 in an envelo
 // ---- 3. nitro-host run ----
 const allKeys = () => [...sampleKeys, ...envelopeKeys];
 const port = { api: await freePort(), health: await freePort() };
-const kmsUrl = new URL(env.AWS_ENDPOINT_URL_KMS);
-const ddbUrl = new URL(env.AWS_ENDPOINT_URL_DYNAMODB);
 const sock = (n) => path.join(tmp, n);
 const configPath = path.join(tmp, 'nitro-host.yaml');
 const certPath = path.join(tmp, 'tls.crt');
@@ -164,45 +162,11 @@ const certPath = path.join(tmp, 'tls.crt');
 const client = makeClientCert(tmp, 'e2e-validator-client');
 const knownClientsPath = path.join(tmp, 'known-clients.txt');
 writeKnownClients(knownClientsPath, [client]);
-fs.writeFileSync(configPath, `# written by test_e2e_full_flow.mjs
-region: ${env.AWS_REGION}
-signer_id: ${SIGNER_ID}
-key_table: ${TABLE}
-kms_key_id: ${env.KEY_ARN}
-credentials: imds
-credentials_refresh_s: ${CRED_REFRESH_S}
-endpoints:
-  kms: ${env.AWS_ENDPOINT_URL_KMS}
-  dynamodb: ${env.AWS_ENDPOINT_URL_DYNAMODB}
-  imds: ${env.AWS_EC2_METADATA_SERVICE_ENDPOINT}
-enclave:
-  network: mainnet
-  slashing_db_url: sqlite:${path.join(tmp, 'slashing.db')}
-  kms_proxy: unix:${sock('kms.sock')}
-  dynamodb_proxy: unix:${sock('ddb.sock')}
-  tls_names: [localhost, 127.0.0.1]
-tls_cert_file: ${certPath}
-health_listen: tcp:127.0.0.1:${port.health}
-status_interval_s: 1
-control: unix:${sock('control.sock')}
-runner:
-  type: local
-  command:
-    - ${path.join(BIN, 'nitro-signer')}
-    - enclave
-    - --control=unix:${sock('control.sock')}
-    - --http-listen=unix:${sock('api.sock')}
-    - --nsm=sim:${simDir}
-    - --tls-kms-key-id=${env.KEY_ARN}
-    - --signer-id=${SIGNER_ID}
-    - --tls-known-clients-file=${knownClientsPath}
-restart:
-  max_backoff_s: 2
-proxies:
-  - {listen: "tcp:127.0.0.1:${port.api}", connect: "unix:${sock('api.sock')}"}
-  - {listen: "unix:${sock('kms.sock')}", connect: "tcp:127.0.0.1:${kmsUrl.port}", allow: ["127.0.0.1:${kmsUrl.port}"]}
-  - {listen: "unix:${sock('ddb.sock')}", connect: "tcp:127.0.0.1:${ddbUrl.port}", allow: ["127.0.0.1:${ddbUrl.port}"]}
-`);
+writeHostConfig({ configPath, writer: 'test_e2e_full_flow.mjs', tmp, env, signerId: SIGNER_ID, table: TABLE,
+  enclaveCmd: [path.join(BIN, 'nitro-signer'), 'enclave', `--control=unix:${sock('control.sock')}`,
+    `--http-listen=unix:${sock('api.sock')}`, `--nsm=sim:${simDir}`, `--tls-kms-key-id=${env.KEY_ARN}`,
+    `--signer-id=${SIGNER_ID}`, `--tls-known-clients-file=${knownClientsPath}`],
+  port, certPath, maxBackoffS: 2, extra: [`credentials_refresh_s: ${CRED_REFRESH_S}`] });
 
 let host;
 const hostLog = fs.openSync(path.join(tmp, 'host.log'), 'a');

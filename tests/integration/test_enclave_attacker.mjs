@@ -33,7 +33,7 @@ import { createRequire } from 'node:module';
 import { fromHex, toHex, verify } from '../js/lib/bls.mjs';
 import {
   awsEnvOf, binRunner, freePort, makeKeystores as makeKeystoresIn, sleep, startSimAndStandins, testRun,
-  until as untilDone,
+  until as untilDone, writeHostConfig,
 } from '../js/lib/proc.mjs';
 import { builders, computeSigningRoot, DOMAIN, domainAt, epochIn, epochOfSlot, FORK, TYPES } from '../js/lib/eth2.mjs';
 import {
@@ -174,8 +174,6 @@ writeKnownClients(knownClients, [vc]);
 // ---- nitro-host run ----
 const port = { api: await freePort(), health: await freePort() };
 const sock = (n) => path.join(tmp, n);
-const kmsUrl = new URL(env.AWS_ENDPOINT_URL_KMS);
-const ddbUrl = new URL(env.AWS_ENDPOINT_URL_DYNAMODB);
 const certPath = path.join(tmp, 'tls.crt');
 const configPath = path.join(tmp, 'nitro-host.yaml');
 const imageFlags = (flags) => (BASELINE
@@ -183,37 +181,8 @@ const imageFlags = (flags) => (BASELINE
 const enclaveCmd = imageFlags([path.join(BIN, 'nitro-signer'), 'enclave', `--control=unix:${sock('control.sock')}`,
   `--http-listen=unix:${sock('api.sock')}`, `--nsm=sim:${simDir}`, `--tls-kms-key-id=${env.KEY_ARN}`,
   `--signer-id=${SIGNER_ID}`, `--tls-known-clients-file=${knownClients}`, `--http-max-connections=${MAX_CONNS}`]);
-fs.writeFileSync(configPath, `# written by test_enclave_attacker.mjs
-region: ${env.AWS_REGION}
-signer_id: ${SIGNER_ID}
-key_table: ${TABLE}
-kms_key_id: ${env.KEY_ARN}
-credentials: imds
-endpoints:
-  kms: ${env.AWS_ENDPOINT_URL_KMS}
-  dynamodb: ${env.AWS_ENDPOINT_URL_DYNAMODB}
-  imds: ${env.AWS_EC2_METADATA_SERVICE_ENDPOINT}
-enclave:
-  network: mainnet
-  slashing_db_url: sqlite:${path.join(tmp, 'slashing.db')}
-  kms_proxy: unix:${sock('kms.sock')}
-  dynamodb_proxy: unix:${sock('ddb.sock')}
-  tls_names: [localhost, 127.0.0.1]
-tls_cert_file: ${certPath}
-health_listen: tcp:127.0.0.1:${port.health}
-status_interval_s: 1
-control: unix:${sock('control.sock')}
-runner:
-  type: local
-  command:
-${enclaveCmd.map((a) => `    - ${a}`).join('\n')}
-restart:
-  max_backoff_s: 1
-proxies:
-  - {listen: "tcp:127.0.0.1:${port.api}", connect: "unix:${sock('api.sock')}"}
-  - {listen: "unix:${sock('kms.sock')}", connect: "tcp:127.0.0.1:${kmsUrl.port}", allow: ["127.0.0.1:${kmsUrl.port}"]}
-  - {listen: "unix:${sock('ddb.sock')}", connect: "tcp:127.0.0.1:${ddbUrl.port}", allow: ["127.0.0.1:${ddbUrl.port}"]}
-`);
+writeHostConfig({ configPath, writer: 'test_enclave_attacker.mjs', tmp, env, signerId: SIGNER_ID, table: TABLE,
+  enclaveCmd, port, certPath, maxBackoffS: 1 });
 
 let host;
 let h1;

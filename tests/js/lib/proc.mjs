@@ -115,3 +115,45 @@ export function makeKeystores(runOk, dir, n, pwFile, workFactor) {
   assert.equal(pubkeys.length, n);
   return pubkeys;
 }
+
+// nitro-host's config for a run on one machine (written to configPath): the stand-ins' endpoints,
+// IMDS credentials, the enclave started by the local runner with enclaveCmd, control, API and AWS
+// proxies on unix sockets in tmp, the API's TCP proxy on port.api and /health on port.health.
+// extra: further top-level lines (e.g. "credentials_refresh_s: 9"); maxBackoffS: the restart backoff.
+export function writeHostConfig({ configPath, writer, tmp, env, signerId, table, enclaveCmd, port, certPath,
+  maxBackoffS, extra = [] }) {
+  const sock = (n) => path.join(tmp, n);
+  const kmsPort = new URL(env.AWS_ENDPOINT_URL_KMS).port;
+  const ddbPort = new URL(env.AWS_ENDPOINT_URL_DYNAMODB).port;
+  fs.writeFileSync(configPath, `# written by ${writer}
+region: ${env.AWS_REGION}
+signer_id: ${signerId}
+key_table: ${table}
+kms_key_id: ${env.KEY_ARN}
+credentials: imds
+${extra.map((l) => `${l}\n`).join('')}endpoints:
+  kms: ${env.AWS_ENDPOINT_URL_KMS}
+  dynamodb: ${env.AWS_ENDPOINT_URL_DYNAMODB}
+  imds: ${env.AWS_EC2_METADATA_SERVICE_ENDPOINT}
+enclave:
+  network: mainnet
+  slashing_db_url: sqlite:${path.join(tmp, 'slashing.db')}
+  kms_proxy: unix:${sock('kms.sock')}
+  dynamodb_proxy: unix:${sock('ddb.sock')}
+  tls_names: [localhost, 127.0.0.1]
+tls_cert_file: ${certPath}
+health_listen: tcp:127.0.0.1:${port.health}
+status_interval_s: 1
+control: unix:${sock('control.sock')}
+runner:
+  type: local
+  command:
+${enclaveCmd.map((a) => `    - ${a}`).join('\n')}
+restart:
+  max_backoff_s: ${maxBackoffS}
+proxies:
+  - {listen: "tcp:127.0.0.1:${port.api}", connect: "unix:${sock('api.sock')}"}
+  - {listen: "unix:${sock('kms.sock')}", connect: "tcp:127.0.0.1:${kmsPort}", allow: ["127.0.0.1:${kmsPort}"]}
+  - {listen: "unix:${sock('ddb.sock')}", connect: "tcp:127.0.0.1:${ddbPort}", allow: ["127.0.0.1:${ddbPort}"]}
+`);
+}

@@ -475,6 +475,14 @@ struct secret *aws_bundle_plaintext(const uint8_t *entries, size_t count);
 NS_MUST_CHECK
 int aws_envelope_aad(const char *signer_id, const char *record_id, char *out,
 		     size_t cap);
+/*
+ * A signer id (the key table's partition key, part of every record's
+ * encryption context and AAD): 1..AWS_SIGNER_ID_MAX printable ASCII
+ * characters, no spaces, no '|' (the AAD's separator). nitro-keys and the
+ * enclave image's --signer-id both apply this one rule.
+ */
+#define AWS_SIGNER_ID_MAX 128
+bool aws_signer_id_ok(const char *s);
 
 /*
  * The key table's KMS encryption contexts, {"purpose": P, "signer_id": ID}:

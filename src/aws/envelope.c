@@ -125,3 +125,14 @@ int aws_envelope_aad(const char *signer_id, const char *record_id, char *out,
 			 signer_id, record_id);
 	return n < 0 || (size_t)n >= cap ? -1 : n;
 }
+
+bool aws_signer_id_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > AWS_SIGNER_ID_MAX)
+		return false;
+	for (; *s; s++)
+		if (*s < 0x21 || *s > 0x7e || *s == '|')
+			return false;
+	return true;
+}

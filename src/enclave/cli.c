@@ -23,6 +23,7 @@
  * the enclave's TLS key, TLS only from then on: api.c). SIGINT/SIGTERM stop the API server,
  * then the control thread is stopped and joined.
  */
+#include "aws/aws.h"
 #include "enclave/enclave.h"
 #include "signer/signer.h"
 
@@ -87,18 +88,6 @@ struct enclave_args {
 	bool exit_now;
 };
 
-/* Same rule as nitro-keys' --signer-id: 1..255 printable ASCII, no '|'
- * (it separates the fields of the records' AAD). */
-static bool signer_id_ok(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 255)
-		return false;
-	for (; *s; s++)
-		if (*s < 0x21 || *s > 0x7e || *s == '|')
-			return false;
-	return true;
-}
 
 /* Flags that need something else to mean anything are usage errors. */
 static int check_combinations(const struct enclave_args *a, struct err *e)
@@ -118,8 +107,8 @@ static int check_combinations(const struct enclave_args *a, struct err *e)
 	if (a->tls.keystore_file && a->tls_kms_key_id)
 		return err_set(e, ERR_USAGE, "--tls-keystore-file and "
 			       "--tls-kms-key-id are exclusive (one TLS identity)");
-	if (a->signer_id && !signer_id_ok(a->signer_id))
-		return err_set(e, ERR_USAGE, "--signer-id: 1..255 printable "
+	if (a->signer_id && !aws_signer_id_ok(a->signer_id))
+		return err_set(e, ERR_USAGE, "--signer-id: 1..128 printable "
 			       "characters without spaces or '|'");
 	return 0;
 }

@@ -110,17 +110,6 @@ static int need(const struct args *f, const char *cmd, int k)
 	return 0;
 }
 
-/* A signer id is the partition key: printable, no spaces, bounded. */
-static bool signer_id_ok(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 128)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
-			return false;
-	return true;
-}
 
 static struct aws_client *open_client(const char *region,
 				      struct aws_creds_provider **creds,
@@ -654,9 +643,9 @@ static int upload(struct aws_client *c, const char *table, json_t *items,
 
 static int cmd_encrypt(const struct args *f, const char *cmd)
 {
-	if (!signer_id_ok(args_get(f, F_SIGNER_ID)))
+	if (!aws_signer_id_ok(args_get(f, F_SIGNER_ID)))
 		return cloud_usage_error(cmd, "--signer-id must be 1..128 printable "
-					 "characters without spaces");
+					 "characters without spaces or '|'");
 	bool up = args_bool(f, F_UPLOAD, false);
 	if (up == (args_get(f, F_OUT) != NULL))
 		return cloud_usage_error(cmd, "give exactly one of --upload and --out");

@@ -9,21 +9,9 @@
 
 #include "aws/aws.h"
 
-/* A growable NUL-terminated string; on allocation failure it latches `oom`. */
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-void sbuf_add(struct sbuf *b, const char *s, size_t n);
-void sbuf_puts(struct sbuf *b, const char *s);
-void sbuf_putc(struct sbuf *b, char c);
-void sbuf_printf(struct sbuf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-/* Hands the string over (NULL after oom) and resets b. */
-char *sbuf_take(struct sbuf *b);
-void sbuf_free(struct sbuf *b);
+/* Requests are built with core's text writers on a struct buf bounded by
+ * this (a canonical request, a query string, a header line). */
+#define AWS_TEXT_MAX (1u << 20)
 
 /* Millisecond sleep; full-jitter backoff delay for attempt (0-based). */
 void aws_sleep_ms(unsigned ms);

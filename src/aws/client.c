@@ -55,9 +55,10 @@ struct aws_client {
 	bool sock_failed;
 };
 
+/* A response body: NUL-terminated text in a wiping buffer (KMS answers
+ * carry plaintext keys), at most AWS_MAX_RESPONSE bytes. */
 struct body {
-	char *p;
-	size_t len, cap;
+	struct buf b;
 	bool overflow;
 };
 
@@ -210,38 +211,22 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 {
 	struct body *b = ud;
 	size_t n = size * nmemb;
-	if (b->len + n > AWS_MAX_RESPONSE) {
+	int rc = buf_text(&b->b, ptr, n);
+	if (rc == -ERR_TOO_LARGE)
 		b->overflow = true;
-		return 0;
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = malloc(cap);
-		if (!p)
-			return 0;
-		if (b->p) {
-			memcpy(p, b->p, b->len);
-			OPENSSL_cleanse(b->p, b->cap);
-			free(b->p);
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, ptr, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return n;
+	return rc < 0 ? 0 : n;
+}
+
+static void body_init(struct body *b)
+{
+	memset(b, 0, sizeof(*b));
+	buf_init(&b->b, AWS_MAX_RESPONSE + 1, true);
 }
 
 static void body_wipe(struct body *b)
 {
-	if (b->p) {
-		OPENSSL_cleanse(b->p, b->cap);
-		free(b->p);
-	}
-	memset(b, 0, sizeof(*b));
+	buf_free(&b->b);
+	body_init(b);
 }
 
 struct hdr_capture {
@@ -334,9 +319,10 @@ static const char *target_prefix(enum aws_service s)
 static int add_header(struct curl_slist **l, const char *name,
 		      const char *value)
 {
-	struct sbuf b = {0};
-	sbuf_printf(&b, "%s: %s", name, value);
-	char *s = sbuf_take(&b);
+	/* A header line may carry the session token: wiped as it grows. */
+	struct buf b = {.max = AWS_TEXT_MAX, .wipe = true};
+	buf_printf(&b, "%s: %s", name, value);
+	char *s = buf_take_str(&b);
 	if (!s)
 		return -ERR_NOMEM;
 	struct curl_slist *n = curl_slist_append(*l, s);
@@ -503,6 +489,7 @@ int aws_client_call(struct aws_client *c, enum aws_service svc,
 		}
 		struct exchange x;
 		memset(&x, 0, sizeof(x));
+		body_init(&x.body);
 		rc = perform(c, svc, target, body, body_len, &x, e);
 		if (rc < 0) {
 			body_wipe(&x.body);
@@ -526,7 +513,7 @@ int aws_client_call(struct aws_client *c, enum aws_service svc,
 			break;
 		}
 		if (x.status >= 200 && x.status < 300) {
-			rc = aws_json_parse_object(x.body.p ? x.body.p : "", x.body.len,
+			rc = aws_json_parse_object(buf_str(&x.body.b), x.body.b.len,
 						   resp, e);
 			if (rc < 0) {
 				snprintf(c->last.type, sizeof(c->last.type),
@@ -538,7 +525,7 @@ int aws_client_call(struct aws_client *c, enum aws_service svc,
 		}
 		/* A body without a usable __type leaves "Unknown": the header
 		 * may still name the error. */
-		if (aws_json_error_parse(x.body.p, x.body.len, &c->last) < 0 &&
+		if (aws_json_error_parse(buf_str(&x.body.b), x.body.b.len, &c->last) < 0 &&
 		    x.hdr.error_type[0]) {
 			/* X-Amzn-ErrorType: "Name:http://internal..." */
 			const char *t = x.hdr.error_type;

@@ -39,16 +39,16 @@ static bool unreserved(unsigned char c)
 }
 
 /* RFC 3986 encoding as SigV4 wants it: upper-case %XX, '/' kept if asked. */
-static void uri_encode(struct sbuf *b, const char *s, size_t n, bool keep_slash)
+static void uri_encode(struct buf *b, const char *s, size_t n, bool keep_slash)
 {
 	static const char HEX[] = "0123456789ABCDEF";
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (unreserved(c) || (keep_slash && c == '/')) {
-			sbuf_putc(b, (char)c);
+			buf_putc(b, (char)c);
 		} else {
 			char esc[3] = {'%', HEX[c >> 4], HEX[c & 15]};
-			sbuf_add(b, esc, 3);
+			buf_text(b, esc, 3);
 		}
 	}
 }
@@ -88,7 +88,7 @@ static char *uri_decode(const char *s, size_t n)
 /* ---- canonical URI ----------------------------------------------------- */
 
 /* Removes "." and ".." segments and empty segments; keeps a trailing '/'. */
-static void canonical_path(struct sbuf *b, const char *path, bool normalize)
+static void canonical_path(struct buf *b, const char *path, bool normalize)
 {
 	if (!path || !*path)
 		path = "/";
@@ -120,11 +120,11 @@ static void canonical_path(struct sbuf *b, const char *path, bool normalize)
 	}
 	size_t plen = strlen(path);
 	bool trailing = plen > 0 && path[plen - 1] == '/';
-	sbuf_putc(b, '/');
+	buf_putc(b, '/');
 	for (size_t i = 0; i < n; i++) {
 		uri_encode(b, seg[i], seglen[i], false);
 		if (i + 1 < n || trailing)
-			sbuf_putc(b, '/');
+			buf_putc(b, '/');
 	}
 }
 
@@ -147,10 +147,10 @@ static int param_add_raw(struct param *ps, size_t *n, const char *k, size_t kl,
 {
 	if (*n >= MAX_PARAMS)
 		return -ERR_TOO_LARGE;
-	struct sbuf kb = {0}, vb = {0};
+	struct buf kb = BUF_INIT(AWS_TEXT_MAX), vb = BUF_INIT(AWS_TEXT_MAX);
 	uri_encode(&kb, k, kl, false);
 	uri_encode(&vb, v, vl, false);
-	char *ke = sbuf_take(&kb), *ve = sbuf_take(&vb);
+	char *ke = buf_take_str(&kb), *ve = buf_take_str(&vb);
 	if (!ke || !ve) {
 		free(ke);
 		free(ve);
@@ -188,12 +188,12 @@ static int parse_query(const char *q, struct param *ps, size_t *n)
 	return 0;
 }
 
-static void join_params(struct sbuf *b, const struct param *ps, size_t n)
+static void join_params(struct buf *b, const struct param *ps, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (i)
-			sbuf_putc(b, '&');
-		sbuf_printf(b, "%s=%s", ps[i].key, ps[i].val);
+			buf_putc(b, '&');
+		buf_printf(b, "%s=%s", ps[i].key, ps[i].val);
 	}
 }
 
@@ -256,26 +256,26 @@ static int hdr_add(struct hdr *hs, size_t *n, const char *name,
 }
 
 /* Writes "name:v1,v2\n" lines and the signed-header list. */
-static void canonical_headers(struct hdr *hs, size_t n, struct sbuf *lines,
-			      struct sbuf *signed_list)
+static void canonical_headers(struct hdr *hs, size_t n, struct buf *lines,
+			      struct buf *signed_list)
 {
 	qsort(hs, n, sizeof(*hs), hdr_cmp);
 	for (size_t i = 0; i < n; i++) {
 		bool same = i > 0 && strcmp(hs[i].name, hs[i - 1].name) == 0;
 		if (same) {
-			sbuf_putc(lines, ',');
+			buf_putc(lines, ',');
 		} else {
 			if (i > 0)
-				sbuf_putc(lines, '\n');
-			sbuf_printf(lines, "%s:", hs[i].name);
+				buf_putc(lines, '\n');
+			buf_printf(lines, "%s:", hs[i].name);
 			if (signed_list->len)
-				sbuf_putc(signed_list, ';');
-			sbuf_puts(signed_list, hs[i].name);
+				buf_putc(signed_list, ';');
+			buf_puts(signed_list, hs[i].name);
 		}
-		sbuf_puts(lines, hs[i].value);
+		buf_puts(lines, hs[i].value);
 	}
 	if (n)
-		sbuf_putc(lines, '\n');
+		buf_putc(lines, '\n');
 }
 
 /* ---- key derivation and signature ------------------------------------- */
@@ -391,10 +391,10 @@ static int collect(const struct aws_sigv4_request *r,
 	}
 	/* Query mode: the signed-header list must be known before the query
 	 * is canonical, so compute it from the request headers alone. */
-	struct sbuf lines = {0}, list = {0};
+	struct buf lines = BUF_INIT(AWS_TEXT_MAX), list = BUF_INIT(AWS_TEXT_MAX);
 	canonical_headers(s->hdrs, s->n_hdrs, &lines, &list);
-	sbuf_free(&lines);
-	char *signed_list = sbuf_take(&list);
+	buf_free(&lines);
+	char *signed_list = buf_take_str(&list);
 	if (!signed_list)
 		return -ERR_NOMEM;
 	char cred[AWS_AKID_MAX + 300], expires[16];
@@ -439,7 +439,7 @@ int aws_sigv4_sign(const struct aws_sigv4_request *r,
 	struct sign_state *s = calloc(1, sizeof(*s));
 	if (!s)
 		return err_set(e, ERR_NOMEM, "out of memory");
-	struct sbuf creq = {0}, lines = {0}, list = {0}, query = {0}, sts = {0};
+	struct buf creq = BUF_INIT(AWS_TEXT_MAX), lines = BUF_INIT(AWS_TEXT_MAX), list = BUF_INIT(AWS_TEXT_MAX), query = BUF_INIT(AWS_TEXT_MAX), sts = BUF_INIT(AWS_TEXT_MAX);
 	int rc = collect(r, p, s, amz_date, scope, payload_hash, with_token);
 	if (rc < 0) {
 		rc = err_set(e, -rc, "SigV4: %s", rc == -ERR_TOO_LARGE
@@ -451,20 +451,20 @@ int aws_sigv4_sign(const struct aws_sigv4_request *r,
 	join_params(&query, s->params, s->n_params);
 	canonical_headers(s->hdrs, s->n_hdrs, &lines, &list);
 
-	sbuf_printf(&creq, "%s\n", r->method);
+	buf_printf(&creq, "%s\n", r->method);
 	canonical_path(&creq, r->path, p->normalize_path);
-	sbuf_printf(&creq, "\n%s\n", query.p ? query.p : "");
-	sbuf_puts(&creq, lines.p ? lines.p : "");
-	sbuf_printf(&creq, "\n%s\n%s", list.p ? list.p : "", payload_hash);
-	if (creq.oom || lines.oom || list.oom || query.oom) {
+	buf_printf(&creq, "\n%s\n", buf_str(&query));
+	buf_puts(&creq, buf_str(&lines));
+	buf_printf(&creq, "\n%s\n%s", buf_str(&list), payload_hash);
+	if (creq.failed || lines.failed || list.failed || query.failed) {
 		rc = err_set(e, ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	char creq_hash[65];
 	aws_sha256_hex(creq.p, creq.len, creq_hash);
-	sbuf_printf(&sts, ALGORITHM "\n%s\n%s\n%s", amz_date, scope, creq_hash);
-	out->canonical_request = sbuf_take(&creq);
-	out->string_to_sign = sbuf_take(&sts);
+	buf_printf(&sts, ALGORITHM "\n%s\n%s\n%s", amz_date, scope, creq_hash);
+	out->canonical_request = buf_take_str(&creq);
+	out->string_to_sign = buf_take_str(&sts);
 	if (!out->canonical_request || !out->string_to_sign) {
 		rc = err_set(e, ERR_NOMEM, "out of memory");
 		goto out;
@@ -474,23 +474,23 @@ int aws_sigv4_sign(const struct aws_sigv4_request *r,
 	const char *token = p->creds->session_token
 		? (const char *)p->creds->session_token->bytes : NULL;
 	if (p->query_mode) {
-		struct sbuf q = {0};
-		sbuf_puts(&q, query.p ? query.p : "");
+		struct buf q = BUF_INIT(AWS_TEXT_MAX);
+		buf_puts(&q, buf_str(&query));
 		if (token && !with_token) {
-			sbuf_puts(&q, "&X-Amz-Security-Token=");
+			buf_puts(&q, "&X-Amz-Security-Token=");
 			uri_encode(&q, token, strlen(token), false);
 		}
-		sbuf_printf(&q, "&X-Amz-Signature=%s", out->signature);
-		out->query = sbuf_take(&q);
+		buf_printf(&q, "&X-Amz-Signature=%s", out->signature);
+		out->query = buf_take_str(&q);
 		if (!out->query)
 			rc = err_set(e, ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	struct sbuf auth = {0};
-	sbuf_printf(&auth,
+	struct buf auth = BUF_INIT(AWS_TEXT_MAX);
+	buf_printf(&auth,
 		    ALGORITHM " Credential=%s/%s, SignedHeaders=%s, Signature=%s",
-		    p->creds->access_key_id, scope, list.p, out->signature);
-	char *auth_s = sbuf_take(&auth);
+		    p->creds->access_key_id, scope, buf_str(&list), out->signature);
+	char *auth_s = buf_take_str(&auth);
 	if (!auth_s ||
 	    add_result_header(out, "X-Amz-Date", amz_date) < 0 ||
 	    (token && add_result_header(out, "X-Amz-Security-Token", token) < 0) ||
@@ -500,11 +500,11 @@ int aws_sigv4_sign(const struct aws_sigv4_request *r,
 		rc = err_set(e, ERR_NOMEM, "out of memory");
 	free(auth_s);
 out:
-	sbuf_free(&creq);
-	sbuf_free(&lines);
-	sbuf_free(&list);
-	sbuf_free(&query);
-	sbuf_free(&sts);
+	buf_free(&creq);
+	buf_free(&lines);
+	buf_free(&list);
+	buf_free(&query);
+	buf_free(&sts);
 	state_free(s);
 	if (rc < 0)
 		aws_sigv4_result_free(out);

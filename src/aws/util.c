@@ -1,6 +1,5 @@
 /*
- * util.c: small helpers of the aws module: a growable string for building
- * canonical requests and JSON bodies, millisecond sleeps and the jittered
+ * util.c: small helpers of the aws module: millisecond sleeps and the jittered
  * backoff every retry loop in this module uses, and typed field readers for
  * JSON that came from the network (so a wrong type is an error naming the
  * field, never a crash).
@@ -13,81 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-void sbuf_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-void sbuf_puts(struct sbuf *b, const char *s)
-{
-	sbuf_add(b, s, strlen(s));
-}
-
-void sbuf_putc(struct sbuf *b, char c)
-{
-	sbuf_add(b, &c, 1);
-}
-
-void sbuf_printf(struct sbuf *b, const char *fmt, ...)
-{
-	char tmp[512];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		b->oom = true;
-		return;
-	}
-	if ((size_t)n < sizeof(tmp)) {
-		sbuf_add(b, tmp, (size_t)n);
-		return;
-	}
-	char *big = malloc((size_t)n + 1);
-	if (!big) {
-		b->oom = true;
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(big, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	sbuf_add(b, big, (size_t)n);
-	free(big);
-}
-
-char *sbuf_take(struct sbuf *b)
-{
-	char *p = b->oom ? NULL : b->p;
-	if (b->oom)
-		free(b->p);
-	else if (!p)
-		p = strdup("");
-	memset(b, 0, sizeof(*b));
-	return p;
-}
-
-void sbuf_free(struct sbuf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
 
 void aws_sleep_ms(unsigned ms)
 {

@@ -8,11 +8,15 @@
  * before memory is released or reused, and it grows by malloc-copy-wipe,
  * never realloc, which could leave a copy behind. A fixed buffer writes
  * into the caller's memory (a struct secret, a stack array) and never
- * allocates.
+ * allocates. The text writers build strings (SigV4 canonical requests, the
+ * interchange export, response bodies) on the same buffer, so there is one
+ * growth rule and one bound for bytes and text alike.
  */
 #include "core.h"
 
 #include <openssl/crypto.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,4 +107,90 @@ void buf_free(struct buf *b)
 	free(b->p);
 	b->p = NULL;
 	b->len = b->cap = 0;
+	b->failed = false;
+}
+
+uint8_t *buf_take(struct buf *b, size_t *len)
+{
+	uint8_t *p = b->len ? b->p : NULL;
+	if (len)
+		*len = b->len;
+	if (!p)
+		free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+	b->failed = false;
+	return p;
+}
+
+/* ---- text ------------------------------------------------------------- */
+
+int buf_text(struct buf *b, const void *s, size_t n)
+{
+	if (b->failed)
+		return -ERR_INVALID;
+	int rc = n < SIZE_MAX ? buf_reserve(b, n + 1) : -ERR_TOO_LARGE;
+	if (rc < 0) {
+		b->failed = true;
+		return rc;
+	}
+	if (n)
+		memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+void buf_puts(struct buf *b, const char *s)
+{
+	(void)buf_text(b, s, strlen(s));
+}
+
+void buf_putc(struct buf *b, char c)
+{
+	(void)buf_text(b, &c, 1);
+}
+
+void buf_printf(struct buf *b, const char *fmt, ...)
+{
+	if (b->failed)
+		return;
+	char tmp[256];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->failed = true;
+		return;
+	}
+	if ((size_t)n < sizeof(tmp)) {
+		(void)buf_text(b, tmp, (size_t)n);
+		return;
+	}
+	/* Longer: format straight into reserved room. */
+	if (buf_reserve(b, (size_t)n + 1) < 0) {
+		b->failed = true;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf((char *)b->p + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+const char *buf_str(const struct buf *b)
+{
+	return b->len ? (const char *)b->p : "";
+}
+
+char *buf_take_str(struct buf *b)
+{
+	if (b->failed) {
+		buf_free(b);
+		return NULL;
+	}
+	size_t len;
+	char *p = (char *)buf_take(b, &len);
+	return p ? p : strdup("");
 }

@@ -179,10 +179,13 @@ struct buf {
 	size_t max;  /* never grows past this many bytes */
 	bool wipe;   /* holds secrets: cleansed before release or reuse */
 	bool fixed;  /* the caller's memory: never grows, never freed */
+	bool failed; /* the text writers below: the first failure sticks */
 };
 
 /* An empty heap buffer growing on demand up to max bytes. */
 void buf_init(struct buf *b, size_t max, bool wipe);
+/* The same as an initialiser: struct buf b = BUF_INIT(4096); */
+#define BUF_INIT(m) {.max = (m)}
 /* Writes into mem[0..cap): for output of a known size (a struct secret). */
 void buf_init_fixed(struct buf *b, void *mem, size_t cap);
 /* Room for n more bytes: -ERR_TOO_LARGE past max, -ERR_NOMEM. */
@@ -199,6 +202,26 @@ int buf_u32be(struct buf *b, uint32_t v);
 void buf_clear(struct buf *b);
 /* Wipes (if b->wipe) and releases the memory; b stays usable, empty. */
 void buf_free(struct buf *b);
+/* Hands the bytes over (malloc'd; NULL when empty) and leaves b empty. Not
+ * for fixed buffers. */
+uint8_t *buf_take(struct buf *b, size_t *len);
+
+/* Text on a buf, for builders of requests and documents: each call appends
+ * all or nothing, keeps the bytes NUL-terminated (the NUL is not counted in
+ * len, but counts against max), and latches its first failure in b->failed,
+ * after which the text calls do nothing; the builder checks once, at
+ * buf_take_str or b->failed. buf_text returns the failure as well. */
+int buf_text(struct buf *b, const void *s, size_t n);
+void buf_puts(struct buf *b, const char *s);
+void buf_putc(struct buf *b, char c);
+void buf_printf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* The text so far: "" when nothing was written. */
+const char *buf_str(const struct buf *b);
+/* Hands the text over (malloc'd, NUL-terminated, "" when empty), or NULL if
+ * a text call failed (the bytes are released); b is left empty either way. */
+NS_MUST_CHECK
+char *buf_take_str(struct buf *b);
 
 /* ---- files ---------------------------------------------------------- */
 

@@ -387,33 +387,15 @@ int ncbor_map_check_keys(const cbor_item_t *map, const char *const *allowed,
 
 void ncbor_out_init(struct ncbor_out *o, size_t max)
 {
-	memset(o, 0, sizeof(*o));
-	o->max = max;
+	buf_init(&o->b, max, false);
+	o->failed = false;
 }
 
-static uint8_t *reserve(struct ncbor_out *o, size_t need)
+/* Appends all or nothing; the first failure sticks. */
+static void put_raw(struct ncbor_out *o, const void *p, size_t n)
 {
-	if (o->failed)
-		return NULL;
-	if (need > o->max || o->len > o->max - need) {
+	if (!o->failed && buf_append(&o->b, p, n) < 0)
 		o->failed = true;
-		return NULL;
-	}
-	if (o->len + need > o->cap) {
-		size_t cap = o->cap ? o->cap : 256;
-		while (cap < o->len + need)
-			cap *= 2;
-		if (cap > o->max)
-			cap = o->max;
-		uint8_t *b = realloc(o->buf, cap);
-		if (!b) {
-			o->failed = true;
-			return NULL;
-		}
-		o->buf = b;
-		o->cap = cap;
-	}
-	return o->buf + o->len;
 }
 
 /* Headers are at most 9 bytes: encode into a scratch area, then append. */
@@ -421,13 +403,10 @@ static uint8_t *reserve(struct ncbor_out *o, size_t need)
 	do {                                                                   \
 		uint8_t h_[9];                                                 \
 		size_t n_ = (call);                                            \
-		uint8_t *d_;                                                   \
-		if (n_ == 0 || !(d_ = reserve((o), n_))) {                     \
+		if (n_ == 0)                                                   \
 			(o)->failed = true;                                    \
-			break;                                                 \
-		}                                                              \
-		memcpy(d_, h_, n_);                                            \
-		(o)->len += n_;                                                \
+		else                                                           \
+			put_raw((o), h_, n_);                                  \
 	} while (0)
 
 void ncbor_put_uint(struct ncbor_out *o, uint64_t v)
@@ -443,22 +422,14 @@ void ncbor_put_negint(struct ncbor_out *o, uint64_t v)
 void ncbor_put_bytes(struct ncbor_out *o, const uint8_t *p, size_t len)
 {
 	HEADER(o, cbor_encode_bytestring_start(len, h_, sizeof(h_)));
-	uint8_t *d = len ? reserve(o, len) : NULL;
-	if (len && d) {
-		memcpy(d, p, len);
-		o->len += len;
-	}
+	put_raw(o, p, len);
 }
 
 void ncbor_put_text(struct ncbor_out *o, const char *s)
 {
 	size_t len = strlen(s);
 	HEADER(o, cbor_encode_string_start(len, h_, sizeof(h_)));
-	uint8_t *d = len ? reserve(o, len) : NULL;
-	if (len && d) {
-		memcpy(d, s, len);
-		o->len += len;
-	}
+	put_raw(o, s, len);
 }
 
 void ncbor_put_array(struct ncbor_out *o, size_t n)
@@ -492,20 +463,19 @@ void ncbor_put_opt_bytes(struct ncbor_out *o, const uint8_t *p, size_t len)
 int ncbor_out_finish(struct ncbor_out *o, uint8_t **out, size_t *len,
 		     struct err *e)
 {
-	if (o->failed || o->len == 0) {
+	if (o->failed || o->b.len == 0) {
 		ncbor_out_free(o);
 		return err_set(e, ERR_TOO_LARGE, "CBOR encoding over %zu bytes",
-			       o->max);
+			       o->b.max);
 	}
-	*out = o->buf;
-	*len = o->len;
-	o->buf = NULL;
+	*out = o->b.p;
+	*len = o->b.len;
+	o->b.p = NULL; /* handed over */
+	o->b.len = o->b.cap = 0;
 	return 0;
 }
 
 void ncbor_out_free(struct ncbor_out *o)
 {
-	free(o->buf);
-	o->buf = NULL;
-	o->len = o->cap = 0;
+	buf_free(&o->b);
 }

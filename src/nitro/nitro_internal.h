@@ -42,11 +42,11 @@ cbor_item_t *ncbor_map_get(const cbor_item_t *map, const char *key);
 int ncbor_map_check_keys(const cbor_item_t *map, const char *const *allowed,
 			 size_t n_allowed, struct err *e, const char *what);
 
-/* A small encoder over libcbor's cbor_encode_*: writes into a buffer that
- * grows up to `max`; the first failure sticks and ncbor_out_finish reports. */
+/* A small encoder over libcbor's cbor_encode_*: writes into a struct buf
+ * that grows up to `max`; the first failure sticks and ncbor_out_finish
+ * reports it. */
 struct ncbor_out {
-	uint8_t *buf;
-	size_t len, cap, max;
+	struct buf b;
 	bool failed;
 };
 void ncbor_out_init(struct ncbor_out *o, size_t max);

@@ -144,7 +144,7 @@ static int nsm_call(struct nsm *n, struct ncbor_out *req, const char *variant,
 	cbor_item_t *top = NULL;
 	int rc;
 	*body = NULL;
-	if (req->failed || req->len > NSM_REQUEST_MAX) {
+	if (req->failed || req->b.len > NSM_REQUEST_MAX) {
 		ncbor_out_free(req);
 		return err_set(e, ERR_TOO_LARGE, "NSM %s: request over %d bytes",
 			       variant, NSM_REQUEST_MAX);

@@ -420,98 +420,58 @@ out:
 
 /* ---- writing --------------------------------------------------------- */
 
-struct sbuf {
-	char *p;
-	size_t n, cap;
-	bool oom;
-};
-
-static void sb_add(struct sbuf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void sb_add(struct sbuf *b, const char *fmt, ...)
-{
-	if (b->oom)
-		return;
-	for (;;) {
-		va_list ap;
-		va_start(ap, fmt);
-		int w = vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
-		va_end(ap);
-		if (w < 0) {
-			b->oom = true;
-			return;
-		}
-		if ((size_t)w < b->cap - b->n) {
-			b->n += (size_t)w;
-			return;
-		}
-		size_t nc = b->cap * 2 + (size_t)w + 1;
-		char *np = realloc(b->p, nc);
-		if (!np) {
-			b->oom = true;
-			return;
-		}
-		b->p = np;
-		b->cap = nc;
-	}
-}
-
-static void write_entry(struct sbuf *b, const struct ic_entry *en)
+static void write_entry(struct buf *b, const struct ic_entry *en)
 {
 	char hex[2 + 96 + 1];
 	hex_encode(en->pubkey, 48, hex);
-	sb_add(b, "    {\n      \"pubkey\": \"%s\",\n      \"signed_blocks\": [", hex);
+	buf_printf(b, "    {\n      \"pubkey\": \"%s\",\n      \"signed_blocks\": [", hex);
 	for (size_t i = 0; i < en->n_blocks; i++) {
 		const struct ic_block *bl = &en->blocks[i];
-		sb_add(b, "%s\n        {\"slot\": \"%llu\"", i ? "," : "",
+		buf_printf(b, "%s\n        {\"slot\": \"%llu\"", i ? "," : "",
 		       (unsigned long long)bl->slot);
 		if (bl->has_root) {
 			hex_encode(bl->root, 32, hex);
-			sb_add(b, ", \"signing_root\": \"%s\"", hex);
+			buf_printf(b, ", \"signing_root\": \"%s\"", hex);
 		}
-		sb_add(b, "}");
+		buf_printf(b, "}");
 	}
-	sb_add(b, "%s],\n      \"signed_attestations\": [",
+	buf_printf(b, "%s],\n      \"signed_attestations\": [",
 	       en->n_blocks ? "\n      " : "");
 	for (size_t i = 0; i < en->n_atts; i++) {
 		const struct ic_att *a = &en->atts[i];
-		sb_add(b,
+		buf_printf(b,
 		       "%s\n        {\"source_epoch\": \"%llu\", \"target_epoch\": \"%llu\"",
 		       i ? "," : "", (unsigned long long)a->source,
 		       (unsigned long long)a->target);
 		if (a->has_root) {
 			hex_encode(a->root, 32, hex);
-			sb_add(b, ", \"signing_root\": \"%s\"", hex);
+			buf_printf(b, ", \"signing_root\": \"%s\"", hex);
 		}
-		sb_add(b, "}");
+		buf_printf(b, "}");
 	}
-	sb_add(b, "%s]\n    }", en->n_atts ? "\n      " : "");
+	buf_printf(b, "%s]\n    }", en->n_atts ? "\n      " : "");
 }
 
 int interchange_write(const struct interchange *ic, char **out, size_t *len,
 		      struct err *e)
 {
-	struct sbuf b = {malloc(4096), 0, 4096, false};
-	if (!b.p)
-		return err_set(e, ERR_NOMEM, "out of memory");
+	struct buf b = BUF_INIT(SIZE_MAX);
 	char gvr[2 + 64 + 1];
 	hex_encode(ic->gvr, 32, gvr);
-	sb_add(&b,
+	buf_printf(&b,
 	       "{\n  \"metadata\": {\n    \"interchange_format_version\": \"5\",\n"
 	       "    \"genesis_validators_root\": \"%s\"\n  },\n  \"data\": [",
 	       gvr);
 	for (size_t i = 0; i < ic->n_entries; i++) {
-		sb_add(&b, "%s\n", i ? "," : "");
+		buf_printf(&b, "%s\n", i ? "," : "");
 		write_entry(&b, &ic->entries[i]);
 	}
-	sb_add(&b, "%s]\n}\n", ic->n_entries ? "\n  " : "");
-	if (b.oom) {
-		free(b.p);
+	buf_printf(&b, "%s]\n}\n", ic->n_entries ? "\n  " : "");
+	size_t n = b.len;
+	*out = buf_take_str(&b);
+	if (!*out)
 		return err_set(e, ERR_NOMEM, "out of memory");
-	}
-	*out = b.p;
 	if (len)
-		*len = b.n;
+		*len = n;
 	return 0;
 }

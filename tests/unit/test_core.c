@@ -299,6 +299,51 @@ static void test_buf_wiping_clear_and_free_zero_the_bytes(void **state)
 		assert_int_equal(mem[i], 0);
 }
 
+static void test_buf_text_builds_strings_and_latches_failure(void **state)
+{
+	(void)state;
+	struct buf b = BUF_INIT(64);
+	assert_string_equal(buf_str(&b), "");
+	buf_puts(&b, "GET");
+	buf_putc(&b, ' ');
+	buf_printf(&b, "/%s?n=%d", "path", 42);
+	assert_string_equal(buf_str(&b), "GET /path?n=42");
+	assert_int_equal(b.len, strlen("GET /path?n=42"));
+	/* A long printf formats straight into the buffer. */
+	char long_arg[300];
+	memset(long_arg, 'x', sizeof(long_arg) - 1);
+	long_arg[sizeof(long_arg) - 1] = '\0';
+	struct buf big = BUF_INIT(4096);
+	buf_printf(&big, "<%s>", long_arg);
+	assert_int_equal(big.len, 301);
+	assert_int_equal(buf_str(&big)[0], '<');
+	assert_int_equal(buf_str(&big)[300], '>');
+	assert_int_equal(buf_str(&big)[301], '\0');
+	char *t = buf_take_str(&big);
+	assert_non_null(t);
+	assert_int_equal(strlen(t), 301);
+	free(t);
+	assert_int_equal(big.len, 0);
+
+	/* Past max (the NUL counts): the append fails whole, later ones do
+	 * nothing, and the take reports it. */
+	buf_printf(&b, "%s", long_arg);
+	assert_true(b.failed);
+	assert_string_equal(buf_str(&b), "GET /path?n=42");
+	assert_int_equal(buf_text(&b, "!", 1), -ERR_INVALID);
+	assert_null(buf_take_str(&b));
+	assert_false(b.failed); /* emptied and usable again */
+	char *empty = buf_take_str(&b);
+	assert_non_null(empty);
+	assert_string_equal(empty, "");
+	free(empty);
+
+	struct buf exact = BUF_INIT(4);
+	assert_int_equal(buf_text(&exact, "abc", 3), 0); /* 3 + NUL = max */
+	assert_int_equal(buf_text(&exact, "d", 1), -ERR_TOO_LARGE);
+	buf_free(&exact);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -313,6 +358,7 @@ int main(void)
 		cmocka_unit_test(test_buf_writes_big_endian_and_grows),
 		cmocka_unit_test(test_buf_refuses_past_max_all_or_nothing),
 		cmocka_unit_test(test_buf_wiping_clear_and_free_zero_the_bytes),
+		cmocka_unit_test(test_buf_text_builds_strings_and_latches_failure),
 		cmocka_unit_test(test_secret_wiped_and_reused),
 		cmocka_unit_test(test_freed_secret_memory_reads_zero),
 		cmocka_unit_test(test_secret_large_and_truncate),

@@ -366,6 +366,8 @@ int aws_ddb_delete_item(struct aws_client *c, const char *table,
 			struct err *e);
 
 struct aws_ddb_query {
+	bool scan;              /* Scan instead of Query: key_condition.expr
+				 * unset, its names/values serve the filter */
 	const char *table;
 	const char *index;      /* NULL: the table */
 	struct aws_ddb_expr key_condition;
@@ -374,7 +376,7 @@ struct aws_ddb_query {
 	bool consistent;
 	size_t max_items;       /* 0 = no cap (query_all) */
 };
-/* One page; *last_key is NULL at the end. start may be NULL. */
+/* One page (Query or Scan); *last_key is NULL at the end. start may be NULL. */
 NS_MUST_CHECK
 int aws_ddb_query_page(struct aws_client *c, const struct aws_ddb_query *q,
 		       const json_t *start, json_t **items, json_t **last_key,

@@ -1,7 +1,7 @@
 /*
  * dynamodb.c: the DynamoDB calls nitro-signer makes (JSON 1.0, X-Amz-Target
  * DynamoDB_20120810.<Op>): GetItem, PutItem, UpdateItem, DeleteItem (with
- * condition expressions), Query (with LastEvaluatedKey pagination),
+ * condition expressions), Query and Scan (with LastEvaluatedKey pagination),
  * BatchWriteItem (with UnprocessedItems retried, bounded), DescribeTable
  * and CreateTable.
  *
@@ -175,6 +175,8 @@ int aws_ddb_query_page(struct aws_client *c, const struct aws_ddb_query *q,
 	if (!req)
 		return -ERR_USAGE;
 	int rc = set_expr(req, "KeyConditionExpression", &q->key_condition, e);
+	if (rc == 0 && q->scan && q->key_condition.expr)
+		rc = err_set(e, ERR_USAGE, "DynamoDB Scan: no key condition");
 	if (rc == 0 && q->index)
 		rc = set(req, "IndexName", json_string(q->index), e);
 	if (rc == 0 && q->filter)
@@ -189,15 +191,16 @@ int aws_ddb_query_page(struct aws_client *c, const struct aws_ddb_query *q,
 		json_decref(req);
 		return rc;
 	}
-	TRY(call(c, "Query", req, &resp, e));
+	const char *op = q->scan ? "Scan" : "Query";
+	TRY(call(c, op, req, &resp, e));
 	json_t *it = json_object_get(resp, "Items");
 	json_t *lk = json_object_get(resp, "LastEvaluatedKey");
 	if (!items_ok(it))
-		rc = err_set(e, ERR_INVALID, "DynamoDB Query: Items is not an array "
-			     "of items");
+		rc = err_set(e, ERR_INVALID, "DynamoDB %s: Items is not an array "
+			     "of items", op);
 	else if (lk && !json_is_object(lk))
 		rc = err_set(e, ERR_INVALID,
-			     "DynamoDB Query: LastEvaluatedKey is not an object");
+			     "DynamoDB %s: LastEvaluatedKey is not an object", op);
 	if (rc == 0) {
 		*items = json_incref(it);
 		*last_key = lk ? json_incref(lk) : NULL;

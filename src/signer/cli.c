@@ -11,6 +11,7 @@
 #include "signer/signer.h"
 #include "slashing/slashing.h"
 
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,10 @@ static const char usage_text[] =
 	"                                   listed; others get 403 type_not_allowed\n"
 	"  --slashing-protection-enabled=true|false  (default true)\n"
 	"  --slashing-protection-db-url=URL sqlite:PATH (default sqlite:./slashing.db)\n"
+	"                                   or dynamodb://TABLE?region=R[&endpoint=URL]\n"
+	"  --slashing-protection-mac-key-file=F  dynamodb: 64 hex characters, the\n"
+	"                                   key of the items' MAC (same file on\n"
+	"                                   every signer sharing the table)\n"
 	"  --slashing-protection-pruning-enabled=true|false  (default true)\n"
 	"  --slashing-protection-pruning-epochs-to-keep=N     (default 250)\n"
 	"  --slashing-protection-pruning-interval=HOURS       (default 12)\n"
@@ -67,6 +72,8 @@ static const char usage_text[] =
 	"       JSON lines in, one decision per line out, recorded like signing\n"
 	"  eth2 [..] watermark-repair [--epoch=E] [--slot=S]\n"
 	"       [--set-high-watermark | --remove-high-watermark]\n"
+	"  eth2 --slashing-protection-db-url=dynamodb://.. create-table\n"
+	"       create the table (key pk, string) and wait until it is active\n"
 	"The genesis validators root comes from --genesis-validators-root, or from\n"
 	"an explicit --network.\n";
 
@@ -76,7 +83,7 @@ enum opt_id {
 	O_HOST = SIGNER_FLAG_END, O_PORT, O_ALLOW, O_KEYSTORE_PATH, O_METRICS,
 	O_IDLE, O_LOGGING, O_LOG_FORMAT,
 	O_NETWORK, O_KS_PATH, O_KS_PWS, O_KS_PWF, O_SP_ENABLED, O_SP_URL,
-	O_KM_API, O_PRUNE, O_PRUNE_KEEP, O_PRUNE_INTERVAL, O_TYPES,
+	O_KM_API, O_PRUNE, O_PRUNE_KEEP, O_PRUNE_INTERVAL, O_TYPES, O_SP_MAC,
 	O_FROM, O_TO, O_GVR, O_EPOCH, O_SLOT, O_SET_HIGH, O_REMOVE_HIGH,
 };
 
@@ -100,6 +107,7 @@ static const struct args_flag eth2_flags[] = {
 	{"keystores-password-file", ARGS_VALUE, O_KS_PWF, 0},
 	{"slashing-protection-enabled", ARGS_BOOL, O_SP_ENABLED, 0},
 	{"slashing-protection-db-url", ARGS_VALUE, O_SP_URL, 0},
+	{"slashing-protection-mac-key-file", ARGS_VALUE, O_SP_MAC, 0},
 	{"slashing-protection-pruning-enabled", ARGS_BOOL, O_PRUNE, 0},
 	{"slashing-protection-pruning-epochs-to-keep", ARGS_VALUE, O_PRUNE_KEEP,
 	 0},
@@ -223,6 +231,7 @@ static int eth2_opt(int id, const char *arg, struct signer_options *o,
 		o->slashing_enabled = strcmp(arg, "true") == 0;
 		return 0;
 	case O_SP_URL: o->slashing_db_url = arg; return 0;
+	case O_SP_MAC: o->slashing_mac_key_file = arg; return 0;
 	case O_TYPES:
 		o->allow_signing_types = arg;
 		return signer_signing_types_parse(arg, false, &o->signing_types, e);
@@ -294,6 +303,7 @@ static const struct {
 	{"watermark-repair", SIGNER_CMD_WATERMARK_REPAIR,
 	 (const char *const[]){"epoch", "slot", "set-high-watermark",
 			       "remove-high-watermark", NULL}},
+	{"create-table", SIGNER_CMD_CREATE_TABLE, (const char *const[]){NULL}},
 };
 
 /* What each command needs beyond its flags' own checks. */
@@ -313,6 +323,8 @@ static int check_command(const struct signer_options *o, struct err *e)
 			return err_set(e, ERR_USAGE, "evaluate: "
 				       "--genesis-validators-root (or --network) "
 				       "is required");
+		break;
+	case SIGNER_CMD_CREATE_TABLE:
 		break;
 	case SIGNER_CMD_WATERMARK_REPAIR:
 		if (o->repair_set_high && o->repair_remove_high)
@@ -339,7 +351,8 @@ static int parse_command(int argc, char **argv, struct signer_options *o,
 			break;
 	if (i == NELEMS(commands))
 		return err_set(e, ERR_USAGE, "eth2: unknown command '%s' (import, "
-			       "export, evaluate, watermark-repair)", argv[0]);
+			       "export, evaluate, watermark-repair, "
+			       "create-table)", argv[0]);
 	o->command = commands[i].cmd;
 	struct args_spec spec = {.cmd = argv[0], .flags = cmd_flags,
 				 .nflags = NELEMS(cmd_flags),
@@ -452,20 +465,54 @@ int signer_parse_args(int argc, char **argv, struct signer_options *o,
 }
 
 /* import, export, evaluate, watermark-repair: one line on failure. */
+/* --slashing-protection-mac-key-file: one line of 64 hex characters. */
+static int load_mac_key(const char *path, uint8_t key[32], struct err *e)
+{
+	char *text = NULL;
+	size_t len = 0;
+	TRY(file_read_all(path, 4096, &text, &len, e));
+	size_t n = strcspn(text, "\r\n");
+	bool one_line = text[n] == '\0' || strspn(text + n, "\r\n") == len - n;
+	char hex[2 + 64 + 1] = "0x";
+	int rc = 0;
+	if (n != 64 || !one_line)
+		rc = err_set(e, ERR_USAGE, "--slashing-protection-mac-key-file: "
+			     "%s: expected one line of 64 hex characters", path);
+	if (rc == 0) {
+		memcpy(hex + 2, text, 64);
+		hex[66] = '\0';
+		if (hex_decode_exact(hex, key, 32, NULL, "") < 0)
+			rc = err_set(e, ERR_USAGE, "--slashing-protection-mac-"
+				     "key-file: %s: not hex", path);
+	}
+	OPENSSL_cleanse(text, len);
+	free(text);
+	OPENSSL_cleanse(hex, sizeof(hex));
+	return rc;
+}
+
 static int run_command(struct signer_options *o, const struct eth2_network *net)
 {
 	struct err e = {0};
 	int rc = 0;
 	const char *url = o->slashing_db_url; /* the CLI's: durable only */
+	uint8_t mac[32];
+	struct slashing_open_opts opts_v = {0};
+	const struct slashing_open_opts *opts = &opts_v;
+	if (o->slashing_mac_key_file) {
+		if (load_mac_key(o->slashing_mac_key_file, mac, &e) < 0)
+			return args_fail("nitro-signer", &e);
+		opts_v.mac_key = mac;
+	}
 	const uint8_t *gvr = o->has_gvr ? o->gvr : NULL;
 	if (!gvr && o->network_given && net->has_genesis_validators_root)
 		gvr = net->genesis_validators_root;
 	switch (o->command) {
 	case SIGNER_CMD_IMPORT:
-		rc = slashing_cmd_import(url, NULL, o->from_path, gvr, &e);
+		rc = slashing_cmd_import(url, opts, o->from_path, gvr, &e);
 		break;
 	case SIGNER_CMD_EXPORT:
-		rc = slashing_cmd_export(url, NULL, o->to_path, &e);
+		rc = slashing_cmd_export(url, opts, o->to_path, &e);
 		break;
 	case SIGNER_CMD_EVALUATE: {
 		if (!gvr) {
@@ -480,7 +527,7 @@ static int run_command(struct signer_options *o, const struct eth2_network *net)
 				"open %s\n", o->from_path);
 			return EXIT_RUNTIME;
 		}
-		rc = slashing_cmd_evaluate(url, NULL, gvr, in, stdout, &e);
+		rc = slashing_cmd_evaluate(url, opts, gvr, in, stdout, &e);
 		if (in != stdin)
 			fclose(in);
 		break;
@@ -493,13 +540,19 @@ static int run_command(struct signer_options *o, const struct eth2_network *net)
 			o->repair_remove_high ? SLASHING_REPAIR_REMOVE_HIGH
 			: o->repair_set_high  ? SLASHING_REPAIR_SET_HIGH
 					      : SLASHING_REPAIR_LOW;
-		rc = slashing_cmd_watermark_repair(url, NULL, mode, &w,
+		rc = slashing_cmd_watermark_repair(url, opts, mode, &w,
 						   &e);
 		break;
 	}
+	case SIGNER_CMD_CREATE_TABLE:
+		rc = slashing_cmd_create_table(url, opts, &e);
+		if (rc == 0)
+			printf("slashing-protection table ready: %s\n", url);
+		break;
 	case SIGNER_CMD_SERVE:
 		break;
 	}
+	OPENSSL_cleanse(mac, sizeof(mac));
 	return rc < 0 ? args_fail("nitro-signer", &e) : 0;
 }
 
@@ -532,6 +585,14 @@ int signer_main(int argc, char **argv)
 	}
 	if (o.command != SIGNER_CMD_SERVE)
 		return run_command(&o, &net);
+	uint8_t mac[32];
+	if (o.slashing_mac_key_file) {
+		if (load_mac_key(o.slashing_mac_key_file, mac, &e) < 0) {
+			fprintf(stderr, "nitro-signer: %s\n", e.msg);
+			return EXIT_USAGE;
+		}
+		o.slashing_mac_key = mac;
+	}
 	/* TLS first: a bad keystore or flag is a usage error, reported before
 	 * keys are decrypted or the slashing database is touched. */
 	if (o.tls_enabled)

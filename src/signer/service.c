@@ -70,7 +70,7 @@ static struct slashing_db *signer_db(struct signer *s)
 	pthread_mutex_lock(&s->db_lock);
 	if (!s->db && clock_mono_us() >= s->db_retry_at_us) {
 		struct err e = {0};
-		if (slashing_open(s->db_url, NULL, &s->db, &e) < 0) {
+		if (slashing_open(s->db_url, &s->db_opts, &s->db, &e) < 0) {
 			s->db = NULL;
 			snprintf(s->db_error, sizeof(s->db_error), "%s", e.msg);
 			s->db_retry_at_us = clock_mono_us() + 10 * 1000000ull;
@@ -84,7 +84,11 @@ static struct slashing_db *signer_db(struct signer *s)
 						     s->pruning.interval_s);
 			else
 				slashing_set_pruning(s->db, 0, 0, 0);
-			log_info("slashing protection database: %s", s->db_url);
+			log_info("slashing protection database: %s%s", s->db_url,
+				 strncmp(s->db_url, "dynamodb:", 9) ? ""
+				 : s->db_opts.mac_key ? " (items MAC-checked)"
+				 : " (items NOT MAC-checked: no "
+				   "--slashing-protection-mac-key-file)");
 		}
 	}
 	struct slashing_db *db = s->db;
@@ -143,6 +147,11 @@ int signer_new(const struct signer_options *o, const struct eth2_network *net,
 	}
 	/* The database only once there is something to protect. */
 	if (s->slashing_enabled) {
+		s->db_opts.aws = o->slashing_aws;
+		if (o->slashing_mac_key) {
+			memcpy(s->db_mac, o->slashing_mac_key, 32);
+			s->db_opts.mac_key = s->db_mac;
+		}
 		s->db_url = strdup(o->slashing_db_url);
 		if (!s->db_url) {
 			signer_free(s);

@@ -13,6 +13,7 @@
 
 struct key_registry;
 struct key_load_opts;
+struct aws_client_opts;
 
 struct signer_pruning {
 	bool enabled;            /* --slashing-protection-pruning-enabled */
@@ -67,7 +68,8 @@ struct signer_route {
 };
 
 enum signer_command { SIGNER_CMD_SERVE, SIGNER_CMD_IMPORT, SIGNER_CMD_EXPORT,
-		      SIGNER_CMD_EVALUATE, SIGNER_CMD_WATERMARK_REPAIR };
+		      SIGNER_CMD_EVALUATE, SIGNER_CMD_WATERMARK_REPAIR,
+		      SIGNER_CMD_CREATE_TABLE };
 
 struct signer_options {
 	/* global */
@@ -88,6 +90,13 @@ struct signer_options {
 	const char *keystores_password_file;
 	bool slashing_enabled;
 	const char *slashing_db_url;
+	/* --slashing-protection-mac-key-file (read into the key), or the
+	 * enclave's sealed key: 32 bytes copied by signer_new; NULL: off. */
+	const char *slashing_mac_key_file;
+	const uint8_t *slashing_mac_key;
+	/* How a DynamoDB backend makes AWS clients (the enclave's); NULL: the
+	 * environment's credentials, plain TCP. Borrowed. */
+	const struct aws_client_opts *slashing_aws;
 	struct signer_pruning pruning;
 	bool key_manager_api_enabled;
 	bool network_given;

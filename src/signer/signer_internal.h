@@ -13,6 +13,7 @@
 
 #include "signer/keys.h"
 #include "signer/signer.h"
+#include "slashing/slashing.h"
 
 #define SIGN_PREFIX "/api/v1/eth2/sign/"
 
@@ -27,6 +28,8 @@ struct signer {
 	pthread_mutex_t db_lock;
 	struct slashing_db *db;
 	char *db_url;
+	struct slashing_open_opts db_opts; /* mac_key -> db_mac */
+	uint8_t db_mac[32];
 	char db_error[256];
 	uint64_t db_retry_at_us;
 	struct signer_pruning pruning;

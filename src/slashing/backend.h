@@ -111,6 +111,14 @@ struct slashing_backend_ops {
 
 extern const struct slashing_backend_ops slashing_sqlite_ops;
 extern const struct slashing_backend_ops slashing_mem_ops;
+extern const struct slashing_backend_ops slashing_dynamodb_ops;
+
+/* dynamodb://: creates the table (key schema pk (S), on demand) unless it
+ * exists, waits until it is active and checks it is one of ours. where is
+ * the URL after "dynamodb:". */
+int slashing_dynamodb_create_table(const char *where,
+				   const struct slashing_open_opts *o,
+				   struct err *e);
 
 /* Test hook of the mem backend: the writes to store mem:NAME after the next
  * n fail (-ERR_UNAVAILABLE, as a full disk would); n < 0 ends that.

@@ -1,6 +1,6 @@
 /*
  * cmd.c: the slashing subcommands of `nitro-signer eth2` (import, export,
- * evaluate, watermark-repair) as functions the CLI calls after parsing its
+ * evaluate, watermark-repair, create-table) as functions the CLI calls after parsing its
  * flags. Each opens the database, does one thing, and closes it.
  *
  * evaluate reads JSON lines (DESIGN.md section 4) and runs, for each, the
@@ -12,7 +12,7 @@
  * decimal parsers; a malformed line is answered with an error line and
  * records nothing.
  */
-#include "slashing_internal.h"
+#include "backend.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -50,6 +50,18 @@ int slashing_cmd_export(const char *url, const struct slashing_open_opts *opts,
 		rc = file_write_atomic(to_path, json, strlen(json), 0600, e);
 	free(json);
 	return rc;
+}
+
+int slashing_cmd_create_table(const char *url,
+			      const struct slashing_open_opts *opts,
+			      struct err *e)
+{
+	static const struct slashing_open_opts none;
+	if (!url || strncmp(url, "dynamodb:", 9) != 0)
+		return err_set(e, ERR_USAGE, "create-table: only for "
+			       "--slashing-protection-db-url=dynamodb://TABLE... "
+			       "(a SQLite database is created when first opened)");
+	return slashing_dynamodb_create_table(url + 9, opts ? opts : &none, e);
 }
 
 int slashing_cmd_watermark_repair(const char *url,

@@ -69,6 +69,8 @@ static const struct {
 } backends[] = {
 	{"sqlite:", "sqlite:PATH", &slashing_sqlite_ops},
 	{"mem:", "mem:[NAME] (volatile: tests)", &slashing_mem_ops},
+	{"dynamodb:", "dynamodb://TABLE?region=R[&endpoint=URL]",
+	 &slashing_dynamodb_ops},
 };
 
 #define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
@@ -181,9 +183,11 @@ static void run_batch(struct slashing_db *db, struct slashing_request **batch,
 	size_t nasync = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct slashing_request *r = batch[i];
-		r->rc = rc < 0 ? rc : 0;
+		r->rc = rc < 0 ? rc : r->msg.rc < 0 ? r->msg.rc : 0;
 		if (rc < 0)
 			r->err = e;
+		else if (r->msg.rc < 0)
+			r->err = r->msg.err;
 		if (r->done_fn) {
 			batch[nasync++] = r; /* nasync <= i: reuse the array */
 			continue;

@@ -252,3 +252,270 @@ const char *slashing_reason_code(enum slashing_reason r)
 	}
 	return "unknown";
 }
+
+/* ---- the minimal (watermark) rules --------------------------------------- */
+
+static enum slashing_reason min_pre(const struct slashing_meta *m,
+				    const struct slashing_minimal *st,
+				    const uint8_t gvr[32])
+{
+	struct slashing_validator v = {.known = st->known,
+				       .enabled = st->enabled};
+	return common_pre(m, &v, gvr);
+}
+
+/* At the newest message: a repeat of it is allowed, anything else there is
+ * the double (or the watermark when no message is known there). */
+static enum slashing_reason at_newest(enum slashing_min_kind kind,
+				      const uint8_t stored[32],
+				      const uint8_t root[32], bool same_source,
+				      enum slashing_reason dbl)
+{
+	if (kind == SLASHING_MIN_NONE)
+		return SLASHING_BELOW_LOW_WATERMARK;
+	if (kind == SLASHING_MIN_ROOT && same_source &&
+	    memcmp(stored, root, 32) == 0)
+		return SLASHING_OK;
+	return dbl;
+}
+
+enum slashing_reason slashing_rule_min_block(const struct slashing_meta *m,
+					     struct slashing_minimal *st,
+					     const uint8_t gvr[32],
+					     uint64_t slot,
+					     const uint8_t root[32],
+					     bool *record)
+{
+	*record = false;
+	enum slashing_reason r = min_pre(m, st, gvr);
+	if (r != SLASHING_OK)
+		return r;
+	if (m->hw.has_slot && slot >= m->hw.slot)
+		return SLASHING_AT_OR_ABOVE_HIGH_WATERMARK;
+	if (st->has_block && slot < st->slot)
+		return SLASHING_BELOW_LOW_WATERMARK;
+	if (st->has_block && slot == st->slot)
+		return at_newest(st->block_kind, st->block_root, root, true,
+				 SLASHING_DOUBLE_PROPOSAL);
+	if (!st->known) {
+		st->known = true;
+		st->enabled = true;
+	}
+	st->has_block = true;
+	st->slot = slot;
+	st->block_kind = SLASHING_MIN_ROOT;
+	memcpy(st->block_root, root, 32);
+	*record = true;
+	return SLASHING_OK;
+}
+
+enum slashing_reason slashing_rule_min_att(const struct slashing_meta *m,
+					   struct slashing_minimal *st,
+					   const uint8_t gvr[32],
+					   uint64_t source, uint64_t target,
+					   const uint8_t root[32],
+					   bool *record)
+{
+	*record = false;
+	enum slashing_reason r = min_pre(m, st, gvr);
+	if (r != SLASHING_OK)
+		return r;
+	if (source > target)
+		return SLASHING_SOURCE_AFTER_TARGET;
+	if (m->hw.has_epoch && (source >= m->hw.epoch || target >= m->hw.epoch))
+		return SLASHING_AT_OR_ABOVE_HIGH_WATERMARK;
+	if (st->has_att) {
+		/* Name what the newest vote makes of it where it is exact. */
+		if (st->att_kind != SLASHING_MIN_NONE) {
+			if (source < st->source && target > st->target)
+				return SLASHING_SURROUND_VOTE;
+			if (source > st->source && target < st->target)
+				return SLASHING_SURROUNDED_VOTE;
+		}
+		if (source < st->source || target < st->target)
+			return SLASHING_BELOW_LOW_WATERMARK;
+		if (target == st->target)
+			return at_newest(st->att_kind, st->att_root, root,
+					 source == st->source,
+					 SLASHING_DOUBLE_VOTE);
+	}
+	if (!st->known) {
+		st->known = true;
+		st->enabled = true;
+	}
+	st->has_att = true;
+	st->source = source;
+	st->target = target;
+	st->att_kind = SLASHING_MIN_ROOT;
+	memcpy(st->att_root, root, 32);
+	*record = true;
+	return SLASHING_OK;
+}
+
+/* One kind for the messages a file has at the new watermark: the root when
+ * they are all one known message, else unknown. */
+static void merge_kind(enum slashing_min_kind *kind, uint8_t stored[32],
+		       bool first, bool has_root, const uint8_t root[32])
+{
+	if (!has_root) {
+		*kind = SLASHING_MIN_UNKNOWN;
+		return;
+	}
+	if (first || *kind == SLASHING_MIN_NONE) {
+		*kind = SLASHING_MIN_ROOT;
+		memcpy(stored, root, 32);
+		return;
+	}
+	if (*kind == SLASHING_MIN_ROOT && memcmp(stored, root, 32) != 0)
+		*kind = SLASHING_MIN_UNKNOWN;
+}
+
+bool slashing_rule_min_import(struct slashing_minimal *st,
+			      const struct ic_entry *const *group, size_t n)
+{
+	struct slashing_minimal old = *st;
+	if (!st->known) {
+		st->known = true;
+		st->enabled = true;
+	}
+	/* Blocks: the newest slot of file and store; the messages there. */
+	for (size_t g = 0; g < n; g++) {
+		const struct ic_entry *en = group[g];
+		for (size_t i = 0; i < en->n_blocks; i++) {
+			const struct ic_block *b = &en->blocks[i];
+			if (st->has_block && b->slot < st->slot)
+				continue;
+			bool first = !st->has_block || b->slot > st->slot;
+			if (first) {
+				st->has_block = true;
+				st->slot = b->slot;
+			}
+			merge_kind(&st->block_kind, st->block_root, first,
+				   b->has_root, b->root);
+		}
+	}
+	/* Votes: the newest target (its source at most the newest source:
+	 * both are raised, each to its maximum). */
+	for (size_t g = 0; g < n; g++) {
+		const struct ic_entry *en = group[g];
+		for (size_t i = 0; i < en->n_atts; i++) {
+			const struct ic_att *a = &en->atts[i];
+			if (!st->has_att || a->target > st->target) {
+				uint64_t src = st->has_att && st->source > a->source
+						       ? st->source
+						       : a->source;
+				st->has_att = true;
+				st->target = a->target;
+				st->att_kind = SLASHING_MIN_NONE;
+				st->source = src;
+			}
+			if (a->source > st->source) {
+				st->source = a->source;
+				st->att_kind = SLASHING_MIN_UNKNOWN;
+			}
+		}
+	}
+	/* The message at the new (source, target), if the file's are one. */
+	for (size_t g = 0; g < n && st->has_att; g++) {
+		const struct ic_entry *en = group[g];
+		for (size_t i = 0; i < en->n_atts; i++) {
+			const struct ic_att *a = &en->atts[i];
+			if (a->target != st->target)
+				continue;
+			if (a->source != st->source) {
+				st->att_kind = SLASHING_MIN_UNKNOWN;
+				continue;
+			}
+			bool first = st->att_kind == SLASHING_MIN_NONE &&
+				     !(old.has_att && old.target == st->target);
+			merge_kind(&st->att_kind, st->att_root, first,
+				   a->has_root, a->root);
+		}
+	}
+	return !slashing_rule_min_equal(&old, st);
+}
+
+bool slashing_rule_min_repair(struct slashing_minimal *st,
+			      const struct slashing_watermark *w)
+{
+	struct slashing_minimal old = *st;
+	if (!st->known) {
+		st->known = true;
+		st->enabled = true;
+	}
+	if (w->has_slot && (!st->has_block || w->slot > st->slot)) {
+		st->has_block = true;
+		st->slot = w->slot;
+		st->block_kind = SLASHING_MIN_NONE;
+		memset(st->block_root, 0, 32);
+	}
+	if (w->has_epoch) {
+		bool raise_t = !st->has_att || w->epoch > st->target;
+		bool raise_s = !st->has_att || w->epoch > st->source;
+		if (raise_t) {
+			st->target = w->epoch;
+			st->att_kind = SLASHING_MIN_NONE;
+			memset(st->att_root, 0, 32);
+		}
+		if (raise_s) {
+			st->source = w->epoch;
+			if (!raise_t)
+				st->att_kind = SLASHING_MIN_UNKNOWN;
+		}
+		st->has_att = true;
+	}
+	return !slashing_rule_min_equal(&old, st);
+}
+
+bool slashing_rule_min_equal(const struct slashing_minimal *a,
+			    const struct slashing_minimal *b)
+{
+	if (a->known != b->known || a->enabled != b->enabled ||
+	    a->has_block != b->has_block || a->has_att != b->has_att)
+		return false;
+	if (a->has_block &&
+	    (a->slot != b->slot || a->block_kind != b->block_kind ||
+	     (a->block_kind == SLASHING_MIN_ROOT &&
+	      memcmp(a->block_root, b->block_root, 32) != 0)))
+		return false;
+	if (a->has_att &&
+	    (a->source != b->source || a->target != b->target ||
+	     a->att_kind != b->att_kind ||
+	     (a->att_kind == SLASHING_MIN_ROOT &&
+	      memcmp(a->att_root, b->att_root, 32) != 0)))
+		return false;
+	return true;
+}
+
+bool slashing_rule_min_raise(struct slashing_minimal *st,
+			     const struct slashing_minimal *floor)
+{
+	bool changed = false;
+	if (floor->has_block && (!st->has_block || floor->slot > st->slot)) {
+		st->has_block = true;
+		st->slot = floor->slot;
+		st->block_kind = floor->block_kind;
+		memcpy(st->block_root, floor->block_root, 32);
+		changed = true;
+	}
+	if (floor->has_att && (!st->has_att || floor->target > st->target)) {
+		uint64_t src = st->has_att && st->source > floor->source
+				       ? st->source : floor->source;
+		st->has_att = true;
+		st->target = floor->target;
+		st->att_kind = src == floor->source ? floor->att_kind
+						    : SLASHING_MIN_UNKNOWN;
+		memcpy(st->att_root, floor->att_root, 32);
+		st->source = src;
+		changed = true;
+	} else if (floor->has_att && floor->source > st->source) {
+		st->source = floor->source;
+		st->att_kind = SLASHING_MIN_UNKNOWN;
+		changed = true;
+	}
+	if (changed && !st->known) {
+		st->known = true;
+		st->enabled = true;
+	}
+	return changed;
+}

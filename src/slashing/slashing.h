@@ -68,9 +68,12 @@ const char *slashing_reason_code(enum slashing_reason r);
  *                  schema fails here with a message naming it.
  *                  sqlite::memory: is a volatile store (see below).
  *   mem:NAME, mem: a volatile in-memory store: see docs/slashing.md.
+ *   dynamodb://TABLE?region=R[&endpoint=URL]  a DynamoDB table shared by
+ *                  every signer (docs/slashing.md, "DynamoDB"): EIP-3076's
+ *                  minimal conditions, one conditional write per record.
  * Anything else is -ERR_USAGE with the forms this build knows.
  */
-struct aws_client; /* src/aws/aws.h */
+struct aws_client_opts; /* src/aws/aws.h */
 
 struct slashing_open_opts {
 	/* A store that dies with the process (mem:, sqlite::memory:) is
@@ -78,13 +81,18 @@ struct slashing_open_opts {
 	 * have forgotten what it signed. Tests, fuzzing and benchmarks set it;
 	 * the signer and the CLI never do. */
 	bool allow_volatile;
-	/* For a remote backend (DynamoDB, a later issue; the local backends
-	 * ignore both): the endpoint to use instead of the default (tests:
-	 * dynalite on 127.0.0.1), and the host process's AWS client (the
-	 * enclave's, whose connections go through vsock), borrowed: it must
-	 * outlive the db. */
+	/* For the DynamoDB backend (the local backends ignore these): the
+	 * endpoint to use instead of the URL's or the default (tests:
+	 * dynalite on 127.0.0.1), and how the host process makes AWS clients
+	 * (the enclave's: credentials pushed by the host, sockets through
+	 * vsock); borrowed, must outlive the db. NULL: the environment's
+	 * credentials and plain TCP. */
 	const char *endpoint;
-	struct aws_client *aws;
+	const struct aws_client_opts *aws;
+	/* The key of the items' MAC (docs/slashing.md, "Integrity"), 32
+	 * bytes, copied at open; NULL: items carry no MAC and none is
+	 * checked. */
+	const uint8_t *mac_key;
 };
 
 /* opts NULL: the defaults (every field zero). */
@@ -233,6 +241,12 @@ int slashing_cmd_evaluate(const char *url,
 			  const struct slashing_open_opts *opts,
 			  const uint8_t gvr[32], FILE *in, FILE *out,
 			  struct err *e);
+
+/* eth2 create-table: a dynamodb:// URL's table (docs/slashing.md), made
+ * unless it exists, waited for until active, checked to be ours. */
+int slashing_cmd_create_table(const char *url,
+			      const struct slashing_open_opts *opts,
+			      struct err *e);
 
 enum slashing_repair_mode {
 	SLASHING_REPAIR_LOW,         /* --epoch/--slot raise low watermarks */

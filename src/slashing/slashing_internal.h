@@ -63,7 +63,64 @@ bool slashing_rule_recorded_block(struct slashing_validator *v, uint64_t slot);
 bool slashing_rule_recorded_att(struct slashing_validator *v, uint64_t source,
 				uint64_t target);
 
+/*
+ * The minimal (watermark) rules of EIP-3076, for a store that keeps per
+ * validator only its newest block and newest vote (dynamodb.c): a block
+ * must be above the newest signed slot, a vote must not lower the newest
+ * source and must raise the newest target; an exact repeat of the newest
+ * block or vote is allowed. What the complete rules allow and these refuse
+ * (non-slashable messages older than the newest) is in docs/slashing.md.
+ */
+enum slashing_min_kind {
+	SLASHING_MIN_NONE,    /* a watermark with no message at it (repair) */
+	SLASHING_MIN_UNKNOWN, /* a message whose root is unknown (import) */
+	SLASHING_MIN_ROOT,    /* the message with this root */
+};
+struct slashing_minimal {
+	bool known;   /* an item exists (or was decided in this batch) */
+	bool enabled; /* false: deleted through the Keymanager API */
+	bool has_block;
+	uint64_t slot;
+	enum slashing_min_kind block_kind;
+	uint8_t block_root[32];
+	bool has_att;
+	uint64_t source, target;
+	enum slashing_min_kind att_kind;
+	uint8_t att_root[32];
+};
+/* Decide one message; an allowed one that must be stored updates *st and
+ * sets *record (a repeat is allowed without a record). */
+enum slashing_reason slashing_rule_min_block(const struct slashing_meta *m,
+					     struct slashing_minimal *st,
+					     const uint8_t gvr[32],
+					     uint64_t slot,
+					     const uint8_t root[32],
+					     bool *record);
+enum slashing_reason slashing_rule_min_att(const struct slashing_meta *m,
+					   struct slashing_minimal *st,
+					   const uint8_t gvr[32],
+					   uint64_t source, uint64_t target,
+					   const uint8_t root[32],
+					   bool *record);
 struct ic_entry;
+/* Import: raises *st to the newest block and vote of the file's entries
+ * for its pubkey (the maxima: a watermark store keeps no older records);
+ * a message at the new watermark is remembered with its root only when the
+ * file has exactly that one message there. Never lowers. Returns whether
+ * st changed. */
+bool slashing_rule_min_import(struct slashing_minimal *st,
+			      const struct ic_entry *const *group, size_t n);
+/* Watermark repair: the block slot and both epochs raised to w's. */
+bool slashing_rule_min_repair(struct slashing_minimal *st,
+			      const struct slashing_watermark *w);
+/* The same state (roots compared only where they are known). */
+bool slashing_rule_min_equal(const struct slashing_minimal *a,
+			     const struct slashing_minimal *b);
+/* Raises st to at least floor (block, source, target), never lowering;
+ * returns whether st changed. */
+bool slashing_rule_min_raise(struct slashing_minimal *st,
+			     const struct slashing_minimal *floor);
+
 /* Import (EIP-3076 conditions 2, 4, 5): raises v's low watermarks to the
  * minima over every entry of the file for v's pubkey (group, n); never
  * lowers. Returns whether v changed. */
@@ -179,6 +236,11 @@ struct slashing_msg {
 	uint64_t source; /* attestations */
 	uint64_t target;
 	enum slashing_reason decision;
+	/* A backend that decides validators apart (dynamodb.c) may fail one
+	 * message without failing the batch: rc < 0 and err say why, and
+	 * nothing is signed for it. db.c zeroes both. */
+	int rc;
+	struct err err;
 };
 
 #endif

@@ -126,7 +126,7 @@ static size_t admin_write(char *ptr, size_t size, size_t nmemb, void *ud)
 }
 
 /* POST (body != NULL) or GET a stand-in admin route; returns parsed JSON. */
-static json_t *standin_admin(const char *endpoint_env, const char *route,
+static __attribute__((unused)) json_t *standin_admin(const char *endpoint_env, const char *route,
 			     const char *body)
 {
 	char url[512];
@@ -147,7 +147,7 @@ static json_t *standin_admin(const char *endpoint_env, const char *route,
 }
 
 /* Sets the faults of a stand-in: a JSON array as text. */
-static void standin_faults(const char *endpoint_env, const char *faults_json)
+static __attribute__((unused)) void standin_faults(const char *endpoint_env, const char *faults_json)
 {
 	char body[2048];
 	snprintf(body, sizeof(body), "{\"faults\":%s}", faults_json);
@@ -155,7 +155,7 @@ static void standin_faults(const char *endpoint_env, const char *faults_json)
 }
 
 /* Requests the stand-in has seen for an operation since its last reset. */
-static long standin_count(const char *endpoint_env, const char *op)
+static __attribute__((unused)) long standin_count(const char *endpoint_env, const char *op)
 {
 	json_t *j = standin_admin(endpoint_env, "stats", NULL);
 	long n = (long)json_integer_value(
@@ -164,7 +164,7 @@ static long standin_count(const char *endpoint_env, const char *op)
 	return n;
 }
 
-static void standin_reset(const char *endpoint_env)
+static __attribute__((unused)) void standin_reset(const char *endpoint_env)
 {
 	json_decref(standin_admin(endpoint_env, "reset", "{}"));
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "slashing/slashing.h"
+#include "test_aws_standins.h"
 
 #define ROOT_NONE (-1)
 
@@ -31,7 +32,7 @@ struct fx {
 };
 
 /* The backend every fixture of the running group opens. */
-enum fx_backend { FX_SQLITE, FX_MEM };
+enum fx_backend { FX_SQLITE, FX_MEM, FX_DYNAMODB };
 static enum fx_backend fx_backend;
 /* mem: stores are volatile: the tests say they know. */
 static const struct slashing_open_opts fx_opts = {.allow_volatile = true};
@@ -50,15 +51,49 @@ static inline int fx_on_mem(void **state)
 	return 0;
 }
 
+/* DynamoDB: the stand-ins (dynalite behind SigV4) for the whole group;
+ * each test's databases are tables of their own. */
+static inline int fx_on_dynamodb(void **state)
+{
+	(void)state;
+	fx_backend = FX_DYNAMODB;
+	return standins_start();
+}
+
+static inline int fx_off_dynamodb(void **state)
+{
+	(void)state;
+	standins_stop();
+	return 0;
+}
+
+/* Whether the running backend keeps only watermarks (EIP-3076's minimal
+ * conditions): it refuses some non-slashable messages the others allow,
+ * as docs/slashing.md lists. */
+static inline bool fx_minimal(void)
+{
+	return fx_backend == FX_DYNAMODB;
+}
+
 /* The URL of a database called name belonging to f's test: a file in its
- * directory, or a mem: store (kept until exit) named after it. */
+ * directory, a mem: store (kept until exit) named after it, or a DynamoDB
+ * table named after it (created here: a table must exist to be opened). */
 static inline void fx_url(const struct fx *f, const char *name, char *out,
 			  size_t n)
 {
-	if (fx_backend == FX_SQLITE)
+	if (fx_backend == FX_SQLITE) {
 		snprintf(out, n, "sqlite:%s/%s.db", f->dir, name);
-	else
+	} else if (fx_backend == FX_MEM) {
 		snprintf(out, n, "mem:%s/%s", f->dir, name);
+	} else {
+		/* "/tmp/ns-slash-XXXXXX" -> "ns-slash-XXXXXX-name" */
+		snprintf(out, n, "dynamodb://%s-%s", f->dir + 5, name);
+		struct err e = {0};
+		if (slashing_cmd_create_table(out, NULL, &e) != 0) {
+			fprintf(stderr, "create-table %s: %s\n", out, e.msg);
+			abort();
+		}
+	}
 }
 
 static void pk_of(int n, uint8_t out[48])

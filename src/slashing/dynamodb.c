@@ -2,12 +2,12 @@
  * dynamodb.c: the DynamoDB backend (dynamodb://TABLE?region=R&endpoint=URL),
  * slashing protection shared by every signer behind a load balancer.
  *
- * Layout (docs/slashing.md, "DynamoDB"): one item per (genesis validators
- * root, pubkey), hash key pk = "val#<gvr hex>#<pubkey hex>", holding the
- * validator's newest block and newest vote (EIP-3076's minimal conditions,
- * the rules in rules.c, slashing_rule_min_*), its enabled flag, a version
- * and a MAC; and one item pk = "meta#v1" holding the chain the table is
- * bound to and the high watermark.
+ * Layout (docs/slashing.md, "DynamoDB"): a table serves one chain, as a
+ * SQLite file does: one item pk = "meta#v1" holds the genesis validators
+ * root the table is bound to (by its first record or import) and the high
+ * watermark, and one item per validator, pk = "val#<pubkey hex>", its
+ * newest block and newest vote (EIP-3076's minimal conditions, the rules in
+ * rules.c, slashing_rule_min_*), its enabled flag, a version and a MAC.
  *
  * Hot path: one conditional PutItem per allowed message. Each validator's
  * item is cached in memory with the version this process last read or
@@ -64,7 +64,6 @@
 /* ---- the store -------------------------------------------------------- */
 
 struct ventry {
-	uint8_t gvr[32];
 	uint8_t pubkey[48];
 	bool seen;         /* read or written by this process */
 	bool exists;       /* the item existed at that version */
@@ -127,14 +126,13 @@ static void client_put(struct ddb *d, struct aws_client *c)
 
 /* ---- item encoding --------------------------------------------------- */
 
-static void pk_of(const uint8_t gvr[32], const uint8_t pubkey[48],
-		  char out[PK_MAX])
+#define VAL_PREFIX "val#"
+
+static void pk_of(const uint8_t pubkey[48], char out[PK_MAX])
 {
-	char g[67], p[99];
-	hex_encode(gvr, 32, g);
-	hex_encode(pubkey, 48, p);
-	/* hex_encode writes "0x..." */
-	snprintf(out, PK_MAX, "val#%s#%s", g + 2, p + 2);
+	char p[99];
+	hex_encode(pubkey, 48, p); /* "0x..." */
+	snprintf(out, PK_MAX, VAL_PREFIX "%s", p + 2);
 }
 
 static json_t *key_of(const char *pk)
@@ -456,29 +454,25 @@ static int meta_write(struct ddb *d, struct aws_client *c,
 
 /* ---- the cache ------------------------------------------------------- */
 
-static size_t bucket_of(const uint8_t gvr[32], const uint8_t pubkey[48])
+static size_t bucket_of(const uint8_t pubkey[48])
 {
 	uint64_t h = 1469598103934665603ull;
 	for (int i = 0; i < 48; i++)
 		h = (h ^ pubkey[i]) * 1099511628211ull;
-	for (int i = 0; i < 8; i++)
-		h = (h ^ gvr[i]) * 1099511628211ull;
 	return (size_t)(h % CACHE_BUCKETS);
 }
 
-/* The entry of (gvr, pubkey), made on first use; NULL without memory.
- * Entries live until close; one worker at a time uses an entry (a batch
- * gives each validator to one worker). */
-static struct ventry *entry_of(struct ddb *d, const uint8_t gvr[32],
-			       const uint8_t pubkey[48])
+/* The entry of pubkey, made on first use; NULL without memory. Entries
+ * live until close; one worker at a time uses an entry (a batch gives each
+ * validator to one worker). */
+static struct ventry *entry_of(struct ddb *d, const uint8_t pubkey[48])
 {
-	size_t b = bucket_of(gvr, pubkey);
+	size_t b = bucket_of(pubkey);
 	pthread_mutex_lock(&d->cache_lock);
 	struct ventry *v = d->buckets[b];
-	while (v && (memcmp(v->pubkey, pubkey, 48) || memcmp(v->gvr, gvr, 32)))
+	while (v && memcmp(v->pubkey, pubkey, 48))
 		v = v->next;
 	if (!v && (v = calloc(1, sizeof(*v)))) {
-		memcpy(v->gvr, gvr, 32);
 		memcpy(v->pubkey, pubkey, 48);
 		v->next = d->buckets[b];
 		d->buckets[b] = v;
@@ -509,7 +503,7 @@ static int entry_read(struct ddb *d, struct aws_client *c, struct ventry *v,
 		      struct err *e)
 {
 	char pk[PK_MAX];
-	pk_of(v->gvr, v->pubkey, pk);
+	pk_of(v->pubkey, pk);
 	json_t *key = key_of(pk), *it = NULL;
 	if (!key)
 		return err_set(e, ERR_NOMEM, "out of memory");
@@ -574,7 +568,7 @@ static int entry_write(struct ddb *d, struct aws_client *c, struct ventry *v,
 		       const struct slashing_minimal *st, struct err *e)
 {
 	char pk[PK_MAX];
-	pk_of(v->gvr, v->pubkey, pk);
+	pk_of(v->pubkey, pk);
 	uint64_t ver = next_ver(v->exists ? v->ver : 0);
 	json_t *it = item_of(d, pk, ver, st);
 	json_t *vals = v->exists ? json_pack("{s:o}", ":v", num(v->ver)) : NULL;
@@ -658,7 +652,8 @@ static int decide_one(struct ddb *d, struct aws_client *c, struct ventry *v,
 		      struct slashing_msg *r, struct err *e)
 {
 	for (int round = 0; round < RACE_ROUNDS; round++) {
-		if (!v->seen || round > 0)
+		/* (A refused validator is read each time: a repair lifts it.) */
+		if (!v->seen || v->bad || round > 0)
 			TRY(entry_read(d, c, v, e));
 		if (v->bad)
 			return err_set(e, ERR_UNAVAILABLE,
@@ -697,8 +692,12 @@ static int decide_one(struct ddb *d, struct aws_client *c, struct ventry *v,
 				return 0;
 			}
 		}
-		if (!m.has_gvr)
+		if (!m.has_gvr) {
+			/* The first record binds the table (another signer
+			 * may bind it first, to its chain): decide again. */
 			TRY(ensure_bound(d, c, r->gvr, e));
+			continue;
+		}
 		int rc = entry_write(d, c, v, &st, e);
 		if (rc != -ERR_REFUSED)
 			return rc;
@@ -714,8 +713,7 @@ static void run_group(void *arg, size_t i)
 	struct group *g = &b->groups[i];
 	struct err e = {0};
 	struct aws_client *c = client_get(b->d, &e);
-	struct ventry *v = c ? entry_of(b->d, g->m[0]->gvr, g->m[0]->pubkey)
-			     : NULL;
+	struct ventry *v = c ? entry_of(b->d, g->m[0]->pubkey) : NULL;
 	if (c && !v)
 		err_set(&e, ERR_NOMEM, "out of memory");
 	for (size_t k = 0; k < g->n; k++) {
@@ -743,21 +741,19 @@ static int ddb_check_batch(void *be, struct slashing_msg **msgs, size_t n,
 		free(slots);
 		return err_set(e, ERR_NOMEM, "out of memory");
 	}
-	/* Group by validator (and chain), keeping batch order inside each:
-	 * n is at most the engine's batch size, so quadratic is fine. */
+	/* Group by validator, keeping batch order inside each: n is at
+	 * most the engine's batch size, so quadratic is fine. */
 	size_t ng = 0, used = 0;
 	for (size_t i = 0; i < n; i++) {
 		size_t g;
 		for (g = 0; g < ng; g++)
-			if (!memcmp(groups[g].m[0]->pubkey, msgs[i]->pubkey, 48) &&
-			    !memcmp(groups[g].m[0]->gvr, msgs[i]->gvr, 32))
+			if (!memcmp(groups[g].m[0]->pubkey, msgs[i]->pubkey, 48))
 				break;
 		if (g < ng)
 			continue;
 		groups[ng].m = slots + used;
 		for (size_t j = i; j < n; j++)
-			if (!memcmp(msgs[j]->pubkey, msgs[i]->pubkey, 48) &&
-			    !memcmp(msgs[j]->gvr, msgs[i]->gvr, 32))
+			if (!memcmp(msgs[j]->pubkey, msgs[i]->pubkey, 48))
 				groups[ng].m[groups[ng].n++] = msgs[j];
 		used += groups[ng].n;
 		ng++;
@@ -971,16 +967,12 @@ int slashing_dynamodb_create_table(const char *where,
 typedef int (*item_fn)(struct ddb *d, struct aws_client *c, const char *pk,
 		       const uint8_t pubkey[48], void *arg, struct err *e);
 
-/* Calls fn for every validator item of the table's chain, in the order of
- * the scan. */
+/* Calls fn for every validator item of the table, in the order of the
+ * scan. */
 static int for_each_validator(struct ddb *d, struct aws_client *c,
 			      item_fn fn, void *arg, struct err *e)
 {
-	if (!d->meta.has_gvr)
-		return 0;
-	char g[67], prefix[80];
-	hex_encode(d->meta.gvr, 32, g);
-	snprintf(prefix, sizeof(prefix), "val#%s#", g + 2);
+	const char *prefix = VAL_PREFIX;
 	json_t *vals = json_pack("{s:{s:s}}", ":p", "S", prefix);
 	if (!vals)
 		return err_set(e, ERR_NOMEM, "out of memory");
@@ -1024,11 +1016,11 @@ static int for_each_validator(struct ddb *d, struct aws_client *c,
  * (false: nothing to write); retried on lost races. */
 typedef bool (*modify_fn)(struct slashing_minimal *st, const void *arg);
 
-static int modify(struct ddb *d, struct aws_client *c, const uint8_t gvr[32],
+static int modify(struct ddb *d, struct aws_client *c,
 		  const uint8_t pubkey[48], modify_fn fn, const void *arg,
 		  bool repair, struct err *e)
 {
-	struct ventry *v = entry_of(d, gvr, pubkey);
+	struct ventry *v = entry_of(d, pubkey);
 	if (!v)
 		return err_set(e, ERR_NOMEM, "out of memory");
 	for (int round = 0; round < RACE_ROUNDS; round++) {
@@ -1044,7 +1036,7 @@ static int modify(struct ddb *d, struct aws_client *c, const uint8_t gvr[32],
 			 * refused one. */
 			v->exists = true;
 			char pk[PK_MAX];
-			pk_of(v->gvr, v->pubkey, pk);
+			pk_of(v->pubkey, pk);
 			json_t *key = key_of(pk), *it = NULL;
 			int r = key ? aws_ddb_get_item(c, d->table, key, true,
 						       &it, e)
@@ -1075,7 +1067,6 @@ static int modify(struct ddb *d, struct aws_client *c, const uint8_t gvr[32],
 struct import_ctx {
 	struct ddb *d;
 	struct aws_client *c;
-	const uint8_t *gvr;
 };
 
 struct import_arg {
@@ -1094,8 +1085,7 @@ static int import_one(void *arg, const struct ic_entry *const *group, size_t n,
 {
 	struct import_ctx *x = arg;
 	struct import_arg a = {group, n};
-	return modify(x->d, x->c, x->gvr, group[0]->pubkey, import_modify, &a,
-		      true, e);
+	return modify(x->d, x->c, group[0]->pubkey, import_modify, &a, true, e);
 }
 
 static int ddb_import(void *be, const struct interchange *ic, struct err *e)
@@ -1109,7 +1099,7 @@ static int ddb_import(void *be, const struct interchange *ic, struct err *e)
 		rc = interchange_check_gvr(ic, &d->meta, e);
 	if (rc == 0 && !d->meta.has_gvr && ic->n_entries)
 		rc = ensure_bound(d, c, ic->gvr, e);
-	struct import_ctx x = {d, c, ic->gvr};
+	struct import_ctx x = {d, c};
 	if (rc == 0)
 		rc = interchange_for_each_pubkey(ic, import_one, &x, e);
 	client_put(d, c);
@@ -1158,7 +1148,7 @@ static int export_collect(struct ddb *d, struct aws_client *c, const char *pk,
 {
 	(void)pk;
 	struct export_ctx *x = arg;
-	struct ventry *v = entry_of(d, d->meta.gvr, pubkey);
+	struct ventry *v = entry_of(d, pubkey);
 	if (!v)
 		return err_set(e, ERR_NOMEM, "out of memory");
 	TRY(entry_read(d, c, v, e));
@@ -1195,7 +1185,7 @@ static int ddb_export(void *be, const uint8_t (*pubkeys)[48], size_t n,
 	struct export_ctx x = {0};
 	if (rc == 0 && pubkeys) {
 		for (size_t i = 0; i < n && rc == 0; i++) {
-			struct ventry *v = entry_of(d, d->meta.gvr, pubkeys[i]);
+			struct ventry *v = entry_of(d, pubkeys[i]);
 			if (!v) {
 				rc = err_set(e, ERR_NOMEM, "out of memory");
 				break;
@@ -1267,13 +1257,7 @@ static int ddb_set_enabled(void *be, const uint8_t pubkey[48], bool enabled,
 	struct aws_client *c = client_get(d, e);
 	if (!c)
 		return -ERR_UNAVAILABLE;
-	int rc = meta_read(d, c, e);
-	/* A table bound to no chain yet keeps the flag under the zero root
-	 * until it is: nothing can be signed for it before either. */
-	static const uint8_t zero[32];
-	if (rc == 0)
-		rc = modify(d, c, d->meta.has_gvr ? d->meta.gvr : zero, pubkey,
-			    enable_modify, &enabled, false, e);
+	int rc = modify(d, c, pubkey, enable_modify, &enabled, false, e);
 	client_put(d, c);
 	return rc;
 }
@@ -1287,7 +1271,7 @@ static int repair_one(struct ddb *d, struct aws_client *c, const char *pk,
 		      const uint8_t pubkey[48], void *arg, struct err *e)
 {
 	(void)pk;
-	return modify(d, c, d->meta.gvr, pubkey, repair_modify, arg, true, e);
+	return modify(d, c, pubkey, repair_modify, arg, true, e);
 }
 
 static int ddb_repair_low(void *be, const struct slashing_watermark *w,
@@ -1357,7 +1341,7 @@ static int usage_count(struct ddb *d, struct aws_client *c, const char *pk,
 {
 	(void)pk;
 	struct slashing_usage *u = arg;
-	struct ventry *v = entry_of(d, d->meta.gvr, pubkey);
+	struct ventry *v = entry_of(d, pubkey);
 	if (!v)
 		return err_set(e, ERR_NOMEM, "out of memory");
 	TRY(entry_read(d, c, v, e));

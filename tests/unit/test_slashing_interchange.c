@@ -164,15 +164,76 @@ static const struct scenario scenarios[] = {
 	  A(0, 1, 4, true)}},
 };
 
+/* The newest block and vote of each validator, as a watermark store keeps
+ * them: what a minimal backend's refusals are checked against. */
+struct newest {
+	bool has_b, has_a;
+	uint64_t slot, source, target;
+};
+
+static void newest_block(struct newest *n, uint64_t slot)
+{
+	if (!n->has_b || slot > n->slot)
+		n->slot = slot;
+	n->has_b = true;
+}
+
+static void newest_att(struct newest *n, uint64_t source, uint64_t target)
+{
+	if (!n->has_a || source > n->source)
+		n->source = source;
+	if (!n->has_a || target > n->target)
+		n->target = target;
+	n->has_a = true;
+}
+
+/* Reads an import spec ("0 b2 b3/9 a1-2;1 ...") into nw[validator]. */
+static void newest_from_spec(struct newest nw[8], const char *spec)
+{
+	char buf[512];
+	snprintf(buf, sizeof(buf), "%s", spec);
+	char *save = NULL;
+	for (char *part = strtok_r(buf, ";", &save); part;
+	     part = strtok_r(NULL, ";", &save)) {
+		char *s2 = NULL;
+		char *tok = strtok_r(part, " ", &s2);
+		int v = atoi(tok);
+		assert_true(v >= 0 && v < 8);
+		while ((tok = strtok_r(NULL, " ", &s2))) {
+			unsigned long long x, y;
+			if (tok[0] == 'b' && sscanf(tok + 1, "%llu", &x) == 1)
+				newest_block(&nw[v], x);
+			else if (tok[0] == 'a' &&
+				 sscanf(tok + 1, "%llu-%llu", &x, &y) == 2)
+				newest_att(&nw[v], x, y);
+		}
+	}
+}
+
+/*
+ * The complete backends must answer every check as the suite says. The
+ * minimal one (fx_minimal) may refuse more, and only this: a message that
+ * is not above the validator's newest (block slot; vote target, or a
+ * source below the newest source); it must never allow what the suite
+ * refuses. nw: the newest messages after the imports (updated here).
+ */
 static void run_checks(struct slashing_db *db, const struct scenario *sc,
-		       const char *mode)
+		       const char *mode, struct newest nw[8])
 {
 	for (size_t i = 0; sc->checks[i].kind; i++) {
 		const struct chk *c = &sc->checks[i];
 		enum slashing_reason d =
 			c->kind == 'b' ? blk(db, c->v, c->a, c->root)
 				       : att(db, c->v, c->a, c->b, c->root);
-		if ((d == SLASHING_OK) != c->ok)
+		bool ok = d == SLASHING_OK;
+		bool fine = ok == c->ok;
+		if (fx_minimal() && !ok && c->ok) {
+			const struct newest *n = &nw[c->v];
+			fine = c->kind == 'b'
+				? n->has_b && c->a <= n->slot
+				: n->has_a && (c->b <= n->target || c->a < n->source);
+		}
+		if (!fine)
 			fail_msg("%s (%s): check %zu %c v%d %llu %llu root %llu: "
 				 "got %s, want %s", sc->name, mode, i, c->kind,
 				 c->v, (unsigned long long)c->a,
@@ -180,6 +241,10 @@ static void run_checks(struct slashing_db *db, const struct scenario *sc,
 				 (unsigned long long)c->root,
 				 slashing_reason_code(d),
 				 c->ok ? "allowed" : "refused");
+		if (ok && c->kind == 'b')
+			newest_block(&nw[c->v], c->a);
+		else if (ok)
+			newest_att(&nw[c->v], c->a, c->b);
 	}
 }
 
@@ -208,14 +273,19 @@ static void test_eip3076_scenarios(void **state)
 		struct err e = {0};
 		if (slashing_export(db, NULL, 0, &json, &e) != 0)
 			fail_msg("%s: export: %s", sc->name, e.msg);
-		run_checks(db, sc, "imported");
+		struct newest imported[8] = {{0}}, nw[8];
+		for (int k = 0; k < 4 && sc->imports[k]; k++)
+			newest_from_spec(imported, sc->imports[k]);
+		memcpy(nw, imported, sizeof(nw));
+		run_checks(db, sc, "imported", nw);
 		slashing_close(db);
 
 		snprintf(name, sizeof(name), "export%zu", i);
 		db = fresh_db(f, name);
 		if (slashing_import(db, json, strlen(json), GVR, &e) != 0)
 			fail_msg("%s: re-import of export: %s", sc->name, e.msg);
-		run_checks(db, sc, "after export and re-import");
+		memcpy(nw, imported, sizeof(nw));
+		run_checks(db, sc, "after export and re-import", nw);
 		slashing_close(db);
 		free(json);
 	}
@@ -347,7 +417,10 @@ static void test_import_merge_keeps_records_and_max_watermarks(void **state)
 	/* a stale file: lower history, must not lower anything */
 	import_ok(f->db, "0 b50/5 a1-2/5");
 	assert_int_equal(blk(f->db, 0, 99, 2), SLASHING_BELOW_LOW_WATERMARK);
-	assert_int_equal(att(f->db, 0, 9, 12, 2), SLASHING_BELOW_LOW_WATERMARK);
+	/* the minimal store names what its newest vote (10, 11) makes of it */
+	assert_int_equal(att(f->db, 0, 9, 12, 2),
+			 fx_minimal() ? SLASHING_SURROUND_VOTE
+				      : SLASHING_BELOW_LOW_WATERMARK);
 	assert_int_equal(blk(f->db, 0, 100, 1), SLASHING_OK);
 	/* the same file twice adds nothing */
 	import_ok(f->db, "0 b200/5 a20-21/5");
@@ -534,8 +607,11 @@ static void test_backends_export_the_same_files(void **state)
 		char *ex[2];
 		for (int step = 0; step < 3; step++) {
 			for (int k = 0; k < 2; k++) {
+				struct newest nw[8] = {{0}};
+				for (int m = 0; m < 4 && sc->imports[m]; m++)
+					newest_from_spec(nw, sc->imports[m]);
 				if (step == 1)
-					run_checks(db[k], sc, "on both backends");
+					run_checks(db[k], sc, "on both backends", nw);
 				struct slashing_watermark w = {true, 12, true, 3};
 				if (step == 2)
 					assert_int_equal(slashing_prune(db[k], 2, 4, NULL) |
@@ -578,6 +654,8 @@ int main(void)
 						 fx_on_sqlite, NULL);
 	failed += cmocka_run_group_tests_name("on mem", on_every_backend,
 					      fx_on_mem, NULL);
+	failed += cmocka_run_group_tests_name("on dynamodb", on_every_backend,
+					      fx_on_dynamodb, fx_off_dynamodb);
 	failed += cmocka_run_group_tests_name("across backends", across_backends,
 					      fx_on_sqlite, NULL);
 	return failed;

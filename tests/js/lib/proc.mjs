@@ -82,9 +82,14 @@ export async function startSimAndStandins({ src, tmp, simDir, pcr0, name, childr
     '-subj', `/CN=nitro-signer ${name} simulated root`, '-addext', 'keyUsage=critical,keyCertSign,cRLSign'],
   { encoding: 'utf8', timeout: 20000 });
   assert.equal(o.status, 0, o.stderr);
+  return startStandins({ src, tmp, children, args: [`--attestation-root=${path.join(simDir, 'root.pem')}`] });
+}
+
+// The AWS stand-ins alone (no simulated attestation root); resolves their environment as above.
+export async function startStandins({ src, tmp, children, args = [] }) {
   const envPath = path.join(tmp, 'standins.env');
   const standins = spawn(process.execPath, [path.join(src, 'tests/standins/start.mjs'), `--write-env=${envPath}`,
-    `--attestation-root=${path.join(simDir, 'root.pem')}`, '--stdin-lifeline'], { stdio: ['pipe', 'inherit', 'inherit'] });
+    ...args, '--stdin-lifeline'], { stdio: ['pipe', 'inherit', 'inherit'] });
   children.add(standins);
   for (let i = 0; i < 300 && !fs.existsSync(envPath); i++) await sleep(50);
   assert.ok(fs.existsSync(envPath), 'stand-ins did not start');

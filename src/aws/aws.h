@@ -25,6 +25,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -468,6 +469,19 @@ struct secret *aws_bundle_plaintext(const uint8_t *entries, size_t count);
 #define AWS_KT_TLS_FORMAT "tls_format"
 #define AWS_KT_TLS_KEY_CT "tls_key_ciphertext_b64"
 #define AWS_KT_TLS_CERT "tls_cert_pem"
+/* Other secrets an enclave seals for itself (enclave/sealed.c): the
+ * slashing table's MAC key. Items whose AWS_KT_PUBKEY starts with "tls:"
+ * or "slashing:" are an enclave's own, not key records. */
+#define AWS_KT_SLASHING_MAC_ITEM "slashing:mac"
+#define AWS_KT_SEALED_FORMAT "sealed_format"
+#define AWS_KT_SEALED_CT "sealed_ciphertext_b64"
+/* Whether a key table item (by its AWS_KT_PUBKEY) is an enclave's own
+ * sealed secret rather than a key record. */
+static inline bool aws_kt_is_enclave_item(const char *pubkey)
+{
+	return strncmp(pubkey, "tls:", 4) == 0 ||
+	       strncmp(pubkey, "slashing:", 9) == 0;
+}
 
 /*
  * An envelope bundle's AES-GCM associated data, "<purpose>|<signer id>|<record

@@ -38,6 +38,27 @@ struct enclave_rate {
 	uint64_t last_us;
 };
 
+/* An AWS client's socket hook target: one service's host proxy. */
+struct enclave_proxy_hook {
+	enum aws_service svc;
+	const struct http_addr *addr;
+};
+
+/* A dynamodb:// slashing table (init.c): how the signer's backend makes
+ * its clients (the enclave's credentials, which `credentials` frames
+ * refresh, through the host's DynamoDB proxy, TLS to the region's name)
+ * and the table's MAC key. Written by init before the signer is
+ * published, then read-only. */
+struct enclave_slashing {
+	bool on;
+	struct aws_client_opts aws;
+	char region[64];
+	char endpoint[512];   /* the simulator's stand-in only */
+	struct http_addr proxy;
+	struct enclave_proxy_hook hook;
+	uint8_t mac_key[32];
+};
+
 struct enclave {
 	char *nsm_spec;
 	char *ca_file;
@@ -76,6 +97,7 @@ struct enclave {
 	/* The API server once the CLI wired it (NULL in unit tests). */
 	struct http_server *api;
 	/* Set by init before the signer is published, then read-only. */
+	struct enclave_slashing slashing;
 	struct enclave_tls *tls;
 	struct enclave_init_cfg cfg;
 	struct enclave_rate rate;
@@ -100,21 +122,62 @@ int enclave_kms_open(const struct enclave_kms *k, const char *key_id,
 		     struct secret **pt, struct err *e);
 
 /*
- * tls_key.c: the TLS key record {web3signer_uuid: signer_id, pubkey:
- * "tls:server"} in `table`: recovered (KMS Decrypt with the Recipient) or,
- * when absent, generated here, sealed and put (conditional; a lost race
- * recovers the winner's). names: init's tls_names (NULL: ["localhost"]).
+ * sealed.c: secrets the enclave makes once and keeps sealed under KMS in
+ * the key table (the Recipient gets the data key; AAD and KMS context bind
+ * the kind and the signer id), reopened by every enclave of the signer.
  */
-struct enclave_tls_params {
+struct enclave_sealed_store {
 	const struct enclave_kms *kms;
-	/* Per-route client authentication on the TLS context (NULL: none
-	 * listed; with request_clients the handshake still asks for one). */
-	const struct http_known_clients *clients;
-	bool request_clients;
 	struct aws_client *ddb;
 	const char *kms_key_id;
 	const char *table;
 	const char *signer_id;
+};
+struct enclave_sealed_kind {
+	const char *format;      /* KMS purpose, AAD label, format_attr's value */
+	const char *item_key;    /* the record's AWS_KT_PUBKEY */
+	const char *format_attr;
+	const char *ct_attr;
+};
+/* A new secret and the public attributes to store beside it (extra). */
+typedef int (*enclave_sealed_make_fn)(void *ctx, struct secret **plain,
+				      json_t *extra, struct err *e);
+/* The string attribute name of a DynamoDB item, or NULL. */
+const char *enclave_item_s(const json_t *item, const char *name);
+/* *item NULL when there is none. */
+int enclave_sealed_get(const struct enclave_sealed_store *s,
+		       const struct enclave_sealed_kind *k, json_t **item,
+		       struct err *e);
+int enclave_sealed_open(const struct enclave_sealed_store *s,
+			const struct enclave_sealed_kind *k,
+			const json_t *item, struct secret **plain,
+			struct err *e);
+/* 1 when another enclave's record is there (nothing written). */
+int enclave_sealed_put(const struct enclave_sealed_store *s,
+		       const struct enclave_sealed_kind *k,
+		       const struct secret *plain, const json_t *extra,
+		       struct err *e);
+/* The record's secret (*plain) and item: reopened, or made with make,
+ * sealed and put when absent (a lost race reopens the winner's). */
+int enclave_sealed_obtain(const struct enclave_sealed_store *s,
+			  const struct enclave_sealed_kind *k,
+			  enclave_sealed_make_fn make, void *make_ctx,
+			  json_t **item, struct secret **plain,
+			  bool *created, struct err *e);
+/* The slashing table's MAC key {signer_id, "slashing:mac"}. */
+int enclave_slashing_mac_obtain(const struct enclave_sealed_store *s,
+				uint8_t key[32], struct err *e);
+
+/*
+ * tls_key.c: the TLS key record {web3signer_uuid: signer_id, pubkey:
+ * "tls:server"} (sealed.c). names: init's tls_names (NULL: ["localhost"]).
+ */
+struct enclave_tls_params {
+	struct enclave_sealed_store store;
+	/* Per-route client authentication on the TLS context (NULL: none
+	 * listed; with request_clients the handshake still asks for one). */
+	const struct http_known_clients *clients;
+	bool request_clients;
 	const json_t *names;
 };
 int enclave_tls_obtain(const struct enclave_tls_params *p,

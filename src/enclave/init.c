@@ -57,10 +57,7 @@ struct init_ctx {
 	/* Per service: the host proxy's address and the socket hook's context
 	 * (set only when init names a proxy for that service). */
 	struct http_addr proxy[AWS_SVC_COUNT];
-	struct proxy_hook {
-		enum aws_service svc;
-		const struct http_addr *addr;
-	} hook[AWS_SVC_COUNT];
+	struct enclave_proxy_hook hook[AWS_SVC_COUNT];
 	struct aws_client *ddb;
 	struct enclave_kms k;
 	const char *signer_id;  /* the image's, or (simulator) init's */
@@ -435,7 +432,7 @@ static int open_proxy(void *ctx, enum aws_service svc,
 		      struct sockaddr_storage *ss, socklen_t *len,
 		      struct err *e)
 {
-	const struct proxy_hook *h = ctx;
+	const struct enclave_proxy_hook *h = ctx;
 	const struct http_addr *a = h->addr;
 	if (svc != h->svc) {
 		err_set(e, ERR_INVALID, "no host proxy for %s",
@@ -466,7 +463,7 @@ static struct aws_client *client_for(struct enclave *en, struct init_ctx *c,
 	if (proxy) {
 		if (http_addr_parse(proxy, &c->proxy[svc], e) < 0)
 			return NULL;
-		c->hook[svc] = (struct proxy_hook){svc, &c->proxy[svc]};
+		c->hook[svc] = (struct enclave_proxy_hook){svc, &c->proxy[svc]};
 		o.open_socket = open_proxy;
 		o.open_socket_ctx = &c->hook[svc];
 	}
@@ -504,6 +501,13 @@ static int make_signer(const struct enclave *en, const json_t *m,
 	o.network_name = json_string_value(json_object_get(m, "network"));
 	o.slashing_enabled = true;
 	o.slashing_db_url = json_string_value(json_object_get(m, "slashing_db_url"));
+	if (en->slashing.on) {
+		/* Opened once the enclave's credentials are init's (runtime.c
+		 * handle_init), through the host's DynamoDB proxy. */
+		o.slashing_aws = &en->slashing.aws;
+		o.slashing_mac_key = en->slashing.mac_key;
+		o.slashing_open_deferred = true;
+	}
 	/* who may sign what: the image's flags (enclave_opts), never init's */
 	o.signing_types = en->signing_types;
 	o.client_auth = en->allow_any_client ? SIGNER_CLIENTS_ANY
@@ -681,6 +685,20 @@ static int init_policy(const struct enclave *en, const json_t *m,
 			       "--tls-kms-key-id %s", en->tls_kms_key_id);
 	*key_id = en->api_tls_flags ? NULL
 		  : en->tls_kms_key_id ? en->tls_kms_key_id : host_key;
+	const char *sp = str_of(m, "slashing_db_url");
+	if (sp && strncmp(sp, "dynamodb:", 9) == 0) {
+		if (!test_mode(en) && strstr(sp, "endpoint="))
+			return err_set(e, ERR_INVALID, "init: \"slashing_db_url\": "
+				       "an endpoint is for the NSM simulator "
+				       "only: the enclave uses the region's "
+				       "DynamoDB over HTTPS");
+		if (!(en->tls_kms_key_id ? en->tls_kms_key_id : host_key) ||
+		    !json_object_get(m, "key_table"))
+			return err_set(e, ERR_INVALID, "init: a dynamodb:// "
+				       "slashing table needs a KMS key "
+				       "(--tls-kms-key-id) and \"key_table\" "
+				       "to seal its MAC key");
+	}
 	char region[64];
 	if (*key_id && !json_object_get(m, "key_table"))
 		return err_set(e, ERR_INVALID, "init: \"key_table\" is required: "
@@ -690,6 +708,52 @@ static int init_policy(const struct enclave *en, const json_t *m,
 		return err_set(e, ERR_INVALID, "init: \"region\" %s is not the "
 			       "TLS key's KMS region %s", str_of(m, "region"),
 			       region);
+	return 0;
+}
+
+/*
+ * A dynamodb:// slashing table: the MAC key (sealed in the key table like
+ * the TLS key, under the same KMS key) and the AWS client options the
+ * signer's backend will use for the life of the enclave.
+ */
+static int slashing_step(struct enclave *en, struct init_ctx *c,
+			 const json_t *m, struct err *e)
+{
+	const char *url = str_of(m, "slashing_db_url");
+	if (!url || strncmp(url, "dynamodb:", 9) != 0)
+		return 0;
+	struct enclave_slashing *sl = &en->slashing;
+	memset(sl, 0, sizeof(*sl));
+	if (!c->ddb && !(c->ddb = client_for(en, c, AWS_SVC_DYNAMODB,
+					     str_of(m, "region"),
+					     str_of(m, "dynamodb_endpoint"),
+					     str_of(m, "dynamodb_proxy"), e)))
+		return -ERR_INVALID;
+	struct enclave_sealed_store st = {
+		.kms = &c->k, .ddb = c->ddb,
+		.kms_key_id = en->tls_kms_key_id ? en->tls_kms_key_id
+						 : str_of(m, "kms_key_id"),
+		.table = str_of(m, "key_table"), .signer_id = c->signer_id};
+	TRY(enclave_slashing_mac_obtain(&st, sl->mac_key, e));
+	const char *region = str_of(m, "region");
+	const char *ep = str_of(m, "dynamodb_endpoint");
+	const char *proxy = str_of(m, "dynamodb_proxy");
+	snprintf(sl->region, sizeof(sl->region), "%s", region ? region : "");
+	snprintf(sl->endpoint, sizeof(sl->endpoint), "%s", ep ? ep : "");
+	sl->aws = (struct aws_client_opts){
+		.region = region ? sl->region : NULL,
+		.creds = en->creds,
+		.ca_file = en->ca_file,
+	};
+	if (ep)
+		sl->aws.endpoint[AWS_SVC_DYNAMODB] = sl->endpoint;
+	if (proxy) {
+		TRY(http_addr_parse(proxy, &sl->proxy, e));
+		sl->hook = (struct enclave_proxy_hook){AWS_SVC_DYNAMODB, &sl->proxy};
+		sl->aws.open_socket = open_proxy;
+		sl->aws.open_socket_ctx = &sl->hook;
+	}
+	sl->on = true;
 	return 0;
 }
 
@@ -706,13 +770,11 @@ static int tls_step(struct enclave *en, struct init_ctx *c, const json_t *m,
 	if (!c->ddb)
 		return -ERR_INVALID;
 	struct enclave_tls_params p = {
-		.kms = &c->k,
+		.store = {.kms = &c->k, .ddb = c->ddb, .kms_key_id = key_id,
+			  .table = str_of(m, "key_table"),
+			  .signer_id = c->signer_id},
 		.clients = en->known_clients,
 		.request_clients = true,
-		.ddb = c->ddb,
-		.kms_key_id = key_id,
-		.table = str_of(m, "key_table"),
-		.signer_id = c->signer_id,
 		.names = json_object_get(m, "tls_names"),
 	};
 	return enclave_tls_obtain(&p, tls, e);
@@ -746,6 +808,8 @@ int enclave_init_run(struct enclave *en, const json_t *m,
 		rc = attest(en, &c, e);
 	if (rc == 0)
 		rc = tls_step(en, &c, m, key_id, &out->tls, e);
+	if (rc == 0)
+		rc = slashing_step(en, &c, m, e);
 	if (rc == 0)
 		rc = load_records(&c, json_object_get(m, "records"), e);
 	if (rc == 0)

@@ -369,6 +369,14 @@ static json_t *handle_init(struct enclave *en, const json_t *msg)
 	if (atomic_load(&en->creds_gen) == gen &&
 	    aws_creds_push_json(en->creds, creds, &e) == 0)
 		enclave_note_credentials(en, creds);
+	/* A DynamoDB slashing table opens now that the credentials are the
+	 * enclave's; a failure is logged and shown by /healthcheck, and
+	 * slashable requests are refused until it opens (retried). */
+	if (en->slashing.on) {
+		struct err se = {0};
+		if (signer_slashing_health(res.signer, &se) < 0)
+			log_error("slashing protection: %s", se.msg);
+	}
 	/* The TLS identity is live (publish_tls); the signer goes last. */
 	en->cfg = res.cfg;
 	atomic_store_explicit(&en->signer, res.signer, memory_order_release);

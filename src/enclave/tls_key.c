@@ -1,7 +1,7 @@
 /*
  * tls_key.c: the API's TLS key, born in the enclave and kept sealed under
- * KMS in the key table, so that every enclave of one signer_id (restarts,
- * a second instance) serves the same certificate.
+ * KMS in the key table (sealed.c), so that every enclave of one signer_id
+ * (restarts, a second instance) serves the same certificate.
  *
  * The record is the key table item {web3signer_uuid: signer_id, pubkey:
  * "tls:server"} with tls_format "nitro-signer-tls-v1",
@@ -9,14 +9,12 @@
  * context {purpose: nitro-signer-tls-v1, signer_id}), tls_key_ciphertext_b64
  * (the PKCS#8 DER of a P-256 key under AES-256-GCM with that data key, AAD
  * "nitro-signer-tls-v1|<signer_id>"), tls_cert_pem (self-signed) and
- * datetime. The data key is only ever released to the enclave's attested
- * Recipient (GenerateDataKey and Decrypt both carry it), so the private key
- * is never in the clear outside the enclave.
+ * datetime; sealed.c writes and opens it.
  *
- * The item comes from DynamoDB through the host and is untrusted: its
- * format, base64, the AEAD (which binds the signer id) and the key's match
- * with the certificate are all checked; any failure fails init without
- * writing anything. Private key bytes only live in struct secret.
+ * The item comes from DynamoDB through the host and is untrusted: besides
+ * what sealed.c checks, the key must be PKCS#8 and match the certificate;
+ * any failure fails init without writing anything. Private key bytes only
+ * live in struct secret.
  */
 #include "enclave/enclave_internal.h"
 
@@ -167,210 +165,43 @@ static int tls_make(const struct enclave_tls_params *p, EVP_PKEY *key,
 	return 0;
 }
 
-/* ---- the record ------------------------------------------------------------ */
+/* ---- the record (sealed.c) ------------------------------------------------- */
 
-static json_t *item_key(const char *signer_id)
-{
-	return json_pack("{s:{s:s},s:{s:s}}", AWS_KT_SIGNER_ID, "S", signer_id,
-			 AWS_KT_PUBKEY, "S", TLS_ITEM_KEY);
-}
+static const struct enclave_sealed_kind TLS_KIND = {
+	.format = TLS_FORMAT,
+	.item_key = TLS_ITEM_KEY,
+	.format_attr = AWS_KT_TLS_FORMAT,
+	.ct_attr = AWS_KT_TLS_KEY_CT,
+};
 
-static const char *item_s(const json_t *item, const char *name)
+/* A new key (PKCS#8, the sealed part) and its self-signed certificate
+ * (public, an attribute of the record). */
+static int make_tls(void *ctx, struct secret **plain, json_t *extra,
+		    struct err *e)
 {
-	return json_string_value(json_object_get(json_object_get(item, name),
-						 "S"));
-}
-
-static json_t *kms_context(const char *signer_id)
-{
-	return json_pack("{s:s,s:s}", "purpose", TLS_FORMAT, "signer_id",
-			 signer_id);
-}
-
-static int aad_of(const char *signer_id, char *aad, size_t cap)
-{
-	return snprintf(aad, cap, "%s|%s", TLS_FORMAT, signer_id);
-}
-
-/* An existing record -> the key and certificate, both checked. */
-static int tls_open_item(const struct enclave_tls_params *p,
-			 const json_t *item, struct enclave_tls **out,
-			 struct err *e)
-{
-	const char *fmt = item_s(item, AWS_KT_TLS_FORMAT);
-	const char *wrapped = item_s(item, AWS_KT_WRAPPED_KEY);
-	const char *ct_b64 = item_s(item, AWS_KT_TLS_KEY_CT);
-	const char *pem = item_s(item, AWS_KT_TLS_CERT);
-	if (!fmt || strcmp(fmt, TLS_FORMAT) != 0)
-		return err_set(e, ERR_INVALID, "tls_format is "
-			       "not \"%s\"", TLS_FORMAT);
-	if (!wrapped || !ct_b64 || !pem)
-		return err_set(e, ERR_INVALID, "wrapped_data_key_b64, "
-			       "tls_key_ciphertext_b64 and tls_cert_pem are required");
-	struct secret *dk = NULL, *der = NULL;
-	uint8_t *ct = NULL;
-	size_t ct_len = 0;
-	EVP_PKEY *key = NULL;
-	X509 *cert = NULL;
-	char aad[300];
-	int aad_len = aad_of(p->signer_id, aad, sizeof(aad));
-	json_t *ctx = kms_context(p->signer_id);
-	int rc = ctx ? 0 : err_set(e, ERR_NOMEM, "out of memory");
-	if (rc == 0)
-		rc = b64_decode(ct_b64, &ct, &ct_len, e,
-				"tls_key_ciphertext_b64");
-	if (rc == 0)
-		rc = enclave_kms_open(p->kms, p->kms_key_id, wrapped, ctx, &dk, e);
-	if (rc == 0 && dk->len != 32)
-		rc = err_set(e, ERR_CRYPTO, "the data key is not 32 bytes");
-	if (rc == 0)
-		rc = aws_envelope_open(dk, (const uint8_t *)aad, (size_t)aad_len,
-				       ct, ct_len, &der, e);
-	if (rc == 0 && !(key = key_from_pkcs8(der)))
-		rc = err_set(e, ERR_INVALID, "the sealed key is not PKCS#8");
-	if (rc == 0 && !(cert = cert_from_pem(pem)))
-		rc = err_set(e, ERR_INVALID, "tls_cert_pem is not a PEM certificate");
-	if (rc == 0 && X509_check_private_key(cert, key) != 1)
-		rc = err_set(e, ERR_INVALID, "the key does not match the "
-			     "certificate's public key");
-	if (rc == 0)
-		rc = tls_make(p, key, cert, out, e);
-	ERR_clear_error();
-	EVP_PKEY_free(key);
-	X509_free(cert);
-	secret_free(dk);
-	secret_free(der);
-	free(ct);
-	json_decref(ctx);
-	return rc < 0 ? err_prefix(e, "the stored record: ") : 0;
-}
-
-static void iso8601_now(char out[32])
-{
-	time_t now = time(NULL);
-	struct tm tm;
-	gmtime_r(&now, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-/* A data key for the Recipient: the plaintext opened inside, the blob. */
-static int data_key(const struct enclave_tls_params *p, const json_t *ctx,
-		    struct secret **dk, char **blob_b64, struct err *e)
-{
-	struct aws_kms_data_key k;
-	memset(&k, 0, sizeof(k));
-	struct aws_kms_recipient r = {p->kms->doc, p->kms->doc_len};
-	int rc = aws_kms_generate_data_key(p->kms->kms, p->kms_key_id, "AES_256",
-					   ctx, &r, &k, e);
-	if (rc == 0 && strcmp(k.plain.key_id, p->kms_key_id) != 0)
-		rc = err_set(e, ERR_CRYPTO, "KMS answered for another key than %s",
-			     p->kms_key_id);
-	if (rc == 0 && !k.plain.for_recipient)
-		rc = err_set(e, ERR_CRYPTO, "KMS returned no CiphertextForRecipient");
-	if (rc == 0)
-		rc = recipient_open(p->kms->rcp, k.plain.for_recipient,
-				    k.plain.for_recipient_len, dk, e);
-	if (rc == 0 && (*dk)->len != 32) {
-		secret_free(*dk);
-		*dk = NULL;
-		rc = err_set(e, ERR_CRYPTO, "the data key is not 32 bytes");
-	}
-	if (rc == 0 && !(*blob_b64 = b64_encode(k.blob, k.blob_len))) {
-		secret_free(*dk);
-		*dk = NULL;
-		rc = err_set(e, ERR_NOMEM, "out of memory");
-	}
-	aws_kms_data_key_clear(&k);
-	return rc;
-}
-
-/* The new record's item (everything but the key attributes is public). */
-static json_t *new_item(const struct enclave_tls_params *p, const char *wrapped,
-			const char *ct_b64, const char *pem)
-{
-	char now[32];
-	iso8601_now(now);
-	return json_pack("{s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:{s:s},"
-			 "s:{s:s}}",
-			 AWS_KT_SIGNER_ID, "S", p->signer_id,
-			 AWS_KT_PUBKEY, "S", TLS_ITEM_KEY,
-			 AWS_KT_TLS_FORMAT, "S", TLS_FORMAT,
-			 AWS_KT_WRAPPED_KEY, "S", wrapped,
-			 AWS_KT_TLS_KEY_CT, "S", ct_b64,
-			 AWS_KT_TLS_CERT, "S", pem,
-			 AWS_KT_DATETIME, "S", now);
-}
-
-/*
- * A new key and certificate, sealed and put under the condition that no
- * record exists. 1 when another enclave's put won (the caller reads it).
- */
-static int tls_create(const struct enclave_tls_params *p,
-		      struct enclave_tls **out, struct err *e)
-{
+	const struct enclave_tls_params *p = ctx;
 	EVP_PKEY *key = EVP_EC_gen("P-256");
 	X509 *cert = NULL;
-	char *sans = NULL, *pem = NULL, *wrapped = NULL, *ct_b64 = NULL;
-	struct secret *der = NULL, *dk = NULL;
-	uint8_t *sealed = NULL;
-	size_t sealed_len = 0;
-	json_t *item = NULL, *ctx = kms_context(p->signer_id);
+	char *sans = NULL, *pem = NULL;
 	json_t *dflt = p->names ? NULL : json_pack("[s]", "localhost");
-	char aad[300];
-	int aad_len = aad_of(p->signer_id, aad, sizeof(aad));
-	int rc = key && ctx && (p->names || dflt)
+	int rc = key && (p->names || dflt)
 			 ? 0 : err_set(e, ERR_CRYPTO, "cannot generate a P-256 key");
 	if (rc == 0)
 		rc = san_list(p->names ? p->names : dflt, &sans, e);
-	if (rc == 0 && (!(cert = self_signed(key, p->signer_id, sans)) ||
+	if (rc == 0 && (!(cert = self_signed(key, p->store.signer_id, sans)) ||
 			!(pem = cert_to_pem(cert))))
 		rc = err_set(e, ERR_CRYPTO, "cannot make the certificate");
-	if (rc == 0)
-		rc = key_to_pkcs8(key, &der, e);
-	if (rc == 0)
-		rc = data_key(p, ctx, &dk, &wrapped, e);
-	if (rc == 0)
-		rc = aws_envelope_seal(dk, (const uint8_t *)aad, (size_t)aad_len,
-				       der->bytes, der->len, &sealed, &sealed_len, e);
-	if (rc == 0 && (!(ct_b64 = b64_encode(sealed, sealed_len)) ||
-			!(item = new_item(p, wrapped, ct_b64, pem))))
+	if (rc == 0 && json_object_set_new(extra, AWS_KT_TLS_CERT,
+					   json_pack("{s:s}", "S", pem)) != 0)
 		rc = err_set(e, ERR_NOMEM, "out of memory");
-	if (rc == 0) {
-		struct aws_ddb_expr cond = {"attribute_not_exists(pubkey)", NULL,
-					    NULL};
-		rc = aws_ddb_put_item(p->ddb, p->table, item, &cond, e);
-		if (rc == -ERR_REFUSED) {
-			log_info("tls key: another enclave stored the key first; "
-				 "using it");
-			rc = 1;
-		}
-	}
 	if (rc == 0)
-		rc = tls_make(p, key, cert, out, e);
+		rc = key_to_pkcs8(key, plain, e);
 	ERR_clear_error();
 	EVP_PKEY_free(key);
 	X509_free(cert);
 	free(sans);
 	free(pem);
-	free(wrapped);
-	free(ct_b64);
-	free(sealed);
-	secret_free(der);
-	secret_free(dk);
-	json_decref(item);
-	json_decref(ctx);
 	json_decref(dflt);
-	return rc;
-}
-
-static int tls_get(const struct enclave_tls_params *p, json_t **item,
-		   struct err *e)
-{
-	json_t *key = item_key(p->signer_id);
-	if (!key)
-		return err_set(e, ERR_NOMEM, "out of memory");
-	int rc = aws_ddb_get_item(p->ddb, p->table, key, true, item, e);
-	json_decref(key);
 	return rc;
 }
 
@@ -378,22 +209,33 @@ int enclave_tls_obtain(const struct enclave_tls_params *p,
 		       struct enclave_tls **out, struct err *e)
 {
 	json_t *item = NULL;
+	struct secret *der = NULL;
+	bool created = false;
 	*out = NULL;
-	int rc = tls_get(p, &item, e);
-	if (rc == 0 && !item) {
-		rc = tls_create(p, out, e);
-		if (rc == 1)
-			rc = tls_get(p, &item, e);
-		if (rc == 0 && !*out && !item)
-			rc = err_set(e, ERR_NOT_FOUND, "the record vanished after "
-				     "a conditional put failed");
-	}
-	if (rc == 0 && item)
-		rc = tls_open_item(p, item, out, e);
+	int rc = enclave_sealed_obtain(&p->store, &TLS_KIND, make_tls, (void *)p,
+				       &item, &der, &created, e);
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	const char *pem = rc == 0 ? enclave_item_s(item, AWS_KT_TLS_CERT) : NULL;
+	if (rc == 0 && !(key = key_from_pkcs8(der)))
+		rc = err_set(e, ERR_INVALID, "the stored record: the sealed key "
+			     "is not PKCS#8");
+	if (rc == 0 && (!pem || !(cert = cert_from_pem(pem))))
+		rc = err_set(e, ERR_INVALID, "the stored record: tls_cert_pem is "
+			     "not a PEM certificate");
+	if (rc == 0 && X509_check_private_key(cert, key) != 1)
+		rc = err_set(e, ERR_INVALID, "the stored record: the key does not "
+			     "match the certificate's public key");
+	if (rc == 0)
+		rc = tls_make(p, key, cert, out, e);
+	ERR_clear_error();
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	secret_free(der);
 	json_decref(item);
 	if (rc < 0)
 		return err_prefix(e, "tls key: ");
-	log_info("tls key: %s for signer %s", item ? "recovered" : "created",
-		 p->signer_id);
+	log_info("tls key: %s for signer %s", created ? "created" : "recovered",
+		 p->store.signer_id);
 	return 0;
 }

@@ -201,7 +201,7 @@ struct host_records_stats {
 	size_t items;     /* items read */
 	size_t records;   /* records built */
 	size_t inactive;  /* active=false */
-	size_t not_keys;  /* the enclave's own "tls:" record */
+	size_t not_keys;  /* the enclave's own "tls:" and "slashing:" records */
 	size_t malformed; /* skipped with a warning */
 };
 

@@ -7,8 +7,8 @@
  * record or an envelope bundle and copied attribute by attribute into a
  * fresh record; anything else is skipped with one warning naming the
  * item's pubkey and the attribute, never passed on. Items with
- * active=false and the enclave's own TLS record ("tls:...") are not key
- * records and are skipped quietly. Each record built is checked against
+ * active=false and the enclave's own sealed records ("tls:...",
+ * "slashing:...") are not key records and are skipped quietly. Each record built is checked against
  * the schema the enclave applies (control_record_check, the one copy both
  * link), so an item it would refuse is skipped here rather than failing
  * the whole init. The enclave checks everything again.
@@ -110,7 +110,7 @@ static int item_record(const json_t *item, json_t **rec,
 		st->malformed++;
 		return skip("(no pubkey)", "pubkey", "missing or not a string");
 	}
-	if (strncmp(pk, "tls:", 4) == 0) {
+	if (aws_kt_is_enclave_item(pk)) {
 		st->not_keys++;
 		return 0;
 	}

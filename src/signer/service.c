@@ -157,7 +157,8 @@ int signer_new(const struct signer_options *o, const struct eth2_network *net,
 			signer_free(s);
 			return err_set(e, ERR_NOMEM, "out of memory");
 		}
-		(void)signer_db(s);
+		if (!o->slashing_open_deferred)
+			(void)signer_db(s);
 	}
 	*out = s;
 	return 0;

@@ -97,6 +97,9 @@ struct signer_options {
 	/* How a DynamoDB backend makes AWS clients (the enclave's); NULL: the
 	 * environment's credentials, plain TCP. Borrowed. */
 	const struct aws_client_opts *slashing_aws;
+	/* Open the database at the first use instead of in signer_new (the
+	 * enclave: its credentials arrive once init is accepted). */
+	bool slashing_open_deferred;
 	struct signer_pruning pruning;
 	bool key_manager_api_enabled;
 	bool network_given;

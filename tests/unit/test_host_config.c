@@ -349,7 +349,10 @@ static void test_deploy_example_parses(void **state)
 	assert_int_equal(c.runner, HOST_RUNNER_NITRO_CLI);
 	assert_int_equal(c.nproxies, 3);
 	assert_int_equal(c.proxies[1].nallow, 1);
-	assert_true(c.volatile_slashing_db);
+	/* the deployment's slashing protection is the shared DynamoDB table */
+	assert_false(c.volatile_slashing_db);
+	assert_string_equal(c.slashing_db_url,
+			    "dynamodb://nitro-signer-slashing?region=eu-west-1");
 	host_config_free(&c);
 }
 

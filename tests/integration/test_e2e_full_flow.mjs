@@ -23,8 +23,9 @@
 //  5. GET /attestation: the document verifies with nitro-keys (PCR0, nonce,
 //     certificate) and, independently, with the KMS stand-in's verifier.
 //  6. SIGKILL the enclave: the watchdog restarts it, the same certificate
-//     comes back (the pin holds), signing resumes, the slashing database
-//     still refuses a double vote.
+//     comes back (the pin holds), signing resumes, the slashing table (a
+//     DynamoDB table in the stand-in, its items MAC'd under a key the
+//     enclave sealed in the key table) still refuses a double vote.
 //  7. The first credentials expire: the host has pushed new ones; a key
 //     uploaded afterwards loads on SIGHUP (reload through KMS) without an
 //     enclave restart.
@@ -56,6 +57,7 @@ const OPERATOR_ARN = `arn:aws:iam::${ACCOUNT}:role/operator`;       // the stand
 const ADMIN_ARN = `arn:aws:iam::${ACCOUNT}:role/key-admin`;
 const SIGNER_ID = 'e2e-signer';
 const TABLE = 'nitro-keys-e2e';
+const SLASHING_TABLE = 'nitro-slashing-e2e';
 const CRED_LIFETIME_S = 14;
 const CRED_REFRESH_S = 9;
 
@@ -141,6 +143,8 @@ function upload(dir, keyArn, extra = []) {
 let sampleKeys, envelopeKeys, refusedKey;
 await step('nitro-keys: 8 validators uploaded (4 per-key records, 4 in an envelope), 1 under another PCR0', async () => {
   runOk('nitro-keys', ['kms', 'create-table', `--table=${TABLE}`], { env: awsEnv() });
+  runOk('nitro-signer', ['eth2', `--slashing-protection-db-url=dynamodb://${SLASHING_TABLE}`, 'create-table'],
+    { env: awsEnv() });
   sampleKeys = makeKeystores(path.join(tmp, 'ks-sample'), 4);
   envelopeKeys = makeKeystores(path.join(tmp, 'ks-envelope'), 4);
   [refusedKey] = makeKeystores(path.join(tmp, 'ks-other'), 1);
@@ -166,7 +170,8 @@ writeHostConfig({ configPath, writer: 'test_e2e_full_flow.mjs', tmp, env, signer
   enclaveCmd: [path.join(BIN, 'nitro-signer'), 'enclave', `--control=unix:${sock('control.sock')}`,
     `--http-listen=unix:${sock('api.sock')}`, `--nsm=sim:${simDir}`, `--tls-kms-key-id=${env.KEY_ARN}`,
     `--signer-id=${SIGNER_ID}`, `--tls-known-clients-file=${knownClientsPath}`],
-  port, certPath, maxBackoffS: 2, extra: [`credentials_refresh_s: ${CRED_REFRESH_S}`] });
+  port, certPath, maxBackoffS: 2, extra: [`credentials_refresh_s: ${CRED_REFRESH_S}`],
+  slashingDbUrl: `dynamodb://${SLASHING_TABLE}` });
 
 let host;
 const hostLog = fs.openSync(path.join(tmp, 'host.log'), 'a');
@@ -295,6 +300,18 @@ await step('SIGKILL the enclave: restarted, same certificate, signing resumes, d
   const conflicting = { ...att.body, attestation: { ...att.body.attestation, beacon_block_root: toHex(crypto.randomBytes(32)) } };
   const r = await post(`/api/v1/eth2/sign/${sampleKeys[0]}`, conflicting);
   check(r.status === 412, `double vote after the restart -> 412, got ${r.status} ${r.body}`);
+  // What refused it is the shared table: the vote is there, MAC'd under the key the first enclave
+  // sealed in the key table and the restarted one recovered.
+  const out = path.join(tmp, 'slashing-export.json');
+  runOk('nitro-signer', ['eth2', `--slashing-protection-db-url=dynamodb://${SLASHING_TABLE}`, 'export', `--to=${out}`],
+    { env: awsEnv() });
+  const ex = JSON.parse(fs.readFileSync(out, 'utf8'));
+  const entry = ex.data.find((d) => d.pubkey === sampleKeys[0]);
+  check(entry && entry.signed_attestations.length === 1 &&
+    entry.signed_attestations[0].target_epoch === String(attEpoch), `the table holds the vote: ${JSON.stringify(entry)}`);
+  const log = fs.readFileSync(path.join(tmp, 'host.log'), 'utf8');
+  check(/MAC key created/.test(log) && /MAC key recovered/.test(log),
+    `the MAC key was created by the first enclave and recovered by the second:\n${hostLogTail()}`);
   h1 = h2;
 });
 

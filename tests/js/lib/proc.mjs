@@ -125,8 +125,10 @@ export function makeKeystores(runOk, dir, n, pwFile, workFactor) {
 // IMDS credentials, the enclave started by the local runner with enclaveCmd, control, API and AWS
 // proxies on unix sockets in tmp, the API's TCP proxy on port.api and /health on port.health.
 // extra: further top-level lines (e.g. "credentials_refresh_s: 9"); maxBackoffS: the restart backoff.
+// slashingDbUrl: the enclave's slashing table (default: a sqlite file in tmp, which the local runner
+// keeps across enclave restarts).
 export function writeHostConfig({ configPath, writer, tmp, env, signerId, table, enclaveCmd, port, certPath,
-  maxBackoffS, extra = [] }) {
+  maxBackoffS, extra = [], slashingDbUrl }) {
   const sock = (n) => path.join(tmp, n);
   const kmsPort = new URL(env.AWS_ENDPOINT_URL_KMS).port;
   const ddbPort = new URL(env.AWS_ENDPOINT_URL_DYNAMODB).port;
@@ -142,7 +144,7 @@ ${extra.map((l) => `${l}\n`).join('')}endpoints:
   imds: ${env.AWS_EC2_METADATA_SERVICE_ENDPOINT}
 enclave:
   network: mainnet
-  slashing_db_url: sqlite:${path.join(tmp, 'slashing.db')}
+  slashing_db_url: ${slashingDbUrl || `sqlite:${path.join(tmp, 'slashing.db')}`}
   kms_proxy: unix:${sock('kms.sock')}
   dynamodb_proxy: unix:${sock('ddb.sock')}
   tls_names: [localhost, 127.0.0.1]

@@ -7,6 +7,7 @@
  *   build/bin/slashing_burst [--validators=N] [--rounds=R] [--warmup=W]
  *                            [--client-threads=T] [--pause-ms=P]
  *                            [--db-dir=DIR] [--signer=PATH]
+ *                            [--backend=sqlite|dynamodb] [--ddb-delay-ms=D]
  *
  * Two signers are started with the same N random file-raw keys and a fresh
  * self-signed TLS PKCS#12 (as bench/sign_throughput.c does): one with
@@ -27,9 +28,22 @@
  * protected/unprotected ratio, and where the database lives (filesystem,
  * fsync time). Clients share the cores with both signers, as in
  * sign_throughput; the idle signer of the pair costs nothing.
+ *
+ * --backend=dynamodb adds a third signer on a DynamoDB table (the
+ * stand-ins' dynalite, its items MAC'd) behind a proxy that holds every
+ * request D ms (default 10, the order of an in-region call), beside the
+ * SQLite and the unprotected ones in the same run, and a baseline of what
+ * the stand-in itself can do: each round, N conditional PutItems straight
+ * to the same table through the same proxy at the backend's concurrency
+ * (32 connections). It reports the DynamoDB calls per signing request in
+ * the measured bursts (counted at the stand-in) and the protected burst's
+ * wall time over the larger of the unprotected burst and that baseline.
  */
+#include "aws/aws.h"
 #include "crypto/crypto.h"
 #include "fixture.h"
+#include "slashing/slashing.h"
+#include "../tests/unit/test_aws_standins.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,11 +53,13 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pkcs12.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,21 +76,34 @@
 #define BASE_EPOCH 412000ull
 
 static int opt_validators = 312, opt_rounds = 20, opt_warmup = 2,
-	   opt_threads = 4, opt_pause_ms = 100;
+	   opt_threads = 4, opt_pause_ms = 100, opt_ddb_delay_ms = 10;
+static bool opt_dynamodb;
 static char db_dir[512];
+#define DDB_TABLE "ns-burst-slashing"
+#define DIRECT_CONCURRENCY 32
 
 static struct bench_fixture fx;
 static char signer_arg[512];
 
-static pid_t start_signer(int port, bool protect)
+enum protection { PROTECT_OFF, PROTECT_SQLITE, PROTECT_DYNAMODB };
+
+static pid_t start_signer(int port, enum protection p)
 {
-	char a_db[600];
-	if (protect)
+	char a_db[600], a_mac[600];
+	const char *args[3] = {a_db, NULL, NULL};
+	if (p == PROTECT_SQLITE) {
 		snprintf(a_db, sizeof(a_db), "--slashing-protection-db-url="
 			 "sqlite:%s/slashing.db", db_dir);
-	else
+	} else if (p == PROTECT_DYNAMODB) {
+		snprintf(a_db, sizeof(a_db), "--slashing-protection-db-url="
+			 "dynamodb://" DDB_TABLE);
+		snprintf(a_mac, sizeof(a_mac), "--slashing-protection-mac-key-"
+			 "file=%s/mac.key", fx.dir);
+		args[1] = a_mac;
+	} else {
 		snprintf(a_db, sizeof(a_db), "--slashing-protection-enabled=false");
-	return bench_start_signer(&fx, port, a_db);
+	}
+	return bench_start_signer_argv(&fx, port, args);
 }
 
 /* ---- where the database lives ------------------------------------------------ */
@@ -361,6 +390,120 @@ static struct summary summarise(struct side *s)
 	return r;
 }
 
+/* ---- the stand-in's own pace: conditional writes straight to it ---------- */
+
+struct direct {
+	struct aws_client *clients[DIRECT_CONCURRENCY];
+	atomic_int next;
+	int round;
+	uint64_t release_us;
+	uint32_t *lat;        /* this burst's, per write */
+	uint32_t *all;        /* every measured write */
+	size_t nall;
+	double *wall_ms;      /* per measured burst */
+	int nbursts;
+	atomic_int failed;
+};
+static struct direct dx;
+
+/* The item a validator's record would be, written on the condition that
+ * it is still the version of the previous round (as the backend writes). */
+static void *direct_worker(void *arg)
+{
+	struct aws_client *c = arg;
+	for (;;) {
+		int i = atomic_fetch_add(&dx.next, 1);
+		if (i >= opt_validators)
+			break;
+		char pk[64], ver[24], old[24];
+		snprintf(pk, sizeof(pk), "direct#%d", i);
+		snprintf(ver, sizeof(ver), "%d", dx.round + 1);
+		snprintf(old, sizeof(old), "%d", dx.round);
+		json_t *item = json_pack("{s:{s:s},s:{s:s},s:{s:s}}", "pk", "S", pk,
+					 "ver", "N", ver, "bk", "S",
+					 "r0123456789abcdef0123456789abcdef0123456789abcdef"
+					 "0123456789abcdef");
+		json_t *vals = json_pack("{s:{s:s}}", ":v", "N", old);
+		struct aws_ddb_expr cond = {"attribute_not_exists(pk) OR ver = :v",
+					    NULL, vals};
+		struct err e = {0};
+		if (aws_ddb_put_item(c, DDB_TABLE, item, &cond, &e) < 0 &&
+		    atomic_fetch_add(&dx.failed, 1) == 0)
+			fprintf(stderr, "direct write: %s\n", e.msg);
+		dx.lat[i] = (uint32_t)(clock_mono_us() - dx.release_us);
+		json_decref(item);
+		json_decref(vals);
+	}
+	return NULL;
+}
+
+static void direct_burst(int round, bool measured)
+{
+	dx.round = round;
+	atomic_store(&dx.next, 0);
+	pthread_t th[DIRECT_CONCURRENCY];
+	dx.release_us = clock_mono_us();
+	for (int i = 0; i < DIRECT_CONCURRENCY; i++)
+		pthread_create(&th[i], NULL, direct_worker, dx.clients[i]);
+	for (int i = 0; i < DIRECT_CONCURRENCY; i++)
+		pthread_join(th[i], NULL);
+	uint32_t last = 0;
+	for (int v = 0; v < opt_validators; v++) {
+		if (dx.lat[v] > last)
+			last = dx.lat[v];
+		if (measured)
+			dx.all[dx.nall++] = dx.lat[v];
+	}
+	if (measured)
+		dx.wall_ms[dx.nbursts++] = last / 1000.0;
+}
+
+static long ddb_calls(void)
+{
+	return standin_count("AWS_ENDPOINT_URL_DYNAMODB", "PutItem") +
+	       standin_count("AWS_ENDPOINT_URL_DYNAMODB", "GetItem");
+}
+
+/* Stand-ins with the delaying proxy, the table, the MAC key file, the
+ * baseline's clients. */
+static void dynamodb_setup(void)
+{
+	setenv("NS_SOURCE_DIR", getenv("NS_SOURCE_DIR") ? getenv("NS_SOURCE_DIR")
+							: NS_SOURCE_DIR_DEFAULT, 1);
+	char delay[64];
+	snprintf(delay, sizeof(delay), "--dynamodb-delay-ms=%d", opt_ddb_delay_ms);
+	if (standins_start_with(delay) < 0)
+		bench_die("stand-ins did not start (make deps-test?)");
+	struct err e = {0};
+	if (slashing_cmd_create_table("dynamodb://" DDB_TABLE, NULL, &e) < 0) {
+		fprintf(stderr, "create-table: %s\n", e.msg);
+		bench_die("no DynamoDB table");
+	}
+	char path[600];
+	snprintf(path, sizeof(path), "%s/mac.key", fx.dir);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		bench_die("cannot write the MAC key file");
+	uint8_t k[32];
+	if (RAND_bytes(k, sizeof(k)) != 1)
+		bench_die("no randomness");
+	for (int i = 0; i < 32; i++)
+		fprintf(f, "%02x", k[i]);
+	fprintf(f, "\n");
+	fclose(f);
+	struct aws_creds_provider *creds = aws_creds_env_new(&e);
+	struct aws_client_opts o = {.creds = creds};
+	for (int i = 0; i < DIRECT_CONCURRENCY; i++)
+		if (!creds || !(dx.clients[i] = aws_client_new(&o, &e)))
+			bench_die("AWS client");
+	dx.lat = calloc((size_t)opt_validators, sizeof(uint32_t));
+	dx.all = calloc((size_t)opt_validators * (size_t)opt_rounds,
+			sizeof(uint32_t));
+	dx.wall_ms = calloc((size_t)opt_rounds, sizeof(double));
+	if (!dx.lat || !dx.all || !dx.wall_ms)
+		bench_die("out of memory");
+}
+
 static void parse_args(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
@@ -378,19 +521,28 @@ static void parse_args(int argc, char **argv)
 			snprintf(signer_arg, sizeof(signer_arg), "%s", argv[i] + 9);
 			continue;
 		}
+		if (sscanf(argv[i], "--ddb-delay-ms=%d", &opt_ddb_delay_ms) == 1)
+			continue;
+		if (strcmp(argv[i], "--backend=dynamodb") == 0 ||
+		    strcmp(argv[i], "--backend=sqlite") == 0) {
+			opt_dynamodb = argv[i][10] == 'd';
+			continue;
+		}
 		fprintf(stderr, "usage: slashing_burst [--validators=N] "
 			"[--rounds=R] [--warmup=W] [--client-threads=T] "
-			"[--pause-ms=P] [--db-dir=DIR] [--signer=PATH]\n");
+			"[--pause-ms=P] [--db-dir=DIR] [--signer=PATH] "
+			"[--backend=sqlite|dynamodb] [--ddb-delay-ms=D]\n");
 		exit(2);
 	}
 	if (opt_validators < 1 || opt_validators > MAX_VALIDATORS ||
 	    opt_rounds < 1 || opt_rounds > 10000 || opt_warmup < 0 ||
 	    opt_threads < 1 || opt_threads > MAX_THREADS ||
-	    opt_threads > opt_validators || opt_pause_ms < 0)
+	    opt_threads > opt_validators || opt_pause_ms < 0 ||
+	    opt_ddb_delay_ms < 0 || opt_ddb_delay_ms > 1000)
 		bench_die("out-of-range option");
 }
 
-static void start_side(struct side *s, const char *name, bool protect)
+static void start_side(struct side *s, const char *name, enum protection protect)
 {
 	memset(s, 0, sizeof(*s));
 	s->name = name;
@@ -440,9 +592,13 @@ int main(int argc, char **argv)
 			bench_die("cannot create a directory in --db-dir");
 	}
 
-	struct side on, off;
-	start_side(&on, "protected", true);
-	start_side(&off, "unprotected", false);
+	struct side on, off, dyn;
+	if (opt_dynamodb) {
+		dynamodb_setup();
+		start_side(&dyn, "dynamodb", PROTECT_DYNAMODB);
+	}
+	start_side(&on, "protected", PROTECT_SQLITE);
+	start_side(&off, "unprotected", PROTECT_OFF);
 	printf("cores: %d, validators: %d, rounds: %d (+%d warm-up), client "
 	       "threads: %d, %d ms between bursts\n", cpu_count(),
 	       opt_validators, opt_rounds, opt_warmup, opt_threads,
@@ -455,8 +611,18 @@ int main(int argc, char **argv)
 	pthread_t th[MAX_THREADS];
 	for (int i = 0; i < opt_threads; i++)
 		pthread_create(&th[i], NULL, client_thread, (void *)(intptr_t)i);
+	long calls = 0;
 	for (int r = 0; r < opt_warmup + opt_rounds; r++) {
 		bool measured = r >= opt_warmup;
+		if (opt_dynamodb) {
+			long before = measured ? ddb_calls() : 0;
+			burst(&dyn, r, measured);
+			if (measured)
+				calls += ddb_calls() - before;
+			usleep((useconds_t)opt_pause_ms * 1000);
+			direct_burst(r, measured);
+			usleep((useconds_t)opt_pause_ms * 1000);
+		}
 		burst(&on, r, measured);
 		usleep((useconds_t)opt_pause_ms * 1000);
 		burst(&off, r, measured);
@@ -467,7 +633,10 @@ int main(int argc, char **argv)
 	for (int i = 0; i < opt_threads; i++)
 		pthread_join(th[i], NULL);
 
-	int bad = on.bad + off.bad;
+	int bad = on.bad + off.bad + (opt_dynamodb ? dyn.bad + dx.failed : 0);
+	if (opt_dynamodb && dyn.bad)
+		fprintf(stderr, "dynamodb: %d bad replies, first: %s\n", dyn.bad,
+			dyn.first_bad);
 	if (on.bad)
 		fprintf(stderr, "protected: %d bad replies, first: %s\n", on.bad,
 			on.first_bad);
@@ -485,6 +654,36 @@ int main(int argc, char **argv)
 	       a.rate_max, b.rate_min, b.rate, b.rate_max, a.max, b.max);
 	printf("  every reply 200 with a signature: %s (%zu + %zu measured)\n",
 	       bad ? "NO" : "yes", on.nlat, off.nlat);
+	if (opt_dynamodb) {
+		struct summary d = summarise(&dyn);
+		qsort(dx.all, dx.nall, sizeof(uint32_t), cmp_u32);
+		qsort(dx.wall_ms, (size_t)dx.nbursts, sizeof(double), cmp_double);
+		double d_wall = opt_validators / d.rate * 1000.0;
+		double off_wall = opt_validators / b.rate * 1000.0;
+		double sq_wall = opt_validators / a.rate * 1000.0;
+		double x_wall = dx.wall_ms[dx.nbursts / 2];
+		double base = x_wall > off_wall ? x_wall : off_wall;
+		printf("dynamodb (stand-in behind a %d ms proxy, MAC on): p50 "
+		       "%.1f ms, p99 %.1f ms, burst wall %.1f ms (median of %d)\n",
+		       opt_ddb_delay_ms, d.p50, d.p99, d_wall, opt_rounds);
+		printf("  sqlite: p50 %.1f ms, p99 %.1f ms, burst wall %.1f ms; "
+		       "unprotected: p50 %.1f ms, p99 %.1f ms, burst wall %.1f ms\n",
+		       a.p50, a.p99, sq_wall, b.p50, b.p99, off_wall);
+		printf("  direct: %d conditional PutItems at concurrency %d "
+		       "through the same proxy: p50 %.1f ms, p99 %.1f ms, burst "
+		       "wall %.1f ms (median)\n", opt_validators,
+		       DIRECT_CONCURRENCY, dx.all[dx.nall / 2] / 1000.0,
+		       dx.all[(dx.nall * 99) / 100] / 1000.0, x_wall);
+		printf("  DynamoDB calls per signing request after warm-up: "
+		       "%.2f (%ld calls for %zu requests)\n",
+		       (double)calls / (double)dyn.nlat, calls, dyn.nlat);
+		printf("  dynamodb burst wall / max(unprotected, direct) = "
+		       "%.2f\n", d_wall / base);
+		stop_side(&dyn);
+		for (int i = 0; i < DIRECT_CONCURRENCY; i++)
+			aws_client_free(dx.clients[i]);
+		standins_stop();
+	}
 	stop_side(&on);
 	stop_side(&off);
 	if (own_db_dir) {

@@ -160,21 +160,33 @@ int bench_free_port(void)
 pid_t bench_start_signer(const struct bench_fixture *f, int port,
 			 const char *eth2_arg)
 {
+	const char *args[] = {eth2_arg, NULL};
+	return bench_start_signer_argv(f, port, args);
+}
+
+pid_t bench_start_signer_argv(const struct bench_fixture *f, int port,
+			      const char *const *eth2_args)
+{
 	char a_port[64], a_keys[300], a_p12[300], a_pw[300];
 	snprintf(a_port, sizeof(a_port), "--http-listen-port=%d", port);
 	snprintf(a_keys, sizeof(a_keys), "--key-store-path=%s/keys", f->dir);
 	snprintf(a_p12, sizeof(a_p12), "--tls-keystore-file=%s/tls.p12", f->dir);
 	snprintf(a_pw, sizeof(a_pw), "--tls-keystore-password-file=%s/tls.pass",
 		 f->dir);
+	const char *argv[32] = {f->signer_path, "--http-listen-host=127.0.0.1",
+				a_port, a_keys, a_p12, a_pw,
+				"--tls-allow-any-client", "--logging=ERROR",
+				"eth2", "--network=mainnet"};
+	size_t n = 10;
+	for (size_t i = 0; eth2_args[i] && n < 31; i++)
+		argv[n++] = eth2_args[i];
+	argv[n] = NULL;
 	pid_t pid = fork();
 	if (pid == 0) {
 		int devnull = open("/dev/null", O_WRONLY);
 		dup2(devnull, 1);
 		dup2(devnull, 2);
-		execl(f->signer_path, f->signer_path,
-		      "--http-listen-host=127.0.0.1", a_port, a_keys, a_p12, a_pw,
-		      "--tls-allow-any-client", "--logging=ERROR", "eth2",
-		      "--network=mainnet", eth2_arg, (char *)NULL);
+		execv(f->signer_path, (char *const *)argv);
 		_exit(127);
 	}
 	if (pid < 0)

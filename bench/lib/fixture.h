@@ -39,6 +39,9 @@ int bench_free_port(void);
  * `eth2 --network=mainnet` and the extra eth2 argument given. */
 pid_t bench_start_signer(const struct bench_fixture *f, int port,
 			 const char *eth2_arg);
+/* The same with the eth2 arguments of a NULL-terminated list. */
+pid_t bench_start_signer_argv(const struct bench_fixture *f, int port,
+			      const char *const *eth2_args);
 void bench_stop_signer(pid_t pid);
 /* A TLS connection to 127.0.0.1:port with TCP_NODELAY, or NULL. */
 SSL *bench_connect(const struct bench_fixture *f, int port);

@@ -52,6 +52,10 @@ struct slashing_prune_cursor {
 
 struct slashing_backend_ops {
 	const char *name; /* "sqlite": for messages */
+	/* The most requests the engine hands to one check_batch (0: its
+	 * default, 64). A remote store that decides validators in parallel
+	 * wants a whole slot's burst at once. */
+	size_t batch_max;
 	/*
 	 * where: the URL after the scheme ("sqlite:/var/x.db" -> "/var/x.db").
 	 * o: never NULL (db.c passes defaults). Checks the store is usable

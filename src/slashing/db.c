@@ -19,7 +19,7 @@
  *
  * Group commit: signing threads enqueue a request (on their own stack) and
  * sleep. One committer thread per db takes every pending request (at most
- * BATCH_MAX), hands them to the backend as ONE transaction, decided in
+ * the backend's batch_max, BATCH_MAX by default), hands them to the backend as ONE transaction, decided in
  * arrival order (each sees the records of those before it, so two
  * conflicting votes in one batch can never both pass), and wakes the callers
  * only after the backend returned, i.e. after the records are durable (for
@@ -150,6 +150,11 @@ struct slashing_db {
 	bool write_failed;
 	char write_err[sizeof(((struct err *)0)->msg)];
 
+	/* the committer's batch (at most batch_max requests) */
+	size_t batch_max;
+	struct slashing_request **batch;
+	struct slashing_msg **msgs;
+
 	/* periodic pruning (committer thread) */
 	uint64_t prune_keep, prune_spe, prune_interval_us, next_prune_us;
 	bool prune_running;
@@ -166,10 +171,9 @@ static void note_write(struct slashing_db *db, int rc, const struct err *e)
 }
 
 static void run_batch(struct slashing_db *db, struct slashing_request **batch,
-		      size_t n)
+		      size_t n, struct slashing_msg **msgs)
 {
 	struct err e = {0};
-	struct slashing_msg *msgs[BATCH_MAX];
 	for (size_t i = 0; i < n; i++)
 		msgs[i] = &batch[i]->msg;
 	pthread_mutex_lock(&db->be_lock);
@@ -259,7 +263,7 @@ static void wait_until_us(struct slashing_db *db, uint64_t deadline_us)
 static void *committer_main(void *arg)
 {
 	struct slashing_db *db = arg;
-	struct slashing_request *batch[BATCH_MAX];
+	struct slashing_request **batch = db->batch;
 	/* Every signature of a slashable type waits for this thread: ask the
 	 * scheduler to prefer it over the signing threads (best effort; needs
 	 * CAP_SYS_NICE, ignored without it). */
@@ -286,14 +290,14 @@ static void *committer_main(void *arg)
 			continue;
 		}
 		size_t n = 0;
-		while (db->head && n < BATCH_MAX) {
+		while (db->head && n < db->batch_max) {
 			batch[n++] = db->head;
 			db->head = db->head->next;
 		}
 		if (!db->head)
 			db->tail = NULL;
 		pthread_mutex_unlock(&db->q_lock);
-		run_batch(db, batch, n);
+		run_batch(db, batch, n, db->msgs);
 		pthread_mutex_lock(&db->q_lock);
 	}
 	pthread_mutex_unlock(&db->q_lock);
@@ -317,8 +321,14 @@ int slashing_open(const char *url, const struct slashing_open_opts *opts,
 	if (!db)
 		return err_set(e, ERR_NOMEM, "out of memory");
 	db->ops = backends[row].ops;
-	int rc = db->ops->open(where, o, &db->be, e);
+	db->batch_max = db->ops->batch_max ? db->ops->batch_max : BATCH_MAX;
+	db->batch = calloc(db->batch_max, sizeof(*db->batch));
+	db->msgs = calloc(db->batch_max, sizeof(*db->msgs));
+	int rc = db->batch && db->msgs ? db->ops->open(where, o, &db->be, e)
+				       : err_set(e, ERR_NOMEM, "out of memory");
 	if (rc < 0) {
+		free(db->batch);
+		free(db->msgs);
 		free(db);
 		return rc;
 	}
@@ -338,6 +348,8 @@ int slashing_open(const char *url, const struct slashing_open_opts *opts,
 		pthread_mutex_destroy(&db->be_lock);
 		pthread_mutex_destroy(&db->q_lock);
 		pthread_cond_destroy(&db->q_cv);
+		free(db->batch);
+		free(db->msgs);
 		free(db);
 		return err_set(e, ERR_INTERNAL, "cannot start the slashing committer");
 	}
@@ -358,6 +370,8 @@ void slashing_close(struct slashing_db *db)
 	pthread_mutex_destroy(&db->be_lock);
 	pthread_mutex_destroy(&db->q_lock);
 	pthread_cond_destroy(&db->q_cv);
+	free(db->batch);
+	free(db->msgs);
 	free(db);
 }
 

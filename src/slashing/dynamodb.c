@@ -1401,6 +1401,7 @@ static int ddb_health(void *be, struct err *e)
 
 const struct slashing_backend_ops slashing_dynamodb_ops = {
 	.name = "dynamodb",
+	.batch_max = 1024,
 	.open = ddb_open,
 	.is_volatile = ddb_is_volatile,
 	.close = ddb_close,

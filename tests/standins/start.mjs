@@ -10,6 +10,11 @@
 //
 // usage: node start.mjs --write-env=PATH [--unix-dir=DIR] [--region=R]
 //                       [--attestation-root=PEM-or-DER-FILE]
+//                       [--dynamodb-delay-ms=N]
+// --dynamodb-delay-ms puts a TCP proxy in front of DynamoDB that holds every
+// chunk a client sends for N ms before passing it on, so every request's
+// round trip is N ms longer (the order of an in-region DynamoDB call, for
+// benchmarks); AWS_ENDPOINT_URL_DYNAMODB is then the proxy's.
 // The attestation root (what Recipient documents must chain to) defaults to
 // $KMS_STANDIN_ATTESTATION_ROOT, else AWS's Nitro root G1; tests give the NSM
 // simulator's root.
@@ -17,6 +22,7 @@
 // given (so a test that dies cannot leave it behind).
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { createCredentialStore, createFaults, listen, OPERATOR } from './common.mjs';
 import { createKms } from './kms.mjs';
 import { createAttestationConfig } from './recipient.mjs';
@@ -57,6 +63,23 @@ const env = {
   NS_STANDIN_PID: String(process.pid),
 };
 const servers = [kms.server, imds.server, ddb.server];
+const delayMs = Number(arg('dynamodb-delay-ms', '0'));
+if (delayMs > 0) {
+  const proxy = net.createServer((c) => {
+    const up = net.connect(ddbPort, '127.0.0.1');
+    c.on('data', (d) => setTimeout(() => up.write(d), delayMs));
+    up.on('data', (d) => c.write(d));
+    const end = () => { c.destroy(); up.destroy(); };
+    c.on('close', () => setTimeout(end, delayMs));
+    up.on('close', end);
+    c.on('error', end);
+    up.on('error', end);
+  });
+  const proxyPort = await listen(proxy);
+  servers.push(proxy);
+  env.AWS_ENDPOINT_URL_DYNAMODB = `http://127.0.0.1:${proxyPort}`;
+  env.NS_STANDIN_DYNAMODB_DIRECT = `http://127.0.0.1:${ddbPort}`;
+}
 if (unixDir) {
   // The same KMS, reachable over a unix socket (the client's socket hook).
   const path = `${unixDir}/kms.sock`;

@@ -45,7 +45,7 @@
 #include "eth2/eth2_internal.h"
 
 static struct eth2_network mainnet, minimal, minimal_altair, mainnet_electra,
-	gloas_devnet, gloas_minimal;
+	mainnet_gloas, gloas_devnet, gloas_minimal;
 static json_t *examples, *gloas_vectors;
 
 #define GVR_EX "0x04700007fabc8282644aed6d1c7c9e21d38a03a0c4ba193f3afe428824b3a673"
@@ -124,6 +124,18 @@ static int setup(void **state)
 			     "ELECTRA_FORK_VERSION: 0x05000001\nELECTRA_FORK_EPOCH: 0\n"
 			     "FULU_FORK_VERSION: 0x06000001\nFULU_FORK_EPOCH: 0\n",
 			     &mainnet_electra, &e) < 0)
+		return -1;
+	if (load_config_text("PRESET_BASE: mainnet\n"
+			     "CONFIG_NAME: mainnet-gloas\n"
+			     "GENESIS_FORK_VERSION: 0x00000001\n"
+			     "ALTAIR_FORK_VERSION: 0x01000001\nALTAIR_FORK_EPOCH: 0\n"
+			     "BELLATRIX_FORK_VERSION: 0x02000001\nBELLATRIX_FORK_EPOCH: 0\n"
+			     "CAPELLA_FORK_VERSION: 0x03000001\nCAPELLA_FORK_EPOCH: 0\n"
+			     "DENEB_FORK_VERSION: 0x04000001\nDENEB_FORK_EPOCH: 0\n"
+			     "ELECTRA_FORK_VERSION: 0x05000001\nELECTRA_FORK_EPOCH: 0\n"
+			     "FULU_FORK_VERSION: 0x06000001\nFULU_FORK_EPOCH: 0\n"
+			     "GLOAS_FORK_VERSION: 0x07000001\nGLOAS_FORK_EPOCH: 0\n",
+			     &mainnet_gloas, &e) < 0)
 		return -1;
 	if (load_config_text(GLOAS_DEVNET_CONFIG("2"), &gloas_devnet, &e) < 0 ||
 	    load_config_text(GLOAS_DEVNET_CONFIG("0"), &gloas_minimal, &e) < 0)
@@ -324,6 +336,27 @@ static void test_aggregate_electra_examples_compute_reference_root(void **state)
 		assert_hex32(s.signing_root, "0x1180bcb41bda522b3420274c6e4931c37ecf4eef99a57e4d04fc81e82b2ced40");
 		json_decref(req);
 	}
+}
+
+/*
+ * remote-signing-api PR #28 copied the FULU aggregate example, signingRoot
+ * 0x2475... included, as AGGREGATE_AND_PROOF_V2 (GLOAS). Under Gloas the
+ * attestation is a progressive container, so the same body has another root:
+ * Lodestar 1.50.0 (ssz.gloas.AggregateAndProof) gives 0xcbc1...; the stated
+ * root is refused.
+ */
+static void test_aggregate_gloas_example_copied_from_fulu(void **state)
+{
+	(void)state;
+	struct eth2_signing s;
+	json_t *req = mutated("AGGREGATE_AND_PROOF_V2 (FULU)",
+			      "aggregate_and_proof.version", "\"GLOAS\"");
+	expect_invalid(&mainnet_gloas, json_incref(req),
+		       "signing_root: does not match");
+	set(req, "signingRoot", NULL);
+	sign_ok(&mainnet_gloas, req, &s);
+	assert_hex32(s.signing_root, "0xcbc14a290b4a07a5c9302b2d7467fe7694a5dc2c93167f6a1e5662dd06b8501a");
+	json_decref(req);
 }
 
 static void test_randao_exit_and_deposit_examples(void **state)
@@ -1393,6 +1426,7 @@ int main(void)
 		cmocka_unit_test(test_aggregation_slot_example),
 		cmocka_unit_test(test_aggregate_and_proof_examples_flat_and_v2_phase0_to_deneb),
 		cmocka_unit_test(test_aggregate_electra_examples_compute_reference_root),
+		cmocka_unit_test(test_aggregate_gloas_example_copied_from_fulu),
 		cmocka_unit_test(test_randao_exit_and_deposit_examples),
 		cmocka_unit_test(test_sync_committee_examples_on_minimal),
 		cmocka_unit_test(test_validator_registration_uses_network_genesis_version),

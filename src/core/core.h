@@ -128,6 +128,10 @@ void hex_encode(const uint8_t *in, size_t len, char *out);
 NS_MUST_CHECK
 int dec_parse_u64(const char *s, uint64_t *out, struct err *e,
 		  const char *field);
+/* The same rules for a uint256 (SSZ Uint256: base_fee_per_gas), little-endian. */
+NS_MUST_CHECK
+int dec_parse_u256(const char *s, uint8_t out[32], struct err *e,
+		   const char *field);
 /*
  * Standard base64 (RFC 4648 section 4, padded), as KMS and DynamoDB carry
  * binary fields and the control channel carries blobs. Decoding is strict:

@@ -87,8 +87,13 @@ void hex_encode(const uint8_t *in, size_t len, char *out)
 	out[2 + 2 * len] = '\0';
 }
 
-int dec_parse_u64(const char *s, uint64_t *out, struct err *e,
-		  const char *field)
+/*
+ * The one decimal reader: digits only, no sign, no leading zeros except "0",
+ * into an n-byte little-endian unsigned integer, refusing overflow. `what`
+ * names the type in messages ("uint64", "uint256").
+ */
+static int dec_parse_le(const char *s, uint8_t *out, size_t n,
+			const char *what, struct err *e, const char *field)
 {
 	if (!s)
 		return err_set(e, ERR_INVALID, "%s: missing", field);
@@ -96,17 +101,38 @@ int dec_parse_u64(const char *s, uint64_t *out, struct err *e,
 		return err_set(e, ERR_INVALID, "%s: empty number", field);
 	if (s[0] == '0' && s[1] != '\0')
 		return err_set(e, ERR_INVALID, "%s: leading zero", field);
-	uint64_t v = 0;
+	memset(out, 0, n);
 	for (const char *p = s; *p; p++) {
 		if (*p < '0' || *p > '9')
 			return err_set(e, ERR_INVALID,
-				       "%s: not a decimal uint64", field);
-		uint64_t d = (uint64_t)(*p - '0');
-		if (v > (UINT64_MAX - d) / 10)
+				       "%s: not a decimal %s", field, what);
+		/* out = out * 10 + digit, byte by byte with the carry */
+		unsigned carry = (unsigned)(*p - '0');
+		for (size_t i = 0; i < n; i++) {
+			unsigned v = out[i] * 10u + carry;
+			out[i] = (uint8_t)v;
+			carry = v >> 8;
+		}
+		if (carry)
 			return err_set(e, ERR_INVALID,
-				       "%s: out of uint64 range", field);
-		v = v * 10 + d;
+				       "%s: out of %s range", field, what);
 	}
-	*out = v;
 	return 0;
+}
+
+int dec_parse_u64(const char *s, uint64_t *out, struct err *e,
+		  const char *field)
+{
+	uint8_t le[8];
+	TRY(dec_parse_le(s, le, sizeof(le), "uint64", e, field));
+	*out = 0;
+	for (int i = 7; i >= 0; i--)
+		*out = (*out << 8) | le[i];
+	return 0;
+}
+
+int dec_parse_u256(const char *s, uint8_t out[32], struct err *e,
+		   const char *field)
+{
+	return dec_parse_le(s, out, 32, "uint256", e, field);
 }

@@ -103,6 +103,41 @@ void ssz_hasher_init(struct ssz_hasher *h, uint64_t limit);
 int ssz_hasher_push(struct ssz_hasher *h, const uint8_t chunk[32]);
 void ssz_hasher_finish(struct ssz_hasher *h, uint8_t out[32]);
 
+/*
+ * Progressive merkleization (ssz/simple-serialize.md merkleize_progressive,
+ * EIP-7916 and EIP-7495, used from Gloas on): chunks fill subtrees of 1, 4,
+ * 16, ... leaves; the root is hash(subtree_0, hash(subtree_1, ... zero)).
+ * Streaming like ssz_hasher: each completed subtree is kept as one root.
+ */
+#define SSZ_PROGRESSIVE_LEVELS 32 /* subtree k has 4^k leaves: depth 2k <= 64 */
+struct ssz_progressive {
+	struct ssz_hasher level; /* the subtree being filled */
+	uint8_t roots[SSZ_PROGRESSIVE_LEVELS][32];
+	unsigned nroots;
+};
+void ssz_progressive_init(struct ssz_progressive *p);
+/* -ERR_INVALID past (4^32 - 1) / 3 chunks (never reached by real input). */
+int ssz_progressive_push(struct ssz_progressive *p, const uint8_t chunk[32]);
+void ssz_progressive_finish(struct ssz_progressive *p, uint8_t out[32]);
+/*
+ * ProgressiveContainer(active_fields=[1] * n) from its n field roots:
+ * mix_in_active_fields(merkleize_progressive(fields), pack_bits(ones)).
+ * n in 1..256.
+ */
+int ssz_progressive_container_root(const uint8_t (*fields)[32], size_t n,
+				   uint8_t out[32]);
+/* ProgressiveByteList: mix_in_length(merkleize_progressive(pack(b)), len). */
+int ssz_progressive_bytes_root(const uint8_t *bytes, size_t len,
+			       uint8_t out[32]);
+/*
+ * ProgressiveBitList given in its SSZ encoding (with the delimiting bit),
+ * validated as ssz_bitlist_root does; limit_bits bounds the input only (the
+ * type has no limit, so it does not enter the root).
+ */
+int ssz_progressive_bitlist_root(const uint8_t *enc, size_t enc_len,
+				 uint64_t limit_bits, uint8_t out[32],
+				 struct err *e, const char *field);
+
 /* ---- text ------------------------------------------------------------- */
 
 /* NFKD of UTF-8 secret text into secure memory; `field` names it in errors. */

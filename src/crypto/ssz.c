@@ -10,6 +10,11 @@
  * merkle_minimal.merkleize_chunks), so a List limit of 2^40 chunks costs 40
  * extra hashes with precomputed zero-subtree roots, never an allocation.
  *
+ * Gloas (EIP-7688) adds progressive merkleization: lists without a type
+ * limit and containers that can grow, hashed into subtrees of 1, 4, 16, ...
+ * leaves. ssz_progressive streams them the same way: one ssz_hasher for the
+ * subtree being filled and the roots of the completed ones.
+ *
  * What it trusts: callers pass lengths that match their buffers. Bit-field
  * encodings come from clients and are validated here (delimiter bit, limit,
  * exact Bitvector length, zero high bits).
@@ -167,20 +172,26 @@ void ssz_uint64_root(uint64_t v, uint8_t out[32])
 /* ---- packed bytes ------------------------------------------------------- */
 
 /*
- * Pushes `len` bytes as zero-padded chunks. When mask_bit is set, that bit
- * (an index into the byte string) is cleared on the way: the Bitlist
- * delimiter, removed without copying the whole encoding.
+ * The chunk at byte offset `off` of `len` packed bytes, zero-padded. When
+ * `mask` is set, bit mask_bit (an index into the byte string) is cleared on
+ * the way: the Bitlist delimiter, removed without copying the encoding.
  */
+static void packed_chunk(const uint8_t *bytes, size_t len, size_t off,
+			 bool mask, uint64_t mask_bit, uint8_t chunk[32])
+{
+	size_t n = len - off < 32 ? len - off : 32;
+	memset(chunk, 0, 32);
+	memcpy(chunk, bytes + off, n);
+	if (mask && mask_bit / 8 >= off && mask_bit / 8 < off + n)
+		chunk[mask_bit / 8 - off] &= (uint8_t)~(1u << (mask_bit % 8));
+}
+
 static int push_packed(struct ssz_hasher *h, const uint8_t *bytes, size_t len,
 		       bool mask, uint64_t mask_bit)
 {
+	uint8_t chunk[32];
 	for (size_t off = 0; off < len; off += 32) {
-		uint8_t chunk[32] = {0};
-		size_t n = len - off < 32 ? len - off : 32;
-		memcpy(chunk, bytes + off, n);
-		if (mask && mask_bit / 8 >= off && mask_bit / 8 < off + n)
-			chunk[mask_bit / 8 - off] &=
-				(uint8_t)~(1u << (mask_bit % 8));
+		packed_chunk(bytes, len, off, mask, mask_bit, chunk);
 		TRY(ssz_hasher_push(h, chunk));
 	}
 	return 0;
@@ -203,21 +214,33 @@ int ssz_bytes_root(const uint8_t *bytes, size_t len, size_t limit_chunks,
 
 /* ---- bit fields --------------------------------------------------------- */
 
-int ssz_bitlist_root(const uint8_t *enc, size_t enc_len, uint64_t limit_bits,
-		     uint8_t out[32], struct err *e, const char *field)
+/*
+ * The number of data bits of a Bitlist encoding, checked: a delimiting bit
+ * in a non-zero last byte, at most limit_bits bits.
+ */
+static int bitlist_bits(const uint8_t *enc, size_t enc_len,
+			uint64_t limit_bits, uint64_t *bits, struct err *e,
+			const char *field)
 {
-	struct ssz_hasher h;
 	if (enc_len == 0 || enc[enc_len - 1] == 0)
 		return err_set(e, ERR_INVALID,
 			       "%s: bitlist has no length-delimiting bit",
 			       field);
-	uint64_t bits = 8 * (uint64_t)(enc_len - 1) +
-			(bit_length(enc[enc_len - 1]) - 1);
-	if (bits > limit_bits)
+	*bits = 8 * (uint64_t)(enc_len - 1) + (bit_length(enc[enc_len - 1]) - 1);
+	if (*bits > limit_bits)
 		return err_set(e, ERR_INVALID,
 			       "%s: bitlist of %llu bits exceeds the limit of %llu",
-			       field, (unsigned long long)bits,
+			       field, (unsigned long long)*bits,
 			       (unsigned long long)limit_bits);
+	return 0;
+}
+
+int ssz_bitlist_root(const uint8_t *enc, size_t enc_len, uint64_t limit_bits,
+		     uint8_t out[32], struct err *e, const char *field)
+{
+	struct ssz_hasher h;
+	uint64_t bits;
+	TRY(bitlist_bits(enc, enc_len, limit_bits, &bits, e, field));
 	/* The delimiter may sit alone in the last byte: it is not data. */
 	size_t data_len = (size_t)((bits + 7) / 8);
 	ssz_hasher_init(&h, (limit_bits + 255) / 256);
@@ -246,5 +269,90 @@ int ssz_bitvector_root(const uint8_t *bytes, size_t len, uint64_t n_bits,
 	ssz_hasher_init(&h, (n_bits + 255) / 256);
 	TRY(push_packed(&h, bytes, len, false, 0));
 	ssz_hasher_finish(&h, out);
+	return 0;
+}
+
+/* ---- progressive merkleization ----------------------------------------- */
+
+void ssz_progressive_init(struct ssz_progressive *p)
+{
+	ssz_hasher_init(&p->level, 1);
+	p->nroots = 0;
+}
+
+int ssz_progressive_push(struct ssz_progressive *p, const uint8_t chunk[32])
+{
+	if (p->level.count == p->level.limit) {
+		uint64_t next = p->level.limit * 4;
+		if (p->nroots + 1 >= SSZ_PROGRESSIVE_LEVELS)
+			return -ERR_INVALID;
+		ssz_hasher_finish(&p->level, p->roots[p->nroots++]);
+		ssz_hasher_init(&p->level, next);
+	}
+	return ssz_hasher_push(&p->level, chunk);
+}
+
+void ssz_progressive_finish(struct ssz_progressive *p, uint8_t out[32])
+{
+	uint8_t acc[32] = {0};
+	if (p->level.count > 0)
+		ssz_hasher_finish(&p->level, p->roots[p->nroots++]);
+	for (unsigned i = p->nroots; i-- > 0;)
+		ssz_hash_pair(p->roots[i], acc, acc);
+	memcpy(out, acc, 32);
+}
+
+int ssz_progressive_container_root(const uint8_t (*fields)[32], size_t n,
+				   uint8_t out[32])
+{
+	struct ssz_progressive p;
+	uint8_t active[32] = {0};
+	if (n == 0 || n > 256)
+		return -ERR_INVALID;
+	ssz_progressive_init(&p);
+	for (size_t i = 0; i < n; i++) {
+		TRY(ssz_progressive_push(&p, fields[i]));
+		active[i / 8] |= (uint8_t)(1u << (i % 8));
+	}
+	ssz_progressive_finish(&p, out);
+	ssz_hash_pair(out, active, out);
+	return 0;
+}
+
+static int push_packed_progressive(struct ssz_progressive *p,
+				   const uint8_t *bytes, size_t len, bool mask,
+				   uint64_t mask_bit)
+{
+	uint8_t chunk[32];
+	for (size_t off = 0; off < len; off += 32) {
+		packed_chunk(bytes, len, off, mask, mask_bit, chunk);
+		TRY(ssz_progressive_push(p, chunk));
+	}
+	return 0;
+}
+
+int ssz_progressive_bytes_root(const uint8_t *bytes, size_t len,
+			       uint8_t out[32])
+{
+	struct ssz_progressive p;
+	ssz_progressive_init(&p);
+	TRY(push_packed_progressive(&p, bytes, len, false, 0));
+	ssz_progressive_finish(&p, out);
+	ssz_mix_in_length(out, len);
+	return 0;
+}
+
+int ssz_progressive_bitlist_root(const uint8_t *enc, size_t enc_len,
+				 uint64_t limit_bits, uint8_t out[32],
+				 struct err *e, const char *field)
+{
+	struct ssz_progressive p;
+	uint64_t bits;
+	TRY(bitlist_bits(enc, enc_len, limit_bits, &bits, e, field));
+	ssz_progressive_init(&p);
+	TRY(push_packed_progressive(&p, enc, (size_t)((bits + 7) / 8), true,
+				    bits));
+	ssz_progressive_finish(&p, out);
+	ssz_mix_in_length(out, bits);
 	return 0;
 }

@@ -20,6 +20,7 @@ enum eth2_fork {
 	ETH2_FORK_DENEB,
 	ETH2_FORK_ELECTRA,
 	ETH2_FORK_FULU,
+	ETH2_FORK_GLOAS,
 	ETH2_FORK_COUNT
 };
 
@@ -59,10 +60,13 @@ struct eth2_network {
  * "mainnet", "hoodi", "sepolia", "holesky", "minimal" (case-insensitive), or
  * a path (containing '/' or ending in .yaml/.yml) to a consensus-spec config
  * YAML: PRESET_BASE ('mainnet'|'minimal') and GENESIS_FORK_VERSION required;
- * CONFIG_NAME, <FORK>_FORK_VERSION/_EPOCH for ALTAIR..FULU read; a fork with
- * no epoch is unscheduled; other keys ignored. The built-in "minimal" has
- * every fork at epoch 0 (consensus-specs' minimal config leaves them
- * unscheduled). Only the four public networks carry a genesis validators root.
+ * CONFIG_NAME, <FORK>_FORK_VERSION/_EPOCH for ALTAIR..GLOAS read; a fork with
+ * no epoch (or epoch 2^64-1) is unscheduled; other keys ignored. The built-in
+ * "minimal" has every fork through FULU at epoch 0 (consensus-specs' minimal
+ * config leaves them unscheduled) and GLOAS unscheduled; every built-in
+ * network leaves GLOAS unscheduled until its date is set, so a devnet that
+ * runs Gloas is a config file. Only the four public networks carry a genesis
+ * validators root.
  */
 int eth2_network_load(const char *name_or_path, struct eth2_network *out,
 		      struct err *e);
@@ -70,7 +74,7 @@ int eth2_network_load(const char *name_or_path, struct eth2_network *out,
 enum eth2_fork eth2_fork_at_epoch(const struct eth2_network *n, uint64_t epoch);
 /* The same for the epoch of a slot (slot / SLOTS_PER_EPOCH of the preset). */
 enum eth2_fork eth2_fork_at_slot(const struct eth2_network *n, uint64_t slot);
-/* "PHASE0", "ALTAIR", ... "FULU" (upper case, as in BLOCK_V2 `version`). */
+/* "PHASE0", "ALTAIR", ... "GLOAS" (upper case, as in BLOCK_V2 `version`). */
 const char *eth2_fork_name(enum eth2_fork f);
 /* Exact upper-case name to fork; -ERR_INVALID when unknown. */
 int eth2_fork_from_name(const char *s, enum eth2_fork *out);
@@ -96,9 +100,16 @@ enum eth2_sign_type {
 	ETH2_SIGN_SYNC_COMMITTEE_SELECTION_PROOF,
 	ETH2_SIGN_SYNC_COMMITTEE_CONTRIBUTION_AND_PROOF,
 	ETH2_SIGN_VALIDATOR_REGISTRATION,
+	/* Gloas (ePBS), remote-signing-api v1.4.0 */
+	ETH2_SIGN_EXECUTION_PAYLOAD_BID,
+	ETH2_SIGN_EXECUTION_PAYLOAD_ENVELOPE,
+	ETH2_SIGN_PAYLOAD_ATTESTATION_MESSAGE,
+	ETH2_SIGN_PROPOSER_PREFERENCES,
+	ETH2_SIGN_BUILDER_REQUEST_AUTH,
 	ETH2_SIGN_COUNT
 };
 
+/* The request's `type` as the remote-signing API spells it. */
 const char *eth2_sign_type_name(enum eth2_sign_type t);
 
 struct eth2_signing {
@@ -123,8 +134,9 @@ struct eth2_signing {
  * A client mistake (bad JSON, missing/extra-long field, bad hex, number out
  * of range, unknown type, root mismatch, wrong preset size) is -ERR_INVALID
  * with e->msg naming the field. Unknown JSON keys are ignored; `type` is
- * case-insensitive; `signing_root` and `signingRoot` are both accepted (both
- * at once is refused).
+ * case-insensitive (and the names clients used before the API settled them,
+ * PAYLOAD_ATTESTATION and REQUEST_AUTH, are aliases); `signing_root` and
+ * `signingRoot` are both accepted (both at once is refused).
  */
 int eth2_signing_parse(const struct eth2_network *net, const char *body,
 		       size_t len, struct eth2_signing *out, struct err *e);

@@ -49,6 +49,25 @@ int j_bytes_root(json_t *obj, const char *path, const char *key, size_t len,
 /* hash_tree_root of a uint64 field. */
 int j_u64_root(json_t *obj, const char *path, const char *key,
 	       uint8_t out[32], struct err *e);
+/* hash_tree_root of a Boolean: JSON true or false only. */
+int j_bool_root(json_t *obj, const char *path, const char *key,
+		uint8_t out[32], struct err *e);
+/* hash_tree_root of a Uint256 given as a decimal string. */
+int j_u256_root(json_t *obj, const char *path, const char *key,
+		uint8_t out[32], struct err *e);
+/* hash_tree_root of a ByteList[max_len] of at least min_len bytes. */
+int j_bytelist_root(json_t *obj, const char *path, const char *key,
+		    size_t min_len, size_t max_len, uint8_t out[32],
+		    struct err *e);
+/* hash_tree_root of a ProgressiveByteList (no type limit). */
+int j_progressive_bytes_root(json_t *obj, const char *path, const char *key,
+			     uint8_t out[32], struct err *e);
+int j_progressive_bytes_value_root(json_t *v, const char *path,
+				   uint8_t out[32], struct err *e);
+/* hash_tree_root of a ProgressiveBitList, at most limit_bits long. */
+int j_progressive_bitlist_root(json_t *obj, const char *path, const char *key,
+			       uint64_t limit_bits, uint8_t out[32],
+			       struct err *e);
 
 /* ---- SSZ containers (containers.c) ------------------------------------ */
 
@@ -75,7 +94,10 @@ int ssz_block_header_root(const struct ssz_ctx *c, json_t *o, const char *path,
 /* BeaconBlock of c->fork (PHASE0 or ALTAIR only). */
 int ssz_beacon_block_root(const struct ssz_ctx *c, json_t *o, const char *path,
 			  uint8_t out[32], struct err *e);
-/* Attestation of c->fork (phase0 layout before ELECTRA, Electra layout after). */
+/*
+ * Attestation of c->fork (phase0 layout before ELECTRA, Electra layout after,
+ * a progressive container from GLOAS).
+ */
 int ssz_attestation_root(const struct ssz_ctx *c, json_t *o, const char *path,
 			 uint8_t out[32], struct err *e);
 int ssz_aggregate_and_proof_root(const struct ssz_ctx *c, json_t *o,
@@ -94,6 +116,31 @@ int ssz_deposit_message_root(const struct ssz_ctx *c, json_t *o,
 int ssz_validator_registration_root(const struct ssz_ctx *c, json_t *o,
 				    const char *path, uint8_t out[32],
 				    struct err *e);
+
+/* ---- Gloas (beacon-chain.md, p2p-interface.md; builder-specs) ---- */
+int ssz_execution_payload_bid_root(const struct ssz_ctx *c, json_t *o,
+				   const char *path, uint8_t out[32],
+				   struct err *e);
+int ssz_execution_payload_root(const struct ssz_ctx *c, json_t *o,
+			       const char *path, uint8_t out[32],
+			       struct err *e);
+int ssz_execution_requests_root(const struct ssz_ctx *c, json_t *o,
+				const char *path, uint8_t out[32],
+				struct err *e);
+int ssz_execution_payload_envelope_root(const struct ssz_ctx *c, json_t *o,
+					const char *path, uint8_t out[32],
+					struct err *e);
+int ssz_payload_attestation_data_root(const struct ssz_ctx *c, json_t *o,
+				      const char *path, uint8_t out[32],
+				      struct err *e);
+int ssz_proposer_preferences_root(const struct ssz_ctx *c, json_t *o,
+				  const char *path, uint8_t out[32],
+				  struct err *e);
+/* BuilderRequestAuth{data: ByteList[4096], slot}; empty data is refused. */
+#define BUILDER_AUTH_DATA_MAX 4096
+int ssz_builder_request_auth_root(const struct ssz_ctx *c, json_t *o,
+				  const char *path, uint8_t out[32],
+				  struct err *e);
 
 /* hash_tree_root(ForkData(version, gvr)) */
 void ssz_fork_data_root(const uint8_t version[4], const uint8_t gvr[32],

@@ -117,6 +117,17 @@ int j_array(json_t *obj, const char *path, const char *key, size_t max,
 	return 0;
 }
 
+/* A variable-length 0x-hex byte field of at most max_len bytes, malloc'd. */
+static int j_hex_value_alloc(json_t *v, const char *path, size_t max_len,
+			     uint8_t **out, size_t *len, struct err *e)
+{
+	if (!json_is_string(v))
+		return err_set(e, ERR_INVALID, "%s: expected a 0x-hex string",
+			       path);
+	return hex_decode_alloc(json_string_value(v), max_len, out, len, e,
+				path);
+}
+
 /* Variable-length hex of at most max_len bytes (bit fields). */
 static int j_hex_alloc(json_t *obj, const char *path, const char *key,
 		       size_t max_len, uint8_t **out, size_t *len,
@@ -124,10 +135,7 @@ static int j_hex_alloc(json_t *obj, const char *path, const char *key,
 {
 	json_t *v;
 	TRY(j_member(obj, path, key, &v, p, e));
-	if (!json_is_string(v))
-		return err_set(e, ERR_INVALID, "%s: expected a 0x-hex string",
-			       p);
-	return hex_decode_alloc(json_string_value(v), max_len, out, len, e, p);
+	return j_hex_value_alloc(v, p, max_len, out, len, e);
 }
 
 int j_bitlist_root(json_t *obj, const char *path, const char *key,
@@ -160,7 +168,7 @@ int j_bitvector_root(json_t *obj, const char *path, const char *key,
 int j_bytes_root(json_t *obj, const char *path, const char *key, size_t len,
 		 uint8_t out[32], struct err *e)
 {
-	uint8_t buf[96];
+	uint8_t buf[256];
 	if (len > sizeof(buf))
 		return err_set(e, ERR_INTERNAL, "field too long");
 	TRY(j_bytes(obj, path, key, buf, len, e));
@@ -176,4 +184,89 @@ int j_u64_root(json_t *obj, const char *path, const char *key,
 	TRY(j_u64(obj, path, key, &v, e));
 	ssz_uint64_root(v, out);
 	return 0;
+}
+
+int j_bool_root(json_t *obj, const char *path, const char *key,
+		uint8_t out[32], struct err *e)
+{
+	char p[J_PATH];
+	json_t *v;
+	TRY(j_member(obj, path, key, &v, p, e));
+	if (!json_is_boolean(v))
+		return err_set(e, ERR_INVALID, "%s: expected true or false", p);
+	memset(out, 0, 32);
+	out[0] = json_is_true(v) ? 1 : 0;
+	return 0;
+}
+
+int j_u256_root(json_t *obj, const char *path, const char *key,
+		uint8_t out[32], struct err *e)
+{
+	char p[J_PATH];
+	json_t *v;
+	TRY(j_member(obj, path, key, &v, p, e));
+	if (!json_is_string(v))
+		return err_set(e, ERR_INVALID,
+			       "%s: expected a decimal uint256 string", p);
+	return dec_parse_u256(json_string_value(v), out, e, p);
+}
+
+int j_bytelist_root(json_t *obj, const char *path, const char *key,
+		    size_t min_len, size_t max_len, uint8_t out[32],
+		    struct err *e)
+{
+	char p[J_PATH];
+	json_t *v;
+	uint8_t *b = NULL;
+	size_t len = 0;
+	TRY(j_member(obj, path, key, &v, p, e));
+	TRY(j_hex_value_alloc(v, p, max_len, &b, &len, e));
+	int rc = 0;
+	if (len < min_len)
+		rc = err_set(e, ERR_INVALID,
+			     "%s: %zu bytes, at least %zu required", p, len,
+			     min_len);
+	else if (ssz_bytes_root(b, len, (max_len + 31) / 32, out) < 0)
+		rc = err_set(e, ERR_INTERNAL, "ssz: byte list root failed");
+	else
+		ssz_mix_in_length(out, len);
+	free(b);
+	return rc;
+}
+
+int j_progressive_bytes_value_root(json_t *v, const char *path,
+				   uint8_t out[32], struct err *e)
+{
+	uint8_t *b = NULL;
+	size_t len = 0;
+	size_t max = json_is_string(v) ? json_string_length(v) / 2 : 0;
+	TRY(j_hex_value_alloc(v, path, max, &b, &len, e));
+	int rc = ssz_progressive_bytes_root(b, len, out);
+	free(b);
+	if (rc < 0)
+		return err_set(e, ERR_INTERNAL, "ssz: byte list root failed");
+	return 0;
+}
+
+int j_progressive_bytes_root(json_t *obj, const char *path, const char *key,
+			     uint8_t out[32], struct err *e)
+{
+	char p[J_PATH];
+	json_t *v;
+	TRY(j_member(obj, path, key, &v, p, e));
+	return j_progressive_bytes_value_root(v, p, out, e);
+}
+
+int j_progressive_bitlist_root(json_t *obj, const char *path, const char *key,
+			       uint64_t limit_bits, uint8_t out[32],
+			       struct err *e)
+{
+	char p[J_PATH];
+	uint8_t *enc = NULL;
+	size_t len = 0;
+	TRY(j_hex_alloc(obj, path, key, (size_t)(limit_bits / 8 + 1), &enc,
+			&len, p, e));
+	int rc = ssz_progressive_bitlist_root(enc, len, limit_bits, out, e, p);
+	free(enc);
+	return rc;
 }

@@ -3,11 +3,17 @@
  * schedules, presets and genesis validators roots.
  *
  * Built in: mainnet, hoodi, sepolia, holesky (fork versions and epochs from
- * Teku's network configs, genesis validators roots from ethstaker-deposit-cli;
+ * Teku's network configs; GLOAS versions from consensus-specs' mainnet config
+ * and Lodestar's network configs, hoodi's by its pattern; genesis validators
+ * roots from ethstaker-deposit-cli;
  * see reference/web3signer-eth2-api.md section 13; genesis times from the
  * eth-clients network metadata, 12-second slots) and "minimal". Presets are
  * consensus-specs presets/{mainnet,minimal}/{phase0,altair}.yaml plus the
  * constants SYNC_COMMITTEE_SUBNET_COUNT and DEPOSIT_CONTRACT_TREE_DEPTH.
+ * GLOAS is unscheduled (FAR) on every built-in network until a date is set:
+ * the version of an unscheduled fork is never used, so scheduling Gloas on a
+ * public network is an epoch in the table below, and on a devnet a config
+ * file with GLOAS_FORK_VERSION and GLOAS_FORK_EPOCH.
  *
  * Anything else is read as a consensus-spec config YAML file (libyaml's
  * document loader; only top-level scalar keys we know are read, the rest,
@@ -30,6 +36,7 @@
 
 static const char *const fork_names[ETH2_FORK_COUNT] = {
 	"PHASE0", "ALTAIR", "BELLATRIX", "CAPELLA", "DENEB", "ELECTRA", "FULU",
+	"GLOAS",
 };
 
 const char *eth2_fork_name(enum eth2_fork f)
@@ -124,40 +131,42 @@ struct builtin {
 
 /*
  * "minimal" is for tests and local devnets. consensus-specs'
- * configs/minimal.yaml leaves ALTAIR..FULU unscheduled (FAR_FUTURE); we
- * schedule every fork at epoch 0 instead, so a minimal-preset chain runs the
- * newest fork from genesis, as local devnets do. A minimal chain with another
- * schedule is a config file away (PRESET_BASE: 'minimal').
+ * configs/minimal.yaml leaves ALTAIR..GLOAS unscheduled (FAR_FUTURE); we
+ * schedule every released fork (through FULU) at epoch 0 instead, so a
+ * minimal-preset chain runs the newest released fork from genesis, as local
+ * devnets do; GLOAS stays unscheduled like everywhere else. A minimal chain
+ * with another schedule (a Gloas devnet) is a config file away
+ * (PRESET_BASE: 'minimal').
  */
 static const struct builtin builtins[] = {
 	{"mainnet", &preset_mainnet,
 	 {0x00000000, 0x01000000, 0x02000000, 0x03000000, 0x04000000,
-	  0x05000000, 0x06000000},
-	 {0, 74240, 144896, 194048, 269568, 364032, 411392},
+	  0x05000000, 0x06000000, 0x07000000},
+	 {0, 74240, 144896, 194048, 269568, 364032, 411392, FAR},
 	 "0x4b363db94e286120d76eb905340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95",
 	 1606824023, 12},
 	{"sepolia", &preset_mainnet,
 	 {0x90000069, 0x90000070, 0x90000071, 0x90000072, 0x90000073,
-	  0x90000074, 0x90000075},
-	 {0, 50, 100, 56832, 132608, 222464, 272640},
+	  0x90000074, 0x90000075, 0x90000076},
+	 {0, 50, 100, 56832, 132608, 222464, 272640, FAR},
 	 "0xd8ea171f3c94aea21ebc42a1ed61052acf3f9209c00e4efbaaddac09ed9b8078",
 	 1655733600, 12},
 	{"holesky", &preset_mainnet,
 	 {0x01017000, 0x02017000, 0x03017000, 0x04017000, 0x05017000,
-	  0x06017000, 0x07017000},
-	 {0, 0, 0, 256, 29696, 115968, 165120},
+	  0x06017000, 0x07017000, 0x08017000},
+	 {0, 0, 0, 256, 29696, 115968, 165120, FAR},
 	 "0x9143aa7c615a7f7115e2b6aac319c03529df8242ae705fba9df39b79c59fa8b1",
 	 1695902400, 12},
 	{"hoodi", &preset_mainnet,
 	 {0x10000910, 0x20000910, 0x30000910, 0x40000910, 0x50000910,
-	  0x60000910, 0x70000910},
-	 {0, 0, 0, 0, 0, 2048, 50688},
+	  0x60000910, 0x70000910, 0x80000910},
+	 {0, 0, 0, 0, 0, 2048, 50688, FAR},
 	 "0x212f13fc4df078b6cb7db228f1c8307566dcecf900867401a92023d7ba99cb5f",
 	 1742213400, 12},
 	{"minimal", &preset_minimal,
 	 {0x00000001, 0x01000001, 0x02000001, 0x03000001, 0x04000001,
-	  0x05000001, 0x06000001},
-	 {0, 0, 0, 0, 0, 0, 0},
+	  0x05000001, 0x06000001, 0x07000001},
+	 {0, 0, 0, 0, 0, 0, 0, FAR},
 	 NULL, 0, 0},
 };
 

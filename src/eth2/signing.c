@@ -3,7 +3,7 @@
  * signing root) and the slashing-relevant facts out.
  *
  * The envelope (`type`, `fork_info`, `signing_root`/`signingRoot`) is read
- * here; each of the 13 types has one handler that finds its body object,
+ * here; each of the 18 types has one handler that finds its body object,
  * asks containers.c for the object root and picks the domain by the rules of
  * reference/web3signer-eth2-api.md sections 4-6:
  *   fork version for epoch e = e < fork.epoch ? previous_version : current_version
@@ -11,7 +11,16 @@
  *   signing root = hash_tree_root(SigningData(object_root, domain))
  * The server's network decides SLOTS_PER_EPOCH, preset sizes, which schema an
  * aggregate or full block uses, the EIP-7044 exit rule and the builder
- * domain's genesis fork version.
+ * domains' genesis fork version.
+ *
+ * Gloas (remote-signing-api v1.4.0): five new types, each body
+ * `{version, data}` (or the bare object, as Lighthouse sends them), each only
+ * for a message whose slot is GLOAS on the server's network, with `version`
+ * naming that fork. A `version` (BLOCK_V2, AGGREGATE_AND_PROOF_V2, the new
+ * types) that names GLOAS or later must match the fork of the slot, and a
+ * Gloas slot needs it to: the schemas differ, so a mismatch is refused
+ * rather than hashed under the wrong one. Earlier versions keep Web3Signer's
+ * leniency.
  *
  * Deliberately stricter than Web3Signer (its section 15 allows it): every
  * client mistake, including a missing body object or fork_info, a preset
@@ -41,6 +50,11 @@ static const uint8_t DOMAIN_SYNC_COMMITTEE[4] = {0x07, 0, 0, 0};
 static const uint8_t DOMAIN_SYNC_SELECTION_PROOF[4] = {0x08, 0, 0, 0};
 static const uint8_t DOMAIN_CONTRIBUTION_AND_PROOF[4] = {0x09, 0, 0, 0};
 static const uint8_t DOMAIN_APPLICATION_BUILDER[4] = {0x00, 0, 0, 0x01};
+/* Gloas beacon-chain.md; builder-specs gloas builder.md */
+static const uint8_t DOMAIN_BEACON_BUILDER[4] = {0x0B, 0, 0, 0};
+static const uint8_t DOMAIN_PTC_ATTESTER[4] = {0x0C, 0, 0, 0};
+static const uint8_t DOMAIN_PROPOSER_PREFERENCES[4] = {0x0D, 0, 0, 0};
+static const uint8_t DOMAIN_BUILDER_REQUEST_AUTH[4] = {0x0B, 0, 0, 0x01};
 static const uint8_t ZERO_ROOT[32];
 
 struct fork_info {
@@ -111,16 +125,6 @@ static int sync_slot(const struct req *r, json_t *o, const char *path,
 		       sp, (unsigned long long)*slot, r->net->name);
 }
 
-/* Reads o.<key>.slot (validated again when the root is computed). */
-static int peek_slot(json_t *o, const char *path, const char *key,
-		     uint64_t *slot, struct err *e)
-{
-	char p[J_PATH];
-	json_t *inner;
-	TRY(j_object(o, path, key, &inner, p, e));
-	return j_u64(inner, p, "slot", slot, e);
-}
-
 /* ---- blocks -------------------------------------------------------- */
 
 /* A full BeaconBlock whose schema is the fork of its slot; `want` must match. */
@@ -163,14 +167,50 @@ static int sign_block(struct req *r, struct err *e)
 
 /*
  * An upper-case fork name as Web3Signer's bundled Teku knows them: ours, then
- * GLOAS and HEZE (unscheduled everywhere; reported as ETH2_FORK_COUNT).
+ * HEZE (after GLOAS, unknown to us; reported as ETH2_FORK_COUNT).
  */
 static bool known_fork_name(const char *s, enum eth2_fork *f)
 {
 	if (eth2_fork_from_name(s, f) == 0)
 		return true;
 	*f = ETH2_FORK_COUNT;
-	return strcmp(s, "GLOAS") == 0 || strcmp(s, "HEZE") == 0;
+	return strcmp(s, "HEZE") == 0;
+}
+
+/*
+ * A `version` (at `path`) against the fork of the message's slot: from GLOAS
+ * on, on either side, they must be the same fork.
+ */
+static int version_matches_slot(const struct req *r, const char *path,
+				enum eth2_fork version, uint64_t slot,
+				struct err *e)
+{
+	enum eth2_fork at = eth2_fork_at_slot(r->net, slot);
+	if (version == at ||
+	    (version < ETH2_FORK_GLOAS && at < ETH2_FORK_GLOAS))
+		return 0;
+	return err_set(e, ERR_INVALID,
+		       "%s: %s does not match slot %llu, which is %s on network %s",
+		       path,
+		       version == ETH2_FORK_COUNT ? "HEZE" : eth2_fork_name(version),
+		       (unsigned long long)slot, eth2_fork_name(at),
+		       r->net->name);
+}
+
+/* A `version` string, any case (Web3Signer's VersionedRequest parses it so). */
+static int parse_version(json_t *v, const char *path, enum eth2_fork *f,
+			 struct err *e)
+{
+	char up[J_QUOTE] = {0};
+	if (!json_is_string(v))
+		return err_set(e, ERR_INVALID, "%s: expected a string", path);
+	const char *s = json_string_value(v);
+	for (size_t i = 0; s[i] && i + 1 < sizeof(up); i++)
+		up[i] = (char)(s[i] >= 'a' && s[i] <= 'z' ? s[i] - 32 : s[i]);
+	if (strlen(s) >= sizeof(up) || !known_fork_name(up, f))
+		return err_set(e, ERR_INVALID, "%s: unknown fork '%s'", path,
+			       j_quote(s, up));
+	return 0;
 }
 
 /* BLOCK_V2 `version`: exact upper case (Java valueOf); PHASE0/ALTAIR = full block. */
@@ -210,6 +250,8 @@ static int sign_block_v2(struct req *r, struct err *e)
 		TRY(j_object(bb, p, "block_header", &blk, bp, e));
 		TRY(ssz_block_header_root(&c, blk, bp, r->out->object_root, e));
 		TRY(j_u64(blk, bp, "slot", &r->out->block_slot, e));
+		TRY(version_matches_slot(r, "beacon_block.version", f,
+					 r->out->block_slot, e));
 	}
 	block_done(r);
 	return 0;
@@ -217,12 +259,36 @@ static int sign_block_v2(struct req *r, struct err *e)
 
 /* ---- attestations and aggregates -------------------------------------- */
 
+/*
+ * Gloas validator.md: data.index carries the payload status the attester
+ * saw (0: empty, or a same-slot vote; 1: full). Any other value is no Gloas
+ * attestation, though SSZ would hash it.
+ */
+static int payload_status_index(const struct req *r, json_t *data,
+				const char *path, uint64_t slot, struct err *e)
+{
+	char p[J_PATH];
+	uint64_t index;
+	if (eth2_fork_at_slot(r->net, slot) < ETH2_FORK_GLOAS)
+		return 0;
+	TRY(j_u64(data, path, "index", &index, e));
+	if (index <= 1)
+		return 0;
+	j_path(p, path, "index");
+	return err_set(e, ERR_INVALID,
+		       "%s: %llu is not a payload status (0 or 1), which index carries from GLOAS on",
+		       p, (unsigned long long)index);
+}
+
 static int sign_attestation(struct req *r, struct err *e)
 {
 	char p[J_PATH], sp[J_PATH], tp[J_PATH];
 	json_t *att, *src, *tgt;
+	uint64_t slot;
 	struct ssz_ctx c = {r->net, ETH2_FORK_PHASE0};
 	TRY(body(r, "attestation", &att, p, e));
+	TRY(j_u64(att, p, "slot", &slot, e));
+	TRY(payload_status_index(r, att, p, slot, e));
 	TRY(ssz_attestation_data_root(&c, att, p, r->out->object_root, e));
 	TRY(j_object(att, p, "source", &src, sp, e));
 	TRY(j_object(att, p, "target", &tgt, tp, e));
@@ -247,42 +313,45 @@ static int sign_aggregation_slot(struct req *r, struct err *e)
 }
 
 /*
- * Flat or `{version, data}`: decided by shape for both AGGREGATE_AND_PROOF
- * types, as Web3Signer does. `version` must name a fork (any case) and is
- * otherwise ignored: the schema follows aggregate.data.slot.
+ * Flat or `{version, data}`: decided by shape, as Web3Signer does for both
+ * AGGREGATE_AND_PROOF types (and we for the Gloas types). `version` must name
+ * a fork (any case); *has_version says whether there was one. Before GLOAS it
+ * is otherwise ignored (the schema follows the message's slot); from GLOAS on
+ * it must match that slot (version_matches_slot).
  */
-static int aggregate_object(json_t *o, const char *path, json_t **agg,
-			    char ap[J_PATH], struct err *e)
+static int versioned_object(json_t *o, const char *path, json_t **data,
+			    char dp[J_PATH], bool *has_version,
+			    enum eth2_fork *version, struct err *e)
 {
+	char vp[J_PATH];
 	json_t *v = json_object_get(o, "version");
-	enum eth2_fork f;
-	if (!v || !json_object_get(o, "data")) {
-		*agg = o;
-		snprintf(ap, J_PATH, "%s", path);
+	*has_version = v && json_object_get(o, "data");
+	if (!*has_version) {
+		*data = o;
+		snprintf(dp, J_PATH, "%s", path);
 		return 0;
 	}
-	if (!json_is_string(v))
-		return err_set(e, ERR_INVALID, "%s.version: expected a string",
-			       path);
-	char up[J_QUOTE] = {0};
-	const char *s = json_string_value(v);
-	for (size_t i = 0; s[i] && i + 1 < sizeof(up); i++)
-		up[i] = (char)(s[i] >= 'a' && s[i] <= 'z' ? s[i] - 32 : s[i]);
-	if (strlen(s) >= sizeof(up) || !known_fork_name(up, &f))
-		return err_set(e, ERR_INVALID, "%s.version: unknown fork '%s'",
-			       path, j_quote(s, up));
-	return j_object(o, path, "data", agg, ap, e);
+	j_path(vp, path, "version");
+	TRY(parse_version(v, vp, version, e));
+	return j_object(o, path, "data", data, dp, e);
 }
 
 static int sign_aggregate_and_proof(struct req *r, struct err *e)
 {
-	char p[J_PATH], ap[J_PATH], gp[J_PATH];
-	json_t *o, *agg, *aggregate;
+	char p[J_PATH], ap[J_PATH], gp[J_PATH], dp[J_PATH];
+	json_t *o, *agg, *aggregate, *data;
 	uint64_t slot;
+	bool has_version = false;
+	enum eth2_fork version = ETH2_FORK_PHASE0;
 	TRY(body(r, "aggregate_and_proof", &o, p, e));
-	TRY(aggregate_object(o, p, &agg, ap, e));
+	TRY(versioned_object(o, p, &agg, ap, &has_version, &version, e));
 	TRY(j_object(agg, ap, "aggregate", &aggregate, gp, e));
-	TRY(peek_slot(aggregate, gp, "data", &slot, e));
+	TRY(j_object(aggregate, gp, "data", &data, dp, e));
+	TRY(j_u64(data, dp, "slot", &slot, e));
+	TRY(payload_status_index(r, data, dp, slot, e));
+	if (has_version)
+		TRY(version_matches_slot(r, "aggregate_and_proof.version",
+					 version, slot, e));
 	struct ssz_ctx c = {r->net, eth2_fork_at_slot(r->net, slot)};
 	TRY(ssz_aggregate_and_proof_root(&c, agg, ap, r->out->object_root, e));
 	domain_at_epoch(r, DOMAIN_AGGREGATE_AND_PROOF, epoch_of(r, slot));
@@ -396,35 +465,200 @@ static int sign_registration(struct req *r, struct err *e)
 	return 0;
 }
 
+/* ---- Gloas (ePBS) ------------------------------------------------------ */
+
+/* A Gloas message: its body, where it is, and its `version` if wrapped. */
+struct gloas_msg {
+	json_t *data;
+	char key[J_PATH];  /* the body key found, for `version` messages */
+	char path[J_PATH]; /* of data */
+	bool has_version;
+	enum eth2_fork version;
+};
+
+/*
+ * The body under the first of keys (NULL-terminated: the API's key, then
+ * names clients used before it settled), `{version, data}` or bare. Two of
+ * them at once is ambiguous and refused.
+ */
+static int gloas_body(struct req *r, const char *const *keys,
+		      struct gloas_msg *m, struct err *e)
+{
+	const char *found = NULL;
+	json_t *o;
+	char p[J_PATH];
+	for (const char *const *k = keys; *k; k++) {
+		if (j_absent(r->json, *k))
+			continue;
+		if (found)
+			return err_set(e, ERR_INVALID,
+				       "%s: both %s and %s given", keys[0],
+				       found, *k);
+		found = *k;
+	}
+	TRY(body(r, found ? found : keys[0], &o, p, e));
+	snprintf(m->key, sizeof(m->key), "%s", p);
+	return versioned_object(o, p, &m->data, m->path, &m->has_version,
+				&m->version, e);
+}
+
+/*
+ * The message's slot (at m->path . slot_key, possibly nested) must be GLOAS
+ * on the server's network, and a `version` must say so.
+ */
+static int gloas_slot(const struct req *r, const struct gloas_msg *m,
+		      json_t *holder, const char *holder_path,
+		      const char *slot_key, uint64_t *slot, struct err *e)
+{
+	char sp[J_PATH], vp[J_PATH];
+	TRY(j_u64(holder, holder_path, slot_key, slot, e));
+	enum eth2_fork at = eth2_fork_at_slot(r->net, *slot);
+	if (at < ETH2_FORK_GLOAS) {
+		j_path(sp, holder_path, slot_key);
+		return err_set(e, ERR_INVALID,
+			       "%s: slot %llu is %s on network %s; %s is a GLOAS message",
+			       sp, (unsigned long long)*slot, eth2_fork_name(at),
+			       r->net->name,
+			       eth2_sign_type_name(r->out->type));
+	}
+	if (!m->has_version)
+		return 0;
+	j_path(vp, m->key, "version");
+	return version_matches_slot(r, vp, m->version, *slot, e);
+}
+
+static int sign_payload_bid(struct req *r, struct err *e)
+{
+	static const char *const keys[] = {"execution_payload_bid", NULL};
+	struct gloas_msg m;
+	uint64_t slot;
+	struct ssz_ctx c = {r->net, ETH2_FORK_GLOAS};
+	TRY(gloas_body(r, keys, &m, e));
+	TRY(gloas_slot(r, &m, m.data, m.path, "slot", &slot, e));
+	TRY(ssz_execution_payload_bid_root(&c, m.data, m.path,
+					   r->out->object_root, e));
+	domain_at_epoch(r, DOMAIN_BEACON_BUILDER, epoch_of(r, slot));
+	return 0;
+}
+
+/*
+ * The envelope names no slot of its own; its payload's slot_number
+ * (EIP-7843) is the block's slot, whose epoch builder.md signs under.
+ */
+static int sign_payload_envelope(struct req *r, struct err *e)
+{
+	static const char *const keys[] = {"execution_payload_envelope", NULL};
+	struct gloas_msg m;
+	char pp[J_PATH];
+	json_t *payload;
+	uint64_t slot;
+	struct ssz_ctx c = {r->net, ETH2_FORK_GLOAS};
+	TRY(gloas_body(r, keys, &m, e));
+	TRY(j_object(m.data, m.path, "payload", &payload, pp, e));
+	TRY(gloas_slot(r, &m, payload, pp, "slot_number", &slot, e));
+	TRY(ssz_execution_payload_envelope_root(&c, m.data, m.path,
+						r->out->object_root, e));
+	domain_at_epoch(r, DOMAIN_BEACON_BUILDER, epoch_of(r, slot));
+	return 0;
+}
+
+/* Signs PayloadAttestationData only (validator.md), like ATTESTATION. */
+static int sign_payload_attestation(struct req *r, struct err *e)
+{
+	static const char *const keys[] = {"payload_attestation_message",
+					   "payload_attestation_data",
+					   "payload_attestation", NULL};
+	struct gloas_msg m;
+	uint64_t slot;
+	struct ssz_ctx c = {r->net, ETH2_FORK_GLOAS};
+	TRY(gloas_body(r, keys, &m, e));
+	TRY(gloas_slot(r, &m, m.data, m.path, "slot", &slot, e));
+	TRY(ssz_payload_attestation_data_root(&c, m.data, m.path,
+					      r->out->object_root, e));
+	domain_at_epoch(r, DOMAIN_PTC_ATTESTER, epoch_of(r, slot));
+	return 0;
+}
+
+static int sign_proposer_preferences(struct req *r, struct err *e)
+{
+	static const char *const keys[] = {"proposer_preferences", NULL};
+	struct gloas_msg m;
+	uint64_t slot;
+	struct ssz_ctx c = {r->net, ETH2_FORK_GLOAS};
+	TRY(gloas_body(r, keys, &m, e));
+	TRY(gloas_slot(r, &m, m.data, m.path, "proposal_slot", &slot, e));
+	TRY(ssz_proposer_preferences_root(&c, m.data, m.path,
+					  r->out->object_root, e));
+	domain_at_epoch(r, DOMAIN_PROPOSER_PREFERENCES, epoch_of(r, slot));
+	return 0;
+}
+
+/*
+ * Out of protocol (builder-specs): compute_domain(DOMAIN_BUILDER_REQUEST_AUTH)
+ * with the network's genesis fork version and a zero root, like
+ * VALIDATOR_REGISTRATION; fork_info is not needed and not read.
+ */
+static int sign_builder_request_auth(struct req *r, struct err *e)
+{
+	static const char *const keys[] = {"builder_request_auth",
+					   "request_auth", NULL};
+	struct gloas_msg m;
+	uint64_t slot;
+	struct ssz_ctx c = {r->net, ETH2_FORK_GLOAS};
+	TRY(gloas_body(r, keys, &m, e));
+	TRY(gloas_slot(r, &m, m.data, m.path, "slot", &slot, e));
+	TRY(ssz_builder_request_auth_root(&c, m.data, m.path,
+					  r->out->object_root, e));
+	eth2_compute_domain(DOMAIN_BUILDER_REQUEST_AUTH,
+			    r->net->forks[ETH2_FORK_PHASE0].version, ZERO_ROOT,
+			    r->out->domain);
+	return 0;
+}
+
 /* ---- the envelope ----------------------------------------------------- */
 
 static const struct sign_type {
 	const char *name;
 	bool fork_info; /* required (and read) */
 	int (*handle)(struct req *r, struct err *e);
+	const char *alias; /* a name clients sent before the API settled it */
 } sign_types[ETH2_SIGN_COUNT] = {
-	[ETH2_SIGN_BLOCK] = {"BLOCK", true, sign_block},
-	[ETH2_SIGN_BLOCK_V2] = {"BLOCK_V2", true, sign_block_v2},
-	[ETH2_SIGN_ATTESTATION] = {"ATTESTATION", true, sign_attestation},
+	[ETH2_SIGN_BLOCK] = {"BLOCK", true, sign_block, NULL},
+	[ETH2_SIGN_BLOCK_V2] = {"BLOCK_V2", true, sign_block_v2, NULL},
+	[ETH2_SIGN_ATTESTATION] = {"ATTESTATION", true, sign_attestation, NULL},
 	[ETH2_SIGN_AGGREGATION_SLOT] = {"AGGREGATION_SLOT", true,
-					sign_aggregation_slot},
+					sign_aggregation_slot, NULL},
 	[ETH2_SIGN_AGGREGATE_AND_PROOF] = {"AGGREGATE_AND_PROOF", true,
-					   sign_aggregate_and_proof},
+					   sign_aggregate_and_proof, NULL},
 	[ETH2_SIGN_AGGREGATE_AND_PROOF_V2] = {"AGGREGATE_AND_PROOF_V2", true,
-					      sign_aggregate_and_proof},
-	[ETH2_SIGN_DEPOSIT] = {"DEPOSIT", false, sign_deposit},
-	[ETH2_SIGN_RANDAO_REVEAL] = {"RANDAO_REVEAL", true, sign_randao},
+					      sign_aggregate_and_proof, NULL},
+	[ETH2_SIGN_DEPOSIT] = {"DEPOSIT", false, sign_deposit, NULL},
+	[ETH2_SIGN_RANDAO_REVEAL] = {"RANDAO_REVEAL", true, sign_randao, NULL},
 	[ETH2_SIGN_VOLUNTARY_EXIT] = {"VOLUNTARY_EXIT", true,
-				      sign_voluntary_exit},
+				      sign_voluntary_exit, NULL},
 	[ETH2_SIGN_SYNC_COMMITTEE_MESSAGE] = {"SYNC_COMMITTEE_MESSAGE", true,
-					      sign_sync_message},
+					      sign_sync_message, NULL},
 	[ETH2_SIGN_SYNC_COMMITTEE_SELECTION_PROOF] = {
-		"SYNC_COMMITTEE_SELECTION_PROOF", true, sign_sync_selection},
+		"SYNC_COMMITTEE_SELECTION_PROOF", true, sign_sync_selection, NULL},
 	[ETH2_SIGN_SYNC_COMMITTEE_CONTRIBUTION_AND_PROOF] = {
 		"SYNC_COMMITTEE_CONTRIBUTION_AND_PROOF", true,
-		sign_contribution},
+		sign_contribution, NULL},
 	[ETH2_SIGN_VALIDATOR_REGISTRATION] = {"VALIDATOR_REGISTRATION", false,
-					      sign_registration},
+					      sign_registration, NULL},
+	[ETH2_SIGN_EXECUTION_PAYLOAD_BID] = {"EXECUTION_PAYLOAD_BID", true,
+					     sign_payload_bid, NULL},
+	[ETH2_SIGN_EXECUTION_PAYLOAD_ENVELOPE] = {
+		"EXECUTION_PAYLOAD_ENVELOPE", true, sign_payload_envelope, NULL},
+	/* Lighthouse, and Lodestar before lodestar#10071 */
+	[ETH2_SIGN_PAYLOAD_ATTESTATION_MESSAGE] = {
+		"PAYLOAD_ATTESTATION_MESSAGE", true, sign_payload_attestation,
+		"PAYLOAD_ATTESTATION"},
+	[ETH2_SIGN_PROPOSER_PREFERENCES] = {"PROPOSER_PREFERENCES", true,
+					    sign_proposer_preferences, NULL},
+	/* Lighthouse */
+	[ETH2_SIGN_BUILDER_REQUEST_AUTH] = {"BUILDER_REQUEST_AUTH", false,
+					    sign_builder_request_auth,
+					    "REQUEST_AUTH"},
 };
 
 const char *eth2_sign_type_name(enum eth2_sign_type t)
@@ -441,7 +675,9 @@ static int parse_type(json_t *req, enum eth2_sign_type *out, struct err *e)
 		return err_set(e, ERR_INVALID, "type: expected a string");
 	const char *s = json_string_value(v);
 	for (int t = 0; t < ETH2_SIGN_COUNT; t++) {
-		if (strcasecmp(s, sign_types[t].name) == 0) {
+		const char *alias = sign_types[t].alias;
+		if (strcasecmp(s, sign_types[t].name) == 0 ||
+		    (alias && strcasecmp(s, alias) == 0)) {
 			*out = (enum eth2_sign_type)t;
 			return 0;
 		}

@@ -5,11 +5,18 @@
  *
  * VOLUNTARY_EXIT is irreversible and a DEPOSIT names withdrawal
  * credentials, so whoever can ask for them can do lasting harm; validator
- * duties cannot. The rule (signer.h): duty types are all allowed unless
- * the list names some of them, then only those; VOLUNTARY_EXIT and DEPOSIT
- * only when listed. Without a list, standalone allows every type as
- * Web3Signer does, and the enclave only the duties: an image that must
- * sign exits says so in its measured flags.
+ * duties cannot. Two Gloas types are no validator duty either:
+ * EXECUTION_PAYLOAD_BID is a builder's message (a validator's own
+ * self-build bid carries no signature), and BUILDER_REQUEST_AUTH signs up to
+ * 4 KiB of whatever bytes the client chooses. These four are "opt-in"; the
+ * other Gloas types (the self-built EXECUTION_PAYLOAD_ENVELOPE, the PTC's
+ * PAYLOAD_ATTESTATION_MESSAGE, PROPOSER_PREFERENCES) are duties.
+ *
+ * The rule (signer.h): duty types are all allowed unless the list names
+ * some of them, then only those; opt-in types only when listed. Without a
+ * list, standalone allows every type as Web3Signer does, and the enclave
+ * only the duties: an image that must sign exits, or builder messages, says
+ * so in its measured flags.
  */
 #include "signer/signer.h"
 
@@ -18,7 +25,10 @@
 
 #define BIT(t) (UINT32_C(1) << (t))
 #define ALL_TYPES ((UINT32_C(1) << ETH2_SIGN_COUNT) - 1)
-#define NOT_DUTIES (BIT(ETH2_SIGN_VOLUNTARY_EXIT) | BIT(ETH2_SIGN_DEPOSIT))
+#define NOT_DUTIES                                                            \
+	(BIT(ETH2_SIGN_VOLUNTARY_EXIT) | BIT(ETH2_SIGN_DEPOSIT) |              \
+	 BIT(ETH2_SIGN_EXECUTION_PAYLOAD_BID) |                                \
+	 BIT(ETH2_SIGN_BUILDER_REQUEST_AUTH))
 #define DUTIES (ALL_TYPES & ~NOT_DUTIES)
 
 _Static_assert(ETH2_SIGN_COUNT <= 32, "a signing type is a bit of a uint32_t");

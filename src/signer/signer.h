@@ -37,9 +37,10 @@ enum signer_client_auth { SIGNER_CLIENTS_TRANSPORT, SIGNER_CLIENTS_LISTED,
 
 /*
  * The signing-type policy, a bit per enum eth2_sign_type. Duty types (all
- * but VOLUNTARY_EXIT and DEPOSIT) are allowed unless the list names some of
- * them, then only those; VOLUNTARY_EXIT and DEPOSIT only when listed. With
- * no list: every type standalone (Web3Signer), the duties in the enclave.
+ * but the opt-in VOLUNTARY_EXIT, DEPOSIT, EXECUTION_PAYLOAD_BID and
+ * BUILDER_REQUEST_AUTH) are allowed unless the list names some of them, then
+ * only those; opt-in types only when listed. With no list: every type
+ * standalone (Web3Signer), the duties in the enclave.
  * list NULL means no list. Unknown or empty names: -ERR_USAGE naming
  * --allow-signing-types.
  */

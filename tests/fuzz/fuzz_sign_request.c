@@ -1,20 +1,52 @@
 /*
  * fuzz_sign_request.c: libFuzzer entry for the sign-request parser, the
- * parser every HTTP client reaches. Each input is parsed under mainnet and
+ * parser every HTTP client reaches. Each input is parsed under mainnet,
  * under minimal (different presets, so different list limits, bit lengths
- * and fork schedules). Any outcome is fine except a crash, a sanitizer
- * finding, or an error that is not -ERR_INVALID.
+ * and fork schedules) and under a Gloas devnet (minimal preset, every fork
+ * at epoch 0, loaded from a config file as a devnet's would be: Gloas is
+ * unscheduled on the built-in networks). Any outcome is fine except a crash,
+ * a sanitizer finding, or an error that is not -ERR_INVALID.
  *
  * Seed corpus: tests/fuzz/corpus/sign_request/ (valid requests of several
  * types, from Web3Signer's OpenAPI examples, plus broken ones).
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "eth2/eth2.h"
 
-static struct eth2_network nets[2];
+#define NETS 3
+static struct eth2_network nets[NETS];
 static int loaded;
+
+static const char gloas_devnet[] =
+	"PRESET_BASE: minimal\nCONFIG_NAME: gloas-fuzz\n"
+	"GENESIS_FORK_VERSION: 0x10000038\n"
+	"ALTAIR_FORK_VERSION: 0x20000038\nALTAIR_FORK_EPOCH: 0\n"
+	"BELLATRIX_FORK_VERSION: 0x30000038\nBELLATRIX_FORK_EPOCH: 0\n"
+	"CAPELLA_FORK_VERSION: 0x40000038\nCAPELLA_FORK_EPOCH: 0\n"
+	"DENEB_FORK_VERSION: 0x50000038\nDENEB_FORK_EPOCH: 0\n"
+	"ELECTRA_FORK_VERSION: 0x60000038\nELECTRA_FORK_EPOCH: 0\n"
+	"FULU_FORK_VERSION: 0x70000038\nFULU_FORK_EPOCH: 0\n"
+	"GLOAS_FORK_VERSION: 0x80000038\nGLOAS_FORK_EPOCH: 0\n";
+
+static void load_gloas_devnet(struct eth2_network *n)
+{
+	char path[] = "/tmp/ns-fuzz-gloas-XXXXXX.yaml";
+	struct err e;
+	int fd = mkstemps(path, 5);
+	if (fd < 0)
+		abort();
+	size_t len = strlen(gloas_devnet);
+	int ok = write(fd, gloas_devnet, len) == (ssize_t)len;
+	close(fd);
+	if (!ok || eth2_network_load(path, n, &e) < 0)
+		abort();
+	unlink(path);
+}
 
 static void load_networks(void)
 {
@@ -22,6 +54,7 @@ static void load_networks(void)
 	if (eth2_network_load("mainnet", &nets[0], &e) < 0 ||
 	    eth2_network_load("minimal", &nets[1], &e) < 0)
 		abort();
+	load_gloas_devnet(&nets[2]);
 	loaded = 1;
 }
 
@@ -31,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!loaded)
 		load_networks();
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < NETS; i++) {
 		struct eth2_signing s;
 		struct err e;
 		int rc = eth2_signing_parse(&nets[i], (const char *)data, size,

@@ -4,6 +4,9 @@
 // signer's signature must verify with @noble/curves and equal noble's own (deterministic) signature.
 // Also: signing-root mismatch, Accept rules, lower-case type, unknown fields, publicKeys, and the
 // slashing-protection refusal on a second instance started without --slashing-protection-enabled=false.
+// Gloas: a third instance serves a Gloas devnet config file (--network=PATH.yaml); every Gloas type
+// and the Gloas versions of BLOCK_V2, ATTESTATION and the aggregates are cross-checked against
+// Lodestar's (progressive) gloas SSZ types, and bad Gloas input must be 400 naming the field.
 //
 // Run by ctest as `node test_crosscheck.mjs` with NS_BIN_DIR; needs `npm ci --ignore-scripts` in tests/js.
 
@@ -13,6 +16,9 @@ import {
   FORK, MAINNET, builders, epochIn, forkIndexAtEpoch, forkInfo, randBytes, selfCheck, typesForFork,
 } from "../js/lib/eth2.mjs";
 import { errorMessage, makeTempDir, signatureFrom, startSigner, writeKeyConfigs } from "../js/lib/signer.mjs";
+import { devnetConfigYaml, gloasBuilders } from "../js/lib/gloas.mjs";
+import fs from "node:fs";
+import path from "node:path";
 
 const h = new Harness("crosscheck");
 async function main() {
@@ -33,7 +39,8 @@ async function main() {
   await signer.stop();
 
   const slashing = await checkSlashingRefusal(keyDir, keys);
-  h.finish(`${verified + extra + slashing} signatures verified`);
+  const gloas = await checkGloas(keyDir, keys);
+  h.finish(`${verified + extra + slashing + gloas} signatures verified`);
 }
 
 async function checkEndpoints(signer, keys) {
@@ -230,6 +237,64 @@ async function checkSlashingRefusal(keyDir, keys) {
       && h.ok(sig === toHex(sign(key.sk, c.root)), `${type} with slashing protection on: correct signature`)) count++;
   }
   h.ok(signer.alive(), "signer (slashing on) still running", signer.log.slice(-2000));
+  await signer.stop();
+  return count;
+}
+
+// A Gloas devnet from a config file: each Gloas type several times (random progressive lengths),
+// plus the shapes clients still differ on, and bad input answered 400 naming the field.
+async function checkGloas(keyDir, keys) {
+  const dir = makeTempDir("ns-gloas-");
+  const config = path.join(dir, "gloas-devnet.yaml");
+  fs.writeFileSync(config, devnetConfigYaml());
+  const signer = await startSigner({ keyStorePath: keyDir, network: config, eth2Args: ["--slashing-protection-enabled=false"], name: "signer (gloas devnet)" });
+  const cases = [];
+  for (let n = 0; n < 6; n++) {
+    for (const [type, build] of Object.entries(gloasBuilders)) cases.push({ label: `${type} (GLOAS) #${n}`, ...build() });
+  }
+  cases.push({ label: "EXECUTION_PAYLOAD_ENVELOPE self-build (builder_index 2^64-1)", ...gloasBuilders.EXECUTION_PAYLOAD_ENVELOPE({ selfBuild: true }) });
+  cases.push({ label: "PAYLOAD_ATTESTATION as Lighthouse sends it (bare payload_attestation_data)", ...gloasBuilders.PAYLOAD_ATTESTATION_MESSAGE({ lighthouse: true }) });
+  cases.push({ label: "AGGREGATE_AND_PROOF flat at a Gloas slot", ...gloasBuilders.AGGREGATE_AND_PROOF_V2({ flat: true }) });
+  cases.push({ label: "BUILDER_REQUEST_AUTH with 4096 bytes of data", ...gloasBuilders.BUILDER_REQUEST_AUTH({ dataLength: 4096 }) });
+  cases.forEach((c, n) => {
+    c.key = keys[n % keys.length];
+    if (n % 2 === 1) c.body.signingRoot = toHex(c.root);
+  });
+  const results = await pool(cases, 8, (c) => signer.sign(c.key.pkHex, c.body, { accept: "application/json" }));
+  let count = 0;
+  cases.forEach((c, n) => {
+    const { sig, problem } = signatureFrom(results[n], true);
+    if (!h.ok(!problem, `${c.label}: signed`, problem)) return;
+    if (h.ok(sig === toHex(sign(c.key.sk, c.root)) && verify(fromHex(sig), c.root, c.key.pk),
+      `${c.label}: signature over Lodestar's signing root ${toHex(c.root)}`, { got: sig })) count++;
+  });
+
+  const key = keys[0];
+  const bad = [];
+  const bid = gloasBuilders.EXECUTION_PAYLOAD_BID().body;
+  bid.execution_payload_bid.version = "FULU";
+  bad.push(["wrong version for the epoch", bid, "execution_payload_bid.version"]);
+  const early = gloasBuilders.PROPOSER_PREFERENCES().body;
+  early.proposer_preferences.data.proposal_slot = "300"; // epoch 9: Fulu on the devnet
+  bad.push(["message at a Fulu slot", early, "proposer_preferences.data.proposal_slot"]);
+  const fulu = gloasBuilders.EXECUTION_PAYLOAD_ENVELOPE().body;
+  delete fulu.execution_payload_envelope.data.payload.block_access_list; // a Fulu payload
+  bad.push(["Fulu payload in a Gloas envelope", fulu, "execution_payload_envelope.data.payload.block_access_list"]);
+  const auth = gloasBuilders.BUILDER_REQUEST_AUTH().body;
+  auth.builder_request_auth.data.data = `0x${"ab".repeat(4097)}`;
+  bad.push(["oversized auth data", auth, "builder_request_auth.data.data"]);
+  const att = gloasBuilders.ATTESTATION().body;
+  att.attestation.index = "2";
+  bad.push(["attestation index beyond the payload status", att, "attestation.index"]);
+  const blk = gloasBuilders.BLOCK_V2().body;
+  blk.beacon_block.version = "FULU";
+  bad.push(["Fulu block version at a Gloas slot", blk, "beacon_block.version"]);
+  for (const [what, body, field] of bad) {
+    const res = await signer.sign(key.pkHex, body);
+    const msg = errorMessage(res);
+    h.ok(res.status === 400 && msg !== null && msg.startsWith(field), `Gloas bad input (${what}) -> 400 naming ${field}`, { status: res.status, body: res.body.slice(0, 300) });
+  }
+  h.ok(signer.alive(), "signer (gloas devnet) still running", signer.log.slice(-2000));
   await signer.stop();
   return count;
 }

@@ -69,6 +69,27 @@ static void test_decimal_u64_strict(void **state)
 		assert_int_equal(dec_parse_u64(bad[i], &v, NULL, "n"), -ERR_INVALID);
 }
 
+/* Uint256 (base_fee_per_gas): the same rules, 32 bytes little-endian. */
+static void test_decimal_u256_strict(void **state)
+{
+	(void)state;
+	uint8_t v[32], want[32] = {0};
+	assert_int_equal(dec_parse_u256("258", v, NULL, "n"), 0);
+	want[0] = 2;
+	want[1] = 1;
+	assert_memory_equal(v, want, 32);
+	/* 2^256 - 1 is the largest; 2^256 is out of range */
+	assert_int_equal(dec_parse_u256("115792089237316195423570985008687907853269984665640564039457584007913129639935", v, NULL, "n"), 0);
+	memset(want, 0xff, 32);
+	assert_memory_equal(v, want, 32);
+	struct err e = {0};
+	assert_int_equal(dec_parse_u256("115792089237316195423570985008687907853269984665640564039457584007913129639936", v, &e, "n"), -ERR_INVALID);
+	assert_non_null(strstr(e.msg, "out of uint256 range"));
+	const char *bad[] = {"", "01", "-1", "+1", "1 ", "0x10"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(dec_parse_u256(bad[i], v, NULL, "n"), -ERR_INVALID);
+}
+
 static void test_cursor_refuses_short_reads(void **state)
 {
 	const uint8_t buf[] = {0, 0, 1, 2, 9};
@@ -352,6 +373,7 @@ int main(void)
 		cmocka_unit_test(test_hex_alloc_limits),
 		cmocka_unit_test(test_hex_encode_lower_case),
 		cmocka_unit_test(test_decimal_u64_strict),
+		cmocka_unit_test(test_decimal_u256_strict),
 		cmocka_unit_test(test_b64_round_trip_and_strictness),
 		cmocka_unit_test(test_b64_secret_round_trip_and_strictness),
 		cmocka_unit_test(test_cursor_refuses_short_reads),

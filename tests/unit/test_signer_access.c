@@ -61,20 +61,31 @@ static void test_signing_types_rule(void **state)
 {
 	(void)state;
 	uint32_t all = (UINT32_C(1) << ETH2_SIGN_COUNT) - 1;
-	uint32_t danger = BIT(ETH2_SIGN_VOLUNTARY_EXIT) | BIT(ETH2_SIGN_DEPOSIT);
+	uint32_t builder = BIT(ETH2_SIGN_EXECUTION_PAYLOAD_BID) |
+			   BIT(ETH2_SIGN_BUILDER_REQUEST_AUTH);
+	uint32_t danger = BIT(ETH2_SIGN_VOLUNTARY_EXIT) | BIT(ETH2_SIGN_DEPOSIT) |
+			  builder;
 	uint32_t m;
 	struct err e = {0};
 	assert_int_equal(signer_signing_types_parse(NULL, false, &m, &e), 0);
 	assert_int_equal(m, all);
 	assert_int_equal(signer_signing_types_parse(NULL, true, &m, &e), 0);
 	assert_int_equal(m, all & ~danger);
+	/* the Gloas validator duties are duties: on by default in the enclave */
+	assert_true(m & BIT(ETH2_SIGN_EXECUTION_PAYLOAD_ENVELOPE));
+	assert_true(m & BIT(ETH2_SIGN_PAYLOAD_ATTESTATION_MESSAGE));
+	assert_true(m & BIT(ETH2_SIGN_PROPOSER_PREFERENCES));
 	/* listing only exits and deposits enables them beside the duties */
 	assert_int_equal(signer_signing_types_parse("VOLUNTARY_EXIT,DEPOSIT", true,
 						    &m, &e), 0);
+	assert_int_equal(m, all & ~builder);
+	assert_int_equal(signer_signing_types_parse(
+				 "VOLUNTARY_EXIT,DEPOSIT,EXECUTION_PAYLOAD_BID,"
+				 "BUILDER_REQUEST_AUTH", true, &m, &e), 0);
 	assert_int_equal(m, all);
 	assert_int_equal(signer_signing_types_parse("VOLUNTARY_EXIT", false, &m,
 						    &e), 0);
-	assert_int_equal(m, all & ~BIT(ETH2_SIGN_DEPOSIT));
+	assert_int_equal(m, all & ~BIT(ETH2_SIGN_DEPOSIT) & ~builder);
 	/* listing duties restricts the duties to those */
 	assert_int_equal(signer_signing_types_parse("ATTESTATION,BLOCK_V2", false,
 						    &m, &e), 0);

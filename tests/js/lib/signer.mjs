@@ -162,11 +162,12 @@ export class Signer {
 
 /**
  * Starts nitro-signer and waits until GET /upcheck answers 200 (20 s, polled every 100 ms).
- * topArgs go before the `eth2` subcommand, eth2Args after `eth2 --network=mainnet`.
+ * topArgs go before the `eth2` subcommand, eth2Args after `eth2 --network=<network>` (mainnet
+ * unless given: a name or a config file).
  * tls ({ca, cert?, key?}) is used for the readiness poll and later requests.
  * Retries on a fresh port if the signer dies before becoming ready (port race).
  */
-export async function startSigner({ keyStorePath, topArgs = [], eth2Args = [], tls, name = "signer", cwd }) {
+export async function startSigner({ keyStorePath, topArgs = [], eth2Args = [], tls, name = "signer", cwd, network = "mainnet" }) {
   const bin = signerBinary();
   if (!fs.existsSync(bin)) throw new Error(`signer binary not found: ${bin} (set NS_BIN_DIR)`);
   const workDir = cwd || makeTempDir("ns-signer-cwd-");
@@ -179,7 +180,7 @@ export async function startSigner({ keyStorePath, topArgs = [], eth2Args = [], t
       `--key-store-path=${keyStorePath}`,
       ...topArgs,
       "eth2",
-      "--network=mainnet",
+      `--network=${network}`,
       ...eth2Args,
     ];
     const proc = spawn(bin, args, { cwd: workDir, stdio: ["ignore", "pipe", "pipe"] });

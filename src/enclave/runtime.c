@@ -252,8 +252,6 @@ static json_t *handle_status(struct enclave *en)
 	if (r && (add_policy_fields(en, r) < 0 ||
 		  (s && json_object_set_new(r, "slashing",
 					    slashing_status(s)) < 0) ||
-		  json_object_set_new(r, "clock",
-				      enclave_clock_status(&en->clock)) < 0 ||
 		  json_object_set_new(r, "tls", json_boolean(tls)) < 0 ||
 		  json_object_set_new(r, "credentials_expiration",
 				      expiration[0] ? json_string(expiration)
@@ -268,7 +266,10 @@ static json_t *handle_status(struct enclave *en)
 		  json_object_set_new(r, "keys_loaded",
 				      json_integer((json_int_t)keys)) < 0 ||
 		  json_object_set_new(r, "uptime_s",
-				      json_integer((json_int_t)up)) < 0)) {
+				      json_integer((json_int_t)up)) < 0 ||
+		  /* last: the host logs the first 500 bytes of a status */
+		  json_object_set_new(r, "clock",
+				      enclave_clock_status(&en->clock)) < 0)) {
 		json_decref(r);
 		return NULL;
 	}

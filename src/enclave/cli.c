@@ -7,6 +7,7 @@
  *       --tls-keystore-password-file=F] [--tls-known-clients-file=F |
  *       --tls-allow-any-client] [--signer-id=ID] [--allow-signing-types=LIST]
  *       [--accept-legacy-records] [--http-max-connections=N] [--aws-ca-file=PEM]
+ *       [--slashing-protection-clock-guard-epochs=N]
  *
  * Every flag is part of the image (the command line of the EIF's init is
  * measured into PCR0), so what decides who may sign comes from here and
@@ -14,7 +15,8 @@
  * attestation routes stay open for the load balancer, everything else
  * needs a listed client certificate), the signing types (exits and
  * deposits off unless listed), the signer id init must name, and whether
- * records without an encryption context are accepted. Outside the NSM
+ * records without an encryption context are accepted; and the clock guard's
+ * window (default 2 epochs, on NSM-attested time: clock.c). Outside the NSM
  * simulator --signer-id is required.
  *
  * Wiring only: the control server (runtime.c) runs on its own thread, the
@@ -39,6 +41,7 @@ static const char usage[] =
 	"       [--tls-known-clients-file=F | --tls-allow-any-client]\n"
 	"       [--signer-id=ID] [--allow-signing-types=LIST]\n"
 	"       [--accept-legacy-records] [--http-max-connections=N]\n"
+	"       [--slashing-protection-clock-guard-epochs=N]\n"
 	"Flags: --name=value or --name value, booleans --name[=true|false];\n"
 	"a flag given twice is an error (exit 2).\n"
 	"ADDR: tcp:HOST:PORT, unix:PATH or vsock:CID:PORT. The signing API\n"
@@ -62,12 +65,17 @@ static const char usage[] =
 	"  --accept-legacy-records  also per-key records without a KMS\n"
 	"                     encryption context (the AWS sample's format)\n"
 	"  --http-max-connections=N  concurrent API connections (default: from\n"
-	"                     memory); more are refused\n";
+	"                     memory); more are refused\n"
+	"  --slashing-protection-clock-guard-epochs=N  refuse (412 clock) blocks\n"
+	"                     and attestations more than N epochs from the\n"
+	"                     current epoch by NSM-attested time, and sign none\n"
+	"                     (503) while the NSM cannot vouch for the time;\n"
+	"                     0 = off (default 2)\n";
 
 /* The enclave's own flags; the server flags it shares with nitro-signer
  * are SIGNER_FLAG_* (signer.h). */
 enum { O_CONTROL = SIGNER_FLAG_END, O_NSM, O_CA, O_TLS_KMS, O_SIGNER_ID,
-       O_TYPES, O_LEGACY };
+       O_TYPES, O_LEGACY, O_CLOCK };
 
 static const struct args_flag flags[] = {
 	SIGNER_SERVER_FLAGS,
@@ -78,12 +86,14 @@ static const struct args_flag flags[] = {
 	{"signer-id", ARGS_VALUE, O_SIGNER_ID, 0},
 	{"allow-signing-types", ARGS_VALUE, O_TYPES, 0},
 	{"accept-legacy-records", ARGS_BOOL, O_LEGACY, 0},
+	{"slashing-protection-clock-guard-epochs", ARGS_VALUE, O_CLOCK, 0},
 };
 
 struct enclave_args {
 	const char *control, *listen, *nsm, *ca_file, *tls_kms_key_id;
 	const char *signer_id, *types;
 	bool accept_legacy;
+	uint64_t clock_epochs;
 	int max_conns;
 	struct http_tls_config tls;
 	bool exit_now;
@@ -145,6 +155,10 @@ static int parse(int argc, char **argv, struct enclave_args *a, struct err *e)
 	a->signer_id = args_get(&r, O_SIGNER_ID);
 	a->types = args_get(&r, O_TYPES);
 	a->accept_legacy = args_bool(&r, O_LEGACY, false);
+	a->clock_epochs = ENCLAVE_CLOCK_GUARD_DEFAULT;
+	if (args_get(&r, O_CLOCK))
+		TRY(signer_clock_guard_parse(args_get(&r, O_CLOCK),
+					     &a->clock_epochs, e));
 	if (!a->control)
 		return err_set(e, ERR_USAGE, "--control is required");
 	if (a->tls_kms_key_id && strncmp(a->tls_kms_key_id, "arn:", 4) != 0)
@@ -178,6 +192,14 @@ static void log_policy(const struct enclave_args *a, uint32_t types)
 	if (a->accept_legacy)
 		log_warn("enclave: --accept-legacy-records: per-key records "
 			 "without an encryption context are accepted");
+	if (a->clock_epochs)
+		log_info("enclave: clock guard: blocks and attestations more than "
+			 "%llu epochs from the current epoch (NSM-attested time) "
+			 "are refused", (unsigned long long)a->clock_epochs);
+	else
+		log_warn("enclave: clock guard OFF "
+			 "(--slashing-protection-clock-guard-epochs=0): a "
+			 "rolled-back slashing database is not bounded by time");
 }
 
 static void *control_thread(void *arg)
@@ -237,7 +259,8 @@ int enclave_main(int argc, char **argv)
 				  .allow_any_client = a.tls.allow_any_client,
 				  .signing_types = types,
 				  .signer_id = a.signer_id,
-				  .accept_legacy_records = a.accept_legacy};
+				  .accept_legacy_records = a.accept_legacy,
+				  .clock_guard_epochs = a.clock_epochs};
 	TRY_OUT(enclave_new(&eo, &en, &e));
 	TRY_OUT(enclave_listen(en, &control, &e));
 	struct http_server_config cfg = {

@@ -59,7 +59,15 @@ struct enclave_opts {
 	uint32_t signing_types;   /* signer_signing_types_parse(.., true, ..) */
 	const char *signer_id;
 	bool accept_legacy_records;
+	/* The clock guard on NSM-attested time (--slashing-protection-clock-
+	 * guard-epochs; 0: off; the CLI's default is 2) and how often the
+	 * NSM's time is checked (0: every 300 s; tests set less). */
+	uint64_t clock_guard_epochs;
+	unsigned clock_check_interval_s;
 };
+/* The image's clock guard unless its flags say otherwise. */
+#define ENCLAVE_CLOCK_GUARD_DEFAULT 2
+
 
 struct enclave;
 

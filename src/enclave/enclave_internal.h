@@ -59,6 +59,46 @@ struct enclave_slashing {
 	uint8_t mac_key[32];
 };
 
+/*
+ * clock.c: NSM-attested time for the clock guard. A sample is an NSM
+ * document's timestamp and CLOCK_MONOTONIC when it arrived; "now" is the
+ * last sample advanced by the monotonic clock. Samples: init's and each
+ * reload's document, and a check every interval_s while the guard is on
+ * (control thread). Any failed NSM call, or a sample older than three
+ * intervals, leaves no trusted time (fail closed) until the next success.
+ */
+#define ENCLAVE_CLOCK_INTERVAL_S 300   /* the periodic check */
+#define ENCLAVE_CLOCK_RETRY_S 10       /* after a failed one */
+#define ENCLAVE_CLOCK_TOLERANCE_MS 5000 /* the enclave clock vs NSM, logged */
+struct enclave_clock {
+	pthread_mutex_t lock;
+	uint64_t epochs;        /* the guard's window (0: off), the image's */
+	unsigned interval_s;
+	bool sampled, failed;
+	char error[256];        /* why there is no trusted time */
+	uint64_t nsm_ms;        /* the last sample: NSM timestamp */
+	uint64_t mono_us;       /* ... and clock_mono_us() when it came */
+	int64_t skew_ms;        /* the enclave's clock minus NSM time then */
+	uint64_t samples;
+	uint64_t next_check_us; /* the next periodic check (monotonic) */
+};
+void enclave_clock_init(struct enclave_clock *c, uint64_t epochs,
+			unsigned interval_s);
+void enclave_clock_destroy(struct enclave_clock *c);
+/* A document the NSM made, received at mono_us: its timestamp is now. */
+int enclave_clock_note_doc(struct enclave_clock *c, const uint8_t *doc,
+			   size_t len, uint64_t mono_us, struct err *e);
+/* An NSM call failed: no trusted time until the next success. */
+void enclave_clock_failed(struct enclave_clock *c, const char *why);
+/* Asks the NSM for a bare document and notes it (or the failure). */
+int enclave_clock_check(struct enclave *en, struct err *e);
+/* True when the periodic check is due; else *timeout_ms until it is. */
+bool enclave_clock_due(struct enclave_clock *c, int *timeout_ms);
+/* signer_clock.now (ctx: the struct enclave_clock). */
+int enclave_clock_now(void *ctx, uint64_t *unix_s, struct err *e);
+/* status's "clock" object. */
+json_t *enclave_clock_status(struct enclave_clock *c);
+
 struct enclave {
 	char *nsm_spec;
 	char *ca_file;
@@ -101,6 +141,7 @@ struct enclave {
 	struct enclave_tls *tls;
 	struct enclave_init_cfg cfg;
 	struct enclave_rate rate;
+	struct enclave_clock clock;
 	/* Published once by init (release), read by the API (acquire). */
 	_Atomic(struct signer *) signer;
 };

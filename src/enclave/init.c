@@ -7,7 +7,8 @@
  *   2. push the credentials, build a KMS client (region, endpoint, and
  *      with kms_proxy every connection through the host's proxy);
  *   3. one ephemeral RSA Recipient key and one NSM attestation document
- *      binding its public key;
+ *      binding its public key (its timestamp sets the clock guard's
+ *      time, clock.c);
  *   4. with kms_key_id (and no --tls-keystore-file): the API's TLS key,
  *      recovered from or created into the key table (tls_key.c) with a
  *      DynamoDB client (dynamodb_endpoint, through dynamodb_proxy if
@@ -472,13 +473,18 @@ static struct aws_client *client_for(struct enclave *en, struct init_ctx *c,
 
 /* ---- the sequence ----------------------------------------------------------- */
 
+/*
+ * One NSM document binding the Recipient's public key. Its timestamp is
+ * also the clock guard's time (clock.c); an NSM that cannot be asked
+ * leaves the enclave without trusted time.
+ */
 static int attest(struct enclave *en, struct init_ctx *c, struct err *e)
 {
 	struct nsm *nsm = NULL;
 	if (!en->nsm_spec)
 		return err_set(e, ERR_UNAVAILABLE, "no NSM configured");
-	TRY(nsm_open(en->nsm_spec, &nsm, e));
-	int rc = recipient_new(&c->k.rcp, e);
+	TRY(recipient_new(&c->k.rcp, e));
+	int rc = nsm_open(en->nsm_spec, &nsm, e);
 	if (rc == 0) {
 		size_t pk_len;
 		const uint8_t *pk = recipient_public_key(c->k.rcp, &pk_len);
@@ -486,8 +492,15 @@ static int attest(struct enclave *en, struct init_ctx *c, struct err *e)
 					     .public_key_len = pk_len};
 		rc = nsm_attest(nsm, &req, &c->k.doc, &c->k.doc_len, e);
 	}
+	uint64_t mono = clock_mono_us();
 	nsm_close(nsm);
-	return rc < 0 ? err_prefix(e, "attestation: ") : 0;
+	if (rc < 0) {
+		err_prefix(e, "attestation: ");
+		enclave_clock_failed(&en->clock, e->msg);
+		return rc;
+	}
+	return enclave_clock_note_doc(&en->clock, c->k.doc, c->k.doc_len, mono,
+				      e);
 }
 
 static int make_signer(const struct enclave *en, const json_t *m,
@@ -514,6 +527,10 @@ static int make_signer(const struct enclave *en, const json_t *m,
 					     : SIGNER_CLIENTS_LISTED;
 	o.known_clients = http_known_clients_count(en->known_clients);
 	o.http_reload_disabled = true;
+	/* the clock guard: the image's window, on NSM-attested time */
+	o.clock_guard_epochs = en->clock.epochs;
+	o.clock = (struct signer_clock){enclave_clock_now,
+					(void *)&en->clock, "nsm"};
 	struct signer_route attestation = enclave_attestation_route(
 		(struct enclave *)en);
 	o.extra_routes = &attestation;
@@ -708,6 +725,15 @@ static int init_policy(const struct enclave *en, const json_t *m,
 		return err_set(e, ERR_INVALID, "init: \"region\" %s is not the "
 			       "TLS key's KMS region %s", str_of(m, "region"),
 			       region);
+	struct eth2_network net;
+	if (en->clock.epochs &&
+	    (eth2_network_load(str_of(m, "network"), &net, e) < 0 ||
+	     net.genesis_time == 0))
+		return err_set(e, ERR_INVALID, "init: \"network\" %s has no "
+			       "genesis time: the image's clock guard "
+			       "(--slashing-protection-clock-guard-epochs=%llu) "
+			       "needs one", str_of(m, "network"),
+			       (unsigned long long)en->clock.epochs);
 	return 0;
 }
 

@@ -23,6 +23,10 @@
  * slashing database's health (checked on the control thread, which may
  * block on the database for as long as its own timeouts allow).
  *
+ * `status` also has "clock": the clock guard's NSM-attested time
+ * (clock.c), which this thread checks every few minutes while the guard is
+ * on (the poll's timeout).
+ *
  * `reload` (after init only) swaps the signer's key set (init.c).
  *
  * Init publishes in this order: the TLS identity (and the API server
@@ -86,6 +90,8 @@ int enclave_new(const struct enclave_opts *o, struct enclave **out,
 	en->done_pipe[0] = en->done_pipe[1] = -1;
 	pthread_mutex_init(&en->state_lock, NULL);
 	enclave_rate_init(&en->rate);
+	enclave_clock_init(&en->clock, o->clock_guard_epochs,
+			   o->clock_check_interval_s);
 	atomic_store(&en->job, CONTROL_REPLY);
 	memory_budgets(o->max_frame, &en->max_frame, &en->parse_budget);
 	en->started_us = clock_mono_us();
@@ -135,6 +141,7 @@ void enclave_free(struct enclave *en)
 	enclave_tls_free(en->tls);
 	enclave_init_cfg_clear(&en->cfg);
 	pthread_mutex_destroy(&en->rate.lock);
+	enclave_clock_destroy(&en->clock);
 	aws_creds_provider_free(en->creds);
 	free(en->nsm_spec);
 	free(en->ca_file);
@@ -259,7 +266,10 @@ static json_t *handle_status(struct enclave *en)
 		  json_object_set_new(r, "keys_loaded",
 				      json_integer((json_int_t)keys)) < 0 ||
 		  json_object_set_new(r, "uptime_s",
-				      json_integer((json_int_t)up)) < 0)) {
+				      json_integer((json_int_t)up)) < 0 ||
+		  /* last: the host logs the first 500 bytes of a status */
+		  json_object_set_new(r, "clock",
+				      enclave_clock_status(&en->clock)) < 0)) {
 		json_decref(r);
 		return NULL;
 	}
@@ -599,6 +609,29 @@ static bool over_budget(const struct enclave *en, const struct conn *conns,
 	return true;
 }
 
+/*
+ * The periodic NSM time check (clock.c), on this thread, while the guard
+ * is on and the signer runs (before init there is nothing to guard, and
+ * init samples the time itself). -1: poll without a timeout.
+ */
+static int clock_timeout(struct enclave *en)
+{
+	int ms = -1;
+	if (en->clock.epochs && enclave_ready(en) &&
+	    enclave_clock_due(&en->clock, &ms))
+		ms = 0;
+	return ms;
+}
+
+static void clock_tick(struct enclave *en)
+{
+	int ms;
+	struct err e = {0};
+	if (en->clock.epochs && enclave_ready(en) &&
+	    enclave_clock_due(&en->clock, &ms))
+		(void)enclave_clock_check(en, &e); /* noted; status shows it */
+}
+
 int enclave_run(struct enclave *en)
 {
 	if (en->listen_fd < 0)
@@ -615,11 +648,12 @@ int enclave_run(struct enclave *en)
 			p[i + 3] = (struct pollfd){
 				.fd = conns[i].busy ? -1 : conns[i].fd,
 				.events = POLLIN};
-		if (poll(p, nconns + 3, -1) < 0) {
+		if (poll(p, nconns + 3, clock_timeout(en)) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
+		clock_tick(en);
 		if (p[0].revents)
 			break;
 		if (p[2].revents)

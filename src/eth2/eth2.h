@@ -50,8 +50,8 @@ struct eth2_network {
 	} forks[ETH2_FORK_COUNT]; /* forks[PHASE0] = genesis fork version, epoch 0 */
 	bool has_genesis_validators_root;
 	uint8_t genesis_validators_root[32];
-	/* Unix time of slot 0 and SECONDS_PER_SLOT; 0 when unknown (all but
-	 * the four public networks). */
+	/* Unix time of slot 0 and SECONDS_PER_SLOT; 0 when unknown ("minimal",
+	 * and config files without GENESIS_TIME). */
 	uint64_t genesis_time;
 	uint64_t seconds_per_slot;
 };
@@ -61,12 +61,13 @@ struct eth2_network {
  * a path (containing '/' or ending in .yaml/.yml) to a consensus-spec config
  * YAML: PRESET_BASE ('mainnet'|'minimal') and GENESIS_FORK_VERSION required;
  * CONFIG_NAME, <FORK>_FORK_VERSION/_EPOCH for ALTAIR..GLOAS read; a fork with
- * no epoch (or epoch 2^64-1) is unscheduled; other keys ignored. The built-in
- * "minimal" has every fork through FULU at epoch 0 (consensus-specs' minimal
- * config leaves them unscheduled) and GLOAS unscheduled; every built-in
- * network leaves GLOAS unscheduled until its date is set, so a devnet that
- * runs Gloas is a config file. Only the four public networks carry a genesis
- * validators root.
+ * no epoch (or epoch 2^64-1) is unscheduled; GENESIS_TIME (unix seconds;
+ * ours, the spec keeps it in the genesis state) with SECONDS_PER_SLOT gives
+ * the network a clock; other keys ignored. The built-in "minimal" has every
+ * fork through FULU at epoch 0 (consensus-specs' minimal config leaves them
+ * unscheduled) and GLOAS unscheduled; every built-in network leaves GLOAS
+ * unscheduled until its date is set, so a devnet that runs Gloas is a config
+ * file. Only the four public networks carry a genesis validators root.
  */
 int eth2_network_load(const char *name_or_path, struct eth2_network *out,
 		      struct err *e);
@@ -80,11 +81,38 @@ const char *eth2_fork_name(enum eth2_fork f);
 int eth2_fork_from_name(const char *s, enum eth2_fork *out);
 /*
  * The epoch at unix time `now` by the network's clock. -ERR_INVALID when the
- * network has no genesis time (config files, "minimal") or `now` is before
+ * network has no genesis time ("minimal", config files without
+ * GENESIS_TIME) or `now` is before
  * genesis.
  */
 int eth2_epoch_at_time(const struct eth2_network *n, uint64_t now,
 		       uint64_t *epoch, struct err *e);
+
+/*
+ * The clock guard's rule (docs/slashing.md, "The clock guard"). The epoch a
+ * slashable message is for (BLOCK, BLOCK_V2: its slot / SLOTS_PER_EPOCH;
+ * ATTESTATION: its target epoch) may differ from the current epoch by at
+ * most `window` epochs, either way: allowed iff |message - current| <=
+ * window. The current epoch is that of unix time `now` on the network's
+ * clock ((now - genesis) / SECONDS_PER_SLOT / SLOTS_PER_EPOCH, rounded
+ * down), and 0 before genesis. A network with a genesis validators root of
+ * its own must also be the message's chain (fork_info's root): its clock
+ * says nothing about another chain's epochs. No arithmetic overflows for any
+ * uint64 input. -ERR_INVALID when the network has no genesis time or sg is
+ * not slashable.
+ */
+struct eth2_clock_verdict {
+	uint64_t message_epoch, current_epoch;
+	uint64_t distance;  /* |message_epoch - current_epoch| */
+	bool future;        /* message_epoch > current_epoch */
+	bool other_chain;   /* fork_info's root is not the network's */
+	bool allowed;
+};
+struct eth2_signing;
+int eth2_clock_check(const struct eth2_network *n,
+		     const struct eth2_signing *sg, uint64_t now,
+		     uint64_t window, struct eth2_clock_verdict *out,
+		     struct err *e);
 
 enum eth2_sign_type {
 	ETH2_SIGN_BLOCK,

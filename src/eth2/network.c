@@ -17,7 +17,11 @@
  *
  * Anything else is read as a consensus-spec config YAML file (libyaml's
  * document loader; only top-level scalar keys we know are read, the rest,
- * including nested values such as BLOB_SCHEDULE, is ignored).
+ * including nested values such as BLOB_SCHEDULE, is ignored). Such a file
+ * has a clock (the clock guard's) only when it says GENESIS_TIME, our key.
+ *
+ * eth2_clock_check is the clock guard's rule, pure arithmetic on the
+ * network's clock; where "now" comes from is the caller's business.
  *
  * Trusts: the operator's config file for values, not for syntax: every value
  * goes through the strict hex/decimal parsers, and fork epochs must not
@@ -83,6 +87,47 @@ int eth2_epoch_at_time(const struct eth2_network *n, uint64_t now,
 			       (unsigned long long)n->genesis_time);
 	*epoch = (now - n->genesis_time) / n->seconds_per_slot /
 		 n->preset.slots_per_epoch;
+	return 0;
+}
+
+/* The current epoch at `now`, 0 before genesis; the genesis time is known. */
+static uint64_t current_epoch(const struct eth2_network *n, uint64_t now)
+{
+	if (now < n->genesis_time)
+		return 0;
+	return (now - n->genesis_time) / n->seconds_per_slot /
+	       n->preset.slots_per_epoch;
+}
+
+int eth2_clock_check(const struct eth2_network *n,
+		     const struct eth2_signing *sg, uint64_t now,
+		     uint64_t window, struct eth2_clock_verdict *out,
+		     struct err *e)
+{
+	memset(out, 0, sizeof(*out));
+	if (n->genesis_time == 0 || n->seconds_per_slot == 0)
+		return err_set(e, ERR_INVALID,
+			       "network %s: genesis time unknown", n->name);
+	switch (sg->type) {
+	case ETH2_SIGN_BLOCK:
+	case ETH2_SIGN_BLOCK_V2:
+		out->message_epoch = sg->block_slot / n->preset.slots_per_epoch;
+		break;
+	case ETH2_SIGN_ATTESTATION:
+		out->message_epoch = sg->target_epoch;
+		break;
+	default:
+		return err_set(e, ERR_INVALID, "%s is not a slashable type",
+			       eth2_sign_type_name(sg->type));
+	}
+	out->current_epoch = current_epoch(n, now);
+	out->future = out->message_epoch > out->current_epoch;
+	out->distance = out->future ? out->message_epoch - out->current_epoch
+				    : out->current_epoch - out->message_epoch;
+	out->other_chain = n->has_genesis_validators_root &&
+			   memcmp(n->genesis_validators_root,
+				  sg->genesis_validators_root, 32) != 0;
+	out->allowed = !out->other_chain && out->distance <= window;
 	return 0;
 }
 
@@ -197,7 +242,7 @@ static int load_builtin(const struct builtin *b, struct eth2_network *out,
 struct config_seen {
 	bool version[ETH2_FORK_COUNT];
 	bool epoch[ETH2_FORK_COUNT];
-	bool preset, name;
+	bool preset, name, genesis_time, seconds_per_slot;
 };
 
 /* "ALTAIR_FORK_VERSION" -> (ALTAIR, is_version); GENESIS_FORK_VERSION is phase0. */
@@ -250,13 +295,35 @@ static int config_preset(struct eth2_network *n, const char *val,
 	return 0;
 }
 
+/*
+ * GENESIS_TIME (not a consensus-spec config key: the genesis time is in the
+ * genesis state; ours, for the clock guard) and SECONDS_PER_SLOT, each once
+ * and non-zero.
+ */
+static int config_time(struct eth2_network *n, struct config_seen *s,
+		       const char *key, const char *val, struct err *e)
+{
+	bool genesis = strcmp(key, "GENESIS_TIME") == 0;
+	bool *seen = genesis ? &s->genesis_time : &s->seconds_per_slot;
+	uint64_t *to = genesis ? &n->genesis_time : &n->seconds_per_slot;
+	if (*seen)
+		return err_set(e, ERR_INVALID, "%s: duplicate key", key);
+	*seen = true;
+	TRY(dec_parse_u64(val, to, e, key));
+	if (*to == 0)
+		return err_set(e, ERR_INVALID, "%s: must not be 0", key);
+	return 0;
+}
+
 static int config_pair(struct eth2_network *n, struct config_seen *s,
 		       const char *key, yaml_node_t *v, struct err *e)
 {
 	int f = 0;
 	bool is_version = false;
+	bool time_key = strcmp(key, "GENESIS_TIME") == 0 ||
+			strcmp(key, "SECONDS_PER_SLOT") == 0;
 	bool known = strcmp(key, "PRESET_BASE") == 0 ||
-		     strcmp(key, "CONFIG_NAME") == 0 ||
+		     strcmp(key, "CONFIG_NAME") == 0 || time_key ||
 		     fork_key(key, &f, &is_version) == 0;
 	if (!known)
 		return 0;
@@ -272,6 +339,8 @@ static int config_pair(struct eth2_network *n, struct config_seen *s,
 		s->preset = true;
 		return config_preset(n, val, e);
 	}
+	if (time_key)
+		return config_time(n, s, key, val, e);
 	if (strcmp(key, "CONFIG_NAME") == 0) {
 		if (s->name)
 			return err_set(e, ERR_INVALID, "%s: duplicate key", key);
@@ -290,6 +359,11 @@ static int config_check(struct eth2_network *n, const struct config_seen *s,
 		return err_set(e, ERR_INVALID, "PRESET_BASE: missing");
 	if (!s->version[ETH2_FORK_PHASE0])
 		return err_set(e, ERR_INVALID, "GENESIS_FORK_VERSION: missing");
+	if (s->genesis_time && !s->seconds_per_slot)
+		return err_set(e, ERR_INVALID, "SECONDS_PER_SLOT: missing (GENESIS_TIME "
+			       "needs it)");
+	if (!s->genesis_time)
+		n->seconds_per_slot = 0; /* no clock without a genesis time */
 	uint64_t prev = 0;
 	for (int f = ETH2_FORK_ALTAIR; f < ETH2_FORK_COUNT; f++) {
 		if (!s->epoch[f])

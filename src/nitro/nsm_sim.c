@@ -13,6 +13,10 @@
  * only in memory; the CAs below it are remade whenever the leaf has less
  * than 30 minutes left. PCR0..2 default to hashes of fixed labels, or PCR0
  * is DIR/pcr0.hex (96 hex digits) so a KMS stand-in policy can pin it.
+ * Two more files in DIR play a hypervisor for tests, read at every
+ * request: DIR/time_offset_s (signed seconds added to the documents'
+ * timestamps) and DIR/unavailable (its presence fails every request, as a
+ * device that stopped answering).
  *
  * Nothing here is a security boundary: any process with DIR can mint
  * documents. Real KMS trusts only AWS's root.
@@ -25,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -43,6 +48,7 @@ struct sim {
 	EVP_PKEY *leaf_key;
 	X509 *leaf;
 	time_t leaf_not_after;
+	char *dir;          /* sim:DIR, or NULL for sim: */
 };
 
 /* ---- the test CA ------------------------------------------------------------- */
@@ -280,6 +286,7 @@ static void sim_close(void *ctx)
 	free_chain(s);
 	EVP_PKEY_free(s->root_key);
 	X509_free(s->root);
+	free(s->dir);
 	free(s);
 }
 
@@ -299,6 +306,54 @@ static void reply_variant(struct ncbor_out *o, const char *variant,
 	ncbor_put_map(o, 1);
 	ncbor_put_text(o, variant);
 	ncbor_put_map(o, fields);
+}
+
+/*
+ * The document's timestamp: this machine's clock plus DIR/time_offset_s
+ * (a signed number of seconds, read at every document), so a test can play
+ * a hypervisor whose time differs from the host's.
+ */
+static int sim_timestamp(const struct sim *s, uint64_t *ms, struct err *e)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	char path[4096], *text = NULL;
+	size_t len;
+	struct stat st;
+	if (s->dir) {
+		snprintf(path, sizeof(path), "%s/time_offset_s", s->dir);
+		if (stat(path, &st) == 0) {
+			TRY(file_read_all(path, 64, &text, &len, e));
+			char *end = NULL;
+			errno = 0;
+			long long off = strtoll(text, &end, 10);
+			bool ok = end != text && errno == 0 &&
+				  (*end == '\0' || *end == '\n') &&
+				  off > -(1LL << 40) && off < (1LL << 40);
+			free(text);
+			if (!ok)
+				return err_set(e, ERR_INVALID, "%s: want a signed "
+					       "number of seconds", path);
+			now += off * 1000;
+		}
+	}
+	if (now <= 0)
+		return err_set(e, ERR_INVALID, "NSM simulator: time before 1970");
+	*ms = (uint64_t)now;
+	return 0;
+}
+
+/* DIR/unavailable exists: the simulator answers nothing, as a device that
+ * is gone (tests of an enclave whose NSM cannot be asked). */
+static bool sim_unavailable(const struct sim *s)
+{
+	char path[4096];
+	struct stat st;
+	if (!s->dir)
+		return false;
+	snprintf(path, sizeof(path), "%s/unavailable", s->dir);
+	return stat(path, &st) == 0;
 }
 
 static int attest(struct sim *s, const cbor_item_t *body, struct ncbor_out *o,
@@ -338,9 +393,7 @@ static int attest(struct sim *s, const cbor_item_t *body, struct ncbor_out *o,
 		}
 	d.module_id = s->module_id;
 	memcpy(d.digest, "SHA384", 7);
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	d.timestamp_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	TRY_OUT(sim_timestamp(s, &d.timestamp_ms, e));
 	d.pcr_len = SIM_PCR_LEN;
 	for (int i = 0; i < NITRO_PCR_COUNT; i++)
 		if (s->locked[i]) {
@@ -481,6 +534,9 @@ static int sim_roundtrip(void *ctx, const uint8_t *req, size_t req_len,
 	uint8_t *out = NULL;
 	size_t out_len;
 	int rc = 0;
+	if (sim_unavailable(s))
+		return err_set(e, ERR_IO, "NSM ioctl: %s/unavailable exists "
+			       "(simulated failure)", s->dir);
 	ncbor_out_init(&o, *resp_len);
 	if (ncbor_load(req, req_len, NSM_REQUEST_MAX, &r, NULL, "") < 0) {
 		reply_error(&o, req_len > NSM_REQUEST_MAX ? "InputTooLarge"
@@ -548,6 +604,10 @@ int nsm_sim_open(const char *dir, struct nsm *n, struct err *e)
 	for (int i = 0; i < 16; i++)
 		s->locked[i] = true;
 	if (dir) {
+		if (!(s->dir = strdup(dir))) {
+			rc = err_set(e, ERR_NOMEM, "NSM simulator: out of memory");
+			goto out;
+		}
 		TRY_OUT(load_root(s, dir, e));
 		TRY_OUT(load_pcr0(s, dir, e));
 	} else {

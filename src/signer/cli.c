@@ -65,6 +65,10 @@ static const char usage_text[] =
 	"  --slashing-protection-pruning-enabled=true|false  (default true)\n"
 	"  --slashing-protection-pruning-epochs-to-keep=N     (default 250)\n"
 	"  --slashing-protection-pruning-interval=HOURS       (default 12)\n"
+	"  --slashing-protection-clock-guard-epochs=N  refuse (412 clock) blocks\n"
+	"                                   and attestations more than N epochs\n"
+	"                                   from the current epoch by this\n"
+	"                                   machine's clock; 0 = off (default 0)\n"
 	"\n"
 	"eth2 commands (slashing-protection database, EIP-3076 interchange v5):\n"
 	"  eth2 [--network=..] [--slashing-protection-db-url=URL] import --from=FILE\n"
@@ -86,6 +90,7 @@ enum opt_id {
 	O_IDLE, O_LOGGING, O_LOG_FORMAT,
 	O_NETWORK, O_KS_PATH, O_KS_PWS, O_KS_PWF, O_SP_ENABLED, O_SP_URL,
 	O_KM_API, O_PRUNE, O_PRUNE_KEEP, O_PRUNE_INTERVAL, O_TYPES, O_SP_MAC,
+	O_CLOCK,
 	O_FROM, O_TO, O_GVR, O_EPOCH, O_SLOT, O_SET_HIGH, O_REMOVE_HIGH,
 };
 
@@ -116,6 +121,7 @@ static const struct args_flag eth2_flags[] = {
 	{"slashing-protection-pruning-interval", ARGS_VALUE, O_PRUNE_INTERVAL,
 	 0},
 	{"allow-signing-types", ARGS_VALUE, O_TYPES, 0},
+	{"slashing-protection-clock-guard-epochs", ARGS_VALUE, O_CLOCK, 0},
 	{"key-manager-api-enabled", ARGS_BOOL, O_KM_API, 0},
 	{"enable-key-manager-api", ARGS_BOOL, O_KM_API, 0},
 };
@@ -252,6 +258,8 @@ static int eth2_opt(int id, const char *arg, struct signer_options *o,
 				8760, "1..8760 hours", &h, e));
 		o->pruning.interval_s = h * 3600;
 		return 0;
+	case O_CLOCK:
+		return signer_clock_guard_parse(arg, &o->clock_guard_epochs, e);
 	case O_KM_API:
 		if (strcmp(arg, "true") == 0)
 			return err_set(e, ERR_USAGE,

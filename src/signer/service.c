@@ -10,7 +10,8 @@
  * a signing type outside the policy is 403 type_not_allowed.
  *
  * The signing path (DESIGN.md section 5): strict parse and our own signing
- * root (eth2 module) -> key lookup -> slashing protection for BLOCK,
+ * root (eth2 module) -> key lookup -> the clock guard when on (epoch
+ * near "now", clock_guard.c) -> slashing protection for BLOCK,
  * BLOCK_V2 and ATTESTATION (check and record in one durable transaction,
  * slashing module) -> BLS sign -> JSON or text by Web3Signer's Accept rule.
  * A refusal is 412 with a reason code and no signature; an unavailable or
@@ -132,9 +133,14 @@ int signer_new(const struct signer_options *o, const struct eth2_network *net,
 	pthread_mutex_init(&s->reload_lock, NULL);
 	pthread_mutex_init(&s->db_lock, NULL);
 	s->pruning = o->pruning;
+	int rc = signer_clock_guard_setup(s, o, e);
+	if (rc < 0) {
+		signer_free(s);
+		return rc;
+	}
 	struct key_load_opts lo;
 	load_opts(s, &lo);
-	int rc = keys_load(&lo, &s->keys, &s->report, e);
+	rc = keys_load(&lo, &s->keys, &s->report, e);
 	if (rc < 0) {
 		signer_free(s);
 		return rc;
@@ -468,6 +474,11 @@ void signer_route_sign(struct signer *s, const struct http_req *req,
 		http_reply_error(r, 404, "unknown public key");
 		return;
 	}
+	/* The clock guard: before slashing protection (so a refusal records
+	 * nothing) and before any signature; an unknown key stays 404. */
+	if (sg.slashable && s->clock_guard_epochs && signer_has_key(s, pk) &&
+	    !signer_clock_guard(s, pk, &sg, r))
+		return;
 	uint8_t sig[BLS_SIG_LEN];
 	pthread_rwlock_rdlock(&s->keys_lock);
 	const struct bls_key *k = keys_find(s->keys, pk);
@@ -651,6 +662,11 @@ static void healthcheck_reply(struct signer *s, struct http_reply *r,
 						"checks", sub));
 	if (s->client_auth != SIGNER_CLIENTS_TRANSPORT)
 		json_array_append_new(checks, client_auth_check(s));
+	bool clock_down = false;
+	json_t *clock = signer_clock_guard_check(s, &clock_down);
+	if (clock)
+		json_array_append_new(checks, clock);
+	down |= clock_down;
 	if (with_db) {
 		json_t *c = json_pack("{s:s,s:s}", "id",
 				      "slashing-protection-db-health-check",

@@ -68,6 +68,24 @@ struct signer_route {
 	void *ctx;
 };
 
+/*
+ * Where the clock guard's "now" comes from: fn NULL is the machine's clock
+ * (standalone); the enclave passes NSM-attested time. fn gives unix
+ * seconds, or -ERR_UNAVAILABLE with e saying why (slashable requests are
+ * then 503: no trusted time, no slashable signature). `source` names it in
+ * /healthcheck and logs ("system", "nsm").
+ */
+struct signer_clock {
+	int (*now)(void *ctx, uint64_t *unix_s, struct err *e);
+	void *ctx;
+	const char *source;
+};
+
+/* --slashing-protection-clock-guard-epochs=N: 0 (off) ..
+ * SIGNER_CLOCK_GUARD_MAX, else -ERR_USAGE naming the flag. */
+#define SIGNER_CLOCK_GUARD_MAX 1000000
+int signer_clock_guard_parse(const char *v, uint64_t *epochs, struct err *e);
+
 enum signer_command { SIGNER_CMD_SERVE, SIGNER_CMD_IMPORT, SIGNER_CMD_EXPORT,
 		      SIGNER_CMD_EVALUATE, SIGNER_CMD_WATERMARK_REPAIR,
 		      SIGNER_CMD_CREATE_TABLE };
@@ -102,6 +120,9 @@ struct signer_options {
 	 * enclave: its credentials arrive once init is accepted). */
 	bool slashing_open_deferred;
 	struct signer_pruning pruning;
+	/* --slashing-protection-clock-guard-epochs (0: off) and the clock */
+	uint64_t clock_guard_epochs;
+	struct signer_clock clock;
 	bool key_manager_api_enabled;
 	bool network_given;
 	/* access (defaults: standalone's, all types) */

@@ -33,6 +33,9 @@ struct signer {
 	char db_error[256];
 	uint64_t db_retry_at_us;
 	struct signer_pruning pruning;
+	/* The clock guard (clock_guard.c): window in epochs (0: off). */
+	uint64_t clock_guard_epochs;
+	struct signer_clock clock;
 	bool metrics_enabled;
 	/* who may call what (signer.h) */
 	enum signer_client_auth client_auth;
@@ -65,6 +68,21 @@ struct signer {
 
 /* Counts a reply's status for /metrics (once per request). */
 void signer_count_status(struct signer *s, int status);
+
+/*
+ * clock_guard.c. signer_clock_guard: for a slashable request with the guard
+ * on, true when it may go on to slashing protection; otherwise r is the
+ * refusal (412 reason "clock", or 503 reason "clock_unavailable") and
+ * nothing was recorded. signer_clock_guard_check: the /healthcheck row
+ * (NULL when the guard is off), *down when the clock is unavailable.
+ * signer_clock_guard_setup (signer_new): refuses a network without a
+ * genesis time while the guard is on, and logs which it is.
+ */
+int signer_clock_guard_setup(struct signer *s, const struct signer_options *o,
+			     struct err *e);
+bool signer_clock_guard(struct signer *s, const uint8_t pk[BLS_PUBKEY_LEN],
+			const struct eth2_signing *sg, struct http_reply *r);
+json_t *signer_clock_guard_check(struct signer *s, bool *down);
 
 /* The routes' handlers (routes.c's table): each runs on the request's event
  * loop after the table checked the method and the caller, and fills r (or

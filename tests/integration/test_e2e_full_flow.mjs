@@ -44,7 +44,7 @@ import {
   until as untilDone, writeHostConfig,
 } from '../js/lib/proc.mjs';
 import { makeClientCert, writeKnownClients } from '../js/lib/enclave.mjs';
-import { builders, epochIn, FORK } from '../js/lib/eth2.mjs';
+import { builders, currentEpoch, epochIn, FORK } from '../js/lib/eth2.mjs';
 import { createAttestationConfig, verifyAttestationDocument } from '../standins/recipient.mjs';
 
 const SRC = process.env.NS_SOURCE_DIR || path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
@@ -252,7 +252,7 @@ await step('HTTPS via the TCP proxy, pinned certificate, the listed client certi
 });
 
 // A slashable message signed before the restart, to show the database survives it.
-const attEpoch = epochIn(FORK.FULU, 'random');
+const attEpoch = currentEpoch(); // the enclave's clock guard signs only near now
 const att = builders.ATTESTATION(FORK.FULU, attEpoch, { sourceEpoch: attEpoch - 1n });
 
 await step('attested TLS: GET /attestation binds PCR0, nonce and the certificate', async () => {

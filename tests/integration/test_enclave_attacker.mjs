@@ -11,7 +11,8 @@
 //  1. health routes answer anyone (a load balancer has no client certificate);
 //  2. without a certificate (401) or with an unlisted one (403) nothing is signed, listed or
 //     read; the listed client signs duties, is refused exits and deposits (type_not_allowed),
-//     and slashing protection refuses its conflicting block;
+//     and slashing protection refuses its conflicting block; the image's clock guard (NSM time)
+//     refuses its far-future vote and stale block, recording nothing;
 //  3. killing the enclave changes none of that (the watchdog restarts it);
 //  4. reload: not served over HTTP; the control reload cannot empty the signer;
 //  5. init naming another signer id is refused; another signer's records do not load;
@@ -35,7 +36,7 @@ import {
   awsEnvOf, binRunner, freePort, makeKeystores as makeKeystoresIn, sleep, startSimAndStandins, testRun,
   until as untilDone, writeHostConfig,
 } from '../js/lib/proc.mjs';
-import { builders, computeSigningRoot, DOMAIN, domainAt, epochIn, epochOfSlot, FORK, TYPES } from '../js/lib/eth2.mjs';
+import { builders, computeSigningRoot, currentEpoch, DOMAIN, domainAt, epochOfSlot, FORK, TYPES } from '../js/lib/eth2.mjs';
 import {
   alive, apiRequest, ControlConn, controlCall, controlJob, frame, imdsCredentials, makeClientCert, recordsFromItems,
   vmHwmKiB, writeKnownClients,
@@ -240,7 +241,8 @@ function expectTypeRefused(r, what) {
 
 // The same slot, two different blocks: B is the listed client's, A the attacker's (and later a
 // conflicting proposal slashing protection must refuse).
-const epoch = epochIn(FORK.FULU, 'random');
+// The enclave's clock guard (2 epochs, NSM time = this machine's here) signs only near now.
+const epoch = currentEpoch();
 const blockB = builders.BLOCK_V2(FORK.FULU, epoch);
 const hdrA = { ...blockB.body.beacon_block.block_header, body_root: toHex(crypto.randomBytes(32)) };
 const blockA = { body: { ...blockB.body, beacon_block: { ...blockB.body.beacon_block, block_header: hdrA } } };
@@ -304,6 +306,25 @@ await step('2c the listed client: publicKeys, block and attestation sign and ver
   expectTypeRefused(await sign(LISTED, ourKeys[0], deposit.body), 'listed DEPOSIT');
   const c = await sign(LISTED, ourKeys[0], blockA.body);
   assert.equal(c.status, 412, `conflicting block A: ${c.status} ${body(c)}`);
+});
+
+await step('2d the clock guard (the image default: 2 epochs on NSM time): a far-future vote and a stale block from the listed client are 412 clock and leave no record; status shows the NSM clock', async () => {
+  // (epoch-1 -> epoch+1000) would, once recorded, surround every later honest vote
+  const far = builders.ATTESTATION(FORK.FULU, epoch + 1000n, { sourceEpoch: epoch - 1n });
+  const r = await sign(LISTED, ourKeys[1], far.body);
+  assert.equal(r.status, 412, `far-future vote: ${r.status} ${body(r)}`);
+  assert.equal(r.json().reason, 'clock', body(r));
+  const old = builders.BLOCK_V2(FORK.FULU, epoch - 3n);
+  const o = await sign(LISTED, ourKeys[0], old.body);
+  assert.equal(o.status, 412, `block 3 epochs ago: ${o.status} ${body(o)}`);
+  assert.equal(o.json().reason, 'clock', body(o));
+  const next = builders.ATTESTATION(FORK.FULU, epoch + 1n, { sourceEpoch: epoch });
+  expectSigned(await sign(LISTED, ourKeys[1], next.body), next, ourKeys[1], 'the next honest vote (not surrounded: nothing was recorded)');
+  const s = await controlCall(sock('control.sock'), { type: 'status' }, 10000);
+  assert.equal(s.clock?.state, 'ok', JSON.stringify(s.clock));
+  assert.equal(s.clock.source, 'nsm');
+  assert.equal(s.clock.guard_epochs, 2);
+  assert.ok(Math.abs(s.clock.nsm_time_ms - Date.now()) < 60000, JSON.stringify(s.clock));
 });
 
 // ---- 3 ----

@@ -7,7 +7,8 @@
  * Simulator: PCR semantics (extend = SHA384(old || data) computed here
  * independently, locks, read-only 0..15), randomness, attestation documents
  * binding public_key/user_data/nonce that verify against the simulator's
- * root, a root persisted in sim:DIR and PCR0 from DIR/pcr0.hex. The real
+ * root, a root persisted in sim:DIR, PCR0 from DIR/pcr0.hex, and the
+ * test hooks DIR/time_offset_s and DIR/unavailable. The real
  * device is never opened: a missing device path must fail cleanly.
  */
 #include <setjmp.h>
@@ -394,6 +395,77 @@ static void test_two_simulators_have_different_roots(void **state)
 	nsm_close(b);
 }
 
+/* The document's timestamp (ms) from a bare attestation; -1 on failure. */
+static int64_t doc_time(struct nsm *n, struct err *e)
+{
+	struct nsm_attest_req req = {0};
+	uint8_t *doc = NULL;
+	size_t len = 0;
+	struct attestation_doc *d = NULL;
+	if (nsm_attest(n, &req, &doc, &len, e) < 0)
+		return -1;
+	assert_int_equal(attestation_parse(doc, len, &d, e), 0);
+	int64_t t = (int64_t)d->timestamp_ms;
+	attestation_doc_free(d);
+	free(doc);
+	return t;
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* DIR/time_offset_s shifts the documents' timestamps, DIR/unavailable
+ * fails every request; both are read at every request. */
+static void test_sim_dir_time_offset_and_unavailable(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/nsm-sim-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char spec[64], off[128], gone[128];
+	snprintf(spec, sizeof(spec), "sim:%s", dir);
+	snprintf(off, sizeof(off), "%s/time_offset_s", dir);
+	snprintf(gone, sizeof(gone), "%s/unavailable", dir);
+	struct nsm *n = NULL;
+	struct err e = {0};
+	assert_int_equal(nsm_open(spec, &n, &e), 0);
+	int64_t t = doc_time(n, &e), w = wall_ms();
+	assert_true(t > w - 5000 && t <= w);
+	/* a day ahead, then ten days behind, on the same handle */
+	assert_int_equal(file_write_atomic(off, "86400\n", 6, 0644, &e), 0);
+	t = doc_time(n, &e);
+	w = wall_ms();
+	assert_true(t > w + 86400000 - 5000 && t <= w + 86400000);
+	assert_int_equal(file_write_atomic(off, "-864000", 7, 0644, &e), 0);
+	t = doc_time(n, &e);
+	w = wall_ms();
+	assert_true(t > w - 864000000 - 5000 && t <= w - 864000000);
+	/* garbage is refused, not read as 0 */
+	const char *bad[] = {"", "1.5", "ten", "12 ", "99999999999999999999"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(file_write_atomic(off, bad[i], strlen(bad[i]),
+						   0644, &e), 0);
+		assert_int_equal(doc_time(n, &e), -1);
+		assert_non_null(strstr(e.msg, "time_offset_s"));
+	}
+	assert_int_equal(unlink(off), 0);
+	/* a device that stopped answering, and came back */
+	assert_int_equal(file_write_atomic(gone, "", 0, 0644, &e), 0);
+	assert_int_equal(doc_time(n, &e), -1);
+	assert_non_null(strstr(e.msg, "unavailable"));
+	uint8_t rnd[8];
+	assert_true(nsm_get_random(n, rnd, sizeof(rnd), &e) < 0);
+	assert_int_equal(unlink(gone), 0);
+	assert_true(doc_time(n, &e) > 0);
+	nsm_close(n);
+	char cmd[64];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 #endif /* NS_NSM_SIMULATOR */
 
 int main(void)
@@ -417,6 +489,7 @@ int main(void)
 						sim_setup, sim_teardown),
 		cmocka_unit_test(test_sim_dir_keeps_its_root_and_pcr0),
 		cmocka_unit_test(test_two_simulators_have_different_roots),
+		cmocka_unit_test(test_sim_dir_time_offset_and_unavailable),
 #endif
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -209,6 +209,13 @@ export function epochIn(i, where) {
   return randRange(lo, top);
 }
 
+// Mainnet's epoch at a unix time in ms (now by default): what a clock guard on this machine's time
+// (or on an NSM simulator without time_offset_s) calls the current epoch. 12 s slots.
+export const MAINNET_GENESIS_TIME = 1606824023n;
+export function currentEpoch(nowMs = Date.now()) {
+  return (BigInt(Math.floor(nowMs / 1000)) - MAINNET_GENESIS_TIME) / (12n * SLOTS_PER_EPOCH);
+}
+
 export function slotIn(epoch) {
   return epoch * SLOTS_PER_EPOCH + BigInt(randInt(32));
 }

@@ -162,7 +162,8 @@ export class Signer {
 
 /**
  * Starts nitro-signer and waits until GET /upcheck answers 200 (20 s, polled every 100 ms).
- * topArgs go before the `eth2` subcommand, eth2Args after `eth2 --network=mainnet`.
+ * topArgs go before the `eth2` subcommand, eth2Args after `eth2 --network=<network>` (mainnet
+ * unless given: a name or a config file).
  * tls ({ca, cert?, key?}) is used for the readiness poll and later requests.
  * Retries on a fresh port if the signer dies before becoming ready (port race).
  */

@@ -123,6 +123,12 @@ extern const struct slashing_backend_ops slashing_dynamodb_ops;
 int slashing_dynamodb_create_table(const char *where,
 				   const struct slashing_open_opts *o,
 				   struct err *e);
+/* The fuzz target's entry: an item as DynamoDB would return it (its JSON),
+ * parsed as the backend parses items read from the table (with mac_key, or
+ * none): -ERR_INVALID when refused; when accepted, it must encode back to an
+ * item that parses to the same state (-ERR_INTERNAL otherwise: a bug). */
+int slashing_dynamodb_item_check(const char *json, size_t len,
+				 const uint8_t *mac_key, struct err *e);
 
 /* Test hook of the mem backend: the writes to store mem:NAME after the next
  * n fail (-ERR_UNAVAILABLE, as a full disk would); n < 0 ends that.

@@ -365,6 +365,39 @@ static json_t *meta_item(const struct ddb *d, uint64_t ver,
 	return it;
 }
 
+/* The meta item's fields: 0, -1 (malformed) or -2 (its MAC fails). */
+static int meta_parse(const struct ddb *d, const json_t *it,
+		      struct slashing_meta *m, uint64_t *ver)
+{
+	memset(m, 0, sizeof(*m));
+	const char *g = json_string_value(json_object_get(json_object_get(it, "gvr"), "S"));
+	if (attr_u64(it, "ver", ver) < 0)
+		return -1;
+	if (json_object_get(it, "gvr")) {
+		m->has_gvr = true;
+		if (!g || unhex(g, m->gvr, 32) != 32)
+			return -1;
+	}
+	if (json_object_get(it, "hws")) {
+		m->hw.has_slot = true;
+		if (attr_u64(it, "hws", &m->hw.slot) < 0)
+			return -1;
+	}
+	if (json_object_get(it, "hwe")) {
+		m->hw.has_epoch = true;
+		if (attr_u64(it, "hwe", &m->hw.epoch) < 0)
+			return -1;
+	}
+	if (!d->has_mac)
+		return 0;
+	const char *mh = json_string_value(json_object_get(json_object_get(it, "mac"), "S"));
+	uint8_t got[32], want[32];
+	meta_mac(d, *ver, m, want);
+	if (!mh || unhex(mh, got, 32) != 32 || CRYPTO_memcmp(got, want, 32) != 0)
+		return -2;
+	return 0;
+}
+
 static int meta_read(struct ddb *d, struct aws_client *c, struct err *e)
 {
 	json_t *key = key_of(META_PK), *it = NULL;
@@ -377,30 +410,9 @@ static int meta_read(struct ddb *d, struct aws_client *c, struct err *e)
 					    : (rc == -ERR_INVALID ? -ERR_UNAVAILABLE : rc);
 	struct slashing_meta m = {0};
 	uint64_t ver = 0;
-	if (it) {
-		const char *g = json_string_value(json_object_get(json_object_get(it, "gvr"), "S"));
-		rc = attr_u64(it, "ver", &ver);
-		if (rc == 0 && g) {
-			m.has_gvr = true;
-			if (strlen(g) != 64 || unhex(g, m.gvr, 32) != 32)
-				rc = -1;
-		}
-		if (rc == 0 && json_object_get(it, "hws")) {
-			m.hw.has_slot = true;
-			rc = attr_u64(it, "hws", &m.hw.slot);
-		}
-		if (rc == 0 && json_object_get(it, "hwe")) {
-			m.hw.has_epoch = true;
-			rc = attr_u64(it, "hwe", &m.hw.epoch);
-		}
-		if (rc == 0 && d->has_mac) {
-			const char *mh = json_string_value(json_object_get(json_object_get(it, "mac"), "S"));
-			uint8_t got[32], want[32];
-			meta_mac(d, ver, &m, want);
-			if (!mh || strlen(mh) != 64 || unhex(mh, got, 32) != 32 ||
-			    CRYPTO_memcmp(got, want, 32) != 0)
-				rc = -2;
-		}
+	bool exists = it != NULL;
+	if (exists) {
+		rc = meta_parse(d, it, &m, &ver);
 		json_decref(it);
 		if (rc < 0)
 			return err_set(e, ERR_UNAVAILABLE,
@@ -409,18 +421,18 @@ static int meta_read(struct ddb *d, struct aws_client *c, struct err *e)
 				       rc == -2 ? "not signed by our MAC key"
 						: "malformed");
 	}
-	if (d->meta_exists && (!it || ver < d->meta_ver))
+	if (d->meta_exists && (!exists || ver < d->meta_ver))
 		return err_set(e, ERR_UNAVAILABLE,
 			       "slashing protection integrity: table %s: the meta "
 			       "item %s", d->table,
-			       it ? "came back older than this process saw it"
-				  : "was deleted");
+			       exists ? "came back older than this process saw it"
+				      : "was deleted");
 	if (d->meta.has_gvr && (!m.has_gvr || memcmp(m.gvr, d->meta.gvr, 32)))
 		return err_set(e, ERR_UNAVAILABLE,
 			       "slashing protection integrity: table %s: the meta "
 			       "item changed its chain", d->table);
 	d->meta = m;
-	d->meta_exists = it != NULL;
+	d->meta_exists = exists;
 	d->meta_ver = ver;
 	return 0;
 }
@@ -1416,3 +1428,60 @@ const struct slashing_backend_ops slashing_dynamodb_ops = {
 	.health = ddb_health,
 	.usage = ddb_usage,
 };
+
+/* ---- for the fuzz target ------------------------------------------------ */
+
+int slashing_dynamodb_item_check(const char *json, size_t len,
+				 const uint8_t *mac_key, struct err *e)
+{
+	json_error_t je;
+	json_t *it = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
+	if (!it || !json_is_object(it)) {
+		json_decref(it);
+		return err_set(e, ERR_INVALID, "not a JSON object");
+	}
+	struct ddb *d = calloc(1, sizeof(*d));
+	if (!d) {
+		json_decref(it);
+		return err_set(e, ERR_NOMEM, "out of memory");
+	}
+	if (mac_key) {
+		d->has_mac = true;
+		memcpy(d->mac_key, mac_key, 32);
+	}
+	const char *pk = json_string_value(json_object_get(json_object_get(it, "pk"), "S"));
+	int rc;
+	if (pk && strcmp(pk, META_PK) == 0) {
+		struct slashing_meta m, m2;
+		uint64_t ver, ver2;
+		rc = meta_parse(d, it, &m, &ver) < 0
+			     ? err_set(e, ERR_INVALID, "meta item refused") : 0;
+		/* what is accepted writes back to the same meaning */
+		json_t *again = rc == 0 ? meta_item(d, ver, &m) : NULL;
+		if (rc == 0 && (!again || meta_parse(d, again, &m2, &ver2) != 0 ||
+				ver2 != ver || m2.has_gvr != m.has_gvr ||
+				memcmp(m2.gvr, m.gvr, 32) || m2.hw.has_slot != m.hw.has_slot ||
+				m2.hw.slot != m.hw.slot || m2.hw.has_epoch != m.hw.has_epoch ||
+				m2.hw.epoch != m.hw.epoch))
+			rc = err_set(e, ERR_INTERNAL, "meta item does not round-trip");
+		json_decref(again);
+	} else if (pk) {
+		struct slashing_minimal st, st2;
+		uint64_t ver, ver2;
+		struct err pe = {0};
+		rc = item_parse(d, pk, it, &ver, &st, &pe);
+		if (rc < 0)
+			err_set(e, ERR_INVALID, "%s", pe.msg);
+		json_t *again = rc == 0 ? item_of(d, pk, ver, &st) : NULL;
+		if (rc == 0 && (!again || item_parse(d, pk, again, &ver2, &st2, &pe) != 0 ||
+				ver2 != ver || !slashing_rule_min_equal(&st, &st2)))
+			rc = err_set(e, ERR_INTERNAL, "item does not round-trip");
+		json_decref(again);
+	} else {
+		rc = err_set(e, ERR_INVALID, "no pk");
+	}
+	json_decref(it);
+	OPENSSL_cleanse(d->mac_key, sizeof(d->mac_key));
+	free(d);
+	return rc;
+}

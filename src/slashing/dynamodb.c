@@ -64,12 +64,15 @@
 /* ---- the store -------------------------------------------------------- */
 
 struct ventry {
+	/* Held while the entry is read, decided or written: batches run on
+	 * several threads, and imports and repairs beside them. */
+	pthread_mutex_t lock;
 	uint8_t pubkey[48];
 	bool seen;         /* read or written by this process */
 	bool exists;       /* the item existed at that version */
 	uint64_t ver;
 	struct slashing_minimal st;
-	bool bad;          /* integrity failure: refused until repaired */
+	_Atomic bool bad;  /* integrity failure: refused until repaired */
 	char why[160];
 	struct ventry *next;
 };
@@ -92,7 +95,9 @@ struct ddb {
 	pthread_mutex_t cache_lock;
 	struct ventry *buckets[CACHE_BUCKETS];
 
-	/* meta: read at open, by health, and before binding */
+	/* meta: read at open, by health, and before binding; meta_lock
+	 * guards these three (batches run on several threads at once) */
+	pthread_mutex_t meta_lock;
 	struct slashing_meta meta;
 	bool meta_exists;
 	uint64_t meta_ver;
@@ -437,6 +442,18 @@ static int meta_read(struct ddb *d, struct aws_client *c, struct err *e)
 	return 0;
 }
 
+/* meta_read under meta_lock, and a copy of what it read. */
+static int meta_refresh(struct ddb *d, struct aws_client *c,
+			struct slashing_meta *out, struct err *e)
+{
+	pthread_mutex_lock(&d->meta_lock);
+	int rc = meta_read(d, c, e);
+	if (out)
+		*out = d->meta;
+	pthread_mutex_unlock(&d->meta_lock);
+	return rc;
+}
+
 /* Writes m as the meta item, on the condition that it is still the one we
  * read; -ERR_REFUSED when it moved (read again and decide again). */
 static int meta_write(struct ddb *d, struct aws_client *c,
@@ -475,8 +492,7 @@ static size_t bucket_of(const uint8_t pubkey[48])
 }
 
 /* The entry of pubkey, made on first use; NULL without memory. Entries
- * live until close; one worker at a time uses an entry (a batch gives each
- * validator to one worker). */
+ * live until close; whoever uses one holds its lock. */
 static struct ventry *entry_of(struct ddb *d, const uint8_t pubkey[48])
 {
 	size_t b = bucket_of(pubkey);
@@ -485,6 +501,7 @@ static struct ventry *entry_of(struct ddb *d, const uint8_t pubkey[48])
 	while (v && memcmp(v->pubkey, pubkey, 48))
 		v = v->next;
 	if (!v && (v = calloc(1, sizeof(*v)))) {
+		pthread_mutex_init(&v->lock, NULL);
 		memcpy(v->pubkey, pubkey, 48);
 		v->next = d->buckets[b];
 		d->buckets[b] = v;
@@ -626,12 +643,11 @@ static void fail_msg(struct slashing_msg *m, int rc, const struct err *e)
 
 /* Binds the table to a chain before the first record; a table bound to
  * another chain refuses (the rules say GVR_MISMATCH). */
-static pthread_mutex_t bind_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int ensure_bound(struct ddb *d, struct aws_client *c,
 			const uint8_t gvr[32], struct err *e)
 {
-	pthread_mutex_lock(&bind_lock);
+	pthread_mutex_lock(&d->meta_lock);
 	int rc = 0;
 	for (int i = 0; i < RACE_ROUNDS && !d->meta.has_gvr; i++) {
 		struct slashing_meta m = d->meta;
@@ -647,15 +663,15 @@ static int ensure_bound(struct ddb *d, struct aws_client *c,
 	if (rc == -ERR_REFUSED)
 		rc = err_set(e, ERR_UNAVAILABLE, "slashing protection: the meta "
 			     "item keeps changing");
-	pthread_mutex_unlock(&bind_lock);
+	pthread_mutex_unlock(&d->meta_lock);
 	return rc;
 }
 
 static struct slashing_meta meta_snapshot(struct ddb *d)
 {
-	pthread_mutex_lock(&bind_lock);
+	pthread_mutex_lock(&d->meta_lock);
 	struct slashing_meta m = d->meta;
-	pthread_mutex_unlock(&bind_lock);
+	pthread_mutex_unlock(&d->meta_lock);
 	return m;
 }
 
@@ -728,6 +744,8 @@ static void run_group(void *arg, size_t i)
 	struct ventry *v = c ? entry_of(b->d, g->m[0]->pubkey) : NULL;
 	if (c && !v)
 		err_set(&e, ERR_NOMEM, "out of memory");
+	if (v)
+		pthread_mutex_lock(&v->lock);
 	for (size_t k = 0; k < g->n; k++) {
 		if (!v) {
 			fail_msg(g->m[k], -ERR_UNAVAILABLE, &e);
@@ -738,6 +756,8 @@ static void run_group(void *arg, size_t i)
 		if (rc < 0)
 			fail_msg(g->m[k], rc, &me);
 	}
+	if (v)
+		pthread_mutex_unlock(&v->lock);
 	if (c)
 		client_put(b->d, c);
 }
@@ -849,6 +869,7 @@ static void ddb_close(void *be)
 		struct ventry *v = d->buckets[b];
 		while (v) {
 			struct ventry *n = v->next;
+			pthread_mutex_destroy(&v->lock);
 			free(v);
 			v = n;
 		}
@@ -856,6 +877,7 @@ static void ddb_close(void *be)
 	aws_creds_provider_free(d->own_creds);
 	pthread_mutex_destroy(&d->pool_lock);
 	pthread_mutex_destroy(&d->cache_lock);
+	pthread_mutex_destroy(&d->meta_lock);
 	OPENSSL_cleanse(d->mac_key, sizeof(d->mac_key));
 	free(d);
 }
@@ -869,6 +891,7 @@ static int ddb_new(const char *where, const struct slashing_open_opts *o,
 		return err_set(e, ERR_NOMEM, "out of memory");
 	pthread_mutex_init(&d->pool_lock, NULL);
 	pthread_mutex_init(&d->cache_lock, NULL);
+	pthread_mutex_init(&d->meta_lock, NULL);
 	int rc = parse_url(where, d, e);
 	if (rc == 0 && o->mac_key) {
 		d->has_mac = true;
@@ -934,7 +957,7 @@ static int ddb_open(const char *where, const struct slashing_open_opts *o,
 	struct aws_client *c = client_get(d, e);
 	int rc = c ? table_check(d, c, e) : -ERR_UNAVAILABLE;
 	if (rc == 0)
-		rc = meta_read(d, c, e);
+		rc = meta_refresh(d, c, NULL, e);
 	if (c)
 		client_put(d, c);
 	if (rc < 0) {
@@ -1027,6 +1050,9 @@ static int for_each_validator(struct ddb *d, struct aws_client *c,
 /* Read-modify-write of one validator's item with fn deciding the new state
  * (false: nothing to write); retried on lost races. */
 typedef bool (*modify_fn)(struct slashing_minimal *st, const void *arg);
+static int modify_locked(struct ddb *d, struct aws_client *c, struct ventry *v,
+			 modify_fn fn, const void *arg, bool repair,
+			 struct err *e);
 
 static int modify(struct ddb *d, struct aws_client *c,
 		  const uint8_t pubkey[48], modify_fn fn, const void *arg,
@@ -1035,6 +1061,16 @@ static int modify(struct ddb *d, struct aws_client *c,
 	struct ventry *v = entry_of(d, pubkey);
 	if (!v)
 		return err_set(e, ERR_NOMEM, "out of memory");
+	pthread_mutex_lock(&v->lock);
+	int rc = modify_locked(d, c, v, fn, arg, repair, e);
+	pthread_mutex_unlock(&v->lock);
+	return rc;
+}
+
+static int modify_locked(struct ddb *d, struct aws_client *c, struct ventry *v,
+			 modify_fn fn, const void *arg, bool repair,
+			 struct err *e)
+{
 	for (int round = 0; round < RACE_ROUNDS; round++) {
 		TRY(entry_read(d, c, v, e));
 		if (v->bad && !repair)
@@ -1106,10 +1142,11 @@ static int ddb_import(void *be, const struct interchange *ic, struct err *e)
 	struct aws_client *c = client_get(d, e);
 	if (!c)
 		return -ERR_UNAVAILABLE;
-	int rc = meta_read(d, c, e);
+	struct slashing_meta m;
+	int rc = meta_refresh(d, c, &m, e);
 	if (rc == 0)
-		rc = interchange_check_gvr(ic, &d->meta, e);
-	if (rc == 0 && !d->meta.has_gvr && ic->n_entries)
+		rc = interchange_check_gvr(ic, &m, e);
+	if (rc == 0 && !m.has_gvr && ic->n_entries)
 		rc = ensure_bound(d, c, ic->gvr, e);
 	struct import_ctx x = {d, c};
 	if (rc == 0)
@@ -1163,10 +1200,15 @@ static int export_collect(struct ddb *d, struct aws_client *c, const char *pk,
 	struct ventry *v = entry_of(d, pubkey);
 	if (!v)
 		return err_set(e, ERR_NOMEM, "out of memory");
-	TRY(entry_read(d, c, v, e));
-	if (v->bad)
-		return err_set(e, ERR_UNAVAILABLE, "slashing protection "
-			       "integrity: %s", v->why);
+	pthread_mutex_lock(&v->lock);
+	int rc = entry_read(d, c, v, e);
+	if (rc == 0 && v->bad)
+		rc = err_set(e, ERR_UNAVAILABLE, "slashing protection "
+			     "integrity: %s", v->why);
+	struct slashing_minimal st = v->st;
+	pthread_mutex_unlock(&v->lock);
+	if (rc < 0)
+		return rc;
 	if (x->n == x->cap) {
 		size_t nc = x->cap ? x->cap * 2 : 64;
 		void *k = realloc(x->keys, nc * 48);
@@ -1180,7 +1222,7 @@ static int export_collect(struct ddb *d, struct aws_client *c, const char *pk,
 		x->cap = nc;
 	}
 	memcpy(x->keys[x->n], pubkey, 48);
-	x->states[x->n++] = v->st;
+	x->states[x->n++] = st;
 	return 0;
 }
 
@@ -1191,9 +1233,10 @@ static int ddb_export(void *be, const uint8_t (*pubkeys)[48], size_t n,
 	struct aws_client *c = client_get(d, e);
 	if (!c)
 		return -ERR_UNAVAILABLE;
-	int rc = meta_read(d, c, e);
+	struct slashing_meta m;
+	int rc = meta_refresh(d, c, &m, e);
 	if (rc == 0)
-		rc = interchange_export_new(&d->meta, out, e);
+		rc = interchange_export_new(&m, out, e);
 	struct export_ctx x = {0};
 	if (rc == 0 && pubkeys) {
 		for (size_t i = 0; i < n && rc == 0; i++) {
@@ -1202,12 +1245,16 @@ static int ddb_export(void *be, const uint8_t (*pubkeys)[48], size_t n,
 				rc = err_set(e, ERR_NOMEM, "out of memory");
 				break;
 			}
+			pthread_mutex_lock(&v->lock);
 			rc = entry_read(d, c, v, e);
 			if (rc == 0 && v->bad)
 				rc = err_set(e, ERR_UNAVAILABLE, "slashing "
 					     "protection integrity: %s", v->why);
-			if (rc == 0 && v->exists)
-				rc = export_entry(*out, pubkeys[i], &v->st, e);
+			bool exists = v->exists;
+			struct slashing_minimal st = v->st;
+			pthread_mutex_unlock(&v->lock);
+			if (rc == 0 && exists)
+				rc = export_entry(*out, pubkeys[i], &st, e);
 		}
 	} else if (rc == 0) {
 		rc = for_each_validator(d, c, export_collect, &x, e);
@@ -1293,7 +1340,7 @@ static int ddb_repair_low(void *be, const struct slashing_watermark *w,
 	struct aws_client *c = client_get(d, e);
 	if (!c)
 		return -ERR_UNAVAILABLE;
-	int rc = meta_read(d, c, e);
+	int rc = meta_refresh(d, c, NULL, e);
 	if (rc == 0)
 		rc = for_each_validator(d, c, repair_one, (void *)w, e);
 	client_put(d, c);
@@ -1307,7 +1354,7 @@ static int set_hw(struct ddb *d, const struct slashing_watermark *w,
 	if (!c)
 		return -ERR_UNAVAILABLE;
 	int rc = 0;
-	pthread_mutex_lock(&bind_lock);
+	pthread_mutex_lock(&d->meta_lock);
 	for (int i = 0; i < RACE_ROUNDS; i++) {
 		rc = meta_read(d, c, e);
 		if (rc < 0)
@@ -1321,7 +1368,7 @@ static int set_hw(struct ddb *d, const struct slashing_watermark *w,
 		if (rc != -ERR_REFUSED)
 			break;
 	}
-	pthread_mutex_unlock(&bind_lock);
+	pthread_mutex_unlock(&d->meta_lock);
 	client_put(d, c);
 	return rc;
 }
@@ -1339,11 +1386,11 @@ static int ddb_get_high(void *be, struct slashing_watermark *out,
 	struct aws_client *c = client_get(d, e);
 	if (!c)
 		return -ERR_UNAVAILABLE;
-	pthread_mutex_lock(&bind_lock);
+	pthread_mutex_lock(&d->meta_lock);
 	int rc = meta_read(d, c, e);
 	if (rc == 0)
 		*out = d->meta.hw;
-	pthread_mutex_unlock(&bind_lock);
+	pthread_mutex_unlock(&d->meta_lock);
 	client_put(d, c);
 	return rc;
 }
@@ -1356,11 +1403,16 @@ static int usage_count(struct ddb *d, struct aws_client *c, const char *pk,
 	struct ventry *v = entry_of(d, pubkey);
 	if (!v)
 		return err_set(e, ERR_NOMEM, "out of memory");
-	TRY(entry_read(d, c, v, e));
+	pthread_mutex_lock(&v->lock);
+	int rc = entry_read(d, c, v, e);
+	struct slashing_minimal st = v->st;
+	pthread_mutex_unlock(&v->lock);
+	if (rc < 0)
+		return rc;
 	u->validators++;
-	if (v->st.has_block && v->st.block_kind != SLASHING_MIN_NONE)
+	if (st.has_block && st.block_kind != SLASHING_MIN_NONE)
 		u->blocks++;
-	if (v->st.has_att && v->st.att_kind != SLASHING_MIN_NONE)
+	if (st.has_att && st.att_kind != SLASHING_MIN_NONE)
 		u->attestations++;
 	return 0;
 }
@@ -1373,7 +1425,7 @@ static int ddb_usage(void *be, struct slashing_usage *out, struct err *e)
 	if (!c)
 		return -ERR_UNAVAILABLE;
 	memset(out, 0, sizeof(*out));
-	int rc = meta_read(d, c, e);
+	int rc = meta_refresh(d, c, NULL, e);
 	if (rc == 0)
 		rc = for_each_validator(d, c, usage_count, out, e);
 	out->has_records = rc == 0;
@@ -1390,9 +1442,9 @@ static int ddb_health(void *be, struct err *e)
 	struct aws_client *c = client_get(d, e);
 	if (!c)
 		return -ERR_UNAVAILABLE;
-	pthread_mutex_lock(&bind_lock);
+	pthread_mutex_lock(&d->meta_lock);
 	int rc = meta_read(d, c, e);
-	pthread_mutex_unlock(&bind_lock);
+	pthread_mutex_unlock(&d->meta_lock);
 	client_put(d, c);
 	if (rc < 0)
 		return rc;

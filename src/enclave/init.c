@@ -35,6 +35,8 @@
  * never carry secret bytes.
  */
 #include "enclave/enclave_internal.h"
+
+#include <openssl/crypto.h>
 #include "crypto/crypto.h"
 #include "eth2/eth2.h"
 #include "nitro/nitro.h"
@@ -815,6 +817,8 @@ int enclave_init_run(struct enclave *en, const json_t *m,
 	TRY(init_policy(en, m, &key_id, e));
 	struct init_ctx c;
 	memset(&c, 0, sizeof(c));
+	/* nothing of a refused init's slashing table carries over */
+	OPENSSL_cleanse(&en->slashing, sizeof(en->slashing));
 	c.signer_id = en->signer_id ? en->signer_id : str_of(m, "signer_id");
 	c.accept_legacy = en->accept_legacy;
 	/* The init's own credentials: a refused init leaves the enclave's

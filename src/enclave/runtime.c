@@ -138,6 +138,7 @@ void enclave_free(struct enclave *en)
 	}
 	pthread_mutex_destroy(&en->state_lock);
 	signer_free(atomic_load(&en->signer));
+	OPENSSL_cleanse(en->slashing.mac_key, sizeof(en->slashing.mac_key));
 	enclave_tls_free(en->tls);
 	enclave_init_cfg_clear(&en->cfg);
 	pthread_mutex_destroy(&en->rate.lock);

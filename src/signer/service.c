@@ -34,6 +34,7 @@
 #include "slashing/slashing.h"
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -188,6 +189,7 @@ void signer_free(struct signer *s)
 	free(s->keystores_password_file);
 	free(s->key_store_path);
 	free(s->extra_routes);
+	OPENSSL_cleanse(s->db_mac, sizeof(s->db_mac));
 	free(s);
 }
 

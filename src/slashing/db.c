@@ -182,8 +182,17 @@ static void run_batch(struct slashing_db *db, struct slashing_request **batch,
 	if (rc < 0)
 		log_error("slashing protection: batch of %zu request(s) failed, "
 			  "none signed: %s", n, e.msg);
+	/* A message the backend failed alone (DynamoDB) counts as a failed
+	 * write for /healthcheck too. */
+	int health_rc = rc;
+	const struct err *health_e = &e;
+	for (size_t i = 0; rc == 0 && i < n && health_rc == 0; i++)
+		if (batch[i]->msg.rc < 0) {
+			health_rc = batch[i]->msg.rc;
+			health_e = &batch[i]->msg.err;
+		}
 	pthread_mutex_lock(&db->q_lock);
-	note_write(db, rc, &e);
+	note_write(db, health_rc, health_e);
 	size_t nasync = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct slashing_request *r = batch[i];

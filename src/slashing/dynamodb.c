@@ -69,8 +69,16 @@ struct ventry {
 	pthread_mutex_t lock;
 	uint8_t pubkey[48];
 	bool seen;         /* read or written by this process */
-	bool exists;       /* the item existed at that version */
-	uint64_t ver;
+	/* What the table held at the last read or write: the write condition
+	 * names exactly that version (its N as read), whatever it said. */
+	bool tbl_exists;
+	char tbl_ver[24];
+	/* The newest valid item this process saw, for the integrity checks */
+	bool max_exists;
+	uint64_t max_ver;
+	struct slashing_minimal max_st;
+	/* What decisions use: that item, raised to whatever this process saw
+	 * (never lower). */
 	struct slashing_minimal st;
 	_Atomic bool bad;  /* integrity failure: refused until repaired */
 	char why[160];
@@ -169,10 +177,20 @@ static json_t *kind_attr(enum slashing_min_kind k, const uint8_t root[32])
 	return json_pack("{s:s}", "S", b);
 }
 
-/* The bytes the MAC covers: every field that means something. */
+/* The bytes the MAC covers: every field that means something (the fields
+ * of an absent block or vote as zeros, whatever the caller left there). */
 static void mac_of(const struct ddb *d, const char *pk, uint64_t ver,
-		   const struct slashing_minimal *st, uint8_t out[32])
+		   const struct slashing_minimal *in, uint8_t out[32])
 {
+	struct slashing_minimal c = *in, *st = &c;
+	if (!c.has_block) {
+		c.slot = 0;
+		c.block_kind = SLASHING_MIN_NONE;
+	}
+	if (!c.has_att) {
+		c.source = c.target = 0;
+		c.att_kind = SLASHING_MIN_NONE;
+	}
 	uint8_t m[512];
 	struct buf b;
 	buf_init_fixed(&b, m, sizeof(m));
@@ -251,6 +269,10 @@ static int unhex(const char *s, uint8_t *out, size_t len)
 	return hex_decode_exact(b, out, len, NULL, "") == 0 ? (int)len : -1;
 }
 
+/* Versions are milliseconds, far below 2^53; a larger one is malformed
+ * (and next_ver can never wrap). */
+#define VER_MAX (1ull << 53)
+
 static int attr_u64(const json_t *it, const char *name, uint64_t *out)
 {
 	const char *s = json_string_value(json_object_get(json_object_get(it, name), "N"));
@@ -283,7 +305,8 @@ static int item_parse(const struct ddb *d, const char *pk, const json_t *it,
 {
 	memset(st, 0, sizeof(*st));
 	const json_t *en = json_object_get(json_object_get(it, "en"), "BOOL");
-	if (attr_u64(it, "ver", ver) < 0 || !json_is_boolean(en))
+	if (attr_u64(it, "ver", ver) < 0 || *ver > VER_MAX ||
+	    !json_is_boolean(en))
 		return err_set(e, ERR_INVALID, "malformed item (ver, en)");
 	st->known = true;
 	st->enabled = json_is_true(en);
@@ -410,9 +433,14 @@ static int meta_read(struct ddb *d, struct aws_client *c, struct err *e)
 		return err_set(e, ERR_NOMEM, "out of memory");
 	int rc = aws_ddb_get_item(c, d->table, key, true, &it, e);
 	json_decref(key);
-	if (rc < 0)
-		return rc == -ERR_NOT_FOUND ? err_set(e, ERR_UNAVAILABLE, "%s", e->msg)
-					    : (rc == -ERR_INVALID ? -ERR_UNAVAILABLE : rc);
+	if (rc < 0) {
+		if (rc == -ERR_NOT_FOUND || rc == -ERR_INVALID) {
+			if (e)
+				e->code = ERR_UNAVAILABLE;
+			return -ERR_UNAVAILABLE;
+		}
+		return rc;
+	}
 	struct slashing_meta m = {0};
 	uint64_t ver = 0;
 	bool exists = it != NULL;
@@ -523,6 +551,35 @@ static void flag_bad(struct ventry *v, const char *why)
 	snprintf(v->why, sizeof(v->why), "%s", why);
 }
 
+/* Whether a and b hold different messages at one height: the same block
+ * slot or vote target with other known roots (or another source): two
+ * signers signed conflicting messages, after the table was rolled back
+ * under one of them. */
+static bool forked(const struct slashing_minimal *a,
+		   const struct slashing_minimal *b)
+{
+	if (a->has_block && b->has_block && a->slot == b->slot &&
+	    a->block_kind == SLASHING_MIN_ROOT &&
+	    b->block_kind == SLASHING_MIN_ROOT &&
+	    memcmp(a->block_root, b->block_root, 32) != 0)
+		return true;
+	return a->has_att && b->has_att && a->target == b->target &&
+	       a->att_kind == SLASHING_MIN_ROOT &&
+	       b->att_kind == SLASHING_MIN_ROOT &&
+	       (a->source != b->source || memcmp(a->att_root, b->att_root, 32));
+}
+
+/* The item's version as DynamoDB holds it (its N string), for the write
+ * condition; "" when it has none usable. */
+static void note_tbl_ver(struct ventry *v, const json_t *it)
+{
+	const char *s = json_string_value(json_object_get(json_object_get(it, "ver"), "N"));
+	v->tbl_ver[0] = '\0';
+	if (s && *s && strlen(s) < sizeof(v->tbl_ver) &&
+	    strspn(s, "0123456789") == strlen(s))
+		snprintf(v->tbl_ver, sizeof(v->tbl_ver), "%s", s);
+}
+
 /*
  * Consistent read of v's item into the cache, with the integrity checks
  * against what this process saw before. 0 (v->bad may now be set), or a
@@ -541,17 +598,16 @@ static int entry_read(struct ddb *d, struct aws_client *c, struct ventry *v,
 	if (rc < 0)
 		return rc == -ERR_INVALID || rc == -ERR_NOT_FOUND ? -ERR_UNAVAILABLE
 								  : rc;
+	bool first = !v->seen;
+	v->seen = true;
+	v->tbl_exists = it != NULL;
 	if (!it) {
-		if (v->seen && v->exists)
+		v->tbl_ver[0] = '\0';
+		if (v->max_exists)
 			flag_bad(v, "its item was deleted");
-		else if (!v->seen) {
-			v->seen = true;
-			v->exists = false;
-			v->ver = 0;
-			memset(&v->st, 0, sizeof(v->st));
-		}
 		return 0;
 	}
+	note_tbl_ver(v, it);
 	uint64_t ver;
 	struct slashing_minimal st;
 	struct err pe = {0};
@@ -561,22 +617,25 @@ static int entry_read(struct ddb *d, struct aws_client *c, struct ventry *v,
 		flag_bad(v, pe.msg);
 		return 0;
 	}
-	if (v->seen && v->exists && ver < v->ver) {
+	if (v->max_exists && ver < v->max_ver) {
 		flag_bad(v, "its item came back older than this signer saw it");
 		return 0;
 	}
-	if (v->seen && v->exists && ver == v->ver &&
-	    !slashing_rule_min_equal(&st, &v->st)) {
-		flag_bad(v, "its item changed without a new version");
+	if (v->max_exists && ver == v->max_ver) {
+		if (!slashing_rule_min_equal(&st, &v->max_st))
+			flag_bad(v, "its item changed without a new version");
+		return 0; /* the item we hold (or still the refused one) */
+	}
+	/* A valid newer item. */
+	if (!first && forked(&st, &v->st)) {
+		flag_bad(v, "another signer signed a different message at a "
+			    "slot or target this signer signed (the table was "
+			    "rolled back under one of them)");
+		v->max_exists = true;
+		v->max_ver = ver;
+		v->max_st = st;
 		return 0;
 	}
-	if (v->bad && v->seen && ver <= v->ver)
-		return 0; /* still the item we refused, or older */
-	/* A valid newer item: never below what this process saw (a repair
-	 * after a deletion may be: keep the higher watermarks). */
-	if (v->seen && slashing_rule_min_raise(&st, &v->st))
-		log_warn("slashing protection: an item came back lower than this "
-			 "signer saw it; its newer watermarks are kept");
 	if (v->bad) {
 		char h[99];
 		hex_encode(v->pubkey, 48, h);
@@ -584,37 +643,57 @@ static int entry_read(struct ddb *d, struct aws_client *c, struct ventry *v,
 			 "version %llu)", h, (unsigned long long)ver);
 	}
 	v->bad = false;
-	v->seen = true;
-	v->exists = true;
-	v->ver = ver;
-	v->st = st;
+	v->max_exists = true;
+	v->max_ver = ver;
+	v->max_st = st;
+	/* never below what this process saw (a repair after a deletion may
+	 * be: keep the higher watermarks) */
+	struct slashing_minimal raised = st;
+	if (!first && slashing_rule_min_raise(&raised, &v->st))
+		log_warn("slashing protection: an item came back lower than this "
+			 "signer saw it; its newer watermarks are kept");
+	v->st = raised;
 	return 0;
 }
 
-/* Writes st as v's item on the condition that it is still the version we
- * hold. -ERR_REFUSED: it moved (read again). */
+/* Writes st as v's item on the condition that the table still holds what
+ * it held at the last read or write. -ERR_REFUSED: it moved (read again). */
 static int entry_write(struct ddb *d, struct aws_client *c, struct ventry *v,
 		       const struct slashing_minimal *st, struct err *e)
 {
 	char pk[PK_MAX];
 	pk_of(v->pubkey, pk);
-	uint64_t ver = next_ver(v->exists ? v->ver : 0);
+	uint64_t tbl = 0;
+	if (v->tbl_exists && v->tbl_ver[0] &&
+	    (dec_parse_u64(v->tbl_ver, &tbl, NULL, "") < 0 || tbl > VER_MAX))
+		tbl = VER_MAX; /* a repair over a malformed item */
+	uint64_t base = tbl > v->max_ver ? tbl : v->max_ver;
+	uint64_t ver = next_ver(base);
 	json_t *it = item_of(d, pk, ver, st);
-	json_t *vals = v->exists ? json_pack("{s:o}", ":v", num(v->ver)) : NULL;
-	if (!it || (v->exists && !vals)) {
+	bool cond_ver = v->tbl_exists && v->tbl_ver[0];
+	json_t *vals = cond_ver ? json_pack("{s:{s:s}}", ":v", "N", v->tbl_ver)
+				: NULL;
+	if (!it || (cond_ver && !vals)) {
 		json_decref(it);
 		json_decref(vals);
 		return err_set(e, ERR_NOMEM, "out of memory");
 	}
+	/* An item with no usable version (malformed: only a repair writes
+	 * over it) is replaced as long as it is there. */
 	struct aws_ddb_expr cond = {
-		.expr = v->exists ? "ver = :v" : "attribute_not_exists(pk)",
+		.expr = cond_ver ? "ver = :v"
+			: v->tbl_exists ? "attribute_exists(pk)"
+					: "attribute_not_exists(pk)",
 		.values = vals};
 	int rc = aws_ddb_put_item(c, d->table, it, &cond, e);
 	json_decref(it);
 	json_decref(vals);
 	if (rc == 0) {
-		v->seen = v->exists = true;
-		v->ver = ver;
+		v->seen = v->tbl_exists = v->max_exists = true;
+		snprintf(v->tbl_ver, sizeof(v->tbl_ver), "%llu",
+			 (unsigned long long)ver);
+		v->max_ver = ver;
+		v->max_st = *st;
 		v->st = *st;
 	} else if (rc == -ERR_INVALID) {
 		rc = -ERR_UNAVAILABLE;
@@ -1029,9 +1108,13 @@ static int for_each_validator(struct ddb *d, struct aws_client *c,
 		json_array_foreach(items, i, it) {
 			const char *pk = json_string_value(json_object_get(json_object_get(it, "pk"), "S"));
 			uint8_t pub[48];
+			char canon[PK_MAX];
 			if (!pk || strlen(pk) != strlen(prefix) + 96 ||
 			    unhex(pk + strlen(prefix), pub, 48) != 48)
 				continue; /* not a validator item of ours */
+			pk_of(pub, canon);
+			if (strcmp(pk, canon) != 0)
+				continue; /* upper case: not a key we write */
 			rc = fn(d, c, pk, pub, arg, e);
 			if (rc < 0)
 				break;
@@ -1079,26 +1162,8 @@ static int modify_locked(struct ddb *d, struct aws_client *c, struct ventry *v,
 		struct slashing_minimal st = v->st;
 		if (!fn(&st, arg) && !(v->bad && repair))
 			return 0;
-		if (v->bad) {
-			/* The operator's repair: a new valid item over the
-			 * refused one. */
-			v->exists = true;
-			char pk[PK_MAX];
-			pk_of(v->pubkey, pk);
-			json_t *key = key_of(pk), *it = NULL;
-			int r = key ? aws_ddb_get_item(c, d->table, key, true,
-						       &it, e)
-				    : err_set(e, ERR_NOMEM, "out of memory");
-			json_decref(key);
-			if (r < 0)
-				return r;
-			uint64_t ver = 0;
-			if (it)
-				(void)attr_u64(it, "ver", &ver);
-			v->exists = it != NULL;
-			v->ver = ver > v->ver ? ver : v->ver;
-			json_decref(it);
-		}
+		/* (A repair writes over the refused item: entry_read noted
+		 * the version the table holds, whatever its state.) */
 		int rc = entry_write(d, c, v, &st, e);
 		if (rc != -ERR_REFUSED) {
 			if (rc == 0)
@@ -1250,7 +1315,7 @@ static int ddb_export(void *be, const uint8_t (*pubkeys)[48], size_t n,
 			if (rc == 0 && v->bad)
 				rc = err_set(e, ERR_UNAVAILABLE, "slashing "
 					     "protection integrity: %s", v->why);
-			bool exists = v->exists;
+			bool exists = v->max_exists;
 			struct slashing_minimal st = v->st;
 			pthread_mutex_unlock(&v->lock);
 			if (rc == 0 && exists)

@@ -18,7 +18,9 @@
  * signed unprotected. Protection can only be off by an explicit flag.
  *
  * Threading: handlers run on the http module's per-core event loops, and a
- * signature is computed right there (CPU only, ~0.3 ms). Nothing on a loop
+ * signature is computed right there (CPU only, ~0.3 ms), its message
+ * hashed to G2 through the signer's cache (crypto.h: a root signed for
+ * many validators is hashed once; the cache holds public data only). Nothing on a loop
  * blocks on I/O: slashable requests, /healthcheck and the high watermark
  * reach the database through http_reply_defer(), on the worker pool, where
  * the slashing engine groups concurrent requests into one commit.
@@ -128,6 +130,10 @@ int signer_new(const struct signer_options *o, const struct eth2_network *net,
 	pthread_mutex_init(&s->reload_lock, NULL);
 	pthread_mutex_init(&s->db_lock, NULL);
 	s->pruning = o->pruning;
+	if (bls_h2c_cache_new(SIGNER_H2C_ENTRIES, &s->h2c, e) < 0) {
+		signer_free(s);
+		return -ERR_NOMEM;
+	}
 	struct key_load_opts lo;
 	load_opts(s, &lo);
 	int rc = keys_load(&lo, &s->keys, &s->report, e);
@@ -172,6 +178,7 @@ void signer_free(struct signer *s)
 	free(s->keystores_password_file);
 	free(s->key_store_path);
 	free(s->extra_routes);
+	bls_h2c_cache_free(s->h2c);
 	free(s);
 }
 
@@ -342,8 +349,7 @@ static void slashable_finish(const struct http_req *req, struct http_reply *r,
 		pthread_rwlock_rdlock(&s->keys_lock);
 		const struct bls_key *k = keys_find(s->keys, job->pubkey);
 		if (k)
-			bls_sign(k, job->sg.signing_root,
-				 sizeof(job->sg.signing_root), sig);
+			bls_h2c_cache_sign(s->h2c, k, job->sg.signing_root, sig);
 		pthread_rwlock_unlock(&s->keys_lock);
 		if (!k) {
 			/* removed by a reload after the record was made: the
@@ -402,8 +408,7 @@ static void sign_slashable(const struct http_req *req, struct http_reply *r,
 	if (k && db)
 		rc = slashing_check(db, job->pubkey, &job->sg, &why, &e);
 	if (k && db && rc == 0 && why == SLASHING_OK)
-		bls_sign(k, job->sg.signing_root, sizeof(job->sg.signing_root),
-			 sig);
+		bls_h2c_cache_sign(s->h2c, k, job->sg.signing_root, sig);
 	pthread_rwlock_unlock(&s->keys_lock);
 	if (!k) {
 		http_reply_error(r, 404, "unknown public key");
@@ -463,7 +468,7 @@ void signer_route_sign(struct signer *s, const struct http_req *req,
 	const struct bls_key *k = keys_find(s->keys, pk);
 	bool defer = k && sg.slashable && s->slashing_enabled;
 	if (k && !defer)
-		bls_sign(k, sg.signing_root, sizeof(sg.signing_root), sig);
+		bls_h2c_cache_sign(s->h2c, k, sg.signing_root, sig);
 	pthread_rwlock_unlock(&s->keys_lock);
 	if (!k) {
 		http_reply_error(r, 404, "unknown public key");
@@ -839,6 +844,16 @@ static void handle_metrics(struct signer *s, struct http_reply *r)
 	for (int i = 0; i < 6; i++)
 		EMIT("http_responses_total{status=\"%s\"} %llu\n", classes[i],
 		     (unsigned long long)atomic_load(&s->status_total[i]));
+	struct bls_h2c_stats h2c;
+	bls_h2c_cache_stats(s->h2c, &h2c);
+	EMIT("# HELP signing_h2c_cache_hits_total Signing roots whose hash to "
+	     "G2 came from the cache.\n# TYPE signing_h2c_cache_hits_total "
+	     "counter\nsigning_h2c_cache_hits_total %llu\n"
+	     "# HELP signing_h2c_cache_misses_total Signing roots hashed to G2 "
+	     "(or waited for while another request hashed them).\n"
+	     "# TYPE signing_h2c_cache_misses_total counter\n"
+	     "signing_h2c_cache_misses_total %llu\n",
+	     (unsigned long long)h2c.hits, (unsigned long long)h2c.misses);
 	EMIT("# HELP signing_keys_loaded Keys available for signing.\n"
 	     "# TYPE signing_keys_loaded gauge\nsigning_keys_loaded %zu\n",
 	     signer_key_count(s));

@@ -15,6 +15,11 @@
 #include "signer/signer.h"
 
 #define SIGN_PREFIX "/api/v1/eth2/sign/"
+/* Recent signing roots whose hash to G2 is kept: a slot's duties share a
+ * handful of roots (attestation, sync committee, aggregation slot, RANDAO,
+ * the selection proofs' subcommittees), and blocks and aggregates pass
+ * through without pushing those out of a 4-way set. */
+#define SIGNER_H2C_ENTRIES 64
 
 enum reload_state { RELOAD_IDLE, RELOAD_RUNNING, RELOAD_COMPLETED,
 		    RELOAD_COMPLETED_WITH_ERRORS, RELOAD_FAILED };
@@ -54,6 +59,10 @@ struct signer {
 	/* the embedding program's rows (signer_options), after the signer's */
 	struct signer_route *extra_routes;
 	size_t nextra_routes;
+
+	/* Points of recent signing roots (crypto.h), shared by every signing
+	 * path: public data only. */
+	struct bls_h2c_cache *h2c;
 
 	_Atomic uint64_t signed_total[ETH2_SIGN_COUNT];
 	_Atomic uint64_t refused_total;

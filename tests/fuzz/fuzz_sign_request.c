@@ -1,15 +1,20 @@
 /*
- * fuzz_sign_request.c: libFuzzer entry for the sign-request parser, the
- * parser every HTTP client reaches. Each input is parsed under mainnet and
- * under minimal (different presets, so different list limits, bit lengths
- * and fork schedules). Any outcome is fine except a crash, a sanitizer
- * finding, or an error that is not -ERR_INVALID.
+ * fuzz_sign_request.c: libFuzzer entry for the sign-request parsers, the
+ * parsers every HTTP client reaches: the single-key request and the batch
+ * body ({"identifiers", "signing_request"}, src/eth2/batch.c). Each input
+ * goes through both, under mainnet and under minimal (different presets,
+ * so different list limits, bit lengths and fork schedules). Any outcome
+ * is fine except a crash, a sanitizer finding, or an error that is not
+ * -ERR_INVALID; an accepted batch must hold 1..ETH2_BATCH_MAX_IDS keys,
+ * no two the same.
  *
  * Seed corpus: tests/fuzz/corpus/sign_request/ (valid requests of several
- * types, from Web3Signer's OpenAPI examples, plus broken ones).
+ * types, from Web3Signer's OpenAPI examples, batch bodies, plus broken
+ * ones).
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "eth2/eth2.h"
 
@@ -38,6 +43,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					    &s, &e);
 		if (rc != 0 && rc != -ERR_INVALID && rc != -ERR_NOMEM)
 			abort();
+		struct eth2_batch b;
+		rc = eth2_batch_parse(&nets[i], (const char *)data, size, &b, &e);
+		if (rc != 0 && rc != -ERR_INVALID && rc != -ERR_NOMEM)
+			abort();
+		if (rc == 0 && (b.n < 1 || b.n > ETH2_BATCH_MAX_IDS ||
+				!eth2_batch_type_allowed(b.sg.type)))
+			abort();
+		for (size_t j = 1; rc == 0 && j < b.n; j++)
+			if (memcmp(b.pubkeys[j - 1], b.pubkeys[j],
+				   BLS_PUBKEY_LEN) == 0)
+				abort();
+		eth2_batch_free(&b);
 	}
 	return 0;
 }

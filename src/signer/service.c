@@ -1,8 +1,9 @@
 /*
  * service.c: the signing service behind the Web3Signer eth2 HTTP API.
  *
- * Routes (the table at the end: path, methods, who may call, handler):
- * POST /api/v1/eth2/sign/{pubkey}, and the cheap endpoints answered on the
+ * Routes (routes.c has the table: path, methods, who may call, handler):
+ * POST /api/v1/eth2/sign/{pubkey} (the batch POST /api/v1/eth2/sign is
+ * batch.c's), and the cheap endpoints answered on the
  * event loop: GET /api/v1/eth2/publicKeys, /upcheck, /healthcheck, /reload
  * (GET status, POST start; not served in the enclave), /metrics. Signing,
  * key listing and state changes need an authorised client when the signer
@@ -67,7 +68,7 @@ static void log_report(const struct key_load_report *r)
 /* The open database, opening it on first use; NULL (with db_error set)
  * while it cannot be opened. Never blocks a loop: only workers and start-up
  * call it. */
-static struct slashing_db *signer_db(struct signer *s)
+struct slashing_db *signer_db(struct signer *s)
 {
 	pthread_mutex_lock(&s->db_lock);
 	if (!s->db && clock_mono_us() >= s->db_retry_at_us) {
@@ -425,8 +426,7 @@ static void sign_slashable(const struct http_req *req, struct http_reply *r,
 	free(job);
 }
 
-/* 403 {"error":..,"reason":"type_not_allowed"}: the policy refuses it. */
-static void reply_type_refused(enum eth2_sign_type t, struct http_reply *r)
+void signer_reply_type_refused(enum eth2_sign_type t, struct http_reply *r)
 {
 	char msg[160];
 	snprintf(msg, sizeof(msg), "signing type %s is not allowed by this "
@@ -455,7 +455,7 @@ void signer_route_sign(struct signer *s, const struct http_req *req,
 		return;
 	}
 	if (!(s->signing_types & (UINT32_C(1) << sg.type))) {
-		reply_type_refused(sg.type, r);
+		signer_reply_type_refused(sg.type, r);
 		return;
 	}
 	uint8_t pk[BLS_PUBKEY_LEN];

@@ -15,6 +15,7 @@
 #include "signer/signer.h"
 
 #define SIGN_PREFIX "/api/v1/eth2/sign/"
+#define SIGN_BATCH_PATH "/api/v1/eth2/sign"
 /* Recent signing roots whose hash to G2 is kept: a slot's duties share a
  * handful of roots (attestation, sync committee, aggregation slot, RANDAO,
  * the selection proofs' subcommittees), and blocks and aggregates pass
@@ -71,12 +72,20 @@ struct signer {
 
 /* Counts a reply's status for /metrics (once per request). */
 void signer_count_status(struct signer *s, int status);
+/* The open slashing database, opening it on first use; NULL (db_error
+ * set, under db_lock) while it cannot be opened. May block: workers only. */
+struct slashing_db *signer_db(struct signer *s);
+/* 403 {"error":..,"reason":"type_not_allowed"}: the policy refuses t. */
+void signer_reply_type_refused(enum eth2_sign_type t, struct http_reply *r);
 
 /* The routes' handlers (routes.c's table): each runs on the request's event
  * loop after the table checked the method and the caller, and fills r (or
  * defers or parks it). */
 void signer_route_sign(struct signer *s, const struct http_req *req,
 		       struct http_reply *r);
+/* POST /api/v1/eth2/sign: one request for many keys (batch.c). */
+void signer_route_sign_batch(struct signer *s, const struct http_req *req,
+			     struct http_reply *r);
 void signer_route_public_keys(struct signer *s, const struct http_req *req,
 			      struct http_reply *r);
 void signer_route_watermark(struct signer *s, const struct http_req *req,

@@ -28,14 +28,15 @@
  *   batch     the shared data as ONE request to the batch endpoint
  *             (POST /api/v1/eth2/sign with all N identifiers) on a
  *             keep-alive connection.
- * Each round measures, in this order, the baseline (raw blst signing N
- * distinct messages on one thread per core: bench_raw_sign_us) and every
- * mode against the protected, then the unprotected signer (P ms apart), so
- * drift in what else runs on the machine hits all alike. W warm-up rounds
- * are not counted. Every reply must be 200 with a signature (every item of
+ * Each round runs every mode against the protected, then the unprotected
+ * signer, each burst right after its own baseline (raw blst signing N
+ * distinct messages on one thread per core: bench_raw_sign_us), P ms
+ * apart, so drift in what else runs on the machine hits a burst and its
+ * baseline alike; a burst's ratio is its time over its baseline's, and
+ * the median of those is reported. W warm-up rounds are not counted. Every reply must be 200 with a signature (every item of
  * a batch; exit 1 otherwise). Prints per mode and signer p50/p99 latency
- * over all requests, the median burst time and its ratio to the median
- * baseline, the protected/unprotected ratio, the hash-to-G2 cache's hits
+ * over all requests, the median burst time and baseline, the median and
+ * range of the per-burst ratios, the hash-to-G2 cache's hits
  * and misses during the mode (the signer's /metrics), and where the
  * database lives (filesystem, fsync time). Clients share the cores with
  * both signers, as in sign_throughput; the idle signer of the pair costs
@@ -161,6 +162,7 @@ struct stats {
 	uint32_t *lat;             /* all measured latencies */
 	size_t nlat;
 	double *burst_us;          /* time of each measured burst */
+	double *raw_us;            /* the baseline measured just before it */
 	int nbursts;
 	uint64_t hits, misses;     /* its hash-to-G2 cache, during the mode */
 };
@@ -424,6 +426,10 @@ static void batch_burst(struct side *s, int round, bool measured)
 
 static void run_mode(struct side *s, int round, enum mode m, bool measured)
 {
+	double raw = bench_raw_sign_us(opt_validators, cpu_count());
+	usleep((useconds_t)opt_pause_ms * 1000);
+	if (measured)
+		s->st[m].raw_us[s->st[m].nbursts] = raw;
 	if (m == MODE_BATCH)
 		batch_burst(s, round, measured);
 	else
@@ -446,11 +452,26 @@ static int cmp_double(const void *a, const void *b)
 
 struct summary {
 	double p50, p99, burst, burst_min, burst_max; /* ms */
+	double raw, raw_min;                          /* ms */
+	double ratio, ratio_min, ratio_max;           /* burst / its raw */
 };
 
 static struct summary summarise(struct stats *st)
 {
 	struct summary r;
+	double *ratio = calloc((size_t)st->nbursts, sizeof(double));
+	if (!ratio)
+		bench_die("out of memory");
+	for (int i = 0; i < st->nbursts; i++)
+		ratio[i] = st->burst_us[i] / st->raw_us[i];
+	qsort(ratio, (size_t)st->nbursts, sizeof(double), cmp_double);
+	r.ratio = ratio[st->nbursts / 2];
+	r.ratio_min = ratio[0];
+	r.ratio_max = ratio[st->nbursts - 1];
+	free(ratio);
+	qsort(st->raw_us, (size_t)st->nbursts, sizeof(double), cmp_double);
+	r.raw = st->raw_us[st->nbursts / 2] / 1000.0;
+	r.raw_min = st->raw_us[0] / 1000.0;
 	qsort(st->lat, st->nlat, sizeof(uint32_t), cmp_u32);
 	qsort(st->burst_us, (size_t)st->nbursts, sizeof(double), cmp_double);
 	r.p50 = st->lat[st->nlat / 2] / 1000.0;
@@ -529,7 +550,8 @@ static void start_side(struct side *s, const char *name, bool protect)
 		s->st[m].lat = calloc((size_t)opt_validators * (size_t)opt_rounds,
 				      sizeof(uint32_t));
 		s->st[m].burst_us = calloc((size_t)opt_rounds, sizeof(double));
-		if (!s->st[m].lat || !s->st[m].burst_us)
+		s->st[m].raw_us = calloc((size_t)opt_rounds, sizeof(double));
+		if (!s->st[m].lat || !s->st[m].burst_us || !s->st[m].raw_us)
 			bench_die("out of memory");
 	}
 }
@@ -544,28 +566,30 @@ static void stop_side(struct side *s)
 	for (int m = 0; m < MODE_COUNT; m++) {
 		free(s->st[m].lat);
 		free(s->st[m].burst_us);
+		free(s->st[m].raw_us);
 	}
 }
 
-static void report(struct side *on, struct side *off, double raw_ms)
+static void report_side(const char *mode, const char *side, struct stats *st)
+{
+	struct summary a = summarise(st);
+	uint64_t lookups = st->hits + st->misses;
+	printf("%-8s %-11s burst %.1f ms (min %.1f) vs raw %.1f ms (min %.1f): "
+	       "%.2f x raw (per-burst ratios %.2f..%.2f; min/min %.2f); p50 "
+	       "%.1f ms, p99 %.1f ms; cache %llu hits, %llu misses (%.1f%%)\n",
+	       mode, side, a.burst, a.burst_min, a.raw, a.raw_min, a.ratio,
+	       a.ratio_min, a.ratio_max, a.burst_min / a.raw_min, a.p50, a.p99,
+	       (unsigned long long)st->hits, (unsigned long long)st->misses,
+	       lookups ? 100.0 * (double)st->hits / (double)lookups : 0.0);
+}
+
+static void report(struct side *on, struct side *off)
 {
 	for (int m = 0; m < MODE_COUNT; m++) {
 		if (!mode_on[m])
 			continue;
-		struct summary a = summarise(&on->st[m]), b = summarise(&off->st[m]);
-		uint64_t lookups = on->st[m].hits + on->st[m].misses;
-		printf("%-8s protected: burst %.1f ms (min %.1f, max %.1f) = "
-		       "%.2f x raw; p50 %.1f ms, p99 %.1f ms; cache hits %llu, "
-		       "misses %llu (%.1f%% hits)\n", mode_names[m], a.burst,
-		       a.burst_min, a.burst_max, a.burst / raw_ms, a.p50, a.p99,
-		       (unsigned long long)on->st[m].hits,
-		       (unsigned long long)on->st[m].misses,
-		       lookups ? 100.0 * (double)on->st[m].hits / (double)lookups
-			       : 0.0);
-		printf("%-8s unprotected: burst %.1f ms = %.2f x raw; p50 %.1f ms, "
-		       "p99 %.1f ms; protected/unprotected throughput %.2f\n",
-		       mode_names[m], b.burst, b.burst / raw_ms, b.p50, b.p99,
-		       b.burst / a.burst);
+		report_side(mode_names[m], "protected", &on->st[m]);
+		report_side(mode_names[m], "unprotected", &off->st[m]);
 	}
 }
 
@@ -608,19 +632,12 @@ int main(int argc, char **argv)
 	pthread_t th[MAX_THREADS];
 	for (int i = 0; i < opt_threads; i++)
 		pthread_create(&th[i], NULL, client_thread, (void *)(intptr_t)i);
-	double *raw = calloc((size_t)opt_rounds, sizeof(double));
-	if (!raw)
-		bench_die("out of memory");
 	struct stats before; /* counts from before the first burst: dropped */
 	memset(&before, 0, sizeof(before));
 	note_cache(&on, &before);
 	note_cache(&off, &before);
 	for (int r = 0; r < opt_warmup + opt_rounds; r++) {
 		bool measured = r >= opt_warmup;
-		double us = bench_raw_sign_us(opt_validators, cpu_count());
-		if (measured)
-			raw[r - opt_warmup] = us;
-		usleep((useconds_t)opt_pause_ms * 1000);
 		for (int m = 0; m < MODE_COUNT; m++) {
 			if (!mode_on[m])
 				continue;
@@ -640,14 +657,10 @@ int main(int argc, char **argv)
 	if (off.bad)
 		fprintf(stderr, "unprotected: %d bad replies, first: %s\n",
 			off.bad, off.first_bad);
-	qsort(raw, (size_t)opt_rounds, sizeof(double), cmp_double);
-	double raw_ms = raw[opt_rounds / 2] / 1000.0;
-	printf("raw blst, %d distinct messages on %d threads: %.1f ms (median; "
-	       "min %.1f, max %.1f)\n", opt_validators, cpu_count(), raw_ms,
-	       raw[0] / 1000.0, raw[opt_rounds - 1] / 1000.0);
-	report(&on, &off, raw_ms);
+	printf("baseline: raw blst signing %d distinct messages on %d threads, "
+	       "measured just before each burst\n", opt_validators, cpu_count());
+	report(&on, &off);
 	printf("  every reply 200 with a signature: %s\n", bad ? "NO" : "yes");
-	free(raw);
 	stop_side(&on);
 	stop_side(&off);
 	if (own_db_dir) {

@@ -36,7 +36,9 @@
  * the median of those is reported. W warm-up rounds are not counted. Every reply must be 200 with a signature (every item of
  * a batch; exit 1 otherwise). Prints per mode and signer p50/p99 latency
  * over all requests, the median burst time and baseline, the median and
- * range of the per-burst ratios, the hash-to-G2 cache's hits
+ * range of the per-burst ratios, the CPU time of all measured bursts
+ * (signer and clients) over that of their baselines (what other load on
+ * a shared machine disturbs least), the hash-to-G2 cache's hits
  * and misses during the mode (the signer's /metrics), and where the
  * database lives (filesystem, fsync time). Clients share the cores with
  * both signers, as in sign_throughput; the idle signer of the pair costs
@@ -165,6 +167,8 @@ struct stats {
 	double *raw_us;            /* the baseline measured just before it */
 	int nbursts;
 	uint64_t hits, misses;     /* its hash-to-G2 cache, during the mode */
+	double cpu_us, raw_cpu_us; /* CPU of the measured bursts (signer +
+				    * clients) and of their baselines */
 };
 
 struct side {
@@ -426,14 +430,22 @@ static void batch_burst(struct side *s, int round, bool measured)
 
 static void run_mode(struct side *s, int round, enum mode m, bool measured)
 {
+	double c0 = bench_self_cpu_us();
 	double raw = bench_raw_sign_us(opt_validators, cpu_count());
+	double raw_cpu = bench_self_cpu_us() - c0;
 	usleep((useconds_t)opt_pause_ms * 1000);
 	if (measured)
 		s->st[m].raw_us[s->st[m].nbursts] = raw;
+	c0 = bench_self_cpu_us() + bench_proc_cpu_us(s->pid);
 	if (m == MODE_BATCH)
 		batch_burst(s, round, measured);
 	else
 		burst(s, round, m, measured);
+	double cpu = bench_self_cpu_us() + bench_proc_cpu_us(s->pid) - c0;
+	if (measured) {
+		s->st[m].cpu_us += cpu;
+		s->st[m].raw_cpu_us += raw_cpu;
+	}
 	usleep((useconds_t)opt_pause_ms * 1000);
 	note_cache(s, &s->st[m]);
 }
@@ -575,10 +587,12 @@ static void report_side(const char *mode, const char *side, struct stats *st)
 	struct summary a = summarise(st);
 	uint64_t lookups = st->hits + st->misses;
 	printf("%-8s %-11s burst %.1f ms (min %.1f) vs raw %.1f ms (min %.1f): "
-	       "%.2f x raw (per-burst ratios %.2f..%.2f; min/min %.2f); p50 "
-	       "%.1f ms, p99 %.1f ms; cache %llu hits, %llu misses (%.1f%%)\n",
+	       "%.2f x raw (per-burst ratios %.2f..%.2f; min/min %.2f); CPU "
+	       "%.2f x raw's; p50 %.1f ms, p99 %.1f ms; cache %llu hits, %llu "
+	       "misses (%.1f%%)\n",
 	       mode, side, a.burst, a.burst_min, a.raw, a.raw_min, a.ratio,
-	       a.ratio_min, a.ratio_max, a.burst_min / a.raw_min, a.p50, a.p99,
+	       a.ratio_min, a.ratio_max, a.burst_min / a.raw_min,
+	       st->cpu_us / st->raw_cpu_us, a.p50, a.p99,
 	       (unsigned long long)st->hits, (unsigned long long)st->misses,
 	       lookups ? 100.0 * (double)st->hits / (double)lookups : 0.0);
 }

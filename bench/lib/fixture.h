@@ -63,5 +63,13 @@ double bench_metric(const struct bench_fixture *f, int port,
  * on `threads` threads (n split evenly), in microseconds.
  */
 double bench_raw_sign_us(int n, int threads);
+/*
+ * CPU time (user + system, all threads, finished ones included) of a
+ * process, in microseconds: of a child by /proc (10 ms ticks: sum many
+ * intervals), of this process by getrusage. On a shared machine CPU time
+ * is what other load disturbs least.
+ */
+double bench_proc_cpu_us(pid_t pid);
+double bench_self_cpu_us(void);
 
 #endif

@@ -389,11 +389,13 @@ static void test_h2c_cache_concurrent_misses(void **state)
 		computed += st.computed;
 		bls_h2c_cache_free(c);
 	}
-	/* "at most a few times": far fewer hashes than threads */
+	/* "at most a few times": about once per round. Without the wait for
+	 * the first hash, threads that reach the root while it is being
+	 * hashed hash it again (about twice per round on two cores). */
 	print_message("concurrent misses: %llu hashes for %llu x %d threads\n",
 		      (unsigned long long)computed, (unsigned long long)rounds,
 		      RACERS);
-	assert_true(computed <= rounds * 3);
+	assert_true(computed <= rounds + rounds / 2);
 	bls_key_free(k);
 }
 

@@ -4,7 +4,8 @@
  *
  *   build/bin/sign_throughput [--keys=N] [--seconds=S] [--clients=C]
  *                             [--client-threads=T]
- *                             [--type=randao|attestation] [--signer=PATH]
+ *                             [--type=randao|attestation]
+ *                             [--messages=distinct|shared] [--signer=PATH]
  *
  * 1. Baseline: one thread per core signs 32-byte roots with blst (through
  *    our thin bls_sign wrapper, which is blst_hash_to_g2 + blst_sign_pk_in_g1
@@ -13,11 +14,21 @@
  * 2. Starts nitro-signer with N random file-raw keys, TLS from a fresh
  *    self-signed P-256 certificate (PKCS#12), then T client threads drive C
  *    keep-alive TLS connections with epoll, one request in flight per
- *    connection, sending RANDAO_REVEAL requests (different keys and epochs)
- *    back to back for S seconds and checking every reply is a 200 with a
- *    signature. Clients share the machine's cores with the server, which is
+ *    connection, sending RANDAO_REVEAL (or ATTESTATION) requests back to
+ *    back for S seconds and checking every reply is a 200 with a
+ *    signature. --messages=distinct (the default) gives every request its
+ *    own message (epoch, or slot and epochs), so no two share a signing
+ *    root; shared gives every request the same one (one RANDAO epoch for
+ *    all keys, one AttestationData for all), as a slot's duties do, so the
+ *    signer's hash-to-G2 cache answers all but the first. Clients share the machine's cores with the server, which is
  *    the deployment's worst case, not its best.
- * Prints requests/s, the ratio to raw blst, and p50/p99 latency.
+ * Prints requests/s, the ratio to raw blst, p50/p99 latency, and the
+ * signer's hash-to-G2 cache hits and misses over the measured phase; and,
+ * less disturbed by other load on a shared machine, CPU time per request
+ * (signer and client together) against CPU time per raw signature (the
+ * cheaper of the two baselines), which is the throughput ratio cores
+ * saturated by the signer alone would give.
+ * First, in-process: what a cache miss and a hit cost against bls_sign.
  */
 #include "crypto/crypto.h"
 #include "fixture.h"
@@ -47,6 +58,7 @@
 
 static int opt_keys = 16, opt_seconds = 5, opt_clients = 8, opt_client_threads = 1;
 static const char *opt_type = "randao";
+static bool opt_shared;
 static char signer_arg[512];
 static struct bench_fixture fx;
 
@@ -73,8 +85,12 @@ static void *baseline_thread(void *p)
 	return NULL;
 }
 
+/* CPU microseconds per raw signature in the last baseline (all threads). */
+static double raw_cpu_per_sig;
+
 static double measure_baseline(int threads, double seconds)
 {
+	double c0 = bench_self_cpu_us();
 	pthread_t t[64];
 	struct base_arg args[64];
 	struct err e;
@@ -91,7 +107,65 @@ static double measure_baseline(int threads, double seconds)
 		total += args[i].ops;
 		bls_key_free(args[i].key);
 	}
+	raw_cpu_per_sig = (bench_self_cpu_us() - c0) / (double)total;
 	return (double)total / seconds;
+}
+
+/*
+ * What the hash-to-G2 cache costs and saves in-process, one thread: n
+ * signatures of distinct roots with bls_sign (today's path), through the
+ * cache with distinct roots (every one a miss: lookup, claim, hash, fill),
+ * and through the cache with one root (hits). Interleaved in blocks so
+ * drift hits all three alike; the per-signature median of the blocks.
+ */
+static void measure_cache_costs(int blocks, int per_block)
+{
+	struct bls_key *k = NULL;
+	struct bls_h2c_cache *c = NULL;
+	struct err e;
+	if (bls_key_generate(&k, &e) < 0 ||
+	    bls_h2c_cache_new(64, &c, &e) < 0)
+		bench_die("cache set-up failed");
+	double *t[3];
+	for (int m = 0; m < 3; m++)
+		if (!(t[m] = calloc((size_t)blocks, sizeof(double))))
+			bench_die("out of memory");
+	uint8_t msg[32] = {1}, sig[BLS_SIG_LEN];
+	uint64_t ctr = 0;
+	for (int b = 0; b < blocks; b++)
+		for (int m = 0; m < 3; m++) {
+			uint64_t t0 = clock_mono_us();
+			for (int i = 0; i < per_block; i++) {
+				if (m < 2) {
+					ctr++;
+					memcpy(msg, &ctr, sizeof(ctr));
+				}
+				if (m == 0)
+					bls_sign(k, msg, sizeof(msg), sig);
+				else
+					bls_h2c_cache_sign(c, k, msg, sig);
+			}
+			t[m][b] = (double)(clock_mono_us() - t0) / per_block;
+		}
+	for (int m = 0; m < 3; m++)
+		for (int i = 1; i < blocks; i++)
+			for (int j = i; j > 0 && t[m][j - 1] > t[m][j]; j--) {
+				double x = t[m][j];
+				t[m][j] = t[m][j - 1];
+				t[m][j - 1] = x;
+			}
+	double raw = t[0][blocks / 2], miss = t[1][blocks / 2],
+	       hit = t[2][blocks / 2];
+	struct bls_h2c_stats st;
+	bls_h2c_cache_stats(c, &st);
+	printf("in-process, one thread: bls_sign %.1f us; through the cache, "
+	       "miss %.1f us (%.3f x), hit %.1f us (%.2f x) [%llu misses, %llu "
+	       "hits]\n", raw, miss, miss / raw, hit, hit / raw,
+	       (unsigned long long)st.misses, (unsigned long long)st.hits);
+	for (int m = 0; m < 3; m++)
+		free(t[m]);
+	bls_h2c_cache_free(c);
+	bls_key_free(k);
 }
 
 /* ---- HTTPS client ---------------------------------------------------------- */
@@ -111,6 +185,8 @@ static int build_request(char *buf, size_t cap, int key, uint64_t n)
 {
 	char body[1024];
 	int blen;
+	if (opt_shared)
+		n = 0;
 	if (strcmp(opt_type, "attestation") == 0)
 		blen = snprintf(body, sizeof(body),
 			"{\"type\":\"ATTESTATION\",\"fork_info\":{\"fork\":{"
@@ -319,13 +395,19 @@ int main(int argc, char **argv)
 			opt_type = argv[i] + 7;
 			continue;
 		}
+		if (strcmp(argv[i], "--messages=distinct") == 0 ||
+		    strcmp(argv[i], "--messages=shared") == 0) {
+			opt_shared = argv[i][11] == 's';
+			continue;
+		}
 		if (strncmp(argv[i], "--signer=", 9) == 0) {
 			snprintf(signer_arg, sizeof(signer_arg), "%s", argv[i] + 9);
 			continue;
 		}
 		fprintf(stderr, "usage: sign_throughput [--keys=N] [--seconds=S] "
 			"[--clients=C] [--client-threads=T] "
-			"[--type=randao|attestation] [--signer=PATH]\n");
+			"[--type=randao|attestation] "
+			"[--messages=distinct|shared] [--signer=PATH]\n");
 		return 2;
 	}
 	if (opt_keys < 1 || opt_keys > 1024 || opt_clients < 1 ||
@@ -347,21 +429,35 @@ int main(int argc, char **argv)
 	}
 
 	printf("cores: %d, keys: %d, connections: %d on %d client thread%s, "
-	       "type: %s, %d s per phase\n", cores, opt_keys, opt_clients,
-	       opt_client_threads, opt_client_threads == 1 ? "" : "s",
-	       opt_type, opt_seconds);
+	       "type: %s, %s messages, %d s per phase\n", cores, opt_keys,
+	       opt_clients, opt_client_threads,
+	       opt_client_threads == 1 ? "" : "s", opt_type,
+	       opt_shared ? "shared" : "distinct", opt_seconds);
+	measure_cache_costs(15, 100);
 	double raw1 = measure_baseline(cores, opt_seconds);
+	double raw_cpu1 = raw_cpu_per_sig;
 
 	uint64_t ok, bad;
 	uint32_t *lat;
 	size_t nlat;
 	run_clients(1.0, &ok, &bad, &lat, &nlat); /* warm-up */
 	free(lat);
+	double h0 = bench_metric(&fx, server_port, "signing_h2c_cache_hits_total");
+	double m0 = bench_metric(&fx, server_port,
+				 "signing_h2c_cache_misses_total");
+	double cpu0 = bench_self_cpu_us() + bench_proc_cpu_us(pid);
 	run_clients(opt_seconds, &ok, &bad, &lat, &nlat);
+	double cpu_per_req = (bench_self_cpu_us() + bench_proc_cpu_us(pid) -
+			      cpu0) / (double)(ok ? ok : 1);
+	double hits = bench_metric(&fx, server_port,
+				   "signing_h2c_cache_hits_total") - h0;
+	double misses = bench_metric(&fx, server_port,
+				     "signing_h2c_cache_misses_total") - m0;
 	/* Baseline again after the server phase; the ratio uses the faster of
 	 * the two, so a disturbed baseline can only make us look worse. */
 	double raw2 = measure_baseline(cores, opt_seconds);
 	double raw = raw1 > raw2 ? raw1 : raw2;
+	double raw_cpu = raw_cpu_per_sig < raw_cpu1 ? raw_cpu_per_sig : raw_cpu1;
 	printf("raw blst signing: %.0f signatures/s on %d threads (before %.0f, "
 	       "after %.0f)\n", raw, cores, raw1, raw2);
 	bench_stop_signer(pid);
@@ -377,6 +473,11 @@ int main(int argc, char **argv)
 	printf("latency: p50 %.2f ms, p99 %.2f ms (%zu requests over HTTPS "
 	       "keep-alive)\n", lat[nlat / 2] / 1000.0,
 	       lat[(nlat * 99) / 100] / 1000.0, nlat);
+	printf("CPU per request (signer + client): %.0f us; per raw signature: "
+	       "%.0f us; as a throughput ratio on saturated cores: %.2f x\n",
+	       cpu_per_req, raw_cpu, raw_cpu / cpu_per_req);
+	printf("hash-to-G2 cache: %.0f hits, %.0f misses (%.1f%% hits)\n", hits,
+	       misses, hits + misses > 0 ? 100.0 * hits / (hits + misses) : 0.0);
 	free(lat);
 	return 0;
 }

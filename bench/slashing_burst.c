@@ -6,6 +6,7 @@
  *
  *   build/bin/slashing_burst [--validators=N] [--rounds=R] [--warmup=W]
  *                            [--client-threads=T] [--pause-ms=P]
+ *                            [--modes=distinct,shared,batch]
  *                            [--db-dir=DIR] [--signer=PATH]
  *                            [--backend=sqlite|dynamodb] [--ddb-delay-ms=D]
  *
@@ -17,17 +18,32 @@
  * keep-alive TLS connection to each signer; T client threads (epoll,
  * non-blocking) own N/T connections each. A burst: the threads wait on a
  * barrier, the main thread notes the release time and releases them, each
- * thread writes one ATTESTATION per validator it owns (target epoch new
- * every round, source = target - 1) and collects the replies as they come.
- * Latency is counted from the release; a burst's throughput is N / (time
- * from release to the last reply). Bursts alternate between the protected
- * and the unprotected signer (W warm-up rounds not counted, then R rounds,
- * P ms apart), so drift in what else runs on the machine hits both alike.
- * Every reply must be 200 with a signature (exit 1 otherwise). Prints
- * p50/p99 latency over all requests, the median burst throughput and the
- * protected/unprotected ratio, and where the database lives (filesystem,
- * fsync time). Clients share the cores with both signers, as in
- * sign_throughput; the idle signer of the pair costs nothing.
+ * thread writes one ATTESTATION per validator it owns and collects the
+ * replies as they come. Latency is counted from the release; a burst's
+ * time is from the release to the last reply. Modes (each burst has a new
+ * target epoch, source = target - 1):
+ *   distinct  every validator's AttestationData differs (its own slot,
+ *             committee index and head): no two requests share a root;
+ *   shared    one AttestationData for all (as since Electra: index 0, the
+ *             slot's head): one signing root, hashed to G2 once;
+ *   batch     the shared data as ONE request to the batch endpoint
+ *             (POST /api/v1/eth2/sign with all N identifiers) on a
+ *             keep-alive connection.
+ * Each round runs every mode against the protected, then the unprotected
+ * signer, each burst right after its own baseline (raw blst signing N
+ * distinct messages on one thread per core: bench_raw_sign_us), P ms
+ * apart, so drift in what else runs on the machine hits a burst and its
+ * baseline alike; a burst's ratio is its time over its baseline's, and
+ * the median of those is reported. W warm-up rounds are not counted. Every reply must be 200 with a signature (every item of
+ * a batch; exit 1 otherwise). Prints per mode and signer p50/p99 latency
+ * over all requests, the median burst time and baseline, the median and
+ * range of the per-burst ratios, the CPU time of all measured bursts
+ * (signer and clients) over that of their baselines (what other load on
+ * a shared machine disturbs least), the hash-to-G2 cache's hits
+ * and misses during the mode (the signer's /metrics), and where the
+ * database lives (filesystem, fsync time). Clients share the cores with
+ * both signers, as in sign_throughput; the idle signer of the pair costs
+ * nothing.
  *
  * --backend=dynamodb adds a third signer on a DynamoDB table (the
  * stand-ins' dynalite, its items MAC'd) behind a proxy that holds every
@@ -36,7 +52,7 @@
  * the stand-in itself can do: each round, N conditional PutItems straight
  * to the same table through the same proxy at the backend's concurrency
  * (32 connections). It reports the DynamoDB calls per signing request in
- * the measured bursts (counted at the stand-in) and the protected burst's
+ * the measured bursts (counted at the stand-in) and the distinct burst's
  * wall time over the larger of the unprotected burst and that baseline.
  */
 #include "aws/aws.h"
@@ -168,15 +184,30 @@ struct conn {
 	uint32_t lat_us;
 };
 
+enum mode { MODE_DISTINCT, MODE_SHARED, MODE_BATCH, MODE_COUNT };
+static const char *mode_names[MODE_COUNT] = {"distinct", "shared", "batch"};
+static bool mode_on[MODE_COUNT] = {true, true, true};
+
+/* One signer's figures in one mode. */
+struct stats {
+	uint32_t *lat;             /* all measured latencies */
+	size_t nlat;
+	double *burst_us;          /* time of each measured burst */
+	double *raw_us;            /* the baseline measured just before it */
+	int nbursts;
+	uint64_t hits, misses;     /* its hash-to-G2 cache, during the mode */
+	double cpu_us, raw_cpu_us; /* CPU of the measured bursts (signer +
+				    * clients) and of their baselines */
+};
+
 struct side {
 	const char *name;
 	int port;
 	pid_t pid;
 	struct conn *conns;        /* one per validator */
-	uint32_t *lat;             /* all measured latencies */
-	size_t nlat;
-	double *burst_rate;        /* att/s per measured burst */
-	int nbursts;
+	SSL *batch_conn;           /* the batch mode's connection */
+	struct stats st[MODE_COUNT];
+	double last_hits, last_misses;
 	int bad;
 	char first_bad[300];
 };
@@ -201,24 +232,39 @@ static void connect_all(struct side *s)
 	}
 }
 
-/* One ATTESTATION per validator per round: target new each round, source =
- * target - 1, a beacon_block_root per round, the validator's own slot. */
-static void build_request(struct conn *c, int v, int round)
+/* Each burst its own target epoch, increasing, so the protected signer
+ * allows every one (source = target - 1). */
+static unsigned long long target_of(int round, enum mode m)
 {
-	unsigned long long target = BASE_EPOCH + (unsigned long long)round;
-	char body[1024];
-	int blen = snprintf(body, sizeof(body),
+	return BASE_EPOCH + (unsigned long long)round * MODE_COUNT + m;
+}
+
+/* The ATTESTATION body: validator v's own data (distinct), or the one
+ * every validator signs (shared, v ignored). */
+static int attestation_body(char *body, size_t cap, int v, int round,
+			    enum mode m)
+{
+	unsigned long long target = target_of(round, m);
+	bool shared = m != MODE_DISTINCT;
+	return snprintf(body, cap,
 		"{\"type\":\"ATTESTATION\",\"fork_info\":{\"fork\":{"
 		"\"previous_version\":\"0x05000000\",\"current_version\":"
 		"\"0x06000000\",\"epoch\":\"411392\"},"
 		"\"genesis_validators_root\":\"0x4b363db94e286120d76eb905"
 		"340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95\"},"
 		"\"attestation\":{\"slot\":\"%llu\",\"index\":\"%d\","
-		"\"beacon_block_root\":\"0x%064x\",\"source\":{\"epoch\":"
+		"\"beacon_block_root\":\"0x%056x%08x\",\"source\":{\"epoch\":"
 		"\"%llu\",\"root\":\"0x%064d\"},\"target\":{\"epoch\":"
 		"\"%llu\",\"root\":\"0x%064x\"}}}",
-		target * 32 + (unsigned long long)(v % 32), v % 64,
-		(unsigned)round + 1, target - 1, 0, target, (unsigned)round + 7);
+		target * 32 + (shared ? 0 : (unsigned long long)(v % 32)),
+		shared ? 0 : v % 64, (unsigned)round + 1, shared ? 0 : v + 1,
+		target - 1, 0, target, (unsigned)round + 7);
+}
+
+static void build_request(struct conn *c, int v, int round, enum mode m)
+{
+	char body[1024];
+	int blen = attestation_body(body, sizeof(body), v, round, m);
 	c->req_len = snprintf(c->req, sizeof(c->req),
 		"POST /api/v1/eth2/sign/%s HTTP/1.1\r\nHost: localhost\r\n"
 		"Content-Type: application/json\r\nAccept: application/json\r\n"
@@ -333,11 +379,32 @@ static void *client_thread(void *arg)
 	return NULL;
 }
 
-/* One burst against side s; measured unless warm-up. */
-static void burst(struct side *s, int round, bool measured)
+static void note_bad(struct side *s, int status, const char *what)
 {
+	if (!s->bad++)
+		snprintf(s->first_bad, sizeof(s->first_bad), "status %d: %.200s",
+			 status, what);
+}
+
+/* The cache's counters since the last call, into st. */
+static void note_cache(struct side *s, struct stats *st)
+{
+	double h = bench_metric(&fx, s->port, "signing_h2c_cache_hits_total");
+	double m = bench_metric(&fx, s->port, "signing_h2c_cache_misses_total");
+	if (h < 0 || m < 0)
+		bench_die("no cache counters in /metrics");
+	st->hits += (uint64_t)(h - s->last_hits);
+	st->misses += (uint64_t)(m - s->last_misses);
+	s->last_hits = h;
+	s->last_misses = m;
+}
+
+/* One burst of single-key requests against side s. */
+static void burst(struct side *s, int round, enum mode m, bool measured)
+{
+	struct stats *st = &s->st[m];
 	for (int v = 0; v < opt_validators; v++)
-		build_request(&s->conns[v], v, round);
+		build_request(&s->conns[v], v, round, m);
 	current = s;
 	release_us = clock_mono_us();
 	pthread_barrier_wait(&start_bar);
@@ -345,19 +412,71 @@ static void burst(struct side *s, int round, bool measured)
 	uint32_t last = 0;
 	for (int v = 0; v < opt_validators; v++) {
 		struct conn *c = &s->conns[v];
-		if (c->status != 200) {
-			if (!s->bad++)
-				snprintf(s->first_bad, sizeof(s->first_bad),
-					 "status %d: %.200s", c->status,
-					 c->resp_len ? c->resp : "(no reply)");
-		}
+		if (c->status != 200)
+			note_bad(s, c->status, c->resp_len ? c->resp : "(no reply)");
 		if (c->lat_us > last)
 			last = c->lat_us;
 		if (measured)
-			s->lat[s->nlat++] = c->lat_us;
+			st->lat[st->nlat++] = c->lat_us;
 	}
 	if (measured)
-		s->burst_rate[s->nbursts++] = opt_validators / (last / 1e6);
+		st->burst_us[st->nbursts++] = last;
+}
+
+/* One batch request for every validator against side s. */
+static void batch_burst(struct side *s, int round, bool measured)
+{
+	struct stats *st = &s->st[MODE_BATCH];
+	char req[1024];
+	attestation_body(req, sizeof(req), 0, round, MODE_BATCH);
+	size_t cap = (size_t)opt_validators * (BLS_PUBKEY_LEN * 2 + 8) + 2048;
+	char *body = malloc(cap);
+	if (!body)
+		bench_die("out of memory");
+	size_t n = (size_t)snprintf(body, cap, "{\"identifiers\":[");
+	for (int v = 0; v < opt_validators; v++)
+		n += (size_t)snprintf(body + n, cap - n, "%s\"%s\"", v ? "," : "",
+				      fx.pubkeys[v]);
+	snprintf(body + n, cap - n, "],\"signing_request\":%s}", req);
+	char *resp = NULL;
+	uint64_t t0 = clock_mono_us();
+	int status = bench_https(s->batch_conn, "POST", "/api/v1/eth2/sign", body,
+				 &resp);
+	uint32_t dt = (uint32_t)(clock_mono_us() - t0);
+	int sigs = 0;
+	for (char *p = resp; p && (p = strstr(p, "\"signature\":\"0x")); p++)
+		sigs++;
+	if (status != 200 || sigs != opt_validators)
+		note_bad(s, status, resp ? resp : "(no reply)");
+	if (measured) {
+		for (int v = 0; v < opt_validators; v++)
+			st->lat[st->nlat++] = dt; /* every answer arrives at once */
+		st->burst_us[st->nbursts++] = dt;
+	}
+	free(resp);
+	free(body);
+}
+
+static void run_mode(struct side *s, int round, enum mode m, bool measured)
+{
+	double c0 = bench_self_cpu_us();
+	double raw = bench_raw_sign_us(opt_validators, cpu_count());
+	double raw_cpu = bench_self_cpu_us() - c0;
+	usleep((useconds_t)opt_pause_ms * 1000);
+	if (measured)
+		s->st[m].raw_us[s->st[m].nbursts] = raw;
+	c0 = bench_self_cpu_us() + bench_proc_cpu_us(s->pid);
+	if (m == MODE_BATCH)
+		batch_burst(s, round, measured);
+	else
+		burst(s, round, m, measured);
+	double cpu = bench_self_cpu_us() + bench_proc_cpu_us(s->pid) - c0;
+	if (measured) {
+		s->st[m].cpu_us += cpu;
+		s->st[m].raw_cpu_us += raw_cpu;
+	}
+	usleep((useconds_t)opt_pause_ms * 1000);
+	note_cache(s, &s->st[m]);
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -373,20 +492,34 @@ static int cmp_double(const void *a, const void *b)
 }
 
 struct summary {
-	double p50, p99, max, rate, rate_min, rate_max;
+	double p50, p99, burst, burst_min, burst_max; /* ms */
+	double raw, raw_min;                          /* ms */
+	double ratio, ratio_min, ratio_max;           /* burst / its raw */
 };
 
-static struct summary summarise(struct side *s)
+static struct summary summarise(struct stats *st)
 {
 	struct summary r;
-	qsort(s->lat, s->nlat, sizeof(uint32_t), cmp_u32);
-	qsort(s->burst_rate, (size_t)s->nbursts, sizeof(double), cmp_double);
-	r.p50 = s->lat[s->nlat / 2] / 1000.0;
-	r.p99 = s->lat[(s->nlat * 99) / 100] / 1000.0;
-	r.max = s->lat[s->nlat - 1] / 1000.0;
-	r.rate = s->burst_rate[s->nbursts / 2];
-	r.rate_min = s->burst_rate[0];
-	r.rate_max = s->burst_rate[s->nbursts - 1];
+	double *ratio = calloc((size_t)st->nbursts, sizeof(double));
+	if (!ratio)
+		bench_die("out of memory");
+	for (int i = 0; i < st->nbursts; i++)
+		ratio[i] = st->burst_us[i] / st->raw_us[i];
+	qsort(ratio, (size_t)st->nbursts, sizeof(double), cmp_double);
+	r.ratio = ratio[st->nbursts / 2];
+	r.ratio_min = ratio[0];
+	r.ratio_max = ratio[st->nbursts - 1];
+	free(ratio);
+	qsort(st->raw_us, (size_t)st->nbursts, sizeof(double), cmp_double);
+	r.raw = st->raw_us[st->nbursts / 2] / 1000.0;
+	r.raw_min = st->raw_us[0] / 1000.0;
+	qsort(st->lat, st->nlat, sizeof(uint32_t), cmp_u32);
+	qsort(st->burst_us, (size_t)st->nbursts, sizeof(double), cmp_double);
+	r.p50 = st->lat[st->nlat / 2] / 1000.0;
+	r.p99 = st->lat[(st->nlat * 99) / 100] / 1000.0;
+	r.burst = st->burst_us[st->nbursts / 2] / 1000.0;
+	r.burst_min = st->burst_us[0] / 1000.0;
+	r.burst_max = st->burst_us[st->nbursts - 1] / 1000.0;
 	return r;
 }
 
@@ -504,6 +637,24 @@ static void dynamodb_setup(void)
 		bench_die("out of memory");
 }
 
+static void parse_modes(const char *list)
+{
+	for (int m = 0; m < MODE_COUNT; m++)
+		mode_on[m] = false;
+	char copy[128];
+	snprintf(copy, sizeof(copy), "%s", list);
+	char *save = NULL;
+	for (char *t = strtok_r(copy, ",", &save); t;
+	     t = strtok_r(NULL, ",", &save)) {
+		int m = 0;
+		while (m < MODE_COUNT && strcmp(t, mode_names[m]) != 0)
+			m++;
+		if (m == MODE_COUNT)
+			bench_die("--modes: distinct, shared, batch");
+		mode_on[m] = true;
+	}
+}
+
 static void parse_args(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
@@ -513,6 +664,10 @@ static void parse_args(int argc, char **argv)
 		    sscanf(argv[i], "--client-threads=%d", &opt_threads) == 1 ||
 		    sscanf(argv[i], "--pause-ms=%d", &opt_pause_ms) == 1)
 			continue;
+		if (strncmp(argv[i], "--modes=", 8) == 0) {
+			parse_modes(argv[i] + 8);
+			continue;
+		}
 		if (strncmp(argv[i], "--db-dir=", 9) == 0) {
 			snprintf(db_dir, sizeof(db_dir), "%s", argv[i] + 9);
 			continue;
@@ -530,7 +685,8 @@ static void parse_args(int argc, char **argv)
 		}
 		fprintf(stderr, "usage: slashing_burst [--validators=N] "
 			"[--rounds=R] [--warmup=W] [--client-threads=T] "
-			"[--pause-ms=P] [--db-dir=DIR] [--signer=PATH] "
+			"[--pause-ms=P] [--modes=distinct,shared,batch] "
+			"[--db-dir=DIR] [--signer=PATH] "
 			"[--backend=sqlite|dynamodb] [--ddb-delay-ms=D]\n");
 		exit(2);
 	}
@@ -542,7 +698,8 @@ static void parse_args(int argc, char **argv)
 		bench_die("out-of-range option");
 }
 
-static void start_side(struct side *s, const char *name, enum protection protect)
+static void start_side(struct side *s, const char *name,
+		       enum protection protect)
 {
 	memset(s, 0, sizeof(*s));
 	s->name = name;
@@ -551,21 +708,85 @@ static void start_side(struct side *s, const char *name, enum protection protect
 	if (!bench_wait_ready(&fx, s->port))
 		bench_die("signer did not start");
 	connect_all(s);
-	s->lat = calloc((size_t)opt_validators * (size_t)opt_rounds,
-			sizeof(uint32_t));
-	s->burst_rate = calloc((size_t)opt_rounds, sizeof(double));
-	if (!s->lat || !s->burst_rate)
-		bench_die("out of memory");
+	s->batch_conn = bench_connect(&fx, s->port);
+	if (!s->batch_conn)
+		bench_die("cannot connect to the signer");
+	for (int m = 0; m < MODE_COUNT; m++) {
+		s->st[m].lat = calloc((size_t)opt_validators * (size_t)opt_rounds,
+				      sizeof(uint32_t));
+		s->st[m].burst_us = calloc((size_t)opt_rounds, sizeof(double));
+		s->st[m].raw_us = calloc((size_t)opt_rounds, sizeof(double));
+		if (!s->st[m].lat || !s->st[m].burst_us || !s->st[m].raw_us)
+			bench_die("out of memory");
+	}
 }
 
 static void stop_side(struct side *s)
 {
 	for (int v = 0; v < opt_validators; v++)
 		bench_close(s->conns[v].ssl);
+	bench_close(s->batch_conn);
 	bench_stop_signer(s->pid);
 	free(s->conns);
-	free(s->lat);
-	free(s->burst_rate);
+	for (int m = 0; m < MODE_COUNT; m++) {
+		free(s->st[m].lat);
+		free(s->st[m].burst_us);
+		free(s->st[m].raw_us);
+	}
+}
+
+static void report_side(const char *mode, const char *side, struct stats *st)
+{
+	struct summary a = summarise(st);
+	uint64_t lookups = st->hits + st->misses;
+	printf("%-8s %-11s burst %.1f ms (min %.1f) vs raw %.1f ms (min %.1f): "
+	       "%.2f x raw (per-burst ratios %.2f..%.2f; min/min %.2f); CPU "
+	       "%.2f x raw's; p50 %.1f ms, p99 %.1f ms; cache %llu hits, %llu "
+	       "misses (%.1f%%)\n",
+	       mode, side, a.burst, a.burst_min, a.raw, a.raw_min, a.ratio,
+	       a.ratio_min, a.ratio_max, a.burst_min / a.raw_min,
+	       st->cpu_us / st->raw_cpu_us, a.p50, a.p99,
+	       (unsigned long long)st->hits, (unsigned long long)st->misses,
+	       lookups ? 100.0 * (double)st->hits / (double)lookups : 0.0);
+}
+
+static void report(struct side *on, struct side *off, struct side *dyn)
+{
+	for (int m = 0; m < MODE_COUNT; m++) {
+		if (!mode_on[m])
+			continue;
+		report_side(mode_names[m], "protected", &on->st[m]);
+		report_side(mode_names[m], "unprotected", &off->st[m]);
+		if (dyn)
+			report_side(mode_names[m], "dynamodb", &dyn->st[m]);
+	}
+}
+
+/* The DynamoDB side against the stand-in's own pace and the unprotected
+ * signer (distinct mode: one write per validator per burst). */
+static void report_dynamodb(struct side *off, struct side *dyn, long calls,
+			    size_t requests)
+{
+	qsort(dx.all, dx.nall, sizeof(uint32_t), cmp_u32);
+	qsort(dx.wall_ms, (size_t)dx.nbursts, sizeof(double), cmp_double);
+	double x_wall = dx.wall_ms[dx.nbursts / 2];
+	printf("direct: %d conditional PutItems at concurrency %d through the "
+	       "same %d ms proxy: p50 %.1f ms, p99 %.1f ms, burst wall %.1f ms "
+	       "(median of %d)\n", opt_validators, DIRECT_CONCURRENCY,
+	       opt_ddb_delay_ms, dx.all[dx.nall / 2] / 1000.0,
+	       dx.all[(dx.nall * 99) / 100] / 1000.0, x_wall, dx.nbursts);
+	printf("DynamoDB calls per signing request after warm-up: %.2f (%ld "
+	       "calls for %zu signatures)\n",
+	       requests ? (double)calls / (double)requests : 0.0, calls,
+	       requests);
+	if (!mode_on[MODE_DISTINCT])
+		return;
+	struct summary d = summarise(&dyn->st[MODE_DISTINCT]);
+	struct summary u = summarise(&off->st[MODE_DISTINCT]);
+	double base = x_wall > u.burst ? x_wall : u.burst;
+	printf("distinct dynamodb burst %.1f ms / max(unprotected %.1f ms, "
+	       "direct %.1f ms) = %.2f\n", d.burst, u.burst, x_wall,
+	       d.burst / base);
 }
 
 int main(int argc, char **argv)
@@ -611,22 +832,34 @@ int main(int argc, char **argv)
 	pthread_t th[MAX_THREADS];
 	for (int i = 0; i < opt_threads; i++)
 		pthread_create(&th[i], NULL, client_thread, (void *)(intptr_t)i);
+	struct stats before; /* counts from before the first burst: dropped */
+	memset(&before, 0, sizeof(before));
+	note_cache(&on, &before);
+	note_cache(&off, &before);
+	if (opt_dynamodb)
+		note_cache(&dyn, &before);
 	long calls = 0;
+	size_t ddb_signatures = 0;
 	for (int r = 0; r < opt_warmup + opt_rounds; r++) {
 		bool measured = r >= opt_warmup;
+		for (int m = 0; m < MODE_COUNT; m++) {
+			if (!mode_on[m])
+				continue;
+			if (opt_dynamodb) {
+				long before_calls = measured ? ddb_calls() : 0;
+				run_mode(&dyn, r, (enum mode)m, measured);
+				if (measured) {
+					calls += ddb_calls() - before_calls;
+					ddb_signatures += (size_t)opt_validators;
+				}
+			}
+			run_mode(&on, r, (enum mode)m, measured);
+			run_mode(&off, r, (enum mode)m, measured);
+		}
 		if (opt_dynamodb) {
-			long before = measured ? ddb_calls() : 0;
-			burst(&dyn, r, measured);
-			if (measured)
-				calls += ddb_calls() - before;
-			usleep((useconds_t)opt_pause_ms * 1000);
 			direct_burst(r, measured);
 			usleep((useconds_t)opt_pause_ms * 1000);
 		}
-		burst(&on, r, measured);
-		usleep((useconds_t)opt_pause_ms * 1000);
-		burst(&off, r, measured);
-		usleep((useconds_t)opt_pause_ms * 1000);
 	}
 	current = NULL;
 	pthread_barrier_wait(&start_bar);
@@ -643,42 +876,13 @@ int main(int argc, char **argv)
 	if (off.bad)
 		fprintf(stderr, "unprotected: %d bad replies, first: %s\n",
 			off.bad, off.first_bad);
-	struct summary a = summarise(&on), b = summarise(&off);
-	printf("slashing-protected burst: p50 %.1f ms, p99 %.1f ms, %.0f att/s "
-	       "= %.2f x unprotected (unprotected p50 %.1f ms, p99 %.1f ms, "
-	       "%.0f att/s)\n", a.p50, a.p99, a.rate, a.rate / b.rate, b.p50,
-	       b.p99, b.rate);
-	printf("  burst throughput over %d bursts (min/median/max att/s): "
-	       "protected %.0f/%.0f/%.0f, unprotected %.0f/%.0f/%.0f; max "
-	       "latency %.1f / %.1f ms\n", opt_rounds, a.rate_min, a.rate,
-	       a.rate_max, b.rate_min, b.rate, b.rate_max, a.max, b.max);
-	printf("  every reply 200 with a signature: %s (%zu + %zu measured)\n",
-	       bad ? "NO" : "yes", on.nlat, off.nlat);
+	printf("baseline: raw blst signing %d distinct messages on %d threads, "
+	       "measured just before each burst\n", opt_validators, cpu_count());
+	report(&on, &off, opt_dynamodb ? &dyn : NULL);
+	if (opt_dynamodb)
+		report_dynamodb(&off, &dyn, calls, ddb_signatures);
+	printf("  every reply 200 with a signature: %s\n", bad ? "NO" : "yes");
 	if (opt_dynamodb) {
-		struct summary d = summarise(&dyn);
-		qsort(dx.all, dx.nall, sizeof(uint32_t), cmp_u32);
-		qsort(dx.wall_ms, (size_t)dx.nbursts, sizeof(double), cmp_double);
-		double d_wall = opt_validators / d.rate * 1000.0;
-		double off_wall = opt_validators / b.rate * 1000.0;
-		double sq_wall = opt_validators / a.rate * 1000.0;
-		double x_wall = dx.wall_ms[dx.nbursts / 2];
-		double base = x_wall > off_wall ? x_wall : off_wall;
-		printf("dynamodb (stand-in behind a %d ms proxy, MAC on): p50 "
-		       "%.1f ms, p99 %.1f ms, burst wall %.1f ms (median of %d)\n",
-		       opt_ddb_delay_ms, d.p50, d.p99, d_wall, opt_rounds);
-		printf("  sqlite: p50 %.1f ms, p99 %.1f ms, burst wall %.1f ms; "
-		       "unprotected: p50 %.1f ms, p99 %.1f ms, burst wall %.1f ms\n",
-		       a.p50, a.p99, sq_wall, b.p50, b.p99, off_wall);
-		printf("  direct: %d conditional PutItems at concurrency %d "
-		       "through the same proxy: p50 %.1f ms, p99 %.1f ms, burst "
-		       "wall %.1f ms (median)\n", opt_validators,
-		       DIRECT_CONCURRENCY, dx.all[dx.nall / 2] / 1000.0,
-		       dx.all[(dx.nall * 99) / 100] / 1000.0, x_wall);
-		printf("  DynamoDB calls per signing request after warm-up: "
-		       "%.2f (%ld calls for %zu requests)\n",
-		       (double)calls / (double)dyn.nlat, calls, dyn.nlat);
-		printf("  dynamodb burst wall / max(unprotected, direct) = "
-		       "%.2f\n", d_wall / base);
 		stop_side(&dyn);
 		for (int i = 0; i < DIRECT_CONCURRENCY; i++)
 			aws_client_free(dx.clients[i]);

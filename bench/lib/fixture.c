@@ -13,10 +13,12 @@
 #include <openssl/evp.h>
 #include <openssl/pkcs12.h>
 #include <openssl/x509.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -176,8 +178,8 @@ pid_t bench_start_signer_argv(const struct bench_fixture *f, int port,
 	const char *argv[32] = {f->signer_path, "--http-listen-host=127.0.0.1",
 				a_port, a_keys, a_p12, a_pw,
 				"--tls-allow-any-client", "--logging=ERROR",
-				"eth2", "--network=mainnet"};
-	size_t n = 10;
+				"--metrics-enabled", "eth2", "--network=mainnet"};
+	size_t n = 11;
 	for (size_t i = 0; eth2_args[i] && n < 31; i++)
 		argv[n++] = eth2_args[i];
 	argv[n] = NULL;
@@ -243,4 +245,141 @@ bool bench_wait_ready(const struct bench_fixture *f, int port)
 		usleep(50000);
 	}
 	return false;
+}
+
+int bench_https(SSL *ssl, const char *method, const char *path,
+		const char *json_body, char **body)
+{
+	size_t blen = json_body ? strlen(json_body) : 0;
+	size_t cap = blen + 512;
+	char *req = malloc(cap);
+	if (!req)
+		return -1;
+	int len = snprintf(req, cap,
+			   "%s %s HTTP/1.1\r\nHost: localhost\r\n"
+			   "Content-Type: application/json\r\n"
+			   "Accept: application/json\r\nContent-Length: %zu\r\n"
+			   "\r\n%s", method, path, blen, json_body ? json_body : "");
+	int w = SSL_write(ssl, req, len);
+	free(req);
+	if (w != len)
+		return -1;
+	size_t got = 0, rcap = 1 << 16;
+	char *resp = malloc(rcap);
+	size_t want = SIZE_MAX, hdr = 0; /* hdr: offset of the body, 0 unknown */
+	while (resp && got < want) {
+		if (got + 1 >= rcap) {
+			char *bigger = realloc(resp, rcap * 2);
+			if (!bigger)
+				break;
+			resp = bigger;
+			rcap *= 2;
+		}
+		int r = SSL_read(ssl, resp + got, (int)(rcap - 1 - got));
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		resp[got] = '\0';
+		char *end = hdr ? NULL : strstr(resp, "\r\n\r\n");
+		if (end)
+			hdr = (size_t)(end + 4 - resp);
+		char *cl = end ? strcasestr(resp, "Content-Length:") : NULL;
+		if (cl && cl < end)
+			want = hdr + (size_t)atol(cl + 15);
+	}
+	if (!resp || got < want || want == SIZE_MAX) {
+		free(resp);
+		return -1;
+	}
+	int status = atoi(resp + 9);
+	if (body) {
+		memmove(resp, resp + hdr, got - hdr + 1);
+		*body = resp;
+	} else {
+		free(resp);
+	}
+	return status;
+}
+
+double bench_metric(const struct bench_fixture *f, int port, const char *name)
+{
+	SSL *ssl = bench_connect(f, port);
+	char *body = NULL;
+	double v = -1;
+	if (ssl && bench_https(ssl, "GET", "/metrics", NULL, &body) == 200) {
+		char line[200];
+		snprintf(line, sizeof(line), "\n%s ", name);
+		char *at = strstr(body, line);
+		if (at)
+			v = atof(at + strlen(line));
+	}
+	free(body);
+	bench_close(ssl);
+	return v;
+}
+
+struct raw_part {
+	struct bls_key *key;
+	int first, n;
+};
+
+static void *raw_thread(void *p)
+{
+	struct raw_part *r = p;
+	uint8_t msg[32] = {0}, sig[BLS_SIG_LEN];
+	for (int i = r->first; i < r->first + r->n; i++) {
+		memcpy(msg, &i, sizeof(i));
+		bls_sign(r->key, msg, sizeof(msg), sig);
+	}
+	return NULL;
+}
+
+double bench_raw_sign_us(int n, int threads)
+{
+	pthread_t t[64];
+	struct raw_part parts[64];
+	struct err e;
+	if (threads < 1 || threads > 64)
+		bench_die("bench_raw_sign_us: 1..64 threads");
+	for (int i = 0; i < threads; i++) {
+		parts[i].first = n * i / threads;
+		parts[i].n = n * (i + 1) / threads - parts[i].first;
+		if (bls_key_generate(&parts[i].key, &e) < 0)
+			bench_die("key generation failed");
+	}
+	uint64_t t0 = clock_mono_us();
+	for (int i = 0; i < threads; i++)
+		pthread_create(&t[i], NULL, raw_thread, &parts[i]);
+	for (int i = 0; i < threads; i++)
+		pthread_join(t[i], NULL);
+	uint64_t dt = clock_mono_us() - t0;
+	for (int i = 0; i < threads; i++)
+		bls_key_free(parts[i].key);
+	return (double)dt;
+}
+
+double bench_proc_cpu_us(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+	unsigned long long ut = 0, st = 0;
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+			 "%llu %llu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) * 1e6 / (double)sysconf(_SC_CLK_TCK);
+}
+
+double bench_self_cpu_us(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }

@@ -49,4 +49,30 @@ SSL *bench_connect(const struct bench_fixture *f, int port);
 bool bench_wait_ready(const struct bench_fixture *f, int port);
 void bench_close(SSL *ssl);
 
+/*
+ * One request on an open keep-alive connection, blocking: the status, and
+ * the reply's body in *body (malloc'd, NUL-terminated; the caller frees)
+ * when body is not NULL. -1 on a broken connection or reply.
+ */
+int bench_https(SSL *ssl, const char *method, const char *path,
+		const char *json_body, char **body);
+/* A counter of the signer's /metrics (it runs with --metrics-enabled);
+ * -1 when absent. */
+double bench_metric(const struct bench_fixture *f, int port,
+		    const char *name);
+/*
+ * What the benchmarks compare against: the time raw blst (bls_sign:
+ * hash_to_g2 + sign + compress) takes to sign n distinct 32-byte messages
+ * on `threads` threads (n split evenly), in microseconds.
+ */
+double bench_raw_sign_us(int n, int threads);
+/*
+ * CPU time (user + system, all threads, finished ones included) of a
+ * process, in microseconds: of a child by /proc (10 ms ticks: sum many
+ * intervals), of this process by getrusage. On a shared machine CPU time
+ * is what other load disturbs least.
+ */
+double bench_proc_cpu_us(pid_t pid);
+double bench_self_cpu_us(void);
+
 #endif

@@ -13,7 +13,9 @@
  *
  * Hot path: bls_sign is hash_to_g2 + sign + compress on the stack; no
  * allocation, no locks, so any number of worker threads can sign at once
- * with the same key.
+ * with the same key. bls_hash_msg and bls_sign_point are its two halves,
+ * for callers that hash a message once and sign it with many keys (the
+ * hash-to-G2 cache, h2c_cache.c, and the batch endpoint).
  */
 #include "crypto.h"
 
@@ -144,6 +146,25 @@ void bls_sign(const struct bls_key *k, const uint8_t *msg, size_t len,
 	blst_p2 h, s;
 	blst_hash_to_g2(&h, msg, len, DST, DST_LEN, NULL, 0);
 	blst_sign_pk_in_g1(&s, &h, key_scalar(k));
+	blst_p2_compress(sig, &s);
+}
+
+_Static_assert(sizeof(blst_p2) == BLS_G2_POINT_LEN, "blst_p2 size");
+_Static_assert(sizeof(struct bls_msg_point) == sizeof(blst_p2),
+	       "bls_msg_point holds a blst_p2");
+_Static_assert(_Alignof(struct bls_msg_point) >= _Alignof(blst_p2),
+	       "bls_msg_point is aligned as a blst_p2");
+
+void bls_hash_msg(const uint8_t *msg, size_t len, struct bls_msg_point *out)
+{
+	blst_hash_to_g2((blst_p2 *)out->w, msg, len, DST, DST_LEN, NULL, 0);
+}
+
+void bls_sign_point(const struct bls_key *k, const struct bls_msg_point *h,
+		    uint8_t sig[BLS_SIG_LEN])
+{
+	blst_p2 s;
+	blst_sign_pk_in_g1(&s, (const blst_p2 *)h->w, key_scalar(k));
 	blst_p2_compress(sig, &s);
 }
 

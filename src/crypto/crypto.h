@@ -36,6 +36,47 @@ int bls_key_export(const struct bls_key *k, struct secret **out, struct err *e);
 void bls_key_free(struct bls_key *k);
 void bls_sign(const struct bls_key *k, const uint8_t *msg, size_t len,
 	      uint8_t sig[BLS_SIG_LEN]);
+/*
+ * A signature is two halves of about equal cost: the message hashed to G2
+ * (hash_to_curve with the ciphersuite's DST) and that point multiplied by
+ * the secret key. The point depends on the message only, so it is public
+ * and may be shared: bls_sign == bls_hash_msg + bls_sign_point, bit for
+ * bit. struct bls_msg_point holds a blst_p2 (opaque outside bls.c).
+ */
+#define BLS_G2_POINT_LEN 288
+struct bls_msg_point {
+	uint64_t w[BLS_G2_POINT_LEN / 8];
+};
+void bls_hash_msg(const uint8_t *msg, size_t len, struct bls_msg_point *out);
+void bls_sign_point(const struct bls_key *k, const struct bls_msg_point *h,
+		    uint8_t sig[BLS_SIG_LEN]);
+
+/*
+ * The hash-to-G2 cache (h2c_cache.c): recent 32-byte signing roots and
+ * their points, bounded (entries, rounded up to a multiple of 4), shared
+ * by any number of threads, no lock on a hit. Only public data is held.
+ * A cache pointer may be NULL everywhere: then nothing is cached and every
+ * call hashes (the uncached path).
+ */
+struct bls_h2c_cache;
+struct bls_h2c_stats {
+	uint64_t hits;     /* lookups answered from the cache */
+	uint64_t misses;   /* lookups that had to hash (or wait for a hash) */
+	uint64_t waits;    /* misses that waited for another thread's hash */
+	uint64_t computed; /* hash_to_g2 computations made for misses */
+};
+int bls_h2c_cache_new(size_t entries, struct bls_h2c_cache **out,
+		      struct err *e);
+void bls_h2c_cache_free(struct bls_h2c_cache *c); /* NULL-safe */
+/* The point of root: from the cache (true), or hashed and cached (false). */
+bool bls_h2c_cache_get(struct bls_h2c_cache *c, const uint8_t root[32],
+		       struct bls_msg_point *out);
+/* bls_sign(k, root, 32, sig) with the point from the cache. */
+void bls_h2c_cache_sign(struct bls_h2c_cache *c, const struct bls_key *k,
+			const uint8_t root[32], uint8_t sig[BLS_SIG_LEN]);
+/* Counters since creation (zero for a NULL cache). */
+void bls_h2c_cache_stats(const struct bls_h2c_cache *c,
+			 struct bls_h2c_stats *out);
 /* 0 when valid; negative otherwise. Group-checks both, refuses infinity pk. */
 int bls_verify(const uint8_t pk[BLS_PUBKEY_LEN], const uint8_t *msg,
 	       size_t len, const uint8_t sig[BLS_SIG_LEN]);

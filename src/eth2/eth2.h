@@ -170,6 +170,32 @@ int eth2_signing_parse(const struct eth2_network *net, const char *body,
 		       size_t len, struct eth2_signing *out, struct err *e);
 int eth2_signing_from_json(const struct eth2_network *net, json_t *req,
 			   struct eth2_signing *out, struct err *e);
+/* A request object's `type` alone (case-insensitive, as the parser reads
+ * it): -ERR_INVALID naming "type" when missing or unknown. */
+int eth2_signing_type(json_t *req, enum eth2_sign_type *out, struct err *e);
+
+/*
+ * The batch endpoint's body (POST /api/v1/eth2/sign; ethereum/
+ * remote-signing-api PR #29, a proposal): {"identifiers": [pubkey, ...],
+ * "signing_request": <one signing request>}. At most ETH2_BATCH_MAX_IDS
+ * keys, none twice (compared decoded), a type for which
+ * eth2_batch_type_allowed(). -ERR_INVALID naming the field (batch.c has
+ * the rules). ids[i] is identifiers[i] as given, pubkeys[i] decoded; free
+ * with eth2_batch_free (also after a failure: NULL-safe, idempotent).
+ */
+#define ETH2_BATCH_MAX_IDS 10000
+#define ETH2_BATCH_ID_MAX (2 + 2 * BLS_PUBKEY_LEN)
+struct eth2_batch {
+	struct eth2_signing sg;
+	size_t n;
+	uint8_t (*pubkeys)[BLS_PUBKEY_LEN];
+	char (*ids)[ETH2_BATCH_ID_MAX + 1];
+};
+bool eth2_batch_type_allowed(enum eth2_sign_type t);
+int eth2_batch_parse(const struct eth2_network *net, const char *body,
+		     size_t len, struct eth2_batch *out, struct err *e);
+void eth2_batch_free(struct eth2_batch *b);
+
 /*
  * VoluntaryExit{epoch, validator_index} signed as VOLUNTARY_EXIT signs it for
  * a validator client whose fork_info is the network's fork at `epoch` and

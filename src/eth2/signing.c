@@ -666,7 +666,7 @@ const char *eth2_sign_type_name(enum eth2_sign_type t)
 	return (unsigned)t < ETH2_SIGN_COUNT ? sign_types[t].name : "UNKNOWN";
 }
 
-static int parse_type(json_t *req, enum eth2_sign_type *out, struct err *e)
+int eth2_signing_type(json_t *req, enum eth2_sign_type *out, struct err *e)
 {
 	json_t *v = json_object_get(req, "type");
 	if (!v || json_is_null(v))
@@ -724,7 +724,7 @@ int eth2_signing_from_json(const struct eth2_network *net, json_t *json,
 	memset(out, 0, sizeof(*out));
 	if (!json_is_object(json))
 		return err_set(e, ERR_INVALID, "body: expected a JSON object");
-	TRY(parse_type(json, &out->type, e));
+	TRY(eth2_signing_type(json, &out->type, e));
 	TRY(parse_supplied_root(json, &has_root, supplied, e));
 	if (sign_types[out->type].fork_info)
 		TRY(parse_fork_info(json, &r.fi, e));

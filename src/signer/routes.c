@@ -35,6 +35,8 @@ static const struct row {
 } rows[] = {
 	{SIGN_PREFIX, true, M(HTTP_POST), SIGNER_ROUTE_CLIENT, signer_route_sign,
 	 NULL},
+	{SIGN_BATCH_PATH, false, M(HTTP_POST), SIGNER_ROUTE_CLIENT,
+	 signer_route_sign_batch, NULL},
 	{"/api/v1/eth2/publicKeys", false, M_GET, SIGNER_ROUTE_CLIENT,
 	 signer_route_public_keys, NULL},
 	{"/api/v1/eth2/highWatermark", false, M_GET, SIGNER_ROUTE_CLIENT,

@@ -1,8 +1,9 @@
 /*
  * service.c: the signing service behind the Web3Signer eth2 HTTP API.
  *
- * Routes (the table at the end: path, methods, who may call, handler):
- * POST /api/v1/eth2/sign/{pubkey}, and the cheap endpoints answered on the
+ * Routes (routes.c has the table: path, methods, who may call, handler):
+ * POST /api/v1/eth2/sign/{pubkey} (the batch POST /api/v1/eth2/sign is
+ * batch.c's), and the cheap endpoints answered on the
  * event loop: GET /api/v1/eth2/publicKeys, /upcheck, /healthcheck, /reload
  * (GET status, POST start; not served in the enclave), /metrics. Signing,
  * key listing and state changes need an authorised client when the signer
@@ -19,7 +20,9 @@
  * signed unprotected. Protection can only be off by an explicit flag.
  *
  * Threading: handlers run on the http module's per-core event loops, and a
- * signature is computed right there (CPU only, ~0.3 ms). Nothing on a loop
+ * signature is computed right there (CPU only, ~0.3 ms), its message
+ * hashed to G2 through the signer's cache (crypto.h: a root signed for
+ * many validators is hashed once; the cache holds public data only). Nothing on a loop
  * blocks on I/O: slashable requests, /healthcheck and the high watermark
  * reach the database through http_reply_defer(), on the worker pool, where
  * the slashing engine groups concurrent requests into one commit.
@@ -67,7 +70,7 @@ static void log_report(const struct key_load_report *r)
 /* The open database, opening it on first use; NULL (with db_error set)
  * while it cannot be opened. Never blocks a loop: only workers and start-up
  * call it. */
-static struct slashing_db *signer_db(struct signer *s)
+struct slashing_db *signer_db(struct signer *s)
 {
 	pthread_mutex_lock(&s->db_lock);
 	if (!s->db && clock_mono_us() >= s->db_retry_at_us) {
@@ -139,6 +142,10 @@ int signer_new(const struct signer_options *o, const struct eth2_network *net,
 		signer_free(s);
 		return rc;
 	}
+	if (bls_h2c_cache_new(SIGNER_H2C_ENTRIES, &s->h2c, e) < 0) {
+		signer_free(s);
+		return -ERR_NOMEM;
+	}
 	struct key_load_opts lo;
 	load_opts(s, &lo);
 	rc = keys_load(&lo, &s->keys, &s->report, e);
@@ -190,6 +197,7 @@ void signer_free(struct signer *s)
 	free(s->key_store_path);
 	free(s->extra_routes);
 	OPENSSL_cleanse(s->db_mac, sizeof(s->db_mac));
+	bls_h2c_cache_free(s->h2c);
 	free(s);
 }
 
@@ -360,8 +368,7 @@ static void slashable_finish(const struct http_req *req, struct http_reply *r,
 		pthread_rwlock_rdlock(&s->keys_lock);
 		const struct bls_key *k = keys_find(s->keys, job->pubkey);
 		if (k)
-			bls_sign(k, job->sg.signing_root,
-				 sizeof(job->sg.signing_root), sig);
+			bls_h2c_cache_sign(s->h2c, k, job->sg.signing_root, sig);
 		pthread_rwlock_unlock(&s->keys_lock);
 		if (!k) {
 			/* removed by a reload after the record was made: the
@@ -420,8 +427,7 @@ static void sign_slashable(const struct http_req *req, struct http_reply *r,
 	if (k && db)
 		rc = slashing_check(db, job->pubkey, &job->sg, &why, &e);
 	if (k && db && rc == 0 && why == SLASHING_OK)
-		bls_sign(k, job->sg.signing_root, sizeof(job->sg.signing_root),
-			 sig);
+		bls_h2c_cache_sign(s->h2c, k, job->sg.signing_root, sig);
 	pthread_rwlock_unlock(&s->keys_lock);
 	if (!k) {
 		http_reply_error(r, 404, "unknown public key");
@@ -438,8 +444,7 @@ static void sign_slashable(const struct http_req *req, struct http_reply *r,
 	free(job);
 }
 
-/* 403 {"error":..,"reason":"type_not_allowed"}: the policy refuses it. */
-static void reply_type_refused(enum eth2_sign_type t, struct http_reply *r)
+void signer_reply_type_refused(enum eth2_sign_type t, struct http_reply *r)
 {
 	char msg[160];
 	snprintf(msg, sizeof(msg), "signing type %s is not allowed by this "
@@ -468,7 +473,7 @@ void signer_route_sign(struct signer *s, const struct http_req *req,
 		return;
 	}
 	if (!(s->signing_types & (UINT32_C(1) << sg.type))) {
-		reply_type_refused(sg.type, r);
+		signer_reply_type_refused(sg.type, r);
 		return;
 	}
 	uint8_t pk[BLS_PUBKEY_LEN];
@@ -486,7 +491,7 @@ void signer_route_sign(struct signer *s, const struct http_req *req,
 	const struct bls_key *k = keys_find(s->keys, pk);
 	bool defer = k && sg.slashable && s->slashing_enabled;
 	if (k && !defer)
-		bls_sign(k, sg.signing_root, sizeof(sg.signing_root), sig);
+		bls_h2c_cache_sign(s->h2c, k, sg.signing_root, sig);
 	pthread_rwlock_unlock(&s->keys_lock);
 	if (!k) {
 		http_reply_error(r, 404, "unknown public key");
@@ -867,6 +872,16 @@ static void handle_metrics(struct signer *s, struct http_reply *r)
 	for (int i = 0; i < 6; i++)
 		EMIT("http_responses_total{status=\"%s\"} %llu\n", classes[i],
 		     (unsigned long long)atomic_load(&s->status_total[i]));
+	struct bls_h2c_stats h2c;
+	bls_h2c_cache_stats(s->h2c, &h2c);
+	EMIT("# HELP signing_h2c_cache_hits_total Signing roots whose hash to "
+	     "G2 came from the cache.\n# TYPE signing_h2c_cache_hits_total "
+	     "counter\nsigning_h2c_cache_hits_total %llu\n"
+	     "# HELP signing_h2c_cache_misses_total Signing roots hashed to G2 "
+	     "(or waited for while another request hashed them).\n"
+	     "# TYPE signing_h2c_cache_misses_total counter\n"
+	     "signing_h2c_cache_misses_total %llu\n",
+	     (unsigned long long)h2c.hits, (unsigned long long)h2c.misses);
 	EMIT("# HELP signing_keys_loaded Keys available for signing.\n"
 	     "# TYPE signing_keys_loaded gauge\nsigning_keys_loaded %zu\n",
 	     signer_key_count(s));

@@ -16,6 +16,12 @@
 #include "slashing/slashing.h"
 
 #define SIGN_PREFIX "/api/v1/eth2/sign/"
+#define SIGN_BATCH_PATH "/api/v1/eth2/sign"
+/* Recent signing roots whose hash to G2 is kept: a slot's duties share a
+ * handful of roots (attestation, sync committee, aggregation slot, RANDAO,
+ * the selection proofs' subcommittees), and blocks and aggregates pass
+ * through without pushing those out of a 4-way set. */
+#define SIGNER_H2C_ENTRIES 64
 
 enum reload_state { RELOAD_IDLE, RELOAD_RUNNING, RELOAD_COMPLETED,
 		    RELOAD_COMPLETED_WITH_ERRORS, RELOAD_FAILED };
@@ -61,6 +67,10 @@ struct signer {
 	struct signer_route *extra_routes;
 	size_t nextra_routes;
 
+	/* Points of recent signing roots (crypto.h), shared by every signing
+	 * path: public data only. */
+	struct bls_h2c_cache *h2c;
+
 	_Atomic uint64_t signed_total[ETH2_SIGN_COUNT];
 	_Atomic uint64_t refused_total;
 	_Atomic uint64_t status_total[6]; /* 2xx 4xx(400) 404 412 415 5xx */
@@ -68,6 +78,11 @@ struct signer {
 
 /* Counts a reply's status for /metrics (once per request). */
 void signer_count_status(struct signer *s, int status);
+/* The open slashing database, opening it on first use; NULL (db_error
+ * set, under db_lock) while it cannot be opened. May block: workers only. */
+struct slashing_db *signer_db(struct signer *s);
+/* 403 {"error":..,"reason":"type_not_allowed"}: the policy refuses t. */
+void signer_reply_type_refused(enum eth2_sign_type t, struct http_reply *r);
 
 /*
  * clock_guard.c. signer_clock_guard: for a slashable request with the guard
@@ -89,6 +104,9 @@ json_t *signer_clock_guard_check(struct signer *s, bool *down);
  * defers or parks it). */
 void signer_route_sign(struct signer *s, const struct http_req *req,
 		       struct http_reply *r);
+/* POST /api/v1/eth2/sign: one request for many keys (batch.c). */
+void signer_route_sign_batch(struct signer *s, const struct http_req *req,
+			     struct http_reply *r);
 void signer_route_public_keys(struct signer *s, const struct http_req *req,
 			      struct http_reply *r);
 void signer_route_watermark(struct signer *s, const struct http_req *req,

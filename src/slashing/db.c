@@ -29,6 +29,11 @@
  * one commit serves many validators under load and a lone request pays
  * exactly one.
  *
+ * A group (slashing_check_many: the batch endpoint's one message for many
+ * validators) is one queued request carrying all its messages; it goes
+ * into one batch whole, even past BATCH_MAX, so the group costs one commit.
+ * Each message is still decided on its own, in order.
+ *
  * Each blocking caller sleeps on its own condition variable, signalled
  * once. Async callers (slashing_check_async: the HTTP signer, so a burst of
  * hundreds of requests fits in one commit without one thread per request)
@@ -124,6 +129,10 @@ int slashing_url_check(const char *url, const struct slashing_open_opts *opts,
 /* A message waiting for the committer, with whoever waits for its fate. */
 struct slashing_request {
 	struct slashing_msg msg; /* decided by the backend's check_batch */
+	/* A group (slashing_check_many): these messages instead of msg, all
+	 * in one batch however many they are. */
+	struct slashing_msg *group;
+	size_t ngroup;
 	struct slashing_request *next;
 	/* async callers (heap request, freed after the callback); NULL for
 	 * the blocking ones, who wait on done_cv */
@@ -170,29 +179,60 @@ static void note_write(struct slashing_db *db, int rc, const struct err *e)
 			 e->msg[0] ? e->msg : "write failed");
 }
 
+static size_t request_msgs(const struct slashing_request *r)
+{
+	return r->group ? r->ngroup : 1;
+}
+
+/* The batch's messages in arrival order, as the backend takes them. */
+static struct slashing_msg **batch_msgs(struct slashing_request **batch,
+					size_t n, size_t nmsgs,
+					struct slashing_msg **local)
+{
+	struct slashing_msg **msgs =
+		nmsgs <= BATCH_MAX ? local : malloc(nmsgs * sizeof(*msgs));
+	if (!msgs)
+		return NULL;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!batch[i]->group)
+			msgs[k++] = &batch[i]->msg;
+		for (size_t j = 0; batch[i]->group && j < batch[i]->ngroup; j++)
+			msgs[k++] = &batch[i]->group[j];
+	}
+	return msgs;
+}
+
 static void run_batch(struct slashing_db *db, struct slashing_request **batch,
-		      size_t n, struct slashing_msg **msgs)
+		      size_t n, size_t nmsgs)
 {
 	struct err e = {0};
-	for (size_t i = 0; i < n; i++)
-		msgs[i] = &batch[i]->msg;
-	pthread_mutex_lock(&db->be_lock);
-	int rc = db->ops->check_batch(db->be, msgs, n, &e);
-	pthread_mutex_unlock(&db->be_lock);
-	if (rc < 0)
-		log_error("slashing protection: batch of %zu request(s) failed, "
-			  "none signed: %s", n, e.msg);
+	struct slashing_msg *local[BATCH_MAX];
+	struct slashing_msg **msgs = batch_msgs(batch, n, nmsgs, local);
+	int rc;
+	if (!msgs) {
+		rc = err_set(&e, ERR_UNAVAILABLE, "out of memory");
+	} else {
+		pthread_mutex_lock(&db->be_lock);
+		rc = db->ops->check_batch(db->be, msgs, nmsgs, &e);
+		pthread_mutex_unlock(&db->be_lock);
+	}
 	/* A message the backend failed alone (DynamoDB) counts as a failed
 	 * write for /healthcheck too. */
 	int health_rc = rc;
 	const struct err *health_e = &e;
-	for (size_t i = 0; rc == 0 && i < n && health_rc == 0; i++)
-		if (batch[i]->msg.rc < 0) {
-			health_rc = batch[i]->msg.rc;
-			health_e = &batch[i]->msg.err;
+	for (size_t i = 0; msgs && rc == 0 && i < nmsgs && health_rc == 0; i++)
+		if (msgs[i]->rc < 0) {
+			health_rc = msgs[i]->rc;
+			health_e = &msgs[i]->err;
 		}
+	if (rc < 0)
+		log_error("slashing protection: batch of %zu request(s) failed, "
+			  "none signed: %s", nmsgs, e.msg);
 	pthread_mutex_lock(&db->q_lock);
 	note_write(db, health_rc, health_e);
+	if (msgs != local)
+		free(msgs);
 	size_t nasync = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct slashing_request *r = batch[i];
@@ -298,15 +338,19 @@ static void *committer_main(void *arg)
 				pthread_cond_wait(&db->q_cv, &db->q_lock);
 			continue;
 		}
-		size_t n = 0;
-		while (db->head && n < db->batch_max) {
+		/* At most batch_max messages, but a group always whole. */
+		size_t n = 0, nmsgs = 0;
+		while (db->head && n < db->batch_max &&
+		       (n == 0 ||
+			nmsgs + request_msgs(db->head) <= db->batch_max)) {
+			nmsgs += request_msgs(db->head);
 			batch[n++] = db->head;
 			db->head = db->head->next;
 		}
 		if (!db->head)
 			db->tail = NULL;
 		pthread_mutex_unlock(&db->q_lock);
-		run_batch(db, batch, n, db->msgs);
+		run_batch(db, batch, n, nmsgs);
 		pthread_mutex_lock(&db->q_lock);
 	}
 	pthread_mutex_unlock(&db->q_lock);
@@ -531,6 +575,31 @@ int slashing_check(struct slashing_db *db, const uint8_t pubkey[48],
 	struct slashing_request r;
 	TRY(fill_request(&r, pubkey, sg, e));
 	return submit(db, &r, decision, e);
+}
+
+int slashing_check_many(struct slashing_db *db, const uint8_t (*pubkeys)[48],
+			size_t n, const struct eth2_signing *sg,
+			enum slashing_reason *decisions, struct err *e)
+{
+	if (n == 0)
+		return 0;
+	struct slashing_request r;
+	TRY(fill_request(&r, pubkeys[0], sg, e));
+	struct slashing_msg *msgs = calloc(n, sizeof(*msgs));
+	if (!msgs)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		msgs[i] = r.msg;
+		memcpy(msgs[i].pubkey, pubkeys[i], 48);
+	}
+	r.group = msgs;
+	r.ngroup = n;
+	enum slashing_reason unused;
+	int rc = submit(db, &r, &unused, e);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		decisions[i] = msgs[i].decision;
+	free(msgs);
+	return rc;
 }
 
 /* ---- everything else: one backend call under be_lock -------------------- */

@@ -126,6 +126,17 @@ int slashing_check(struct slashing_db *db, const uint8_t pubkey[48],
 		   struct err *e);
 
 /*
+ * The same message (sg) for n validators, checked and recorded in ONE
+ * group commit: decisions[i] is pubkeys[i]'s, each decided on its own, in
+ * order, exactly as n slashing_check() calls would decide them. Blocks
+ * until the commit is durable; a negative return fails them all (nothing
+ * may be signed). n may exceed the engine's usual batch size.
+ */
+int slashing_check_many(struct slashing_db *db, const uint8_t (*pubkeys)[48],
+			size_t n, const struct eth2_signing *sg,
+			enum slashing_reason *decisions, struct err *e);
+
+/*
  * Non-blocking check-and-record: queues the request and returns at once.
  * done(arg, rc, decision, e) runs exactly once, on the committer thread,
  * after the batch holding this request is durable (rc 0, decision set) or

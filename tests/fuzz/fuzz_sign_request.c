@@ -1,14 +1,18 @@
 /*
- * fuzz_sign_request.c: libFuzzer entry for the sign-request parser, the
- * parser every HTTP client reaches. Each input is parsed under mainnet,
- * under minimal (different presets, so different list limits, bit lengths
- * and fork schedules) and under a Gloas devnet (minimal preset, every fork
- * at epoch 0, loaded from a config file as a devnet's would be: Gloas is
- * unscheduled on the built-in networks). Any outcome is fine except a crash,
- * a sanitizer finding, or an error that is not -ERR_INVALID.
+ * fuzz_sign_request.c: libFuzzer entry for the sign-request parsers, the
+ * parsers every HTTP client reaches: the single-key request and the batch
+ * body ({"identifiers", "signing_request"}, src/eth2/batch.c). Each input
+ * goes through both, under mainnet, under minimal (different presets, so
+ * different list limits, bit lengths and fork schedules) and under a Gloas
+ * devnet (minimal preset, every fork at epoch 0, loaded from a config file
+ * as a devnet's would be: Gloas is unscheduled on the built-in networks).
+ * Any outcome is fine except a crash, a sanitizer finding, or an error that
+ * is not -ERR_INVALID; an accepted batch must hold 1..ETH2_BATCH_MAX_IDS
+ * keys, no two the same.
  *
  * Seed corpus: tests/fuzz/corpus/sign_request/ (valid requests of several
- * types, from Web3Signer's OpenAPI examples, plus broken ones).
+ * types, from Web3Signer's OpenAPI examples, batch bodies, plus broken
+ * ones).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -71,6 +75,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					    &s, &e);
 		if (rc != 0 && rc != -ERR_INVALID && rc != -ERR_NOMEM)
 			abort();
+		struct eth2_batch b;
+		rc = eth2_batch_parse(&nets[i], (const char *)data, size, &b, &e);
+		if (rc != 0 && rc != -ERR_INVALID && rc != -ERR_NOMEM)
+			abort();
+		if (rc == 0 && (b.n < 1 || b.n > ETH2_BATCH_MAX_IDS ||
+				!eth2_batch_type_allowed(b.sg.type)))
+			abort();
+		for (size_t j = 1; rc == 0 && j < b.n; j++)
+			if (memcmp(b.pubkeys[j - 1], b.pubkeys[j],
+				   BLS_PUBKEY_LEN) == 0)
+				abort();
+		eth2_batch_free(&b);
 	}
 	return 0;
 }

@@ -5,6 +5,7 @@
  * the vectors do not cover (range checks, export, generate).
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <openssl/rand.h>
 
 #include "crypto/crypto.h"
 
@@ -90,6 +92,28 @@ static void sign_case(const char *name, json_t *in, json_t *out)
 	bls_sign(k, msg, mlen, sig);
 	if (memcmp(sig, want, BLS_SIG_LEN) != 0)
 		fail_msg("%s: signature differs", name);
+	/* Hashed apart, then through the cache: missed, hit, and without
+	 * a cache: the same bytes every time. */
+	struct bls_msg_point h;
+	bls_hash_msg(msg, mlen, &h);
+	bls_sign_point(k, &h, sig);
+	if (memcmp(sig, want, BLS_SIG_LEN) != 0)
+		fail_msg("%s: signature of the hashed point differs", name);
+	if (mlen == 32) {
+		struct bls_h2c_cache *c = NULL;
+		assert_int_equal(bls_h2c_cache_new(8, &c, &e), 0);
+		for (int i = 0; i < 3; i++) {
+			memset(sig, 0, sizeof(sig));
+			bls_h2c_cache_sign(i < 2 ? c : NULL, k, msg, sig);
+			if (memcmp(sig, want, BLS_SIG_LEN) != 0)
+				fail_msg("%s: cached signature %d differs", name, i);
+		}
+		struct bls_h2c_stats st;
+		bls_h2c_cache_stats(c, &st);
+		assert_int_equal(st.misses, 1);
+		assert_int_equal(st.hits, 1);
+		bls_h2c_cache_free(c);
+	}
 	/* What we sign must verify under our own pubkey. */
 	assert_int_equal(bls_verify(k->pubkey, msg, mlen, sig), 0);
 	bls_key_free(k);
@@ -242,6 +266,139 @@ static void test_generated_keys_differ_and_sign(void **state)
 	bls_key_free(b);
 }
 
+/* ---- the hash-to-G2 cache ------------------------------------------------ */
+
+static void root_of(int i, uint8_t root[32])
+{
+	/* distinct roots, all in one set of a 4-entry cache */
+	memset(root, 0, 32);
+	root[8] = (uint8_t)i;
+	root[31] = 0xa5;
+}
+
+static bool cached(struct bls_h2c_cache *c, int i)
+{
+	uint8_t root[32];
+	struct bls_msg_point got, want;
+	root_of(i, root);
+	bool hit = bls_h2c_cache_get(c, root, &got);
+	bls_hash_msg(root, 32, &want);
+	assert_memory_equal(&got, &want, sizeof(want));
+	return hit;
+}
+
+static void test_h2c_cache_evicts_least_recently_used(void **state)
+{
+	(void)state;
+	struct bls_h2c_cache *c = NULL;
+	struct err e = {0};
+	assert_int_equal(bls_h2c_cache_new(0, &c, &e), -ERR_INVALID);
+	assert_int_equal(bls_h2c_cache_new(4, &c, &e), 0);
+	for (int i = 0; i < 4; i++)
+		assert_false(cached(c, i));   /* fills the one set of 4 */
+	for (int i = 0; i < 4; i++)
+		assert_true(cached(c, i));    /* all held */
+	assert_true(cached(c, 0));            /* 0 is the most recent now */
+	assert_true(cached(c, 2));
+	assert_true(cached(c, 3));
+	assert_false(cached(c, 4));           /* evicts 1, the least recent */
+	assert_true(cached(c, 0));
+	assert_true(cached(c, 4));
+	assert_false(cached(c, 1));           /* gone; evicts 2 */
+	assert_false(cached(c, 2));
+	struct bls_h2c_stats st;
+	bls_h2c_cache_stats(c, &st);
+	assert_int_equal(st.misses, 7);
+	assert_int_equal(st.hits, 9);
+	assert_int_equal(st.computed, 7);
+	assert_int_equal(st.waits, 0);
+	bls_h2c_cache_free(c);
+	/* A larger cache keeps as many roots as it has entries. */
+	assert_int_equal(bls_h2c_cache_new(64, &c, &e), 0);
+	uint8_t root[32];
+	struct bls_msg_point p;
+	int held = 0;
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < 64; i++) {
+			memset(root, 0, sizeof(root));
+			RAND_bytes(root, 8);
+			root[9] = (uint8_t)i;
+			held += bls_h2c_cache_get(c, root, &p);
+		}
+	assert_int_equal(held, 0); /* fresh random roots never hit */
+	bls_h2c_cache_stats(c, &st);
+	assert_int_equal(st.misses, 128);
+	bls_h2c_cache_free(c);
+}
+
+#define RACERS 8
+
+struct racer {
+	struct bls_h2c_cache *c;
+	pthread_barrier_t *bar;
+	const struct bls_key *k;
+	uint8_t root[32];
+	uint8_t sig[BLS_SIG_LEN];
+};
+
+static void *race(void *p)
+{
+	struct racer *r = p;
+	pthread_barrier_wait(r->bar);
+	bls_h2c_cache_sign(r->c, r->k, r->root, r->sig);
+	return NULL;
+}
+
+/* Threads missing the same new root at once: one hashes, the others wait
+ * for it (or, descheduled, hash themselves), all sign the same bytes. */
+static void test_h2c_cache_concurrent_misses(void **state)
+{
+	(void)state;
+	struct bls_key *k = NULL;
+	struct err e = {0};
+	assert_int_equal(bls_key_generate(&k, &e), 0);
+	uint64_t computed = 0, rounds = 20;
+	for (uint64_t round = 0; round < rounds; round++) {
+		struct bls_h2c_cache *c = NULL;
+		assert_int_equal(bls_h2c_cache_new(64, &c, &e), 0);
+		pthread_barrier_t bar;
+		pthread_barrier_init(&bar, NULL, RACERS);
+		struct racer rs[RACERS];
+		pthread_t t[RACERS];
+		uint8_t root[32];
+		RAND_bytes(root, sizeof(root));
+		for (int i = 0; i < RACERS; i++) {
+			rs[i] = (struct racer){c, &bar, k, {0}, {0}};
+			memcpy(rs[i].root, root, 32);
+			assert_int_equal(pthread_create(&t[i], NULL, race, &rs[i]), 0);
+		}
+		for (int i = 0; i < RACERS; i++)
+			pthread_join(t[i], NULL);
+		pthread_barrier_destroy(&bar);
+		uint8_t want[BLS_SIG_LEN];
+		bls_sign(k, root, 32, want);
+		for (int i = 0; i < RACERS; i++)
+			assert_memory_equal(rs[i].sig, want, BLS_SIG_LEN);
+		struct bls_h2c_stats st;
+		bls_h2c_cache_stats(c, &st);
+		assert_int_equal(st.hits + st.misses, RACERS);
+		assert_true(st.computed >= 1 && st.computed <= st.misses);
+		/* and the root is held afterwards */
+		struct bls_msg_point p;
+		assert_true(bls_h2c_cache_get(c, root, &p));
+		computed += st.computed;
+		bls_h2c_cache_free(c);
+	}
+	/* "at most a few times": about once per round. Without the wait for
+	 * the first hash, threads that reach the root while it is being
+	 * hashed hash it again (about twice per round on two cores). */
+	print_message("concurrent misses: %llu hashes for %llu x %d threads\n",
+		      (unsigned long long)computed, (unsigned long long)rounds,
+		      RACERS);
+	assert_true(computed <= rounds + rounds / 2);
+	bls_key_free(k);
+}
+
 static void test_infinity_pubkey_refused_by_key_validate(void **state)
 {
 	uint8_t inf[BLS_PUBKEY_LEN] = {0xc0};
@@ -261,6 +418,8 @@ int main(void)
 		cmocka_unit_test(test_hex_prefix_optional_and_export_round_trips),
 		cmocka_unit_test(test_generated_keys_differ_and_sign),
 		cmocka_unit_test(test_infinity_pubkey_refused_by_key_validate),
+		cmocka_unit_test(test_h2c_cache_evicts_least_recently_used),
+		cmocka_unit_test(test_h2c_cache_concurrent_misses),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1414,6 +1414,177 @@ static void test_config_yaml_errors_are_invalid(void **state)
 	assert_true(eth2_network_load("/nonexistent/config.yaml", &n, &e) < 0);
 }
 
+/* ---- the batch endpoint's body ------------------------------------------- */
+
+#define PK_A "a99a76ed7796f7be22d5b7e85deeb7c5677e88e511e0b337618f8c4eb61349b4bf2d153f649f7b53359fe8b94a38e44c"
+#define PK_B "b89bebc699769726a318c8e9971bd3171297c61aea4a6578a7a4f94b547dcba5bac16a89108b6b6a1fe3695d1a874a0b"
+
+/* {"identifiers": ids_json, "signing_request": the example} as text. */
+static char *batch_body(const char *ids_json, const char *example_name)
+{
+	json_t *b = json_object();
+	json_error_t je;
+	json_t *ids = json_loads(ids_json, JSON_DECODE_ANY, &je);
+	assert_non_null(ids);
+	json_object_set_new(b, "identifiers", ids);
+	if (example_name)
+		json_object_set_new(b, "signing_request", example(example_name));
+	char *text = json_dumps(b, JSON_COMPACT);
+	json_decref(b);
+	return text;
+}
+
+static void batch_refused(const char *text, const char *want_msg)
+{
+	struct eth2_batch b;
+	struct err e = {0};
+	int rc = eth2_batch_parse(&mainnet, text, strlen(text), &b, &e);
+	if (rc != -ERR_INVALID || !strstr(e.msg, want_msg))
+		fail_msg("%s: rc %d, \"%s\", want \"%s\"", text, rc, e.msg,
+			 want_msg);
+	assert_null(b.pubkeys);
+	assert_int_equal(b.n, 0);
+	eth2_batch_free(&b);
+}
+
+static void test_batch_body_parsed_once_for_every_key(void **state)
+{
+	(void)state;
+	char *text = batch_body("[\"0x" PK_A "\", \"" PK_B "\", \"0X"
+				"A99A76ED7796F7BE22D5B7E85DEEB7C5677E88E511E0B337"
+				"618F8C4EB61349B4BF2D153F649F7B53359FE8B94A38E44D\"]",
+				"ATTESTATION");
+	struct eth2_batch b;
+	struct err e = {0};
+	assert_int_equal(eth2_batch_parse(&mainnet, text, strlen(text), &b, &e), 0);
+	assert_int_equal(b.n, 3);
+	uint8_t a[48];
+	assert_int_equal(hex_decode_exact("0x" PK_A, a, 48, &e, "a"), 0);
+	assert_memory_equal(b.pubkeys[0], a, 48);
+	assert_string_equal(b.ids[1], PK_B); /* as given */
+	assert_int_equal(b.pubkeys[2][47], 0x4d);
+	/* the very signing the single-key route computes */
+	json_t *req = example("ATTESTATION");
+	struct eth2_signing one;
+	assert_int_equal(eth2_signing_from_json(&mainnet, req, &one, &e), 0);
+	json_decref(req);
+	assert_memory_equal(&b.sg, &one, sizeof(one));
+	assert_true(b.sg.slashable);
+	eth2_batch_free(&b);
+	eth2_batch_free(&b); /* idempotent */
+	free(text);
+
+	const char *types[] = {"AGGREGATION_SLOT", "RANDAO_REVEAL"};
+	for (size_t i = 0; i < 2; i++) {
+		text = batch_body("[\"0x" PK_A "\"]", types[i]);
+		assert_int_equal(eth2_batch_parse(&mainnet, text, strlen(text),
+						  &b, &e), 0);
+		assert_int_equal(b.n, 1);
+		eth2_batch_free(&b);
+		free(text);
+	}
+	assert_true(eth2_batch_type_allowed(ETH2_SIGN_SYNC_COMMITTEE_MESSAGE));
+	assert_true(eth2_batch_type_allowed(ETH2_SIGN_SYNC_COMMITTEE_SELECTION_PROOF));
+	assert_false(eth2_batch_type_allowed(ETH2_SIGN_BLOCK_V2));
+	assert_false(eth2_batch_type_allowed(ETH2_SIGN_AGGREGATE_AND_PROOF_V2));
+	assert_false(eth2_batch_type_allowed(ETH2_SIGN_SYNC_COMMITTEE_CONTRIBUTION_AND_PROOF));
+	assert_false(eth2_batch_type_allowed(ETH2_SIGN_COUNT));
+}
+
+static void test_batch_body_refusals_name_the_field(void **state)
+{
+	(void)state;
+	batch_refused("", "body: invalid JSON");
+	batch_refused("{\"identifiers\":[] ", "body: invalid JSON");
+	batch_refused("[]", "body: expected a JSON object");
+	batch_refused("{\"identifiers\":[\"0x" PK_A "\"],\"identifiers\":[]}",
+		      "body: invalid JSON");
+	char *t;
+#define REFUSED(ids, ex, msg)                                                  \
+	do {                                                                   \
+		t = batch_body(ids, ex);                                       \
+		batch_refused(t, msg);                                         \
+		free(t);                                                       \
+	} while (0)
+	REFUSED("null", "RANDAO_REVEAL", "identifiers: missing");
+	REFUSED("\"0x" PK_A "\"", "RANDAO_REVEAL",
+		"identifiers: expected an array");
+	REFUSED("[]", "RANDAO_REVEAL", "identifiers: empty");
+	REFUSED("[1]", "RANDAO_REVEAL", "identifiers[0]: expected a public key");
+	REFUSED("[\"0x" PK_A "\", null]", "RANDAO_REVEAL",
+		"identifiers[1]: expected a public key");
+	REFUSED("[\"0x" PK_A "0\"]", "RANDAO_REVEAL", "identifiers[0]:");
+	REFUSED("[\"0x\"]", "RANDAO_REVEAL", "identifiers[0]:");
+	REFUSED("[\"0xg" PK_A "\"]", "RANDAO_REVEAL", "identifiers[0]:");
+	REFUSED("[\"0x" PK_B "\", \" " PK_A "\"]", "RANDAO_REVEAL",
+		"identifiers[1]:");
+	REFUSED("[\"0x" PK_A "\", \"" PK_B "\", \"0x" PK_B "\"]", "RANDAO_REVEAL",
+		"identifiers[2]: the same public key as identifiers[1]");
+	/* compared decoded: case and prefix do not hide a repeat */
+	REFUSED("[\"0x" PK_B "\", \"0X"
+		"A99A76ED7796F7BE22D5B7E85DEEB7C5677E88E511E0B337618F8C4EB61349B4"
+		"BF2D153F649F7B53359FE8B94A38E44C\", \"" PK_A "\"]", "RANDAO_REVEAL",
+		"identifiers[2]: the same public key as identifiers[1]");
+	REFUSED("[\"0x" PK_A "\"]", NULL, "signing_request: missing");
+	REFUSED("[\"0x" PK_A "\"]", "BLOCK_V2 (FULU)",
+		"signing_request.type: BLOCK_V2 is not signed in a batch");
+	REFUSED("[\"0x" PK_A "\"]", "AGGREGATE_AND_PROOF_V2 (FULU)",
+		"signing_request.type: AGGREGATE_AND_PROOF_V2 is not signed");
+	REFUSED("[\"0x" PK_A "\"]", "VOLUNTARY_EXIT",
+		"signing_request.type: VOLUNTARY_EXIT is not signed in a batch");
+	REFUSED("[\"0x" PK_A "\"]", "DEPOSIT", "not signed in a batch");
+#undef REFUSED
+	/* the request's own mistakes, prefixed */
+	json_t *b = json_pack("{s:[s],s:o}", "identifiers", "0x" PK_A,
+			      "signing_request",
+			      mutated("ATTESTATION", "attestation.slot", "\"-1\""));
+	t = json_dumps(b, JSON_COMPACT);
+	batch_refused(t, "signing_request.attestation.slot");
+	free(t);
+	json_object_set_new(b, "signing_request",
+			    mutated("RANDAO_REVEAL", "type", "\"GENERIC\""));
+	t = json_dumps(b, JSON_COMPACT);
+	batch_refused(t, "signing_request.type: unknown signing type");
+	free(t);
+	json_object_set_new(b, "signing_request", json_string("RANDAO_REVEAL"));
+	t = json_dumps(b, JSON_COMPACT);
+	batch_refused(t, "signing_request: expected an object");
+	free(t);
+	json_object_set_new(b, "signing_request",
+			    mutated("RANDAO_REVEAL", "signingRoot",
+				    "\"0x" PK_A "\""));
+	t = json_dumps(b, JSON_COMPACT);
+	batch_refused(t, "signing_request.signingRoot");
+	free(t);
+	json_decref(b);
+	/* the bound on keys: 10,000 pass, 10,001 do not */
+	for (int n = ETH2_BATCH_MAX_IDS; n <= ETH2_BATCH_MAX_IDS + 1; n++) {
+		json_t *ids = json_array();
+		for (int i = 0; i < n; i++) {
+			char id[2 + 96 + 1];
+			snprintf(id, sizeof(id), "0x%088d%08x", 0, i);
+			json_array_append_new(ids, json_string(id));
+		}
+		b = json_pack("{s:o,s:o}", "identifiers", ids, "signing_request",
+			      example("RANDAO_REVEAL"));
+		t = json_dumps(b, JSON_COMPACT);
+		struct eth2_batch bb;
+		struct err e = {0};
+		int rc = eth2_batch_parse(&mainnet, t, strlen(t), &bb, &e);
+		if (n == ETH2_BATCH_MAX_IDS) {
+			assert_int_equal(rc, 0);
+			assert_int_equal(bb.n, n);
+			assert_true(strlen(t) < 1024 * 1024); /* fits the body cap */
+		} else {
+			assert_int_equal(rc, -ERR_INVALID);
+			assert_non_null(strstr(e.msg, "at most 10000"));
+		}
+		eth2_batch_free(&bb);
+		free(t);
+		json_decref(b);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1438,6 +1609,8 @@ int main(void)
 		cmocka_unit_test(test_type_is_case_insensitive),
 		cmocka_unit_test(test_uint64_as_json_integer_gives_same_root),
 		cmocka_unit_test(test_unknown_fields_are_ignored_and_snake_root_accepted),
+		cmocka_unit_test(test_batch_body_parsed_once_for_every_key),
+		cmocka_unit_test(test_batch_body_refusals_name_the_field),
 		cmocka_unit_test(test_aggregate_shapes_accepted_for_both_types),
 		cmocka_unit_test(test_body_text_parse_matches_json_path),
 		cmocka_unit_test(test_wrong_hex_length_names_field),

@@ -198,6 +198,65 @@ static void test_att_in_batch_sees_earlier_records(void **state)
 	assert_int_equal(att(f->db, 3, 1, 2, 2), SLASHING_DOUBLE_VOTE);
 }
 
+/* ---- one message for many validators (the batch endpoint) ---------------- */
+
+enum { MANY = 200 }; /* more than one ordinary batch (BATCH_MAX 64) */
+
+static void many_request(uint8_t (*pks)[48], struct eth2_signing *sg,
+			 uint64_t source, uint64_t target, uint64_t root)
+{
+	for (int i = 0; i < MANY; i++)
+		pk_of(1000 + i, pks[i]);
+	memset(sg, 0, sizeof(*sg));
+	sg->type = ETH2_SIGN_ATTESTATION;
+	sg->slashable = true;
+	memcpy(sg->genesis_validators_root, GVR, 32);
+	sg->source_epoch = source;
+	sg->target_epoch = target;
+	root_of(root, sg->signing_root);
+}
+
+static void test_many_decides_each_validator(void **state)
+{
+	struct fx *f = *state;
+	/* three validators already voted in ways the batch's vote conflicts
+	 * with; the others have no history */
+	assert_int_equal(att(f->db, 1003, 5, 6, 7), OK);  /* double vote */
+	assert_int_equal(att(f->db, 1050, 4, 7, 7), OK);  /* 5->6 is below it */
+	assert_int_equal(att(f->db, 1199, 5, 6, 9), OK);  /* double vote */
+	uint8_t (*pks)[48] = calloc(MANY, 48);
+	enum slashing_reason d[MANY];
+	struct eth2_signing sg;
+	struct err e = {0};
+	many_request(pks, &sg, 5, 6, 1);
+	assert_int_equal(slashing_check_many(f->db, pks, MANY, &sg, d, &e), 0);
+	for (int i = 0; i < MANY; i++) {
+		enum slashing_reason want = i == 3 || i == 199 ? SLASHING_DOUBLE_VOTE
+					  : i == 50 ? SLASHING_BELOW_LOW_WATERMARK
+						    : OK;
+		if (d[i] != want)
+			fail_msg("validator %d: %s, want %s", i,
+				 slashing_reason_code(d[i]),
+				 slashing_reason_code(want));
+	}
+	/* recorded for each allowed one, as a single request would be: the
+	 * exact repeat passes, a conflicting single vote is refused */
+	assert_int_equal(att(f->db, 1000, 5, 6, 1), OK);
+	assert_int_equal(att(f->db, 1100, 5, 6, 2), SLASHING_DOUBLE_VOTE);
+	assert_int_equal(att(f->db, 1003, 5, 6, 7), OK);
+	/* and the same batch again: repeats, the same three refusals */
+	assert_int_equal(slashing_check_many(f->db, pks, MANY, &sg, d, &e), 0);
+	int refused = 0;
+	for (int i = 0; i < MANY; i++)
+		refused += d[i] != OK;
+	assert_int_equal(refused, 3);
+	/* a non-slashable type is the caller's mistake */
+	sg.type = ETH2_SIGN_RANDAO_REVEAL;
+	assert_int_equal(slashing_check_many(f->db, pks, MANY, &sg, d, &e),
+			 -ERR_INTERNAL);
+	free(pks);
+}
+
 /* ---- database-wide rules ------------------------------------------------ */
 
 static void test_gvr_bound_by_first_request(void **state)
@@ -878,6 +937,31 @@ static void test_mem_failed_batch_stores_nothing(void **state)
 	assert_int_equal(slashing_health(f->db, &e), 0);
 }
 
+static void test_mem_many_is_one_commit(void **state)
+{
+	/* A write fails near the end of the group, past several ordinary
+	 * batches' worth of messages: had the group been split into commits,
+	 * the first ones would have stayed. One transaction: none stays. */
+	struct fx *f = *state;
+	const char *name = f->url + strlen("mem:");
+	uint8_t (*pks)[48] = calloc(MANY, 48);
+	enum slashing_reason d[MANY];
+	struct eth2_signing sg;
+	struct err e = {0};
+	many_request(pks, &sg, 1, 2, 1);
+	assert_int_equal(slashing_mem_fail_writes(name, 3 * MANY), 0);
+	assert_int_equal(slashing_check_many(f->db, pks, MANY, &sg, d, &e),
+			 -ERR_UNAVAILABLE);
+	uint64_t blocks = 1, atts = 1;
+	fx_records(f->db, &blocks, &atts);
+	assert_int_equal(atts, 0);
+	assert_int_equal(slashing_mem_fail_writes(name, -1), 0);
+	assert_int_equal(slashing_check_many(f->db, pks, MANY, &sg, d, &e), 0);
+	fx_records(f->db, &blocks, &atts);
+	assert_int_equal(atts, MANY);
+	free(pks);
+}
+
 static void test_mem_failed_import_and_prune_change_nothing(void **state)
 {
 	struct fx *f = *state;
@@ -1001,6 +1085,7 @@ int main(void)
 		T(test_att_surrounded_vote_refused),
 		T(test_att_low_watermark_edges),
 		T(test_att_in_batch_sees_earlier_records),
+		T(test_many_decides_each_validator),
 		T(test_gvr_bound_by_first_request),
 		T(test_gvr_refusal_does_not_bind),
 		T(test_disabled_validator_refused),
@@ -1024,6 +1109,7 @@ int main(void)
 	};
 	const struct CMUnitTest mem_only[] = {
 		T(test_mem_failed_batch_stores_nothing),
+		T(test_mem_many_is_one_commit),
 		T(test_mem_failed_import_and_prune_change_nothing),
 		cmocka_unit_test(test_mem_private_store_dies_with_its_handle),
 	};

@@ -241,6 +241,13 @@ static void run_batch(struct slashing_db *db, struct slashing_request **batch,
 			r->err = e;
 		else if (r->msg.rc < 0)
 			r->err = r->msg.err;
+		/* a group fails whole when one of its messages failed alone:
+		 * its caller has no per-message error to give */
+		for (size_t j = 0; rc == 0 && r->group && j < r->ngroup; j++)
+			if (r->group[j].rc < 0 && r->rc == 0) {
+				r->rc = r->group[j].rc;
+				r->err = r->group[j].err;
+			}
 		if (r->done_fn) {
 			batch[nasync++] = r; /* nasync <= i: reuse the array */
 			continue;

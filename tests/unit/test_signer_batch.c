@@ -229,7 +229,10 @@ static void test_cached_signatures_identical_for_every_type(void **state)
 		}
 		free(body);
 	}
-	for (int t = 0; t < ETH2_SIGN_COUNT; t++)
+	/* Web3Signer's examples have every type through Fulu; the Gloas types
+	 * (built from the consensus specs' vectors in test_eth2.c and signed
+	 * through this route bit for bit in test_crosscheck.mjs) have none. */
+	for (int t = 0; t < ETH2_SIGN_EXECUTION_PAYLOAD_BID; t++)
 		if (!types_seen[t])
 			fail_msg("no example of %s signed",
 				 eth2_sign_type_name((enum eth2_sign_type)t));

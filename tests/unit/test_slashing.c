@@ -232,7 +232,8 @@ static void test_many_decides_each_validator(void **state)
 	assert_int_equal(slashing_check_many(f->db, pks, MANY, &sg, d, &e), 0);
 	for (int i = 0; i < MANY; i++) {
 		enum slashing_reason want = i == 3 || i == 199 ? SLASHING_DOUBLE_VOTE
-					  : i == 50 ? SLASHING_BELOW_LOW_WATERMARK
+					  : i == 50 ? BY(SLASHING_BELOW_LOW_WATERMARK,
+							 SLASHING_SURROUNDED_VOTE)
 						    : OK;
 		if (d[i] != want)
 			fail_msg("validator %d: %s, want %s", i,

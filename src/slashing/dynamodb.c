@@ -1250,6 +1250,27 @@ static int export_entry(struct interchange *ic, const uint8_t pubkey[48],
 	return interchange_export_finish(ic, &v, e);
 }
 
+/* A consistent read of pubkey's item, and a copy of what decisions use:
+ * *exists says whether the validator has an item; a refused validator is
+ * an error naming integrity. */
+static int entry_snapshot(struct ddb *d, struct aws_client *c,
+			  const uint8_t pubkey[48], bool *exists,
+			  struct slashing_minimal *st, struct err *e)
+{
+	struct ventry *v = entry_of(d, pubkey);
+	if (!v)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	pthread_mutex_lock(&v->lock);
+	int rc = entry_read(d, c, v, e);
+	if (rc == 0 && v->bad)
+		rc = err_set(e, ERR_UNAVAILABLE, "slashing protection "
+			     "integrity: %s", v->why);
+	*exists = v->max_exists;
+	*st = v->st;
+	pthread_mutex_unlock(&v->lock);
+	return rc;
+}
+
 struct export_ctx {
 	struct interchange *ic;
 	uint8_t (*keys)[48];
@@ -1262,18 +1283,9 @@ static int export_collect(struct ddb *d, struct aws_client *c, const char *pk,
 {
 	(void)pk;
 	struct export_ctx *x = arg;
-	struct ventry *v = entry_of(d, pubkey);
-	if (!v)
-		return err_set(e, ERR_NOMEM, "out of memory");
-	pthread_mutex_lock(&v->lock);
-	int rc = entry_read(d, c, v, e);
-	if (rc == 0 && v->bad)
-		rc = err_set(e, ERR_UNAVAILABLE, "slashing protection "
-			     "integrity: %s", v->why);
-	struct slashing_minimal st = v->st;
-	pthread_mutex_unlock(&v->lock);
-	if (rc < 0)
-		return rc;
+	bool exists;
+	struct slashing_minimal st;
+	TRY(entry_snapshot(d, c, pubkey, &exists, &st, e));
 	if (x->n == x->cap) {
 		size_t nc = x->cap ? x->cap * 2 : 64;
 		void *k = realloc(x->keys, nc * 48);
@@ -1305,19 +1317,9 @@ static int ddb_export(void *be, const uint8_t (*pubkeys)[48], size_t n,
 	struct export_ctx x = {0};
 	if (rc == 0 && pubkeys) {
 		for (size_t i = 0; i < n && rc == 0; i++) {
-			struct ventry *v = entry_of(d, pubkeys[i]);
-			if (!v) {
-				rc = err_set(e, ERR_NOMEM, "out of memory");
-				break;
-			}
-			pthread_mutex_lock(&v->lock);
-			rc = entry_read(d, c, v, e);
-			if (rc == 0 && v->bad)
-				rc = err_set(e, ERR_UNAVAILABLE, "slashing "
-					     "protection integrity: %s", v->why);
-			bool exists = v->max_exists;
-			struct slashing_minimal st = v->st;
-			pthread_mutex_unlock(&v->lock);
+			bool exists;
+			struct slashing_minimal st;
+			rc = entry_snapshot(d, c, pubkeys[i], &exists, &st, e);
 			if (rc == 0 && exists)
 				rc = export_entry(*out, pubkeys[i], &st, e);
 		}
@@ -1465,15 +1467,9 @@ static int usage_count(struct ddb *d, struct aws_client *c, const char *pk,
 {
 	(void)pk;
 	struct slashing_usage *u = arg;
-	struct ventry *v = entry_of(d, pubkey);
-	if (!v)
-		return err_set(e, ERR_NOMEM, "out of memory");
-	pthread_mutex_lock(&v->lock);
-	int rc = entry_read(d, c, v, e);
-	struct slashing_minimal st = v->st;
-	pthread_mutex_unlock(&v->lock);
-	if (rc < 0)
-		return rc;
+	bool exists;
+	struct slashing_minimal st;
+	TRY(entry_snapshot(d, c, pubkey, &exists, &st, e));
 	u->validators++;
 	if (st.has_block && st.block_kind != SLASHING_MIN_NONE)
 		u->blocks++;

@@ -42,19 +42,14 @@ import { fromHex, toHex, verify } from '../js/lib/bls.mjs';
 import {
   awsEnvOf, binRunner, freePort, makeKeystores as makeKeystoresIn, sleep, startSimAndStandins, testRun,
   until as untilDone, writeHostConfig,
+  BIN, createPinnedKey, SRC,
 } from '../js/lib/proc.mjs';
 import { makeClientCert, writeKnownClients } from '../js/lib/enclave.mjs';
 import { builders, currentEpoch, epochIn, FORK } from '../js/lib/eth2.mjs';
 import { createAttestationConfig, verifyAttestationDocument } from '../standins/recipient.mjs';
 
-const SRC = process.env.NS_SOURCE_DIR || path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const BIN = process.env.NS_BIN_DIR;
 assert.ok(BIN, 'NS_BIN_DIR must point at the built binaries');
 const T0 = Date.now();
-const ACCOUNT = '111122223333';
-const ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/nitro-signer-instance`; // the IMDS stand-in's role
-const OPERATOR_ARN = `arn:aws:iam::${ACCOUNT}:role/operator`;       // the stand-ins' operator key
-const ADMIN_ARN = `arn:aws:iam::${ACCOUNT}:role/key-admin`;
 const SIGNER_ID = 'e2e-signer';
 const TABLE = 'nitro-keys-e2e';
 const SLASHING_TABLE = 'nitro-slashing-e2e';
@@ -117,14 +112,8 @@ await step('stand-ins up; KMS keys pinned to the simulator PCR0 and to another P
   const r = await request(`${env.AWS_EC2_METADATA_SERVICE_ENDPOINT}/__admin/config`, { method: 'POST',
     body: JSON.stringify({ lifetimeSeconds: CRED_LIFETIME_S, rotateBeforeSeconds: CRED_REFRESH_S + 2 }) });
   check(r.status === 200, `imds config: ${r.status}`);
-  for (const [name, pcr0] of [['KEY_ARN', SIM_PCR0], ['OTHER_KEY_ARN', OTHER_PCR0]]) {
-    const pol = runOk('nitro-keys', ['kms', 'policy', `--pcr0=${pcr0}`, `--role-arn=${ROLE_ARN}`,
-      `--key-admin-arn=${ADMIN_ARN}`, `--encrypt-arn=${OPERATOR_ARN}`, '--condition=pcr0']);
-    const k = await request(`${env.AWS_ENDPOINT_URL_KMS}/__admin/create-key`, { method: 'POST',
-      body: JSON.stringify({ description: `e2e ${name}`, policy: pol.stdout }) });
-    check(k.status === 200, `create-key: ${k.status} ${k.body}`);
-    env[name] = json(k).Arn;
-  }
+  for (const [name, pcr0] of [['KEY_ARN', SIM_PCR0], ['OTHER_KEY_ARN', OTHER_PCR0]])
+    env[name] = await createPinnedKey({ runOk, env, pcr0, description: `e2e ${name}` });
 });
 
 const awsEnv = () => awsEnvOf(env);

@@ -35,6 +35,7 @@ import { fromHex, toHex, verify } from '../js/lib/bls.mjs';
 import {
   awsEnvOf, binRunner, freePort, makeKeystores as makeKeystoresIn, sleep, startSimAndStandins, testRun,
   until as untilDone, writeHostConfig,
+  BIN, createPinnedKey, SRC,
 } from '../js/lib/proc.mjs';
 import { builders, computeSigningRoot, currentEpoch, DOMAIN, domainAt, epochOfSlot, FORK, TYPES } from '../js/lib/eth2.mjs';
 import {
@@ -45,14 +46,8 @@ import {
 const require = createRequire(new URL('../js/package.json', import.meta.url));
 const ddbSdk = require('@aws-sdk/client-dynamodb');
 
-const SRC = process.env.NS_SOURCE_DIR || path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const BIN = process.env.NS_BIN_DIR;
 assert.ok(BIN, 'NS_BIN_DIR must point at the built binaries');
 const T0 = Date.now();
-const ACCOUNT = '111122223333';
-const ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/nitro-signer-instance`;
-const OPERATOR_ARN = `arn:aws:iam::${ACCOUNT}:role/operator`;
-const ADMIN_ARN = `arn:aws:iam::${ACCOUNT}:role/key-admin`;
 const SIGNER_ID = 'attack-signer';
 const OTHER_SIGNER = 'other-signer';
 const TABLE = 'nitro-keys-attack';
@@ -124,12 +119,7 @@ let env;
 
 await step('setup: stand-ins up, KMS key pinned to the simulator PCR0', async () => {
   env = await startSimAndStandins({ src: SRC, tmp, simDir, pcr0: SIM_PCR0, name: 'attacker-test', children });
-  const pol = runOk('nitro-keys', ['kms', 'policy', `--pcr0=${SIM_PCR0}`, `--role-arn=${ROLE_ARN}`,
-    `--key-admin-arn=${ADMIN_ARN}`, `--encrypt-arn=${OPERATOR_ARN}`, '--condition=pcr0']);
-  const k = await plainRequest(`${env.AWS_ENDPOINT_URL_KMS}/__admin/create-key`, { method: 'POST',
-    body: JSON.stringify({ description: 'attacker-test key', policy: pol.stdout }) });
-  assert.equal(k.status, 200, `create-key: ${k.status} ${k.body}`);
-  env.KEY_ARN = JSON.parse(k.body).Arn;
+  env.KEY_ARN = await createPinnedKey({ runOk, env, pcr0: SIM_PCR0, description: 'attacker-test key' });
 }, { fatal: true });
 
 const awsEnv = () => awsEnvOf(env);

@@ -22,18 +22,13 @@ import { fromHex, toHex, verify } from '../js/lib/bls.mjs';
 import {
   awsEnvOf, binRunner, freePort, makeKeystores as makeKeystoresIn, startSimAndStandins, testRun,
   until as untilDone, writeHostConfig,
+  BIN, createPinnedKey, SRC,
 } from '../js/lib/proc.mjs';
 import { makeClientCert, writeKnownClients } from '../js/lib/enclave.mjs';
 import { builders, computeSigningRoot, currentEpoch, DOMAIN, domainAt, FORK, forkInfo, randBytes, TYPES } from '../js/lib/eth2.mjs';
 
-const SRC = process.env.NS_SOURCE_DIR || path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const BIN = process.env.NS_BIN_DIR;
 assert.ok(BIN, 'NS_BIN_DIR must point at the built binaries');
 const T0 = Date.now();
-const ACCOUNT = '111122223333';
-const ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/nitro-signer-instance`;
-const OPERATOR_ARN = `arn:aws:iam::${ACCOUNT}:role/operator`;
-const ADMIN_ARN = `arn:aws:iam::${ACCOUNT}:role/key-admin`;
 const SIGNER_ID = 'shared-signer';
 const TABLE = 'nitro-keys-shared';
 const SLASHING_TABLE = 'nitro-slashing-shared';
@@ -122,12 +117,7 @@ const post = (h, p, body) => request(`https://localhost:${h.port.api}${p}`, {
 
 await step('stand-ins, KMS key pinned to the simulator PCR0, key and slashing tables, 9 validators uploaded', async () => {
   env = await startSimAndStandins({ src: SRC, tmp, simDir, pcr0: SIM_PCR0, name: 'shared', children });
-  const pol = runOk('nitro-keys', ['kms', 'policy', `--pcr0=${SIM_PCR0}`, `--role-arn=${ROLE_ARN}`,
-    `--key-admin-arn=${ADMIN_ARN}`, `--encrypt-arn=${OPERATOR_ARN}`, '--condition=pcr0']);
-  const k = await request(`${env.AWS_ENDPOINT_URL_KMS}/__admin/create-key`, { method: 'POST',
-    body: JSON.stringify({ description: 'shared', policy: pol.stdout }) });
-  check(k.status === 200, `create-key: ${k.status}`);
-  env.KEY_ARN = json(k).Arn;
+  env.KEY_ARN = await createPinnedKey({ runOk, env, pcr0: SIM_PCR0, description: 'shared' });
   const awsEnv = awsEnvOf(env);
   runOk('nitro-keys', ['kms', 'create-table', `--table=${TABLE}`], { env: awsEnv });
   runOk('nitro-signer', ['eth2', `--slashing-protection-db-url=dynamodb://${SLASHING_TABLE}`, 'create-table'],

@@ -11,6 +11,27 @@ import path from 'node:path';
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// The source tree and the built binaries of a process-level test (NS_SOURCE_DIR, NS_BIN_DIR).
+export const SRC = process.env.NS_SOURCE_DIR || path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
+export const BIN = process.env.NS_BIN_DIR;
+
+// The stand-ins' principals: the role IMDS hands the instance, the operator's key, the key administrator.
+export const ACCOUNT = '111122223333';
+export const ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/nitro-signer-instance`;
+export const OPERATOR_ARN = `arn:aws:iam::${ACCOUNT}:role/operator`;
+export const ADMIN_ARN = `arn:aws:iam::${ACCOUNT}:role/key-admin`;
+
+// A key in the KMS stand-in under the policy `nitro-keys kms policy` writes, pinned to pcr0; its ARN.
+export async function createPinnedKey({ runOk, env, pcr0, description }) {
+  const pol = runOk('nitro-keys', ['kms', 'policy', `--pcr0=${pcr0}`, `--role-arn=${ROLE_ARN}`,
+    `--key-admin-arn=${ADMIN_ARN}`, `--encrypt-arn=${OPERATOR_ARN}`, '--condition=pcr0']);
+  const r = await fetch(`${env.AWS_ENDPOINT_URL_KMS}/__admin/create-key`, { method: 'POST',
+    body: JSON.stringify({ description, policy: pol.stdout }) });
+  const body = await r.text();
+  assert.equal(r.status, 200, `create-key: ${r.status} ${body}`);
+  return JSON.parse(body).Arn;
+}
+
 export function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();

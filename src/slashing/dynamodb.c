@@ -1078,7 +1078,7 @@ int slashing_dynamodb_create_table(const char *where,
 
 /* ---- scans: every validator of the bound chain ---------------------------- */
 
-typedef int (*item_fn)(struct ddb *d, struct aws_client *c, const char *pk,
+typedef int (*item_fn)(struct ddb *d, struct aws_client *c,
 		       const uint8_t pubkey[48], void *arg, struct err *e);
 
 /* Calls fn for every validator item of the table, in the order of the
@@ -1115,7 +1115,7 @@ static int for_each_validator(struct ddb *d, struct aws_client *c,
 			pk_of(pub, canon);
 			if (strcmp(pk, canon) != 0)
 				continue; /* upper case: not a key we write */
-			rc = fn(d, c, pk, pub, arg, e);
+			rc = fn(d, c, pub, arg, e);
 			if (rc < 0)
 				break;
 		}
@@ -1278,10 +1278,9 @@ struct export_ctx {
 	size_t n, cap;
 };
 
-static int export_collect(struct ddb *d, struct aws_client *c, const char *pk,
-			  const uint8_t pubkey[48], void *arg, struct err *e)
+static int export_collect(struct ddb *d, struct aws_client *c,
+			const uint8_t pubkey[48], void *arg, struct err *e)
 {
-	(void)pk;
 	struct export_ctx *x = arg;
 	bool exists;
 	struct slashing_minimal st;
@@ -1393,10 +1392,9 @@ static bool repair_modify(struct slashing_minimal *st, const void *arg)
 	return slashing_rule_min_repair(st, arg);
 }
 
-static int repair_one(struct ddb *d, struct aws_client *c, const char *pk,
-		      const uint8_t pubkey[48], void *arg, struct err *e)
+static int repair_one(struct ddb *d, struct aws_client *c,
+			const uint8_t pubkey[48], void *arg, struct err *e)
 {
-	(void)pk;
 	return modify(d, c, pubkey, repair_modify, arg, true, e);
 }
 
@@ -1462,10 +1460,9 @@ static int ddb_get_high(void *be, struct slashing_watermark *out,
 	return rc;
 }
 
-static int usage_count(struct ddb *d, struct aws_client *c, const char *pk,
-		       const uint8_t pubkey[48], void *arg, struct err *e)
+static int usage_count(struct ddb *d, struct aws_client *c,
+			const uint8_t pubkey[48], void *arg, struct err *e)
 {
-	(void)pk;
 	struct slashing_usage *u = arg;
 	bool exists;
 	struct slashing_minimal st;

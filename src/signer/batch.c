@@ -217,6 +217,13 @@ void signer_route_sign_batch(struct signer *s, const struct http_req *req,
 		job_free(j);
 		return;
 	}
+	/* The clock guard, as on the single-key route: one message for every
+	 * key, so its verdict (412 clock, 503 without a trusted time) is the
+	 * whole batch's, before anything is recorded. */
+	if (!signer_clock_guard(s, j->b.pubkeys[0], &j->b.sg, r)) {
+		job_free(j);
+		return;
+	}
 	size_t n = j->b.n;
 	j->keys = calloc(n, sizeof(*j->keys));
 	j->status = calloc(n, sizeof(*j->status));

@@ -646,6 +646,51 @@ static void test_refusal_records_nothing(void **state)
 	fx_stop(&f);
 }
 
+/* The batch endpoint goes through the same guard: one message for every
+ * key, refused for the whole batch before anything is recorded. */
+static void test_batch_route_guarded(void **state)
+{
+	(void)state;
+	struct fixture f;
+	fx_start(&f, 2, true);
+	tclock.now = G + 1000 * EPOCH_S;
+	tclock.down = false;
+	for (int k = 0; k < 2; k++) {
+		char *req = att_body(k == 0 ? 1003 : 997);
+		char *body = NULL;
+		assert_true(asprintf(&body, "{\"identifiers\":[\"%s\"],"
+				     "\"signing_request\":%s}", f.pk, req) > 0);
+		char *out = NULL;
+		bool went_on = true;
+		assert_int_equal(call(&f, HTTP_POST, "/api/v1/eth2/sign", body,
+				      &out, &went_on), 412);
+		assert_false(went_on);
+		assert_non_null(strstr(out, "\"reason\":\"clock\""));
+		free(out);
+		free(body);
+		free(req);
+	}
+	tclock.down = true;
+	char *req = att_body(1000), *body = NULL, *out = NULL;
+	assert_true(asprintf(&body, "{\"identifiers\":[\"%s\"],"
+			     "\"signing_request\":%s}", f.pk, req) > 0);
+	assert_int_equal(call(&f, HTTP_POST, "/api/v1/eth2/sign", body, &out,
+			      NULL), 503);
+	free(out);
+	free(body);
+	free(req);
+	/* nothing recorded */
+	char url[128];
+	snprintf(url, sizeof(url), "sqlite:%s/slashing.db", f.dir);
+	struct slashing_db *db = NULL;
+	char *json = NULL;
+	struct err e = {0};
+	assert_int_equal(slashing_open(url, NULL, &db, &e), 0);
+	assert_int_equal(slashing_export(db, NULL, 0, &json, &e), -ERR_NOT_FOUND);
+	slashing_close(db);
+	fx_stop(&f);
+}
+
 static void test_network_without_genesis_time_refused(void **state)
 {
 	(void)state;
@@ -693,6 +738,7 @@ int main(void)
 		cmocka_unit_test(test_signer_without_time_fails_closed),
 		cmocka_unit_test(test_signer_guard_off),
 		cmocka_unit_test(test_refusal_records_nothing),
+		cmocka_unit_test(test_batch_route_guarded),
 		cmocka_unit_test(test_network_without_genesis_time_refused),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -143,6 +143,7 @@ struct signer_options {
 	bool repair_set_high, repair_remove_high, repair_has_epoch,
 		repair_has_slot;
 	uint64_t repair_epoch, repair_slot;
+	bool dry_run; /* evaluate */
 };
 
 /* Parses argv (Web3Signer flag names). Returns 0, or -ERR_USAGE with e set;

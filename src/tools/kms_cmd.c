@@ -67,7 +67,8 @@ static const char KMS_USAGE[] =
 	"      rewrites it and keeps its active state (see kms enable|disable).\n"
 	"  kms create-table --table=T [--region=R]\n"
 	"  kms list --table=T --signer-id=ID [--page-size=N] [--region=R]\n"
-	"      (also: nitro-keys list ...) one JSON line per record\n"
+	"      (also: nitro-keys list ...) one JSON line per item; the enclave's\n"
+	"      own (kind \"enclave\": its TLS and MAC keys) are not counted as keys\n"
 	"  kms disable|enable --table=T --signer-id=ID --pubkey=0x.. [--region=R]\n"
 	"      the only ways to change a record's active state (conditional\n"
 	"      update; a record that does not exist is an error naming it)\n"
@@ -1013,21 +1014,26 @@ static int do_list(struct aws_client *c, const struct args *f,
 	json_decref(vals);
 	if (rc < 0)
 		return rc;
-	size_t i, keys = 0;
+	size_t i, keys = 0, own = 0;
 	json_t *it;
 	json_array_foreach(items, i, it) {
 		json_t *p = plain_item(it);
-		bool env = json_object_get(p, AWS_KT_ENVELOPE_FORMAT) != NULL;
+		const char *id = item_s(it, AWS_KT_PUBKEY);
+		/* The enclave's sealed TLS key and MAC key: not key records. */
+		bool enclave = id && aws_kt_is_enclave_item(id);
+		bool env = !enclave && json_object_get(p, AWS_KT_ENVELOPE_FORMAT) != NULL;
 		json_t *out = json_pack("{s:O*,s:O*,s:O*,s:O*,s:s}", "pubkey",
 					json_object_get(p, AWS_KT_PUBKEY), "active",
 					json_object_get(p, AWS_KT_ACTIVE), "chain",
 					json_object_get(p, AWS_KT_CHAIN), "datetime",
 					json_object_get(p, AWS_KT_DATETIME), "kind",
-					env ? "envelope" : "key");
+					enclave ? "enclave" : env ? "envelope" : "key");
 		if (env)
 			json_object_set(out, "keys", json_object_get(p, AWS_KT_KEY_COUNT));
-		keys += env ? (size_t)json_integer_value(json_object_get(p, AWS_KT_KEY_COUNT))
-			    : 1;
+		own += enclave;
+		keys += enclave ? 0
+			: env ? (size_t)json_integer_value(json_object_get(p, AWS_KT_KEY_COUNT))
+			      : 1;
 		char *line = json_dumps(out, JSON_COMPACT);
 		if (line)
 			printf("%s\n", line);
@@ -1035,8 +1041,13 @@ static int do_list(struct aws_client *c, const struct args *f,
 		json_decref(out);
 		json_decref(p);
 	}
-	fprintf(stderr, "nitro-keys: %zu records (%zu keys) for %s, %u pages\n",
-		json_array_size(items), keys, args_get(f, F_SIGNER_ID), pages);
+	char extra[96] = "";
+	if (own)
+		snprintf(extra, sizeof(extra), " and %zu of the enclave's own items "
+			 "(tls:, slashing:)", own);
+	fprintf(stderr, "nitro-keys: %zu records (%zu keys)%s for %s, %u pages\n",
+		json_array_size(items) - own, keys, extra, args_get(f, F_SIGNER_ID),
+		pages);
 	json_decref(items);
 	return 0;
 }

@@ -306,6 +306,21 @@ try {
       /no record 0xa+ for signer signer-1/);
   });
 
+  await test("list does not count the enclave's own items (tls:, slashing:) as keys", async () => {
+    const ddb = ddbClient();
+    for (const id of ['tls:server', 'slashing:mac'])
+      await ddb.send(new ddbSdk.PutItemCommand({ TableName: 'validator_keys', Item: { web3signer_uuid: { S: 'signer-1' },
+        pubkey: { S: id }, sealed_format: { S: 'x' }, sealed_ciphertext_b64: { S: 'AA==' } } }));
+    const l = nk(['list', '--table=validator_keys', '--signer-id=signer-1']);
+    assert.equal(l.status, 0, l.stderr);
+    assert.match(l.stderr, /100 records \(100 keys\) and 2 of the enclave's own items \(tls:, slashing:\) for signer-1/);
+    const lines = l.stdout.trim().split('\n').map((x) => JSON.parse(x));
+    assert.deepEqual(lines.filter((x) => x.kind === 'enclave').map((x) => x.pubkey).sort(), ['slashing:mac', 'tls:server']);
+    for (const id of ['tls:server', 'slashing:mac'])
+      await ddb.send(new ddbSdk.DeleteItemCommand({ TableName: 'validator_keys',
+        Key: { web3signer_uuid: { S: 'signer-1' }, pubkey: { S: id } } }));
+  });
+
   await test('envelope bundle round-trips (SDK decrypt + AES-GCM + BLS check)', async () => {
     const r = nk([...base, '--signer-id=env-signer', '--envelope', '--upload', '--table=validator_keys']);
     assert.equal(r.status, 0, r.stderr);

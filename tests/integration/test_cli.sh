@@ -111,6 +111,8 @@ grep -q "2 public keys" "$T/out.txt" || fail "expected 2 keys: $(cat "$T/out.txt
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/healthcheck")
 [ "$code" = 200 ] || fail "healthcheck with deposit data beside keystores: want 200, got $code"
 grep -q "DISABLED" "$T/err.txt" || fail "no warning for disabled slashing protection"
+grep -q "keys loaded: 2 from keystores (0 failed)" "$T/err.txt" || fail "keystore count: $(grep 'keys loaded' "$T/err.txt")"
+grep -q "key configs" "$T/err.txt" && fail "logged a count for key configs it was not given: $(grep 'keys loaded' "$T/err.txt")"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
 	"http://127.0.0.1:$PORT/api/v1/eth2/sign/$PK" -d "$att")
 [ "$code" = 200 ] || fail "attestation with protection off: want 200, got $code"

@@ -31,6 +31,8 @@
  */
 #include <dirent.h>
 #include <openssl/crypto.h>
+#include <stdatomic.h>
+#include <unistd.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +58,7 @@ static const char KMS_USAGE[] =
 	"              --keystores-passwords-path=DIR [--mnemonic-file=F]\n"
 	"              [--deposit-data=FILE] [--chain=mainnet] [--envelope]\n"
 	"              (--upload --table=T [--replace] | --out=FILE) [--region=R]\n"
+	"              [--progress]\n"
 	"      Per key (default): KMS Encrypt of {keystore_b64, password_b64,\n"
 	"      mnemonic_b64} (at most 4096 bytes each). --envelope: one\n"
 	"      GenerateDataKey, AES-256-GCM over bundles of up to 3000 keys.\n"
@@ -65,6 +68,8 @@ static const char KMS_USAGE[] =
 	"      --deposit-data is given. New records are uploaded active; a record\n"
 	"      already in the table is refused unless --replace is given, which\n"
 	"      rewrites it and keeps its active state (see kms enable|disable).\n"
+	"      --progress (the default when stderr is a terminal): counts of keys\n"
+	"      opened, encrypted and uploaded on stderr.\n"
 	"  kms create-table --table=T [--region=R]\n"
 	"  kms list --table=T --signer-id=ID [--page-size=N] [--region=R]\n"
 	"      (also: nitro-keys list ...) one JSON line per item; the enclave's\n"
@@ -87,7 +92,7 @@ enum {
 	F_KEY_ID, F_SIGNER_ID, F_KEYSTORES, F_PASSWORDS, F_MNEMONIC, F_DEPOSIT,
 	F_CHAIN, F_ENVELOPE, F_UPLOAD, F_TABLE, F_OUT, F_REGION, F_PAGE_SIZE,
 	F_PUBKEY, F_PCR0, F_ROLE_ARN, F_ADMIN_ARN, F_ENCRYPT_ARN, F_CONDITION,
-	F_REPLACE, F_COUNT
+	F_REPLACE, F_PROGRESS, F_COUNT
 };
 
 #define VALUE(id, n) [id] = {n, ARGS_VALUE, id, 0}
@@ -113,6 +118,7 @@ static const struct args_flag KMS_FLAGS[F_COUNT] = {
 	VALUE(F_ENCRYPT_ARN, "encrypt-arn"),
 	VALUE(F_CONDITION, "condition"),
 	BOOL(F_REPLACE, "replace"),
+	BOOL(F_PROGRESS, "progress"),
 };
 #undef VALUE
 #undef BOOL
@@ -148,6 +154,41 @@ static void iso_now(char out[32])
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---- progress (stderr, when a terminal or --progress) ----------------------- */
+
+struct progress {
+	bool on;
+	const char *what;
+	size_t total;
+	atomic_size_t done;
+	atomic_uint_fast64_t last_us;
+};
+
+static struct progress g_progress;
+
+static void progress_start(const char *what, size_t total)
+{
+	g_progress.what = what;
+	g_progress.total = total;
+	atomic_store(&g_progress.done, 0);
+	atomic_store(&g_progress.last_us, 0);
+}
+
+/* One more done; a line at most every 200 ms, and the last one. Safe from
+ * the password check's threads (the line may lag by one). */
+static void progress_step(void)
+{
+	struct progress *p = &g_progress;
+	if (!p->on)
+		return;
+	size_t n = atomic_fetch_add(&p->done, 1) + 1;
+	uint64_t now = clock_mono_us(), last = atomic_load(&p->last_us);
+	if (n < p->total && (now - last < 200000 ||
+			     !atomic_compare_exchange_strong(&p->last_us, &last, now)))
+		return;
+	fprintf(stderr, "nitro-keys: %s %zu/%zu\n", p->what, n, p->total);
 }
 
 /* ---- inputs --------------------------------------------------------------- */
@@ -347,6 +388,7 @@ static void open_one(void *arg, size_t i)
 	j->rc[i] = keystore_decrypt(k->keystore, k->keystore_len, k->password, &bk,
 				    NULL);
 	bls_key_free(bk);
+	progress_step();
 }
 
 /*
@@ -361,6 +403,7 @@ static int check_passwords(const struct inputs *in, struct err *e)
 	if (!rc)
 		return err_set(e, ERR_NOMEM, "out of memory");
 	struct open_job j = {in, rc};
+	progress_start("keystores opened", in->n);
 	parallel_for(in->n, 0, open_one, &j);
 	size_t bad = 0, first = 0;
 	for (size_t i = 0; i < in->n; i++)
@@ -461,6 +504,7 @@ static int encrypt_per_key(struct aws_client *c, const struct args *f,
 	char when[32];
 	iso_now(when);
 	const char *chain = args_get(f, F_CHAIN) ? args_get(f, F_CHAIN) : "mainnet";
+	progress_start("keys encrypted", in->n);
 	for (size_t i = 0; i < in->n; i++) {
 		const struct key_input *k = &in->keys[i];
 		struct secret *pt = NULL;
@@ -488,6 +532,7 @@ static int encrypt_per_key(struct aws_client *c, const struct args *f,
 		}
 		free(b64);
 		json_array_append_new(items, it);
+		progress_step();
 	}
 	return 0;
 }
@@ -500,10 +545,12 @@ static int decrypt_keys(const struct inputs *in, struct secret **records,
 	struct secret *s = secret_new(in->n * KEY_RECORD_BYTES);
 	if (!s)
 		return err_set(e, ERR_NOMEM, "out of secure memory");
+	progress_start("keystores opened", in->n);
 	for (size_t i = 0; i < in->n; i++) {
 		const struct key_input *k = &in->keys[i];
 		struct bls_key *bk = NULL;
 		struct secret *sk = NULL;
+		progress_step();
 		int rc = keystore_decrypt(k->keystore, k->keystore_len, k->password,
 					  &bk, e);
 		if (rc == 0)
@@ -871,6 +918,7 @@ static int upload(struct aws_client *c, const char *table, const json_t *items,
 {
 	size_t i, total = json_array_size(items);
 	int rc = 0;
+	progress_start("records uploaded", total);
 	for (i = 0; i < total && rc == 0; i++) {
 		const json_t *it = json_array_get(items, i);
 		const json_t *old = json_object_get(existing, item_s(it, AWS_KT_PUBKEY));
@@ -879,6 +927,7 @@ static int upload(struct aws_client *c, const char *table, const json_t *items,
 			 : put_new(c, table, it, e);
 		if (rc < 0)
 			break;
+		progress_step();
 		if (!old) {
 			n->added++;
 			continue;
@@ -927,6 +976,7 @@ static int cmd_encrypt(const struct args *f, const char *cmd)
 	struct aws_client *c = NULL;
 	json_t *items = json_array(), *existing = NULL;
 	struct upload_counts n = {0};
+	g_progress.on = args_bool(f, F_PROGRESS, isatty(STDERR_FILENO) != 0);
 	int rc = read_inputs(f, &in, &e);
 	/* Envelope bundles decrypt every key anyway, before any KMS call. */
 	if (rc == 0 && !envelope)
@@ -1206,7 +1256,8 @@ static const struct kms_command {
 	 (const char *const[]){"key-id", "signer-id", "keystores-path",
 			       "keystores-passwords-path", "mnemonic-file",
 			       "deposit-data", "chain", "envelope", "upload",
-			       "table", "out", "region", "replace", NULL},
+			       "table", "out", "region", "replace", "progress",
+			       NULL},
 	 (const int[]){F_KEY_ID, F_SIGNER_ID, F_KEYSTORES, F_PASSWORDS, END},
 	 cmd_encrypt},
 	{"create-table", (const char *const[]){"table", "region", NULL},

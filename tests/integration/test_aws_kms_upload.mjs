@@ -376,6 +376,14 @@ try {
     assert.ok(recs.every((x) => x.web3signer_uuid === 'file-signer' && x.encrypted_key_password_mnemonic_b64 &&
       x.kms_context === 'nitro-signer-key-v1'), JSON.stringify(recs[0]));
     oneLineError(nk([...base, '--signer-id=file-signer', `--out=${out}`]), /exists; not overwriting/);
+    assert.doesNotMatch(r.stderr, /keys encrypted/, 'no progress unless a terminal or --progress');
+  });
+
+  await test('--progress counts keys opened, encrypted and uploaded on stderr', () => {
+    const r = nk([...base, '--signer-id=progress-signer', '--upload', '--table=validator_keys', '--progress']);
+    assert.equal(r.status, 0, r.stderr);
+    for (const what of ['keystores opened', 'keys encrypted', 'records uploaded'])
+      assert.match(r.stderr, new RegExp(`nitro-keys: ${what} 100/100\n`), r.stderr);
   });
 
   await test('throttling storm: bounded retries, one line, nothing uploaded', async () => {

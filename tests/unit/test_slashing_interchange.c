@@ -527,19 +527,27 @@ static void test_export_round_trip_after_prune_and_repair(void **state)
 
 /* ---- commands ---------------------------------------------------------------- */
 
+/* An interchange file (ic_json_g's spec) at DIR/in.json; its path in path. */
+static void write_ic_file(const struct fx *f, const char *spec, char *path,
+			  size_t cap)
+{
+	snprintf(path, cap, "%s/in.json", f->dir);
+	char *j = ic_json_g(GVR, spec);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(j, fp);
+	fclose(fp);
+	free(j);
+}
+
 static void test_cmd_import_export_files(void **state)
 {
 	struct fx *f = *state;
 	slashing_close(f->db);
 	f->db = NULL;
 	char in[160], out[160], url2[200];
-	snprintf(in, sizeof(in), "%s/in.json", f->dir);
+	write_ic_file(f, "0 b10/1 a1-2/1;1 b3", in, sizeof(in));
 	snprintf(out, sizeof(out), "%s/out.json", f->dir);
-	char *j = ic_json_g(GVR, "0 b10/1 a1-2/1;1 b3");
-	FILE *fp = fopen(in, "w");
-	fputs(j, fp);
-	fclose(fp);
-	free(j);
 	struct err e = {0};
 	assert_int_equal(slashing_cmd_import(f->url, &fx_opts, in, GVR_OTHER, NULL, &e), -ERR_INVALID);
 	assert_non_null(strstr(e.msg, in));
@@ -674,12 +682,7 @@ static void test_cmd_evaluate_dry_run_records_nothing(void **state)
 	slashing_close(f->db);
 	f->db = NULL;
 	char in[160], said[SLASHING_SUMMARY_MAX], out[512], line[400], two[800];
-	snprintf(in, sizeof(in), "%s/in.json", f->dir);
-	char *j = ic_json_g(GVR, "0 b10/1 a1-2/1;1 b3");
-	FILE *fp = fopen(in, "w");
-	fputs(j, fp);
-	fclose(fp);
-	free(j);
+	write_ic_file(f, "0 b10/1 a1-2/1;1 b3", in, sizeof(in));
 	struct err e = {0};
 	assert_int_equal(slashing_cmd_import(f->url, &fx_opts, in, GVR, NULL, &e), 0);
 	struct slashing_watermark w = {.has_slot = true, .slot = 1000, .has_epoch = true,
@@ -720,7 +723,7 @@ static void test_cmd_evaluate_dry_run_records_nothing(void **state)
 static void test_cmd_missing_sqlite_db_is_an_error(void **state)
 {
 	struct fx *f = *state;
-	char url[300], path[200], out[256], said[SLASHING_SUMMARY_MAX];
+	char url[300], path[200], out[256], said[SLASHING_SUMMARY_MAX], got[512];
 	snprintf(path, sizeof(path), "%s/typo.db", f->dir);
 	snprintf(url, sizeof(url), "sqlite:%s", path);
 	struct err e = {0};
@@ -738,18 +741,13 @@ static void test_cmd_missing_sqlite_db_is_an_error(void **state)
 						       NULL, NULL, &e), -ERR_NOT_FOUND);
 	char line[400];
 	block_line(0, 20, 7, line, sizeof(line));
-	assert_int_equal(eval_lines(url, false, line, out, sizeof(out), said), -ERR_NOT_FOUND);
-	assert_int_equal(eval_lines(url, true, line, out, sizeof(out), said), -ERR_NOT_FOUND);
+	assert_int_equal(eval_lines(url, false, line, got, sizeof(got), said), -ERR_NOT_FOUND);
+	assert_int_equal(eval_lines(url, true, line, got, sizeof(got), said), -ERR_NOT_FOUND);
 	assert_int_equal(stat(path, &st), -1);
 	assert_int_equal(stat(out, &st), -1);
 	/* import makes it */
 	char in[200];
-	snprintf(in, sizeof(in), "%s/in.json", f->dir);
-	char *j = ic_json_g(GVR, "0 b10/1");
-	FILE *fp = fopen(in, "w");
-	fputs(j, fp);
-	fclose(fp);
-	free(j);
+	write_ic_file(f, "0 b10/1", in, sizeof(in));
 	assert_int_equal(slashing_cmd_import(url, &fx_opts, in, GVR, NULL, &e), 0);
 	assert_int_equal(stat(path, &st), 0);
 }

@@ -41,6 +41,8 @@ static const char usage_text[] =
 	"  --idle-connection-timeout-seconds=N  keep-alive idle timeout (default 30)\n"
 	"  --logging=LEVEL                  DEBUG, INFO, WARN, ERROR (default INFO)\n"
 	"  --log-format=text|json           log line format (default text)\n"
+	"  --progress[=true|false]          count keystores decrypted at start-up\n"
+	"                                   on stderr (default: when a terminal)\n"
 	"  --help, --version\n"
 	"\n"
 	"eth2 options:\n"
@@ -94,7 +96,7 @@ enum opt_id {
 	O_IDLE, O_LOGGING, O_LOG_FORMAT,
 	O_NETWORK, O_KS_PATH, O_KS_PWS, O_KS_PWF, O_SP_ENABLED, O_SP_URL,
 	O_KM_API, O_PRUNE, O_PRUNE_KEEP, O_PRUNE_INTERVAL, O_TYPES, O_SP_MAC,
-	O_CLOCK,
+	O_CLOCK, O_PROGRESS,
 	O_FROM, O_TO, O_GVR, O_EPOCH, O_SLOT, O_SET_HIGH, O_REMOVE_HIGH,
 	O_DRY_RUN,
 };
@@ -109,6 +111,7 @@ static const struct args_flag global_flags[] = {
 	{"metrics-enabled", ARGS_BOOL, O_METRICS, 0},
 	{"idle-connection-timeout-seconds", ARGS_VALUE, O_IDLE, 0},
 	{"logging", ARGS_VALUE, O_LOGGING, 0},
+	{"progress", ARGS_BOOL, O_PROGRESS, 0},
 	{"log-format", ARGS_VALUE, O_LOG_FORMAT, 0},
 };
 
@@ -210,6 +213,10 @@ static int global_opt(int id, const char *arg, struct signer_options *o,
 		TRY(parse_range("idle-connection-timeout-seconds", arg, 86400,
 				"1..86400", &n, e));
 		o->idle_timeout_s = (int)n;
+		return 0;
+	case O_PROGRESS:
+		o->progress = strcmp(arg, "true") == 0;
+		o->progress_given = true;
 		return 0;
 	case O_LOGGING:
 		if (log_parse_level(arg, &o->log_level) < 0)

@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 #include <time.h>
 
@@ -153,6 +154,7 @@ int signer_new(const struct signer_options *o, const struct eth2_network *net,
 	}
 	struct key_load_opts lo;
 	load_opts(s, &lo);
+	lo.progress = o->progress_given ? o->progress : isatty(STDERR_FILENO) != 0;
 	rc = keys_load(&lo, &s->keys, &s->report, e);
 	if (rc < 0) {
 		signer_free(s);

@@ -107,6 +107,9 @@ struct signer_options {
 	const char *keystores_path;
 	const char *keystores_passwords_path;
 	const char *keystores_password_file;
+	/* --progress: keystores decrypted, counted on stderr at start-up
+	 * (unset: when stderr is a terminal). */
+	bool progress, progress_given;
 	bool slashing_enabled;
 	const char *slashing_db_url;
 	/* --slashing-protection-mac-key-file (read into the key), or the

@@ -74,7 +74,8 @@ static const char KMS_USAGE[] =
 	"  kms list --table=T --signer-id=ID [--page-size=N] [--region=R]\n"
 	"      (also: nitro-keys list ...) one JSON line per item; the enclave's\n"
 	"      own (kind \"enclave\": its TLS and MAC keys) are not counted as keys\n"
-	"  kms disable|enable --table=T --signer-id=ID --pubkey=0x.. [--region=R]\n"
+	"  kms disable|enable --table=T --signer-id=ID --pubkey=0x..|envelope:ID:N\n"
+	"             [--region=R]\n"
 	"      the only ways to change a record's active state (conditional\n"
 	"      update; a record that does not exist is an error naming it)\n"
 	"  kms policy --pcr0=HEX --role-arn=ARN --key-admin-arn=ARN\n"
@@ -1102,13 +1103,36 @@ static int do_list(struct aws_client *c, const struct args *f,
 	return 0;
 }
 
+/* An envelope bundle's record id, as kms encrypt names it: envelope:HEX16:N. */
+static bool envelope_id_ok(const char *s)
+{
+	if (strncmp(s, "envelope:", 9) != 0 || strlen(s) < 9 + 16 + 2 || strlen(s) > 40)
+		return false;
+	for (size_t i = 9; i < 9 + 16; i++)
+		if (!strchr("0123456789abcdef", s[i]))
+			return false;
+	if (s[9 + 16] != ':')
+		return false;
+	for (const char *p = s + 9 + 17; *p; p++)
+		if (*p < '0' || *p > '9')
+			return false;
+	return true;
+}
+
 static int set_active(struct aws_client *c, const struct args *f,
 		      bool active, struct err *e)
 {
-	uint8_t pk[BLS_PUBKEY_LEN];
-	TRY(hex_decode_exact(args_get(f, F_PUBKEY), pk, sizeof(pk), e, "--pubkey"));
 	char pubkey[2 + 2 * BLS_PUBKEY_LEN + 1];
-	hex_encode(pk, sizeof(pk), pubkey);
+	const char *arg = args_get(f, F_PUBKEY);
+	if (envelope_id_ok(arg)) {
+		snprintf(pubkey, sizeof(pubkey), "%s", arg);
+	} else {
+		uint8_t pk[BLS_PUBKEY_LEN];
+		if (hex_decode_exact(arg, pk, sizeof(pk), e, "--pubkey") < 0)
+			return err_set(e, ERR_USAGE, "--pubkey must be 0x and 96 hex "
+				       "digits, or an envelope bundle's envelope:ID:PART");
+		hex_encode(pk, sizeof(pk), pubkey);
+	}
 	json_t *key = json_pack("{s:{s:s},s:{s:s}}", AWS_KT_SIGNER_ID, "S",
 				args_get(f, F_SIGNER_ID), AWS_KT_PUBKEY, "S", pubkey);
 	json_t *vals = json_pack("{s:{s:b}}", ":a", "BOOL", active);

@@ -360,8 +360,19 @@ try {
     // A re-run is refused by the bundle's name; --replace rewrites the same item.
     oneLineError(nk([...base, '--signer-id=env-signer', '--envelope', '--upload', '--table=validator_keys']),
       new RegExp(`record ${it.pubkey.S} of signer env-signer is already in validator_keys`));
-    assert.equal(nk([...base, '--signer-id=env-signer', '--envelope', '--upload', '--table=validator_keys',
-      '--replace']).status, 0);
+    // A bundle is disabled by its record id; --replace keeps it disabled.
+    const toggle = (cmd, id) => nk(['kms', cmd, '--table=validator_keys', '--signer-id=env-signer', `--pubkey=${id}`]);
+    assert.equal(toggle('disable', it.pubkey.S).status, 0);
+    const rr = nk([...base, '--signer-id=env-signer', '--envelope', '--upload', '--table=validator_keys', '--replace']);
+    assert.equal(rr.status, 0, rr.stderr);
+    assert.match(rr.stderr, new RegExp(`${it.pubkey.S} replaced; it stays inactive`));
+    assert.equal((await itemsOf('validator_keys', 'env-signer'))[0].active.BOOL, false);
+    assert.equal(toggle('enable', it.pubkey.S).status, 0);
+    assert.equal((await itemsOf('validator_keys', 'env-signer'))[0].active.BOOL, true);
+    oneLineError(toggle('enable', 'envelope:0000000000000000:0'), /no record envelope:0000000000000000:0 for signer env-signer/);
+    const bad = toggle('disable', 'envelope:xyz');
+    assert.equal(bad.status, 2, bad.stderr);
+    assert.match(bad.stderr, /--pubkey must be 0x and 96 hex digits, or an envelope bundle's envelope:ID:PART/);
     assert.equal((await itemsOf('validator_keys', 'env-signer')).length, 1);
     const l = nk(['list', '--table=validator_keys', '--signer-id=env-signer']);
     assert.match(l.stderr, /1 records \(100 keys\)/);

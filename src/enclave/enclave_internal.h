@@ -122,6 +122,11 @@ struct enclave {
 	 * worker's init and the control thread's `credentials` both write). */
 	pthread_mutex_t state_lock;
 	char creds_expiration[64];
+	/* The keys the last init or reload could not load, [{pubkey, error}]
+	 * (at most ENCLAVE_FAILED_KEYS_MAX of them, with their total), for
+	 * status (state_lock). */
+	json_t *failed_keys;
+	size_t keys_failed;
 	/* Bumped by every accepted `credentials` frame: init hands over its
 	 * own only when none came while it ran. */
 	_Atomic uint64_t creds_gen;

@@ -48,6 +48,8 @@
 #include <unistd.h>
 
 #define SEND_TIMEOUT_S 5
+/* Failed keys status lists by name (the count covers them all). */
+#define ENCLAVE_FAILED_KEYS_MAX 32
 
 /*
  * What a control frame may cost, from the enclave's memory (an enclave has
@@ -137,6 +139,7 @@ void enclave_free(struct enclave *en)
 			close(en->done_pipe[i]);
 	}
 	pthread_mutex_destroy(&en->state_lock);
+	json_decref(en->failed_keys);
 	signer_free(atomic_load(&en->signer));
 	OPENSSL_cleanse(en->slashing.mac_key, sizeof(en->slashing.mac_key));
 	enclave_tls_free(en->tls);
@@ -246,6 +249,9 @@ static json_t *handle_status(struct enclave *en)
 	char expiration[sizeof(en->creds_expiration)];
 	pthread_mutex_lock(&en->state_lock);
 	memcpy(expiration, en->creds_expiration, sizeof(expiration));
+	size_t failed = en->keys_failed;
+	json_t *failed_keys = en->failed_keys ? json_deep_copy(en->failed_keys)
+					      : json_array();
 	pthread_mutex_unlock(&en->state_lock);
 	enum control_type job = atomic_load(&en->job);
 	size_t keys = s ? signer_key_count(s) : 0;
@@ -266,6 +272,9 @@ static json_t *handle_status(struct enclave *en)
 				      json_boolean(enclave_ready(en))) < 0 ||
 		  json_object_set_new(r, "keys_loaded",
 				      json_integer((json_int_t)keys)) < 0 ||
+		  json_object_set_new(r, "keys_failed",
+				      json_integer((json_int_t)failed)) < 0 ||
+		  json_object_set_new(r, "failed_keys", failed_keys) < 0 ||
 		  json_object_set_new(r, "uptime_s",
 				      json_integer((json_int_t)up)) < 0 ||
 		  /* last: the host logs the first 500 bytes of a status */
@@ -302,6 +311,30 @@ void enclave_note_credentials(struct enclave *en, const json_t *creds)
 	pthread_mutex_lock(&en->state_lock);
 	snprintf(en->creds_expiration, sizeof(en->creds_expiration), "%s",
 		 x ? x : "");
+	pthread_mutex_unlock(&en->state_lock);
+}
+
+/* The keys a report says did not load (init.c logged each by pubkey), kept
+ * for status. */
+static void note_failed_keys(struct enclave *en, const json_t *report)
+{
+	json_t *failed = json_array();
+	size_t n = 0, i;
+	json_t *k;
+	json_array_foreach(report, i, k) {
+		if (json_is_true(json_object_get(k, "loaded")))
+			continue;
+		const char *pk = json_string_value(json_object_get(k, "pubkey"));
+		const char *why = json_string_value(json_object_get(k, "error"));
+		if (failed && n++ < ENCLAVE_FAILED_KEYS_MAX)
+			json_array_append_new(failed, json_pack("{s:s,s:s}", "pubkey",
+								pk ? pk : "?", "error",
+								why ? why : "?"));
+	}
+	pthread_mutex_lock(&en->state_lock);
+	json_decref(en->failed_keys);
+	en->failed_keys = failed;
+	en->keys_failed = n;
 	pthread_mutex_unlock(&en->state_lock);
 }
 
@@ -358,6 +391,7 @@ static json_t *handle_init(struct enclave *en, const json_t *msg)
 		return reply_error(e.msg);
 	}
 	size_t loaded = signer_key_count(res.signer);
+	note_failed_keys(en, res.report);
 	json_t *r = reply_keys(loaded, res.report);
 	if (r && res.tls && add_tls_fields(r, res.tls) < 0) {
 		json_decref(r);
@@ -391,7 +425,8 @@ static json_t *handle_init(struct enclave *en, const json_t *msg)
 	/* The TLS identity is live (publish_tls); the signer goes last. */
 	en->cfg = res.cfg;
 	atomic_store_explicit(&en->signer, res.signer, memory_order_release);
-	log_info("init: ready with %zu keys%s", loaded,
+	log_info("init: ready with %zu keys%s%s", loaded,
+		 en->keys_failed ? " (some failed: see above)" : "",
 		 res.tls ? ", the API on TLS with the enclave's key" : "");
 	return r;
 }
@@ -407,6 +442,7 @@ static json_t *handle_reload(struct enclave *en, const json_t *msg)
 		return reply_error(e.msg);
 	}
 	size_t loaded = signer_key_count(enclave_signer(en));
+	note_failed_keys(en, report);
 	log_info("reload: %zu keys", loaded);
 	return reply_keys(loaded, report);
 }

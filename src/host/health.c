@@ -2,7 +2,9 @@
  * health.c: `health_listen`: GET /health for load balancers and operators.
  *
  * 200 {"status":"UP",...} while the enclave is initialised and its last
- * status check passed, else 503 {"status":"DOWN","reason":..}. The
+ * status check passed; 200 {"status":"DEGRADED",...} when it is, but some
+ * keys failed to load (failed_keys names them and says why: it serves,
+ * without them); else 503 {"status":"DOWN","reason":..}. The
  * numbers come from struct host_health, which run.c updates on the same
  * loop thread, so no locking. Nothing here reads a request body.
  */
@@ -36,6 +38,9 @@ static json_t *health_json(const struct host_health *h, bool up)
 		json_object_set_new(en, "pid", json_integer(h->pid));
 	json_object_set_new(en, "ready", json_boolean(h->ready));
 	json_object_set_new(en, "keys_loaded", json_integer(h->keys_loaded));
+	json_object_set_new(en, "keys_failed", json_integer(h->keys_failed));
+	if (h->keys_failed > 0 && h->failed_keys)
+		json_object_set(en, "failed_keys", h->failed_keys);
 	json_object_set_new(en, "restarts", json_integer(h->restarts));
 	if (h->last_status_ms)
 		json_object_set_new(en, "last_status_age_s",
@@ -43,7 +48,9 @@ static json_t *health_json(const struct host_health *h, bool up)
 						  h->last_status_ms) / 1000));
 	else
 		json_object_set_new(en, "last_status_age_s", json_null());
-	json_t *o = json_pack("{s:s,s:o}", "status", up ? "UP" : "DOWN",
+	bool degraded = up && h->keys_failed > 0;
+	json_t *o = json_pack("{s:s,s:o}", "status",
+			      !up ? "DOWN" : degraded ? "DEGRADED" : "UP",
 			      "enclave", en);
 	if (!o)
 		return NULL;
@@ -59,6 +66,10 @@ static json_t *health_json(const struct host_health *h, bool up)
 		json_object_set_new(o, "reason", json_string(h->reason[0]
 							      ? h->reason
 							      : "unknown"));
+	else if (degraded)
+		json_object_set_new(o, "reason",
+				    json_string("some keys failed to load: see "
+						"enclave.failed_keys"));
 	return o;
 }
 

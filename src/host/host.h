@@ -212,6 +212,10 @@ struct host_records_stats {
  */
 int host_records_from_items(const json_t *items, json_t **records,
 			    struct host_records_stats *st, struct err *e);
+/* "N records from M items" and, when any were skipped, which kinds:
+ * " (skipped: 1 inactive, 1 the enclave's own (tls:/slashing:), ...)". */
+void host_records_describe(const struct host_records_stats *st, char *out,
+			   size_t cap);
 
 /* ---- nitro-cli's output (nitro_cli.c) ---- */
 

@@ -234,3 +234,28 @@ int host_records_from_items(const json_t *items, json_t **records,
 	*records = out;
 	return 0;
 }
+
+void host_records_describe(const struct host_records_stats *st, char *out,
+			   size_t cap)
+{
+	const struct {
+		size_t n;
+		const char *what;
+	} kinds[] = {
+		{st->inactive, "inactive"},
+		{st->not_keys, "the enclave's own (tls:/slashing:)"},
+		{st->malformed, "malformed (warned above)"},
+	};
+	int w = snprintf(out, cap, "%zu records from %zu items", st->records,
+			 st->items);
+	const char *sep = " (skipped: ";
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (!kinds[i].n || w < 0 || (size_t)w >= cap)
+			continue;
+		w += snprintf(out + w, cap - (size_t)w, "%s%zu %s", sep, kinds[i].n,
+			      kinds[i].what);
+		sep = ", ";
+	}
+	if (sep[0] == ',' && w >= 0 && (size_t)w < cap)
+		snprintf(out + w, cap - (size_t)w, ")");
+}

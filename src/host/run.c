@@ -152,6 +152,9 @@ static void enclave_up(struct runner *r)
 	r->init_err[0] = r->status_err[0] = '\0';
 	r->health.status_ok = r->health.ready = false;
 	r->health.keys_loaded = 0;
+	json_decref(r->health.failed_keys);
+	r->health.failed_keys = NULL;
+	r->health.keys_failed = 0;
 	r->health.last_status_ms = 0;
 	r->health.creds_expiration = 0;
 	r->health.reason[0] = '\0';
@@ -235,8 +238,38 @@ static long reply_int(const json_t *reply, const char *k)
 	return json_is_integer(v) ? (long)json_integer_value(v) : 0;
 }
 
+static json_t *failed_entry(const json_t *k)
+{
+	const json_t *pk = json_object_get(k, "pubkey");
+	const json_t *err = json_object_get(k, "error");
+	char p[121], w[201];
+	snprintf(p, sizeof(p), "%s", json_is_string(pk) ? json_string_value(pk) : "?");
+	snprintf(w, sizeof(w), "%s", json_is_string(err) ? json_string_value(err) : "?");
+	return json_pack("{s:s,s:s}", "pubkey", p, "error", w);
+}
+
+/* /health's failed keys, from a list of {pubkey, loaded?, error} (an init or
+ * reload report, or status's failed_keys) and the total count. */
+static void set_failed_keys(struct host_health *h, const json_t *keys,
+			    long total)
+{
+	json_t *failed = json_array();
+	size_t i;
+	json_t *k;
+	json_array_foreach(keys, i, k) {
+		if (json_is_true(json_object_get(k, "loaded")))
+			continue;
+		if (failed && json_array_size(failed) < HOST_FAILED_KEYS_MAX)
+			json_array_append_new(failed, failed_entry(k));
+	}
+	json_decref(h->failed_keys);
+	h->failed_keys = failed;
+	h->keys_failed = total;
+}
+
 /* "loaded N of M keys", and one line per key that did not load. */
-static void log_report(const char *what, const json_t *reply)
+static void log_report(struct host_health *h, const char *what,
+		       const json_t *reply)
 {
 	const json_t *keys = json_object_get(reply, "keys");
 	size_t total = json_array_size(keys), loaded = 0;
@@ -253,6 +286,10 @@ static void log_report(const char *what, const json_t *reply)
 			 json_is_string(err) ? json_string_value(err) : "?");
 	}
 	log_info("run: %s: loaded %zu of %zu keys", what, loaded, total);
+	set_failed_keys(h, keys, (long)(total - loaded));
+	if (total > loaded)
+		log_warn("run: %s: %zu keys failed to load: /health says DEGRADED",
+			 what, total - loaded);
 }
 
 static void note_creds(struct runner *r, const struct host_job *j)
@@ -313,7 +350,7 @@ static void init_done(struct runner *r, struct host_job *j)
 	r->init_err[0] = '\0';
 	r->health.keys_loaded = reply_int(j->reply, "keys_loaded");
 	note_creds(r, j);
-	log_report("init", j->reply);
+	log_report(&r->health, "init", j->reply);
 	write_tls_cert(r, j->reply);
 	r->next_status_ms = host_now_ms(); /* ready? check now */
 }
@@ -329,6 +366,9 @@ static void status_done(struct runner *r, struct host_job *j)
 		h->last_status_ms = now;
 		h->ready = ready;
 		h->keys_loaded = reply_int(j->reply, "keys_loaded");
+		if (json_is_array(json_object_get(j->reply, "failed_keys")))
+			set_failed_keys(h, json_object_get(j->reply, "failed_keys"),
+					reply_int(j->reply, "keys_failed"));
 	}
 	if (j->rc == 0 && (ready || !r->initialised)) {
 		if (r->status_failures)
@@ -403,7 +443,7 @@ static void reload_done(struct runner *r, struct host_job *j)
 	}
 	if (json_object_get(j->reply, "keys_loaded"))
 		r->health.keys_loaded = reply_int(j->reply, "keys_loaded");
-	log_report("reload", j->reply);
+	log_report(&r->health, "reload", j->reply);
 }
 
 static void nitro_start_done(struct runner *r, struct host_job *j)
@@ -734,6 +774,7 @@ out:
 	if (r.busy)
 		json_decref(r.job.reply);
 	host_health_free(r.hs);
+	json_decref(r.health.failed_keys);
 	for (size_t i = 0; i < HOST_MAX_PROXIES; i++)
 		proxy_free(px[i]);
 	free_events(&r);

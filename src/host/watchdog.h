@@ -30,6 +30,8 @@ int host_run_capture(char *const argv[], int timeout_ms, char **out,
 
 /* ---- health.c ---- */
 
+#define HOST_FAILED_KEYS_MAX 32
+
 /* What /health reports; owned and updated by run.c on the loop thread. */
 struct host_health {
 	bool runner_nitro;
@@ -40,6 +42,11 @@ struct host_health {
 	bool status_ok;     /* the last status check passed */
 	bool ready;
 	long keys_loaded;
+	/* Keys the enclave could not load ([{pubkey, error}], at most
+	 * HOST_FAILED_KEYS_MAX; keys_failed counts them all): any makes /health
+	 * DEGRADED (still 200). From init/reload replies and status. */
+	long keys_failed;
+	json_t *failed_keys;
 	int restarts;
 	int64_t last_status_ms; /* monotonic; 0 = never */
 	int64_t creds_expiration; /* unix s; 0 = none or does not expire */

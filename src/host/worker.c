@@ -152,11 +152,12 @@ static int read_records(struct host_worker *w, struct host_job *j,
 		return with_prefix(e, "dynamodb");
 	rc = host_records_from_items(items, records, &j->rs, e);
 	json_decref(items);
-	if (rc == 0)
-		log_info("run: records: %zu records from %zu items in %s "
-			 "(%zu inactive, %zu malformed skipped, %u pages)",
-			 j->rs.records, j->rs.items, cfg->key_table,
-			 j->rs.inactive, j->rs.malformed, pages);
+	if (rc == 0) {
+		char what[256];
+		host_records_describe(&j->rs, what, sizeof(what));
+		log_info("run: records: %s in %s, %u pages", what, cfg->key_table,
+			 pages);
+	}
 	return rc;
 }
 

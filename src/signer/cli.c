@@ -41,6 +41,8 @@ static const char usage_text[] =
 	"  --idle-connection-timeout-seconds=N  keep-alive idle timeout (default 30)\n"
 	"  --logging=LEVEL                  DEBUG, INFO, WARN, ERROR (default INFO)\n"
 	"  --log-format=text|json           log line format (default text)\n"
+	"  --progress[=true|false]          count keystores decrypted at start-up\n"
+	"                                   on stderr (default: when a terminal)\n"
 	"  --help, --version\n"
 	"\n"
 	"eth2 options:\n"
@@ -75,13 +77,17 @@ static const char usage_text[] =
 	"       [--genesis-validators-root=0x..]  merge a file; all or nothing\n"
 	"  eth2 [..] export --to=FILE            write every record\n"
 	"  eth2 [..] evaluate [--genesis-validators-root=0x..] [--from=FILE]\n"
-	"       JSON lines in, one decision per line out, recorded like signing\n"
+	"       [--dry-run]  JSON lines in, one decision per line out; what it\n"
+	"       allows is RECORDED, as when signing, unless --dry-run (checked\n"
+	"       against a throwaway copy); counts on stderr\n"
 	"  eth2 [..] watermark-repair [--epoch=E] [--slot=S]\n"
 	"       [--set-high-watermark | --remove-high-watermark]\n"
 	"  eth2 --slashing-protection-db-url=dynamodb://.. create-table\n"
 	"       create the table (key pk, string) and wait until it is active\n"
 	"The genesis validators root comes from --genesis-validators-root, or from\n"
-	"an explicit --network.\n";
+	"an explicit --network. Only import creates a database: the other commands\n"
+	"refuse a SQLite file that does not exist. Each prints what it did in one\n"
+	"line (evaluate on stderr: its stdout is one line per input line).\n";
 
 /* The program's own flags; the server flags it shares with nitro-signer
  * enclave are SIGNER_FLAG_* (signer.h). */
@@ -90,8 +96,9 @@ enum opt_id {
 	O_IDLE, O_LOGGING, O_LOG_FORMAT,
 	O_NETWORK, O_KS_PATH, O_KS_PWS, O_KS_PWF, O_SP_ENABLED, O_SP_URL,
 	O_KM_API, O_PRUNE, O_PRUNE_KEEP, O_PRUNE_INTERVAL, O_TYPES, O_SP_MAC,
-	O_CLOCK,
+	O_CLOCK, O_PROGRESS,
 	O_FROM, O_TO, O_GVR, O_EPOCH, O_SLOT, O_SET_HIGH, O_REMOVE_HIGH,
+	O_DRY_RUN,
 };
 
 static const struct args_flag global_flags[] = {
@@ -104,6 +111,7 @@ static const struct args_flag global_flags[] = {
 	{"metrics-enabled", ARGS_BOOL, O_METRICS, 0},
 	{"idle-connection-timeout-seconds", ARGS_VALUE, O_IDLE, 0},
 	{"logging", ARGS_VALUE, O_LOGGING, 0},
+	{"progress", ARGS_BOOL, O_PROGRESS, 0},
 	{"log-format", ARGS_VALUE, O_LOG_FORMAT, 0},
 };
 
@@ -135,6 +143,7 @@ static const struct args_flag cmd_flags[] = {
 	{"slot", ARGS_VALUE, O_SLOT, 0},
 	{"set-high-watermark", ARGS_BOOL, O_SET_HIGH, 0},
 	{"remove-high-watermark", ARGS_BOOL, O_REMOVE_HIGH, 0},
+	{"dry-run", ARGS_BOOL, O_DRY_RUN, 0},
 };
 
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -204,6 +213,10 @@ static int global_opt(int id, const char *arg, struct signer_options *o,
 		TRY(parse_range("idle-connection-timeout-seconds", arg, 86400,
 				"1..86400", &n, e));
 		o->idle_timeout_s = (int)n;
+		return 0;
+	case O_PROGRESS:
+		o->progress = strcmp(arg, "true") == 0;
+		o->progress_given = true;
 		return 0;
 	case O_LOGGING:
 		if (log_parse_level(arg, &o->log_level) < 0)
@@ -295,6 +308,9 @@ static int cmd_opt(int id, const char *arg, struct signer_options *o,
 	case O_REMOVE_HIGH:
 		o->repair_remove_high = strcmp(arg, "true") == 0;
 		return 0;
+	case O_DRY_RUN:
+		o->dry_run = strcmp(arg, "true") == 0;
+		return 0;
 	}
 	return 0;
 }
@@ -309,7 +325,8 @@ static const struct {
 	 (const char *const[]){"from", "genesis-validators-root", NULL}},
 	{"export", SIGNER_CMD_EXPORT, (const char *const[]){"to", NULL}},
 	{"evaluate", SIGNER_CMD_EVALUATE,
-	 (const char *const[]){"genesis-validators-root", "from", NULL}},
+	 (const char *const[]){"genesis-validators-root", "from", "dry-run",
+			       NULL}},
 	{"watermark-repair", SIGNER_CMD_WATERMARK_REPAIR,
 	 (const char *const[]){"epoch", "slot", "set-high-watermark",
 			       "remove-high-watermark", NULL}},
@@ -506,6 +523,7 @@ static int run_command(struct signer_options *o, const struct eth2_network *net)
 	struct err e = {0};
 	int rc = 0;
 	const char *url = o->slashing_db_url; /* the CLI's: durable only */
+	char summary[SLASHING_SUMMARY_MAX] = "";
 	uint8_t mac[32];
 	struct slashing_open_opts opts_v = {0};
 	const struct slashing_open_opts *opts = &opts_v;
@@ -519,10 +537,11 @@ static int run_command(struct signer_options *o, const struct eth2_network *net)
 		gvr = net->genesis_validators_root;
 	switch (o->command) {
 	case SIGNER_CMD_IMPORT:
-		rc = slashing_cmd_import(url, opts, o->from_path, gvr, &e);
+		rc = slashing_cmd_import(url, opts, o->from_path, gvr, summary,
+					 &e);
 		break;
 	case SIGNER_CMD_EXPORT:
-		rc = slashing_cmd_export(url, opts, o->to_path, &e);
+		rc = slashing_cmd_export(url, opts, o->to_path, summary, &e);
 		break;
 	case SIGNER_CMD_EVALUATE: {
 		if (!gvr) {
@@ -537,9 +556,13 @@ static int run_command(struct signer_options *o, const struct eth2_network *net)
 				"open %s\n", o->from_path);
 			return EXIT_RUNTIME;
 		}
-		rc = slashing_cmd_evaluate(url, opts, gvr, in, stdout, &e);
+		rc = slashing_cmd_evaluate(url, opts, gvr, o->dry_run, in, stdout,
+					   summary, &e);
 		if (in != stdin)
 			fclose(in);
+		if (summary[0])
+			fprintf(stderr, "nitro-signer: evaluate: %s\n", summary);
+		summary[0] = '\0'; /* stdout: one line per input line */
 		break;
 	}
 	case SIGNER_CMD_WATERMARK_REPAIR: {
@@ -551,7 +574,7 @@ static int run_command(struct signer_options *o, const struct eth2_network *net)
 			: o->repair_set_high  ? SLASHING_REPAIR_SET_HIGH
 					      : SLASHING_REPAIR_LOW;
 		rc = slashing_cmd_watermark_repair(url, opts, mode, &w,
-						   &e);
+						   summary, &e);
 		break;
 	}
 	case SIGNER_CMD_CREATE_TABLE:
@@ -563,6 +586,8 @@ static int run_command(struct signer_options *o, const struct eth2_network *net)
 		break;
 	}
 	OPENSSL_cleanse(mac, sizeof(mac));
+	if (rc == 0 && summary[0])
+		printf("%s\n", summary);
 	return rc < 0 ? args_fail("nitro-signer", &e) : 0;
 }
 

@@ -591,17 +591,38 @@ out:
 struct pool {
 	struct job *jobs;
 	const struct secret *shared;
+	bool progress;
+	size_t total;
+	atomic_size_t done;
+	atomic_uint_fast64_t last_us;
 };
+
+/* At most one line every 200 ms, and the last one (from any worker). */
+static void pool_progress(struct pool *p)
+{
+	size_t n = atomic_fetch_add(&p->done, 1) + 1;
+	uint64_t now = clock_mono_us(), last = atomic_load(&p->last_us);
+	if (n < p->total && (now - last < 200000 ||
+			     !atomic_compare_exchange_strong(&p->last_us, &last, now)))
+		return;
+	fprintf(stderr, "keys decrypted %zu/%zu\n", n, p->total);
+}
 
 static void pool_job(void *arg, size_t i)
 {
 	struct pool *p = arg;
 	job_run(&p->jobs[i], p->shared);
+	if (p->progress)
+		pool_progress(p);
 }
 
-static void run_jobs(struct jobs *js, const struct secret *shared, int threads)
+static void run_jobs(struct jobs *js, const struct secret *shared, int threads,
+		     bool progress)
 {
-	struct pool p = {js->v, shared};
+	struct pool p = {.jobs = js->v, .shared = shared, .progress = progress,
+			 .total = js->n};
+	atomic_init(&p.done, 0);
+	atomic_init(&p.last_us, 0);
 	parallel_for(js->n, threads, pool_job, &p);
 }
 
@@ -799,7 +820,7 @@ int keys_load(const struct key_load_opts *opts, struct key_registry **out,
 		TRY_OUT(collect_keystores(opts, &js, e));
 	if (opts->key_store_path)
 		TRY_OUT(collect_configs(opts, &js, e));
-	run_jobs(&js, shared, opts->threads);
+	run_jobs(&js, shared, opts->threads, opts->progress);
 	r = calloc(1, sizeof(*r));
 	if (!r) {
 		rc = err_set(e, ERR_NOMEM, "out of memory");

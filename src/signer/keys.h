@@ -32,6 +32,7 @@ struct key_load_opts {
 	const char *keystores_password_file;
 	const char *key_store_path;
 	int threads;
+	bool progress; /* "keys decrypted N/M" lines on stderr */
 };
 
 /*

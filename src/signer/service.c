@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 #include <time.h>
 
@@ -58,13 +59,18 @@ static void load_opts(const struct signer *s, struct key_load_opts *o)
 	o->threads = cpu_count();
 }
 
-static void log_report(const struct key_load_report *r)
+/* Only the sources the signer was given: the enclave, whose keys come
+ * from init's records, has neither and logs its own count. */
+static void log_report(const struct signer *s, const struct key_load_report *r)
 {
 	for (size_t i = 0; i < r->nfailures; i++)
 		log_warn("key not loaded: %s", r->failures[i]);
-	log_info("keys loaded: %d from keystores (%d failed), %d from key "
-		 "configs (%d failed)", r->keystores_loaded, r->keystores_failed,
-		 r->configs_loaded, r->configs_failed);
+	if (s->keystores_path)
+		log_info("keys loaded: %d from keystores (%d failed)",
+			 r->keystores_loaded, r->keystores_failed);
+	if (s->key_store_path)
+		log_info("keys loaded: %d from key configs (%d failed)",
+			 r->configs_loaded, r->configs_failed);
 }
 
 /* The open database, opening it on first use; NULL (with db_error set)
@@ -148,12 +154,13 @@ int signer_new(const struct signer_options *o, const struct eth2_network *net,
 	}
 	struct key_load_opts lo;
 	load_opts(s, &lo);
+	lo.progress = o->progress_given ? o->progress : isatty(STDERR_FILENO) != 0;
 	rc = keys_load(&lo, &s->keys, &s->report, e);
 	if (rc < 0) {
 		signer_free(s);
 		return rc;
 	}
-	log_report(&s->report);
+	log_report(s, &s->report);
 	if (s->keystores_path && s->report.keystores_loaded == 0) {
 		signer_free(s);
 		return err_set(e, ERR_IO, "--keystores-path %s: no key loaded",
@@ -739,7 +746,7 @@ static void *reload_thread(void *arg)
 	struct key_registry *old = NULL;
 	struct key_load_report old_rep = {0};
 	if (rc == 0) {
-		log_report(&rep);
+		log_report(s, &rep);
 		pthread_rwlock_wrlock(&s->keys_lock);
 		old = s->keys;
 		old_rep = s->report;

@@ -107,6 +107,9 @@ struct signer_options {
 	const char *keystores_path;
 	const char *keystores_passwords_path;
 	const char *keystores_password_file;
+	/* --progress: keystores decrypted, counted on stderr at start-up
+	 * (unset: when stderr is a terminal). */
+	bool progress, progress_given;
 	bool slashing_enabled;
 	const char *slashing_db_url;
 	/* --slashing-protection-mac-key-file (read into the key), or the
@@ -143,6 +146,7 @@ struct signer_options {
 	bool repair_set_high, repair_remove_high, repair_has_epoch,
 		repair_has_slot;
 	uint64_t repair_epoch, repair_slot;
+	bool dry_run; /* evaluate */
 };
 
 /* Parses argv (Web3Signer flag names). Returns 0, or -ERR_USAGE with e set;

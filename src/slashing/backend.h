@@ -117,6 +117,11 @@ extern const struct slashing_backend_ops slashing_sqlite_ops;
 extern const struct slashing_backend_ops slashing_mem_ops;
 extern const struct slashing_backend_ops slashing_dynamodb_ops;
 
+/* An online backup of the SQLite database at from into the file to (evaluate
+ * --dry-run's throwaway copy): a consistent snapshot even while a signer
+ * writes; from is only read. */
+int slashing_sqlite_copy(const char *from, const char *to, struct err *e);
+
 /* dynamodb://: creates the table (key schema pk (S), on demand) unless it
  * exists, waits until it is active and checks it is one of ours. where is
  * the URL after "dynamodb:". */

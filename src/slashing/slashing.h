@@ -233,25 +233,32 @@ int slashing_usage(struct slashing_db *db, struct slashing_usage *out,
 		   struct err *e);
 
 /* ---- commands (the CLI calls these; each opens and closes the db) ----
- * url and opts as for slashing_open (the CLI passes NULL opts). */
+ * url and opts as for slashing_open (the CLI passes NULL opts). summary
+ * (SLASHING_SUMMARY_MAX bytes, may be NULL) receives one line saying what
+ * the command did. Every command but import refuses a SQLite file that
+ * does not exist (-ERR_NOT_FOUND naming it) rather than creating one. */
+#define SLASHING_SUMMARY_MAX 256
 
 /* eth2 import --from=FILE [--genesis-validators-root=0x..] */
 int slashing_cmd_import(const char *url, const struct slashing_open_opts *opts,
 			const char *from_path, const uint8_t *expected_gvr,
-			struct err *e);
+			char *summary, struct err *e);
 /* eth2 export --to=FILE (written atomically, mode 0600) */
 int slashing_cmd_export(const char *url, const struct slashing_open_opts *opts,
-			const char *to_path, struct err *e);
+			const char *to_path, char *summary, struct err *e);
 /*
  * eth2 evaluate: JSON lines from `in`, one line out per non-blank line:
  * {"allowed":true} | {"allowed":false,"reason":"<code>"} | {"error":"..."}
- * (a malformed line records nothing). A database failure writes an error
- * line and returns the error.
+ * (a malformed line records nothing). What is allowed is recorded, as when
+ * signing. dry_run: evaluated against a throwaway copy (SQLite: an online
+ * backup; other stores: their export and high watermark in mem:), so the
+ * database is left as it was. A database failure writes an error line and
+ * returns the error.
  */
 int slashing_cmd_evaluate(const char *url,
 			  const struct slashing_open_opts *opts,
-			  const uint8_t gvr[32], FILE *in, FILE *out,
-			  struct err *e);
+			  const uint8_t gvr[32], bool dry_run, FILE *in,
+			  FILE *out, char *summary, struct err *e);
 
 /* eth2 create-table: a dynamodb:// URL's table (docs/slashing.md), made
  * unless it exists, waited for until active, checked to be ours. */
@@ -270,6 +277,6 @@ int slashing_cmd_watermark_repair(const char *url,
 				  const struct slashing_open_opts *opts,
 				  enum slashing_repair_mode mode,
 				  const struct slashing_watermark *w,
-				  struct err *e);
+				  char *summary, struct err *e);
 
 #endif

@@ -1034,6 +1034,32 @@ static bool sq_is_volatile(const char *path)
 }
 
 /* path: a file path, or ":memory:" (volatile: tests and fuzzing). */
+int slashing_sqlite_copy(const char *from, const char *to, struct err *e)
+{
+	sqlite3 *src = NULL, *dst = NULL;
+	int rc = 0;
+	if (sqlite3_open_v2(from, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		rc = err_set(e, ERR_UNAVAILABLE, "cannot open slashing database %s: %s",
+			     from, src ? sqlite3_errmsg(src) : "out of memory");
+	else if (sqlite3_open_v2(to, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+				 NULL) != SQLITE_OK)
+		rc = err_set(e, ERR_IO, "cannot create %s: %s", to,
+			     dst ? sqlite3_errmsg(dst) : "out of memory");
+	if (rc == 0) {
+		sqlite3_busy_timeout(src, 5000);
+		sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
+		int step = b ? sqlite3_backup_step(b, -1) : SQLITE_ERROR;
+		if (b && sqlite3_backup_finish(b) != SQLITE_OK && step == SQLITE_DONE)
+			step = SQLITE_ERROR;
+		if (step != SQLITE_DONE)
+			rc = err_set(e, ERR_UNAVAILABLE, "copying slashing database "
+				     "%s: %s", from, sqlite3_errmsg(dst));
+	}
+	sqlite3_close(src);
+	sqlite3_close(dst);
+	return rc;
+}
+
 static int sq_open(const char *path, const struct slashing_open_opts *o,
 		   void **be, struct err *e)
 {

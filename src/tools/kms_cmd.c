@@ -14,16 +14,25 @@
  *   kms policy        the key policy pinning decryption to the enclave image
  *
  * Order of work in encrypt, so a failure never leaves a half upload: read and
- * check every input, check the table's key schema, encrypt everything (all
- * KMS calls), and only then write, with BatchWriteItem (unprocessed items
- * retried, bounded). Items are keyed by (signer id, pubkey) and bundles by a
- * hash of their key set, so re-running overwrites and never duplicates;
- * records that still failed are listed by pubkey. Passwords, mnemonics, key
+ * check every input (every keystore opened with its password: one that does
+ * not open stops the run before any KMS call), check the table's key schema
+ * and which of our records it already holds, encrypt everything (all KMS
+ * calls), and only then write. Items are keyed by (signer id, pubkey) and
+ * bundles by a hash of their key set. An upload never changes a record's
+ * `active` state: a record that exists is refused, naming it, unless
+ * --replace is given, and then its content is rewritten with a conditional
+ * UpdateItem that leaves `active` alone; a new record is written with a
+ * conditional PutItem (attribute_not_exists), so a record created or
+ * disabled by someone else while we ran is never overwritten. Only `kms
+ * enable|disable` change `active`. Records not written are listed by pubkey.
+ * Passwords, mnemonics, key
  * files' plaintext and decrypted keys live in struct secret and are never
  * printed; output names pubkeys only.
  */
 #include <dirent.h>
 #include <openssl/crypto.h>
+#include <stdatomic.h>
+#include <unistd.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,16 +57,27 @@ static const char KMS_USAGE[] =
 	"  kms encrypt --key-id=ID --signer-id=ID --keystores-path=DIR\n"
 	"              --keystores-passwords-path=DIR [--mnemonic-file=F]\n"
 	"              [--deposit-data=FILE] [--chain=mainnet] [--envelope]\n"
-	"              (--upload --table=T | --out=FILE) [--region=R]\n"
+	"              (--upload --table=T [--replace] | --out=FILE) [--region=R]\n"
+	"              [--progress]\n"
 	"      Per key (default): KMS Encrypt of {keystore_b64, password_b64,\n"
 	"      mnemonic_b64} (at most 4096 bytes each). --envelope: one\n"
 	"      GenerateDataKey, AES-256-GCM over bundles of up to 3000 keys.\n"
 	"      DIR holds EIP-2335 keystores NAME.json with passwords NAME.txt;\n"
-	"      deposit_data-*.json in DIR is used unless --deposit-data is given.\n"
+	"      every keystore must open with its password before anything is\n"
+	"      encrypted or uploaded. deposit_data-*.json in DIR is used unless\n"
+	"      --deposit-data is given. New records are uploaded active; a record\n"
+	"      already in the table is refused unless --replace is given, which\n"
+	"      rewrites it and keeps its active state (see kms enable|disable).\n"
+	"      --progress (the default when stderr is a terminal): counts of keys\n"
+	"      opened, encrypted and uploaded on stderr.\n"
 	"  kms create-table --table=T [--region=R]\n"
 	"  kms list --table=T --signer-id=ID [--page-size=N] [--region=R]\n"
-	"      (also: nitro-keys list ...) one JSON line per record\n"
-	"  kms disable|enable --table=T --signer-id=ID --pubkey=0x.. [--region=R]\n"
+	"      (also: nitro-keys list ...) one JSON line per item; the enclave's\n"
+	"      own (kind \"enclave\": its TLS and MAC keys) are not counted as keys\n"
+	"  kms disable|enable --table=T --signer-id=ID --pubkey=0x..|envelope:ID:N\n"
+	"             [--region=R]\n"
+	"      the only ways to change a record's active state (conditional\n"
+	"      update; a record that does not exist is an error naming it)\n"
 	"  kms policy --pcr0=HEX --role-arn=ARN --key-admin-arn=ARN\n"
 	"             [--encrypt-arn=ARN] [--condition=image-sha384|pcr0]\n"
 	"      the key policy JSON: only the enclave image with this PCR0 may\n"
@@ -73,7 +93,7 @@ enum {
 	F_KEY_ID, F_SIGNER_ID, F_KEYSTORES, F_PASSWORDS, F_MNEMONIC, F_DEPOSIT,
 	F_CHAIN, F_ENVELOPE, F_UPLOAD, F_TABLE, F_OUT, F_REGION, F_PAGE_SIZE,
 	F_PUBKEY, F_PCR0, F_ROLE_ARN, F_ADMIN_ARN, F_ENCRYPT_ARN, F_CONDITION,
-	F_COUNT
+	F_REPLACE, F_PROGRESS, F_COUNT
 };
 
 #define VALUE(id, n) [id] = {n, ARGS_VALUE, id, 0}
@@ -98,6 +118,8 @@ static const struct args_flag KMS_FLAGS[F_COUNT] = {
 	VALUE(F_ADMIN_ARN, "key-admin-arn"),
 	VALUE(F_ENCRYPT_ARN, "encrypt-arn"),
 	VALUE(F_CONDITION, "condition"),
+	BOOL(F_REPLACE, "replace"),
+	BOOL(F_PROGRESS, "progress"),
 };
 #undef VALUE
 #undef BOOL
@@ -133,6 +155,41 @@ static void iso_now(char out[32])
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---- progress (stderr, when a terminal or --progress) ----------------------- */
+
+struct progress {
+	bool on;
+	const char *what;
+	size_t total;
+	atomic_size_t done;
+	atomic_uint_fast64_t last_us;
+};
+
+static struct progress g_progress;
+
+static void progress_start(const char *what, size_t total)
+{
+	g_progress.what = what;
+	g_progress.total = total;
+	atomic_store(&g_progress.done, 0);
+	atomic_store(&g_progress.last_us, 0);
+}
+
+/* One more done; a line at most every 200 ms, and the last one. Safe from
+ * the password check's threads (the line may lag by one). */
+static void progress_step(void)
+{
+	struct progress *p = &g_progress;
+	if (!p->on)
+		return;
+	size_t n = atomic_fetch_add(&p->done, 1) + 1;
+	uint64_t now = clock_mono_us(), last = atomic_load(&p->last_us);
+	if (n < p->total && (now - last < 200000 ||
+			     !atomic_compare_exchange_strong(&p->last_us, &last, now)))
+		return;
+	fprintf(stderr, "nitro-keys: %s %zu/%zu\n", p->what, n, p->total);
 }
 
 /* ---- inputs --------------------------------------------------------------- */
@@ -317,6 +374,61 @@ static int read_inputs(const struct args *f, struct inputs *in,
 	return rc;
 }
 
+/* ---- every keystore opens with its password ------------------------------ */
+
+struct open_job {
+	const struct inputs *in;
+	int *rc;
+};
+
+static void open_one(void *arg, size_t i)
+{
+	struct open_job *j = arg;
+	const struct key_input *k = &j->in->keys[i];
+	struct bls_key *bk = NULL;
+	j->rc[i] = keystore_decrypt(k->keystore, k->keystore_len, k->password, &bk,
+				    NULL);
+	bls_key_free(bk);
+	progress_step();
+}
+
+/*
+ * All or nothing: a password that does not open its keystore would otherwise
+ * be found only by the enclave, after the upload. The KDFs run on every
+ * core; the first keystore (by name) that failed is opened again alone for
+ * the message, which names the file and how many others failed.
+ */
+static int check_passwords(const struct inputs *in, struct err *e)
+{
+	int *rc = calloc(in->n ? in->n : 1, sizeof(*rc));
+	if (!rc)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	struct open_job j = {in, rc};
+	progress_start("keystores opened", in->n);
+	parallel_for(in->n, 0, open_one, &j);
+	size_t bad = 0, first = 0;
+	for (size_t i = 0; i < in->n; i++)
+		if (rc[i] < 0 && bad++ == 0)
+			first = i;
+	free(rc);
+	if (bad == 0)
+		return 0;
+	const struct key_input *k = &in->keys[first];
+	struct bls_key *bk = NULL;
+	struct err why = {0};
+	if (keystore_decrypt(k->keystore, k->keystore_len, k->password, &bk, &why) == 0)
+		snprintf(why.msg, sizeof(why.msg), "failed once, then opened");
+	bls_key_free(bk);
+	char more[64] = "";
+	if (bad > 1)
+		snprintf(more, sizeof(more), " (and %zu more keystores)", bad - 1);
+	return err_set(e, ERR_INVALID,
+		       "%s does not open with its password file %.*s.txt: %s%s; "
+		       "nothing encrypted or uploaded",
+		       k->name, (int)(strlen(k->name) - strlen(".json")), k->name,
+		       why.msg, more);
+}
+
 /* ---- per-key records (the sample's format) ------------------------------- */
 
 /* {"keystore_b64":"..","password_b64":"..","mnemonic_b64":".."} in secure memory. */
@@ -393,6 +505,7 @@ static int encrypt_per_key(struct aws_client *c, const struct args *f,
 	char when[32];
 	iso_now(when);
 	const char *chain = args_get(f, F_CHAIN) ? args_get(f, F_CHAIN) : "mainnet";
+	progress_start("keys encrypted", in->n);
 	for (size_t i = 0; i < in->n; i++) {
 		const struct key_input *k = &in->keys[i];
 		struct secret *pt = NULL;
@@ -420,6 +533,7 @@ static int encrypt_per_key(struct aws_client *c, const struct args *f,
 		}
 		free(b64);
 		json_array_append_new(items, it);
+		progress_step();
 	}
 	return 0;
 }
@@ -432,10 +546,12 @@ static int decrypt_keys(const struct inputs *in, struct secret **records,
 	struct secret *s = secret_new(in->n * KEY_RECORD_BYTES);
 	if (!s)
 		return err_set(e, ERR_NOMEM, "out of secure memory");
+	progress_start("keystores opened", in->n);
 	for (size_t i = 0; i < in->n; i++) {
 		const struct key_input *k = &in->keys[i];
 		struct bls_key *bk = NULL;
 		struct secret *sk = NULL;
+		progress_step();
 		int rc = keystore_decrypt(k->keystore, k->keystore_len, k->password,
 					  &bk, e);
 		if (rc == 0)
@@ -610,35 +726,232 @@ static int check_table(struct aws_client *c, const char *table, struct err *e)
 	return 0;
 }
 
-static int upload(struct aws_client *c, const char *table, json_t *items,
-		  struct err *e)
+/* ---- writing: never a silent overwrite, never `active` ---------------------- */
+
+static const char *item_s(const json_t *item, const char *attr)
 {
-	json_t *reqs = json_array(), *failed = NULL;
+	return json_string_value(json_object_get(json_object_get(item, attr), "S"));
+}
+
+static const char *active_word(const json_t *item)
+{
+	json_t *a = json_object_get(json_object_get(item, AWS_KT_ACTIVE), "BOOL");
+	return !a ? "unset" : json_is_true(a) ? "true" : "false";
+}
+
+/* The records the run will write, by id, known before any KMS call. */
+static size_t record_count(const struct inputs *in, bool envelope)
+{
+	return envelope ? (in->n + ENVELOPE_KEYS_PER_ITEM - 1) / ENVELOPE_KEYS_PER_ITEM
+			: in->n;
+}
+
+static void record_id(const struct inputs *in, bool envelope, size_t i,
+		      char out[128])
+{
+	if (!envelope) {
+		snprintf(out, 128, "%s", in->keys[i].pubkey);
+		return;
+	}
+	char id[17];
+	bundle_id(in, id);
+	snprintf(out, 128, "envelope:%s:%zu", id, i);
+}
+
+/* The signer's items already in the table: record id -> item. */
+static int existing_records(struct aws_client *c, const char *table,
+			    const char *signer, json_t **out, struct err *e)
+{
+	json_t *vals = json_pack("{s:{s:s}}", ":s", "S", signer);
+	struct aws_ddb_query q = {.table = table,
+				  .key_condition = {AWS_KT_SIGNER_ID " = :s", NULL, vals},
+				  .consistent = true};
+	json_t *items = NULL;
+	unsigned pages = 0;
+	int rc = vals ? aws_ddb_query_all(c, &q, &items, &pages, e)
+		      : err_set(e, ERR_NOMEM, "out of memory");
+	json_decref(vals);
+	if (rc < 0)
+		return rc;
+	json_t *by = json_object();
 	size_t i;
 	json_t *it;
-	json_array_foreach(items, i, it)
-		json_array_append_new(reqs, json_pack("{s:{s:O}}", "PutRequest",
-						      "Item", it));
-	int rc = aws_ddb_batch_write(c, table, reqs, &failed, e);
-	json_decref(reqs);
-	if (rc < 0) {
-		json_t *fr;
-		json_array_foreach(failed, i, fr) {
-			const char *pk = json_string_value(json_object_get(
-				json_object_get(json_object_get(json_object_get(fr, "PutRequest"),
-								"Item"),
-						AWS_KT_PUBKEY),
-				"S"));
-			fprintf(stderr, "nitro-keys: not uploaded: %s\n", pk ? pk : "?");
-		}
-		size_t nf = json_array_size(failed);
-		struct err first = e ? *e : (struct err){0};
-		rc = err_set(e, -rc, "%zu of %zu records not uploaded (listed above; "
-			     "re-running is safe): %s",
-			     nf, json_array_size(items), first.msg);
+	json_array_foreach(items, i, it) {
+		const char *id = item_s(it, AWS_KT_PUBKEY);
+		if (id && by)
+			json_object_set(by, id, it);
 	}
-	json_decref(failed);
+	json_decref(items);
+	if (!by)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	*out = by;
+	return 0;
+}
+
+/* Without --replace, a record already in the table stops the run. */
+static int refuse_existing(const struct inputs *in, bool envelope,
+			   const json_t *existing, const struct args *f,
+			   struct err *e)
+{
+	size_t found = 0;
+	char first[128] = "", id[128];
+	const json_t *old = NULL;
+	for (size_t i = 0; i < record_count(in, envelope); i++) {
+		record_id(in, envelope, i, id);
+		const json_t *it = json_object_get(existing, id);
+		if (it && found++ == 0) {
+			snprintf(first, sizeof(first), "%s", id);
+			old = it;
+		}
+	}
+	if (!found)
+		return 0;
+	char more[64] = "";
+	if (found > 1)
+		snprintf(more, sizeof(more), " (and %zu more)", found - 1);
+	return err_set(e, ERR_REFUSED,
+		       "record %s of signer %s is already in %s (active: %s)%s; "
+		       "nothing uploaded: --replace rewrites it keeping its "
+		       "active state, kms enable|disable changes that",
+		       first, args_get(f, F_SIGNER_ID), args_get(f, F_TABLE),
+		       active_word(old), more);
+}
+
+/* A new record: only if it is still absent. */
+static int put_new(struct aws_client *c, const char *table, const json_t *item,
+		   struct err *e)
+{
+	struct aws_ddb_expr cond = {"attribute_not_exists(" AWS_KT_PUBKEY ")", NULL,
+				    NULL};
+	int rc = aws_ddb_put_item(c, table, item, &cond, e);
+	if (rc == -ERR_REFUSED)
+		return err_set(e, ERR_REFUSED, "record %s appeared in %s while this "
+			       "upload ran; not replacing it",
+			       item_s(item, AWS_KT_PUBKEY), table);
 	return rc;
+}
+
+static bool is_key_or_active(const char *attr)
+{
+	return strcmp(attr, AWS_KT_SIGNER_ID) == 0 || strcmp(attr, AWS_KT_PUBKEY) == 0 ||
+	       strcmp(attr, AWS_KT_ACTIVE) == 0;
+}
+
+/* Appends to a bounded expression; false when it does not fit. */
+static bool expr_add(char *buf, size_t cap, const char *part)
+{
+	size_t len = strlen(buf), n = strlen(part);
+	if (len + n >= cap)
+		return false;
+	memcpy(buf + len, part, n + 1);
+	return true;
+}
+
+/*
+ * --replace of a record that exists: its content attributes set, those the
+ * new record lacks removed, `active` untouched, and only while it still
+ * exists. *active gets the record's state after the write.
+ */
+static int replace_one(struct aws_client *c, const char *table,
+		       const json_t *item, const json_t *old, bool *active,
+		       struct err *e)
+{
+	char expr[2048] = "SET ";
+	json_t *names = json_object(), *vals = json_object(), *attrs = NULL;
+	json_t *key = json_pack("{s:O,s:O}", AWS_KT_SIGNER_ID,
+				json_object_get(item, AWS_KT_SIGNER_ID), AWS_KT_PUBKEY,
+				json_object_get(item, AWS_KT_PUBKEY));
+	bool ok = names && vals && key;
+	size_t n = 0;
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)item, k, v) {
+		if (!ok || is_key_or_active(k))
+			continue;
+		char nn[32], vn[32], part[80];
+		snprintf(nn, sizeof(nn), "#a%zu", n);
+		snprintf(vn, sizeof(vn), ":v%zu", n);
+		snprintf(part, sizeof(part), "%s%s = %s", n ? ", " : "", nn, vn);
+		ok = expr_add(expr, sizeof(expr), part) &&
+		     json_object_set_new(names, nn, json_string(k)) == 0 &&
+		     json_object_set(vals, vn, v) == 0;
+		n++;
+	}
+	size_t r = 0;
+	json_object_foreach((json_t *)old, k, v) {
+		if (!ok || is_key_or_active(k) || json_object_get(item, k))
+			continue;
+		char nn[32], part[48];
+		snprintf(nn, sizeof(nn), "#r%zu", r);
+		snprintf(part, sizeof(part), "%s%s", r ? ", " : " REMOVE ", nn);
+		ok = expr_add(expr, sizeof(expr), part) &&
+		     json_object_set_new(names, nn, json_string(k)) == 0;
+		r++;
+	}
+	int rc;
+	if (!ok) {
+		rc = err_set(e, ERR_NOMEM, "out of memory");
+	} else {
+		struct aws_ddb_expr upd = {expr, names, vals};
+		rc = aws_ddb_update_item(c, table, key, &upd,
+					 "attribute_exists(" AWS_KT_PUBKEY ")", &attrs, e);
+		if (rc == -ERR_REFUSED)
+			rc = err_set(e, ERR_REFUSED, "record %s left %s while this "
+				     "upload ran; not re-creating it",
+				     item_s(item, AWS_KT_PUBKEY), table);
+		*active = json_is_true(json_object_get(
+			json_object_get(attrs, AWS_KT_ACTIVE), "BOOL"));
+	}
+	json_decref(attrs);
+	json_decref(key);
+	json_decref(names);
+	json_decref(vals);
+	return rc;
+}
+
+struct upload_counts {
+	size_t added, replaced, inactive;
+};
+
+/* One conditional write per record; records not written are listed. */
+static int upload(struct aws_client *c, const char *table, const json_t *items,
+		  const json_t *existing, struct upload_counts *n, struct err *e)
+{
+	size_t i, total = json_array_size(items);
+	int rc = 0;
+	progress_start("records uploaded", total);
+	for (i = 0; i < total && rc == 0; i++) {
+		const json_t *it = json_array_get(items, i);
+		const json_t *old = json_object_get(existing, item_s(it, AWS_KT_PUBKEY));
+		bool active = true;
+		rc = old ? replace_one(c, table, it, old, &active, e)
+			 : put_new(c, table, it, e);
+		if (rc < 0)
+			break;
+		progress_step();
+		if (!old) {
+			n->added++;
+			continue;
+		}
+		n->replaced++;
+		if (!active) {
+			n->inactive++;
+			fprintf(stderr, "nitro-keys: %s replaced; it stays inactive\n",
+				item_s(it, AWS_KT_PUBKEY));
+		}
+	}
+	if (rc == 0)
+		return 0;
+	for (size_t j = i; j < total; j++)
+		fprintf(stderr, "nitro-keys: not uploaded: %s\n",
+			item_s(json_array_get(items, j), AWS_KT_PUBKEY));
+	struct err first = e ? *e : (struct err){0};
+	return err_set(e, -rc, "%zu of %zu records not uploaded (listed above)%s: %s",
+		       total - i, total,
+		       i ? "; re-run with --replace to finish (it keeps each "
+			   "record's active state)"
+			 : "; nothing was written, re-running is safe",
+		       first.msg);
 }
 
 static int cmd_encrypt(const struct args *f, const char *cmd)
@@ -647,11 +960,14 @@ static int cmd_encrypt(const struct args *f, const char *cmd)
 		return cloud_usage_error(cmd, "--signer-id must be 1..128 printable "
 					 "characters without spaces or '|'");
 	bool up = args_bool(f, F_UPLOAD, false);
+	bool envelope = args_bool(f, F_ENVELOPE, false);
 	if (up == (args_get(f, F_OUT) != NULL))
 		return cloud_usage_error(cmd, "give exactly one of --upload and --out");
 	if (up != (args_get(f, F_TABLE) != NULL))
 		return cloud_usage_error(cmd, "--table goes with --upload");
-	if (args_bool(f, F_ENVELOPE, false) && args_get(f, F_MNEMONIC))
+	if (args_bool(f, F_REPLACE, false) && !up)
+		return cloud_usage_error(cmd, "--replace goes with --upload");
+	if (envelope && args_get(f, F_MNEMONIC))
 		return cloud_usage_error(cmd, "--mnemonic-file is for per-key records; "
 					 "envelope bundles hold keys only");
 
@@ -659,24 +975,40 @@ static int cmd_encrypt(const struct args *f, const char *cmd)
 	struct inputs in;
 	struct aws_creds_provider *creds = NULL;
 	struct aws_client *c = NULL;
-	json_t *items = json_array();
+	json_t *items = json_array(), *existing = NULL;
+	struct upload_counts n = {0};
+	g_progress.on = args_bool(f, F_PROGRESS, isatty(STDERR_FILENO) != 0);
 	int rc = read_inputs(f, &in, &e);
+	/* Envelope bundles decrypt every key anyway, before any KMS call. */
+	if (rc == 0 && !envelope)
+		rc = check_passwords(&in, &e);
 	if (rc == 0 && !(c = open_client(args_get(f, F_REGION), &creds, &e)))
 		rc = -e.code;
 	if (rc == 0 && up)
 		rc = check_table(c, args_get(f, F_TABLE), &e);
-	if (rc == 0)
-		rc = args_bool(f, F_ENVELOPE, false) ? encrypt_envelope(c, f, &in, items, &e)
-					 : encrypt_per_key(c, f, &in, items, &e);
 	if (rc == 0 && up)
-		rc = upload(c, args_get(f, F_TABLE), items, &e);
+		rc = existing_records(c, args_get(f, F_TABLE), args_get(f, F_SIGNER_ID),
+				      &existing, &e);
+	if (rc == 0 && up && !args_bool(f, F_REPLACE, false))
+		rc = refuse_existing(&in, envelope, existing, f, &e);
+	if (rc == 0)
+		rc = envelope ? encrypt_envelope(c, f, &in, items, &e)
+			      : encrypt_per_key(c, f, &in, items, &e);
+	if (rc == 0 && up)
+		rc = upload(c, args_get(f, F_TABLE), items, existing, &n, &e);
 	else if (rc == 0)
 		rc = write_out(args_get(f, F_OUT), items, &e);
-	if (rc == 0)
-		fprintf(stderr, "nitro-keys: %zu keys, %zu records %s %s\n", in.n,
-			json_array_size(items), up ? "uploaded to" : "written to",
-			up ? args_get(f, F_TABLE) : args_get(f, F_OUT));
+	if (rc == 0 && up)
+		fprintf(stderr, "nitro-keys: %zu keys, %zu records uploaded to %s "
+			"(%zu new and active, %zu replaced with their active state "
+			"kept: %zu inactive)\n",
+			in.n, json_array_size(items), args_get(f, F_TABLE), n.added,
+			n.replaced, n.inactive);
+	else if (rc == 0)
+		fprintf(stderr, "nitro-keys: %zu keys, %zu records written to %s\n",
+			in.n, json_array_size(items), args_get(f, F_OUT));
 	json_decref(items);
+	json_decref(existing);
 	aws_client_free(c);
 	aws_creds_provider_free(creds);
 	inputs_free(&in);
@@ -733,21 +1065,26 @@ static int do_list(struct aws_client *c, const struct args *f,
 	json_decref(vals);
 	if (rc < 0)
 		return rc;
-	size_t i, keys = 0;
+	size_t i, keys = 0, own = 0;
 	json_t *it;
 	json_array_foreach(items, i, it) {
 		json_t *p = plain_item(it);
-		bool env = json_object_get(p, AWS_KT_ENVELOPE_FORMAT) != NULL;
+		const char *id = item_s(it, AWS_KT_PUBKEY);
+		/* The enclave's sealed TLS key and MAC key: not key records. */
+		bool enclave = id && aws_kt_is_enclave_item(id);
+		bool env = !enclave && json_object_get(p, AWS_KT_ENVELOPE_FORMAT) != NULL;
 		json_t *out = json_pack("{s:O*,s:O*,s:O*,s:O*,s:s}", "pubkey",
 					json_object_get(p, AWS_KT_PUBKEY), "active",
 					json_object_get(p, AWS_KT_ACTIVE), "chain",
 					json_object_get(p, AWS_KT_CHAIN), "datetime",
 					json_object_get(p, AWS_KT_DATETIME), "kind",
-					env ? "envelope" : "key");
+					enclave ? "enclave" : env ? "envelope" : "key");
 		if (env)
 			json_object_set(out, "keys", json_object_get(p, AWS_KT_KEY_COUNT));
-		keys += env ? (size_t)json_integer_value(json_object_get(p, AWS_KT_KEY_COUNT))
-			    : 1;
+		own += enclave;
+		keys += enclave ? 0
+			: env ? (size_t)json_integer_value(json_object_get(p, AWS_KT_KEY_COUNT))
+			      : 1;
 		char *line = json_dumps(out, JSON_COMPACT);
 		if (line)
 			printf("%s\n", line);
@@ -755,19 +1092,47 @@ static int do_list(struct aws_client *c, const struct args *f,
 		json_decref(out);
 		json_decref(p);
 	}
-	fprintf(stderr, "nitro-keys: %zu records (%zu keys) for %s, %u pages\n",
-		json_array_size(items), keys, args_get(f, F_SIGNER_ID), pages);
+	char extra[96] = "";
+	if (own)
+		snprintf(extra, sizeof(extra), " and %zu of the enclave's own items "
+			 "(tls:, slashing:)", own);
+	fprintf(stderr, "nitro-keys: %zu records (%zu keys)%s for %s, %u pages\n",
+		json_array_size(items) - own, keys, extra, args_get(f, F_SIGNER_ID),
+		pages);
 	json_decref(items);
 	return 0;
+}
+
+/* An envelope bundle's record id, as kms encrypt names it: envelope:HEX16:N. */
+static bool envelope_id_ok(const char *s)
+{
+	if (strncmp(s, "envelope:", 9) != 0 || strlen(s) < 9 + 16 + 2 || strlen(s) > 40)
+		return false;
+	for (size_t i = 9; i < 9 + 16; i++)
+		if (!strchr("0123456789abcdef", s[i]))
+			return false;
+	if (s[9 + 16] != ':')
+		return false;
+	for (const char *p = s + 9 + 17; *p; p++)
+		if (*p < '0' || *p > '9')
+			return false;
+	return true;
 }
 
 static int set_active(struct aws_client *c, const struct args *f,
 		      bool active, struct err *e)
 {
-	uint8_t pk[BLS_PUBKEY_LEN];
-	TRY(hex_decode_exact(args_get(f, F_PUBKEY), pk, sizeof(pk), e, "--pubkey"));
 	char pubkey[2 + 2 * BLS_PUBKEY_LEN + 1];
-	hex_encode(pk, sizeof(pk), pubkey);
+	const char *arg = args_get(f, F_PUBKEY);
+	if (envelope_id_ok(arg)) {
+		snprintf(pubkey, sizeof(pubkey), "%s", arg);
+	} else {
+		uint8_t pk[BLS_PUBKEY_LEN];
+		if (hex_decode_exact(arg, pk, sizeof(pk), e, "--pubkey") < 0)
+			return err_set(e, ERR_USAGE, "--pubkey must be 0x and 96 hex "
+				       "digits, or an envelope bundle's envelope:ID:PART");
+		hex_encode(pk, sizeof(pk), pubkey);
+	}
 	json_t *key = json_pack("{s:{s:s},s:{s:s}}", AWS_KT_SIGNER_ID, "S",
 				args_get(f, F_SIGNER_ID), AWS_KT_PUBKEY, "S", pubkey);
 	json_t *vals = json_pack("{s:{s:b}}", ":a", "BOOL", active);
@@ -915,7 +1280,8 @@ static const struct kms_command {
 	 (const char *const[]){"key-id", "signer-id", "keystores-path",
 			       "keystores-passwords-path", "mnemonic-file",
 			       "deposit-data", "chain", "envelope", "upload",
-			       "table", "out", "region", NULL},
+			       "table", "out", "region", "replace", "progress",
+			       NULL},
 	 (const int[]){F_KEY_ID, F_SIGNER_ID, F_KEYSTORES, F_PASSWORDS, END},
 	 cmd_encrypt},
 	{"create-table", (const char *const[]){"table", "region", NULL},

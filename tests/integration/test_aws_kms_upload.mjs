@@ -6,8 +6,11 @@
 // nitro-signer-key-v1, signer_id} their kms_context attribute announces and
 // only with it, to the very keystore files and passwords), an envelope bundle that AWS's SDK + node's AES-GCM + noble BLS open and check
 // key by key, the key policy from `kms policy` enforced by the KMS stand-in,
+// an upload that never turns a record back on (a record already there is
+// refused by name; --replace rewrites it and keeps its active state; only
+// kms enable|disable change it), a wrong password caught before any KMS call,
 // and the faults: throttling storms, 5xx, truncated bodies, malformed JSON,
-// batches that stay unprocessed (reported by pubkey; a re-run completes),
+// writes that keep failing (reported by pubkey; a re-run completes),
 // a table with the wrong key schema, the wrong region, missing and expired
 // credentials, the 4096-byte KMS limit. Every failure is one clear line.
 import assert from 'node:assert/strict';
@@ -197,10 +200,96 @@ try {
       EncryptionContext: { ...context, purpose: 'nitro-signer-envelope-v1' } })), { name: 'InvalidCiphertextException' });
   });
 
-  await test('re-running the upload is idempotent', async () => {
+  const activeOf = (signer) => Object.fromEntries(nk(['list', '--table=validator_keys', `--signer-id=${signer}`])
+    .stdout.trim().split('\n').map((x) => JSON.parse(x)).map((x) => [x.pubkey, x.active]));
+
+  await test('a re-upload is refused by name before any KMS call and leaves a disabled key disabled', async () => {
+    const pk = keys[5].pubkey;
+    assert.equal(nk(['kms', 'disable', '--table=validator_keys', '--signer-id=signer-1', `--pubkey=${pk}`]).status, 0);
+    const before = await itemsOf('validator_keys', 'signer-1');
+    await admin(env.AWS_ENDPOINT_URL_KMS, 'reset', {});
     const r = nk([...base, '--signer-id=signer-1', '--upload', '--table=validator_keys']);
+    oneLineError(r, new RegExp(`record ${keys[0].pubkey} of signer signer-1 is already in validator_keys ` +
+      '\\(active: true\\) \\(and 99 more\\); nothing uploaded: --replace'));
+    assert.equal((await admin(env.AWS_ENDPOINT_URL_KMS, 'stats')).requests.Encrypt, undefined);
+    assert.deepEqual(await itemsOf('validator_keys', 'signer-1'), before);
+    assert.equal(activeOf('signer-1')[pk], false);
+  });
+
+  await test('--replace rewrites every record and keeps each one\'s active state', async () => {
+    const pk = keys[5].pubkey;
+    const before = Object.fromEntries((await itemsOf('validator_keys', 'signer-1')).map((x) => [x.pubkey.S, x]));
+    const r = nk([...base, '--signer-id=signer-1', '--upload', '--table=validator_keys', '--replace']);
     assert.equal(r.status, 0, r.stderr);
-    assert.equal((await itemsOf('validator_keys', 'signer-1')).length, 100);
+    assert.match(r.stderr, new RegExp(`${pk} replaced; it stays inactive`));
+    assert.match(r.stderr, /100 records uploaded to validator_keys \(0 new and active, 100 replaced with their active state kept: 1 inactive\)/);
+    const after = await itemsOf('validator_keys', 'signer-1');
+    assert.equal(after.length, 100);
+    for (const it of after) {
+      assert.notEqual(it.encrypted_key_password_mnemonic_b64.S, before[it.pubkey.S].encrypted_key_password_mnemonic_b64.S,
+        `${it.pubkey.S} rewritten`);
+      assert.equal(it.active.BOOL, it.pubkey.S !== pk, `${it.pubkey.S}: active`);
+      assert.equal(Boolean(it.deposit_json_b64), Boolean(before[it.pubkey.S].deposit_json_b64));
+    }
+    assert.equal(nk(['kms', 'enable', '--table=validator_keys', '--signer-id=signer-1', `--pubkey=${pk}`]).status, 0);
+    assert.equal(activeOf('signer-1')[pk], true);
+  });
+
+  await test('--replace drops what the new record no longer has (a deposit) and creates absent records active', async () => {
+    const dir = path.join(tmp, 'two');
+    const pwd = path.join(tmp, 'twopw');
+    fs.mkdirSync(dir);
+    fs.mkdirSync(pwd);
+    for (const k of keys.slice(0, 2)) {
+      fs.copyFileSync(path.join(KS, k.file), path.join(dir, k.file));
+      fs.copyFileSync(path.join(PW, k.file.replace(/\.json$/, '.txt')), path.join(pwd, k.file.replace(/\.json$/, '.txt')));
+    }
+    const two = ['kms', 'encrypt', `--key-id=${KEY}`, `--keystores-path=${dir}`, `--keystores-passwords-path=${pwd}`,
+      '--signer-id=signer-2', '--upload', '--table=validator_keys'];
+    fs.writeFileSync(path.join(dir, 'deposit_data-1.json'), JSON.stringify(deposits.slice(0, 1)));
+    assert.equal(nk(['kms', 'encrypt', `--key-id=${KEY}`, `--keystores-path=${dir}`, `--keystores-passwords-path=${pwd}`,
+      '--signer-id=signer-2', '--upload', '--table=validator_keys']).status, 0);
+    let items = await itemsOf('validator_keys', 'signer-2');
+    assert.ok(items.find((x) => x.pubkey.S === keys[0].pubkey).deposit_json_b64);
+    await ddbClient().send(new ddbSdk.DeleteItemCommand({ TableName: 'validator_keys',
+      Key: { web3signer_uuid: { S: 'signer-2' }, pubkey: { S: keys[1].pubkey } } }));
+    fs.rmSync(path.join(dir, 'deposit_data-1.json'));
+    const r = nk([...two, '--replace']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /\(1 new and active, 1 replaced with their active state kept: 0 inactive\)/);
+    items = await itemsOf('validator_keys', 'signer-2');
+    assert.equal(items.length, 2);
+    assert.ok(items.every((x) => x.active.BOOL === true && !x.deposit_json_b64), JSON.stringify(items));
+  });
+
+  await test('a wrong password stops the run naming the file: no KMS call, nothing uploaded', async () => {
+    const dir = path.join(tmp, 'wrongpw');
+    fs.mkdirSync(dir);
+    for (const k of keys.slice(0, 3)) fs.writeFileSync(path.join(dir, k.file.replace(/\.json$/, '.txt')), k.password);
+    fs.writeFileSync(path.join(dir, keys[1].file.replace(/\.json$/, '.txt')), 'not the password');
+    const few = path.join(tmp, 'few');
+    fs.mkdirSync(few);
+    for (const k of keys.slice(0, 3)) fs.copyFileSync(path.join(KS, k.file), path.join(few, k.file));
+    for (const mode of [[], ['--envelope']]) {
+      await admin(env.AWS_ENDPOINT_URL_KMS, 'reset', {});
+      const r = nk(['kms', 'encrypt', `--key-id=${KEY}`, `--keystores-path=${few}`, `--keystores-passwords-path=${dir}`,
+        '--signer-id=wrong-pw', '--upload', '--table=validator_keys', ...mode]);
+      oneLineError(r, new RegExp(keys[1].file.replace('.', '\\.')));
+      const st = (await admin(env.AWS_ENDPOINT_URL_KMS, 'stats')).requests;
+      assert.equal(st.Encrypt, undefined, mode.join());
+      assert.equal(st.GenerateDataKey, undefined, mode.join());
+      assert.equal((await itemsOf('validator_keys', 'wrong-pw')).length, 0);
+    }
+    oneLineError(nk(['kms', 'encrypt', `--key-id=${KEY}`, `--keystores-path=${few}`, `--keystores-passwords-path=${dir}`,
+      '--signer-id=wrong-pw', `--out=${path.join(tmp, 'wrongpw.json')}`]),
+    new RegExp(`${keys[1].file.replace('.', '\\.')} does not open with its password file .*nothing encrypted or uploaded`));
+    assert.equal(fs.existsSync(path.join(tmp, 'wrongpw.json')), false);
+  });
+
+  await test('--replace without --upload is a usage error', () => {
+    const r = nk([...base, '--signer-id=x', `--out=${path.join(tmp, 'r.json')}`, '--replace']);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /--replace goes with --upload/);
   });
 
   await test('disable and enable flip active; an unknown pubkey is an error', () => {
@@ -215,6 +304,21 @@ try {
     assert.equal(l.stdout.trim().split('\n').map((x) => JSON.parse(x)).find((x) => x.pubkey === pk).active, true);
     oneLineError(nk(['kms', 'disable', '--table=validator_keys', '--signer-id=signer-1', `--pubkey=0x${'a'.repeat(96)}`]),
       /no record 0xa+ for signer signer-1/);
+  });
+
+  await test("list does not count the enclave's own items (tls:, slashing:) as keys", async () => {
+    const ddb = ddbClient();
+    for (const id of ['tls:server', 'slashing:mac'])
+      await ddb.send(new ddbSdk.PutItemCommand({ TableName: 'validator_keys', Item: { web3signer_uuid: { S: 'signer-1' },
+        pubkey: { S: id }, sealed_format: { S: 'x' }, sealed_ciphertext_b64: { S: 'AA==' } } }));
+    const l = nk(['list', '--table=validator_keys', '--signer-id=signer-1']);
+    assert.equal(l.status, 0, l.stderr);
+    assert.match(l.stderr, /100 records \(100 keys\) and 2 of the enclave's own items \(tls:, slashing:\) for signer-1/);
+    const lines = l.stdout.trim().split('\n').map((x) => JSON.parse(x));
+    assert.deepEqual(lines.filter((x) => x.kind === 'enclave').map((x) => x.pubkey).sort(), ['slashing:mac', 'tls:server']);
+    for (const id of ['tls:server', 'slashing:mac'])
+      await ddb.send(new ddbSdk.DeleteItemCommand({ TableName: 'validator_keys',
+        Key: { web3signer_uuid: { S: 'signer-1' }, pubkey: { S: id } } }));
   });
 
   await test('envelope bundle round-trips (SDK decrypt + AES-GCM + BLS check)', async () => {
@@ -253,8 +357,22 @@ try {
     d2.setAuthTag(sealed.subarray(sealed.length - 16));
     d2.update(sealed.subarray(12, sealed.length - 16));
     assert.throws(() => d2.final());
-    // Idempotent: a re-run rewrites the same item.
-    assert.equal(nk([...base, '--signer-id=env-signer', '--envelope', '--upload', '--table=validator_keys']).status, 0);
+    // A re-run is refused by the bundle's name; --replace rewrites the same item.
+    oneLineError(nk([...base, '--signer-id=env-signer', '--envelope', '--upload', '--table=validator_keys']),
+      new RegExp(`record ${it.pubkey.S} of signer env-signer is already in validator_keys`));
+    // A bundle is disabled by its record id; --replace keeps it disabled.
+    const toggle = (cmd, id) => nk(['kms', cmd, '--table=validator_keys', '--signer-id=env-signer', `--pubkey=${id}`]);
+    assert.equal(toggle('disable', it.pubkey.S).status, 0);
+    const rr = nk([...base, '--signer-id=env-signer', '--envelope', '--upload', '--table=validator_keys', '--replace']);
+    assert.equal(rr.status, 0, rr.stderr);
+    assert.match(rr.stderr, new RegExp(`${it.pubkey.S} replaced; it stays inactive`));
+    assert.equal((await itemsOf('validator_keys', 'env-signer'))[0].active.BOOL, false);
+    assert.equal(toggle('enable', it.pubkey.S).status, 0);
+    assert.equal((await itemsOf('validator_keys', 'env-signer'))[0].active.BOOL, true);
+    oneLineError(toggle('enable', 'envelope:0000000000000000:0'), /no record envelope:0000000000000000:0 for signer env-signer/);
+    const bad = toggle('disable', 'envelope:xyz');
+    assert.equal(bad.status, 2, bad.stderr);
+    assert.match(bad.stderr, /--pubkey must be 0x and 96 hex digits, or an envelope bundle's envelope:ID:PART/);
     assert.equal((await itemsOf('validator_keys', 'env-signer')).length, 1);
     const l = nk(['list', '--table=validator_keys', '--signer-id=env-signer']);
     assert.match(l.stderr, /1 records \(100 keys\)/);
@@ -269,6 +387,14 @@ try {
     assert.ok(recs.every((x) => x.web3signer_uuid === 'file-signer' && x.encrypted_key_password_mnemonic_b64 &&
       x.kms_context === 'nitro-signer-key-v1'), JSON.stringify(recs[0]));
     oneLineError(nk([...base, '--signer-id=file-signer', `--out=${out}`]), /exists; not overwriting/);
+    assert.doesNotMatch(r.stderr, /keys encrypted/, 'no progress unless a terminal or --progress');
+  });
+
+  await test('--progress counts keys opened, encrypted and uploaded on stderr', () => {
+    const r = nk([...base, '--signer-id=progress-signer', '--upload', '--table=validator_keys', '--progress']);
+    assert.equal(r.status, 0, r.stderr);
+    for (const what of ['keystores opened', 'keys encrypted', 'records uploaded'])
+      assert.match(r.stderr, new RegExp(`nitro-keys: ${what} 100/100\n`), r.stderr);
   });
 
   await test('throttling storm: bounded retries, one line, nothing uploaded', async () => {
@@ -285,8 +411,8 @@ try {
   await test('5xx, throttling and truncated bodies are retried to success', async () => {
     await admin(env.AWS_ENDPOINT_URL_KMS, 'faults', { faults: [{ op: 'Encrypt', kind: '500', count: 1 },
       { op: 'Encrypt', kind: 'throttle', count: 1 }, { op: 'Encrypt', kind: 'truncate', count: 1 }] });
-    await admin(env.AWS_ENDPOINT_URL_DYNAMODB, 'faults', { faults: [{ op: 'BatchWriteItem', kind: 'truncate', count: 1 },
-      { op: 'BatchWriteItem', kind: '500', count: 1 }, { op: 'BatchWriteItem', kind: 'throttle', count: 1 }] });
+    await admin(env.AWS_ENDPOINT_URL_DYNAMODB, 'faults', { faults: [{ op: 'PutItem', kind: 'truncate', count: 1 },
+      { op: 'PutItem', kind: '500', count: 1 }, { op: 'PutItem', kind: 'throttle', count: 1 }] });
     const r = nk([...base, '--signer-id=flaky', '--upload', '--table=validator_keys']);
     assert.equal(r.status, 0, r.stderr);
     assert.equal((await itemsOf('validator_keys', 'flaky')).length, 100);
@@ -298,11 +424,11 @@ try {
       /DynamoDB DescribeTable: malformed JSON response/);
   });
 
-  await test('batches left unprocessed are reported by pubkey; a re-run completes', async () => {
-    await admin(env.AWS_ENDPOINT_URL_DYNAMODB, 'faults', { faults: [{ op: 'BatchWriteItem', kind: 'unprocessed', count: 100000 }] });
+  await test('writes that keep failing are reported by pubkey; a re-run completes', async () => {
+    await admin(env.AWS_ENDPOINT_URL_DYNAMODB, 'faults', { faults: [{ op: 'PutItem', kind: 'throttle', count: 100000 }] });
     const r = nk([...base, '--signer-id=partial', '--upload', '--table=validator_keys']);
     await admin(env.AWS_ENDPOINT_URL_DYNAMODB, 'faults', { faults: [] });
-    oneLineError(r, /100 of 100 records not uploaded .*re-running is safe/);
+    oneLineError(r, /100 of 100 records not uploaded .*nothing was written, re-running is safe/);
     const listed = r.stderr.split('\n').filter((l) => l.includes('not uploaded: ')).map((l) => l.split('not uploaded: ')[1]);
     assert.deepEqual(listed.sort(), keys.map((k) => k.pubkey).sort());
     const again = nk([...base, '--signer-id=partial', '--upload', '--table=validator_keys']);
@@ -350,7 +476,7 @@ try {
     const ks = JSON.parse(fs.readFileSync(path.join(KS, keys[0].file), 'utf8'));
     ks.description = 'x'.repeat(3000);
     fs.writeFileSync(path.join(dir, 'big.json'), JSON.stringify(ks));
-    fs.writeFileSync(path.join(pwd, 'big.txt'), 'pw');
+    fs.writeFileSync(path.join(pwd, 'big.txt'), keys[0].password);
     oneLineError(nk(['kms', 'encrypt', `--key-id=${KEY}`, `--keystores-path=${dir}`, `--keystores-passwords-path=${pwd}`,
       '--signer-id=x', `--out=${path.join(tmp, 'big-out.json')}`]), /over KMS's 4096-byte plaintext limit \(use --envelope\)/);
   });

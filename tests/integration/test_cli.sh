@@ -104,13 +104,16 @@ stop
 # data file that key tools write beside keystores is not taken for a key ---
 echo '[{"pubkey":"00"}]' > "$T/ks/deposit_data-1700000000.json"
 PORT=$(free_port)
-start --http-listen-port="$PORT" eth2 --network=hoodi \
+start --http-listen-port="$PORT" --progress eth2 --network=hoodi \
 	--keystores-path="$T/ks" --keystores-password-file="$T/pw.txt" \
 	--slashing-protection-enabled=false --slashing-protection-db-url="sqlite:$T/unused.db"
 grep -q "2 public keys" "$T/out.txt" || fail "expected 2 keys: $(cat "$T/out.txt")"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/healthcheck")
 [ "$code" = 200 ] || fail "healthcheck with deposit data beside keystores: want 200, got $code"
 grep -q "DISABLED" "$T/err.txt" || fail "no warning for disabled slashing protection"
+grep -q "keys loaded: 2 from keystores (0 failed)" "$T/err.txt" || fail "keystore count: $(grep 'keys loaded' "$T/err.txt")"
+grep -q "^keys decrypted 2/2$" "$T/err.txt" || fail "--progress: $(cat "$T/err.txt")"
+grep -q "key configs" "$T/err.txt" && fail "logged a count for key configs it was not given: $(grep 'keys loaded' "$T/err.txt")"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
 	"http://127.0.0.1:$PORT/api/v1/eth2/sign/$PK" -d "$att")
 [ "$code" = 200 ] || fail "attestation with protection off: want 200, got $code"
@@ -133,9 +136,11 @@ ok
 stop
 
 # --- export, then import into a fresh database: the double vote stays refused ---
-"$BIN/nitro-signer" eth2 --slashing-protection-db-url="sqlite:$T/slashing.db" export --to="$T/x.json"
+out=$("$BIN/nitro-signer" eth2 --slashing-protection-db-url="sqlite:$T/slashing.db" export --to="$T/x.json")
+echo "$out" | grep -q "^exported 1 validators, 1 records (0 blocks, 1 attestations) to $T/x.json$" || fail "export summary: $out"
 grep -q '"interchange_format_version":"5"' "$T/x.json" || grep -q '"interchange_format_version": "5"' "$T/x.json" || fail "export not v5"
-"$BIN/nitro-signer" eth2 --network=mainnet --slashing-protection-db-url="sqlite:$T/fresh.db" import --from="$T/x.json"
+out=$("$BIN/nitro-signer" eth2 --network=mainnet --slashing-protection-db-url="sqlite:$T/fresh.db" import --from="$T/x.json")
+echo "$out" | grep -q "^imported 1 validators, 1 records (0 blocks, 1 attestations) from $T/x.json$" || fail "import summary: $out"
 set +e
 "$BIN/nitro-signer" eth2 --network=hoodi --slashing-protection-db-url="sqlite:$T/other.db" import --from="$T/x.json" 2>"$T/imp.err"
 rc=$?
@@ -143,8 +148,36 @@ set -e
 [ "$rc" -ne 0 ] || fail "import with another network's root must fail"
 grep -qi "genesis" "$T/imp.err" || fail "import root mismatch message: $(cat "$T/imp.err")"
 echo "{\"pubkey\":\"$PK\",\"signing_root\":\"0x$(printf '%064d' 7)\",\"attestation\":{\"source_epoch\":\"411499\",\"target_epoch\":\"411500\"}}" > "$T/eval.jsonl"
-out=$("$BIN/nitro-signer" eth2 --network=mainnet --slashing-protection-db-url="sqlite:$T/fresh.db" evaluate --from="$T/eval.jsonl")
-echo "$out" | grep -q '"allowed":false' || fail "evaluate after import should refuse the double vote: $out"
+out=$("$BIN/nitro-signer" eth2 --network=mainnet --slashing-protection-db-url="sqlite:$T/fresh.db" evaluate --from="$T/eval.jsonl" 2>"$T/eval.err")
+echo "$out" | grep -q '^{"allowed":false' || fail "evaluate after import should refuse the double vote: $out"
+[ "$(echo "$out" | wc -l)" = 1 ] || fail "evaluate: one stdout line per input line: $out"
+grep -q "1 refused, 0 errors" "$T/eval.err" || fail "evaluate summary: $(cat "$T/eval.err")"
+# a dry run of a new vote allows it twice: nothing is recorded
+echo "{\"pubkey\":\"$PK\",\"signing_root\":\"0x$(printf '%064d' 8)\",\"attestation\":{\"source_epoch\":\"411500\",\"target_epoch\":\"411501\"}}" > "$T/eval2.jsonl"
+mkdir "$T/tmpd"
+for i in 1 2; do
+	out=$(TMPDIR="$T/tmpd" "$BIN/nitro-signer" eth2 --network=mainnet --slashing-protection-db-url="sqlite:$T/fresh.db" evaluate --dry-run --from="$T/eval2.jsonl" 2>"$T/eval.err")
+	[ "$out" = '{"allowed":true}' ] || fail "dry run $i: $out"
+	grep -q "1 allowed, 0 refused, 0 errors (dry run: nothing recorded)" "$T/eval.err" || fail "dry-run summary: $(cat "$T/eval.err")"
+done
+[ -z "$(ls -A "$T/tmpd")" ] || fail "the dry run left its copy behind: $(ls -A "$T/tmpd")"
+"$BIN/nitro-signer" eth2 --help | grep -q "allows is RECORDED" || fail "evaluate --help does not say it records"
+# only import creates a database: a mistyped path is an error naming it (exit 1), and no file appears
+for cmd in "export --to=$T/y.json" "watermark-repair --epoch=5" "watermark-repair --remove-high-watermark" \
+	"evaluate --from=$T/eval2.jsonl" "evaluate --dry-run --from=$T/eval2.jsonl"; do
+	set +e
+	# shellcheck disable=SC2086
+	"$BIN/nitro-signer" eth2 --network=mainnet --slashing-protection-db-url="sqlite:$T/typo.db" $cmd >"$T/typo.out" 2>"$T/typo.err"
+	rc=$?
+	set -e
+	[ "$rc" -eq 1 ] || fail "$cmd on a missing database: want exit 1, got $rc"
+	grep -q "$T/typo.db does not exist" "$T/typo.err" || fail "$cmd: $(cat "$T/typo.err")"
+	[ -e "$T/typo.db" ] && fail "$cmd created the missing database"
+	[ -s "$T/typo.out" ] && fail "$cmd printed on stdout: $(cat "$T/typo.out")"
+done
+[ -e "$T/y.json" ] && fail "export to a missing database wrote a file"
+out=$("$BIN/nitro-signer" eth2 --slashing-protection-db-url="sqlite:$T/fresh.db" watermark-repair --epoch=5 --slot=7)
+echo "$out" | grep -q "^low watermarks of 1 validators raised to at least block slot 7, attestation epoch 5 (never lowered)$" || fail "watermark-repair summary: $out"
 ok
 
 # --- a corrupt database: slashable types 503 (never signed), others sign, health DOWN ---

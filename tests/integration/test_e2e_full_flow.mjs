@@ -14,7 +14,7 @@
 //     client's certificate, made here with openssl), reads the records from
 //     DynamoDB with IMDS credentials, sends init; the enclave reaches KMS
 //     and DynamoDB only through the host's proxies, is born a TLS key, loads
-//     8 keys and reports the 9th refused.
+//     8 keys and reports the 9th refused (/health: DEGRADED, naming it).
 //  4. Validator-client style HTTPS through the host's TCP proxy, pinning
 //     the certificate the host wrote and presenting the listed client
 //     certificate: every key signs, and each signature verifies with noble's
@@ -183,8 +183,16 @@ await step('nitro-host run: enclave started, records read with IMDS credentials,
     const h = await health();
     return h.http === 200 && h.enclave?.ready ? h : null;
   }, 30000);
-  check(h1.status === 'UP', `health UP: ${JSON.stringify(h1)}`);
+  // The refused key makes it DEGRADED (still 200), naming the key and why.
+  check(h1.status === 'DEGRADED', `health DEGRADED: ${JSON.stringify(h1)}`);
+  check(h1.enclave.keys_failed === 1 && h1.enclave.failed_keys?.length === 1 &&
+    h1.enclave.failed_keys[0].pubkey === refusedKey && /AccessDenied/i.test(h1.enclave.failed_keys[0].error),
+  `failed key named with its reason: ${JSON.stringify(h1.enclave)}`);
   check(h1.enclave.keys_loaded === 8, `8 keys loaded: ${JSON.stringify(h1)}`);
+  // The enclave's keys come from init's records: no count of keystores or key configs it never had.
+  const early = fs.readFileSync(path.join(tmp, 'host.log'), 'utf8');
+  check(/ready with 8 keys/.test(early) && !/keys loaded: \d+ from (keystores|key configs)/.test(early),
+    `only the counts that apply: ${early.split('\n').filter((l) => /keys loaded|ready with/.test(l)).join(' | ')}`);
   const log = fs.readFileSync(path.join(tmp, 'host.log'), 'utf8');
   check(log.includes(refusedKey) && /AccessDenied/i.test(log.split('\n').find((l) => l.includes(refusedKey)) || ''),
     `the record under the other PCR0 is reported refused with its reason:\n${hostLogTail()}`);

@@ -170,7 +170,7 @@ assert h["credentials_expiration"].endswith("Z"), h
 PY
 ok
 until_log '"run: init: loaded 2 of 2 keys"'
-grep -q '"run: records: 2 records from 6 items in host-watchdog-keys (1 inactive, 2 malformed skipped' "$d/err" ||
+grep -q '"run: records: 2 records from 6 items (skipped: 1 inactive, 1 the enclave.s own (tls:/slashing:), 2 malformed (warned above)) in host-watchdog-keys, 1 pages' "$d/err" ||
 	fail "records summary: $(grep records "$d/err")"
 grep -q 'run: records: skipped item 0xnot-a-pubkey: pubkey: ' "$d/err" || fail "bad pubkey warning"
 grep -q "run: records: skipped item $BAD_PK: encrypted_key_password_mnemonic_b64: missing" "$d/err" ||

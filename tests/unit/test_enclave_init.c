@@ -497,6 +497,23 @@ static void test_tampered_envelope_reports_every_listed_key(void **state)
 		assert_true(json_is_false(json_object_get(json_array_get(keys, i),
 							  "loaded")));
 	json_decref(r);
+	/* status names the keys that failed and why (the host's /health
+	 * says DEGRADED from it) */
+	r = host_call(fd, control_msg_new(CONTROL_STATUS));
+	assert_int_equal(json_integer_value(json_object_get(r, "keys_failed")), 2);
+	const json_t *failed = json_object_get(r, "failed_keys");
+	assert_int_equal(json_array_size(failed), 2);
+	char pk0[99];
+	pubkey_hex(k[0], pk0);
+	bool named = false;
+	for (size_t i = 0; i < 2; i++) {
+		const json_t *f = json_array_get(failed, i);
+		named = named || strcmp(json_string_value(json_object_get(f, "pubkey")),
+					pk0) == 0;
+		assert_true(json_string_length(json_object_get(f, "error")) > 0);
+	}
+	assert_true(named);
+	json_decref(r);
 	close(fd);
 	test_enclave_stop(&t);
 	for (int j = 0; j < 2; j++)

@@ -55,6 +55,14 @@ static void test_good_items_become_records(void **state)
 	assert_int_equal(st.inactive, 1);
 	assert_int_equal(st.not_keys, 1);
 	assert_int_equal(st.malformed, 0);
+	/* the log line names every kind it skipped, and only those */
+	char what[256];
+	host_records_describe(&st, what, sizeof(what));
+	assert_string_equal(what, "2 records from 4 items (skipped: 1 inactive, "
+			    "1 the enclave's own (tls:/slashing:))");
+	struct host_records_stats none = {.items = 3, .records = 3};
+	host_records_describe(&none, what, sizeof(what));
+	assert_string_equal(what, "3 records from 3 items");
 	json_t *want = items(
 		"[{\"pubkey\":\"" PK1 "\",\"kind\":\"sample\",\"ciphertext_b64\":"
 		"\"QUJD\"},{\"pubkey\":\"envelope:0011:1\",\"kind\":\"envelope\","

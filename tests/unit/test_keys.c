@@ -181,7 +181,7 @@ static void test_mixed_sources_load_and_report(void **state)
 		   pathf("type: file-raw\nprivateKey: %s\n", sk_a));
 	write_text(pathf("%s/readme.md", cfg), "ignored");
 
-	struct key_load_opts o = {ks, pw, NULL, cfg, 2};
+	struct key_load_opts o = {ks, pw, NULL, cfg, 2, false};
 	struct key_registry *r = NULL;
 	struct key_load_report rep;
 	struct err e = {0};
@@ -257,7 +257,7 @@ static void test_shared_password_file(void **state)
 		make_keystore(pathf("%s/k%d.json", ks, i), "one-password-for-all",
 			      KEYSTORE_KDF_PBKDF2, 16, "", pk[i], NULL);
 	write_text(pathf("%s/pw", root), "one-password-for-all\n");
-	struct key_load_opts o = {ks, NULL, pathf("%s/pw", root), NULL, 0};
+	struct key_load_opts o = {ks, NULL, pathf("%s/pw", root), NULL, 0, false};
 	struct key_registry *r = NULL;
 	struct key_load_report rep;
 	assert_int_equal(keys_load(&o, &r, &rep, NULL), 0);
@@ -282,7 +282,7 @@ static void test_parallel_load_matches_serial(void **state)
 			      KEYSTORE_KDF_SCRYPT, 1024, "", pk[i], NULL);
 	write_text(pathf("%s/pw", root), "parallel-pass");
 	struct key_registry *r1 = NULL, *r4 = NULL;
-	struct key_load_opts o = {ks, NULL, pathf("%s/pw", root), NULL, 1};
+	struct key_load_opts o = {ks, NULL, pathf("%s/pw", root), NULL, 1, false};
 	struct key_load_report rep;
 	uint64_t live = secret_stats_live();
 	assert_int_equal(keys_load(&o, &r1, &rep, NULL), 0);
@@ -324,22 +324,22 @@ static void test_unusable_options_refused(void **state)
 	write_text(pathf("%s/pw", root), "password");
 	char pw[512];
 	snprintf(pw, sizeof(pw), "%s/pw", root);
-	expect_opts_error((struct key_load_opts){d, d, pw, NULL, 0},
+	expect_opts_error((struct key_load_opts){d, d, pw, NULL, 0, false},
 			  "exclusive");
-	expect_opts_error((struct key_load_opts){d, NULL, NULL, NULL, 0},
+	expect_opts_error((struct key_load_opts){d, NULL, NULL, NULL, 0, false},
 			  "--keystores-path needs");
 	expect_opts_error(
-		(struct key_load_opts){pathf("%s/missing", root), NULL, pw, NULL, 0},
+		(struct key_load_opts){pathf("%s/missing", root), NULL, pw, NULL, 0, false},
 		"--keystores-path");
 	expect_opts_error(
-		(struct key_load_opts){NULL, NULL, NULL, pathf("%s/nope", root), 0},
+		(struct key_load_opts){NULL, NULL, NULL, pathf("%s/nope", root), 0, false},
 		"--key-store-path");
-	expect_opts_error((struct key_load_opts){NULL, d, NULL, NULL, 0},
+	expect_opts_error((struct key_load_opts){NULL, d, NULL, NULL, 0, false},
 			  "without --keystores-path");
 	/* Nothing configured, or empty directories: an empty registry. */
 	struct key_registry *r = NULL;
 	struct key_load_report rep;
-	assert_int_equal(keys_load(&(struct key_load_opts){d, NULL, pw, d, 0},
+	assert_int_equal(keys_load(&(struct key_load_opts){d, NULL, pw, d, 0, false},
 				   &r, &rep, NULL),
 			 0);
 	assert_int_equal(keys_count(r), 0);
@@ -379,7 +379,7 @@ static void test_cli_generate_then_load(void **state)
 			 0);
 	struct key_registry *r = NULL;
 	struct key_load_report rep;
-	assert_int_equal(keys_load(&(struct key_load_opts){out, NULL, pwf, NULL, 0},
+	assert_int_equal(keys_load(&(struct key_load_opts){out, NULL, pwf, NULL, 0, false},
 				   &r, &rep, NULL),
 			 0);
 	assert_int_equal(rep.keystores_loaded, 3);

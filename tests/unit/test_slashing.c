@@ -690,7 +690,7 @@ static void test_evaluate_command(void **state)
 	size_t olen = 0;
 	FILE *fout = open_memstream(&obuf, &olen);
 	struct err e = {0};
-	assert_int_equal(slashing_cmd_evaluate(f->url, &fx_opts, GVR, fin, fout, &e),
+	assert_int_equal(slashing_cmd_evaluate(f->url, &fx_opts, GVR, false, fin, fout, NULL, &e),
 			 0);
 	fclose(fin);
 	fclose(fout);
@@ -1057,10 +1057,10 @@ static void test_open_picks_backend_by_scheme(void **state)
 	char *obuf = NULL;
 	size_t olen = 0;
 	FILE *out = open_memstream(&obuf, &olen);
-	assert_int_equal(slashing_cmd_evaluate("mem:cmd", NULL, GVR, in, out, &e),
+	assert_int_equal(slashing_cmd_evaluate("mem:cmd", NULL, GVR, false, in, out, NULL, &e),
 			 -ERR_USAGE);
-	assert_int_equal(slashing_cmd_evaluate("mem:cmd", &fx_opts, GVR, in, out,
-					       &e), 0);
+	assert_int_equal(slashing_cmd_evaluate("mem:cmd", &fx_opts, GVR, false, in,
+					       out, NULL, &e), 0);
 	fclose(in);
 	fclose(out);
 	free(obuf);

@@ -527,37 +527,50 @@ static void test_export_round_trip_after_prune_and_repair(void **state)
 
 /* ---- commands ---------------------------------------------------------------- */
 
+/* An interchange file (ic_json_g's spec) at DIR/in.json; its path in path. */
+static void write_ic_file(const struct fx *f, const char *spec, char *path,
+			  size_t cap)
+{
+	snprintf(path, cap, "%s/in.json", f->dir);
+	char *j = ic_json_g(GVR, spec);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(j, fp);
+	fclose(fp);
+	free(j);
+}
+
 static void test_cmd_import_export_files(void **state)
 {
 	struct fx *f = *state;
 	slashing_close(f->db);
 	f->db = NULL;
 	char in[160], out[160], url2[200];
-	snprintf(in, sizeof(in), "%s/in.json", f->dir);
+	write_ic_file(f, "0 b10/1 a1-2/1;1 b3", in, sizeof(in));
 	snprintf(out, sizeof(out), "%s/out.json", f->dir);
-	char *j = ic_json_g(GVR, "0 b10/1 a1-2/1;1 b3");
-	FILE *fp = fopen(in, "w");
-	fputs(j, fp);
-	fclose(fp);
-	free(j);
 	struct err e = {0};
-	assert_int_equal(slashing_cmd_import(f->url, &fx_opts, in, GVR_OTHER, &e), -ERR_INVALID);
+	assert_int_equal(slashing_cmd_import(f->url, &fx_opts, in, GVR_OTHER, NULL, &e), -ERR_INVALID);
 	assert_non_null(strstr(e.msg, in));
 	assert_non_null(strstr(e.msg, "genesis_validators_root"));
-	assert_int_equal(slashing_cmd_export(f->url, &fx_opts, out, &e), -ERR_NOT_FOUND);
-	assert_int_equal(slashing_cmd_import(f->url, &fx_opts, in, GVR, &e), 0);
-	assert_int_equal(slashing_cmd_export(f->url, &fx_opts, out, &e), 0);
+	assert_int_equal(slashing_cmd_export(f->url, &fx_opts, out, NULL, &e), -ERR_NOT_FOUND);
+	char said[SLASHING_SUMMARY_MAX];
+	assert_int_equal(slashing_cmd_import(f->url, &fx_opts, in, GVR, said, &e), 0);
+	assert_non_null(strstr(said, "imported 2 validators, 3 records (2 blocks, 1 attestations) from "));
+	assert_int_equal(slashing_cmd_export(f->url, &fx_opts, out, said, &e), 0);
+	assert_non_null(strstr(said, "exported 2 validators, "));
 	fx_url(f, "second", url2, sizeof(url2));
-	assert_int_equal(slashing_cmd_import(url2, &fx_opts, out, NULL, &e), 0);
+	assert_int_equal(slashing_cmd_import(url2, &fx_opts, out, NULL, NULL, &e), 0);
 	char missing[200];
 	snprintf(missing, sizeof(missing), "%s/nope.json", f->dir);
-	assert_int_equal(slashing_cmd_import(url2, &fx_opts, missing, NULL, &e), -ERR_IO);
+	assert_int_equal(slashing_cmd_import(url2, &fx_opts, missing, NULL, NULL, &e), -ERR_IO);
 	struct slashing_watermark w = {.has_slot = true, .slot = 50};
-	assert_int_equal(slashing_cmd_watermark_repair(url2, &fx_opts, SLASHING_REPAIR_LOW, &w, &e), 0);
+	assert_int_equal(slashing_cmd_watermark_repair(url2, &fx_opts, SLASHING_REPAIR_LOW, &w, said, &e), 0);
+	assert_non_null(strstr(said, " raised to at least block slot 50 (never lowered)"));
 	w.slot = 1000;
 	w.has_epoch = true;
 	w.epoch = 9;
-	assert_int_equal(slashing_cmd_watermark_repair(url2, &fx_opts, SLASHING_REPAIR_SET_HIGH, &w, &e), 0);
+	assert_int_equal(slashing_cmd_watermark_repair(url2, &fx_opts, SLASHING_REPAIR_SET_HIGH, &w, said, &e), 0);
+	assert_string_equal(said, "high watermark set to slot 1000, epoch 9 (was: none)");
 	struct slashing_db *db2 = NULL;
 	assert_int_equal(slashing_open(url2, &fx_opts, &db2, &e), 0);
 	assert_int_equal(blk(db2, 0, 10, 2), SLASHING_BELOW_LOW_WATERMARK);
@@ -566,7 +579,10 @@ static void test_cmd_import_export_files(void **state)
 	assert_int_equal(att(db2, 0, 8, 9, 2), SLASHING_AT_OR_ABOVE_HIGH_WATERMARK);
 	assert_int_equal(att(db2, 0, 1, 2, 1), SLASHING_OK);
 	slashing_close(db2);
-	assert_int_equal(slashing_cmd_watermark_repair(url2, &fx_opts, SLASHING_REPAIR_REMOVE_HIGH, NULL, &e), 0);
+	assert_int_equal(slashing_cmd_watermark_repair(url2, &fx_opts, SLASHING_REPAIR_REMOVE_HIGH, NULL, said, &e), 0);
+	assert_string_equal(said, "high watermark removed (was: slot 1000, epoch 9)");
+	assert_int_equal(slashing_cmd_watermark_repair(url2, &fx_opts, SLASHING_REPAIR_REMOVE_HIGH, NULL, said, &e), 0);
+	assert_string_equal(said, "no high watermark was set; nothing changed");
 	assert_int_equal(slashing_open(url2, &fx_opts, &db2, &e), 0);
 	assert_int_equal(att(db2, 0, 8, 9, 2), SLASHING_OK);
 	slashing_close(db2);
@@ -630,6 +646,112 @@ static void test_backends_export_the_same_files(void **state)
 	}
 }
 
+/* One evaluate run over `lines`: its output and summary. */
+static int eval_lines(const char *url, bool dry, const char *lines, char *out,
+		      size_t cap, char *said)
+{
+	FILE *in = fmemopen((char *)lines, strlen(lines), "r");
+	char *obuf = NULL;
+	size_t olen = 0;
+	FILE *o = open_memstream(&obuf, &olen);
+	struct err e = {0};
+	int rc = slashing_cmd_evaluate(url, &fx_opts, GVR, dry, in, o, said, &e);
+	fclose(in);
+	fclose(o);
+	snprintf(out, cap, "%s", obuf ? obuf : "");
+	free(obuf);
+	return rc;
+}
+
+static void block_line(int v, uint64_t slot, uint64_t root, char *out, size_t n)
+{
+	uint8_t pk[48], r[32];
+	char pkh[2 + 96 + 1], rh[2 + 64 + 1];
+	pk_of(v, pk);
+	root_of(root, r);
+	hex_encode(pk, 48, pkh);
+	hex_encode(r, 32, rh);
+	snprintf(out, n, "{\"pubkey\":\"%s\",\"signing_root\":\"%s\","
+		 "\"block\":{\"slot\":\"%llu\"}}\n", pkh, rh,
+		 (unsigned long long)slot);
+}
+
+static void test_cmd_evaluate_dry_run_records_nothing(void **state)
+{
+	struct fx *f = *state;
+	slashing_close(f->db);
+	f->db = NULL;
+	char in[160], said[SLASHING_SUMMARY_MAX], out[512], line[400], two[800];
+	write_ic_file(f, "0 b10/1 a1-2/1;1 b3", in, sizeof(in));
+	struct err e = {0};
+	assert_int_equal(slashing_cmd_import(f->url, &fx_opts, in, GVR, NULL, &e), 0);
+	struct slashing_watermark w = {.has_slot = true, .slot = 1000, .has_epoch = true,
+				       .epoch = 500};
+	assert_int_equal(slashing_cmd_watermark_repair(f->url, &fx_opts, SLASHING_REPAIR_SET_HIGH,
+						       &w, NULL, &e), 0);
+	/* a new block, then another root at the same slot: the copy records
+	 * what it allows, so the second is refused within the run ... */
+	block_line(0, 20, 7, line, sizeof(line));
+	snprintf(two, sizeof(two), "%s", line);
+	block_line(0, 20, 8, two + strlen(two), sizeof(two) - strlen(two));
+	assert_int_equal(eval_lines(f->url, true, two, out, sizeof(out), said), 0);
+	assert_non_null(strstr(out, "{\"allowed\":true}\n{\"allowed\":false,"));
+	assert_string_equal(said, "1 allowed, 1 refused, 0 errors (dry run: nothing recorded)");
+	/* ... but nothing reaches the database: the same run again agrees */
+	assert_int_equal(eval_lines(f->url, true, two, out, sizeof(out), said), 0);
+	assert_non_null(strstr(out, "{\"allowed\":true}\n{\"allowed\":false,"));
+	/* the copy holds the records and the high watermark */
+	block_line(0, 10, 9, line, sizeof(line));
+	block_line(1, 2000, 9, two, sizeof(two));
+	snprintf(two + strlen(two), sizeof(two) - strlen(two), "%s", line);
+	snprintf(two + strlen(two), sizeof(two) - strlen(two), "not json\n");
+	assert_int_equal(eval_lines(f->url, true, two, out, sizeof(out), said), 0);
+	assert_null(strstr(out, "\"allowed\":true"));
+	assert_string_equal(said, "0 allowed, 2 refused, 1 errors (dry run: nothing recorded)");
+	/* without --dry-run what is allowed is recorded */
+	block_line(0, 20, 8, line, sizeof(line));
+	assert_int_equal(eval_lines(f->url, false, line, out, sizeof(out), said), 0);
+	assert_string_equal(said, "1 allowed, 0 refused, 0 errors (what was allowed is recorded)");
+	block_line(0, 20, 7, line, sizeof(line));
+	assert_int_equal(eval_lines(f->url, true, line, out, sizeof(out), said), 0);
+	assert_non_null(strstr(out, "\"allowed\":false"));
+	fx_open(f);
+}
+
+/* sqlite: only import creates a database; the rest name the missing file
+ * and leave none behind. */
+static void test_cmd_missing_sqlite_db_is_an_error(void **state)
+{
+	struct fx *f = *state;
+	char url[300], path[200], out[256], said[SLASHING_SUMMARY_MAX], got[512];
+	snprintf(path, sizeof(path), "%s/typo.db", f->dir);
+	snprintf(url, sizeof(url), "sqlite:%s", path);
+	struct err e = {0};
+	struct stat st;
+	struct slashing_watermark w = {.has_slot = true, .slot = 5};
+	snprintf(out, sizeof(out), "%s/out.json", f->dir);
+	assert_int_equal(slashing_cmd_export(url, &fx_opts, out, NULL, &e), -ERR_NOT_FOUND);
+	assert_non_null(strstr(e.msg, path));
+	assert_non_null(strstr(e.msg, "does not exist"));
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(slashing_cmd_watermark_repair(url, &fx_opts, SLASHING_REPAIR_LOW, &w, NULL,
+						       &e), -ERR_NOT_FOUND);
+	assert_non_null(strstr(e.msg, path));
+	assert_int_equal(slashing_cmd_watermark_repair(url, &fx_opts, SLASHING_REPAIR_REMOVE_HIGH,
+						       NULL, NULL, &e), -ERR_NOT_FOUND);
+	char line[400];
+	block_line(0, 20, 7, line, sizeof(line));
+	assert_int_equal(eval_lines(url, false, line, got, sizeof(got), said), -ERR_NOT_FOUND);
+	assert_int_equal(eval_lines(url, true, line, got, sizeof(got), said), -ERR_NOT_FOUND);
+	assert_int_equal(stat(path, &st), -1);
+	assert_int_equal(stat(out, &st), -1);
+	/* import makes it */
+	char in[200];
+	write_ic_file(f, "0 b10/1", in, sizeof(in));
+	assert_int_equal(slashing_cmd_import(url, &fx_opts, in, GVR, NULL, &e), 0);
+	assert_int_equal(stat(path, &st), 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int main(void)
@@ -646,9 +768,11 @@ int main(void)
 		T(test_export_is_valid_v5),
 		T(test_export_round_trip_after_prune_and_repair),
 		T(test_cmd_import_export_files),
+		T(test_cmd_evaluate_dry_run_records_nothing),
 	};
 	const struct CMUnitTest across_backends[] = {
 		T(test_backends_export_the_same_files),
+		T(test_cmd_missing_sqlite_db_is_an_error),
 	};
 	int failed = cmocka_run_group_tests_name("on sqlite", on_every_backend,
 						 fx_on_sqlite, NULL);

@@ -3,7 +3,8 @@
 #   make build  release build, binaries in build/bin/
 #   make run    demo keys under ./demo/ on first use, signer on 127.0.0.1:9000
 #   make check  every test: release + sanitizer builds, unit, integration, fuzz smoke
-.PHONY: all deps deps-test build build-asan run check clean
+#   make demo-enclave  the enclave path on one machine (stand-ins, NSM simulator), step by step
+.PHONY: all deps deps-test build build-asan run check clean demo-enclave
 
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
@@ -29,6 +30,11 @@ run: build
 
 check: deps-test
 	@scripts/check.sh
+
+demo-enclave: deps-test
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build build -j$(JOBS)
+	@node scripts/demo-enclave.mjs --bin=build/bin
 
 clean:
 	rm -rf build build-asan build-fuzz

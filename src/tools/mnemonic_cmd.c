@@ -342,6 +342,7 @@ static int derive_all(struct run *r, const struct secret *seed,
 		      struct err *e)
 {
 	const struct plan *p = r->p;
+	uint64_t t0 = clock_mono_us();
 	for (uint32_t i = 0; i < p->count; i++) {
 		struct deposit_validator v;
 		TRY(deposit_validator_derive(seed, p->start + i, &p->w,
@@ -354,8 +355,14 @@ static int derive_all(struct run *r, const struct secret *seed,
 		deposit_validator_clear(&v);
 		if (rc < 0)
 			return err_prefix(e, "validator %u: ", p->start + i);
-		fprintf(stderr, "nitro-keys: validator %u: %s\n", p->start + i,
-			r->pubkeys[i]);
+		/* progress: n of N, the rate so far and the time left at it
+		 * (each keystore's KDF makes this minutes for many keys) */
+		double s_done = (double)(clock_mono_us() - t0) / 1e6;
+		double rate = s_done > 0 ? (i + 1) / s_done : 0;
+		fprintf(stderr, "nitro-keys: validator %u: %s (%u of %u, %.2f/s, "
+			"about %.0f s left)\n", p->start + i, r->pubkeys[i],
+			i + 1, p->count, rate,
+			rate > 0 ? (p->count - i - 1) / rate : 0.0);
 	}
 	char *json = NULL;
 	char file[PATH_MAX + 64];

@@ -54,6 +54,9 @@ refused "--validator-start-index" existing-mnemonic --num-validators=4 --validat
 grep -q "void come" "$T/made.txt" "$T/made.err" && fail "mnemonic printed"
 [ "$(ls "$T/keys" | grep -c '^keystore-m_12381_3600_[0-3]_0_0-[0-9]*\.json$')" = 4 ] || fail "want 4 keystores: $(ls "$T/keys")"
 [ "$(ls "$T/keys" | grep -c '^deposit_data-[0-9]*\.json$')" = 1 ] || fail "want one deposit_data file"
+# progress on stderr: n of N, the rate and the time left, per validator
+grep -Eq '^nitro-keys: validator 3: 0x[0-9a-f]{96} \(4 of 4, [0-9.]+/s, about 0 s left\)$' "$T/made.err" ||
+	fail "no progress line for the last validator: $(cat "$T/made.err")"
 ok
 
 # Byte layout: what Python's json.dumps gives for the same content.

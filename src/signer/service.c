@@ -73,6 +73,33 @@ static void log_report(const struct signer *s, const struct key_load_report *r)
 			 r->configs_loaded, r->configs_failed);
 }
 
+/* A database bound to another chain than the network's refuses every
+ * block and attestation (genesis_validators_root_mismatch): say so at once,
+ * e.g. `make run ARGS=--network=hoodi` on the mainnet demo database. An
+ * export of no validator is the backend-neutral way to read the binding. */
+static void warn_other_chain(struct signer *s)
+{
+	if (!s->net.has_genesis_validators_root)
+		return;
+	static const uint8_t none[1][48];
+	char *json = NULL;
+	if (slashing_export(s->db, none, 0, &json, NULL) < 0)
+		return; /* bound to no chain yet, or unreadable: open said */
+	json_t *j = json_loads(json, 0, NULL);
+	const char *gvr = json_string_value(json_object_get(
+		json_object_get(j, "metadata"), "genesis_validators_root"));
+	char want[2 + 64 + 1];
+	hex_encode(s->net.genesis_validators_root, 32, want);
+	if (gvr && strcasecmp(gvr, want) != 0)
+		log_warn("slashing protection database %s belongs to another chain "
+			 "(genesis_validators_root %s) than network %s (%s): every "
+			 "block and attestation will be refused "
+			 "(genesis_validators_root_mismatch); give this network "
+			 "its own database", s->db_url, gvr, s->net.name, want);
+	json_decref(j);
+	free(json);
+}
+
 /* The open database, opening it on first use; NULL (with db_error set)
  * while it cannot be opened. Never blocks a loop: only workers and start-up
  * call it. */
@@ -100,6 +127,7 @@ struct slashing_db *signer_db(struct signer *s)
 				 : s->db_opts.mac_key ? " (items MAC-checked)"
 				 : " (items NOT MAC-checked: no "
 				   "--slashing-protection-mac-key-file)");
+			warn_other_chain(s);
 		}
 	}
 	struct slashing_db *db = s->db;

@@ -228,6 +228,17 @@ async function main() {
   const nSigned = [...signed.values()].reduce((n, v) => n + v.length, 0);
   const nRows = ix.data.reduce((n, d) => n + d.signed_blocks.length + d.signed_attestations.length, 0);
   h.eq(nRows, nSigned, "(e) the export has one row per signed message, nothing else");
+  // (g) the same database under another network: the signer says at start that it belongs to another
+  // chain (every slashable request would be refused), and says nothing of the kind on its own network.
+  const other = await startSigner({ keyStorePath: keyDir, network: "hoodi",
+    eth2Args: [`--slashing-protection-db-url=sqlite:${dbPath}`], name: "signer-hoodi" });
+  await new Promise((r) => setTimeout(r, 200));
+  h.ok(/belongs to another chain .*network hoodi/.test(other.log), "(g) another network's database is named at start", other.log.slice(-800));
+  await other.stop();
+  const same = await startSigner({ keyStorePath: keyDir, eth2Args: [`--slashing-protection-db-url=sqlite:${dbPath}`], name: "signer-again" });
+  await new Promise((r) => setTimeout(r, 200));
+  h.ok(!/belongs to another chain/.test(same.log), "(g) no such warning on the database's own network", same.log.slice(-800));
+  await same.stop();
   h.finish(`${nSigned} signed (${wonW.length} of ${windowReqs.length} in the random window), ${refused.length} refused`);
 }
 

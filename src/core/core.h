@@ -11,6 +11,7 @@
 #define NS_CORE_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -355,6 +356,21 @@ int cpu_count(void);
  * pinned event loop inherit its single core). */
 void cpu_unpin_thread(void);
 uint64_t clock_mono_us(void);
+
+/* Progress of long work on stderr (progress.c): "<prefix><what> n/N (R/s,
+ * about T s left)", at most every 200 ms and the last one; on == false
+ * prints nothing. progress_step may be called from several threads. */
+struct progress {
+	const char *prefix, *what;
+	size_t total;
+	bool on;
+	uint64_t start_us;
+	atomic_size_t done;
+	atomic_uint_fast64_t last_us;
+};
+void progress_start(struct progress *p, const char *prefix, const char *what,
+		    size_t total, bool on);
+void progress_step(struct progress *p);
 
 /*
  * Runs fn(arg, i) once for every i in [0, n) on at most `threads` threads

@@ -591,38 +591,21 @@ out:
 struct pool {
 	struct job *jobs;
 	const struct secret *shared;
-	bool progress;
-	size_t total;
-	atomic_size_t done;
-	atomic_uint_fast64_t last_us;
+	struct progress progress; /* "keys decrypted n/N" */
 };
-
-/* At most one line every 200 ms, and the last one (from any worker). */
-static void pool_progress(struct pool *p)
-{
-	size_t n = atomic_fetch_add(&p->done, 1) + 1;
-	uint64_t now = clock_mono_us(), last = atomic_load(&p->last_us);
-	if (n < p->total && (now - last < 200000 ||
-			     !atomic_compare_exchange_strong(&p->last_us, &last, now)))
-		return;
-	fprintf(stderr, "keys decrypted %zu/%zu\n", n, p->total);
-}
 
 static void pool_job(void *arg, size_t i)
 {
 	struct pool *p = arg;
 	job_run(&p->jobs[i], p->shared);
-	if (p->progress)
-		pool_progress(p);
+	progress_step(&p->progress);
 }
 
 static void run_jobs(struct jobs *js, const struct secret *shared, int threads,
 		     bool progress)
 {
-	struct pool p = {.jobs = js->v, .shared = shared, .progress = progress,
-			 .total = js->n};
-	atomic_init(&p.done, 0);
-	atomic_init(&p.last_us, 0);
+	struct pool p = {.jobs = js->v, .shared = shared};
+	progress_start(&p.progress, "", "keys decrypted", js->n, progress);
 	parallel_for(js->n, threads, pool_job, &p);
 }
 

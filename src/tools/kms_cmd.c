@@ -159,37 +159,12 @@ static void iso_now(char out[32])
 
 /* ---- progress (stderr, when a terminal or --progress) ----------------------- */
 
-struct progress {
-	bool on;
-	const char *what;
-	size_t total;
-	atomic_size_t done;
-	atomic_uint_fast64_t last_us;
-};
-
 static struct progress g_progress;
+static bool g_progress_on;
 
-static void progress_start(const char *what, size_t total)
+static void progress_begin(const char *what, size_t total)
 {
-	g_progress.what = what;
-	g_progress.total = total;
-	atomic_store(&g_progress.done, 0);
-	atomic_store(&g_progress.last_us, 0);
-}
-
-/* One more done; a line at most every 200 ms, and the last one. Safe from
- * the password check's threads (the line may lag by one). */
-static void progress_step(void)
-{
-	struct progress *p = &g_progress;
-	if (!p->on)
-		return;
-	size_t n = atomic_fetch_add(&p->done, 1) + 1;
-	uint64_t now = clock_mono_us(), last = atomic_load(&p->last_us);
-	if (n < p->total && (now - last < 200000 ||
-			     !atomic_compare_exchange_strong(&p->last_us, &last, now)))
-		return;
-	fprintf(stderr, "nitro-keys: %s %zu/%zu\n", p->what, n, p->total);
+	progress_start(&g_progress, "nitro-keys: ", what, total, g_progress_on);
 }
 
 /* ---- inputs --------------------------------------------------------------- */
@@ -389,7 +364,7 @@ static void open_one(void *arg, size_t i)
 	j->rc[i] = keystore_decrypt(k->keystore, k->keystore_len, k->password, &bk,
 				    NULL);
 	bls_key_free(bk);
-	progress_step();
+	progress_step(&g_progress);
 }
 
 /*
@@ -404,7 +379,7 @@ static int check_passwords(const struct inputs *in, struct err *e)
 	if (!rc)
 		return err_set(e, ERR_NOMEM, "out of memory");
 	struct open_job j = {in, rc};
-	progress_start("keystores opened", in->n);
+	progress_begin("keystores opened", in->n);
 	parallel_for(in->n, 0, open_one, &j);
 	size_t bad = 0, first = 0;
 	for (size_t i = 0; i < in->n; i++)
@@ -505,7 +480,7 @@ static int encrypt_per_key(struct aws_client *c, const struct args *f,
 	char when[32];
 	iso_now(when);
 	const char *chain = args_get(f, F_CHAIN) ? args_get(f, F_CHAIN) : "mainnet";
-	progress_start("keys encrypted", in->n);
+	progress_begin("keys encrypted", in->n);
 	for (size_t i = 0; i < in->n; i++) {
 		const struct key_input *k = &in->keys[i];
 		struct secret *pt = NULL;
@@ -533,7 +508,7 @@ static int encrypt_per_key(struct aws_client *c, const struct args *f,
 		}
 		free(b64);
 		json_array_append_new(items, it);
-		progress_step();
+		progress_step(&g_progress);
 	}
 	return 0;
 }
@@ -546,12 +521,12 @@ static int decrypt_keys(const struct inputs *in, struct secret **records,
 	struct secret *s = secret_new(in->n * KEY_RECORD_BYTES);
 	if (!s)
 		return err_set(e, ERR_NOMEM, "out of secure memory");
-	progress_start("keystores opened", in->n);
+	progress_begin("keystores opened", in->n);
 	for (size_t i = 0; i < in->n; i++) {
 		const struct key_input *k = &in->keys[i];
 		struct bls_key *bk = NULL;
 		struct secret *sk = NULL;
-		progress_step();
+		progress_step(&g_progress);
 		int rc = keystore_decrypt(k->keystore, k->keystore_len, k->password,
 					  &bk, e);
 		if (rc == 0)
@@ -919,7 +894,7 @@ static int upload(struct aws_client *c, const char *table, const json_t *items,
 {
 	size_t i, total = json_array_size(items);
 	int rc = 0;
-	progress_start("records uploaded", total);
+	progress_begin("records uploaded", total);
 	for (i = 0; i < total && rc == 0; i++) {
 		const json_t *it = json_array_get(items, i);
 		const json_t *old = json_object_get(existing, item_s(it, AWS_KT_PUBKEY));
@@ -928,7 +903,7 @@ static int upload(struct aws_client *c, const char *table, const json_t *items,
 			 : put_new(c, table, it, e);
 		if (rc < 0)
 			break;
-		progress_step();
+		progress_step(&g_progress);
 		if (!old) {
 			n->added++;
 			continue;
@@ -977,7 +952,7 @@ static int cmd_encrypt(const struct args *f, const char *cmd)
 	struct aws_client *c = NULL;
 	json_t *items = json_array(), *existing = NULL;
 	struct upload_counts n = {0};
-	g_progress.on = args_bool(f, F_PROGRESS, isatty(STDERR_FILENO) != 0);
+	g_progress_on = args_bool(f, F_PROGRESS, isatty(STDERR_FILENO) != 0);
 	int rc = read_inputs(f, &in, &e);
 	/* Envelope bundles decrypt every key anyway, before any KMS call. */
 	if (rc == 0 && !envelope)

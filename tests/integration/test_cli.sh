@@ -112,7 +112,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/healthchec
 [ "$code" = 200 ] || fail "healthcheck with deposit data beside keystores: want 200, got $code"
 grep -q "DISABLED" "$T/err.txt" || fail "no warning for disabled slashing protection"
 grep -q "keys loaded: 2 from keystores (0 failed)" "$T/err.txt" || fail "keystore count: $(grep 'keys loaded' "$T/err.txt")"
-grep -q "^keys decrypted 2/2$" "$T/err.txt" || fail "--progress: $(cat "$T/err.txt")"
+grep -Eq "^keys decrypted 2/2 \([0-9.]+/s, about 0 s left\)$" "$T/err.txt" || fail "--progress: $(cat "$T/err.txt")"
 grep -q "key configs" "$T/err.txt" && fail "logged a count for key configs it was not given: $(grep 'keys loaded' "$T/err.txt")"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
 	"http://127.0.0.1:$PORT/api/v1/eth2/sign/$PK" -d "$att")

@@ -50,7 +50,7 @@ const simDir = path.join(tmp, 'sim');
 const PCR0 = crypto.createHash('sha384').update('nitro-signer demo enclave image').digest('hex');
 step('stand-ins for KMS, DynamoDB and IMDS; the NSM simulator with its root and PCR0',
   [`node tests/standins/start.mjs (KMS trusting $DEMO/sim/root.pem), PCR0 ${PCR0.slice(0, 16)}...`],
-  ['the real services; PCR0 comes from `nitro-cli build-enclave` (or issue 15\'s offline computation)']);
+  ['the real services; PCR0 comes from `nitro-cli build-enclave` (or computed offline from a reproducible image)']);
 const env = await startSimAndStandins({ src: SRC, tmp, simDir, pcr0: PCR0, name: 'demo', children });
 const awsEnv = awsEnvOf(env);
 

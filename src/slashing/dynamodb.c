@@ -482,6 +482,25 @@ static int meta_refresh(struct ddb *d, struct aws_client *c,
 	return rc;
 }
 
+/* A pooled client and the meta item read afresh (its copy in *m when m is
+ * given): how every operation but signing begins. NULL (with *rc and e
+ * set, nothing held) when either fails. */
+static struct aws_client *op_begin(struct ddb *d, struct slashing_meta *m,
+				   int *rc, struct err *e)
+{
+	struct aws_client *c = client_get(d, e);
+	if (!c) {
+		*rc = -ERR_UNAVAILABLE;
+		return NULL;
+	}
+	*rc = meta_refresh(d, c, m, e);
+	if (*rc < 0) {
+		client_put(d, c);
+		return NULL;
+	}
+	return c;
+}
+
 /* Writes m as the meta item, on the condition that it is still the one we
  * read; -ERR_REFUSED when it moved (read again and decide again). */
 static int meta_write(struct ddb *d, struct aws_client *c,
@@ -1204,13 +1223,12 @@ static int import_one(void *arg, const struct ic_entry *const *group, size_t n,
 static int ddb_import(void *be, const struct interchange *ic, struct err *e)
 {
 	struct ddb *d = be;
-	struct aws_client *c = client_get(d, e);
-	if (!c)
-		return -ERR_UNAVAILABLE;
 	struct slashing_meta m;
-	int rc = meta_refresh(d, c, &m, e);
-	if (rc == 0)
-		rc = interchange_check_gvr(ic, &m, e);
+	int rc;
+	struct aws_client *c = op_begin(d, &m, &rc, e);
+	if (!c)
+		return rc;
+	rc = interchange_check_gvr(ic, &m, e);
 	if (rc == 0 && !m.has_gvr && ic->n_entries)
 		rc = ensure_bound(d, c, ic->gvr, e);
 	struct import_ctx x = {d, c};
@@ -1306,13 +1324,12 @@ static int ddb_export(void *be, const uint8_t (*pubkeys)[48], size_t n,
 		      struct interchange **out, struct err *e)
 {
 	struct ddb *d = be;
-	struct aws_client *c = client_get(d, e);
-	if (!c)
-		return -ERR_UNAVAILABLE;
 	struct slashing_meta m;
-	int rc = meta_refresh(d, c, &m, e);
-	if (rc == 0)
-		rc = interchange_export_new(&m, out, e);
+	int rc;
+	struct aws_client *c = op_begin(d, &m, &rc, e);
+	if (!c)
+		return rc;
+	rc = interchange_export_new(&m, out, e);
 	struct export_ctx x = {0};
 	if (rc == 0 && pubkeys) {
 		for (size_t i = 0; i < n && rc == 0; i++) {
@@ -1402,12 +1419,11 @@ static int ddb_repair_low(void *be, const struct slashing_watermark *w,
 			  struct err *e)
 {
 	struct ddb *d = be;
-	struct aws_client *c = client_get(d, e);
+	int rc;
+	struct aws_client *c = op_begin(d, NULL, &rc, e);
 	if (!c)
-		return -ERR_UNAVAILABLE;
-	int rc = meta_refresh(d, c, NULL, e);
-	if (rc == 0)
-		rc = for_each_validator(d, c, repair_one, (void *)w, e);
+		return rc;
+	rc = for_each_validator(d, c, repair_one, (void *)w, e);
 	client_put(d, c);
 	return rc;
 }
@@ -1447,17 +1463,14 @@ static int ddb_set_high(void *be, const struct slashing_watermark *w,
 static int ddb_get_high(void *be, struct slashing_watermark *out,
 			struct err *e)
 {
-	struct ddb *d = be;
-	struct aws_client *c = client_get(d, e);
+	struct slashing_meta m;
+	int rc;
+	struct aws_client *c = op_begin(be, &m, &rc, e);
 	if (!c)
-		return -ERR_UNAVAILABLE;
-	pthread_mutex_lock(&d->meta_lock);
-	int rc = meta_read(d, c, e);
-	if (rc == 0)
-		*out = d->meta.hw;
-	pthread_mutex_unlock(&d->meta_lock);
-	client_put(d, c);
-	return rc;
+		return rc;
+	*out = m.hw;
+	client_put(be, c);
+	return 0;
 }
 
 static int usage_count(struct ddb *d, struct aws_client *c,
@@ -1479,13 +1492,12 @@ static int usage_count(struct ddb *d, struct aws_client *c,
 static int ddb_usage(void *be, struct slashing_usage *out, struct err *e)
 {
 	struct ddb *d = be;
-	struct aws_client *c = client_get(d, e);
-	if (!c)
-		return -ERR_UNAVAILABLE;
 	memset(out, 0, sizeof(*out));
-	int rc = meta_refresh(d, c, NULL, e);
-	if (rc == 0)
-		rc = for_each_validator(d, c, usage_count, out, e);
+	int rc;
+	struct aws_client *c = op_begin(d, NULL, &rc, e);
+	if (!c)
+		return rc;
+	rc = for_each_validator(d, c, usage_count, out, e);
 	out->has_records = rc == 0;
 	client_put(d, c);
 	return rc;
@@ -1497,15 +1509,11 @@ static int ddb_usage(void *be, struct slashing_usage *out, struct err *e)
 static int ddb_health(void *be, struct err *e)
 {
 	struct ddb *d = be;
-	struct aws_client *c = client_get(d, e);
+	int rc;
+	struct aws_client *c = op_begin(d, NULL, &rc, e);
 	if (!c)
-		return -ERR_UNAVAILABLE;
-	pthread_mutex_lock(&d->meta_lock);
-	int rc = meta_read(d, c, e);
-	pthread_mutex_unlock(&d->meta_lock);
-	client_put(d, c);
-	if (rc < 0)
 		return rc;
+	client_put(d, c);
 	size_t bad = 0;
 	char first[99] = "";
 	pthread_mutex_lock(&d->cache_lock);

@@ -605,6 +605,20 @@ static void test_signer_guard_off(void **state)
 	fx_stop(&f);
 }
 
+/* The fixture's database holds no record, not even a chain binding. */
+static void expect_nothing_recorded(struct fixture *f)
+{
+	char url[128];
+	snprintf(url, sizeof(url), "sqlite:%s/slashing.db", f->dir);
+	struct slashing_db *db = NULL;
+	char *json = NULL;
+	struct err e = {0};
+	assert_int_equal(slashing_open(url, NULL, &db, &e), 0);
+	assert_int_equal(slashing_export(db, NULL, 0, &json, &e), -ERR_NOT_FOUND);
+	assert_null(json);
+	slashing_close(db);
+}
+
 /* The guard runs before slashing protection: a refusal leaves no record
  * (not even the genesis validators root's binding); an allowed request
  * goes on to the database. */
@@ -633,16 +647,7 @@ static void test_refusal_records_nothing(void **state)
 	assert_false(went_on);
 	free(out);
 	free(b);
-	/* the database saw none of them */
-	char url[128];
-	snprintf(url, sizeof(url), "sqlite:%s/slashing.db", f.dir);
-	struct slashing_db *db = NULL;
-	char *json = NULL;
-	struct err e = {0};
-	assert_int_equal(slashing_open(url, NULL, &db, &e), 0);
-	assert_int_equal(slashing_export(db, NULL, 0, &json, &e), -ERR_NOT_FOUND);
-	assert_null(json);
-	slashing_close(db);
+	expect_nothing_recorded(&f); /* the database saw none of them */
 	fx_stop(&f);
 }
 
@@ -679,15 +684,7 @@ static void test_batch_route_guarded(void **state)
 	free(out);
 	free(body);
 	free(req);
-	/* nothing recorded */
-	char url[128];
-	snprintf(url, sizeof(url), "sqlite:%s/slashing.db", f.dir);
-	struct slashing_db *db = NULL;
-	char *json = NULL;
-	struct err e = {0};
-	assert_int_equal(slashing_open(url, NULL, &db, &e), 0);
-	assert_int_equal(slashing_export(db, NULL, 0, &json, &e), -ERR_NOT_FOUND);
-	slashing_close(db);
+	expect_nothing_recorded(&f);
 	fx_stop(&f);
 }
 

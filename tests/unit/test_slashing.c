@@ -1118,12 +1118,7 @@ int main(void)
 		cmocka_unit_test(test_reason_codes_distinct),
 		cmocka_unit_test(test_open_picks_backend_by_scheme),
 	};
-	int failed = cmocka_run_group_tests_name("on sqlite", on_every_backend,
-						 fx_on_sqlite, NULL);
-	failed += cmocka_run_group_tests_name("on mem", on_every_backend,
-					      fx_on_mem, NULL);
-	failed += cmocka_run_group_tests_name("on dynamodb", on_every_backend,
-					      fx_on_dynamodb, fx_off_dynamodb);
+	int failed = FX_RUN_ON_EVERY_BACKEND(on_every_backend);
 	failed += cmocka_run_group_tests_name("sqlite only", sqlite_only,
 					      fx_on_sqlite, NULL);
 	failed += cmocka_run_group_tests_name("mem only", mem_only, fx_on_mem,

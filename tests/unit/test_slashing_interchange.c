@@ -774,12 +774,7 @@ int main(void)
 		T(test_backends_export_the_same_files),
 		T(test_cmd_missing_sqlite_db_is_an_error),
 	};
-	int failed = cmocka_run_group_tests_name("on sqlite", on_every_backend,
-						 fx_on_sqlite, NULL);
-	failed += cmocka_run_group_tests_name("on mem", on_every_backend,
-					      fx_on_mem, NULL);
-	failed += cmocka_run_group_tests_name("on dynamodb", on_every_backend,
-					      fx_on_dynamodb, fx_off_dynamodb);
+	int failed = FX_RUN_ON_EVERY_BACKEND(on_every_backend);
 	failed += cmocka_run_group_tests_name("across backends", across_backends,
 					      fx_on_sqlite, NULL);
 	return failed;

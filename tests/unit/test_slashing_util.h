@@ -67,6 +67,13 @@ static inline int fx_off_dynamodb(void **state)
 	return 0;
 }
 
+/* Runs a cmocka group (an array) on every backend, one group each. */
+#define FX_RUN_ON_EVERY_BACKEND(tests)                                        \
+	(cmocka_run_group_tests_name("on sqlite", tests, fx_on_sqlite, NULL) + \
+	 cmocka_run_group_tests_name("on mem", tests, fx_on_mem, NULL) +       \
+	 cmocka_run_group_tests_name("on dynamodb", tests, fx_on_dynamodb,     \
+				     fx_off_dynamodb))
+
 /* Whether the running backend keeps only watermarks (EIP-3076's minimal
  * conditions): it refuses some non-slashable messages the others allow,
  * as docs/slashing.md lists. */

@@ -255,6 +255,15 @@ const char *slashing_reason_code(enum slashing_reason r)
 
 /* ---- the minimal (watermark) rules --------------------------------------- */
 
+/* A validator first written: it exists and is enabled (unless it was). */
+static void min_known(struct slashing_minimal *st)
+{
+	if (!st->known) {
+		st->known = true;
+		st->enabled = true;
+	}
+}
+
 static enum slashing_reason min_pre(const struct slashing_meta *m,
 				    const struct slashing_minimal *st,
 				    const uint8_t gvr[32])
@@ -297,10 +306,7 @@ enum slashing_reason slashing_rule_min_block(const struct slashing_meta *m,
 	if (st->has_block && slot == st->slot)
 		return at_newest(st->block_kind, st->block_root, root, true,
 				 SLASHING_DOUBLE_PROPOSAL);
-	if (!st->known) {
-		st->known = true;
-		st->enabled = true;
-	}
+	min_known(st);
 	st->has_block = true;
 	st->slot = slot;
 	st->block_kind = SLASHING_MIN_ROOT;
@@ -339,10 +345,7 @@ enum slashing_reason slashing_rule_min_att(const struct slashing_meta *m,
 					 source == st->source,
 					 SLASHING_DOUBLE_VOTE);
 	}
-	if (!st->known) {
-		st->known = true;
-		st->enabled = true;
-	}
+	min_known(st);
 	st->has_att = true;
 	st->source = source;
 	st->target = target;
@@ -374,10 +377,7 @@ bool slashing_rule_min_import(struct slashing_minimal *st,
 			      const struct ic_entry *const *group, size_t n)
 {
 	struct slashing_minimal old = *st;
-	if (!st->known) {
-		st->known = true;
-		st->enabled = true;
-	}
+	min_known(st);
 	/* Blocks: the newest slot of file and store; the messages there. */
 	for (size_t g = 0; g < n; g++) {
 		const struct ic_entry *en = group[g];
@@ -439,10 +439,7 @@ bool slashing_rule_min_repair(struct slashing_minimal *st,
 			      const struct slashing_watermark *w)
 {
 	struct slashing_minimal old = *st;
-	if (!st->known) {
-		st->known = true;
-		st->enabled = true;
-	}
+	min_known(st);
 	if (w->has_slot && (!st->has_block || w->slot > st->slot)) {
 		st->has_block = true;
 		st->slot = w->slot;
@@ -513,9 +510,7 @@ bool slashing_rule_min_raise(struct slashing_minimal *st,
 		st->att_kind = SLASHING_MIN_UNKNOWN;
 		changed = true;
 	}
-	if (changed && !st->known) {
-		st->known = true;
-		st->enabled = true;
-	}
+	if (changed)
+		min_known(st);
 	return changed;
 }

@@ -6,7 +6,7 @@
  *   json.c       AWS JSON responses and error shapes (__type, message)
  *   endpoint.c   region and endpoint resolution (AWS_REGION, AWS_ENDPOINT_URL*)
  *   creds.c      credentials: environment, IMDSv2, pushed (control channel)
- *   client.c     the HTTP client (libcurl): signing, retries, socket hook
+ *   client.c     AWS calls over http/http_client.h: signing, retries, socket hook
  *   kms.c        KMS (JSON 1.1, TrentService.*)
  *   dynamodb.c   DynamoDB (JSON 1.0, DynamoDB_20120810.*)
  *   envelope.c   AES-256-GCM envelope sealing under a KMS data key
@@ -200,10 +200,9 @@ int aws_endpoint_resolve(enum aws_service s, const char *region,
 
 /*
  * Makes the socket for a request (AF_VSOCK to a host proxy, AF_UNIX in
- * tests) and the address curl connects it to (non-blocking, under the
- * connect timeout). Returns an unconnected fd the client owns, or -1 with e
- * set. (The hook hands over an address rather than a connected socket:
- * libcurl 7.88 ignores CURL_SOCKOPT_ALREADY_CONNECTED.)
+ * tests) and the address the client connects it to (non-blocking, under
+ * the connect timeout). Returns an unconnected fd the client owns, or -1
+ * with e set.
  */
 typedef int (*aws_open_socket_fn)(void *ctx, enum aws_service svc,
 				  struct sockaddr_storage *addr,

@@ -15,7 +15,8 @@
  */
 #include "aws_internal.h"
 
-#include <curl/curl.h>
+#include "http/http_client.h"
+
 #include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -352,71 +353,68 @@ struct imds_body {
 	bool overflow;
 };
 
-static size_t imds_write(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	struct imds_body *b = ud;
-	size_t n = size * nmemb;
-	if (b->len + n + 1 > b->buf->len) {
-		b->overflow = true;
-		return 0;
-	}
-	memcpy(b->buf->bytes + b->len, ptr, n);
-	b->len += n;
-	b->buf->bytes[b->len] = '\0';
-	return n;
-}
+/* How an IMDS exchange ended in transport terms: fail (HTTP_FAIL_NONE
+ * when a response arrived) and the client's message. */
+struct imds_transport {
+	enum http_fail fail;
+	char msg[256];
+};
 
 /*
- * One IMDS exchange. *status is the HTTP status; *curl_rc the transport
- * result. The body is NUL-terminated in b->buf.
+ * One IMDS exchange. *status is the HTTP status; t the transport result.
+ * The body is NUL-terminated in b->buf.
  */
 static int imds_exchange(struct aws_creds_provider *p, const char *method,
 			 const char *path, struct imds_body *b, long *status,
-			 CURLcode *curl_rc, struct err *e)
+			 struct imds_transport *t, struct err *e)
 {
-	CURL *h = curl_easy_init();
-	if (!h)
-		return err_set(e, ERR_NOMEM, "IMDS: curl_easy_init failed");
-	char url[512], hdr[8300];
+	char url[512], val[8200];
 	snprintf(url, sizeof(url), "%s%s", p->endpoint, path);
-	struct curl_slist *hs = NULL, *tmp;
+	struct http_url u;
+	TRY(http_url_parse(url, &u, e));
+	struct http_client_header h;
 	if (strcmp(method, "PUT") == 0) {
-		snprintf(hdr, sizeof(hdr), "X-aws-ec2-metadata-token-ttl-seconds: %d",
-			 IMDS_TOKEN_TTL);
+		snprintf(val, sizeof(val), "%d", IMDS_TOKEN_TTL);
+		h = (struct http_client_header){"X-aws-ec2-metadata-token-ttl-seconds", val};
 	} else {
-		snprintf(hdr, sizeof(hdr), "X-aws-ec2-metadata-token: %s",
+		snprintf(val, sizeof(val), "%s",
 			 p->token ? (const char *)p->token->bytes : "");
+		h = (struct http_client_header){"X-aws-ec2-metadata-token", val};
 	}
-	tmp = curl_slist_append(hs, hdr);
-	OPENSSL_cleanse(hdr, sizeof(hdr));
-	if (!tmp) {
-		curl_easy_cleanup(h);
-		return err_set(e, ERR_NOMEM, "out of memory");
+	struct http_client_opts o = {.connect_timeout_ms = 1000, .timeout_ms = 2000};
+	struct http_client *c = http_client_new(&o, e);
+	if (!c) {
+		OPENSSL_cleanse(val, sizeof(val));
+		return -ERR_NOMEM;
 	}
-	hs = tmp;
+	struct http_client_request r = {
+		.method = method, .url = &u, .headers = &h, .n_headers = 1,
+	};
+	struct http_client_response resp = {0};
+	buf_init(&resp.body, b->buf->len, true);
+	struct err he = {0};
+	int rc = http_client_send(c, &r, &resp, &he);
+	OPENSSL_cleanse(val, sizeof(val));
+	http_client_free(c);
 	b->len = 0;
-	b->overflow = false;
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	if (strcmp(method, "PUT") == 0) {
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
+	b->overflow = resp.fail == HTTP_FAIL_TOO_LARGE;
+	t->fail = rc < 0 ? resp.fail : HTTP_FAIL_NONE;
+	snprintf(t->msg, sizeof(t->msg), "%s", rc < 0 ? he.msg : "");
+	*status = rc < 0 ? 0 : resp.status;
+	if (rc == 0) {
+		memcpy(b->buf->bytes, resp.body.p ? resp.body.p : (uint8_t *)"",
+		       resp.body.len);
+		b->len = resp.body.len;
+		b->buf->bytes[b->len] = '\0';
 	}
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hs);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, imds_write);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 2000L);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_PROXY, "");
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
-	*curl_rc = curl_easy_perform(h);
-	*status = 0;
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-	curl_slist_free_all(hs);
-	curl_easy_cleanup(h);
+	http_client_response_free(&resp);
 	if (b->overflow)
 		return err_set(e, ERR_TOO_LARGE, "IMDS %s: response too large", path);
+	if (rc < 0 && t->fail == HTTP_FAIL_NONE) {
+		if (e)
+			*e = he;
+		return rc;
+	}
 	return 0;
 }
 
@@ -424,25 +422,23 @@ static int imds_fetch_token(struct aws_creds_provider *p, struct imds_body *b,
 			    struct err *e)
 {
 	long status = 0;
-	CURLcode cr = CURLE_OK;
+	struct imds_transport t = {0};
 	for (unsigned attempt = 0; attempt < IMDS_ATTEMPTS; attempt++) {
 		if (attempt)
 			aws_sleep_ms(aws_backoff_ms(attempt, 100, 1000));
-		TRY(imds_exchange(p, "PUT", "/latest/api/token", b, &status, &cr, e));
-		if (cr == CURLE_OK && status == 200)
-			break;
-		if (cr == CURLE_OK && status < 500)
+		TRY(imds_exchange(p, "PUT", "/latest/api/token", b, &status, &t, e));
+		if (t.fail == HTTP_FAIL_NONE && status < 500)
 			break;
 	}
-	if (cr == CURLE_OPERATION_TIMEDOUT)
+	if (t.fail == HTTP_FAIL_TIMEOUT)
 		return err_set(e, ERR_UNAVAILABLE,
 			       "IMDSv2 token request to %s timed out: from a container "
 			       "the instance needs a metadata hop limit of 2 "
 			       "(HttpPutResponseHopLimit) or host networking",
 			       p->endpoint);
-	if (cr != CURLE_OK)
+	if (t.fail != HTTP_FAIL_NONE)
 		return err_set(e, ERR_UNAVAILABLE, "IMDSv2 token request to %s: %s",
-			       p->endpoint, curl_easy_strerror(cr));
+			       p->endpoint, t.msg);
 	if (status == 403)
 		return err_set(e, ERR_UNAVAILABLE,
 			       "IMDSv2 token request refused (403): instance "
@@ -468,17 +464,17 @@ static int imds_get(struct aws_creds_provider *p, const char *path,
 		if (!p->token || p->now() >= p->token_expiry || pass == 1)
 			TRY(imds_fetch_token(p, b, e));
 		long status = 0;
-		CURLcode cr = CURLE_OK;
+		struct imds_transport t = {0};
 		for (unsigned attempt = 0; attempt < IMDS_ATTEMPTS; attempt++) {
 			if (attempt)
 				aws_sleep_ms(aws_backoff_ms(attempt, 100, 1000));
-			TRY(imds_exchange(p, "GET", path, b, &status, &cr, e));
-			if (cr == CURLE_OK && status < 500)
+			TRY(imds_exchange(p, "GET", path, b, &status, &t, e));
+			if (t.fail == HTTP_FAIL_NONE && status < 500)
 				break;
 		}
-		if (cr != CURLE_OK)
+		if (t.fail != HTTP_FAIL_NONE)
 			return err_set(e, ERR_UNAVAILABLE, "IMDS GET %s: %s", path,
-				       curl_easy_strerror(cr));
+				       t.msg);
 		if (status == 401)
 			continue;
 		if (status == 404)

@@ -4,7 +4,8 @@
 #   make run    demo keys under ./demo/ on first use, signer on 127.0.0.1:9000
 #   make check  every test: release + sanitizer builds, unit, integration, fuzz smoke
 #   make demo-enclave  the enclave path on one machine (stand-ins, NSM simulator), step by step
-.PHONY: all deps deps-test build build-asan run check clean demo-enclave
+#   make release  static, reproducible executables in build/release/ with SHA256SUMS
+.PHONY: all deps deps-test build build-asan run check clean demo-enclave release
 
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
@@ -35,6 +36,9 @@ demo-enclave: deps-test
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build build -j$(JOBS)
 	@node scripts/demo-enclave.mjs --bin=build/bin
+
+release: deps
+	@scripts/release.sh
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -26,6 +26,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,9 +137,22 @@ int http_url_parse(const char *url, struct http_url *u, struct err *e)
 
 /* ---- the client ---------------------------------------------------------- */
 
+/* A peer that closes while we write must be an error, not a fatal SIGPIPE:
+ * plain sends use MSG_NOSIGNAL, but OpenSSL writes with write(2), so the
+ * process ignores SIGPIPE once a client exists (unless someone installed a
+ * handler). */
+static pthread_once_t sigpipe_once = PTHREAD_ONCE_INIT;
+static void ignore_sigpipe(void)
+{
+	struct sigaction sa;
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
+		signal(SIGPIPE, SIG_IGN);
+}
+
 struct http_client *http_client_new(const struct http_client_opts *o,
 				    struct err *e)
 {
+	pthread_once(&sigpipe_once, ignore_sigpipe);
 	struct http_client *c = calloc(1, sizeof(*c));
 	if (!c) {
 		err_set(e, ERR_NOMEM, "out of memory");
@@ -632,7 +647,9 @@ static int on_complete(llhttp_t *p)
 {
 	struct pstate *s = ps_of(p);
 	int st = llhttp_get_status_code(p);
-	if (st >= 100 && st < 200)
+	if (st < 100 || st > 999)
+		return -1; /* not a three-digit status */
+	if (st < 200)
 		return 0; /* an interim response; the real one follows */
 	s->resp->status = st;
 	s->complete = true;

@@ -34,6 +34,19 @@ for f in build-fuzz/fuzz/fuzz_*; do
 	"$f" -runs=0 "$work" >/dev/null 2>&1 || { echo "fuzz: $f crashes on its corpus"; exit 1; }
 done
 
+echo "== release: static and reproducible (two clones of HEAD)"
+scripts/check-reproducible.sh
+echo "== release: the static binaries (NSM simulator compiled in) through the signing cross-check and the full flow"
+NS_RELEASE_SIMULATOR=ON scripts/release.sh build/release-sim >/dev/null
+for t in test_crosscheck.mjs test_e2e_full_flow.mjs; do
+	echo "-- $t"
+	log=build/release-sim/$t.log
+	NS_BIN_DIR="$PWD/build/release-sim" NS_SOURCE_DIR="$PWD" NS_BUILD_DIR="$PWD/build" \
+		NS_REFERENCE_DIR="$PWD/tests/vectors/reference" node "tests/integration/$t" >"$log" 2>&1 ||
+		{ cat "$log"; echo "static release binaries: $t failed"; exit 1; }
+	tail -3 "$log"
+done
+
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 echo "== tests: sanitize build"

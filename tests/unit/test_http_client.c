@@ -282,7 +282,7 @@ static void test_keepalive_reuse_and_stale_connection(void **state)
 		if (get(c, url, &r, &e) < 0)
 			fail_msg("%s", e.msg);
 		assert_int_equal(r.status, 200);
-		char want[16];
+		char want[32];
 		snprintf(want, sizeof(want), "reply-%03d", i);
 		assert_string_equal(buf_str(&r.body), want);
 		http_client_response_free(&r);

@@ -4,7 +4,8 @@
 #   make run    demo keys under ./demo/ on first use, signer on 127.0.0.1:9000
 #   make check  every test: release + sanitizer builds, unit, integration, fuzz smoke
 #   make demo-enclave  the enclave path on one machine (stand-ins, NSM simulator), step by step
-.PHONY: all deps deps-test build build-asan run check clean demo-enclave
+#   make enclave-image BLOBS=DIR  the enclave image and its PCRs (docs/enclave-image.md)
+.PHONY: all deps deps-test build build-asan run check clean demo-enclave enclave-image
 
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
@@ -35,6 +36,12 @@ demo-enclave: deps-test
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build build -j$(JOBS)
 	@node scripts/demo-enclave.mjs --bin=build/bin
+
+# BLOBS: AWS's blob set; SIGNER_BIN, NITRO_KEYS, ENCLAVE_ARGS, KNOWN_CLIENTS,
+# OUT_DIR: see scripts/enclave-image.sh. Writes build/enclave/nitro-signer.eif
+# and build/enclave/pcrs.json.
+enclave-image:
+	@BLOBS="$(BLOBS)" scripts/enclave-image.sh
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -46,10 +46,11 @@ static const char usage_text[] =
 	"      {\"Measurements\":{...}} as nitro-cli build-enclave does. Header\n"
 	"      defaults: 1024 MiB, 2 cpus, x86_64. Metadata BuildTime is\n"
 	"      SOURCE_DATE_EPOCH (or 1970-01-01), ImageVersion defaults to " NS_VERSION ".\n"
-	"  eif describe IMAGE\n"
+	"  eif describe IMAGE [--measurements]\n"
 	"      EifVersion, Measurements (PCR0, PCR1, PCR2), IsSigned, CheckCRC and\n"
-	"      the metadata, as nitro-cli describe-eif prints them; exit 1 naming\n"
-	"      the problem for a bad CRC, a truncated or malformed image.\n"
+	"      the metadata, as nitro-cli describe-eif prints them (or only the\n"
+	"      Measurements object); exit 1 naming the problem for a bad CRC, a\n"
+	"      truncated or malformed image.\n"
 	"\n"
 	"Output files are written atomically (mode 0644).\n"
 	"Exit status: 0 ok, 1 failure, 2 bad usage.\n";
@@ -57,7 +58,7 @@ static const char usage_text[] =
 enum {
 	F_INIT, F_NSM, F_OUT, F_SIGNER, F_CA, F_ARG, F_ENV, F_FILE, F_KERNEL,
 	F_CMDLINE, F_RAMDISK, F_MEMORY, F_CPUS, F_ARCH, F_IMAGE_VERSION,
-	F_COUNT
+	F_MEASUREMENTS, F_COUNT
 };
 
 #define VALUE(id, n) [id] = {n, ARGS_VALUE, id, 0}
@@ -78,6 +79,7 @@ static const struct args_flag FLAGS[F_COUNT] = {
 	VALUE(F_CPUS, "cpus"),
 	VALUE(F_ARCH, "arch"),
 	VALUE(F_IMAGE_VERSION, "image-version"),
+	[F_MEASUREMENTS] = {"measurements", ARGS_BOOL, F_MEASUREMENTS, 0},
 };
 #undef VALUE
 #undef LIST
@@ -361,6 +363,8 @@ static int cmd_describe(const struct args *a, const char *cmd)
 	if (eif_cmd_read_image(a->positional[0], &bytes, &len, &info, &e) < 0 ||
 	    eif_describe_json(&info, &o, &e) < 0)
 		fail(cmd, &e);
+	else if (args_bool(a, F_MEASUREMENTS, false))
+		status = print_json(json_object_get(o, "Measurements"), cmd);
 	else
 		status = print_json(o, cmd);
 	json_decref(o);
@@ -390,7 +394,8 @@ static const struct eif_command {
 			       NULL},
 	 (const int[]){F_KERNEL, F_CMDLINE, F_RAMDISK, F_OUT, END}, 0,
 	 cmd_build},
-	{"describe", (const char *const[]){NULL}, (const int[]){END}, 1,
+	{"describe", (const char *const[]){"measurements", NULL},
+	 (const int[]){END}, 1,
 	 cmd_describe},
 };
 

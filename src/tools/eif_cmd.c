@@ -254,6 +254,11 @@ static int parse_header_flags(const struct args *a, const char *cmd,
 	if (cpus && (dec_parse_u64(cpus, &b->cpus, NULL, "") < 0 ||
 		     b->cpus < 1 || b->cpus > EIF_CPUS_MAX))
 		return usage_error(cmd, "--cpus must be 1..%d", EIF_CPUS_MAX);
+	const char *version = args_get(a, F_IMAGE_VERSION);
+	for (size_t i = 0; version && version[i]; i++)
+		if (version[i] < 0x20 || version[i] > 0x7e || i >= 64)
+			return usage_error(cmd, "--image-version must be 1..64 "
+					   "printable ASCII characters");
 	if (arch && strcmp(arch, "aarch64") == 0)
 		b->flags = EIF_FLAG_ARM64;
 	else if (arch && strcmp(arch, "x86_64") != 0)

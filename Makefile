@@ -5,7 +5,8 @@
 #   make check  every test: release + sanitizer builds, unit, integration, fuzz smoke
 #   make demo-enclave  the enclave path on one machine (stand-ins, NSM simulator), step by step
 #   make release  static, reproducible executables in build/release/ with SHA256SUMS
-.PHONY: all deps deps-test build build-asan run check clean demo-enclave release
+#   make enclave-image BLOBS=DIR  the enclave image and its PCRs (docs/enclave-image.md)
+.PHONY: all deps deps-test build build-asan run check clean demo-enclave release enclave-image
 
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
@@ -39,6 +40,12 @@ demo-enclave: deps-test
 
 release: deps
 	@scripts/release.sh
+
+# BLOBS: AWS's blob set; SIGNER_BIN, NITRO_KEYS, ENCLAVE_ARGS, KNOWN_CLIENTS,
+# OUT_DIR: see scripts/enclave-image.sh. Writes build/enclave/nitro-signer.eif
+# and build/enclave/pcrs.json from the static release binaries.
+enclave-image: release
+	@BLOBS="$(BLOBS)" scripts/enclave-image.sh
 
 clean:
 	rm -rf build build-asan build-fuzz

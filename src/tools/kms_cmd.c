@@ -44,6 +44,7 @@
 #include "core/core.h"
 #include "crypto/crypto.h"
 #include "tools/cloud_cmds.h"
+#include "tools/eif_cmd.h"
 
 #define MAX_KEYS 100000
 #define MAX_PASSWORD 4096
@@ -78,10 +79,11 @@ static const char KMS_USAGE[] =
 	"             [--region=R]\n"
 	"      the only ways to change a record's active state (conditional\n"
 	"      update; a record that does not exist is an error naming it)\n"
-	"  kms policy --pcr0=HEX --role-arn=ARN --key-admin-arn=ARN\n"
+	"  kms policy (--pcr0=HEX | --eif=IMAGE) --role-arn=ARN --key-admin-arn=ARN\n"
 	"             [--encrypt-arn=ARN] [--condition=image-sha384|pcr0]\n"
 	"      the key policy JSON: only the enclave image with this PCR0 may\n"
-	"      decrypt; the admin manages the key but cannot use it.\n"
+	"      decrypt; the admin manages the key but cannot use it. --eif reads\n"
+	"      PCR0 from the image file (nitro-keys eif describe).\n"
 	"\n"
 	"AWS: credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY\n"
 	"(+AWS_SESSION_TOKEN) or the instance role (IMDSv2); region from --region,\n"
@@ -93,7 +95,7 @@ enum {
 	F_KEY_ID, F_SIGNER_ID, F_KEYSTORES, F_PASSWORDS, F_MNEMONIC, F_DEPOSIT,
 	F_CHAIN, F_ENVELOPE, F_UPLOAD, F_TABLE, F_OUT, F_REGION, F_PAGE_SIZE,
 	F_PUBKEY, F_PCR0, F_ROLE_ARN, F_ADMIN_ARN, F_ENCRYPT_ARN, F_CONDITION,
-	F_REPLACE, F_PROGRESS, F_COUNT
+	F_REPLACE, F_PROGRESS, F_EIF, F_COUNT
 };
 
 #define VALUE(id, n) [id] = {n, ARGS_VALUE, id, 0}
@@ -120,6 +122,7 @@ static const struct args_flag KMS_FLAGS[F_COUNT] = {
 	VALUE(F_CONDITION, "condition"),
 	BOOL(F_REPLACE, "replace"),
 	BOOL(F_PROGRESS, "progress"),
+	VALUE(F_EIF, "eif"),
 };
 #undef VALUE
 #undef BOOL
@@ -1150,14 +1153,36 @@ static bool arn_ok(const char *s)
 	return strncmp(s, "arn:aws", 7) == 0 && colons >= 5 && strlen(s) < 2048;
 }
 
+/* PCR0 from --pcr0, or from the image --eif names (exactly one). */
+static int policy_pcr0(const struct args *f, const char *cmd, uint8_t pcr0[48])
+{
+	const char *pv = args_get(f, F_PCR0), *image = args_get(f, F_EIF);
+	if (!pv == !image)
+		return cloud_usage_error(cmd, "give one of --pcr0 and --eif");
+	if (image) {
+		char *bytes = NULL;
+		size_t len;
+		struct eif_info info;
+		struct err e = {0};
+		if (eif_cmd_read_image(image, &bytes, &len, &info, &e) < 0)
+			return cloud_fail(e.msg);
+		memcpy(pcr0, info.pcrs.pcr0, 48);
+		free(bytes);
+		return 0;
+	}
+	char hex[2 + 96 + 1];
+	snprintf(hex, sizeof(hex), "%s%s", strncmp(pv, "0x", 2) ? "0x" : "", pv);
+	if (strlen(pv) > 98 || hex_decode_exact(hex, pcr0, 48, NULL, "") < 0)
+		return cloud_usage_error(cmd, "--pcr0 must be 96 hex digits (SHA-384)");
+	return 0;
+}
+
 static int cmd_policy(const struct args *f, const char *cmd)
 {
-	char hex[2 + 96 + 1];
-	const char *pv = args_get(f, F_PCR0);
-	snprintf(hex, sizeof(hex), "%s%s", strncmp(pv, "0x", 2) ? "0x" : "", pv);
 	uint8_t pcr0[48];
-	if (strlen(pv) > 98 || hex_decode_exact(hex, pcr0, sizeof(pcr0), NULL, "") < 0)
-		return cloud_usage_error(cmd, "--pcr0 must be 96 hex digits (SHA-384)");
+	int rc = policy_pcr0(f, cmd, pcr0);
+	if (rc)
+		return rc;
 	char pcr0_hex[2 + 96 + 1];
 	hex_encode(pcr0, sizeof(pcr0), pcr0_hex);
 	const char *cond = args_get(f, F_CONDITION) ? args_get(f, F_CONDITION) : "image-sha384";
@@ -1272,9 +1297,9 @@ static const struct kms_command {
 	 (const char *const[]){"table", "signer-id", "pubkey", "region", NULL},
 	 (const int[]){F_TABLE, F_SIGNER_ID, F_PUBKEY, END}, cmd_enable},
 	{"policy",
-	 (const char *const[]){"pcr0", "role-arn", "key-admin-arn",
+	 (const char *const[]){"pcr0", "eif", "role-arn", "key-admin-arn",
 			       "encrypt-arn", "condition", NULL},
-	 (const int[]){F_PCR0, F_ROLE_ARN, F_ADMIN_ARN, END}, cmd_policy},
+	 (const int[]){F_ROLE_ARN, F_ADMIN_ARN, END}, cmd_policy},
 };
 
 int nitro_keys_kms_main(int argc, char **argv)

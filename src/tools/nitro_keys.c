@@ -36,6 +36,7 @@
 #include "tools/keys_cli.h"
 #include "tools/attestation_cmd.h"
 #include "tools/cloud_cmds.h"
+#include "tools/eif_cmd.h"
 #include "tools/tools.h"
 
 #define MAX_GENERATE 100000
@@ -132,11 +133,15 @@ static const char USAGE[] =
 	"\n"
 	"AWS (KMS, DynamoDB) and TLS: see nitro-keys kms --help, nitro-keys tls --help\n"
 	"  kms encrypt --key-id=ID --signer-id=ID --keystores-path=DIR ...\n"
-	"  kms policy --pcr0=HEX --role-arn=ARN --key-admin-arn=ARN\n"
+	"  kms policy (--pcr0=HEX | --eif=IMAGE) --role-arn=ARN --key-admin-arn=ARN\n"
 	"  list --table=T --signer-id=ID     (also kms list, disable, enable)\n"
 	"  tls new --out=DIR --san=DNS:...\n"
 	"  attestation verify FILE [--root=PEM] [--expect-pcr0=HEX] [--nonce=HEX]\n"
 	"      [--tls-cert=PEM]   a Nitro attestation document (and what it binds)\n"
+	"\n"
+	"The enclave image, offline: see nitro-keys eif --help\n"
+	"  eif ramdisk bootstrap|app ...   eif build ... --out=IMAGE\n"
+	"  eif describe IMAGE               (PCR0/1/2 as nitro-cli describe-eif)\n"
 	"\n"
 	"Passwords need at least 8 characters; without --keystore-password-file\n"
 	"they are asked twice on the terminal, without echo.\n"
@@ -630,6 +635,8 @@ int nitro_keys_main(int argc, char **argv)
 		return nitro_keys_tls_main(argc, argv);
 	if (strcmp(cmd, "attestation") == 0)
 		return nitro_keys_attestation_main(argc, argv);
+	if (strcmp(cmd, "eif") == 0)
+		return nitro_keys_eif_main(argc, argv);
 	if (argc > 2 && is_help(argv[2])) {
 		fputs(USAGE, stdout);
 		return 0;

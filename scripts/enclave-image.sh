@@ -1,0 +1,91 @@
+#!/bin/sh
+# enclave-image.sh: the enclave image (EIF) from AWS's blobs and our static
+# signer, with nitro-keys (src/eif); no docker, no linuxkit, no nitro-cli.
+# `make enclave-image BLOBS=DIR` runs it. docs/enclave-image.md.
+#
+#   BLOBS=DIR        AWS's blob set: bzImage (x86_64; Image on aarch64),
+#                    cmdline, init, nsm.ko (nitro-cli's
+#                    /usr/share/nitro_enclaves/blobs/ on Amazon Linux)
+#   SIGNER_BIN       default build/release/nitro-signer (else build/bin/)
+#   NITRO_KEYS       default build/release/nitro-keys (else build/bin/)
+#   ENCLAVE_ARGS     the signer's arguments, one per line
+#                    (default deploy/enclave/enclave-args.example)
+#   KNOWN_CLIENTS    file baked in at /etc/nitro-signer/known-clients
+#                    (default deploy/enclave/known-clients.example)
+#   CA_BUNDLE        default deploy/enclave/aws-ca-bundle.pem (pinned roots)
+#   OUT_DIR          default build/enclave: nitro-signer.eif, pcrs.json
+#   MEMORY_MIB, CPUS header defaults (1024, 2)
+#
+# Prints the SHA-256 of every input, then the measurements. The same inputs
+# give the same bytes: the ramdisks and the image contain no time, owner or
+# path of this machine; the metadata's BuildTime is the commit's time
+# (SOURCE_DATE_EPOCH, from git when unset) and does not enter any PCR.
+set -eu
+
+die() { echo "enclave-image: $*" >&2; exit 1; }
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+[ -n "${BLOBS:-}" ] || die "BLOBS=DIR is required (bzImage, cmdline, init, nsm.ko)"
+[ -d "$BLOBS" ] || die "BLOBS=$BLOBS is not a directory"
+
+pick() { # the release file, else build/bin's
+	if [ -f "$ROOT/build/release/$1" ]; then echo "$ROOT/build/release/$1"
+	else echo "$ROOT/build/bin/$1"; fi
+}
+SIGNER_BIN=${SIGNER_BIN:-$(pick nitro-signer)}
+NITRO_KEYS=${NITRO_KEYS:-$(pick nitro-keys)}
+ENCLAVE_ARGS=${ENCLAVE_ARGS:-$ROOT/deploy/enclave/enclave-args.example}
+KNOWN_CLIENTS=${KNOWN_CLIENTS:-$ROOT/deploy/enclave/known-clients.example}
+CA_BUNDLE=${CA_BUNDLE:-$ROOT/deploy/enclave/aws-ca-bundle.pem}
+OUT_DIR=${OUT_DIR:-$ROOT/build/enclave}
+MEMORY_MIB=${MEMORY_MIB:-1024}
+CPUS=${CPUS:-2}
+
+if [ -f "$BLOBS/bzImage" ]; then KERNEL=$BLOBS/bzImage ARCH=x86_64
+elif [ -f "$BLOBS/Image" ]; then KERNEL=$BLOBS/Image ARCH=aarch64
+else die "$BLOBS has neither bzImage nor Image"; fi
+for f in cmdline init nsm.ko; do
+	[ -f "$BLOBS/$f" ] || die "$BLOBS/$f is missing"
+done
+for f in "$SIGNER_BIN" "$NITRO_KEYS" "$ENCLAVE_ARGS" "$KNOWN_CLIENTS" "$CA_BUNDLE"; do
+	[ -f "$f" ] || die "$f is missing"
+done
+if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
+	SOURCE_DATE_EPOCH=$(git -C "$ROOT" log -1 --format=%ct 2>/dev/null || echo 0)
+fi
+export SOURCE_DATE_EPOCH
+
+mkdir -p "$OUT_DIR"
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT INT TERM
+
+echo "== inputs (sha256)"
+sha256sum "$KERNEL" "$BLOBS/cmdline" "$BLOBS/init" "$BLOBS/nsm.ko" \
+	"$SIGNER_BIN" "$CA_BUNDLE" "$ENCLAVE_ARGS" "$KNOWN_CLIENTS"
+
+# The signer's arguments as --arg flags, one per line of ENCLAVE_ARGS.
+set --
+while IFS= read -r line || [ -n "$line" ]; do
+	case $line in ''|'#'*) continue ;; esac
+	set -- "$@" "--arg=$line"
+done < "$ENCLAVE_ARGS"
+
+"$NITRO_KEYS" eif ramdisk bootstrap --init="$BLOBS/init" \
+	--nsm="$BLOBS/nsm.ko" --out="$WORK/bootstrap.cpio"
+"$NITRO_KEYS" eif ramdisk app --signer="$SIGNER_BIN" --ca-bundle="$CA_BUNDLE" \
+	--file="/etc/nitro-signer/known-clients=$KNOWN_CLIENTS" \
+	--out="$WORK/app.cpio" "$@"
+"$NITRO_KEYS" eif build --kernel="$KERNEL" --cmdline="$BLOBS/cmdline" \
+	--ramdisk="$WORK/bootstrap.cpio" --ramdisk="$WORK/app.cpio" \
+	--memory-mib="$MEMORY_MIB" --cpus="$CPUS" --arch="$ARCH" \
+	--out="$OUT_DIR/nitro-signer.eif" >/dev/null
+# pcrs.json: the Measurements object, read back from the image itself
+"$NITRO_KEYS" eif describe "$OUT_DIR/nitro-signer.eif" --measurements \
+	> "$OUT_DIR/pcrs.json.tmp"
+mv "$OUT_DIR/pcrs.json.tmp" "$OUT_DIR/pcrs.json"
+
+echo "== ramdisks (sha256)"
+(cd "$WORK" && sha256sum bootstrap.cpio app.cpio)
+echo "== image"
+sha256sum "$OUT_DIR/nitro-signer.eif"
+cat "$OUT_DIR/pcrs.json"

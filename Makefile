@@ -43,8 +43,10 @@ release: deps
 
 # BLOBS: AWS's blob set; SIGNER_BIN, NITRO_KEYS, ENCLAVE_ARGS, KNOWN_CLIENTS,
 # OUT_DIR: see scripts/enclave-image.sh. Writes build/enclave/nitro-signer.eif
-# and build/enclave/pcrs.json from the static release binaries.
-enclave-image: release
+# and build/enclave/pcrs.json from the static release binaries (built first
+# unless SIGNER_BIN names a signer).
+enclave-image: deps
+	@if [ -z "$$SIGNER_BIN" ]; then scripts/release.sh >/dev/null; fi
 	@BLOBS="$(BLOBS)" scripts/enclave-image.sh
 
 clean:

@@ -41,3 +41,18 @@ for f in nitro-signer nitro-host nitro-keys; do
 	cmp "$a/build/release/$f" "$b/build/release/$f"
 done
 echo "reproducible: ok: byte-identical release from two clones"
+
+# The enclave image from each clone's release and the same (generated)
+# blob set: the same bytes, the same PCRs.
+blobs="$work/blobs"
+scripts/test-blobs.sh "$blobs" >/dev/null
+for d in "$a" "$b"; do
+	(cd "$d" && make -s enclave-image BLOBS="$blobs" >/dev/null)
+done
+echo "-- $a/build/enclave/pcrs.json"
+cat "$a/build/enclave/pcrs.json"
+echo "-- $b/build/enclave/pcrs.json"
+cat "$b/build/enclave/pcrs.json"
+cmp "$a/build/enclave/pcrs.json" "$b/build/enclave/pcrs.json"
+cmp "$a/build/enclave/nitro-signer.eif" "$b/build/enclave/nitro-signer.eif"
+echo "reproducible: ok: byte-identical enclave image, sha256 $(sha256sum <"$a/build/enclave/nitro-signer.eif" | cut -d' ' -f1)"

@@ -6,8 +6,8 @@
 #   BLOBS=DIR        AWS's blob set: bzImage (x86_64; Image on aarch64),
 #                    cmdline, init, nsm.ko (nitro-cli's
 #                    /usr/share/nitro_enclaves/blobs/ on Amazon Linux)
-#   SIGNER_BIN       default build/release/nitro-signer (else build/bin/)
-#   NITRO_KEYS       default build/release/nitro-keys (else build/bin/)
+#   SIGNER_BIN       default build/release/nitro-signer (make release)
+#   NITRO_KEYS       default build/release/nitro-keys
 #   ENCLAVE_ARGS     the signer's arguments, one per line
 #                    (default deploy/enclave/enclave-args.example)
 #   KNOWN_CLIENTS    file baked in at /etc/nitro-signer/known-clients
@@ -28,12 +28,10 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 [ -n "${BLOBS:-}" ] || die "BLOBS=DIR is required (bzImage, cmdline, init, nsm.ko)"
 [ -d "$BLOBS" ] || die "BLOBS=$BLOBS is not a directory"
 
-pick() { # the release file, else build/bin's
-	if [ -f "$ROOT/build/release/$1" ]; then echo "$ROOT/build/release/$1"
-	else echo "$ROOT/build/bin/$1"; fi
-}
-SIGNER_BIN=${SIGNER_BIN:-$(pick nitro-signer)}
-NITRO_KEYS=${NITRO_KEYS:-$(pick nitro-keys)}
+# The static release binaries (make release), unless named: build/bin's
+# are dynamic and carry the NSM simulator, so they are never picked silently.
+SIGNER_BIN=${SIGNER_BIN:-$ROOT/build/release/nitro-signer}
+NITRO_KEYS=${NITRO_KEYS:-$ROOT/build/release/nitro-keys}
 ENCLAVE_ARGS=${ENCLAVE_ARGS:-$ROOT/deploy/enclave/enclave-args.example}
 KNOWN_CLIENTS=${KNOWN_CLIENTS:-$ROOT/deploy/enclave/known-clients.example}
 CA_BUNDLE=${CA_BUNDLE:-$ROOT/deploy/enclave/aws-ca-bundle.pem}

@@ -3,7 +3,9 @@
  * what nitro-cli's describe-eif prints (src/common/json_output.rs,
  * EifDescribeInfo and MetadataDescribeInfo), so an operator can compare
  * the two outputs. CheckCRC is always true here: eif_parse refuses an image
- * whose CRC does not match, where nitro-cli prints false.
+ * whose CRC does not match, where nitro-cli prints false. One field more:
+ * Arch ("x86_64" or "aarch64", from the header's flags), which nitro-cli
+ * shows only through the file name of its blobs.
  *
  * The metadata section is untrusted: parsed with a memory budget, and only
  * the shape nitro-cli's serde accepts (EifIdentityInfo: ImageName,
@@ -73,10 +75,11 @@ int eif_describe_json(const struct eif_info *info, json_t **out,
 		      struct err *e)
 {
 	/* EnclaveBuildInfo is flattened in: its one field, Measurements */
-	json_t *o = json_pack("{s:i, s:o, s:b, s:b}", "EifVersion",
+	json_t *o = json_pack("{s:i, s:o, s:b, s:b, s:s}", "EifVersion",
 			      (int)info->version, "Measurements",
 			      eif_measurements_json(&info->pcrs),
-			      "IsSigned", 0, "CheckCRC", 1);
+			      "IsSigned", 0, "CheckCRC", 1, "Arch",
+			      info->flags & EIF_FLAG_ARM64 ? "aarch64" : "x86_64");
 	if (!o)
 		return err_set(e, ERR_NOMEM, "out of memory");
 	int rc = 0;

@@ -485,7 +485,7 @@ static void test_describe_has_nitro_clis_fields(void **state)
 	assert_non_null(strstr(s, "{\"EifVersion\":4,\"Measurements\":{"
 				  "\"HashAlgorithm\":\"Sha384 { ... }\",\"PCR0\":\""));
 	assert_non_null(strstr(s, "\"IsSigned\":false,\"CheckCRC\":true,"
-				  "\"ImageName\":\"nitro-signer\","
+				  "\"Arch\":\"x86_64\",\"ImageName\":\"nitro-signer\","
 				  "\"ImageVersion\":\"1.2.3\",\"Metadata\":{"
 				  "\"BuildTime\":\"1970-01-01T00:00:00+00:00\""));
 	free(s);

@@ -127,28 +127,28 @@ static void family(struct out *o, const char *name, const char *type,
 	emit(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A counter without labels: its HELP, TYPE and sample. */
+static void counter(struct out *o, const char *name, const char *help,
+		    _Atomic uint64_t *v)
+{
+	family(o, name, "counter", help);
+	emit(o, "%s %llu\n", name, GET(*v));
+}
+
 static void web3signer_metrics(struct out *o, struct signer *s)
 {
-	family(o, "eth2_slashingprotection_permitted_signings_total", "counter",
-	       "The number of slashing checks which have reported 'safe to "
-	       "sign'.");
-	emit(o, "eth2_slashingprotection_permitted_signings_total %llu\n",
-	     GET(s->metrics.permitted));
-	family(o, "eth2_slashingprotection_prevented_signings_total", "counter",
-	       "The number of prevented signings due to violation of slashing "
-	       "conditions.");
-	emit(o, "eth2_slashingprotection_prevented_signings_total %llu\n",
-	     GET(s->metrics.prevented));
-	family(o, "http_bls_malformed_request_count_total", "counter",
-	       "Number of requests received which had illegally formatted "
-	       "body.");
-	emit(o, "http_bls_malformed_request_count_total %llu\n",
-	     GET(s->metrics.malformed));
-	family(o, "signing_bls_missing_identifier_count_total", "counter",
-	       "Number of signing operations requested, for keys which are not "
-	       "available");
-	emit(o, "signing_bls_missing_identifier_count_total %llu\n",
-	     GET(s->metrics.missing));
+	counter(o, "eth2_slashingprotection_permitted_signings_total",
+		"The number of slashing checks which have reported 'safe to "
+		"sign'.", &s->metrics.permitted);
+	counter(o, "eth2_slashingprotection_prevented_signings_total",
+		"The number of prevented signings due to violation of slashing "
+		"conditions.", &s->metrics.prevented);
+	counter(o, "http_bls_malformed_request_count_total",
+		"Number of requests received which had illegally formatted "
+		"body.", &s->metrics.malformed);
+	counter(o, "signing_bls_missing_identifier_count_total",
+		"Number of signing operations requested, for keys which are not "
+		"available", &s->metrics.missing);
 	family(o, "signing_signers_loaded_count", "gauge",
 	       "Number of keys loaded (combining SECP256k1 and BLS12-381");
 	emit(o, "signing_signers_loaded_count %zu\n", signer_key_count(s));

@@ -382,6 +382,41 @@ static void test_trailing_bytes_refused(void **state)
 	assert_oracle_agrees(arr, 4);
 }
 
+/* Text is UTF-8 (RFC 3629) in each chunk, as libcbor checks it. */
+static void test_text_must_be_utf8(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *hex;
+		bool ok;
+	} cases[] = {
+		{"62c3bc", true},	   /* U+00FC */
+		{"64f48fbfbf", true},	   /* U+10FFFF */
+		{"63efbfbf", true},	   /* U+FFFF */
+		{"62c080", false},	   /* overlong NUL */
+		{"63e08080", false},	   /* overlong */
+		{"63eda080", false},	   /* surrogate U+D800 */
+		{"64f4908080", false},	   /* past U+10FFFF */
+		{"6180", false},	   /* lone continuation */
+		{"62e282", false},	   /* truncated sequence */
+		{"7f61c26180ff", false},   /* U+0080 split across chunks */
+		{"7f62c3bc6161ff", true},  /* chunks each whole */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t buf[16];
+		size_t len = from_hex(cases[i].hex, buf, sizeof(buf));
+		struct ncbor *it = NULL;
+		struct err e = {0};
+		int rc = ncbor_decode(buf, len, MAX, &it, &e, "text");
+		if ((rc == 0) != cases[i].ok)
+			fail_msg("%s: rc %d (%s)", cases[i].hex, rc, e.msg);
+		if (!cases[i].ok)
+			assert_non_null(strstr(e.msg, "not UTF-8"));
+		ncbor_free(it);
+		assert_oracle_agrees(buf, len);
+	}
+}
+
 static void test_chunked_strings_read_whole(void **state)
 {
 	(void)state;
@@ -452,6 +487,7 @@ int main(void)
 		cmocka_unit_test(test_huge_counts_refused_before_allocation),
 		cmocka_unit_test(test_depth_limit),
 		cmocka_unit_test(test_trailing_bytes_refused),
+		cmocka_unit_test(test_text_must_be_utf8),
 		cmocka_unit_test(test_chunked_strings_read_whole),
 		cmocka_unit_test(test_encoder_shortest_heads),
 	};

@@ -75,8 +75,8 @@ static const char usage[] =
 	"                     0 = off (default 2)\n"
 	"  --metrics-listen=ADDR  serve the signer's Prometheus metrics (GET\n"
 	"                     /metrics, as nitro-signer --metrics-enabled) on a\n"
-	"                     listener of their own; off when not given. nitro-host\n"
-	"                     proxies it (its metrics_listen)\n";
+	"                     listener of their own; off when not given.\n"
+	"                     nitro-host's config key metrics proxies it\n";
 
 /* The enclave's own flags; the server flags it shares with nitro-signer
  * are SIGNER_FLAG_* (signer.h). */

@@ -38,7 +38,9 @@ struct dec {
 	struct cursor c;
 	size_t len;	    /* the whole input */
 	struct ncbor *pool; /* NULL in the checking run */
+	size_t cap;	    /* nodes in pool */
 	size_t used;	    /* nodes handed out (or counted) */
+	bool overflow;	    /* the second run wanted more than cap */
 	struct err *e;
 	const char *what;
 };
@@ -105,11 +107,17 @@ static int read_head(struct dec *d, struct head *h)
 	return 0;
 }
 
-/* n consecutive nodes for a container's children (none when checking). */
+/* n consecutive nodes for a container's children (none when checking).
+ * Never past cap, whatever the bytes say: the runs agree by construction,
+ * and if they did not, the tree is refused instead of overrun. */
 static struct ncbor *reserve(struct dec *d, size_t n)
 {
 	if (!d->pool)
 		return NULL; /* the checking run counts nodes in item() */
+	if (n > d->cap - d->used) {
+		d->overflow = true;
+		return NULL;
+	}
 	struct ncbor *r = d->pool + d->used;
 	d->used += n;
 	return r;
@@ -240,7 +248,8 @@ static int string(struct dec *d, int depth, const struct head *h,
 	TRY(enter(d, depth, h));
 	if (!out) {
 		TRY(chunks(d, h->major, NULL, &n));
-		d->used += n;
+		if (!d->pool)
+			d->used += n; /* the checking run's count */
 		return 0;
 	}
 	struct cursor save = d->c;
@@ -306,8 +315,8 @@ static int item(struct dec *d, int depth, struct ncbor *out)
 		return malformed(d, "break outside an indefinite item", h.start);
 	if (out)
 		*out = (struct ncbor){.type = major_type[h.major], .v = h.arg};
-	else
-		d->used++;
+	else if (!d->pool)
+		d->used++; /* the checking run's count */
 	switch (h.major) {
 	case 2:
 	case 3:
@@ -359,10 +368,11 @@ int ncbor_decode(const uint8_t *p, size_t len, size_t max, struct ncbor **out,
 	uint8_t *copy = block + nodes * sizeof(struct ncbor);
 	memcpy(copy, p, len);
 	d = (struct dec){.c = cursor_init(copy, len), .len = len,
-			 .pool = (struct ncbor *)(void *)block, .e = e,
-			 .what = what};
+			 .pool = (struct ncbor *)(void *)block, .cap = nodes,
+			 .e = e, .what = what};
 	struct ncbor *root = reserve(&d, 1);
-	if (item(&d, 0, root) < 0 || d.used != nodes || d.c.left != 0) {
+	if (!root || item(&d, 0, root) < 0 || d.overflow || d.used != nodes ||
+	    d.c.left != 0) {
 		free(block);
 		return err_set(e, ERR_INTERNAL, "%s: CBOR decoder: second run "
 			       "disagrees", what);

@@ -442,17 +442,18 @@ int main(int argc, char **argv)
 	size_t nlat;
 	run_clients(1.0, &ok, &bad, &lat, &nlat); /* warm-up */
 	free(lat);
-	double h0 = bench_metric(&fx, server_port, "signing_h2c_cache_hits_total");
+	double h0 = bench_metric(&fx, server_port,
+				 "nitro_signer_h2c_cache_hits_total");
 	double m0 = bench_metric(&fx, server_port,
-				 "signing_h2c_cache_misses_total");
+				 "nitro_signer_h2c_cache_misses_total");
 	double cpu0 = bench_self_cpu_us() + bench_proc_cpu_us(pid);
 	run_clients(opt_seconds, &ok, &bad, &lat, &nlat);
 	double cpu_per_req = (bench_self_cpu_us() + bench_proc_cpu_us(pid) -
 			      cpu0) / (double)(ok ? ok : 1);
 	double hits = bench_metric(&fx, server_port,
-				   "signing_h2c_cache_hits_total") - h0;
+				   "nitro_signer_h2c_cache_hits_total") - h0;
 	double misses = bench_metric(&fx, server_port,
-				     "signing_h2c_cache_misses_total") - m0;
+				     "nitro_signer_h2c_cache_misses_total") - m0;
 	/* Baseline again after the server phase; the ratio uses the faster of
 	 * the two, so a disturbed baseline can only make us look worse. */
 	double raw2 = measure_baseline(cores, opt_seconds);

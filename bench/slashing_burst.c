@@ -40,7 +40,7 @@
  * range of the per-burst ratios, the CPU time of all measured bursts
  * (signer and clients) over that of their baselines (what other load on
  * a shared machine disturbs least), the hash-to-G2 cache's hits
- * and misses during the mode (the signer's /metrics), and where the
+ * and misses during the mode (the signer's metrics), and where the
  * database lives (filesystem, fsync time). Clients share the cores with
  * both signers, as in sign_throughput; the idle signer of the pair costs
  * nothing.
@@ -389,10 +389,12 @@ static void note_bad(struct side *s, int status, const char *what)
 /* The cache's counters since the last call, into st. */
 static void note_cache(struct side *s, struct stats *st)
 {
-	double h = bench_metric(&fx, s->port, "signing_h2c_cache_hits_total");
-	double m = bench_metric(&fx, s->port, "signing_h2c_cache_misses_total");
+	double h = bench_metric(&fx, s->port,
+				"nitro_signer_h2c_cache_hits_total");
+	double m = bench_metric(&fx, s->port,
+				"nitro_signer_h2c_cache_misses_total");
 	if (h < 0 || m < 0)
-		bench_die("no cache counters in /metrics");
+		bench_die("no cache counters in the signer's metrics");
 	st->hits += (uint64_t)(h - s->last_hits);
 	st->misses += (uint64_t)(m - s->last_misses);
 	s->last_hits = h;

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 . deps/versions.env
 
 missing=""
-for p in $DEBIAN_PACKAGES; do
+for p in $DEBIAN_PACKAGES $DEBIAN_TEST_PACKAGES; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 # Node/npm and Python may come from elsewhere than Debian; accept any

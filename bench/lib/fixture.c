@@ -144,19 +144,40 @@ void bench_fixture_cleanup(struct bench_fixture *f)
 	SSL_CTX_free(f->client_ctx);
 }
 
-int bench_free_port(void)
+/* A socket bound to 127.0.0.1:port (0: any), or -1. */
+static int bind_loopback(int port, int *bound)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in a = {0};
 	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)port);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	socklen_t l = sizeof(a);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &l) < 0)
-		bench_die("no free port");
-	int port = ntohs(a.sin_port);
-	close(fd);
-	return port;
+	    getsockname(fd, (struct sockaddr *)&a, &l) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*bound = ntohs(a.sin_port);
+	return fd;
+}
+
+/* A free port whose successor (the signer's metrics port) is free too. */
+int bench_free_port(void)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		int port, next, fd = bind_loopback(0, &port);
+		if (fd < 0)
+			break;
+		int fd2 = port < 65535 ? bind_loopback(port + 1, &next) : -1;
+		close(fd);
+		if (fd2 >= 0) {
+			close(fd2);
+			return port;
+		}
+	}
+	bench_die("no free port");
 }
 
 pid_t bench_start_signer(const struct bench_fixture *f, int port,
@@ -169,8 +190,9 @@ pid_t bench_start_signer(const struct bench_fixture *f, int port,
 pid_t bench_start_signer_argv(const struct bench_fixture *f, int port,
 			      const char *const *eth2_args)
 {
-	char a_port[64], a_keys[300], a_p12[300], a_pw[300];
+	char a_port[64], a_mport[64], a_keys[300], a_p12[300], a_pw[300];
 	snprintf(a_port, sizeof(a_port), "--http-listen-port=%d", port);
+	snprintf(a_mport, sizeof(a_mport), "--metrics-port=%d", port + 1);
 	snprintf(a_keys, sizeof(a_keys), "--key-store-path=%s/keys", f->dir);
 	snprintf(a_p12, sizeof(a_p12), "--tls-keystore-file=%s/tls.p12", f->dir);
 	snprintf(a_pw, sizeof(a_pw), "--tls-keystore-password-file=%s/tls.pass",
@@ -178,8 +200,9 @@ pid_t bench_start_signer_argv(const struct bench_fixture *f, int port,
 	const char *argv[32] = {f->signer_path, "--http-listen-host=127.0.0.1",
 				a_port, a_keys, a_p12, a_pw,
 				"--tls-allow-any-client", "--logging=ERROR",
-				"--metrics-enabled", "eth2", "--network=mainnet"};
-	size_t n = 11;
+				"--metrics-enabled", a_mport, "eth2",
+				"--network=mainnet"};
+	size_t n = 12;
 	for (size_t i = 0; eth2_args[i] && n < 31; i++)
 		argv[n++] = eth2_args[i];
 	argv[n] = NULL;
@@ -301,20 +324,48 @@ int bench_https(SSL *ssl, const char *method, const char *path,
 	return status;
 }
 
+/* GET /metrics over plain HTTP from the metrics listener (port + 1),
+ * the whole reply NUL-terminated, or NULL. */
+static char *metrics_reply(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {0};
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)(port + 1));
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+				  "Connection: close\r\n\r\n";
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    write(fd, req, sizeof(req) - 1) != (ssize_t)(sizeof(req) - 1)) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	size_t cap = 1 << 16, len = 0;
+	char *buf = malloc(cap);
+	ssize_t n;
+	while (buf && len < cap - 1 &&
+	       (n = read(fd, buf + len, cap - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	if (buf)
+		buf[len] = '\0';
+	return buf;
+}
+
 double bench_metric(const struct bench_fixture *f, int port, const char *name)
 {
-	SSL *ssl = bench_connect(f, port);
-	char *body = NULL;
+	(void)f;
+	char *reply = metrics_reply(port);
 	double v = -1;
-	if (ssl && bench_https(ssl, "GET", "/metrics", NULL, &body) == 200) {
+	if (reply && strncmp(reply, "HTTP/1.1 200", 12) == 0) {
 		char line[200];
 		snprintf(line, sizeof(line), "\n%s ", name);
-		char *at = strstr(body, line);
+		char *at = strstr(reply, line);
 		if (at)
 			v = atof(at + strlen(line));
 	}
-	free(body);
-	bench_close(ssl);
+	free(reply);
 	return v;
 }
 

@@ -56,7 +56,8 @@ void bench_close(SSL *ssl);
  */
 int bench_https(SSL *ssl, const char *method, const char *path,
 		const char *json_body, char **body);
-/* A counter of the signer's /metrics (it runs with --metrics-enabled);
+/* A counter of the signer's metrics (it runs with --metrics-enabled and
+ * --metrics-port on the API port + 1, which bench_free_port leaves free);
  * -1 when absent. */
 double bench_metric(const struct bench_fixture *f, int port,
 		    const char *name);

@@ -7,7 +7,7 @@
  *       --tls-keystore-password-file=F] [--tls-known-clients-file=F |
  *       --tls-allow-any-client] [--signer-id=ID] [--allow-signing-types=LIST]
  *       [--accept-legacy-records] [--http-max-connections=N] [--aws-ca-file=PEM]
- *       [--slashing-protection-clock-guard-epochs=N]
+ *       [--slashing-protection-clock-guard-epochs=N] [--metrics-listen=ADDR]
  *
  * Every flag is part of the image (the command line of the EIF's init is
  * measured into PCR0), so what decides who may sign comes from here and
@@ -27,6 +27,7 @@
  */
 #include "aws/aws.h"
 #include "enclave/enclave.h"
+#include "signer/metrics.h"
 #include "signer/signer.h"
 
 #include <pthread.h>
@@ -42,6 +43,7 @@ static const char usage[] =
 	"       [--signer-id=ID] [--allow-signing-types=LIST]\n"
 	"       [--accept-legacy-records] [--http-max-connections=N]\n"
 	"       [--slashing-protection-clock-guard-epochs=N]\n"
+	"       [--metrics-listen=ADDR]\n"
 	"Flags: --name=value or --name value, booleans --name[=true|false];\n"
 	"a flag given twice is an error (exit 2).\n"
 	"ADDR: tcp:HOST:PORT, unix:PATH or vsock:CID:PORT. The signing API\n"
@@ -70,12 +72,16 @@ static const char usage[] =
 	"                     and attestations more than N epochs from the\n"
 	"                     current epoch by NSM-attested time, and sign none\n"
 	"                     (503) while the NSM cannot vouch for the time;\n"
-	"                     0 = off (default 2)\n";
+	"                     0 = off (default 2)\n"
+	"  --metrics-listen=ADDR  serve the signer's Prometheus metrics (GET\n"
+	"                     /metrics, as nitro-signer --metrics-enabled) on a\n"
+	"                     listener of their own; off when not given.\n"
+	"                     nitro-host's config key metrics proxies it\n";
 
 /* The enclave's own flags; the server flags it shares with nitro-signer
  * are SIGNER_FLAG_* (signer.h). */
 enum { O_CONTROL = SIGNER_FLAG_END, O_NSM, O_CA, O_TLS_KMS, O_SIGNER_ID,
-       O_TYPES, O_LEGACY, O_CLOCK };
+       O_TYPES, O_LEGACY, O_CLOCK, O_METRICS };
 
 static const struct args_flag flags[] = {
 	SIGNER_SERVER_FLAGS,
@@ -87,11 +93,13 @@ static const struct args_flag flags[] = {
 	{"allow-signing-types", ARGS_VALUE, O_TYPES, 0},
 	{"accept-legacy-records", ARGS_BOOL, O_LEGACY, 0},
 	{"slashing-protection-clock-guard-epochs", ARGS_VALUE, O_CLOCK, 0},
+	{"metrics-listen", ARGS_VALUE, O_METRICS, 0},
 };
 
 struct enclave_args {
 	const char *control, *listen, *nsm, *ca_file, *tls_kms_key_id;
 	const char *signer_id, *types;
+	const char *metrics_listen; /* NULL: no metrics listener */
 	bool accept_legacy;
 	uint64_t clock_epochs;
 	int max_conns;
@@ -154,6 +162,7 @@ static int parse(int argc, char **argv, struct enclave_args *a, struct err *e)
 	a->tls_kms_key_id = args_get(&r, O_TLS_KMS);
 	a->signer_id = args_get(&r, O_SIGNER_ID);
 	a->types = args_get(&r, O_TYPES);
+	a->metrics_listen = args_get(&r, O_METRICS);
 	a->accept_legacy = args_bool(&r, O_LEGACY, false);
 	a->clock_epochs = ENCLAVE_CLOCK_GUARD_DEFAULT;
 	if (args_get(&r, O_CLOCK))
@@ -202,6 +211,26 @@ static void log_policy(const struct enclave_args *a, uint32_t types)
 			 "rolled-back slashing database is not bounded by time");
 }
 
+/* The metrics listener reports the signer once init has published it. */
+static struct signer *published_signer(void *en) { return enclave_signer(en); }
+
+/* --metrics-listen: the signer's metrics beside the API ("*" Host: what
+ * reaches it comes through nitro-host's local port). */
+static int start_metrics(const char *addr, struct enclave *en,
+			 struct signer_metrics_server **out, struct err *e)
+{
+	struct http_addr listen;
+	int rc = http_addr_parse(addr, &listen, e);
+	if (rc < 0) {
+		err_prefix(e, "--metrics-listen: ");
+		return rc;
+	}
+	TRY(signer_metrics_server_start(&listen, "*", published_signer, en, out,
+					e));
+	log_info("enclave: metrics on %s", addr);
+	return 0;
+}
+
 static void *control_thread(void *arg)
 {
 	if (enclave_run(arg) < 0)
@@ -227,6 +256,7 @@ int enclave_main(int argc, char **argv)
 	uint32_t types = 0;
 	SSL_CTX *tls = NULL;
 	struct http_server *srv = NULL;
+	struct signer_metrics_server *metrics = NULL;
 	pthread_t thr;
 	bool thr_started = false;
 	int rc = 0, exit_code = 1;
@@ -263,6 +293,8 @@ int enclave_main(int argc, char **argv)
 				  .clock_guard_epochs = a.clock_epochs};
 	TRY_OUT(enclave_new(&eo, &en, &e));
 	TRY_OUT(enclave_listen(en, &control, &e));
+	if (a.metrics_listen)
+		TRY_OUT(start_metrics(a.metrics_listen, en, &metrics, &e));
 	struct http_server_config cfg = {
 		.listen = listen,
 		.tls = tls,
@@ -291,6 +323,7 @@ out:
 		pthread_join(thr, NULL);
 	}
 	http_server_free(srv);
+	signer_metrics_server_stop(metrics); /* before the signer goes */
 	SSL_CTX_free(tls);
 	enclave_free(en);
 	http_known_clients_free(kc);

@@ -410,6 +410,24 @@ static int top_key(struct cfg_ctx *c, const char *key, yaml_node_t *v,
 				   "unix:PATH%s", NULL);
 		return 0;
 	}
+	if (strcmp(key, "metrics") == 0) {
+		/* a proxy of its own: {connect, listen (default
+		 * tcp:127.0.0.1:9001), max_connections, idle_timeout_s} */
+		struct proxy_ctx pc = {.p = &hc->metrics, .field = "metrics"};
+		TRY(each_key(c, v, key, proxy_key, &pc));
+		if (!pc.has_connect)
+			return bad(c->e, v, key, "connect: required (the "
+				   "enclave's --metrics-listen)%s", NULL);
+		if (!pc.has_listen &&
+		    http_addr_parse("tcp:127.0.0.1:9001", &hc->metrics.listen,
+				    c->e) < 0)
+			return -ERR_INTERNAL;
+		if (hc->metrics.listen.kind == HTTP_ADDR_VSOCK)
+			return bad(c->e, v, "metrics.listen", "expected "
+				   "tcp:HOST:PORT or unix:PATH%s", NULL);
+		hc->has_metrics = true;
+		return 0;
+	}
 	if (strcmp(key, "endpoints") == 0)
 		return each_key(c, v, key, endpoints_key, hc);
 	if (strcmp(key, "enclave") == 0)

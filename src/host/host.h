@@ -151,6 +151,10 @@ struct host_config {
 	struct http_addr health_listen;   /* GET /health */
 	struct host_proxy proxies[HOST_MAX_PROXIES];
 	size_t nproxies;
+	/* metrics: {connect, listen}: the enclave's --metrics-listen proxied
+	 * to a local port (default tcp:127.0.0.1:9001); off when absent */
+	bool has_metrics;
+	struct host_proxy metrics;
 	enum host_creds_source credentials; /* default imds */
 	int credentials_refresh_s;        /* default 300 */
 	int status_interval_s;            /* default 10 */

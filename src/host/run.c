@@ -668,28 +668,38 @@ static void stop_nitro(struct runner *r)
 
 /* ---- setup ---- */
 
+static int start_proxy(const struct host_proxy *hp, const char *name,
+		       struct event_base *base, struct proxy **out)
+{
+	struct proxy_route route = {
+		.name = name, .listen = hp->listen, .connect = hp->connect,
+		.max_connections = hp->max_connections,
+		.idle_timeout_ms = hp->idle_timeout_s * 1000};
+	struct proxy_config pc = {.routes = &route, .nroutes = 1,
+				  .allow = hp->allow, .nallow = hp->nallow};
+	struct err e = {0};
+	if (proxy_new(&pc, base, out, &e) < 0) {
+		fprintf(stderr, "nitro-host run: %s: %s\n", name, e.msg);
+		return e.code == ERR_USAGE ? 2 : 1;
+	}
+	return 0;
+}
+
+/* The config's proxies, then metrics (the enclave's metrics listener on
+ * a local port) in px[nproxies]. */
 static int start_proxies(const struct host_config *cfg,
 			 struct event_base *base, struct proxy **px)
 {
 	for (size_t i = 0; i < cfg->nproxies; i++) {
-		const struct host_proxy *hp = &cfg->proxies[i];
 		char name[32];
-		snprintf(name, sizeof(name), "proxy%zu", i);
-		struct proxy_route route = {
-			.name = name, .listen = hp->listen,
-			.connect = hp->connect,
-			.max_connections = hp->max_connections,
-			.idle_timeout_ms = hp->idle_timeout_s * 1000};
-		struct proxy_config pc = {.routes = &route, .nroutes = 1,
-					  .allow = hp->allow,
-					  .nallow = hp->nallow};
-		struct err e = {0};
-		if (proxy_new(&pc, base, &px[i], &e) < 0) {
-			fprintf(stderr, "nitro-host run: proxies[%zu]: %s\n", i,
-				e.msg);
-			return e.code == ERR_USAGE ? 2 : 1;
-		}
+		snprintf(name, sizeof(name), "proxies[%zu]", i);
+		int rc = start_proxy(&cfg->proxies[i], name, base, &px[i]);
+		if (rc != 0)
+			return rc;
 	}
+	if (cfg->has_metrics)
+		return start_proxy(&cfg->metrics, "metrics", base,
+				   &px[cfg->nproxies]);
 	return 0;
 }
 
@@ -729,7 +739,7 @@ int host_run(const struct host_config *cfg)
 {
 	struct runner r = {.cfg = cfg, .backoff_s = 1,
 			   .nitro = cfg->runner == HOST_RUNNER_NITRO_CLI};
-	struct proxy *px[HOST_MAX_PROXIES] = {0};
+	struct proxy *px[HOST_MAX_PROXIES + 1] = {0}; /* + metrics */
 	struct err e = {0};
 	int rc = 1;
 	r.health.runner_nitro = r.nitro;
@@ -775,7 +785,7 @@ out:
 		json_decref(r.job.reply);
 	host_health_free(r.hs);
 	json_decref(r.health.failed_keys);
-	for (size_t i = 0; i < HOST_MAX_PROXIES; i++)
+	for (size_t i = 0; i < HOST_MAX_PROXIES + 1; i++)
 		proxy_free(px[i]);
 	free_events(&r);
 	event_base_free(r.base);

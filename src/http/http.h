@@ -209,6 +209,10 @@ struct http_server_config {
 	 * closed unserved. 0 = a quarter of physical memory divided by one
 	 * connection's worst-case buffering, within [16, 4096]. */
 	int max_conns;
+	/* A secondary server (metrics) beside a main one: SIGINT/SIGTERM are
+	 * not watched here (libevent gives a signal to one base only); the
+	 * program stops it with http_server_stop. */
+	bool no_signals;
 	struct http_handlers handlers;
 };
 

@@ -893,10 +893,15 @@ int http_server_new(const struct http_server_config *cfg,
 		TRY_OUT(loop_init(s, &s->loops[i], cfg, fd, e));
 	}
 	struct event_base *b0 = s->loops[0].base;
-	s->sigint = evsignal_new(b0, SIGINT, on_signal, s);
-	s->sigterm = evsignal_new(b0, SIGTERM, on_signal, s);
-	if (!s->sigint || !s->sigterm || event_add(s->sigint, NULL) < 0 ||
-	    event_add(s->sigterm, NULL) < 0) {
+	/* libevent delivers a signal to one base only: a secondary server
+	 * (metrics) leaves SIGINT/SIGTERM to the main one. */
+	if (!cfg->no_signals) {
+		s->sigint = evsignal_new(b0, SIGINT, on_signal, s);
+		s->sigterm = evsignal_new(b0, SIGTERM, on_signal, s);
+	}
+	if (!cfg->no_signals &&
+	    (!s->sigint || !s->sigterm || event_add(s->sigint, NULL) < 0 ||
+	     event_add(s->sigterm, NULL) < 0)) {
 		rc = err_set(e, ERR_INTERNAL, "cannot install signal events");
 		goto out;
 	}

@@ -51,7 +51,7 @@ void attestation_doc_free(struct attestation_doc *d)
 	free(d);
 }
 
-static int get_bytes(const cbor_item_t *v, size_t min, size_t max,
+static int get_bytes(const struct ncbor *v, size_t min, size_t max,
 		     struct nitro_bytes *out, struct err *e, const char *what)
 {
 	TRY(ncbor_bytes_dup(v, min, max, &out->p, &out->len, e, what));
@@ -59,34 +59,33 @@ static int get_bytes(const cbor_item_t *v, size_t min, size_t max,
 	return 0;
 }
 
-static int get_optional(const cbor_item_t *map, const char *key, size_t min,
+static int get_optional(const struct ncbor *map, const char *key, size_t min,
 			size_t max, struct nitro_bytes *out, struct err *e)
 {
-	const cbor_item_t *v = ncbor_map_get(map, key);
-	if (!v || cbor_is_null(v))
+	const struct ncbor *v = ncbor_map_get(map, key);
+	if (!v || ncbor_is_null(v))
 		return 0;
 	return get_bytes(v, min, max, out, e, key);
 }
 
-static int parse_pcrs(const cbor_item_t *m, struct attestation_doc *d,
+static int parse_pcrs(const struct ncbor *m, struct attestation_doc *d,
 		      struct err *e)
 {
-	if (!m || !cbor_isa_map(m))
+	if (!ncbor_is(m, NCBOR_MAP))
 		return err_set(e, ERR_INVALID, "pcrs: not a map");
-	size_t n = cbor_map_size(m);
+	size_t n = m->n;
 	if (n < 1 || n > NITRO_PCR_COUNT)
 		return err_set(e, ERR_INVALID, "pcrs: %zu entries, want 1..%d", n,
 			       NITRO_PCR_COUNT);
-	struct cbor_pair *pr = cbor_map_handle(m);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t idx;
 		size_t len;
-		TRY(ncbor_uint(pr[i].key, NITRO_PCR_COUNT - 1, &idx, e,
+		TRY(ncbor_uint(ncbor_map_key(m, i), NITRO_PCR_COUNT - 1, &idx, e,
 			       "pcrs index"));
 		if (d->pcr_mask & (1u << idx))
 			return err_set(e, ERR_INVALID, "pcrs: index %llu twice",
 				       (unsigned long long)idx);
-		TRY(ncbor_bytes_copy(pr[i].value, 32, NITRO_PCR_LEN_MAX,
+		TRY(ncbor_bytes_copy(ncbor_map_value(m, i), 32, NITRO_PCR_LEN_MAX,
 				     d->pcrs[idx], &len, e, "pcrs value"));
 		if (len != 32 && len != 48 && len != 64)
 			return err_set(e, ERR_INVALID,
@@ -101,25 +100,24 @@ static int parse_pcrs(const cbor_item_t *m, struct attestation_doc *d,
 	return 0;
 }
 
-static int parse_cabundle(const cbor_item_t *a, struct attestation_doc *d,
+static int parse_cabundle(const struct ncbor *a, struct attestation_doc *d,
 			  struct err *e)
 {
-	if (!a || !cbor_isa_array(a))
+	if (!ncbor_is(a, NCBOR_ARRAY))
 		return err_set(e, ERR_INVALID, "cabundle: not an array");
-	size_t n = cbor_array_size(a);
+	size_t n = a->n;
 	if (n < 1 || n > NITRO_CABUNDLE_MAX)
 		return err_set(e, ERR_INVALID, "cabundle: %zu certificates, want "
 			       "1..%d", n, NITRO_CABUNDLE_MAX);
-	cbor_item_t **it = cbor_array_handle(a);
 	for (size_t i = 0; i < n; i++) {
-		TRY(get_bytes(it[i], 1, NITRO_CERT_MAX, &d->cabundle[i], e,
+		TRY(get_bytes(&a->items[i], 1, NITRO_CERT_MAX, &d->cabundle[i], e,
 			      "cabundle entry"));
 		d->n_cabundle = i + 1;
 	}
 	return 0;
 }
 
-static int parse_map(const cbor_item_t *m, struct attestation_doc *d,
+static int parse_map(const struct ncbor *m, struct attestation_doc *d,
 		     struct err *e)
 {
 	TRY(ncbor_map_check_keys(m, payload_keys, 9, e, "attestation payload"));
@@ -153,12 +151,13 @@ int attestation_payload_parse(const uint8_t *payload, size_t len,
 			      struct attestation_doc **out, struct err *e)
 {
 	*out = NULL;
-	cbor_item_t *m = NULL;
-	TRY(ncbor_load(payload, len, NITRO_DOC_MAX, &m, e, "attestation payload"));
+	struct ncbor *m = NULL;
+	TRY(ncbor_decode(payload, len, NITRO_DOC_MAX, &m, e,
+			 "attestation payload"));
 	struct attestation_doc *d = calloc(1, sizeof(*d));
 	int rc = d ? parse_map(m, d, e)
 		   : err_set(e, ERR_NOMEM, "attestation: out of memory");
-	cbor_decref(&m);
+	ncbor_free(m);
 	if (rc < 0) {
 		attestation_doc_free(d);
 		return rc;

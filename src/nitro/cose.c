@@ -24,35 +24,33 @@ const uint8_t cose_es384_protected[4] = {0xa1, 0x01, 0x38, 0x22};
 
 static int check_protected(const uint8_t *p, size_t len, struct err *e)
 {
-	cbor_item_t *m = NULL;
-	TRY(ncbor_load(p, len, 64, &m, e, "COSE protected header"));
+	struct ncbor *m = NULL;
+	TRY(ncbor_decode(p, len, 64, &m, e, "COSE protected header"));
 	int rc = 0;
-	if (!cbor_isa_map(m) || cbor_map_size(m) != 1) {
+	if (!ncbor_is(m, NCBOR_MAP) || m->n != 1) {
 		rc = err_set(e, ERR_INVALID,
 			     "COSE protected header: want exactly {1: alg}");
 		goto out;
 	}
-	struct cbor_pair *pr = cbor_map_handle(m);
-	if (!cbor_isa_uint(pr[0].key) || cbor_get_int(pr[0].key) != 1) {
+	const struct ncbor *key = ncbor_map_key(m, 0), *val = ncbor_map_value(m, 0);
+	if (!ncbor_is(key, NCBOR_UINT) || key->v != 1) {
 		rc = err_set(e, ERR_INVALID,
 			     "COSE protected header: key is not alg (1)");
 		goto out;
 	}
-	if (!cbor_isa_negint(pr[0].value) ||
-	    cbor_get_int(pr[0].value) != (uint64_t)(-1 - COSE_ALG_ES384)) {
-		long long alg = cbor_isa_negint(pr[0].value)
-					? -1 - (long long)(cbor_get_int(pr[0].value) &
-							   0x7fffffff)
-				: cbor_isa_uint(pr[0].value)
-					? (long long)(cbor_get_int(pr[0].value) &
-						      0x7fffffff)
+	if (!ncbor_is(val, NCBOR_NEGINT) ||
+	    val->v != (uint64_t)(-1 - COSE_ALG_ES384)) {
+		long long alg = ncbor_is(val, NCBOR_NEGINT)
+					? -1 - (long long)(val->v & 0x7fffffff)
+				: ncbor_is(val, NCBOR_UINT)
+					? (long long)(val->v & 0x7fffffff)
 					: 0;
 		rc = err_set(e, ERR_INVALID,
 			     "COSE alg %lld is not ES384 (-35)", alg);
 		goto out;
 	}
 out:
-	cbor_decref(&m);
+	ncbor_free(m);
 	return rc;
 }
 
@@ -67,54 +65,52 @@ int cose_sign1_decode(const uint8_t *doc, size_t len, struct cose_sign1 *out,
 		      struct err *e)
 {
 	memset(out, 0, sizeof(*out));
-	cbor_item_t *root = NULL, *arr = NULL;
+	struct ncbor *root = NULL;
+	const struct ncbor *arr;
 	struct cursor cur = cursor_init(doc, len);
 	const uint8_t *tag;
 	int rc;
 	if (len > NITRO_DOC_MAX)
 		return err_set(e, ERR_TOO_LARGE, "attestation document: %zu "
 			       "bytes, limit %d", len, NITRO_DOC_MAX);
-	/* libcbor 0.8 refuses one-byte tags 6..20 as "unassigned", 18 among
-	 * them, so the short form of tag 18 (0xd2) is taken off here. */
+	/* The decoder refuses one-byte tags 6..20 as libcbor 0.8 did, 18
+	 * among them, so the short form of tag 18 (0xd2) is taken off here. */
 	if (len > 0 && doc[0] == 0xd2)
 		TRY(cursor_take(&cur, 1, &tag));
-	TRY(ncbor_load(cur.p, cur.left, NITRO_DOC_MAX, &root, e,
-		       "attestation document"));
-	if (cbor_isa_tag(root)) {
-		if (cbor_tag_value(root) != COSE_TAG_SIGN1) {
+	TRY(ncbor_decode(cur.p, cur.left, NITRO_DOC_MAX, &root, e,
+			 "attestation document"));
+	arr = root;
+	if (ncbor_is(root, NCBOR_TAG)) {
+		if (root->v != COSE_TAG_SIGN1) {
 			rc = err_set(e, ERR_INVALID,
 				     "COSE: tag %llu is not COSE_Sign1 (18)",
-				     (unsigned long long)cbor_tag_value(root));
+				     (unsigned long long)root->v);
 			goto out;
 		}
-		arr = cbor_tag_item(root); /* new reference */
-	} else {
-		arr = cbor_incref(root);
+		arr = &root->items[0];
 	}
-	if (!cbor_isa_array(arr) || cbor_array_size(arr) != 4) {
+	if (!ncbor_is(arr, NCBOR_ARRAY) || arr->n != 4) {
 		rc = err_set(e, ERR_INVALID,
 			     "COSE: not a COSE_Sign1 array of 4 items");
 		goto out;
 	}
-	cbor_item_t **it = cbor_array_handle(arr);
+	const struct ncbor *it = arr->items;
 	size_t n;
-	TRY_OUT(ncbor_bytes_dup(it[0], 1, 64, &out->protected_hdr,
+	TRY_OUT(ncbor_bytes_dup(&it[0], 1, 64, &out->protected_hdr,
 				&out->protected_len, e, "COSE protected header"));
 	TRY_OUT(check_protected(out->protected_hdr, out->protected_len, e));
-	if (!cbor_isa_map(it[1]) || cbor_map_size(it[1]) != 0) {
+	if (!ncbor_is(&it[1], NCBOR_MAP) || it[1].n != 0) {
 		rc = err_set(e, ERR_INVALID,
 			     "COSE: unprotected header must be an empty map");
 		goto out;
 	}
-	TRY_OUT(ncbor_bytes_dup(it[2], 1, NITRO_DOC_MAX, &out->payload,
+	TRY_OUT(ncbor_bytes_dup(&it[2], 1, NITRO_DOC_MAX, &out->payload,
 				&out->payload_len, e, "COSE payload"));
-	TRY_OUT(ncbor_bytes_copy(it[3], COSE_ES384_SIG_LEN, COSE_ES384_SIG_LEN,
+	TRY_OUT(ncbor_bytes_copy(&it[3], COSE_ES384_SIG_LEN, COSE_ES384_SIG_LEN,
 				 out->signature, &n, e, "COSE signature"));
 	rc = 0;
 out:
-	if (arr)
-		cbor_decref(&arr);
-	cbor_decref(&root);
+	ncbor_free(root);
 	if (rc < 0)
 		cose_sign1_clear(out);
 	return rc;

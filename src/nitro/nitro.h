@@ -6,8 +6,9 @@
  *   nsm_sim.c      the simulator backend (only when NS_NSM_SIMULATOR): PCRs
  *                  and attestation documents signed by a test CA chain shaped
  *                  like AWS's (P-384 root -> 3 CAs -> leaf, COSE ES384)
- *   cbor_util.c    bounded libcbor loading (size, nesting, counts checked
- *                  before libcbor allocates) and a small checked encoder
+ *   cbor_decode.c  our bounded CBOR decoder (size, nesting, counts checked
+ *                  before anything is allocated; no CBOR library linked)
+ *   cbor_util.c    typed reads from the decoded tree, a small checked encoder
  *   cose.c         COSE_Sign1 ES384: decode, Sig_structure, sign, verify
  *   attestation.c  attestation document payload: strict parse, encode,
  *                  certificate chain to a pinned root at a chosen time

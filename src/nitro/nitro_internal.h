@@ -6,43 +6,96 @@
 #ifndef NS_NITRO_INTERNAL_H
 #define NS_NITRO_INTERNAL_H
 
-#include <cbor.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 
 #include "nitro/nitro.h"
 
-/* ---- cbor_util.c ---------------------------------------------------------- */
+/* ---- cbor_decode.c, cbor_util.c ----------------------------------------- */
 
 #define NCBOR_MAX_DEPTH 16
 
+/* A decoded CBOR item. The tree and its strings live in one block that
+ * ncbor_decode() allocates and ncbor_free() releases. */
+enum ncbor_type {
+	NCBOR_UINT,   /* v */
+	NCBOR_NEGINT, /* -1 - v */
+	NCBOR_BYTES,  /* bytes/len, or chunks in items[0..n) when indefinite */
+	NCBOR_TEXT,   /* same; UTF-8 checked */
+	NCBOR_ARRAY,  /* items[0..n) */
+	NCBOR_MAP,    /* n pairs: key items[2i], value items[2i+1] */
+	NCBOR_TAG,    /* tag number v over items[0] */
+	NCBOR_SIMPLE, /* v: 20 false, 21 true, 22 null, 23 undefined */
+	NCBOR_FLOAT,  /* v: the IEEE 754 bits, float_size 2, 4 or 8 bytes */
+};
+
+struct ncbor {
+	enum ncbor_type type;
+	bool indefinite; /* chunked string, 0x9f array, 0xbf map */
+	uint8_t float_size;
+	uint64_t v;
+	const uint8_t *bytes; /* definite strings */
+	size_t len;
+	struct ncbor *items;
+	size_t n;
+};
+
+#define NCBOR_FALSE 20
+#define NCBOR_TRUE 21
+#define NCBOR_NULL 22
+
 /*
- * Loads exactly one CBOR item filling [p, p+len): len <= max, nesting
+ * Decodes exactly one CBOR item filling [p, p+len): len <= max, nesting
  * <= NCBOR_MAX_DEPTH, every declared count within the bytes left, no trailing
- * bytes. `what` names the input in errors.
+ * bytes. `what` names the input in errors. Free *out with ncbor_free().
  */
-int ncbor_load(const uint8_t *p, size_t len, size_t max, cbor_item_t **out,
-	       struct err *e, const char *what);
+int ncbor_decode(const uint8_t *p, size_t len, size_t max, struct ncbor **out,
+		 struct err *e, const char *what);
+void ncbor_free(struct ncbor *root);
+
+static inline bool ncbor_is(const struct ncbor *it, enum ncbor_type t)
+{
+	return it && it->type == t;
+}
+static inline bool ncbor_is_null(const struct ncbor *it)
+{
+	return ncbor_is(it, NCBOR_SIMPLE) && it->v == NCBOR_NULL;
+}
+static inline bool ncbor_is_bool(const struct ncbor *it)
+{
+	return ncbor_is(it, NCBOR_SIMPLE) &&
+	       (it->v == NCBOR_FALSE || it->v == NCBOR_TRUE);
+}
+static inline const struct ncbor *ncbor_map_key(const struct ncbor *m, size_t i)
+{
+	return &m->items[2 * i];
+}
+static inline const struct ncbor *ncbor_map_value(const struct ncbor *m,
+						  size_t i)
+{
+	return &m->items[2 * i + 1];
+}
+
 /* A copy of a byte string (definite or chunked) of min..max bytes. */
-int ncbor_bytes_dup(const cbor_item_t *it, size_t min, size_t max,
+int ncbor_bytes_dup(const struct ncbor *it, size_t min, size_t max,
 		    uint8_t **out, size_t *len, struct err *e, const char *what);
 /* Same, into a caller buffer of exactly min..max bytes. */
-int ncbor_bytes_copy(const cbor_item_t *it, size_t min, size_t max,
+int ncbor_bytes_copy(const struct ncbor *it, size_t min, size_t max,
 		     uint8_t *out, size_t *len, struct err *e, const char *what);
 /* A NUL-terminated copy of a text string without NULs, 1..max bytes. */
-int ncbor_text_dup(const cbor_item_t *it, size_t max, char **out,
+int ncbor_text_dup(const struct ncbor *it, size_t max, char **out,
 		   struct err *e, const char *what);
 /* True when `it` is a definite text string equal to s. */
-bool ncbor_text_is(const cbor_item_t *it, const char *s);
-int ncbor_uint(const cbor_item_t *it, uint64_t max, uint64_t *out,
+bool ncbor_text_is(const struct ncbor *it, const char *s);
+int ncbor_uint(const struct ncbor *it, uint64_t max, uint64_t *out,
 	       struct err *e, const char *what);
 /* The value under text key `key`; NULL when absent. */
-cbor_item_t *ncbor_map_get(const cbor_item_t *map, const char *key);
+const struct ncbor *ncbor_map_get(const struct ncbor *map, const char *key);
 /* Every key a definite text string from `allowed`, none twice. */
-int ncbor_map_check_keys(const cbor_item_t *map, const char *const *allowed,
+int ncbor_map_check_keys(const struct ncbor *map, const char *const *allowed,
 			 size_t n_allowed, struct err *e, const char *what);
 
-/* A small encoder over libcbor's cbor_encode_*: writes into a struct buf
+/* A small encoder (shortest-form heads): writes into a struct buf
  * that grows up to `max`; the first failure sticks and ncbor_out_finish
  * reports it. */
 struct ncbor_out {

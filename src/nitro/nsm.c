@@ -8,7 +8,7 @@
  * ioctl here, or the simulator (nsm_sim.c) in test builds, so the encoding
  * and decoding below are exercised in tests exactly as on the device.
  * Responses are untrusted (the ioctl truncates silently; the simulator is
- * ours but the decoder does not care) and are decoded through ncbor_load.
+ * ours but the decoder does not care) and are decoded through ncbor_decode.
  * Calls on one struct nsm are serialised by its mutex.
  */
 #include "nitro_internal.h"
@@ -133,16 +133,19 @@ bool nsm_is_simulator(const struct nsm *n)
 /* ---- one call ------------------------------------------------------------------ */
 
 /*
- * Sends the encoded request and decodes {"variant": body} (body returned
- * with its own reference) or the bare text "variant" (*body = NULL).
+ * Sends the encoded request and decodes {"variant": body} (*body points
+ * into *doc, which the caller frees with ncbor_free) or the bare text
+ * "variant" (*body = NULL).
  */
 static int nsm_call(struct nsm *n, struct ncbor_out *req, const char *variant,
-		    cbor_item_t **body, struct err *e)
+		    struct ncbor **doc, const struct ncbor **body,
+		    struct err *e)
 {
 	uint8_t *rq = NULL, *resp = NULL;
 	size_t rq_len, resp_len = NSM_RESPONSE_MAX;
-	cbor_item_t *top = NULL;
+	struct ncbor *top = NULL;
 	int rc;
+	*doc = NULL;
 	*body = NULL;
 	if (req->failed || req->b.len > NSM_REQUEST_MAX) {
 		ncbor_out_free(req);
@@ -159,37 +162,40 @@ static int nsm_call(struct nsm *n, struct ncbor_out *req, const char *variant,
 	pthread_mutex_unlock(&n->lock);
 	if (rc < 0)
 		goto out;
-	TRY_OUT(ncbor_load(resp, resp_len, NSM_RESPONSE_MAX, &top, e,
-			   "NSM response"));
+	TRY_OUT(ncbor_decode(resp, resp_len, NSM_RESPONSE_MAX, &top, e,
+			     "NSM response"));
 	if (ncbor_text_is(top, variant)) {
 		rc = 0;
 		goto out;
 	}
-	if (!cbor_isa_map(top) || cbor_map_size(top) != 1) {
+	if (!ncbor_is(top, NCBOR_MAP) || top->n != 1) {
 		rc = err_set(e, ERR_IO, "NSM %s: unexpected response shape",
 			     variant);
 		goto out;
 	}
-	struct cbor_pair *pr = cbor_map_handle(top);
-	if (ncbor_text_is(pr[0].key, "Error")) {
+	const struct ncbor *key = ncbor_map_key(top, 0);
+	const struct ncbor *val = ncbor_map_value(top, 0);
+	if (ncbor_text_is(key, "Error")) {
 		char *name = NULL;
-		if (ncbor_text_dup(pr[0].value, 32, &name, NULL, "") < 0)
+		if (ncbor_text_dup(val, 32, &name, NULL, "") < 0)
 			rc = err_set(e, ERR_IO, "NSM %s: error", variant);
 		else
 			rc = err_set(e, ERR_IO, "NSM %s: %s", variant, name);
 		free(name);
 		goto out;
 	}
-	if (!ncbor_text_is(pr[0].key, variant) || !cbor_isa_map(pr[0].value)) {
+	if (!ncbor_text_is(key, variant) || !ncbor_is(val, NCBOR_MAP)) {
 		rc = err_set(e, ERR_IO, "NSM %s: response for another request",
 			     variant);
 		goto out;
 	}
-	*body = cbor_incref(pr[0].value);
+	*body = val;
 	rc = 0;
 out:
-	if (top)
-		cbor_decref(&top);
+	if (rc < 0 || !*body)
+		ncbor_free(top);
+	else
+		*doc = top;
 	free(rq);
 	free(resp);
 	return rc;
@@ -203,7 +209,7 @@ static void put_variant(struct ncbor_out *o, const char *variant, size_t fields)
 	ncbor_put_map(o, fields);
 }
 
-static int need_body(cbor_item_t *body, const char *variant, struct err *e)
+static int need_body(const struct ncbor *body, const char *variant, struct err *e)
 {
 	if (!body)
 		return err_set(e, ERR_IO, "NSM %s: empty response", variant);
@@ -217,14 +223,15 @@ int nsm_describe(struct nsm *n, struct nsm_description *out, struct err *e)
 		"max_pcrs", "locked_pcrs", "digest",
 	};
 	struct ncbor_out o;
-	cbor_item_t *b = NULL;
+	struct ncbor *doc = NULL;
+	const struct ncbor *b = NULL;
 	uint64_t v[3], max_pcrs;
 	char *id = NULL, *digest = NULL;
 	int rc;
 	memset(out, 0, sizeof(*out));
 	ncbor_out_init(&o, NSM_REQUEST_MAX);
 	ncbor_put_text(&o, "DescribeNSM");
-	TRY(nsm_call(n, &o, "DescribeNSM", &b, e));
+	TRY(nsm_call(n, &o, "DescribeNSM", &doc, &b, e));
 	TRY_OUT(need_body(b, "DescribeNSM", e));
 	TRY_OUT(ncbor_map_check_keys(b, keys, 7, e, "DescribeNSM"));
 	for (int i = 0; i < 3; i++)
@@ -236,15 +243,14 @@ int nsm_describe(struct nsm *n, struct nsm_description *out, struct err *e)
 			   &max_pcrs, e, "max_pcrs"));
 	TRY_OUT(ncbor_text_dup(ncbor_map_get(b, "digest"), 7, &digest, e,
 			       "digest"));
-	cbor_item_t *locked = ncbor_map_get(b, "locked_pcrs");
-	if (!locked || !cbor_isa_array(locked) ||
-	    cbor_array_size(locked) > NITRO_PCR_COUNT) {
+	const struct ncbor *locked = ncbor_map_get(b, "locked_pcrs");
+	if (!ncbor_is(locked, NCBOR_ARRAY) || locked->n > NITRO_PCR_COUNT) {
 		rc = err_set(e, ERR_IO, "DescribeNSM: locked_pcrs");
 		goto out;
 	}
-	for (size_t i = 0; i < cbor_array_size(locked); i++) {
+	for (size_t i = 0; i < locked->n; i++) {
 		uint64_t idx;
-		TRY_OUT(ncbor_uint(cbor_array_handle(locked)[i],
+		TRY_OUT(ncbor_uint(&locked->items[i],
 				   NITRO_PCR_COUNT - 1, &idx, e, "locked_pcrs"));
 		out->locked_pcrs[i] = (uint16_t)idx;
 		out->n_locked_pcrs = i + 1;
@@ -259,8 +265,7 @@ int nsm_describe(struct nsm *n, struct nsm_description *out, struct err *e)
 out:
 	free(id);
 	free(digest);
-	if (b)
-		cbor_decref(&b);
+	ncbor_free(doc);
 	return rc;
 }
 
@@ -269,27 +274,27 @@ int nsm_describe_pcr(struct nsm *n, uint16_t index, bool *locked,
 {
 	static const char *const keys[] = {"lock", "data"};
 	struct ncbor_out o;
-	cbor_item_t *b = NULL;
+	struct ncbor *doc = NULL;
+	const struct ncbor *b = NULL;
 	int rc;
 	ncbor_out_init(&o, NSM_REQUEST_MAX);
 	put_variant(&o, "DescribePCR", 1);
 	ncbor_put_text(&o, "index");
 	ncbor_put_uint(&o, index);
-	TRY(nsm_call(n, &o, "DescribePCR", &b, e));
+	TRY(nsm_call(n, &o, "DescribePCR", &doc, &b, e));
 	TRY_OUT(need_body(b, "DescribePCR", e));
 	TRY_OUT(ncbor_map_check_keys(b, keys, 2, e, "DescribePCR"));
-	cbor_item_t *lock = ncbor_map_get(b, "lock");
-	if (!lock || !cbor_is_bool(lock)) {
+	const struct ncbor *lock = ncbor_map_get(b, "lock");
+	if (!ncbor_is_bool(lock)) {
 		rc = err_set(e, ERR_IO, "DescribePCR: lock is not a bool");
 		goto out;
 	}
-	*locked = cbor_get_bool(lock);
+	*locked = lock->v == NCBOR_TRUE;
 	TRY_OUT(ncbor_bytes_copy(ncbor_map_get(b, "data"), 32,
 				 NITRO_PCR_LEN_MAX, out, len, e, "PCR data"));
 	rc = 0;
 out:
-	if (b)
-		cbor_decref(&b);
+	ncbor_free(doc);
 	return rc;
 }
 
@@ -299,7 +304,8 @@ int nsm_extend_pcr(struct nsm *n, uint16_t index, const uint8_t *data,
 {
 	static const char *const keys[] = {"data"};
 	struct ncbor_out o;
-	cbor_item_t *b = NULL;
+	struct ncbor *doc = NULL;
+	const struct ncbor *b = NULL;
 	uint8_t tmp[NITRO_PCR_LEN_MAX];
 	size_t tmp_len;
 	int rc;
@@ -309,7 +315,7 @@ int nsm_extend_pcr(struct nsm *n, uint16_t index, const uint8_t *data,
 	ncbor_put_uint(&o, index);
 	ncbor_put_text(&o, "data");
 	ncbor_put_bytes(&o, data, data_len);
-	TRY(nsm_call(n, &o, "ExtendPCR", &b, e));
+	TRY(nsm_call(n, &o, "ExtendPCR", &doc, &b, e));
 	TRY_OUT(need_body(b, "ExtendPCR", e));
 	TRY_OUT(ncbor_map_check_keys(b, keys, 1, e, "ExtendPCR"));
 	TRY_OUT(ncbor_bytes_copy(ncbor_map_get(b, "data"), 32,
@@ -321,8 +327,7 @@ int nsm_extend_pcr(struct nsm *n, uint16_t index, const uint8_t *data,
 	}
 	rc = 0;
 out:
-	if (b)
-		cbor_decref(&b);
+	ncbor_free(doc);
 	return rc;
 }
 
@@ -330,14 +335,15 @@ static int lock_call(struct nsm *n, const char *variant, const char *field,
 		     uint16_t v, struct err *e)
 {
 	struct ncbor_out o;
-	cbor_item_t *b = NULL;
+	struct ncbor *doc = NULL;
+	const struct ncbor *b = NULL;
 	ncbor_out_init(&o, NSM_REQUEST_MAX);
 	put_variant(&o, variant, 1);
 	ncbor_put_text(&o, field);
 	ncbor_put_uint(&o, v);
-	TRY(nsm_call(n, &o, variant, &b, e));
+	TRY(nsm_call(n, &o, variant, &doc, &b, e));
 	if (b) {
-		cbor_decref(&b);
+		ncbor_free(doc);
 		return err_set(e, ERR_IO, "NSM %s: unexpected body", variant);
 	}
 	return 0;
@@ -358,13 +364,14 @@ int nsm_get_random(struct nsm *n, uint8_t *buf, size_t len, struct err *e)
 	static const char *const keys[] = {"random"};
 	while (len > 0) {
 		struct ncbor_out o;
-		cbor_item_t *b = NULL;
+		struct ncbor *doc = NULL;
+	const struct ncbor *b = NULL;
 		uint8_t chunk[256];
 		size_t got;
 		int rc;
 		ncbor_out_init(&o, NSM_REQUEST_MAX);
 		ncbor_put_text(&o, "GetRandom");
-		TRY(nsm_call(n, &o, "GetRandom", &b, e));
+		TRY(nsm_call(n, &o, "GetRandom", &doc, &b, e));
 		rc = need_body(b, "GetRandom", e);
 		if (rc == 0)
 			rc = ncbor_map_check_keys(b, keys, 1, e, "GetRandom");
@@ -372,8 +379,7 @@ int nsm_get_random(struct nsm *n, uint8_t *buf, size_t len, struct err *e)
 			rc = ncbor_bytes_copy(ncbor_map_get(b, "random"), 1,
 					      sizeof(chunk), chunk, &got, e,
 					      "GetRandom random");
-		if (b)
-			cbor_decref(&b);
+		ncbor_free(doc);
 		if (rc < 0)
 			return rc;
 		if (got > len)
@@ -391,7 +397,8 @@ int nsm_attest(struct nsm *n, const struct nsm_attest_req *req,
 {
 	static const char *const keys[] = {"document"};
 	struct ncbor_out o;
-	cbor_item_t *b = NULL;
+	struct ncbor *tree = NULL;
+	const struct ncbor *b = NULL;
 	int rc;
 	*doc = NULL;
 	if ((req->user_data && req->user_data_len > NITRO_NSM_FIELD_MAX) ||
@@ -410,14 +417,13 @@ int nsm_attest(struct nsm *n, const struct nsm_attest_req *req,
 	ncbor_put_opt_bytes(&o, req->nonce, req->nonce_len);
 	ncbor_put_text(&o, "public_key");
 	ncbor_put_opt_bytes(&o, req->public_key, req->public_key_len);
-	TRY(nsm_call(n, &o, "Attestation", &b, e));
+	TRY(nsm_call(n, &o, "Attestation", &tree, &b, e));
 	TRY_OUT(need_body(b, "Attestation", e));
 	TRY_OUT(ncbor_map_check_keys(b, keys, 1, e, "Attestation"));
 	TRY_OUT(ncbor_bytes_dup(ncbor_map_get(b, "document"), 1, NITRO_DOC_MAX,
 				doc, doc_len, e, "Attestation document"));
 	rc = 0;
 out:
-	if (b)
-		cbor_decref(&b);
+	ncbor_free(tree);
 	return rc;
 }

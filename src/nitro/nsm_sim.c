@@ -356,7 +356,7 @@ static bool sim_unavailable(const struct sim *s)
 	return stat(path, &st) == 0;
 }
 
-static int attest(struct sim *s, const cbor_item_t *body, struct ncbor_out *o,
+static int attest(struct sim *s, const struct ncbor *body, struct ncbor_out *o,
 		  struct err *e)
 {
 	static const char *const keys[] = {"user_data", "nonce", "public_key"};
@@ -372,8 +372,8 @@ static int attest(struct sim *s, const cbor_item_t *body, struct ncbor_out *o,
 	if (ncbor_map_check_keys(body, keys, 3, NULL, "") < 0)
 		return reply_error(o, "InvalidArgument");
 	for (int i = 0; i < 3; i++) {
-		const cbor_item_t *v = ncbor_map_get(body, keys[i]);
-		if (!v || cbor_is_null(v))
+		const struct ncbor *v = ncbor_map_get(body, keys[i]);
+		if (!v || ncbor_is_null(v))
 			continue;
 		if (ncbor_bytes_dup(v, i == 2 ? 1 : 0, max[i], &f[i]->p,
 				    &f[i]->len, NULL, "") < 0) {
@@ -425,7 +425,7 @@ out:
 }
 
 /* Index field of a PCR request; -1 when missing or out of range. */
-static int pcr_index(const cbor_item_t *body, const char *field, uint64_t max)
+static int pcr_index(const struct ncbor *body, const char *field, uint64_t max)
 {
 	uint64_t v;
 	if (ncbor_uint(ncbor_map_get(body, field), max, &v, NULL, "") < 0)
@@ -434,7 +434,7 @@ static int pcr_index(const cbor_item_t *body, const char *field, uint64_t max)
 }
 
 static int handle_variant(struct sim *s, const char *name,
-			  const cbor_item_t *body, struct ncbor_out *o,
+			  const struct ncbor *body, struct ncbor_out *o,
 			  struct err *e)
 {
 	if (strcmp(name, "Attestation") == 0)
@@ -530,7 +530,7 @@ static int sim_roundtrip(void *ctx, const uint8_t *req, size_t req_len,
 {
 	struct sim *s = ctx;
 	struct ncbor_out o;
-	cbor_item_t *r = NULL;
+	struct ncbor *r = NULL;
 	uint8_t *out = NULL;
 	size_t out_len;
 	int rc = 0;
@@ -538,7 +538,7 @@ static int sim_roundtrip(void *ctx, const uint8_t *req, size_t req_len,
 		return err_set(e, ERR_IO, "NSM ioctl: %s/unavailable exists "
 			       "(simulated failure)", s->dir);
 	ncbor_out_init(&o, *resp_len);
-	if (ncbor_load(req, req_len, NSM_REQUEST_MAX, &r, NULL, "") < 0) {
+	if (ncbor_decode(req, req_len, NSM_REQUEST_MAX, &r, NULL, "") < 0) {
 		reply_error(&o, req_len > NSM_REQUEST_MAX ? "InputTooLarge"
 							   : "InvalidArgument");
 	} else if (ncbor_text_is(r, "DescribeNSM")) {
@@ -553,22 +553,21 @@ static int sim_roundtrip(void *ctx, const uint8_t *req, size_t req_len,
 			ncbor_put_bytes(&o, rnd, sizeof(rnd));
 		}
 		OPENSSL_cleanse(rnd, sizeof(rnd));
-	} else if (cbor_isa_map(r) && cbor_map_size(r) == 1 &&
-		   cbor_isa_string(cbor_map_handle(r)[0].key) &&
-		   cbor_isa_map(cbor_map_handle(r)[0].value)) {
+	} else if (ncbor_is(r, NCBOR_MAP) && r->n == 1 &&
+		   ncbor_is(ncbor_map_key(r, 0), NCBOR_TEXT) &&
+		   ncbor_is(ncbor_map_value(r, 0), NCBOR_MAP)) {
 		char *name = NULL;
-		if (ncbor_text_dup(cbor_map_handle(r)[0].key, 32, &name, NULL,
+		if (ncbor_text_dup(ncbor_map_key(r, 0), 32, &name, NULL,
 				   "") < 0)
 			reply_error(&o, "InvalidOperation");
 		else
-			rc = handle_variant(s, name, cbor_map_handle(r)[0].value,
+			rc = handle_variant(s, name, ncbor_map_value(r, 0),
 					    &o, e);
 		free(name);
 	} else {
 		reply_error(&o, "InvalidOperation");
 	}
-	if (r)
-		cbor_decref(&r);
+	ncbor_free(r);
 	if (rc < 0) {
 		ncbor_out_free(&o);
 		return rc;

@@ -106,6 +106,7 @@ static void protect(struct batch_job *j)
 			j->status[at[k]] = 412;
 			j->why[at[k]] = d[k];
 			atomic_fetch_add(&s->refused_total, 1);
+			signer_metrics_prevented(s);
 			log_warn("slashing protection refused %s for %s: %s",
 				 eth2_sign_type_name(j->b.sg.type),
 				 j->b.ids[at[k]], slashing_reason_code(d[k]));
@@ -168,6 +169,7 @@ static void reply_results(struct batch_job *j, struct http_reply *r)
 		return;
 	}
 	atomic_fetch_add(&j->s->signed_total[j->b.sg.type], nsigned);
+	signer_metrics_signed(j->s, nsigned);
 	http_reply_json_owned(r, 200, text);
 }
 
@@ -208,6 +210,8 @@ void signer_route_sign_batch(struct signer *s, const struct http_req *req,
 	struct err e = {0};
 	if (eth2_batch_parse(&s->net, (const char *)req->body, req->body_len,
 			     &j->b, &e) < 0) {
+		if (e.code == ERR_INVALID)
+			signer_metrics_malformed(s);
 		http_reply_error(r, e.code == ERR_INVALID ? 400 : 500, e.msg);
 		job_free(j);
 		return;

@@ -9,6 +9,7 @@
  * exits 2; runtime failures exit 1.
  */
 #include "signer/signer.h"
+#include "signer/metrics.h"
 #include "slashing/slashing.h"
 
 #include <openssl/crypto.h>
@@ -35,7 +36,13 @@ static const char usage_text[] =
 	"  --tls-known-clients-file=F       mTLS: lines '<name> <SHA-256 fingerprint>'\n"
 	"  --key-store-path=DIR             Web3Signer YAML key configs (file-raw,\n"
 	"                                   file-keystore)\n"
-	"  --metrics-enabled                serve Prometheus text at /metrics\n"
+	"  --metrics-enabled                serve Prometheus metrics at /metrics on\n"
+	"                                   a listener of their own (default false)\n"
+	"  --metrics-host=HOST              its address (default 127.0.0.1)\n"
+	"  --metrics-port=PORT              its port (default 9001)\n"
+	"  --metrics-host-allowlist=LIST    allowed Host headers, comma separated,\n"
+	"                                   * or all for any, none for none\n"
+	"                                   (default localhost,127.0.0.1)\n"
 	"  --http-max-connections=N         concurrent API connections; more are\n"
 	"                                   refused (default: from memory)\n"
 	"  --idle-connection-timeout-seconds=N  keep-alive idle timeout (default 30)\n"
@@ -96,7 +103,7 @@ enum opt_id {
 	O_IDLE, O_LOGGING, O_LOG_FORMAT,
 	O_NETWORK, O_KS_PATH, O_KS_PWS, O_KS_PWF, O_SP_ENABLED, O_SP_URL,
 	O_KM_API, O_PRUNE, O_PRUNE_KEEP, O_PRUNE_INTERVAL, O_TYPES, O_SP_MAC,
-	O_CLOCK, O_PROGRESS,
+	O_CLOCK, O_PROGRESS, O_METRICS_HOST, O_METRICS_PORT, O_METRICS_ALLOW,
 	O_FROM, O_TO, O_GVR, O_EPOCH, O_SLOT, O_SET_HIGH, O_REMOVE_HIGH,
 	O_DRY_RUN,
 };
@@ -109,6 +116,9 @@ static const struct args_flag global_flags[] = {
 	{"key-store-path", ARGS_VALUE, O_KEYSTORE_PATH, 0},
 	{"key-config-path", ARGS_VALUE, O_KEYSTORE_PATH, 0},
 	{"metrics-enabled", ARGS_BOOL, O_METRICS, 0},
+	{"metrics-host", ARGS_VALUE, O_METRICS_HOST, 0},
+	{"metrics-port", ARGS_VALUE, O_METRICS_PORT, 0},
+	{"metrics-host-allowlist", ARGS_VALUE, O_METRICS_ALLOW, 0},
 	{"idle-connection-timeout-seconds", ARGS_VALUE, O_IDLE, 0},
 	{"logging", ARGS_VALUE, O_LOGGING, 0},
 	{"progress", ARGS_BOOL, O_PROGRESS, 0},
@@ -199,13 +209,24 @@ int signer_cli_parse(const struct args_spec *spec, int argc, char **argv,
 	return 0;
 }
 
+/* --metrics-host and --metrics-port, as they were given */
+struct metrics_flags {
+	const char *host, *port;
+};
+
 static int global_opt(int id, const char *arg, struct signer_options *o,
-		      const char **host, const char **port, struct err *e)
+		      const char **host, const char **port,
+		      struct metrics_flags *mf, struct err *e)
 {
 	uint64_t n;
 	switch (id) {
 	case O_HOST: *host = arg; return 0;
 	case O_PORT: *port = arg; return 0;
+	case O_METRICS_HOST: mf->host = arg; return 0;
+	case O_METRICS_PORT: mf->port = arg; return 0;
+	case O_METRICS_ALLOW:
+		return signer_metrics_allowlist_parse(
+			arg, &o->metrics_host_allowlist, e);
 	case O_ALLOW: o->host_allowlist = arg; return 0;
 	case O_KEYSTORE_PATH: o->key_store_path = arg; return 0;
 	case O_METRICS: o->metrics_enabled = strcmp(arg, "true") == 0; return 0;
@@ -423,6 +444,7 @@ static void set_defaults(struct signer_options *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->host_allowlist = "localhost,127.0.0.1";
+	o->metrics_host_allowlist = "localhost,127.0.0.1";
 	o->network_name = "mainnet";
 	o->slashing_enabled = true;
 	o->slashing_db_url = "sqlite:./slashing.db";
@@ -453,6 +475,7 @@ int signer_parse_args(int argc, char **argv, struct signer_options *o,
 	set_defaults(o);
 	*exit_now = false;
 	const char *host = "127.0.0.1", *port = "9000";
+	struct metrics_flags mf = {"127.0.0.1", "9001"};
 	struct signer_server_args srv = {0};
 	struct args a;
 	struct args_spec spec = {.cmd = "nitro-signer", .flags = global_flags,
@@ -463,7 +486,8 @@ int signer_parse_args(int argc, char **argv, struct signer_options *o,
 	if (*exit_now)
 		return 0;
 	for (size_t i = 0; i < a.n; i++)
-		TRY(global_opt(a.item[i].id, a.item[i].value, o, &host, &port, e));
+		TRY(global_opt(a.item[i].id, a.item[i].value, o, &host, &port,
+			       &mf, e));
 	o->tls = srv.tls;
 	o->max_conns = srv.max_conns;
 	int next = 1 + a.next;
@@ -488,6 +512,11 @@ int signer_parse_args(int argc, char **argv, struct signer_options *o,
 	if (*exit_now)
 		return 0;
 	TRY(listen_addr(srv.listen, host, port, &o->listen, e));
+	char maddr[300];
+	snprintf(maddr, sizeof(maddr), "tcp:%s:%s", mf.host, mf.port);
+	if (http_addr_parse(maddr, &o->metrics_listen, NULL) < 0)
+		return err_set(e, ERR_USAGE, "--metrics-host/--metrics-port: "
+			       "invalid '%s:%s'", mf.host, mf.port);
 	return check_options(o, e);
 }
 
@@ -591,6 +620,23 @@ static int run_command(struct signer_options *o, const struct eth2_network *net)
 	return rc < 0 ? args_fail("nitro-signer", &e) : 0;
 }
 
+static struct signer *the_signer(void *ctx) { return ctx; }
+
+/* --metrics-enabled: the metrics listener (metrics.c) beside the API. */
+static int start_metrics(const struct signer_options *o, struct signer *s,
+			 struct signer_metrics_server **out, struct err *e)
+{
+	TRY(signer_metrics_server_start(&o->metrics_listen,
+					o->metrics_host_allowlist, the_signer,
+					s, out, e));
+	struct http_addr shown = o->metrics_listen;
+	shown.port = signer_metrics_server_port(*out);
+	char url[400];
+	http_addr_describe(&shown, false, url, sizeof(url));
+	log_info("metrics: %s/metrics", url);
+	return 0;
+}
+
 int signer_main(int argc, char **argv)
 {
 	struct signer_options o;
@@ -613,6 +659,7 @@ int signer_main(int argc, char **argv)
 	struct signer *s = NULL;
 	SSL_CTX *tls = NULL;
 	struct http_server *srv = NULL;
+	struct signer_metrics_server *metrics = NULL;
 	int rc = 0, exit_code = 1;
 	if (eth2_network_load(o.network_name, &net, &e) < 0) {
 		fprintf(stderr, "nitro-signer: --network: %s\n", e.msg);
@@ -633,6 +680,8 @@ int signer_main(int argc, char **argv)
 	if (o.tls_enabled)
 		TRY_OUT(http_tls_server_ctx(&o.tls, &tls, &e));
 	TRY_OUT(signer_new(&o, &net, &s, &e));
+	if (o.metrics_enabled)
+		TRY_OUT(start_metrics(&o, s, &metrics, &e));
 	struct http_server_config cfg = {
 		.listen = o.listen,
 		.tls = tls,
@@ -656,6 +705,7 @@ int signer_main(int argc, char **argv)
 out:
 	if (rc < 0 && e.msg[0])
 		exit_code = args_fail("nitro-signer", &e);
+	signer_metrics_server_stop(metrics);
 	http_server_free(srv);
 	SSL_CTX_free(tls);
 	signer_free(s);

@@ -22,7 +22,6 @@
 #define M_GET (M(HTTP_GET) | M(HTTP_HEAD))
 
 static bool has_reload(const struct signer *s) { return s->http_reload; }
-static bool has_metrics(const struct signer *s) { return s->metrics_enabled; }
 static bool has_slashing(const struct signer *s) { return s->slashing_enabled; }
 
 static const struct row {
@@ -46,8 +45,6 @@ static const struct row {
 	 NULL},
 	{"/reload", false, M_GET | M(HTTP_POST), SIGNER_ROUTE_CLIENT,
 	 signer_route_reload, has_reload},
-	{"/metrics", false, M_GET, SIGNER_ROUTE_CLIENT, signer_route_metrics,
-	 has_metrics},
 };
 
 static bool path_matches(const char *path, const char *want, bool prefix)

@@ -5,7 +5,8 @@
  * POST /api/v1/eth2/sign/{pubkey} (the batch POST /api/v1/eth2/sign is
  * batch.c's), and the cheap endpoints answered on the
  * event loop: GET /api/v1/eth2/publicKeys, /upcheck, /healthcheck, /reload
- * (GET status, POST start; not served in the enclave), /metrics. Signing,
+ * (GET status, POST start; not served in the enclave); the metrics have
+ * their own listener (metrics.c). Signing,
  * key listing and state changes need an authorised client when the signer
  * authorises per route (the enclave: signer.h, enum signer_client_auth);
  * a signing type outside the policy is 403 type_not_allowed.
@@ -350,6 +351,7 @@ struct slashable_job {
 	struct signer *s;
 	struct eth2_signing sg;
 	uint8_t pubkey[BLS_PUBKEY_LEN];
+	uint64_t started_us; /* for signing_bls_signing_duration */
 	/* the async path */
 	struct http_pending *pending;
 	int rc;
@@ -361,6 +363,7 @@ static void reply_refused(struct signer *s, struct slashable_job *job,
 			  struct http_reply *r)
 {
 	atomic_fetch_add(&s->refused_total, 1);
+	signer_metrics_prevented(s);
 	char hex[2 + 2 * BLS_PUBKEY_LEN + 1];
 	hex_encode(job->pubkey, BLS_PUBKEY_LEN, hex);
 	log_warn("slashing protection refused %s for %s: %s",
@@ -411,10 +414,12 @@ static void slashable_finish(const struct http_req *req, struct http_reply *r,
 			http_reply_error(r, 404, "unknown public key");
 		} else {
 			atomic_fetch_add(&s->signed_total[job->sg.type], 1);
+			signer_metrics_signed(s, 1);
 			reply_signature(req, r, sig);
 		}
 	}
 	signer_count_status(s, r->status);
+	signer_metrics_observe(s, job->started_us);
 	free(job);
 }
 
@@ -473,9 +478,11 @@ static void sign_slashable(const struct http_req *req, struct http_reply *r,
 		reply_refused(s, job, r);
 	} else {
 		atomic_fetch_add(&s->signed_total[job->sg.type], 1);
+		signer_metrics_signed(s, 1);
 		reply_signature(req, r, sig);
 	}
 	signer_count_status(s, r->status);
+	signer_metrics_observe(s, job->started_us);
 	free(job);
 }
 
@@ -493,8 +500,8 @@ void signer_reply_type_refused(enum eth2_sign_type t, struct http_reply *r)
 	json_decref(o);
 }
 
-void signer_route_sign(struct signer *s, const struct http_req *req,
-			struct http_reply *r)
+static void sign_request(struct signer *s, const struct http_req *req,
+			 struct http_reply *r, uint64_t started_us)
 {
 	if (!http_content_type_is_json(req->content_type)) {
 		http_reply_error(r, 415, "Content-Type must be application/json");
@@ -504,6 +511,8 @@ void signer_route_sign(struct signer *s, const struct http_req *req,
 	struct eth2_signing sg;
 	if (eth2_signing_parse(&s->net, (const char *)req->body, req->body_len,
 			       &sg, &e) < 0) {
+		if (e.code == ERR_INVALID)
+			signer_metrics_malformed(s);
 		http_reply_error(r, e.code == ERR_INVALID ? 400 : 500, e.msg);
 		return;
 	}
@@ -513,6 +522,7 @@ void signer_route_sign(struct signer *s, const struct http_req *req,
 	}
 	uint8_t pk[BLS_PUBKEY_LEN];
 	if (parse_identifier(req->path + strlen(SIGN_PREFIX), pk) < 0) {
+		signer_metrics_missing(s);
 		http_reply_error(r, 404, "unknown public key");
 		return;
 	}
@@ -529,6 +539,7 @@ void signer_route_sign(struct signer *s, const struct http_req *req,
 		bls_h2c_cache_sign(s->h2c, k, sg.signing_root, sig);
 	pthread_rwlock_unlock(&s->keys_lock);
 	if (!k) {
+		signer_metrics_missing(s);
 		http_reply_error(r, 404, "unknown public key");
 		return;
 	}
@@ -541,6 +552,7 @@ void signer_route_sign(struct signer *s, const struct http_req *req,
 		memset(job, 0, sizeof(*job));
 		job->s = s;
 		job->sg = sg;
+		job->started_us = started_us;
 		memcpy(job->pubkey, pk, sizeof(pk));
 		pthread_mutex_lock(&s->db_lock);
 		bool open = s->db != NULL;
@@ -552,7 +564,19 @@ void signer_route_sign(struct signer *s, const struct http_req *req,
 		return;
 	}
 	atomic_fetch_add(&s->signed_total[sg.type], 1);
+	signer_metrics_signed(s, 1);
 	reply_signature(req, r, sig);
+}
+
+/* The duration runs to the reply: a parked or deferred request's job
+ * observes it when it finishes. */
+void signer_route_sign(struct signer *s, const struct http_req *req,
+		       struct http_reply *r)
+{
+	uint64_t started_us = clock_mono_us();
+	sign_request(s, req, r, started_us);
+	if (!r->defer_fn && !r->park_fn)
+		signer_metrics_observe(s, started_us);
 }
 
 /* ---- cheap endpoints ------------------------------------------------------------ */
@@ -880,59 +904,6 @@ void signer_route_reload(struct signer *s, const struct http_req *req,
 			"started\"}");
 }
 
-static void handle_metrics(struct signer *s, struct http_reply *r)
-{
-	size_t cap = 8192, len = 0;
-	char *buf = malloc(cap);
-	if (!buf) {
-		http_reply_error(r, 500, "out of memory");
-		return;
-	}
-#define EMIT(...) \
-	len += (size_t)snprintf(buf + len, len < cap ? cap - len : 0, __VA_ARGS__)
-	EMIT("# HELP signing_signed_total Signatures produced, by type.\n"
-	     "# TYPE signing_signed_total counter\n");
-	for (int t = 0; t < ETH2_SIGN_COUNT; t++)
-		EMIT("signing_signed_total{type=\"%s\"} %llu\n",
-		     eth2_sign_type_name((enum eth2_sign_type)t),
-		     (unsigned long long)atomic_load(&s->signed_total[t]));
-	EMIT("# HELP signing_slashing_refused_total Requests refused by "
-	     "slashing protection.\n# TYPE signing_slashing_refused_total "
-	     "counter\nsigning_slashing_refused_total %llu\n",
-	     (unsigned long long)atomic_load(&s->refused_total));
-	static const char *classes[] = {"2xx", "400", "404", "412", "415",
-					"5xx"};
-	EMIT("# HELP http_responses_total HTTP responses by status class.\n"
-	     "# TYPE http_responses_total counter\n");
-	for (int i = 0; i < 6; i++)
-		EMIT("http_responses_total{status=\"%s\"} %llu\n", classes[i],
-		     (unsigned long long)atomic_load(&s->status_total[i]));
-	struct bls_h2c_stats h2c;
-	bls_h2c_cache_stats(s->h2c, &h2c);
-	EMIT("# HELP signing_h2c_cache_hits_total Signing roots whose hash to "
-	     "G2 came from the cache.\n# TYPE signing_h2c_cache_hits_total "
-	     "counter\nsigning_h2c_cache_hits_total %llu\n"
-	     "# HELP signing_h2c_cache_misses_total Signing roots hashed to G2 "
-	     "(or waited for while another request hashed them).\n"
-	     "# TYPE signing_h2c_cache_misses_total counter\n"
-	     "signing_h2c_cache_misses_total %llu\n",
-	     (unsigned long long)h2c.hits, (unsigned long long)h2c.misses);
-	EMIT("# HELP signing_keys_loaded Keys available for signing.\n"
-	     "# TYPE signing_keys_loaded gauge\nsigning_keys_loaded %zu\n",
-	     signer_key_count(s));
-#undef EMIT
-	if (len >= cap) {
-		free(buf);
-		http_reply_error(r, 500, "metrics too large");
-		return;
-	}
-	free(r->body);
-	r->status = 200;
-	r->content_type = "text/plain; version=0.0.4; charset=utf-8";
-	r->body = buf;
-	r->body_len = len;
-}
-
 /* ---- the routes' handlers not defined above (routes.c has the table) -------- */
 
 void signer_route_upcheck(struct signer *s, const struct http_req *req,
@@ -954,11 +925,4 @@ void signer_route_watermark(struct signer *s, const struct http_req *req,
 {
 	(void)req;
 	http_reply_defer(r, high_watermark_db, s);
-}
-
-void signer_route_metrics(struct signer *s, const struct http_req *req,
-			  struct http_reply *r)
-{
-	(void)req;
-	handle_metrics(s, r);
 }

@@ -97,7 +97,11 @@ struct signer_options {
 	struct http_tls_config tls;
 	bool tls_enabled;
 	const char *key_store_path;
+	/* --metrics-enabled, --metrics-host/--metrics-port, and
+	 * --metrics-host-allowlist (as http_server_config takes it) */
 	bool metrics_enabled;
+	struct http_addr metrics_listen;
+	const char *metrics_host_allowlist;
 	enum log_level log_level;
 	enum log_format log_format;
 	int idle_timeout_s;

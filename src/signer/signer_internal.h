@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "signer/keys.h"
+#include "signer/metrics.h"
 #include "signer/signer.h"
 #include "slashing/slashing.h"
 
@@ -74,9 +75,10 @@ struct signer {
 	_Atomic uint64_t signed_total[ETH2_SIGN_COUNT];
 	_Atomic uint64_t refused_total;
 	_Atomic uint64_t status_total[6]; /* 2xx 4xx(400) 404 412 415 5xx */
+	struct signer_metrics metrics;    /* metrics.c */
 };
 
-/* Counts a reply's status for /metrics (once per request). */
+/* Counts a reply's status for the metrics (once per request). */
 void signer_count_status(struct signer *s, int status);
 /* The open slashing database, opening it on first use; NULL (db_error
  * set, under db_lock) while it cannot be opened. May block: workers only. */
@@ -117,7 +119,5 @@ void signer_route_health(struct signer *s, const struct http_req *req,
 			 struct http_reply *r);
 void signer_route_reload(struct signer *s, const struct http_req *req,
 			 struct http_reply *r);
-void signer_route_metrics(struct signer *s, const struct http_req *req,
-			  struct http_reply *r);
 
 #endif

@@ -19,7 +19,9 @@
 //     the certificate the host wrote and presenting the listed client
 //     certificate: every key signs, and each signature verifies with noble's
 //     BLS over the signing root Lodestar's SSZ gives. Without the client
-//     certificate nothing signs (401); health routes stay open.
+//     certificate nothing signs (401); health routes stay open. The
+//     enclave's metrics (--metrics-listen), through the host's `metrics`
+//     port, count those signatures and the unknown key.
 //  5. GET /attestation: the document verifies with nitro-keys (PCR0, nonce,
 //     certificate) and, independently, with the KMS stand-in's verifier.
 //  6. SIGKILL the enclave: the watchdog restarts it, the same certificate
@@ -147,7 +149,7 @@ await step('nitro-keys: 8 validators uploaded (4 per-key records, 4 in an envelo
 
 // ---- 3. nitro-host run ----
 const allKeys = () => [...sampleKeys, ...envelopeKeys];
-const port = { api: await freePort(), health: await freePort() };
+const port = { api: await freePort(), health: await freePort(), metrics: await freePort() };
 const sock = (n) => path.join(tmp, n);
 const configPath = path.join(tmp, 'nitro-host.yaml');
 const certPath = path.join(tmp, 'tls.crt');
@@ -158,8 +160,10 @@ writeKnownClients(knownClientsPath, [client]);
 writeHostConfig({ configPath, writer: 'test_e2e_full_flow.mjs', tmp, env, signerId: SIGNER_ID, table: TABLE,
   enclaveCmd: [path.join(BIN, 'nitro-signer'), 'enclave', `--control=unix:${sock('control.sock')}`,
     `--http-listen=unix:${sock('api.sock')}`, `--nsm=sim:${simDir}`, `--tls-kms-key-id=${env.KEY_ARN}`,
-    `--signer-id=${SIGNER_ID}`, `--tls-known-clients-file=${knownClientsPath}`],
-  port, certPath, maxBackoffS: 2, extra: [`credentials_refresh_s: ${CRED_REFRESH_S}`],
+    `--signer-id=${SIGNER_ID}`, `--tls-known-clients-file=${knownClientsPath}`,
+    `--metrics-listen=unix:${sock('metrics.sock')}`],
+  port, certPath, maxBackoffS: 2, extra: [`credentials_refresh_s: ${CRED_REFRESH_S}`,
+    `metrics: {connect: "unix:${sock('metrics.sock')}", listen: "tcp:127.0.0.1:${port.metrics}"}`],
   slashingDbUrl: `dynamodb://${SLASHING_TABLE}` });
 
 let host;
@@ -246,6 +250,16 @@ await step('HTTPS via the TCP proxy, pinned certificate, the listed client certi
   assert.equal(other.status, 0, other.stderr);
   await assert.rejects(api('/upcheck', { ca: fs.readFileSync(path.join(tmp, 'other.crt')) }), /self.signed|certificate/i);
   checks += 2;
+});
+
+await step('metrics through the host: 8 signatures permitted, 1 unknown key, 8 keys loaded, 9 sign requests timed', async () => {
+  const r = await request(`http://127.0.0.1:${port.metrics}/metrics`, { headers: { host: 'localhost' } });
+  check(r.status === 200, `metrics ${r.status} ${r.body}`);
+  const text = r.body.toString();
+  const sample = (name) => Number((text.split('\n').find((l) => l.startsWith(`${name} `)) || '').slice(name.length + 1));
+  const want = { eth2_slashingprotection_permitted_signings_total: 8, eth2_slashingprotection_prevented_signings_total: 0,
+    signing_bls_missing_identifier_count_total: 1, signing_signers_loaded_count: 8, signing_bls_signing_duration_count: 9 };
+  for (const [name, v] of Object.entries(want)) check(sample(name) === v, `${name} ${v}: ${sample(name)}`);
 });
 
 // A slashable message signed before the restart, to show the database survives it.

@@ -4,7 +4,8 @@
 # connection; reload before init is refused; init (no records: no KMS
 # call) makes it ready and the API serves (plain HTTP: no kms_key_id);
 # a second init is refused; status has the new fields; reload with no
-# records answers; SIGTERM exits 0. (The TLS key and the HTTPS switch are
+# records answers; the metrics listener (--metrics-listen) answers 503
+# before init and the signer's metrics after; SIGTERM exits 0. (The TLS key and the HTTPS switch are
 # covered by tests/unit/test_enclave_init.c against the stand-ins.)
 set -eu
 . "$(dirname "$0")/lib.sh"
@@ -44,10 +45,10 @@ expect_usage nitro-signer "^nitro-signer: --tls-allow-any-client: has no effect 
 
 "$BIN/nitro-signer" enclave --control "unix:$d/c.sock" \
 	--http-listen="unix:$d/api.sock" --nsm "sim:$d/sim" \
-	>"$d/out" 2>"$d/err" &
+	--metrics-listen="unix:$d/metrics.sock" >"$d/out" 2>"$d/err" &
 pid=$!
 i=0
-until [ -S "$d/c.sock" ] && [ -S "$d/api.sock" ]; do
+until [ -S "$d/c.sock" ] && [ -S "$d/api.sock" ] && [ -S "$d/metrics.sock" ]; do
 	i=$((i + 1))
 	[ $i -gt 200 ] && fail "enclave did not start: $(cat "$d/err")"
 	kill -0 "$pid" 2>/dev/null || fail "enclave exited: $(cat "$d/err")"
@@ -55,6 +56,7 @@ until [ -S "$d/c.sock" ] && [ -S "$d/api.sock" ]; do
 done
 
 api() { curl -s -o "$d/body" -w '%{http_code}' --unix-socket "$d/api.sock" "http://localhost$1"; }
+metrics() { curl -s -o "$d/body" -w '%{http_code}' --unix-socket "$d/metrics.sock" "http://localhost$1"; }
 
 # control CMD...: one frame per JSON argument on one connection, the
 # replies printed one per line ("CLOSED" when the enclave hung up).
@@ -87,6 +89,8 @@ PY
 grep -q "not initialised" "$d/body" || fail "503 body: $(cat "$d/body")"
 ok
 [ "$(api /api/v1/eth2/publicKeys)" = 503 ] || fail "publicKeys before init"
+ok
+[ "$(metrics /metrics)" = 503 ] || fail "metrics before init: $(cat "$d/body")"
 ok
 
 out=$(control '{"type":"status"}')
@@ -136,6 +140,14 @@ for f in '"client_auth":"none"' '"known_clients":0' '"signer_id":null' '"legacy_
 done
 echo "$out" | grep -q '"signing_types":"[A-Z0-9_,]*"' || fail "status signing_types: $out"
 echo "$out" | grep -q 'VOLUNTARY_EXIT' && fail "exits allowed by default: $out"
+ok
+
+# The metrics listener reports the signer now; the API has no /metrics.
+[ "$(metrics /metrics)" = 200 ] || fail "metrics after init: $(cat "$d/body")"
+grep -qx 'signing_signers_loaded_count 0' "$d/body" || fail "metrics body: $(cat "$d/body")"
+grep -qx 'eth2_slashingprotection_permitted_signings_total 0' "$d/body" || fail "metrics body: $(cat "$d/body")"
+[ "$(metrics /upcheck)" = 404 ] || fail "metrics port serves /upcheck"
+[ "$(api /metrics)" = 404 ] || fail "API /metrics: $(cat "$d/body")"
 ok
 
 # Frames: the type first; a status frame over its cap is closed at once.

@@ -1,7 +1,7 @@
 # test_host_run.sh: `nitro-host run` with the local runner starting the
 # real `nitro-signer enclave` on unix sockets (NSM simulator): config
 # errors are one line; the enclave's status reply is logged; a proxy from
-# the config reaches the enclave's API; DynamoDB unavailable (a closed
+# the config reaches the enclave's API, and `metrics` its metrics listener; DynamoDB unavailable (a closed
 # port): init is retried with a growing backoff, /health answers 503 with
 # "dynamodb: ..." as the reason (404 elsewhere), nothing crashes; kill -9
 # of the enclave: it is restarted and its control port answers again; an
@@ -21,6 +21,7 @@ expect_usage nitro-host "bogus: unknown key" run --config="$d/bad.yaml"
 
 closed=$(free_port)
 hport=$(free_port)
+mport=$(free_port)
 cat >"$d/c.yaml" <<YAML
 region: us-east-1
 signer_id: it
@@ -42,11 +43,15 @@ runner:
     - --control=unix:$d/c.sock
     - --http-listen=unix:$d/api.sock
     - --nsm=sim:$d/sim
+    - --metrics-listen=unix:$d/metrics.sock
 restart:
   max_backoff_s: 2
 proxies:
   - listen: unix:$d/p.sock
     connect: unix:$d/api.sock
+metrics:
+  connect: unix:$d/metrics.sock
+  listen: tcp:127.0.0.1:$mport
 YAML
 
 AWS_ACCESS_KEY_ID=AKIAHOSTRUNTEST12345 AWS_SECRET_ACCESS_KEY=host-run-secret-never-logged \
@@ -77,6 +82,11 @@ ok
 # the config's proxy reaches the enclave's API (503 before init)
 code=$(curl -s -o "$d/body" -w '%{http_code}' --unix-socket "$d/p.sock" http://localhost/upcheck)
 [ "$code" = 503 ] || fail "upcheck through the proxy: $code $(cat "$d/body")"
+ok
+# metrics: the enclave's metrics listener on the local port (503 before init)
+code=$(curl -s -o "$d/body" -w '%{http_code}' "http://127.0.0.1:$mport/metrics")
+[ "$code" = 503 ] || fail "metrics through the host: $code $(cat "$d/body")"
+grep -q 'not initialised' "$d/body" || fail "metrics body: $(cat "$d/body")"
 ok
 
 # DynamoDB on a closed port: init retried (1 s, then 2 s), the enclave is

@@ -190,7 +190,7 @@ static void test_tag_18_accepted_other_tags_refused(void **state)
 	tagged[0] = 0xd1;
 	assert_int_equal(attestation_verify(tagged, len + 1, NULL, &d, &e),
 			 -ERR_INVALID);
-	/* tag 18 in its two-byte form is a tag to libcbor: also accepted */
+	/* tag 18 in its two-byte form is a tag to the decoder: also accepted */
 	uint8_t *tagged2 = malloc(len + 2);
 	memcpy(tagged2 + 2, doc, len);
 	tagged2[0] = 0xd8;

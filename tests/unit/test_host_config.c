@@ -309,6 +309,45 @@ static void test_missing(void **state)
 	assert_non_null(strstr(e.msg, "expected a mapping"));
 }
 
+/* metrics: the enclave's metrics listener on a local port, 127.0.0.1:9001
+ * unless given; off without the key. */
+static void test_metrics_proxy(void **state)
+{
+	struct host_config c;
+	struct err e = {0};
+	assert_int_equal(host_config_parse(GOOD, strlen(GOOD), &c, &e), 0);
+	assert_false(c.has_metrics);
+	host_config_free(&c);
+	char y[2048];
+	snprintf(y, sizeof(y), "%smetrics: {connect: 'vsock:16:9001'}\n", GOOD);
+	assert_int_equal(host_config_parse(y, strlen(y), &c, &e), 0);
+	assert_true(c.has_metrics);
+	assert_int_equal(c.metrics.connect.kind, HTTP_ADDR_VSOCK);
+	assert_int_equal(c.metrics.connect.cid, 16);
+	assert_int_equal(c.metrics.listen.kind, HTTP_ADDR_TCP);
+	assert_string_equal(c.metrics.listen.host, "127.0.0.1");
+	assert_int_equal(c.metrics.listen.port, 9001);
+	host_config_free(&c);
+	static const struct {
+		const char *yaml, *want;
+	} bad[] = {
+		{"metrics: {listen: 'tcp:127.0.0.1:9101'}\n",
+		 "config: metrics: connect: required"},
+		{"metrics: {connect: 'vsock:16:9001', listen: 'vsock:ANY:1'}\n",
+		 "config: metrics.listen: expected tcp:HOST:PORT or unix:PATH"},
+		{"metrics: {connect: 'vsock:ANY:9001'}\n",
+		 "config: metrics.connect: vsock CID ANY"},
+		{"metrics: {connect: 'unix:/m', port: 1}\n",
+		 "config: metrics.port: unknown key"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(y, sizeof(y), "%s%s", GOOD, bad[i].yaml);
+		int rc = host_config_parse(y, strlen(y), &c, &e);
+		if (rc != -ERR_INVALID || !strstr(e.msg, bad[i].want))
+			fail_msg("%s -> rc %d '%s'", bad[i].yaml, rc, e.msg);
+	}
+}
+
 static void test_bad_addresses(void **state)
 {
 	expect_bad("control: unix:/tmp/c.sock", "control: tcp:nowhere",
@@ -376,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_types),
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_bad_addresses),
+		cmocka_unit_test(test_metrics_proxy),
 		cmocka_unit_test(test_deploy_example_parses),
 		cmocka_unit_test(test_load_missing_file),
 	};

@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "crypto/crypto.h"
+#include "signer/metrics.h"
 #include "signer/signer.h"
 #include "slashing/slashing.h"
 #include "test_sign_examples.h"
@@ -163,8 +164,8 @@ static char *batch_body(json_t *ids, json_t *req)
 static uint64_t metric(struct signer *s, const char *name)
 {
 	char *body = NULL;
-	assert_int_equal(call(s, HTTP_GET, "/metrics", NULL, NULL, true, &body),
-			 200);
+	size_t len;
+	assert_int_equal(signer_metrics_render(s, &body, &len, NULL), 0);
 	char line[160];
 	snprintf(line, sizeof(line), "\n%s ", name); /* the sample, not HELP */
 	char *at = strstr(body, line);
@@ -236,10 +237,10 @@ static void test_cached_signatures_identical_for_every_type(void **state)
 		if (!types_seen[t])
 			fail_msg("no example of %s signed",
 				 eth2_sign_type_name((enum eth2_sign_type)t));
-	uint64_t hits = metric(s[0], "signing_h2c_cache_hits_total") +
-			metric(s[1], "signing_h2c_cache_hits_total");
-	uint64_t misses = metric(s[0], "signing_h2c_cache_misses_total") +
-			  metric(s[1], "signing_h2c_cache_misses_total");
+	uint64_t hits = metric(s[0], "nitro_signer_h2c_cache_hits_total") +
+			metric(s[1], "nitro_signer_h2c_cache_hits_total");
+	uint64_t misses = metric(s[0], "nitro_signer_h2c_cache_misses_total") +
+			  metric(s[1], "nitro_signer_h2c_cache_misses_total");
 	assert_int_equal(hits + misses, 2 * signed_n);
 	assert_true(hits >= signed_n); /* every second round */
 	signer_free(s[0]);
@@ -311,15 +312,15 @@ static void test_batch_results_in_request_order(void **state)
 		free(body);
 	}
 	/* one hash per batch: the second batch of a root is a hit */
-	assert_int_equal(metric(s, "signing_h2c_cache_misses_total"), 3);
+	assert_int_equal(metric(s, "nitro_signer_h2c_cache_misses_total"), 3);
 	char *out = NULL;
 	json_t *req = sign_example(examples, "RANDAO_REVEAL");
 	char *body = batch_body(json_pack("[s]", pk_hex[1]), req);
 	assert_int_equal(post(s, BATCH, body, &out), 200);
 	free(out);
 	free(body);
-	assert_int_equal(metric(s, "signing_h2c_cache_hits_total"), 1);
-	assert_int_equal(metric(s, "signing_signed_total{type=\"RANDAO_REVEAL\"}"),
+	assert_int_equal(metric(s, "nitro_signer_h2c_cache_hits_total"), 1);
+	assert_int_equal(metric(s, "nitro_signer_signatures_total{type=\"RANDAO_REVEAL\"}"),
 			 4);
 	signer_free(s);
 }
@@ -409,7 +410,7 @@ static void test_batch_slashing_refusals_per_key(void **state)
 			 200);
 	check_item(a, 0, pk_hex[3], 3, r1, 200);
 	json_decref(a);
-	assert_int_equal(metric(s, "signing_slashing_refused_total"), 3);
+	assert_int_equal(metric(s, "eth2_slashingprotection_prevented_signings_total"), 3);
 	signer_free(s);
 }
 
@@ -508,7 +509,7 @@ static void test_batch_bad_batches_refused(void **state)
 	assert_int_equal(call(s, HTTP_POST, BATCH, body, "text/plain", true, NULL),
 			 415);
 	assert_int_equal(call(s, HTTP_GET, BATCH, NULL, NULL, true, NULL), 405);
-	assert_int_equal(metric(s, "signing_signed_total{type=\"RANDAO_REVEAL\"}"),
+	assert_int_equal(metric(s, "nitro_signer_signatures_total{type=\"RANDAO_REVEAL\"}"),
 			 0);
 	signer_free(s);
 	/* who may call, and the type policy: as on the single-key route */

@@ -363,7 +363,17 @@ int recipient_open(const struct recipient *r, const uint8_t *cms, size_t len,
 		rc = err_set(e, ERR_INVALID, "CMS: OpenSSL cannot read it");
 		goto out;
 	}
-	if (CMS_decrypt_set1_pkey(c, r->key, NULL) != 1) {
+	/*
+	 * CMS_DEBUG_DECRYPT (set through CMS_decrypt with no key and no
+	 * output): a key that does not unwrap is an error. Without it OpenSSL
+	 * goes on with a random content key, a defence against Bleichenbacher's
+	 * attack on PKCS#1 v1.5, and the padding check then passes about once
+	 * in 256 tries, handing back garbage as the plaintext. check_policy
+	 * admitted RSAES-OAEP-SHA-256 only, whose decoding OpenSSL does in
+	 * constant time with one error, so a failure tells an attacker nothing.
+	 */
+	if (CMS_decrypt(c, NULL, NULL, NULL, NULL, CMS_DEBUG_DECRYPT) != 1 ||
+	    CMS_decrypt_set1_pkey(c, r->key, NULL) != 1) {
 		rc = err_set(e, ERR_CRYPTO, "CMS: cannot unwrap the content key");
 		goto out;
 	}

@@ -4,7 +4,10 @@
 #   make run    demo keys under ./demo/ on first use, signer on 127.0.0.1:9000
 #   make check  every test: release + sanitizer builds, unit, integration, fuzz smoke
 #   make demo-enclave  the enclave path on one machine (stand-ins, NSM simulator), step by step
-.PHONY: all deps deps-test build build-asan run check clean demo-enclave
+#   make synth  the AWS CDK app (infra/) into build/cdk.out, offline (docs/deploy.md):
+#               PCR0=<96 hex> (else build/enclave/pcrs.json), STACKS=dev|prod|dev,prod, STAGE=key,
+#               CDK_ARGS='-c key=value ...' for any other context
+.PHONY: all deps deps-test build build-asan run check clean demo-enclave synth
 
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
@@ -35,6 +38,17 @@ demo-enclave: deps-test
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build build -j$(JOBS)
 	@node scripts/demo-enclave.mjs --bin=build/bin
+
+# The key policy is written by nitro-keys (build/release/nitro-keys, else build/bin/nitro-keys).
+synth:
+	@scripts/infra-deps.sh
+	@[ -x build/release/nitro-keys ] || [ -x build/bin/nitro-keys ] || { \
+		cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null && \
+		cmake --build build -j$(JOBS) --target nitro-keys; }
+	@cd infra && rm -rf dist ../build/cdk.out && npx --no-install tsc -p . && \
+		CDK_DISABLE_CLI_TELEMETRY=true npx --no-install cdk synth --no-notices --quiet \
+		--output ../build/cdk.out $(if $(PCR0),-c pcr0=$(PCR0)) $(if $(STACKS),-c stacks=$(STACKS)) \
+		$(if $(STAGE),-c stage=$(STAGE)) $(CDK_ARGS) && node dist/bin/summary.js ../build/cdk.out
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -3,6 +3,7 @@
 // tokens resolved only at deploy time) and puts each role's ARN where its placeholder stands, so the
 // deployed policy is, statement for statement, the one the operator's tool prints for the same roles.
 import { spawnSync } from 'node:child_process';
+import { ConfigError } from './config';
 
 export interface PolicyRoles<T> {
   /** the instance role: Decrypt/GenerateDataKey with an attestation document of the image */
@@ -25,8 +26,8 @@ export function nitroKeysPolicy(nitroKeys: string, pcr0: string, condition: stri
   const args = ['kms', 'policy', `--pcr0=${pcr0}`, `--role-arn=${arns.role}`, `--key-admin-arn=${arns.admin}`,
     `--encrypt-arn=${arns.encrypt}`, `--condition=${condition}`];
   const r = spawnSync(nitroKeys, args, { encoding: 'utf8', timeout: 30000 });
-  if (r.error) throw new Error(`${nitroKeys} ${args.join(' ')}: ${r.error.message}`);
-  if (r.status !== 0) throw new Error(`${nitroKeys} ${args.join(' ')}: exit ${r.status}: ${r.stderr.trim()}`);
+  if (r.error) throw new ConfigError(`${nitroKeys} ${args.join(' ')}: ${r.error.message}`);
+  if (r.status !== 0) throw new ConfigError(`${nitroKeys} ${args.join(' ')}: exit ${r.status}: ${r.stderr.trim()}`);
   return { policy: JSON.parse(r.stdout), stderr: r.stderr };
 }
 
@@ -46,7 +47,7 @@ export function keyPolicy<T>(nitroKeys: string, pcr0: string, condition: string,
   const { policy, stderr } = nitroKeysPolicy(nitroKeys, pcr0, condition, PLACEHOLDERS);
   const text = JSON.stringify(policy);
   for (const [k, p] of Object.entries(PLACEHOLDERS))
-    if (!text.includes(JSON.stringify(p))) throw new Error(`nitro-keys kms policy: no statement names the ${k} ARN`);
+    if (!text.includes(JSON.stringify(p))) throw new ConfigError(`nitro-keys kms policy: no statement names the ${k} ARN`);
   const subst = new Map<string, unknown>(
     (Object.keys(PLACEHOLDERS) as (keyof PolicyRoles<T>)[]).map((k) => [PLACEHOLDERS[k], roles[k]]));
   return { policy: substitute(policy, subst), stderr };

@@ -5,7 +5,8 @@
 #   make check  every test: release + sanitizer builds, unit, integration, fuzz smoke
 #   make demo-enclave  the enclave path on one machine (stand-ins, NSM simulator), step by step
 #   make synth  the AWS CDK app (infra/) into build/cdk.out, offline (docs/deploy.md):
-#               PCR0=<96 hex> (else build/enclave/pcrs.json), STACKS=dev|prod|dev,prod, STAGE=key,
+#               PCR0=<96 hex> (else build/enclave/pcrs.json), PREVIOUS_PCR0=<96 hex> (an image
+#               upgrade rolling out), STACKS=dev|prod|dev,prod, STAGE=key,
 #               CDK_ARGS='-c key=value ...' for any other context
 .PHONY: all deps deps-test build build-asan run check clean demo-enclave synth
 
@@ -48,6 +49,7 @@ synth:
 	@cd infra && rm -rf dist ../build/cdk.out && npx --no-install tsc -p . && \
 		CDK_DISABLE_CLI_TELEMETRY=true npx --no-install cdk synth --no-notices --quiet \
 		--output ../build/cdk.out $(if $(PCR0),-c pcr0=$(PCR0)) $(if $(STACKS),-c stacks=$(STACKS)) \
+		$(if $(PREVIOUS_PCR0),-c previousPcr0=$(PREVIOUS_PCR0)) \
 		$(if $(STAGE),-c stage=$(STAGE)) $(CDK_ARGS) && node dist/bin/summary.js ../build/cdk.out
 
 clean:

@@ -7,7 +7,9 @@ try {
   const { app, stacks } = buildApp();
   for (const s of stacks) {
     process.stderr.write(`nitro-signer: ${s.stackName} (stage ${s.config.stage}): key policy PCR0 ` +
-      `${s.config.pcr0} from ${s.config.pcr0Source}, condition ${s.config.keyCondition}\n`);
+      `${s.config.pcr0} from ${s.config.pcr0Source}` +
+      (s.config.previousPcr0 ? ` and, until the upgrade is done, the previous ${s.config.previousPcr0}` : '') +
+      `, condition ${s.config.keyCondition}\n`);
     for (const l of s.policyWarnings.split('\n').filter(Boolean)) process.stderr.write(`nitro-signer: ${s.stackName}: ${l}\n`);
   }
   app.synth();

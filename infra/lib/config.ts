@@ -29,6 +29,8 @@ export interface SignerConfig {
   stage: Stage;
   /** 96 lower-case hex digits */
   pcr0: string;
+  /** while an image upgrade rolls out: the running image's PCR0, admitted beside pcr0 (prod only) */
+  previousPcr0?: string;
   /** where pcr0 came from, for the synth's output */
   pcr0Source: string;
   keyCondition: 'pcr0' | 'image-sha384';
@@ -160,6 +162,14 @@ export function readConfig(ctx: Ctx, variant: Variant): SignerConfig {
       throw new ConfigError('nitro-signer-prod refuses the all-zero PCR0: every debug-mode enclave reports it; ' +
         'use the dev stack for debug mode');
   }
+  const prev = str(ctx, 'previousPcr0');
+  let previousPcr0: string | undefined;
+  if (prev !== undefined) {
+    if (variant === 'dev') throw new ConfigError('context previousPcr0: the dev stack has only the debug-mode PCR0');
+    previousPcr0 = checkPcr0(prev, 'context previousPcr0');
+    if (previousPcr0 === pcr0) throw new ConfigError('context previousPcr0: the same as the image\'s PCR0');
+    if (previousPcr0 === DEBUG_PCR0) throw new ConfigError('context previousPcr0: refuses the all-zero (debug-mode) PCR0');
+  }
   const keyCondition = str(ctx, 'keyCondition', 'pcr0');
   if (keyCondition !== 'pcr0' && keyCondition !== 'image-sha384')
     throw new ConfigError(`context keyCondition: must be pcr0 or image-sha384, got ${keyCondition}`);
@@ -206,7 +216,7 @@ export function readConfig(ctx: Ctx, variant: Variant): SignerConfig {
   const enclaveCpuCount = int(ctx, 'enclaveCpuCount', 2, 2, 64);
   if (enclaveCpuCount % 2) throw new ConfigError('context enclaveCpuCount: must be even (whole cores)');
   return {
-    variant, stage, pcr0, pcr0Source, keyCondition, nitroKeys: findNitroKeys(ctx),
+    variant, stage, pcr0, previousPcr0, pcr0Source, keyCondition, nitroKeys: findNitroKeys(ctx),
     eif, nitroHost, nitroKeysRelease, lambdaZip,
     instanceType,
     instanceCount: int(ctx, 'instanceCount', 2, 1, 20),

@@ -166,7 +166,8 @@ export class NitroSignerStack extends cdk.Stack {
       '-cfn-exec-role-${AWS::AccountId}-${AWS::Region}');
 
     // ---- the KMS key: policy from nitro-keys kms policy ------------------------------------------
-    const { policy, stderr } = keyPolicy(c.nitroKeys, c.pcr0, c.keyCondition,
+    // During an image upgrade (-c previousPcr0=...) both the running image and the new one may decrypt.
+    const { policy, stderr } = keyPolicy(c.nitroKeys, c.previousPcr0 ? `${c.pcr0},${c.previousPcr0}` : c.pcr0, c.keyCondition,
       { role: this.instanceRole.roleArn, admin: adminArn, encrypt: operatorRole.roleArn });
     this.policyWarnings = stderr;
     this.key = new kms.CfnKey(this, 'SignerKey', {
@@ -199,7 +200,10 @@ export class NitroSignerStack extends cdk.Stack {
     new cdk.CfnOutput(this, 'SlashingTableName', { value: this.slashingTable.tableName });
     new cdk.CfnOutput(this, 'OperatorRoleArn', { value: operatorRole.roleArn });
     new cdk.CfnOutput(this, 'InstanceRoleArn', { value: this.instanceRole.roleArn });
-    new cdk.CfnOutput(this, 'Pcr0', { value: c.pcr0, description: `the key policy's PCR0 (${c.pcr0Source})` });
+    new cdk.CfnOutput(this, 'Pcr0', { value: c.pcr0, description: `the image's PCR0 (${c.pcr0Source})` });
+    if (c.previousPcr0)
+      new cdk.CfnOutput(this, 'PreviousPcr0', { value: c.previousPcr0,
+        description: 'also admitted by the key policy until the upgrade is done: deploy again without previousPcr0' });
     if (c.stage === 'key') return;
 
     // ---- the parent instances ---------------------------------------------------------------------

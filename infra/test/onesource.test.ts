@@ -56,6 +56,22 @@ test('key policy with a named key admin and operator: exactly nitro-keys kms pol
   assert.equal(resources(t, 'AWS::IAM::Role').filter(([, r]) => /operator/.test(r.Properties.Description ?? '')).length, 0);
 });
 
+test('image upgrade: the policy admits the previous and the new PCR0, as nitro-keys kms policy --pcr0=NEW,OLD', () => {
+  const old = '7e'.repeat(48);
+  const { templates } = build({ ...art.context, stacks: 'prod', previousPcr0: old });
+  const t = templates['nitro-signer-prod'];
+  const want = nitroKeysPolicy(NITRO_KEYS, `${PROD_PCR0},${old}`, 'pcr0', { role: ROLE, admin: ADMIN, encrypt: OPERATOR }).policy;
+  const got = concretePolicy(t, null) as { Statement: { Sid: string; Condition: unknown }[] };
+  assert.deepEqual(got, want);
+  assert.deepEqual(got.Statement.find((s) => s.Sid === 'EnclaveDecryptOnlyWithAttestation')!.Condition,
+    { StringEqualsIgnoreCase: { 'kms:RecipientAttestation:PCR0': [PROD_PCR0, old] } });
+  for (const [ctx, msg] of [[{ previousPcr0: PROD_PCR0 }, /previousPcr0: the same as the image's PCR0/],
+    [{ previousPcr0: '0'.repeat(96) }, /previousPcr0: refuses the all-zero/],
+    [{ previousPcr0: '12' }, /context previousPcr0: PCR0 must be 96 hex digits/],
+    [{ stacks: 'dev', previousPcr0: old }, /the dev stack has only the debug-mode PCR0/]] as const)
+    assert.throws(() => build({ ...art.context, stacks: 'prod', ...ctx }), msg);
+});
+
 test('a policy nitro-keys refuses stops the synth with its message', () => {
   const fake = path.join(art.dir, 'fake-nitro-keys');
   fs.writeFileSync(fake, '#!/bin/sh\necho "nitro-keys: kms policy: broken" >&2\nexit 2\n', { mode: 0o755 });

@@ -49,6 +49,8 @@ export interface SignerConfig {
   dnsName?: string;
   clientCidr?: string;
   vpcCidr: string;
+  /** an existing slashing table to use instead of the stack's own (one restored from PITR) */
+  slashingTableName?: string;
   keyAdminArn?: string;
   operatorArn?: string;
   alarmEmail?: string;
@@ -202,6 +204,9 @@ export function readConfig(ctx: Ctx, variant: Variant): SignerConfig {
   const vpcCidr = str(ctx, 'vpcCidr', '10.40.0.0/16')!;
   if (!/^[0-9]{1,3}(\.[0-9]{1,3}){3}\/(1[6-9]|2[0-4])$/.test(vpcCidr))
     throw new ConfigError(`context vpcCidr: an IPv4 CIDR from /16 to /24: ${vpcCidr}`);
+  const slashingTableName = str(ctx, 'slashingTableName');
+  if (slashingTableName !== undefined && !/^[A-Za-z0-9_.-]{3,255}$/.test(slashingTableName))
+    throw new ConfigError(`context slashingTableName: not a DynamoDB table name: ${slashingTableName}`);
   const arnOf = (key: string) => {
     const v = str(ctx, key);
     if (v !== undefined && !/^arn:aws[a-z-]*:iam::[0-9]{12}:role\/[\w+=,.@/-]+$/.test(v))
@@ -224,7 +229,7 @@ export function readConfig(ctx: Ctx, variant: Variant): SignerConfig {
     enclaveMemoryMib: int(ctx, 'enclaveMemoryMib', 4096, 512, 1 << 20),
     signerId, network,
     signerPort: int(ctx, 'signerPort', 443, 1, 65535),
-    dnsName, clientCidr, vpcCidr,
+    dnsName, clientCidr, vpcCidr, slashingTableName,
     keyAdminArn: arnOf('keyAdminArn'),
     operatorArn: arnOf('operatorArn'),
     alarmEmail,

@@ -48,7 +48,7 @@ export interface NitroSignerStackProps extends cdk.StackProps {
 
 export class NitroSignerStack extends cdk.Stack {
   readonly keyTable: dynamodb.Table;
-  readonly slashingTable: dynamodb.Table;
+  readonly slashingTable: dynamodb.ITable;
   readonly key: kms.CfnKey;
   readonly instanceRole: iam.Role;
   readonly config: SignerConfig;
@@ -116,14 +116,18 @@ export class NitroSignerStack extends cdk.Stack {
       deletionProtection: true,
       removalPolicy: cdk.RemovalPolicy.RETAIN,
     });
-    this.slashingTable = new dynamodb.Table(this, 'SlashingTable', {
-      tableName: `${prefix}-slashing`,
-      partitionKey: { name: SLASHING_TABLE_PK, type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      deletionProtection: true,
-      removalPolicy: cdk.RemovalPolicy.RETAIN,
-    });
+    // -c slashingTableName=T: a table restored from point-in-time recovery (restores make a new table;
+    // docs/operations.md); the stack's own is then left out of the stack and kept (Retain).
+    this.slashingTable = c.slashingTableName
+      ? dynamodb.Table.fromTableName(this, 'SlashingTable', c.slashingTableName)
+      : new dynamodb.Table(this, 'SlashingTable', {
+        tableName: `${prefix}-slashing`,
+        partitionKey: { name: SLASHING_TABLE_PK, type: dynamodb.AttributeType.STRING },
+        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        deletionProtection: true,
+        removalPolicy: cdk.RemovalPolicy.RETAIN,
+      });
 
     // ---- roles ----------------------------------------------------------------------------------
     this.instanceRole = new iam.Role(this, 'InstanceRole', {

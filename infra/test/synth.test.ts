@@ -11,7 +11,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { buildApp } from '../lib/app';
 import { INFRA_DIR, NO_IMAGE_PCR0 } from '../lib/config';
-import { build, makeArtifacts, only, PROD_PCR0 } from './helpers';
+import { build, makeArtifacts, only, PROD_PCR0, userData } from './helpers';
 
 const art = makeArtifacts();
 const noPcrs = makeArtifacts(false);
@@ -79,6 +79,16 @@ test('stage=key: the key (no enclave admitted before an image exists), tables an
     t.resourceCountIs('AWS::DynamoDB::Table', 2);
     t.resourceCountIs('AWS::Events::Rule', 1);
   }
+});
+
+test('slashingTableName: a restored table instead of the stack\'s own, in IAM and the host config', () => {
+  const { templates } = build({ ...art.context, stacks: 'prod', slashingTableName: 'nitro-signer-prod-slashing-restored' });
+  const t = templates['nitro-signer-prod'];
+  t.resourceCountIs('AWS::DynamoDB::Table', 1);
+  const text = JSON.stringify(t.toJSON());
+  assert.match(text, /table\/nitro-signer-prod-slashing-restored/);
+  assert.match(userData(t), /slashing_db_url: dynamodb:\/\/nitro-signer-prod-slashing-restored\?region=/);
+  assert.throws(() => build({ ...art.context, stacks: 'prod', slashingTableName: 'a b' }), /context slashingTableName/);
 });
 
 /** Every cdk-nag finding acknowledged in the app, "stack/path: rule id" (CDK's own acknowledgements of

@@ -1176,8 +1176,8 @@ static bool pcr0_parse(const char *v, size_t len, char out[97], bool *zero)
 
 static int cmd_policy(const struct args *f, const char *cmd)
 {
-	/* --pcr0=HEX, or HEX,HEX while an image upgrade rolls out (old, new):
-	 * the condition then admits either. */
+	/* --pcr0=HEX, or HEX,HEX while an image upgrade rolls out (the new
+	 * image's and the old one's): the condition then admits either. */
 	const char *pv = args_get(f, F_PCR0);
 	const char *comma = strchr(pv, ',');
 	char pcrs[2][97];

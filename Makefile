@@ -6,7 +6,12 @@
 #   make demo-enclave  the enclave path on one machine (stand-ins, NSM simulator), step by step
 #   make release  static, reproducible executables in build/release/ with SHA256SUMS
 #   make enclave-image BLOBS=DIR  the enclave image and its PCRs (docs/enclave-image.md)
-.PHONY: all deps deps-test build build-asan run check clean demo-enclave release enclave-image
+
+#   make synth  the AWS CDK app (infra/) into build/cdk.out, offline (docs/deploy.md):
+#               PCR0=<96 hex> (else build/enclave/pcrs.json), PREVIOUS_PCR0=<96 hex> (an image
+#               upgrade rolling out), STACKS=dev|prod|dev,prod, STAGE=key,
+#               CDK_ARGS='-c key=value ...' for any other context
+.PHONY: all deps deps-test build build-asan run check clean demo-enclave release enclave-image synth
 
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
@@ -48,6 +53,18 @@ release: deps
 enclave-image: deps
 	@if [ -z "$$SIGNER_BIN" ]; then scripts/release.sh >/dev/null; fi
 	@BLOBS="$(BLOBS)" scripts/enclave-image.sh
+
+# The key policy is written by nitro-keys (build/release/nitro-keys, else build/bin/nitro-keys).
+synth:
+	@scripts/infra-deps.sh
+	@[ -x build/release/nitro-keys ] || [ -x build/bin/nitro-keys ] || { \
+		cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null && \
+		cmake --build build -j$(JOBS) --target nitro-keys; }
+	@cd infra && rm -rf dist ../build/cdk.out && npx --no-install tsc -p . && \
+		CDK_DISABLE_CLI_TELEMETRY=true npx --no-install cdk synth --no-notices --quiet \
+		--output ../build/cdk.out $(if $(PCR0),-c pcr0=$(PCR0)) $(if $(STACKS),-c stacks=$(STACKS)) \
+		$(if $(PREVIOUS_PCR0),-c previousPcr0=$(PREVIOUS_PCR0)) \
+		$(if $(STAGE),-c stage=$(STAGE)) $(CDK_ARGS) && node dist/bin/summary.js ../build/cdk.out
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -43,8 +43,8 @@
 #include "aws/aws.h"
 #include "core/core.h"
 #include "crypto/crypto.h"
-#include "tools/cloud_cmds.h"
 #include "tools/eif_cmd.h"
+#include "tools/cloud_cmds.h"
 
 #define MAX_KEYS 100000
 #define MAX_PASSWORD 4096
@@ -79,10 +79,11 @@ static const char KMS_USAGE[] =
 	"             [--region=R]\n"
 	"      the only ways to change a record's active state (conditional\n"
 	"      update; a record that does not exist is an error naming it)\n"
-	"  kms policy (--pcr0=HEX | --eif=IMAGE) --role-arn=ARN --key-admin-arn=ARN\n"
+	"  kms policy (--pcr0=HEX[,HEX] | --eif=IMAGE) --role-arn=ARN --key-admin-arn=ARN\n"
 	"             [--encrypt-arn=ARN] [--condition=image-sha384|pcr0]\n"
 	"      the key policy JSON: only the enclave image with this PCR0 may\n"
-	"      decrypt; the admin manages the key but cannot use it. --eif reads\n"
+	"      decrypt (either of two, HEX,HEX, while an image upgrade rolls\n"
+	"      out); the admin manages the key but cannot use it. --eif reads\n"
 	"      PCR0 from the image file (nitro-keys eif describe).\n"
 	"\n"
 	"AWS: credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY\n"
@@ -116,13 +117,13 @@ static const struct args_flag KMS_FLAGS[F_COUNT] = {
 	VALUE(F_PAGE_SIZE, "page-size"),
 	VALUE(F_PUBKEY, "pubkey"),
 	VALUE(F_PCR0, "pcr0"),
+	VALUE(F_EIF, "eif"),
 	VALUE(F_ROLE_ARN, "role-arn"),
 	VALUE(F_ADMIN_ARN, "key-admin-arn"),
 	VALUE(F_ENCRYPT_ARN, "encrypt-arn"),
 	VALUE(F_CONDITION, "condition"),
 	BOOL(F_REPLACE, "replace"),
 	BOOL(F_PROGRESS, "progress"),
-	VALUE(F_EIF, "eif"),
 };
 #undef VALUE
 #undef BOOL
@@ -1153,38 +1154,60 @@ static bool arn_ok(const char *s)
 	return strncmp(s, "arn:aws", 7) == 0 && colons >= 5 && strlen(s) < 2048;
 }
 
-/* PCR0 from --pcr0, or from the image --eif names (exactly one). */
-static int policy_pcr0(const struct args *f, const char *cmd, uint8_t pcr0[48])
+/* One --pcr0 value (0x optional, any case) as 96 lower-case hex digits in out;
+ * len is its length in the flag (it may be followed by a comma). */
+static bool pcr0_parse(const char *v, size_t len, char out[97], bool *zero)
 {
+	char hex[2 + 96 + 1];
+	if (len >= 2 && strncmp(v, "0x", 2) == 0) {
+		v += 2;
+		len -= 2;
+	}
+	if (len != 96)
+		return false;
+	snprintf(hex, sizeof(hex), "0x%.*s", (int)len, v);
+	uint8_t pcr0[48];
+	if (hex_decode_exact(hex, pcr0, sizeof(pcr0), NULL, "") < 0)
+		return false;
+	char enc[2 + 96 + 1];
+	hex_encode(pcr0, sizeof(pcr0), enc);
+	memcpy(out, enc + 2, 97);
+	for (int i = 0; i < 48; i++)
+		*zero = *zero && pcr0[i] == 0;
+	return true;
+}
+
+static int cmd_policy(const struct args *f, const char *cmd)
+{
+	/* --pcr0=HEX, or HEX,HEX while an image upgrade rolls out (the new
+	 * image's and the old one's): the condition then admits either. */
 	const char *pv = args_get(f, F_PCR0), *image = args_get(f, F_EIF);
 	if (!pv == !image)
 		return cloud_usage_error(cmd, "give one of --pcr0 and --eif");
+	char from_image[2 + 96 + 1];
 	if (image) {
+		/* PCR0 read from the image itself (eif describe's). */
 		char *bytes = NULL;
 		size_t len;
 		struct eif_info info;
 		struct err e = {0};
 		if (eif_cmd_read_image(image, &bytes, &len, &info, &e) < 0)
 			return cloud_fail(e.msg);
-		memcpy(pcr0, info.pcrs.pcr0, 48);
+		hex_encode(info.pcrs.pcr0, 48, from_image);
 		free(bytes);
-		return 0;
+		pv = from_image;
 	}
-	char hex[2 + 96 + 1];
-	snprintf(hex, sizeof(hex), "%s%s", strncmp(pv, "0x", 2) ? "0x" : "", pv);
-	if (strlen(pv) > 98 || hex_decode_exact(hex, pcr0, 48, NULL, "") < 0)
-		return cloud_usage_error(cmd, "--pcr0 must be 96 hex digits (SHA-384)");
-	return 0;
-}
-
-static int cmd_policy(const struct args *f, const char *cmd)
-{
-	uint8_t pcr0[48];
-	int rc = policy_pcr0(f, cmd, pcr0);
-	if (rc)
-		return rc;
-	char pcr0_hex[2 + 96 + 1];
-	hex_encode(pcr0, sizeof(pcr0), pcr0_hex);
+	const char *comma = strchr(pv, ',');
+	char pcrs[2][97];
+	bool zero = true, zero2 = true;
+	size_t npcr = comma ? 2 : 1;
+	if (!pcr0_parse(pv, comma ? (size_t)(comma - pv) : strlen(pv), pcrs[0], &zero) ||
+	    (comma && !pcr0_parse(comma + 1, strlen(comma + 1), pcrs[1], &zero2)))
+		return cloud_usage_error(cmd, "--pcr0 must be 96 hex digits (SHA-384), "
+					 "or two of them separated by a comma");
+	if (npcr == 2 && strcmp(pcrs[0], pcrs[1]) == 0)
+		return cloud_usage_error(cmd, "--pcr0 names the same value twice");
+	zero = zero || (npcr == 2 && zero2);
 	const char *cond = args_get(f, F_CONDITION) ? args_get(f, F_CONDITION) : "image-sha384";
 	const char *ckey;
 	if (strcmp(cond, "image-sha384") == 0)
@@ -1200,9 +1223,6 @@ static int cmd_policy(const struct args *f, const char *cmd)
 	if (strcmp(args_get(f, F_ROLE_ARN), args_get(f, F_ADMIN_ARN)) == 0)
 		return cloud_usage_error(cmd, "--key-admin-arn must differ from "
 					 "--role-arn (admins must not use the key)");
-	bool zero = true;
-	for (int i = 0; i < 48; i++)
-		zero = zero && pcr0[i] == 0;
 	if (zero)
 		fprintf(stderr, "nitro-keys: warning: a zero PCR0 admits every debug-mode "
 				"enclave; never use it for production keys\n");
@@ -1216,11 +1236,12 @@ static int cmd_policy(const struct args *f, const char *cmd)
 		"kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
 		"Resource", "*");
 	json_t *enclave = json_pack(
-		"{s:s,s:s,s:{s:s},s:[s,s],s:s,s:{s:{s:s}}}", "Sid",
+		"{s:s,s:s,s:{s:s},s:[s,s],s:s,s:{s:{s:o}}}", "Sid",
 		"EnclaveDecryptOnlyWithAttestation", "Effect", "Allow", "Principal",
 		"AWS", args_get(f, F_ROLE_ARN), "Action", "kms:Decrypt",
 		"kms:GenerateDataKey", "Resource", "*", "Condition",
-		"StringEqualsIgnoreCase", ckey, pcr0_hex + 2);
+		"StringEqualsIgnoreCase", ckey,
+		npcr == 1 ? json_string(pcrs[0]) : json_pack("[s,s]", pcrs[0], pcrs[1]));
 	/* Belt and braces: even an IAM grant cannot decrypt without a document. */
 	json_t *deny = json_pack(
 		"{s:s,s:s,s:{s:s},s:[s,s],s:s,s:{s:{s:s}}}", "Sid",

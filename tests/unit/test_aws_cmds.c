@@ -177,6 +177,8 @@ static void test_tls_new_usage_errors(void **state)
 
 #define PCR0 "ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789" \
 	     "abcdef0123456789abcdef0123456789"
+#define PCR0_NEW "0123456789abcdef0123456789abcdef0123456789abcdef" \
+		 "fedcba9876543210fedcba9876543210fedcba9876543210"
 
 static const json_t *statement(const json_t *policy, const char *sid)
 {
@@ -240,6 +242,47 @@ static void test_kms_policy_pins_decrypt_to_the_image(void **state)
 	json_decref(p);
 }
 
+/* During an image upgrade the policy admits the old and the new PCR0, and no
+ * third; a repeated or malformed value is refused. */
+static void test_kms_policy_two_pcr0_for_a_rollout(void **state)
+{
+	(void)state;
+	char out[8192];
+	const char *args[] = {"nitro-keys", "kms", "policy",
+			      "--pcr0=" PCR0 ",0x" PCR0_NEW, "--condition=pcr0",
+			      "--role-arn=arn:aws:iam::111122223333:role/instance",
+			      "--key-admin-arn=arn:aws:iam::111122223333:role/admin",
+			      NULL};
+	assert_int_equal(run(out, sizeof(out), args), 0);
+	json_t *p = json_loads(out, 0, NULL);
+	assert_non_null(p);
+	const json_t *pins = json_object_get(
+		json_object_get(json_object_get(statement(p, "EnclaveDecryptOnlyWithAttestation"),
+						"Condition"),
+				"StringEqualsIgnoreCase"),
+		"kms:RecipientAttestation:PCR0");
+	assert_true(json_is_array(pins));
+	assert_int_equal(json_array_size(pins), 2);
+	char lower[97];
+	for (int i = 0; i < 96; i++)
+		lower[i] = (char)(PCR0[i] >= 'A' && PCR0[i] <= 'F' ? PCR0[i] + 32 : PCR0[i]);
+	lower[96] = '\0';
+	assert_string_equal(json_string_value(json_array_get(pins, 0)), lower);
+	assert_string_equal(json_string_value(json_array_get(pins, 1)), PCR0_NEW);
+	json_decref(p);
+
+	const char *bad[] = {PCR0 "," PCR0, PCR0 "," PCR0_NEW "," PCR0_NEW,
+			     PCR0 ",", "," PCR0, PCR0 ",abcd", PCR0 PCR0_NEW};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char flag[512];
+		snprintf(flag, sizeof(flag), "--pcr0=%s", bad[i]);
+		const char *b[] = {"nitro-keys", "kms", "policy", flag,
+				   "--role-arn=arn:aws:iam::1:role/a",
+				   "--key-admin-arn=arn:aws:iam::1:role/b", NULL};
+		assert_int_equal(run(out, sizeof(out), b), 2);
+	}
+}
+
 static void test_kms_usage_errors(void **state)
 {
 	char out[1024];
@@ -278,6 +321,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_tls_new_makes_matching_key_cert_p12_and_fingerprint),
 		cmocka_unit_test(test_tls_new_usage_errors),
 		cmocka_unit_test(test_kms_policy_pins_decrypt_to_the_image),
+		cmocka_unit_test(test_kms_policy_two_pcr0_for_a_rollout),
 		cmocka_unit_test(test_kms_usage_errors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

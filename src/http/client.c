@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -867,7 +868,9 @@ int http_client_send(struct http_client *c, const struct http_client_request *r,
 {
 	resp->status = 0;
 	resp->fail = HTTP_FAIL_NONE;
-	long deadline = now_ms() + c->o.timeout_ms;
+	long deadline = r->timeout_ms == HTTP_CLIENT_NO_TIMEOUT ? LONG_MAX
+			: now_ms() + (r->timeout_ms > 0 ? r->timeout_ms
+							: c->o.timeout_ms);
 	struct buf req = {.max = MAX_REQUEST_HEAD + r->body_len, .wipe = true};
 	int rc = build_head(r, &req, e);
 	if (rc < 0) {

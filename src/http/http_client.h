@@ -60,7 +60,14 @@ struct http_client_request {
 	size_t n_headers;
 	const void *body;
 	size_t body_len;
+	/* This exchange's limit instead of the client's timeout_ms: 0 keeps
+	 * the client's, HTTP_CLIENT_NO_TIMEOUT waits as long as the peer takes
+	 * (a long poll such as the Lambda Runtime API's next invocation). The
+	 * connect timeout applies either way. */
+	long timeout_ms;
 };
+
+#define HTTP_CLIENT_NO_TIMEOUT (-1L)
 
 /* Why an exchange failed before a whole response arrived. */
 enum http_fail {

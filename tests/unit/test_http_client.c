@@ -153,7 +153,7 @@ static void test_parse_refusals(void **state)
 
 /* ---- a scripted server ------------------------------------------------------------ */
 
-enum mode { M_KEEPALIVE, M_CLOSE_IDLE, M_SILENT, M_TLS };
+enum mode { M_KEEPALIVE, M_CLOSE_IDLE, M_SILENT, M_TLS, M_SLOW };
 
 struct server {
 	int lfd;
@@ -210,6 +210,8 @@ static void *serve(void *ud)
 				sleep(1);
 				break;
 			}
+			if (s->mode == M_SLOW)
+				usleep(500 * 1000);
 			char resp[256];
 			int n = snprintf(resp, sizeof(resp),
 					 "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n"
@@ -282,7 +284,7 @@ static void test_keepalive_reuse_and_stale_connection(void **state)
 		if (get(c, url, &r, &e) < 0)
 			fail_msg("%s", e.msg);
 		assert_int_equal(r.status, 200);
-		char want[16];
+		char want[24];
 		snprintf(want, sizeof(want), "reply-%03d", i);
 		assert_string_equal(buf_str(&r.body), want);
 		http_client_response_free(&r);
@@ -346,6 +348,48 @@ static void test_timeout_refusal_and_header_injection(void **state)
 	assert_int_equal(http_client_connects(c), 0);
 	http_client_response_free(&r);
 	http_client_free(c);
+}
+
+/* A request's own limit replaces the client's: none at all for a long
+ * poll (the Lambda Runtime API's next invocation), or a shorter one (an
+ * invocation's deadline). */
+static void test_request_timeout_overrides_client(void **state)
+{
+	struct server s;
+	server_start(&s, M_SLOW);
+	server_run(&s);
+	struct http_url u;
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", s.port);
+	struct err e = {0};
+	assert_int_equal(http_url_parse(url, &u, &e), 0);
+	struct http_client_response r;
+
+	struct http_client_opts o = {.timeout_ms = 200};
+	struct http_client *c = http_client_new(&o, &e);
+	struct http_client_request req = {.method = "GET", .url = &u,
+					  .timeout_ms = HTTP_CLIENT_NO_TIMEOUT};
+	memset(&r, 0, sizeof(r));
+	buf_init(&r.body, 64, false);
+	assert_int_equal(http_client_send(c, &req, &r, &e), 0);
+	assert_int_equal(r.status, 200);
+	http_client_response_free(&r);
+	/* The client's own 200 ms still applies to a request without one. */
+	assert_int_equal(get(c, url, &r, &e), -ERR_UNAVAILABLE);
+	assert_int_equal(r.fail, HTTP_FAIL_TIMEOUT);
+	http_client_response_free(&r);
+	http_client_free(c);
+
+	o.timeout_ms = 5000;
+	c = http_client_new(&o, &e);
+	req.timeout_ms = 100;
+	memset(&r, 0, sizeof(r));
+	buf_init(&r.body, 64, false);
+	assert_int_equal(http_client_send(c, &req, &r, &e), -ERR_UNAVAILABLE);
+	assert_int_equal(r.fail, HTTP_FAIL_TIMEOUT);
+	http_client_response_free(&r);
+	http_client_free(c);
+	server_stop(&s);
 }
 
 /* ---- TLS ---------------------------------------------------------------------- */
@@ -456,6 +500,7 @@ int main(void)
 		cmocka_unit_test(test_keepalive_reuse_and_stale_connection),
 		cmocka_unit_test(test_timeout_refusal_and_header_injection),
 		cmocka_unit_test(test_tls_ca_file_and_pin),
+		cmocka_unit_test(test_request_timeout_overrides_client),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

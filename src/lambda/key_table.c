@@ -192,7 +192,7 @@ static json_t *sorted_keys(json_t *set)
 	return arr;
 }
 
-static json_t *collect(const json_t *items)
+json_t *lambda_public_keys_from_items(const json_t *items)
 {
 	json_t *set = json_object();
 	size_t records = 0, skipped = 0, inactive = 0, i;
@@ -246,7 +246,7 @@ int lambda_table_public_keys(struct lambda_ctx *x, json_t **out, struct err *e)
 	json_decref(vals);
 	if (rc < 0)
 		return err_prefix(e, "key table %s: ", cfg->key_table);
-	*out = collect(items);
+	*out = lambda_public_keys_from_items(items);
 	json_decref(items);
 	return *out ? 0 : err_set(e, ERR_NOMEM, "out of memory");
 }

@@ -83,6 +83,10 @@ struct lambda_outcome {
 void lambda_handle(struct lambda_ctx *x, const char *event, size_t len,
 		   struct lambda_outcome *out);
 void lambda_outcome_clear(struct lambda_outcome *o);
+/* The event's operation name (a row of the table), or NULL with o->kind
+ * and o->e saying what is wrong with the event. */
+const char *lambda_event_operation(const char *event, size_t len,
+				   struct lambda_outcome *o);
 
 /* ---- the key table (key_table.c) ---------------------------------------------- */
 
@@ -108,6 +112,9 @@ int lambda_cert_from_pem(const char *pem, struct lambda_cert *c,
 NS_MUST_CHECK
 int lambda_table_public_keys(struct lambda_ctx *x, json_t **out,
 			     struct err *e);
+/* The same from items as a Query returns them (untrusted); NULL when out
+ * of memory. */
+json_t *lambda_public_keys_from_items(const json_t *items);
 
 /* ---- the signer (signer.c) ------------------------------------------------------ */
 

@@ -179,6 +179,16 @@ static const struct op *parse_event(const char *event, size_t len,
 		err_set(&o->e, ERR_TOO_LARGE, "event: over %d bytes", EVENT_MAX);
 		return NULL;
 	}
+	/* Any other first character (a string, a number, an array) is not
+	 * an object, whatever follows. */
+	size_t at = 0;
+	while (at < len && event[at] && strchr(" \t\r\n", event[at]))
+		at++;
+	if (at == len || event[at] != '{') {
+		err_set(&o->e, ERR_INVALID, "event: not a JSON object "
+			"({\"operation\": NAME})");
+		return NULL;
+	}
 	json_t *j = NULL;
 	if (json_parse_bounded(event, len, "event", EVENT_JSON_BUDGET, &j,
 			       &o->e) < 0)
@@ -187,8 +197,7 @@ static const struct op *parse_event(const char *event, size_t len,
 	const char *k;
 	json_t *v;
 	if (!json_is_object(j)) {
-		err_set(&o->e, ERR_INVALID, "event: not a JSON object "
-			"({\"operation\": NAME})");
+		err_set(&o->e, ERR_INVALID, "event: not a JSON object");
 		goto out;
 	}
 	json_object_foreach(j, k, v) {
@@ -223,6 +232,14 @@ static const struct op *parse_event(const char *event, size_t len,
 out:
 	json_decref(j);
 	return op;
+}
+
+const char *lambda_event_operation(const char *event, size_t len,
+				   struct lambda_outcome *o)
+{
+	memset(o, 0, sizeof(*o));
+	const struct op *op = parse_event(event, len, o);
+	return op ? op->name : NULL;
 }
 
 void lambda_handle(struct lambda_ctx *x, const char *event, size_t len,

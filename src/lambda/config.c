@@ -10,10 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-
 #include "aws/aws.h"
 #include "http/http_client.h"
 
@@ -55,21 +51,15 @@ static int root_from_env(struct lambda_config *c, struct err *e)
 	if (len > ROOT_PEM_MAX)
 		return err_set(e, ERR_USAGE, "ATTESTATION_ROOT_PEM over %d bytes",
 			       ROOT_PEM_MAX);
-	BIO *b = BIO_new_mem_buf(pem, (int)len);
-	X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
-	BIO_free(b);
-	int n = x ? i2d_X509(x, NULL) : -1;
-	int rc = 0;
-	if (n <= 0 || !(c->root_der = malloc((size_t)n))) {
-		rc = err_set(e, ERR_USAGE, "ATTESTATION_ROOT_PEM is not a PEM "
-			     "certificate");
-	} else {
-		uint8_t *p = c->root_der;
-		c->root_der_len = (size_t)i2d_X509(x, &p);
-	}
-	X509_free(x);
-	ERR_clear_error();
-	return rc;
+	struct lambda_cert c_root;
+	if (lambda_cert_from_pem(pem, &c_root, NULL) < 0)
+		return err_set(e, ERR_USAGE, "ATTESTATION_ROOT_PEM is not a PEM "
+			       "certificate");
+	c->root_der = c_root.der; /* taken over */
+	c->root_der_len = c_root.der_len;
+	c_root.der = NULL;
+	lambda_cert_clear(&c_root);
+	return 0;
 }
 
 int lambda_config_from_env(struct lambda_config *c, struct err *e)

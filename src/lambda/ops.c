@@ -12,7 +12,6 @@
  */
 #include "lambda/lambda.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -159,17 +158,6 @@ static const struct op OPS[] = {
 };
 #define N_OPS (sizeof(OPS) / sizeof(*OPS))
 
-/* A printable, bounded copy of an untrusted string for a message. */
-static void printable(const char *s, char *out, size_t cap)
-{
-	size_t i = 0;
-	for (; s[i] && i + 1 < cap; i++)
-		out[i] = isprint((unsigned char)s[i]) ? s[i] : '?';
-	out[i] = '\0';
-	if (s[i] && cap > 4)
-		memcpy(out + cap - 4, "...", 4);
-}
-
 /* The row the event names; NULL with o->kind and o->e set. */
 static const struct op *parse_event(const char *event, size_t len,
 				    struct lambda_outcome *o)
@@ -203,7 +191,7 @@ static const struct op *parse_event(const char *event, size_t len,
 	json_object_foreach(j, k, v) {
 		if (strcmp(k, "operation") != 0) {
 			char name[48];
-			printable(k, name, sizeof(name));
+			log_printable(k, name, sizeof(name));
 			err_set(&o->e, ERR_INVALID, "event: unknown field \"%s\" "
 				"(only \"operation\")", name);
 			goto out;
@@ -224,7 +212,7 @@ static const struct op *parse_event(const char *event, size_t len,
 			op = &OPS[i];
 	if (!op) {
 		char name[48];
-		printable(json_string_value(v), name, sizeof(name));
+		log_printable(json_string_value(v), name, sizeof(name));
 		o->kind = LAMBDA_ERR_UNKNOWN_OPERATION;
 		err_set(&o->e, ERR_INVALID, "unknown operation \"%s\" (status, "
 			"public_keys, attest, get_tls_cert)", name);

@@ -4,7 +4,8 @@
 #   make run    demo keys under ./demo/ on first use, signer on 127.0.0.1:9000
 #   make check  every test: release + sanitizer builds, unit, integration, fuzz smoke
 #   make demo-enclave  the enclave path on one machine (stand-ins, NSM simulator), step by step
-#   make release  static, reproducible executables in build/release/ with SHA256SUMS
+#   make release  static, reproducible executables in build/release/ with SHA256SUMS,
+#                 and the control Lambda's build/lambda/nitro-control.zip
 .PHONY: all deps deps-test build build-asan run check clean demo-enclave release
 
 BUILD_TYPE ?= Release

@@ -66,7 +66,8 @@ int lambda_signer_get(struct lambda_ctx *x, const struct lambda_cert *cert,
 			     path) >= sizeof(url) ||
 	    http_url_parse(url, &u, e) < 0) {
 		*kind = LAMBDA_ERR_INTERNAL;
-		return err_set(e, ERR_INTERNAL, "GET %s: URL too long", path);
+		return err_set(e, ERR_INTERNAL, "GET %s: not a URL with SIGNER_URL",
+			       path);
 	}
 	struct http_client_opts o = {
 		.connect_timeout_ms = ms < 3000 ? ms : 3000,

@@ -32,6 +32,11 @@ struct http_client_opts {
 	 * (DER); no CA or name check (a load balancer's name is not in it). */
 	const uint8_t *pinned_cert_der;
 	size_t pinned_cert_len;
+	/* mTLS: a PEM certificate and its PEM private key (unencrypted), both
+	 * or neither, presented when a server asks. Parsed by http_client_new
+	 * (the strings are not kept); the key stays in OpenSSL's memory. */
+	const char *client_cert_pem;
+	const char *client_key_pem;
 	http_open_socket_fn open_socket; /* NULL: resolve and connect TCP */
 	void *open_socket_ctx;
 };

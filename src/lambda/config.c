@@ -62,6 +62,29 @@ static int root_from_env(struct lambda_config *c, struct err *e)
 	return 0;
 }
 
+/* Both or neither; parsed and matched now, so a bad pair fails init. */
+static int client_cert_from_env(struct lambda_config *c, struct err *e)
+{
+	const char *cert = getenv("SIGNER_CLIENT_CERT_PEM");
+	const char *key = getenv("SIGNER_CLIENT_KEY_PEM");
+	if (cert && !*cert)
+		cert = NULL;
+	if (key && !*key)
+		key = NULL;
+	if (!cert && !key)
+		return 0;
+	struct http_client_opts o = {.client_cert_pem = cert,
+				     .client_key_pem = key};
+	struct http_client *h = http_client_new(&o, e);
+	if (!h)
+		return err_prefix(e, "SIGNER_CLIENT_CERT_PEM, "
+				  "SIGNER_CLIENT_KEY_PEM: ");
+	http_client_free(h);
+	c->client_cert_pem = cert;
+	c->client_key_pem = key;
+	return 0;
+}
+
 int lambda_config_from_env(struct lambda_config *c, struct err *e)
 {
 	memset(c, 0, sizeof(*c));
@@ -94,6 +117,8 @@ int lambda_config_from_env(struct lambda_config *c, struct err *e)
 	}
 	if (rc == 0)
 		rc = root_from_env(c, e);
+	if (rc == 0)
+		rc = client_cert_from_env(c, e);
 	free(pcr0);
 	if (rc < 0)
 		lambda_config_clear(c);

@@ -117,7 +117,7 @@ int lambda_signer_cert(struct lambda_ctx *x, struct lambda_cert *out,
 	return 0;
 }
 
-static bool is_pubkey(const char *s)
+bool lambda_pubkey_ok(const char *s)
 {
 	if (!s || strncmp(s, "0x", 2) != 0 || strlen(s) != 2 + PUBKEY_HEX_LEN)
 		return false;
@@ -155,7 +155,7 @@ static bool envelope_keys(const json_t *item, json_t *set)
 	const json_t *v;
 	json_array_foreach(arr, i, v) {
 		const json_t *s = ss ? v : (json_is_object(v) ? json_object_get(v, "S") : NULL);
-		if (!is_pubkey(json_string_value(s)))
+		if (!lambda_pubkey_ok(json_string_value(s)))
 			return false;
 	}
 	json_array_foreach(arr, i, v) {
@@ -209,7 +209,7 @@ json_t *lambda_public_keys_from_items(const json_t *items)
 		bool ok = pk && act == 1;
 		if (ok && strncmp(pk, "envelope:", 9) == 0)
 			ok = envelope_keys(it, set);
-		else if (ok && is_pubkey(pk))
+		else if (ok && lambda_pubkey_ok(pk))
 			json_object_set_new(set, pk, json_true());
 		else
 			ok = false;
@@ -225,6 +225,36 @@ json_t *lambda_public_keys_from_items(const json_t *items)
 	return json_pack("{s:o,s:I,s:I,s:I}", "public_keys", keys, "records",
 			 (json_int_t)records, "inactive", (json_int_t)inactive,
 			 "skipped_malformed", (json_int_t)skipped);
+}
+
+int lambda_public_keys_from_signer(const char *body, size_t len, json_t **out,
+				   struct err *e)
+{
+	json_t *arr = NULL;
+	TRY(json_parse_bounded(body, len, "publicKeys", 16 * 1024 * 1024, &arr,
+			       e));
+	json_t *set = json_object();
+	int rc = 0;
+	size_t i;
+	const json_t *v;
+	if (!json_is_array(arr))
+		rc = err_set(e, ERR_INVALID, "publicKeys: not a JSON array");
+	json_array_foreach(arr, i, v) {
+		if (rc < 0)
+			break;
+		if (!lambda_pubkey_ok(json_string_value(v)))
+			rc = err_set(e, ERR_INVALID, "publicKeys: item %zu is not "
+				     "a 0x-prefixed 48-byte pubkey", i);
+		else if (set)
+			json_object_set_new(set, json_string_value(v), json_true());
+	}
+	json_t *keys = rc == 0 && set ? sorted_keys(set) : NULL;
+	json_decref(set);
+	json_decref(arr);
+	if (rc < 0)
+		return rc;
+	*out = keys ? json_pack("{s:o}", "public_keys", keys) : NULL;
+	return *out ? 0 : err_set(e, ERR_NOMEM, "out of memory");
 }
 
 int lambda_table_public_keys(struct lambda_ctx *x, json_t **out, struct err *e)

@@ -39,6 +39,12 @@ struct lambda_config {
 	 * AWS Nitro Enclaves root embedded in src/nitro. */
 	uint8_t *root_der;
 	size_t root_der_len;
+	/* SIGNER_CLIENT_CERT_PEM and SIGNER_CLIENT_KEY_PEM, both or neither
+	 * (checked to match at init): a client certificate listed in the
+	 * image, for public_keys from the signer itself. They point into the
+	 * environment; the key is never copied or logged. NULL: none. */
+	const char *client_cert_pem;
+	const char *client_key_pem;
 };
 
 /* Reads and checks the environment; e names the variable that is wrong. */
@@ -115,6 +121,14 @@ int lambda_table_public_keys(struct lambda_ctx *x, json_t **out,
 /* The same from items as a Query returns them (untrusted); NULL when out
  * of memory. */
 json_t *lambda_public_keys_from_items(const json_t *items);
+/* "0x" and 96 lower-case hex digits. */
+bool lambda_pubkey_ok(const char *s);
+/* The signer's GET /api/v1/eth2/publicKeys body (untrusted): a JSON array
+ * of pubkeys -> {"public_keys": [sorted, unique]}; -ERR_INVALID naming what
+ * is wrong. */
+NS_MUST_CHECK
+int lambda_public_keys_from_signer(const char *body, size_t len, json_t **out,
+				   struct err *e);
 
 /* ---- the signer (signer.c) ------------------------------------------------------ */
 

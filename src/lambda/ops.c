@@ -92,20 +92,53 @@ static int op_status(struct lambda_ctx *x, json_t **out,
 
 /* ---- public_keys, get_tls_cert, set_tls_key ---------------------------------- */
 
+/* GET /api/v1/eth2/publicKeys with the Lambda's client certificate. */
+static int signer_public_keys(struct lambda_ctx *x, json_t **out,
+			      enum lambda_error *kind, struct err *e)
+{
+	struct lambda_cert cert;
+	*kind = LAMBDA_ERR_KEY_TABLE;
+	TRY(lambda_signer_cert(x, &cert, e));
+	struct lambda_reply r;
+	int rc = lambda_signer_get(x, &cert, "/api/v1/eth2/publicKeys",
+				   16 * 1024 * 1024, &r, kind, e);
+	lambda_cert_clear(&cert);
+	if (rc < 0)
+		return rc;
+	*kind = LAMBDA_ERR_SIGNER;
+	if (r.status == 401 || r.status == 403)
+		rc = err_set(e, ERR_REFUSED, "GET /api/v1/eth2/publicKeys: HTTP "
+			     "%d: the signer does not accept SIGNER_CLIENT_CERT_PEM "
+			     "(list its fingerprint in the image's "
+			     "--tls-known-clients-file, docs/lambda.md)", r.status);
+	else if (r.status != 200)
+		rc = err_set(e, ERR_UNAVAILABLE, "GET /api/v1/eth2/publicKeys: "
+			     "HTTP %d", r.status);
+	else
+		rc = lambda_public_keys_from_signer(r.body, r.len, out, e);
+	lambda_reply_clear(&r);
+	if (rc == 0)
+		json_object_set_new(*out, "source", json_string("signer"));
+	return rc;
+}
+
 static int op_public_keys(struct lambda_ctx *x, json_t **out,
 			  enum lambda_error *kind, struct err *e)
 {
-	/* The signer's GET /api/v1/eth2/publicKeys answers only a listed client
-	 * certificate, and a listed client may sign anything the image allows:
-	 * the Lambda is not given one (docs/lambda.md) and answers from the
-	 * records the host hands the enclave. */
-	*kind = LAMBDA_ERR_KEY_TABLE;
-	TRY(lambda_table_public_keys(x, out, e));
-	json_object_set_new(*out, "source", json_string("key_table"));
+	/* The signer's list answers only a client certificate listed in the
+	 * image, and a listed client may sign: without one (the default,
+	 * docs/lambda.md) the answer is the key table's enabled records. */
+	if (x->cfg->client_cert_pem)
+		TRY(signer_public_keys(x, out, kind, e));
+	else {
+		*kind = LAMBDA_ERR_KEY_TABLE;
+		TRY(lambda_table_public_keys(x, out, e));
+		json_object_set_new(*out, "source", json_string("key_table"));
+		json_object_set_new(*out, "note", json_string(
+			"the enabled records of the key table; the enclave serves "
+			"those it could open (status: healthcheck)"));
+	}
 	json_object_set_new(*out, "signer_id", json_string(x->cfg->signer_id));
-	json_object_set_new(*out, "note", json_string(
-		"the enabled records of the key table; the enclave serves those it "
-		"could open (status: healthcheck)"));
 	return 0;
 }
 

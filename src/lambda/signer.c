@@ -8,7 +8,8 @@
  * other certificate fails the handshake (LAMBDA_ERR_CERT_MISMATCH), so a
  * wrong endpoint or a man in the middle gets nothing but a TLS hello. The
  * exchange is bounded by the invocation's deadline (less a margin to report
- * the failure in), and by REQUEST_MAX_MS.
+ * the failure in), and by REQUEST_MAX_MS. With SIGNER_CLIENT_CERT_PEM the
+ * Lambda presents that certificate (mTLS) on every request.
  */
 #include "lambda/lambda.h"
 
@@ -74,6 +75,10 @@ int lambda_signer_get(struct lambda_ctx *x, const struct lambda_cert *cert,
 		.timeout_ms = ms,
 		.pinned_cert_der = cert->der,
 		.pinned_cert_len = cert->der_len,
+		/* Presented when configured; the enclave asks every client and
+		 * lets unlisted ones reach the open routes. */
+		.client_cert_pem = x->cfg->client_cert_pem,
+		.client_key_pem = x->cfg->client_key_pem,
 	};
 	struct http_client *c = http_client_new(&o, e);
 	if (!c) {

@@ -13,10 +13,14 @@
 //     every operation and alias answers; set_tls_key, an unknown operation,
 //     a missing operation, an array, invalid JSON, a number and an extra
 //     field are function errors naming the problem, and the loop goes on.
-//     A transcript of each answer is printed.
+//     With the client certificate the image lists, public_keys comes from
+//     the signer; with an unlisted one it is refused (403). A transcript of
+//     each answer is printed.
 //  3. A wrong EXPECTED_PCR0 fails attest (and only attest).
 //  4. Another certificate at SIGNER_URL (the pin is the key table's): every
 //     signer operation fails closed with CertificateMismatch, nothing sent.
+//     A TLS-terminating proxy whose certificate someone wrote into the key
+//     table passes the pin, and attest refuses it (user_data).
 //  5. A signer that never answers: the call ends within the invocation's
 //     deadline (DeadlineExceeded), and an invocation already out of time is
 //     refused before any call.
@@ -32,9 +36,11 @@ import {
   awsEnvOf, binRunner, freePort, makeKeystores, startSimAndStandins, testRun, until, writeHostConfig,
   BIN, createPinnedKey, SRC,
 } from '../js/lib/proc.mjs';
-import { listen } from '../standins/common.mjs';
+import { makeClientCert, writeKnownClients } from '../js/lib/enclave.mjs';
+import { listen, requireTestDep } from '../standins/common.mjs';
 import { createLambdaRuntime } from '../standins/lambda_runtime.mjs';
 
+const ddbSdk = requireTestDep('@aws-sdk/client-dynamodb');
 assert.ok(BIN, 'NS_BIN_DIR must point at the built binaries');
 const SIGNER_ID = 'lambda-signer';
 const TABLE = 'nitro-keys-lambda';
@@ -62,6 +68,11 @@ const simDir = path.join(tmp, 'sim');
 const SIM_PCR0 = crypto.createHash('sha384').update('nitro-signer lambda test image').digest('hex');
 const port = { api: await freePort(), health: await freePort() };
 const certPath = path.join(tmp, 'tls.crt');
+// The image lists one client: the certificate an operator made for the Lambda.
+const listed = makeClientCert(tmp, 'nitro-control');
+const unlisted = makeClientCert(tmp, 'someone-else');
+const knownClientsPath = path.join(tmp, 'known-clients.txt');
+writeKnownClients(knownClientsPath, [listed]);
 let env;
 let keys;
 
@@ -83,7 +94,7 @@ await step('signer up: stand-ins, 4 keys uploaded, nitro-host + enclave (simulat
   writeHostConfig({ configPath, writer: 'test_lambda_control.mjs', tmp, env, signerId: SIGNER_ID, table: TABLE,
     enclaveCmd: [path.join(BIN, 'nitro-signer'), 'enclave', `--control=unix:${sock('control.sock')}`,
       `--http-listen=unix:${sock('api.sock')}`, `--nsm=sim:${simDir}`, `--tls-kms-key-id=${env.KEY_ARN}`,
-      `--signer-id=${SIGNER_ID}`],
+      `--signer-id=${SIGNER_ID}`, `--tls-known-clients-file=${knownClientsPath}`],
     port, certPath, maxBackoffS: 2 });
   const hostEnv = { ...process.env };
   for (const k of Object.keys(hostEnv)) if (k.startsWith('AWS_')) delete hostEnv[k];
@@ -233,6 +244,21 @@ await step('set_tls_key and bad events: function errors naming the problem; the 
   assert.doesNotMatch(lambda.log(), /SECRET|SecretAccessKey|BEGIN PRIVATE/i, 'no secret in the log');
 });
 
+await step('with a listed client certificate: public_keys from the signer itself; an unlisted one: refused', async () => {
+  const l = await startLambda({ SIGNER_CLIENT_CERT_PEM: listed.cert.toString(), SIGNER_CLIENT_KEY_PEM: listed.key.toString() });
+  const a = await l.call({ operation: 'public_keys' });
+  record('public_keys (listed client certificate)', a);
+  assert.equal(a.kind, 'response', JSON.stringify(a));
+  assert.equal(a.body.source, 'signer');
+  assert.deepEqual(a.body.public_keys, [...keys].sort());
+  assert.equal((await l.call({ operation: 'status' })).kind, 'response');
+  assert.doesNotMatch(l.log(), /BEGIN (EC )?PRIVATE KEY/, 'the key is never logged');
+  const u = await startLambda({ SIGNER_CLIENT_CERT_PEM: unlisted.cert.toString(), SIGNER_CLIENT_KEY_PEM: unlisted.key.toString() });
+  const b = await u.call({ operation: 'public_keys' });
+  record('public_keys (unlisted client certificate)', b);
+  expectError(b, 'SignerUnavailable', /HTTP 403: the signer does not accept SIGNER_CLIENT_CERT_PEM/);
+});
+
 // ---- 3. the wrong image ----
 await step('a wrong EXPECTED_PCR0: attest fails naming PCR0; status still answers', async () => {
   const other = crypto.createHash('sha384').update('another image').digest('hex');
@@ -268,6 +294,40 @@ await step('another certificate at SIGNER_URL: CertificateMismatch, fail closed,
   mitm.close();
 });
 
+await step('a proxy with its own certificate, written into the key table: status passes the pin, attest fails on user_data', async () => {
+  // Someone who can write the key table puts their certificate in the tls:server item and
+  // terminates TLS in front of the real signer. The pin holds for them; the attestation does not,
+  // because the enclave binds its own key's SPKI into user_data.
+  const ddb = new ddbSdk.DynamoDBClient({ region: env.AWS_REGION, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB,
+    credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } });
+  const Key = { web3signer_uuid: { S: SIGNER_ID }, pubkey: { S: 'tls:server' } };
+  const { Item: original } = await ddb.send(new ddbSdk.GetItemCommand({ TableName: TABLE, Key, ConsistentRead: true }));
+  assert.ok(original?.tls_cert_pem?.S, 'the enclave wrote its item');
+  const proxyCert = fs.readFileSync(path.join(tmp, 'mitm.crt'), 'utf8');
+  let forwarded = 0;
+  const proxy = https.createServer({ key: fs.readFileSync(path.join(tmp, 'mitm.key')), cert: proxyCert }, (req, res) => {
+    forwarded++;
+    https.get({ host: '127.0.0.1', port: port.api, path: req.url, rejectUnauthorized: false }, (up) => {
+      res.writeHead(up.statusCode, up.headers);
+      up.pipe(res);
+    }).on('error', (e) => { res.writeHead(502); res.end(String(e)); });
+  });
+  const proxyPort = await listen(proxy);
+  try {
+    await ddb.send(new ddbSdk.PutItemCommand({ TableName: TABLE, Item: { ...original, tls_cert_pem: { S: proxyCert } } }));
+    const l = await startLambda({ SIGNER_URL: `https://127.0.0.1:${proxyPort}` });
+    const st = await l.call({ operation: 'status' });
+    assert.equal(st.kind, 'response', `the pin matches the proxy: ${JSON.stringify(st)}`);
+    const a = await l.call({ operation: 'attest' });
+    record('attest (a proxy whose certificate is in the key table)', a);
+    expectError(a, 'AttestationFailed', /user_data is not SHA-256 of the pinned certificate's public key/);
+    assert.ok(forwarded >= 3, 'the requests went through the proxy');
+  } finally {
+    await ddb.send(new ddbSdk.PutItemCommand({ TableName: TABLE, Item: original }));
+    proxy.close();
+  }
+});
+
 // ---- 5. deadlines ----
 await step('a signer that never answers: the call ends by the invocation deadline', async () => {
   const held = [];
@@ -292,7 +352,9 @@ await step('a bad environment: /init/error (InvalidConfiguration) naming the var
   for (const [over, re] of [[{ EXPECTED_PCR0: 'abcd' }, /EXPECTED_PCR0 must be 48 bytes/],
     [{ SIGNER_URL: `http://127.0.0.1:${port.api}` }, /SIGNER_URL must be https/],
     [{ KEY_TABLE: undefined }, /KEY_TABLE is not set/],
-    [{ ATTESTATION_ROOT_PEM: 'not a certificate' }, /ATTESTATION_ROOT_PEM is not a PEM certificate/]]) {
+    [{ ATTESTATION_ROOT_PEM: 'not a certificate' }, /ATTESTATION_ROOT_PEM is not a PEM certificate/],
+    [{ SIGNER_CLIENT_CERT_PEM: listed.cert.toString(), SIGNER_CLIENT_KEY_PEM: unlisted.key.toString() },
+      /SIGNER_CLIENT_KEY_PEM: TLS client certificate: the key does not match the certificate/]]) {
     const l = await startLambda(over);
     assert.equal(await l.exited, 1);
     const ie = l.rt.state.initError;

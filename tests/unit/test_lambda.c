@@ -3,8 +3,9 @@
  * ({"operation": NAME} only, aliases resolved by the table, every other
  * shape a function error naming the problem), the enabled public keys of
  * key-table items (per-key and envelope records; inactive, enclave and
- * malformed items left out and counted), certificates from PEM, and the
- * environment (each variable named when wrong). The operations against a
+ * malformed items left out and counted), the signer's publicKeys answer,
+ * certificates from PEM, and the environment (each variable named when
+ * wrong). The operations against a
  * real signer are in tests/integration/test_lambda_control.mjs.
  */
 #include <setjmp.h>
@@ -121,6 +122,32 @@ static void test_public_keys_from_items(void **state)
 	json_decref(items);
 }
 
+static void test_public_keys_from_signer(void **state)
+{
+	json_t *out = NULL;
+	struct err e = {0};
+	const char *ok = "[\"" PK2 "\",\"" PK1 "\",\"" PK2 "\"]";
+	assert_int_equal(lambda_public_keys_from_signer(ok, strlen(ok), &out, &e), 0);
+	const json_t *keys = json_object_get(out, "public_keys");
+	assert_int_equal(json_array_size(keys), 2);
+	assert_string_equal(json_string_value(json_array_get(keys, 0)), PK1);
+	json_decref(out);
+	const char *bad[][2] = {
+		{"{}", "not a JSON array"},
+		{"[\"" PK1 "\", 5]", "item 1 is not"},
+		{"[\"0xabc\"]", "item 0 is not"},
+		{"[", "invalid JSON"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		out = NULL;
+		assert_int_equal(lambda_public_keys_from_signer(bad[i][0], strlen(bad[i][0]),
+								&out, &e), -ERR_INVALID);
+		assert_null(out);
+		if (!strstr(e.msg, bad[i][1]))
+			fail_msg("%s: \"%s\" does not say \"%s\"", bad[i][0], e.msg, bad[i][1]);
+	}
+}
+
 static void test_cert_from_pem_refuses_garbage(void **state)
 {
 	struct lambda_cert c;
@@ -142,6 +169,8 @@ static void set_env(void)
 	setenv("EXPECTED_PCR0", "0x" "000102030405060708090a0b0c0d0e0f"
 	       "101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f", 1);
 	unsetenv("ATTESTATION_ROOT_PEM");
+	unsetenv("SIGNER_CLIENT_CERT_PEM");
+	unsetenv("SIGNER_CLIENT_KEY_PEM");
 }
 
 static void config_refused(const char *name, const char *value, const char *msg)
@@ -179,6 +208,9 @@ static void test_config_from_env(void **state)
 	config_refused("EXPECTED_PCR0", "0x00", "EXPECTED_PCR0 must be 48 bytes");
 	config_refused("EXPECTED_PCR0", "zz", "EXPECTED_PCR0 must be 48 bytes");
 	config_refused("ATTESTATION_ROOT_PEM", "junk", "ATTESTATION_ROOT_PEM is not a PEM");
+	config_refused("SIGNER_CLIENT_KEY_PEM", "junk", "SIGNER_CLIENT_CERT_PEM, "
+		       "SIGNER_CLIENT_KEY_PEM: TLS client certificate: the certificate and "
+		       "the key go together");
 }
 
 int main(void)
@@ -186,6 +218,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_event_names_an_operation_or_is_refused),
 		cmocka_unit_test(test_public_keys_from_items),
+		cmocka_unit_test(test_public_keys_from_signer),
 		cmocka_unit_test(test_cert_from_pem_refuses_garbage),
 		cmocka_unit_test(test_config_from_env),
 	};

@@ -8,7 +8,8 @@
  * a string naming a row below. Anything else is a function error
  * (InvalidEvent or UnknownOperation) whose message names the problem; the
  * name is echoed only printable and truncated. No operation changes
- * anything: the Lambda reads the key table and the signer's open routes.
+ * anything: the Lambda reads the key table, the signer's open routes and,
+ * with a listed client certificate, its key list.
  */
 #include "lambda/lambda.h"
 

@@ -4,9 +4,9 @@
 #   make run    demo keys under ./demo/ on first use, signer on 127.0.0.1:9000
 #   make check  every test: release + sanitizer builds, unit, integration, fuzz smoke
 #   make demo-enclave  the enclave path on one machine (stand-ins, NSM simulator), step by step
-#   make release  static, reproducible executables in build/release/ with SHA256SUMS
+#   make release  static, reproducible executables in build/release/ with SHA256SUMS,
+#                 and the control Lambda's build/lambda/nitro-control.zip
 #   make enclave-image BLOBS=DIR  the enclave image and its PCRs (docs/enclave-image.md)
-
 #   make synth  the AWS CDK app (infra/) into build/cdk.out, offline (docs/deploy.md):
 #               PCR0=<96 hex> (else build/enclave/pcrs.json), PREVIOUS_PCR0=<96 hex> (an image
 #               upgrade rolling out), STACKS=dev|prod|dev,prod, STAGE=key,

@@ -37,9 +37,12 @@ if ! cmp -s "$a/build/release/SHA256SUMS" "$b/build/release/SHA256SUMS"; then
 	echo "reproducible: FAIL: the two clones built different binaries" >&2
 	exit 1
 fi
-for f in nitro-signer nitro-host nitro-keys; do
+for f in nitro-signer nitro-host nitro-keys nitro-control; do
 	cmp "$a/build/release/$f" "$b/build/release/$f"
 done
+echo "-- the control Lambda's package"
+cat "$a/build/lambda/SHA256SUMS" "$b/build/lambda/SHA256SUMS"
+cmp "$a/build/lambda/nitro-control.zip" "$b/build/lambda/nitro-control.zip"
 echo "reproducible: ok: byte-identical release from two clones"
 
 # The enclave image from each clone's release and the same (generated)

@@ -468,6 +468,8 @@ struct secret *aws_bundle_plaintext(const uint8_t *entries, size_t count);
 #define AWS_KT_TLS_FORMAT "tls_format"
 #define AWS_KT_TLS_KEY_CT "tls_key_ciphertext_b64"
 #define AWS_KT_TLS_CERT "tls_cert_pem"
+/* The item (its AWS_KT_PUBKEY) holding the API's TLS key and certificate. */
+#define AWS_KT_TLS_SERVER_ITEM "tls:server"
 /* Other secrets an enclave seals for itself (enclave/sealed.c): the
  * slashing table's MAC key. Items whose AWS_KT_PUBKEY starts with "tls:"
  * or "slashing:" are an enclave's own, not key records. */

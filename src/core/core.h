@@ -273,6 +273,10 @@ int log_parse_level(const char *s, enum log_level *out);
 /* Plain message; never pass secrets. Thread-safe, one line per call. */
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* A printable, bounded copy of an untrusted string for a log line or an
+ * error message: other bytes become '?', a longer one ends in "...". */
+void log_printable(const char *s, char *out, size_t cap);
+
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)

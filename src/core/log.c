@@ -4,6 +4,7 @@
  */
 #include "core.h"
 
+#include <ctype.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <sched.h>
@@ -99,4 +100,14 @@ uint64_t clock_mono_us(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
+}
+
+void log_printable(const char *s, char *out, size_t cap)
+{
+	size_t i = 0;
+	for (; s[i] && i + 1 < cap; i++)
+		out[i] = isprint((unsigned char)s[i]) ? s[i] : '?';
+	out[i] = '\0';
+	if (s[i] && cap > 4)
+		memcpy(out + cap - 4, "...", 4);
 }

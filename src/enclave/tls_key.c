@@ -30,7 +30,7 @@
 #include <time.h>
 
 #define TLS_FORMAT "nitro-signer-tls-v1"
-#define TLS_ITEM_KEY "tls:server"
+#define TLS_ITEM_KEY AWS_KT_TLS_SERVER_ITEM
 #define TLS_VALID_DAYS 3650L
 #define TLS_PEM_MAX (16 * 1024)
 

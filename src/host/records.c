@@ -25,17 +25,6 @@
 
 #define PUBKEY_HEX_LEN 96
 
-/* A printable, bounded copy of an untrusted string for a log line. */
-static void printable(const char *s, char *out, size_t cap)
-{
-	size_t i = 0;
-	for (; s[i] && i + 1 < cap; i++)
-		out[i] = isprint((unsigned char)s[i]) ? s[i] : '?';
-	out[i] = '\0';
-	if (s[i] && cap > 4)
-		memcpy(out + cap - 4, "...", 4);
-}
-
 /* The string of a {"S": ".."} attribute, or NULL. */
 static const char *attr_s(const json_t *item, const char *name)
 {
@@ -62,7 +51,7 @@ static bool is_pubkey(const char *s)
 static int skip(const char *pubkey, const char *attr, const char *why)
 {
 	char pk[128];
-	printable(pubkey, pk, sizeof(pk));
+	log_printable(pubkey, pk, sizeof(pk));
 	log_warn("run: records: skipped item %s: %s: %s", pk, attr, why);
 	return 0;
 }

@@ -18,11 +18,13 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
@@ -46,6 +48,8 @@ struct http_client {
 	struct http_client_opts o;
 	uint8_t *pin;
 	char *ca_file;
+	X509 *client_cert;
+	EVP_PKEY *client_key;
 	SSL_CTX *ctx;
 	/* the open connection, if any */
 	int fd;
@@ -149,6 +153,36 @@ static void ignore_sigpipe(void)
 		signal(SIGPIPE, SIG_IGN);
 }
 
+/* The mTLS identity from PEM text; the key must match the certificate. */
+static int client_identity(struct http_client *c, const char *cert_pem,
+			   const char *key_pem, struct err *e)
+{
+	if (!cert_pem && !key_pem)
+		return 0;
+	if (!cert_pem || !key_pem)
+		return err_set(e, ERR_USAGE, "TLS client certificate: the "
+			       "certificate and the key go together");
+	BIO *b = BIO_new_mem_buf(cert_pem, -1);
+	c->client_cert = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	BIO_free(b);
+	b = BIO_new_mem_buf(key_pem, -1);
+	c->client_key = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+	BIO_free(b);
+	ERR_clear_error();
+	if (!c->client_cert)
+		return err_set(e, ERR_USAGE, "TLS client certificate: not a PEM "
+			       "certificate");
+	if (!c->client_key)
+		return err_set(e, ERR_USAGE, "TLS client certificate: the key is "
+			       "not an unencrypted PEM private key");
+	if (X509_check_private_key(c->client_cert, c->client_key) != 1) {
+		ERR_clear_error();
+		return err_set(e, ERR_USAGE, "TLS client certificate: the key "
+			       "does not match the certificate");
+	}
+	return 0;
+}
+
 struct http_client *http_client_new(const struct http_client_opts *o,
 				    struct err *e)
 {
@@ -172,6 +206,11 @@ struct http_client *http_client_new(const struct http_client_opts *o,
 			goto nomem;
 		memcpy(c->pin, o->pinned_cert_der, o->pinned_cert_len);
 		c->o.pinned_cert_der = c->pin;
+	}
+	c->o.client_cert_pem = c->o.client_key_pem = NULL;
+	if (client_identity(c, o->client_cert_pem, o->client_key_pem, e) < 0) {
+		http_client_free(c);
+		return NULL;
 	}
 	return c;
 nomem:
@@ -197,6 +236,8 @@ void http_client_free(struct http_client *c)
 		return;
 	conn_close(c);
 	SSL_CTX_free(c->ctx);
+	X509_free(c->client_cert);
+	EVP_PKEY_free(c->client_key);
 	free(c->pin);
 	free(c->ca_file);
 	free(c);
@@ -244,6 +285,14 @@ static int tls_ctx(struct http_client *c, struct err *e)
 				       ca ? ca : "(OpenSSL default)");
 		}
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	}
+	if (c->client_cert &&
+	    (SSL_CTX_use_certificate(ctx, c->client_cert) != 1 ||
+	     SSL_CTX_use_PrivateKey(ctx, c->client_key) != 1)) {
+		SSL_CTX_free(ctx);
+		ERR_clear_error();
+		return err_set(e, ERR_CRYPTO, "TLS: cannot use the client "
+			       "certificate");
 	}
 	c->ctx = ctx;
 	return 0;
@@ -867,7 +916,9 @@ int http_client_send(struct http_client *c, const struct http_client_request *r,
 {
 	resp->status = 0;
 	resp->fail = HTTP_FAIL_NONE;
-	long deadline = now_ms() + c->o.timeout_ms;
+	long deadline = r->timeout_ms == HTTP_CLIENT_NO_TIMEOUT ? LONG_MAX
+			: now_ms() + (r->timeout_ms > 0 ? r->timeout_ms
+							: c->o.timeout_ms);
 	struct buf req = {.max = MAX_REQUEST_HEAD + r->body_len, .wipe = true};
 	int rc = build_head(r, &req, e);
 	if (rc < 0) {

@@ -32,6 +32,11 @@ struct http_client_opts {
 	 * (DER); no CA or name check (a load balancer's name is not in it). */
 	const uint8_t *pinned_cert_der;
 	size_t pinned_cert_len;
+	/* mTLS: a PEM certificate and its PEM private key (unencrypted), both
+	 * or neither, presented when a server asks. Parsed by http_client_new
+	 * (the strings are not kept); the key stays in OpenSSL's memory. */
+	const char *client_cert_pem;
+	const char *client_key_pem;
 	http_open_socket_fn open_socket; /* NULL: resolve and connect TCP */
 	void *open_socket_ctx;
 };
@@ -60,7 +65,14 @@ struct http_client_request {
 	size_t n_headers;
 	const void *body;
 	size_t body_len;
+	/* This exchange's limit instead of the client's timeout_ms: 0 keeps
+	 * the client's, HTTP_CLIENT_NO_TIMEOUT waits as long as the peer takes
+	 * (a long poll such as the Lambda Runtime API's next invocation). The
+	 * connect timeout applies either way. */
+	long timeout_ms;
 };
+
+#define HTTP_CLIENT_NO_TIMEOUT (-1L)
 
 /* Why an exchange failed before a whole response arrived. */
 enum http_fail {

@@ -13,6 +13,8 @@
  *   attestation.c  attestation document payload: strict parse, encode,
  *                  certificate chain to a pinned root at a chosen time
  *   aws_root.c     the AWS Nitro Enclaves root certificate (G1), embedded
+ *   expect.c       a client's expectations of a verified document (PCR0,
+ *                  nonce, user_data)
  *   recipient.c    the ephemeral RSA-2048 Recipient key and the opening of
  *                  KMS CiphertextForRecipient (CMS EnvelopedData)
  *
@@ -165,6 +167,32 @@ const uint8_t *attestation_aws_root_der(size_t *len);
 /* Reads one PEM certificate (a --root=PEM file) as DER, malloc'd. */
 int attestation_root_from_pem_file(const char *path, uint8_t **der,
 				   size_t *len, struct err *e);
+
+/* ---- a client's expectations of a verified document (expect.c) ---------- */
+
+#define NITRO_PCR0_LEN 48 /* SHA-384 */
+
+/* Each non-NULL field must hold; NULL ones are not checked. */
+struct attestation_expect {
+	const uint8_t *pcr0; /* NITRO_PCR0_LEN bytes: the trusted image */
+	const uint8_t *nonce; /* the nonce the client sent */
+	size_t nonce_len;
+	const uint8_t *user_data; /* e.g. SHA-256 of the TLS certificate's SPKI */
+	size_t user_data_len;
+};
+
+enum attestation_mismatch {
+	ATTESTATION_MATCH = 0,
+	ATTESTATION_MISMATCH_PCR0,
+	ATTESTATION_MISMATCH_NONCE,
+	ATTESTATION_MISMATCH_USER_DATA,
+};
+
+/* The first expectation d (from attestation_verify) fails, in the order
+ * above, or ATTESTATION_MATCH. */
+enum attestation_mismatch
+attestation_check_expect(const struct attestation_doc *d,
+			 const struct attestation_expect *x);
 
 /* ---- Recipient: KMS CiphertextForRecipient ------------------------------- */
 

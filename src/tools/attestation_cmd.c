@@ -34,7 +34,7 @@
 
 #define CMD "nitro-keys attestation verify"
 #define FILE_MAX (64 * 1024)
-#define PCR0_LEN 48
+#define PCR0_LEN NITRO_PCR0_LEN
 #define NONCE_MAX 512 /* the NSM's own limit */
 
 static const char usage_text[] =
@@ -168,20 +168,28 @@ static int print_doc(const struct attestation_doc *d)
 	return 0;
 }
 
-/* What did not match, or NULL. */
+/* What did not match, or NULL (src/nitro's check, named by our flags). */
 static const char *mismatch(const struct attestation_doc *d,
 			    const struct expect *x)
 {
-	if (x->has_pcr0 && (!(d->pcr_mask & 1u) || d->pcr_len != PCR0_LEN ||
-			    memcmp(d->pcrs[0], x->pcr0, PCR0_LEN) != 0))
+	struct attestation_expect ax = {
+		.pcr0 = x->has_pcr0 ? x->pcr0 : NULL,
+		.nonce = x->nonce,
+		.nonce_len = x->nonce_len,
+		.user_data = x->tls_cert ? x->spki_sha256 : NULL,
+		.user_data_len = sizeof(x->spki_sha256),
+	};
+	switch (attestation_check_expect(d, &ax)) {
+	case ATTESTATION_MISMATCH_PCR0:
 		return "PCR0 does not match --expect-pcr0";
-	if (x->nonce && (!d->nonce.present || d->nonce.len != x->nonce_len ||
-			 memcmp(d->nonce.p, x->nonce, x->nonce_len) != 0))
+	case ATTESTATION_MISMATCH_NONCE:
 		return "the nonce does not match --nonce";
-	if (x->tls_cert && (!d->user_data.present || d->user_data.len != 32 ||
-			    memcmp(d->user_data.p, x->spki_sha256, 32) != 0))
+	case ATTESTATION_MISMATCH_USER_DATA:
 		return "user_data is not SHA-256 of the --tls-cert certificate's "
 		       "public key";
+	case ATTESTATION_MATCH:
+		break;
+	}
 	return NULL;
 }
 

@@ -153,7 +153,7 @@ static void test_parse_refusals(void **state)
 
 /* ---- a scripted server ------------------------------------------------------------ */
 
-enum mode { M_KEEPALIVE, M_CLOSE_IDLE, M_SILENT, M_TLS };
+enum mode { M_KEEPALIVE, M_CLOSE_IDLE, M_SILENT, M_TLS, M_SLOW };
 
 struct server {
 	int lfd;
@@ -162,6 +162,7 @@ struct server {
 	SSL_CTX *tls;
 	int answered;
 	int accepted;
+	int client_certs; /* TLS connections that presented one */
 	pthread_t th;
 };
 
@@ -200,6 +201,10 @@ static void *serve(void *ud)
 				close(fd);
 				continue;
 			}
+			X509 *peer = SSL_get1_peer_certificate(ssl);
+			if (peer)
+				s->client_certs++;
+			X509_free(peer);
 		}
 		char req[8192];
 		int per_conn = s->mode == M_CLOSE_IDLE ? 1 : 8;
@@ -210,6 +215,8 @@ static void *serve(void *ud)
 				sleep(1);
 				break;
 			}
+			if (s->mode == M_SLOW)
+				usleep(500 * 1000);
 			char resp[256];
 			int n = snprintf(resp, sizeof(resp),
 					 "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n"
@@ -348,6 +355,48 @@ static void test_timeout_refusal_and_header_injection(void **state)
 	http_client_free(c);
 }
 
+/* A request's own limit replaces the client's: none at all for a long
+ * poll (the Lambda Runtime API's next invocation), or a shorter one (an
+ * invocation's deadline). */
+static void test_request_timeout_overrides_client(void **state)
+{
+	struct server s;
+	server_start(&s, M_SLOW);
+	server_run(&s);
+	struct http_url u;
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", s.port);
+	struct err e = {0};
+	assert_int_equal(http_url_parse(url, &u, &e), 0);
+	struct http_client_response r;
+
+	struct http_client_opts o = {.timeout_ms = 200};
+	struct http_client *c = http_client_new(&o, &e);
+	struct http_client_request req = {.method = "GET", .url = &u,
+					  .timeout_ms = HTTP_CLIENT_NO_TIMEOUT};
+	memset(&r, 0, sizeof(r));
+	buf_init(&r.body, 64, false);
+	assert_int_equal(http_client_send(c, &req, &r, &e), 0);
+	assert_int_equal(r.status, 200);
+	http_client_response_free(&r);
+	/* The client's own 200 ms still applies to a request without one. */
+	assert_int_equal(get(c, url, &r, &e), -ERR_UNAVAILABLE);
+	assert_int_equal(r.fail, HTTP_FAIL_TIMEOUT);
+	http_client_response_free(&r);
+	http_client_free(c);
+
+	o.timeout_ms = 5000;
+	c = http_client_new(&o, &e);
+	req.timeout_ms = 100;
+	memset(&r, 0, sizeof(r));
+	buf_init(&r.body, 64, false);
+	assert_int_equal(http_client_send(c, &req, &r, &e), -ERR_UNAVAILABLE);
+	assert_int_equal(r.fail, HTTP_FAIL_TIMEOUT);
+	http_client_response_free(&r);
+	http_client_free(c);
+	server_stop(&s);
+}
+
 /* ---- TLS ---------------------------------------------------------------------- */
 
 static X509 *self_signed(EVP_PKEY **key, const char *cn, const char *san)
@@ -447,6 +496,96 @@ static void test_tls_ca_file_and_pin(void **state)
 	EVP_PKEY_free(k2);
 }
 
+static int accept_any(int ok, X509_STORE_CTX *x)
+{
+	(void)ok;
+	(void)x;
+	return 1;
+}
+
+static char *pem_of(X509 *x, EVP_PKEY *k)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	if (x)
+		PEM_write_bio_X509(b, x);
+	else
+		PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL);
+	char *p = NULL;
+	long n = BIO_get_mem_data(b, &p);
+	char *out = strndup(p, (size_t)n);
+	BIO_free(b);
+	return out;
+}
+
+/* mTLS: the client presents its certificate to a server that requires
+ * one; a key that does not match, or half an identity, is refused when the
+ * client is made. */
+static void test_tls_client_certificate(void **state)
+{
+	EVP_PKEY *k, *ck, *ok;
+	X509 *x = self_signed(&k, "signer", "IP:127.0.0.1");
+	X509 *cx = self_signed(&ck, "control", "DNS:control");
+	X509 *other = self_signed(&ok, "other", "DNS:other");
+	char *cert_pem = pem_of(cx, NULL), *key_pem = pem_of(NULL, ck);
+	char *other_key_pem = pem_of(NULL, ok);
+	unsigned char *der = NULL;
+	int dlen = i2d_X509(x, &der);
+
+	struct server s;
+	server_start(&s, M_TLS);
+	s.tls = SSL_CTX_new(TLS_server_method());
+	SSL_CTX_use_certificate(s.tls, x);
+	SSL_CTX_use_PrivateKey(s.tls, k);
+	SSL_CTX_set_verify(s.tls, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+			   accept_any);
+	server_run(&s);
+	char url[64];
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/", s.port);
+	struct err e = {0};
+	struct http_client_response r;
+
+	struct http_client_opts o = {.timeout_ms = 5000, .pinned_cert_der = der,
+				     .pinned_cert_len = (size_t)dlen};
+	struct http_client *c = http_client_new(&o, &e);
+	assert_true(get(c, url, &r, &e) < 0);
+	http_client_response_free(&r);
+	http_client_free(c);
+	assert_int_equal(s.client_certs, 0);
+
+	o.client_cert_pem = cert_pem;
+	o.client_key_pem = key_pem;
+	c = http_client_new(&o, &e);
+	assert_non_null(c);
+	if (get(c, url, &r, &e) < 0)
+		fail_msg("%s", e.msg);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(s.client_certs, 1);
+	http_client_response_free(&r);
+	http_client_free(c);
+
+	o.client_key_pem = other_key_pem;
+	assert_null(http_client_new(&o, &e));
+	assert_non_null(strstr(e.msg, "does not match"));
+	o.client_key_pem = NULL;
+	assert_null(http_client_new(&o, &e));
+	assert_non_null(strstr(e.msg, "go together"));
+	o.client_key_pem = "junk";
+	assert_null(http_client_new(&o, &e));
+	assert_non_null(strstr(e.msg, "not an unencrypted PEM private key"));
+
+	server_stop(&s);
+	OPENSSL_free(der);
+	free(cert_pem);
+	free(key_pem);
+	free(other_key_pem);
+	X509_free(x);
+	X509_free(cx);
+	X509_free(other);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(ck);
+	EVP_PKEY_free(ok);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -456,6 +595,8 @@ int main(void)
 		cmocka_unit_test(test_keepalive_reuse_and_stale_connection),
 		cmocka_unit_test(test_timeout_refusal_and_header_injection),
 		cmocka_unit_test(test_tls_ca_file_and_pin),
+		cmocka_unit_test(test_request_timeout_overrides_client),
+		cmocka_unit_test(test_tls_client_certificate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,7 +16,10 @@
  * and the tree into one block sized by the first run's node count (at most
  * one node per input byte), laying each container's children out
  * contiguously; the tree's strings point into the copy, so ncbor_free() is
- * one free().
+ * one free(). An indefinite array or map learns its item count in the
+ * checking run (parsing up to its break, once) and keeps it in a list in
+ * the order the containers begin, which the second run reads back in the
+ * same order: each byte is parsed once per run, however deep the nesting.
  *
  * Accepted as libcbor 0.8 (what the product used before) accepts: integers
  * to 64 bits, definite and chunked strings (a chunk is a definite string of
@@ -41,6 +44,10 @@ struct dec {
 	size_t cap;	    /* nodes in pool */
 	size_t used;	    /* nodes handed out (or counted) */
 	bool overflow;	    /* the second run wanted more than cap */
+	size_t *indef;	    /* item counts of indefinite arrays and maps, */
+	size_t nindef;	    /* in the order they begin */
+	size_t indef_cap;
+	size_t indef_next;  /* the second run's next one */
 	struct err *e;
 	const char *what;
 };
@@ -205,31 +212,35 @@ static int chunks(struct dec *d, uint8_t major, struct ncbor *out,
 	return 0;
 }
 
-/* Items up to the break of an indefinite container, counted by a checking
- * pass over them (the cursor is put back). */
-static int count_until_break(struct dec *d, int depth, size_t *count)
+/* The checking run over an indefinite array or map: its items, checked
+ * and counted, up to and including the break; the count goes to the list
+ * the second run reads (a slot taken before the items, so the list is in
+ * the order containers begin). */
+static int indef_check(struct dec *d, int depth, bool map)
 {
-	struct cursor save = d->c;
-	struct ncbor *pool = d->pool;
-	size_t used = d->used;
-	struct head h;
-	size_t n = 0;
-	int rc = 0;
-	d->pool = NULL;
+	if (d->nindef == d->indef_cap) {
+		size_t cap = d->indef_cap ? d->indef_cap * 2 : 16;
+		size_t *n = realloc(d->indef, cap * sizeof(*n));
+		if (!n)
+			return err_set(d->e, ERR_NOMEM, "%s: out of memory", d->what);
+		d->indef = n;
+		d->indef_cap = cap;
+	}
+	size_t slot = d->nindef++, count = 0;
 	for (;;) {
 		struct cursor at = d->c;
-		if ((rc = read_head(d, &h)) < 0 || h.brk)
+		struct head h;
+		TRY(read_head(d, &h));
+		if (h.brk)
 			break;
 		d->c = at;
-		if ((rc = item(d, depth, NULL)) < 0)
-			break;
-		n++;
+		TRY(item(d, depth, NULL));
+		count++;
 	}
-	d->c = save;
-	d->pool = pool;
-	d->used = used;
-	*count = n;
-	return rc;
+	if (map && count % 2 != 0)
+		return malformed(d, "indefinite map closes on a key", offset(d));
+	d->indef[slot] = count;
+	return 0;
 }
 
 static int string(struct dec *d, int depth, const struct head *h,
@@ -268,7 +279,13 @@ static int container(struct dec *d, int depth, const struct head *h,
 	uint64_t items;
 	if (h->indef) {
 		TRY(enter(d, depth, h));
-		TRY(count_until_break(d, depth + 1, &items));
+		if (!d->pool)
+			return indef_check(d, depth + 1, map);
+		if (d->indef_next >= d->nindef) {
+			d->overflow = true; /* the runs disagree: refused */
+			return -ERR_INTERNAL;
+		}
+		items = d->indef[d->indef_next++];
 	} else {
 		if (map && h->arg > SIZE_MAX / 2)
 			return malformed(d, "map count overflows", h->start);
@@ -294,7 +311,7 @@ static int container(struct dec *d, int depth, const struct head *h,
 		TRY(item(d, depth + 1, kids ? &kids[i] : NULL));
 	if (h->indef) {
 		struct head b;
-		TRY(read_head(d, &b)); /* the break count_until_break saw */
+		TRY(read_head(d, &b)); /* the break the checking run saw */
 		if (!b.brk)
 			return malformed(d, "missing break", b.start);
 	}
@@ -355,24 +372,32 @@ int ncbor_decode(const uint8_t *p, size_t len, size_t max, struct ncbor **out,
 			       what, len, max);
 	if (len == 0)
 		return err_set(e, ERR_TRUNCATED, "%s: empty", what);
-	TRY(item(&d, 0, NULL));
-	if (d.c.left != 0)
-		return err_set(e, ERR_INVALID, "%s: %zu trailing bytes after "
-			       "CBOR", what, d.c.left);
+	int rc = item(&d, 0, NULL);
+	if (rc == 0 && d.c.left != 0)
+		rc = err_set(e, ERR_INVALID, "%s: %zu trailing bytes after CBOR",
+			     what, d.c.left);
 	size_t nodes = d.used; /* <= len: every node has its own head byte */
-	if (nodes > len || nodes > (SIZE_MAX - len) / sizeof(struct ncbor))
-		return err_set(e, ERR_INTERNAL, "%s: node count", what);
-	uint8_t *block = malloc(nodes * sizeof(struct ncbor) + len);
-	if (!block)
-		return err_set(e, ERR_NOMEM, "%s: out of memory", what);
+	if (rc == 0 && (nodes > len ||
+			nodes > (SIZE_MAX - len) / sizeof(struct ncbor)))
+		rc = err_set(e, ERR_INTERNAL, "%s: node count", what);
+	uint8_t *block = rc == 0 ? malloc(nodes * sizeof(struct ncbor) + len) : NULL;
+	if (rc == 0 && !block)
+		rc = err_set(e, ERR_NOMEM, "%s: out of memory", what);
+	if (rc < 0) {
+		free(d.indef);
+		return rc;
+	}
 	uint8_t *copy = block + nodes * sizeof(struct ncbor);
 	memcpy(copy, p, len);
+	size_t *indef = d.indef, nindef = d.nindef;
 	d = (struct dec){.c = cursor_init(copy, len), .len = len,
 			 .pool = (struct ncbor *)(void *)block, .cap = nodes,
-			 .e = e, .what = what};
+			 .indef = indef, .nindef = nindef, .e = e, .what = what};
 	struct ncbor *root = reserve(&d, 1);
-	if (!root || item(&d, 0, root) < 0 || d.overflow || d.used != nodes ||
-	    d.c.left != 0) {
+	bool ok = root && item(&d, 0, root) == 0 && !d.overflow &&
+		  d.used == nodes && d.c.left == 0 && d.indef_next == nindef;
+	free(indef);
+	if (!ok) {
 		free(block);
 		return err_set(e, ERR_INTERNAL, "%s: CBOR decoder: second run "
 			       "disagrees", what);

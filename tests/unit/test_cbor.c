@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "cbor_oracle.h"
@@ -364,6 +365,39 @@ static void test_depth_limit(void **state)
 	}
 }
 
+/* Nested indefinite arrays around many items: each byte is parsed once per
+ * run, so this takes microseconds; a decoder that counts an indefinite
+ * container's items by a separate pass over them takes 2^depth passes
+ * (seconds here). The nodes are checked, not just the time. */
+static void test_deep_indefinite_nesting_is_linear(void **state)
+{
+	(void)state;
+	enum { ITEMS = 16000 };
+	size_t depth = NCBOR_MAX_DEPTH, len = 2 * depth + ITEMS;
+	uint8_t *buf = calloc(1, len);
+	assert_non_null(buf);
+	memset(buf, 0x9f, depth);
+	memset(buf + depth + ITEMS, 0xff, depth);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct ncbor *it = NULL;
+	assert_int_equal(ncbor_decode(buf, len, MAX, &it, NULL, "deep"), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	const struct ncbor *n = it;
+	for (size_t i = 1; i < depth; i++) {
+		assert_int_equal(n->type, NCBOR_ARRAY);
+		assert_int_equal(n->n, 1);
+		n = &n->items[0];
+	}
+	assert_int_equal(n->n, ITEMS);
+	assert_int_equal(n->items[ITEMS - 1].type, NCBOR_UINT);
+	ncbor_free(it);
+	free(buf);
+	if (s > 1.0)
+		fail_msg("decoding took %.2f s: not linear in the input", s);
+}
+
 static void test_trailing_bytes_refused(void **state)
 {
 	(void)state;
@@ -486,6 +520,7 @@ int main(void)
 		cmocka_unit_test(test_real_document_and_every_truncation),
 		cmocka_unit_test(test_huge_counts_refused_before_allocation),
 		cmocka_unit_test(test_depth_limit),
+		cmocka_unit_test(test_deep_indefinite_nesting_is_linear),
 		cmocka_unit_test(test_trailing_bytes_refused),
 		cmocka_unit_test(test_text_must_be_utf8),
 		cmocka_unit_test(test_chunked_strings_read_whole),

@@ -36,10 +36,14 @@ scripts/fetch-blst.sh
 cmake -S . -B "$tree" -DCMAKE_BUILD_TYPE=Release -DNS_STATIC=ON \
 	-DNS_NSM_SIMULATOR="$sim" -DCMAKE_C_COMPILER=gcc >/dev/null
 # The link warnings are glibc's note that name lookups in a static binary
-# load NSS modules other than files and dns at run time (docs/enclave-image.md).
+# load NSS modules other than files and dns at run time (docs/release.md).
 # shellcheck disable=SC2086 # $programs is a list
-cmake --build "$tree" -j"$(nproc)" --target $programs 2>&1 |
-	grep -v -e "statically linked applications requires at runtime" -e "in function \`" || true
+rm -f "$tree/bin/"* # a failed build must not leave an older binary to ship
+if ! cmake --build "$tree" -j"$(nproc)" --target $programs >"$tree/build.log" 2>&1; then
+	grep -v -e "statically linked applications requires at runtime" -e "in function \`" "$tree/build.log" | tail -40
+	echo "release: the build failed (whole log: $tree/build.log)" >&2
+	exit 1
+fi
 for b in $programs; do
 	[ -x "$tree/bin/$b" ] || { echo "release: $b was not built" >&2; exit 1; }
 done
@@ -52,6 +56,11 @@ for b in $programs; do
 	# Static: no interpreter, no shared libraries.
 	if readelf -lW "$out/$b" | grep -q INTERP || readelf -dW "$out/$b" | grep -q NEEDED; then
 		echo "release: $b is not fully static" >&2
+		exit 1
+	fi
+	# static-pie: position independent (ELF type DYN), so ASLR covers it.
+	if ! readelf -hW "$out/$b" | grep -q "Type:.*DYN"; then
+		echo "release: $b is a fixed-address executable (not static-pie)" >&2
 		exit 1
 	fi
 done

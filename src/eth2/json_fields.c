@@ -80,7 +80,7 @@ int j_u64(json_t *obj, const char *path, const char *key, uint64_t *out,
 	  struct err *e)
 {
 	char p[J_PATH];
-	json_t *v;
+	json_t *v = NULL;
 	TRY(j_member(obj, path, key, &v, p, e));
 	return j_u64_value(v, p, out, e);
 }
@@ -98,7 +98,7 @@ int j_bytes(json_t *obj, const char *path, const char *key, uint8_t *out,
 	    size_t len, struct err *e)
 {
 	char p[J_PATH];
-	json_t *v;
+	json_t *v = NULL;
 	TRY(j_member(obj, path, key, &v, p, e));
 	return j_bytes_value(v, p, out, len, e);
 }
@@ -133,7 +133,7 @@ static int j_hex_alloc(json_t *obj, const char *path, const char *key,
 		       size_t max_len, uint8_t **out, size_t *len,
 		       char p[J_PATH], struct err *e)
 {
-	json_t *v;
+	json_t *v = NULL;
 	TRY(j_member(obj, path, key, &v, p, e));
 	return j_hex_value_alloc(v, p, max_len, out, len, e);
 }
@@ -190,7 +190,7 @@ int j_bool_root(json_t *obj, const char *path, const char *key,
 		uint8_t out[32], struct err *e)
 {
 	char p[J_PATH];
-	json_t *v;
+	json_t *v = NULL;
 	TRY(j_member(obj, path, key, &v, p, e));
 	if (!json_is_boolean(v))
 		return err_set(e, ERR_INVALID, "%s: expected true or false", p);
@@ -203,7 +203,7 @@ int j_u256_root(json_t *obj, const char *path, const char *key,
 		uint8_t out[32], struct err *e)
 {
 	char p[J_PATH];
-	json_t *v;
+	json_t *v = NULL;
 	TRY(j_member(obj, path, key, &v, p, e));
 	if (!json_is_string(v))
 		return err_set(e, ERR_INVALID,
@@ -216,7 +216,7 @@ int j_bytelist_root(json_t *obj, const char *path, const char *key,
 		    struct err *e)
 {
 	char p[J_PATH];
-	json_t *v;
+	json_t *v = NULL;
 	uint8_t *b = NULL;
 	size_t len = 0;
 	TRY(j_member(obj, path, key, &v, p, e));
@@ -252,7 +252,7 @@ int j_progressive_bytes_root(json_t *obj, const char *path, const char *key,
 			     uint8_t out[32], struct err *e)
 {
 	char p[J_PATH];
-	json_t *v;
+	json_t *v = NULL;
 	TRY(j_member(obj, path, key, &v, p, e));
 	return j_progressive_bytes_value_root(v, p, out, e);
 }

@@ -23,8 +23,10 @@ export const PLACEHOLDERS: PolicyRoles<string> = {
 /** Runs `nitro-keys kms policy` and returns its JSON (and what it said on stderr). */
 export function nitroKeysPolicy(nitroKeys: string, pcr0: string, condition: string,
   arns: PolicyRoles<string>): { policy: unknown; stderr: string } {
+  // The dev stack's debug-mode PCR0 (all zeros) must be asked for by name.
+  const debug = pcr0.split(',').some((v) => /^(0x)?0{96}$/i.test(v)) ? ['--allow-debug-pcr0'] : [];
   const args = ['kms', 'policy', `--pcr0=${pcr0}`, `--role-arn=${arns.role}`, `--key-admin-arn=${arns.admin}`,
-    `--encrypt-arn=${arns.encrypt}`, `--condition=${condition}`];
+    `--encrypt-arn=${arns.encrypt}`, `--condition=${condition}`, ...debug];
   const r = spawnSync(nitroKeys, args, { encoding: 'utf8', timeout: 30000 });
   if (r.error) throw new ConfigError(`${nitroKeys} ${args.join(' ')}: ${r.error.message}`);
   if (r.status !== 0) throw new ConfigError(`${nitroKeys} ${args.join(' ')}: exit ${r.status}: ${r.stderr.trim()}`);

@@ -84,7 +84,8 @@ static const char KMS_USAGE[] =
 	"      the key policy JSON: only the enclave image with this PCR0 may\n"
 	"      decrypt (either of two, HEX,HEX, while an image upgrade rolls\n"
 	"      out); the admin manages the key but cannot use it. --eif reads\n"
-	"      PCR0 from the image file (nitro-keys eif describe).\n"
+	"      PCR0 from the image file (nitro-keys eif describe). An all-zero\n"
+	"      PCR0 (debug-mode enclaves) needs --allow-debug-pcr0.\n"
 	"\n"
 	"AWS: credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY\n"
 	"(+AWS_SESSION_TOKEN) or the instance role (IMDSv2); region from --region,\n"
@@ -96,7 +97,7 @@ enum {
 	F_KEY_ID, F_SIGNER_ID, F_KEYSTORES, F_PASSWORDS, F_MNEMONIC, F_DEPOSIT,
 	F_CHAIN, F_ENVELOPE, F_UPLOAD, F_TABLE, F_OUT, F_REGION, F_PAGE_SIZE,
 	F_PUBKEY, F_PCR0, F_ROLE_ARN, F_ADMIN_ARN, F_ENCRYPT_ARN, F_CONDITION,
-	F_REPLACE, F_PROGRESS, F_EIF, F_COUNT
+	F_REPLACE, F_PROGRESS, F_EIF, F_ALLOW_DEBUG_PCR0, F_COUNT
 };
 
 #define VALUE(id, n) [id] = {n, ARGS_VALUE, id, 0}
@@ -124,6 +125,7 @@ static const struct args_flag KMS_FLAGS[F_COUNT] = {
 	VALUE(F_CONDITION, "condition"),
 	BOOL(F_REPLACE, "replace"),
 	BOOL(F_PROGRESS, "progress"),
+	BOOL(F_ALLOW_DEBUG_PCR0, "allow-debug-pcr0"),
 };
 #undef VALUE
 #undef BOOL
@@ -1223,6 +1225,11 @@ static int cmd_policy(const struct args *f, const char *cmd)
 	if (strcmp(args_get(f, F_ROLE_ARN), args_get(f, F_ADMIN_ARN)) == 0)
 		return cloud_usage_error(cmd, "--key-admin-arn must differ from "
 					 "--role-arn (admins must not use the key)");
+	if (zero && !args_bool(f, F_ALLOW_DEBUG_PCR0, false))
+		return cloud_usage_error(cmd, "--pcr0 is all zeros, which every "
+					 "debug-mode enclave reports (the parent "
+					 "instance can read its memory): give "
+					 "--allow-debug-pcr0 for a test key");
 	if (zero)
 		fprintf(stderr, "nitro-keys: warning: a zero PCR0 admits every debug-mode "
 				"enclave; never use it for production keys\n");
@@ -1319,7 +1326,7 @@ static const struct kms_command {
 	 (const int[]){F_TABLE, F_SIGNER_ID, F_PUBKEY, END}, cmd_enable},
 	{"policy",
 	 (const char *const[]){"pcr0", "eif", "role-arn", "key-admin-arn",
-			       "encrypt-arn", "condition", NULL},
+			       "encrypt-arn", "condition", "allow-debug-pcr0", NULL},
 	 (const int[]){F_ROLE_ARN, F_ADMIN_ARN, END}, cmd_policy},
 };
 

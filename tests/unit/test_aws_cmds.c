@@ -283,6 +283,32 @@ static void test_kms_policy_two_pcr0_for_a_rollout(void **state)
 	}
 }
 
+/* The all-zero PCR0 of debug-mode enclaves (whose memory the parent can
+ * read) only by name, alone or as either value of a roll-out. */
+static void test_kms_policy_zero_pcr0_needs_its_flag(void **state)
+{
+	(void)state;
+	char out[8192];
+	const char *zero = "--pcr0=" "000000000000000000000000000000000000000000000000"
+			   "000000000000000000000000000000000000000000000000";
+	const char *zero2 = "--pcr0=" PCR0 ",0x000000000000000000000000000000000000000"
+			    "000000000000000000000000000000000000000000000000000000000";
+	const char *flags[] = {zero, zero2};
+	for (size_t i = 0; i < 2; i++) {
+		const char *refused[] = {"nitro-keys", "kms", "policy", flags[i],
+					 "--role-arn=arn:aws:iam::1:role/a",
+					 "--key-admin-arn=arn:aws:iam::1:role/b", NULL};
+		assert_int_equal(run(out, sizeof(out), refused), 2);
+		assert_null(strstr(out, "Statement"));
+		const char *allowed[] = {"nitro-keys", "kms", "policy", flags[i],
+					 "--role-arn=arn:aws:iam::1:role/a",
+					 "--key-admin-arn=arn:aws:iam::1:role/b",
+					 "--allow-debug-pcr0", NULL};
+		assert_int_equal(run(out, sizeof(out), allowed), 0);
+		assert_non_null(strstr(out, "EnclaveDecryptOnlyWithAttestation"));
+	}
+}
+
 static void test_kms_usage_errors(void **state)
 {
 	char out[1024];
@@ -322,6 +348,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_tls_new_usage_errors),
 		cmocka_unit_test(test_kms_policy_pins_decrypt_to_the_image),
 		cmocka_unit_test(test_kms_policy_two_pcr0_for_a_rollout),
+		cmocka_unit_test(test_kms_policy_zero_pcr0_needs_its_flag),
 		cmocka_unit_test(test_kms_usage_errors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

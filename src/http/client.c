@@ -43,6 +43,7 @@
 #define MAX_VALUE 8192
 #define MAX_HEADER_BYTES 16384
 #define MAX_REQUEST_HEAD 65536
+#define MAX_INTERIM 8
 
 struct http_client {
 	struct http_client_opts o;
@@ -601,6 +602,7 @@ struct pstate {
 	bool complete;
 	bool too_large;
 	bool begun;
+	int interim; /* 1xx responses so far */
 };
 
 static struct pstate *ps_of(llhttp_t *p)
@@ -698,8 +700,8 @@ static int on_complete(llhttp_t *p)
 	int st = llhttp_get_status_code(p);
 	if (st < 100 || st > 999)
 		return -1; /* not a three-digit status */
-	if (st < 200)
-		return 0; /* an interim response; the real one follows */
+	if (st < 200) /* an interim response; the real one follows, soon */
+		return ++s->interim > MAX_INTERIM ? -1 : 0;
 	s->resp->status = st;
 	s->complete = true;
 	return HPE_PAUSED;
@@ -901,6 +903,12 @@ static int exchange(struct http_client *c, const struct http_client_request *r,
 		if (f == 1) {
 			if (extra || !llhttp_should_keep_alive(&s.parser))
 				conn_close(c);
+			break;
+		}
+		/* A peer that never stops sending is out of time too. */
+		if (now_ms() >= deadline) {
+			rc = fail(resp, HTTP_FAIL_TIMEOUT, ERR_UNAVAILABLE, e,
+				  "response from %s: timed out", r->url->authority);
 			break;
 		}
 	}

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http/http_client.h"
@@ -153,7 +154,7 @@ static void test_parse_refusals(void **state)
 
 /* ---- a scripted server ------------------------------------------------------------ */
 
-enum mode { M_KEEPALIVE, M_CLOSE_IDLE, M_SILENT, M_TLS, M_SLOW };
+enum mode { M_KEEPALIVE, M_CLOSE_IDLE, M_SILENT, M_TLS, M_SLOW, M_DRIP };
 
 struct server {
 	int lfd;
@@ -217,6 +218,20 @@ static void *serve(void *ud)
 			}
 			if (s->mode == M_SLOW)
 				usleep(500 * 1000);
+			if (s->mode == M_DRIP) {
+				/* a chunked body that never ends, a byte every 20 ms
+				 * (2 s at most, then the thread gives up) */
+				static const char head[] = "HTTP/1.1 200 OK\r\n"
+					"Transfer-Encoding: chunked\r\n\r\n";
+				if (write(fd, head, sizeof(head) - 1) < 0)
+					break;
+				for (int k = 0; k < 100; k++) {
+					if (write(fd, "1\r\na\r\n", 6) != 6)
+						break;
+					usleep(20 * 1000);
+				}
+				break;
+			}
 			char resp[256];
 			int n = snprintf(resp, sizeof(resp),
 					 "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n"
@@ -315,6 +330,41 @@ static void test_keepalive_reuse_and_stale_connection(void **state)
 	assert_int_equal(s.answered, 3);
 	http_client_free(c);
 	server_stop(&s);
+}
+
+/* The deadline holds against a peer that keeps sending, and interim
+ * responses are not accepted without end. */
+static void test_deadline_against_an_endless_body(void **state)
+{
+	struct server s;
+	server_start(&s, M_DRIP);
+	server_run(&s);
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", s.port);
+	struct http_client_opts o = {.timeout_ms = 400};
+	struct err e = {0};
+	struct http_client *c = http_client_new(&o, &e);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct http_client_response r;
+	assert_int_equal(get(c, url, &r, &e), -ERR_UNAVAILABLE);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_int_equal(r.fail, HTTP_FAIL_TIMEOUT);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	assert_true(ms < 1500);
+	http_client_response_free(&r);
+	http_client_free(c);
+	server_stop(&s);
+
+	struct buf b = BUF_INIT(4096);
+	for (int i = 0; i < 9; i++)
+		buf_puts(&b, "HTTP/1.1 100 Continue\r\n\r\n");
+	buf_puts(&b, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	memset(&r, 0, sizeof(r));
+	buf_init(&r.body, 64, false);
+	assert_true(http_client_parse_response(b.p, b.len, false, &r, &e) < 0);
+	http_client_response_free(&r);
+	buf_free(&b);
 }
 
 static void test_timeout_refusal_and_header_injection(void **state)
@@ -594,6 +644,7 @@ int main(void)
 		cmocka_unit_test(test_parse_refusals),
 		cmocka_unit_test(test_keepalive_reuse_and_stale_connection),
 		cmocka_unit_test(test_timeout_refusal_and_header_injection),
+		cmocka_unit_test(test_deadline_against_an_endless_body),
 		cmocka_unit_test(test_tls_ca_file_and_pin),
 		cmocka_unit_test(test_request_timeout_overrides_client),
 		cmocka_unit_test(test_tls_client_certificate),

@@ -126,7 +126,10 @@ struct signer_options {
 	/* --slashing-protection-clock-guard-epochs (0: off) and the clock */
 	uint64_t clock_guard_epochs;
 	struct signer_clock clock;
+	/* --key-manager-api-enabled and --key-manager-api-token-file (NULL:
+	 * .keymanager-api-token in --keystores-path) */
 	bool key_manager_api_enabled;
+	const char *key_manager_token_file;
 	bool network_given;
 	/* access (defaults: standalone's, all types) */
 	const char *allow_signing_types; /* --allow-signing-types as given */

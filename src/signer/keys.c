@@ -936,10 +936,15 @@ int keys_edit(const struct key_registry *r,
 		rc = entry_copy(ent, &fresh->v[fresh->n], e);
 		fresh->n += rc == 0;
 	}
+	size_t kept = fresh->n;
 	for (size_t i = 0; i < nadd && rc == 0; i++) {
-		if (keys_find_entry(r, add[i].key->pubkey) &&
-		    !listed(remove, nremove, add[i].key->pubkey))
-			continue; /* loaded already: held once */
+		bool dup = keys_find_entry(r, add[i].key->pubkey) &&
+			   !listed(remove, nremove, add[i].key->pubkey);
+		for (size_t j = kept; j < fresh->n && !dup; j++)
+			dup = memcmp(fresh->v[j].key->pubkey,
+				     add[i].key->pubkey, BLS_PUBKEY_LEN) == 0;
+		if (dup)
+			continue; /* loaded already, or given twice: held once */
 		rc = entry_copy(&add[i], &fresh->v[fresh->n], e);
 		fresh->n += rc == 0;
 	}

@@ -51,6 +51,7 @@ import { createAttestationConfig, verifyAttestationDocument } from '../standins/
 assert.ok(BIN, 'NS_BIN_DIR must point at the built binaries');
 const T0 = Date.now();
 const SIGNER_ID = 'e2e-signer';
+const POLL_S = 2; // nitro-host's key table poll (default 60)
 const TABLE = 'nitro-keys-e2e';
 const SLASHING_TABLE = 'nitro-slashing-e2e';
 const CRED_LIFETIME_S = 14;
@@ -159,7 +160,7 @@ writeHostConfig({ configPath, writer: 'test_e2e_full_flow.mjs', tmp, env, signer
   enclaveCmd: [path.join(BIN, 'nitro-signer'), 'enclave', `--control=unix:${sock('control.sock')}`,
     `--http-listen=unix:${sock('api.sock')}`, `--nsm=sim:${simDir}`, `--tls-kms-key-id=${env.KEY_ARN}`,
     `--signer-id=${SIGNER_ID}`, `--tls-known-clients-file=${knownClientsPath}`],
-  port, certPath, maxBackoffS: 2, extra: [`credentials_refresh_s: ${CRED_REFRESH_S}`],
+  port, certPath, maxBackoffS: 2, extra: [`credentials_refresh_s: ${CRED_REFRESH_S}`, `key_table_poll_s: ${POLL_S}`],
   slashingDbUrl: `dynamodb://${SLASHING_TABLE}` });
 
 let host;
@@ -329,6 +330,23 @@ await step('credentials: the first ones expire, fresh ones are pushed; a new key
   }, 20000);
   check(h3.enclave.pid === h1.enclave.pid, 'no enclave restart');
   await signAndVerify(newKey, epochIn(FORK.FULU, 'random'));
+});
+
+// ---- 7b. the poll ----
+await step('the key table poll: a key uploaded loads, a key disabled unloads, no signal; an unchanged table sends no reload', async () => {
+  const reloads = () => (fs.readFileSync(path.join(tmp, 'host.log'), 'utf8').match(/run: reload: /g) || []).length;
+  const keysLoaded = async () => (await health()).enclave?.keys_loaded;
+  const before = await keysLoaded();
+  const n0 = reloads();
+  await sleep((POLL_S * 2 + 1) * 1000);
+  check(reloads() === n0, `an unchanged table sent no reload in two polls (${n0} -> ${reloads()})`);
+  const [polled] = makeKeystores(path.join(tmp, 'ks-polled'), 1);
+  upload(path.join(tmp, 'ks-polled'), env.KEY_ARN);
+  await until('the polled key loaded', async () => (await keysLoaded()) === before + 1, 20000);
+  await signAndVerify(polled, epochIn(FORK.FULU, 'random'));
+  runOk('nitro-keys', ['kms', 'disable', `--table=${TABLE}`, `--signer-id=${SIGNER_ID}`, `--pubkey=${polled}`],
+    { env: awsEnv() });
+  await until('the disabled key unloaded', async () => (await keysLoaded()) === before, 20000);
 });
 
 // ---- 8. stop ----

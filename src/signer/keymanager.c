@@ -63,6 +63,15 @@
 
 /* ---- replies ------------------------------------------------------------ */
 
+/* A message may quote the client's bytes (a JSON parse error, a keystore
+ * field): only printable ASCII goes out, so a reply is always valid JSON. */
+static void ascii_only(char *msg)
+{
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '?';
+}
+
 /* The API's ErrorResponse: {"message": ...}. */
 static void km_error(struct http_reply *r, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -73,6 +82,7 @@ static void km_error(struct http_reply *r, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	ascii_only(msg);
 	json_t *o = json_pack("{s:s}", "message", msg);
 	http_reply_json_owned(r, status, o ? json_dumps(o, JSON_COMPACT) : NULL);
 	json_decref(o);
@@ -225,7 +235,10 @@ static int parse_pubkey(json_t *v, uint8_t pk[BLS_PUBKEY_LEN])
 
 static json_t *status_row(const char *status, const char *msg)
 {
-	return json_pack("{s:s,s:s}", "status", status, "message", msg);
+	char clean[KM_MSG];
+	snprintf(clean, sizeof(clean), "%s", msg);
+	ascii_only(clean);
+	return json_pack("{s:s,s:s}", "status", status, "message", clean);
 }
 
 /* An interchange of no validator for this network (nothing to export). */

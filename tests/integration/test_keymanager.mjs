@@ -153,6 +153,10 @@ await Harness.run(h, async () => {
     data: [{ ...sp.data[0], pubkey: k2 }] });
   const bad = [
     ["a body that is not JSON", { raw: "{\"keystores\": [" }, 400, /invalid JSON/],
+    // (found by fuzz_keymanager: jansson's message quoted the broken bytes, and a reply holding them was
+    // no JSON at all)
+    ["a body that is not UTF-8", { raw: Buffer.from("227b5c6e202020205cdb9c8d8670746f5c223a207bf16e20202020202020207b", "hex") },
+      400, /invalid JSON/],
     ["keystores missing", { body: { passwords: [] } }, 400, /keystores/],
     ["keystores and passwords of different lengths", { body: { keystores: [ksText[k2]], passwords: [] } }, 400, /differ in length/],
     ["a keystore that is not a string", { body: { keystores: [{}], passwords: [PASSWORD] } }, 400, /keystores\[0\]/],

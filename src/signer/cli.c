@@ -623,6 +623,11 @@ int signer_main(int argc, char **argv)
 		log_warn("slashing protection is DISABLED "
 			 "(--slashing-protection-enabled=false): blocks and "
 			 "attestations are signed without any check");
+	if (o.key_manager_api_enabled && !o.tls_enabled)
+		log_warn("keymanager API over plain HTTP: its bearer token and "
+			 "the keystore passwords it receives are readable on "
+			 "the network unless it listens on a loopback address "
+			 "(--tls-keystore-file serves it over TLS)");
 
 	struct eth2_network net;
 	struct signer *s = NULL;

@@ -307,6 +307,20 @@ static char *password_path(const struct signer *s, const char *keystore)
 	return p;
 }
 
+/* The request body as JSON, or NULL with r the 400 (413 over the parse
+ * budget). */
+static json_t *km_parse(const struct http_req *req, struct http_reply *r)
+{
+	json_t *body = NULL;
+	struct err e = {0};
+	if (json_parse_bounded((const char *)req->body, req->body_len, "body",
+			       KM_PARSE_BUDGET, &body, &e) < 0) {
+		km_error(r, e.code == ERR_TOO_LARGE ? 413 : 400, "%s", e.msg);
+		return NULL;
+	}
+	return body;
+}
+
 /* ---- GET ------------------------------------------------------------------ */
 
 static void km_list(struct signer *s, struct http_reply *r)
@@ -680,11 +694,8 @@ static void km_import(const struct http_req *req, struct http_reply *r,
 	size_t splen;
 	struct err e = {0};
 	pthread_mutex_lock(&s->km_lock);
-	if (json_parse_bounded((const char *)req->body, req->body_len, "body",
-			       KM_PARSE_BUDGET, &body, &e) < 0) {
-		km_error(r, e.code == ERR_TOO_LARGE ? 413 : 400, "%s", e.msg);
+	if (!(body = km_parse(req, r)))
 		goto out;
-	}
 	if (!import_shape(body, &ks, &pw, &sp, &splen, r))
 		goto out;
 	im.n = json_array_size(ks);
@@ -904,11 +915,8 @@ static void km_delete(const struct http_req *req, struct http_reply *r,
 	char *history = NULL;
 	struct err e = {0};
 	pthread_mutex_lock(&s->km_lock);
-	if (json_parse_bounded((const char *)req->body, req->body_len, "body",
-			       KM_PARSE_BUDGET, &body, &e) < 0) {
-		km_error(r, e.code == ERR_TOO_LARGE ? 413 : 400, "%s", e.msg);
+	if (!(body = km_parse(req, r)))
 		goto out;
-	}
 	if (!delete_shape(body, &v, &n, r))
 		goto out;
 	delete_classify(s, v, n);

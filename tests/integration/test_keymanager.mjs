@@ -65,6 +65,7 @@ await Harness.run(h, async () => {
   h.ok(/^[0-9a-f]{64}$/.test(token), "the token is 256 bits in hex", token.length);
   h.ok(s.log.includes(tokenFile), "the token file's path is logged", s.log.slice(-800));
   h.ok(!s.log.includes(token), "the token itself is never logged");
+  h.ok(/keymanager API over plain HTTP/.test(s.log), "without TLS the signer warns that the token crosses in clear");
   const km = new KeyManager({ port: s.port, token, schemas, check });
   let r = await km.list({ token: null });
   h.eq(r.status, 401, "no bearer token: 401");

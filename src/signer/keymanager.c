@@ -757,7 +757,7 @@ static void mark_history(struct del_item *v, size_t n, const char *json)
 }
 
 /* Disables the loaded keys in the database; a failure keeps the key. */
-static void delete_disable(struct signer *s, struct del_item *v, size_t n,
+static void delete_disable(struct del_item *v, size_t n,
 			   struct slashing_db *db, enum del_state which)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -769,13 +769,13 @@ static void delete_disable(struct signer *s, struct del_item *v, size_t n,
 			v[i].state = DEL_ERROR;
 			snprintf(v[i].msg, sizeof(v[i].msg), "pubkeys[%zu]: "
 				 "could not be disabled in the slashing "
-				 "protection database (still loaded): %s", i,
+				 "protection database%s: %s", i,
+				 which == DEL_LOADED ? " (still loaded)" : "",
 				 e.msg);
 		} else if (which == DEL_LOADED) {
 			v[i].state = DEL_DELETED;
 		}
 	}
-	(void)s;
 }
 
 /* Out of the registry, then off the disk. */
@@ -905,6 +905,24 @@ static int delete_export(struct signer *s, struct slashing_db *db,
 	return rc;
 }
 
+/* Which of the keys not loaded here have history (not_active). */
+static int delete_find_history(struct signer *s, struct slashing_db *db,
+			       struct del_item *v, size_t n, struct err *e)
+{
+	char *probe = NULL;
+	for (size_t i = 0; i < n; i++)
+		if (v[i].state == DEL_ABSENT)
+			v[i].state = DEL_NOT_ACTIVE; /* in the export below */
+	int rc = delete_export(s, db, v, n, &probe, e);
+	for (size_t i = 0; i < n; i++)
+		if (v[i].state == DEL_NOT_ACTIVE)
+			v[i].state = DEL_ABSENT;
+	if (rc == 0)
+		mark_history(v, n, probe);
+	free(probe);
+	return rc;
+}
+
 static void km_delete(const struct http_req *req, struct http_reply *r,
 		      void *ctx)
 {
@@ -926,26 +944,19 @@ static void km_delete(const struct http_req *req, struct http_reply *r,
 			 "nothing deleted");
 		goto out;
 	}
-	/* 1. no more signatures: disabled, then unloaded */
-	delete_disable(s, v, n, db, DEL_LOADED);
+	/* 1. no more signatures: disabled, then unloaded; 2. the keys not
+	 * loaded here but with history are disabled too (not_active); 3.
+	 * the history, final once they are disabled */
+	delete_disable(v, n, db, DEL_LOADED);
 	delete_unload(s, v, n);
-	/* 2. the keys not loaded here but with history are not_active */
-	char *probe = NULL;
-	for (size_t i = 0; i < n; i++)
-		if (v[i].state == DEL_ABSENT)
-			v[i].state = DEL_NOT_ACTIVE;
-	if (delete_export(s, db, v, n, &probe, &e) < 0) {
-		km_error(r, 500, "slashing protection export failed (the keys "
-			 "are disabled; repeat the request): %s", e.msg);
-		goto out;
+	if (delete_find_history(s, db, v, n, &e) == 0) {
+		delete_disable(v, n, db, DEL_NOT_ACTIVE);
+		if (delete_export(s, db, v, n, &history, &e) < 0) {
+			free(history);
+			history = NULL;
+		}
 	}
-	for (size_t i = 0; i < n; i++)
-		if (v[i].state == DEL_NOT_ACTIVE)
-			v[i].state = DEL_ABSENT;
-	mark_history(v, n, probe);
-	free(probe);
-	delete_disable(s, v, n, db, DEL_NOT_ACTIVE);
-	if (delete_export(s, db, v, n, &history, &e) < 0) {
+	if (!history) {
 		km_error(r, 500, "slashing protection export failed (the keys "
 			 "are disabled; repeat the request): %s", e.msg);
 		goto out;

@@ -210,6 +210,12 @@ int enclave_sealed_obtain(const struct enclave_sealed_store *s,
 			  enclave_sealed_make_fn make, void *make_ctx,
 			  json_t **item, struct secret **plain,
 			  bool *created, struct err *e);
+/* The Keymanager API's token {signer_id, "keymanager:token"}, sealed by
+ * the operator: *token NULL when there is no such item; an error when
+ * there is one this enclave cannot open as such (forged, another key or
+ * signer, tampered). */
+int enclave_keymanager_token_open(const struct enclave_sealed_store *s,
+				  struct secret **token, struct err *e);
 /* The slashing table's MAC key {signer_id, "slashing:mac"}. */
 int enclave_slashing_mac_obtain(const struct enclave_sealed_store *s,
 				uint8_t key[32], struct err *e);

@@ -70,6 +70,7 @@ struct init_ctx {
 	json_t *report;
 	struct bls_key **keys;
 	size_t nkeys, cap;
+	struct secret *km_token; /* the Keymanager API's, when sealed for us */
 };
 
 /* ---- the report and the collected keys --------------------------------- */
@@ -537,6 +538,8 @@ static int make_signer(const struct enclave *en, const json_t *m,
 		(struct enclave *)en);
 	o.extra_routes = &attestation;
 	o.nextra_routes = 1;
+	o.key_manager_api_enabled = c->km_token != NULL;
+	o.key_manager_token = c->km_token;
 	TRY(eth2_network_load(o.network_name, &net, e));
 	struct key_registry *reg = NULL;
 	int rc = keys_from_list(c->keys, c->nkeys, "kms", &reg, e);
@@ -603,6 +606,7 @@ static void ctx_clear(struct init_ctx *c)
 	aws_client_free(c->k.kms);
 	aws_client_free(c->ddb);
 	json_decref(c->report);
+	secret_free(c->km_token);
 }
 
 static char *dup_opt(const json_t *m, const char *name, bool *oom)
@@ -785,6 +789,39 @@ static int slashing_step(struct enclave *en, struct init_ctx *c,
 	return 0;
 }
 
+/*
+ * The Keymanager API's token, when the operator sealed one for this signer
+ * id under the KMS key the image pins (--tls-kms-key-id: never the host's
+ * choice, or a host could seal a token of its own under a key it holds).
+ * A token item that does not open is logged and the API stays off: the
+ * host may delete or spoil the item (it can stop the enclave anyway), but
+ * never make the enclave take a token it knows.
+ */
+static int keymanager_step(struct enclave *en, struct init_ctx *c,
+			   const json_t *m, struct err *e)
+{
+	if (!en->tls_kms_key_id)
+		return 0;
+	if (!c->ddb && !(c->ddb = client_for(en, c, AWS_SVC_DYNAMODB,
+					     str_of(m, "region"),
+					     str_of(m, "dynamodb_endpoint"),
+					     str_of(m, "dynamodb_proxy"), e)))
+		return -ERR_INVALID;
+	struct enclave_sealed_store st = {
+		.kms = &c->k, .ddb = c->ddb, .kms_key_id = en->tls_kms_key_id,
+		.table = str_of(m, "key_table"), .signer_id = c->signer_id};
+	struct err ke = {0};
+	if (enclave_keymanager_token_open(&st, &c->km_token, &ke) < 0) {
+		log_error("keymanager API: off: the token item is refused: %s",
+			  ke.msg);
+		c->km_token = NULL;
+	} else if (c->km_token) {
+		log_info("keymanager API: on (token sealed for signer %s)",
+			 c->signer_id);
+	}
+	return 0;
+}
+
 /* With a KMS key for it (and no --tls-keystore-file): the API's TLS key. */
 static int tls_step(struct enclave *en, struct init_ctx *c, const json_t *m,
 		    const char *key_id, struct enclave_tls **tls,
@@ -840,6 +877,8 @@ int enclave_init_run(struct enclave *en, const json_t *m,
 		rc = tls_step(en, &c, m, key_id, &out->tls, e);
 	if (rc == 0)
 		rc = slashing_step(en, &c, m, e);
+	if (rc == 0)
+		rc = keymanager_step(en, &c, m, e);
 	if (rc == 0)
 		rc = load_records(&c, json_object_get(m, "records"), e);
 	if (rc == 0)

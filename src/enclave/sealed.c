@@ -2,7 +2,8 @@
  * sealed.c: secrets born in the enclave and kept sealed under KMS in the
  * key table, so that every enclave of one signer_id (restarts, a second
  * instance) reopens the same ones: the API's TLS key (tls_key.c) and the
- * slashing table's MAC key (slashing_mac below).
+ * slashing table's MAC key (slashing_mac below); and one the operator
+ * seals the same way for it, the Keymanager API's bearer token.
  *
  * A record is the key table item {web3signer_uuid: signer_id, pubkey:
  * kind->item_key} with kind->format_attr = kind->format, wrapped_data_key_b64
@@ -49,7 +50,7 @@ static json_t *kms_context(const struct enclave_sealed_store *s,
 static int aad_of(const struct enclave_sealed_store *s,
 		  const struct enclave_sealed_kind *k, char *aad, size_t cap)
 {
-	return snprintf(aad, cap, "%s|%s", k->format, s->signer_id);
+	return aws_sealed_aad(k->format, s->signer_id, aad, cap);
 }
 
 int enclave_sealed_get(const struct enclave_sealed_store *s,
@@ -283,4 +284,30 @@ int enclave_slashing_mac_obtain(const struct enclave_sealed_store *s,
 		log_info("slashing protection: MAC key %s for signer %s",
 			 created ? "created" : "recovered", s->signer_id);
 	return rc;
+}
+
+/* ---- the Keymanager API's token ----------------------------------------- */
+
+/* Made by the operator (nitro-keys keymanager token), never by an enclave:
+ * there is no make function, only the reading. */
+static const struct enclave_sealed_kind KEYMANAGER_TOKEN = {
+	.format = AWS_KT_KEYMANAGER_TOKEN_FORMAT,
+	.item_key = AWS_KT_KEYMANAGER_TOKEN_ITEM,
+	.format_attr = AWS_KT_SEALED_FORMAT,
+	.ct_attr = AWS_KT_SEALED_CT,
+};
+
+int enclave_keymanager_token_open(const struct enclave_sealed_store *s,
+				  struct secret **token, struct err *e)
+{
+	json_t *item = NULL;
+	*token = NULL;
+	TRY(enclave_sealed_get(s, &KEYMANAGER_TOKEN, &item, e));
+	if (!item)
+		return 0;
+	int rc = enclave_sealed_open(s, &KEYMANAGER_TOKEN, item, token, e);
+	json_decref(item);
+	if (rc < 0)
+		return err_prefix(e, "%s: ", KEYMANAGER_TOKEN.item_key);
+	return 0;
 }

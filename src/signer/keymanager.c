@@ -178,6 +178,12 @@ int signer_keymanager_setup(struct signer *s, const struct signer_options *o,
 	pthread_mutex_init(&s->km_lock, NULL);
 	if (!o->key_manager_api_enabled)
 		return 0;
+	if (o->key_manager_token) {
+		token_digest((const char *)o->key_manager_token->bytes,
+			     o->key_manager_token->len, s->km_token_hash);
+		s->km_enabled = s->km_list_only = true;
+		return 0;
+	}
 	if (!s->keystores_path || !s->keystores_passwords_path)
 		return err_set(e, ERR_USAGE, "--key-manager-api-enabled needs "
 			       "--keystores-path and --keystores-passwords-path "
@@ -984,6 +990,13 @@ void signer_route_keystores(struct signer *s, const struct http_req *req,
 {
 	if (!km_authorised(s, req, r))
 		return;
+	if (s->km_list_only && req->method != HTTP_GET &&
+	    req->method != HTTP_HEAD) {
+		km_error(r, 405, "importing and deleting keys through the API "
+			 "is not served here yet: use nitro-keys kms encrypt "
+			 "--upload and nitro-keys kms disable");
+		return;
+	}
 	if (req->method == HTTP_POST)
 		http_reply_defer(r, km_import, s);
 	else if (req->method == HTTP_DELETE)

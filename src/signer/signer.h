@@ -130,6 +130,9 @@ struct signer_options {
 	 * .keymanager-api-token in --keystores-path) */
 	bool key_manager_api_enabled;
 	const char *key_manager_token_file;
+	/* The enclave's: the token itself (opened from the key table); the
+	 * API then lists keys only (imports and deletes are not served). */
+	const struct secret *key_manager_token;
 	bool network_given;
 	/* access (defaults: standalone's, all types) */
 	const char *allow_signing_types; /* --allow-signing-types as given */

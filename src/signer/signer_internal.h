@@ -66,7 +66,7 @@ struct signer {
 	/* The Keymanager API (keymanager.c): served when km_enabled; the
 	 * SHA-256 of its bearer token; km_lock serialises its imports and
 	 * deletes with each other and with /reload's rebuild. */
-	bool km_enabled;
+	bool km_enabled, km_list_only; /* list only: the enclave's */
 	uint8_t km_token_hash[32];
 	pthread_mutex_t km_lock;
 

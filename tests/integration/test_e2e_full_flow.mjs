@@ -38,6 +38,7 @@ import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { fromHex, toHex, verify } from '../js/lib/bls.mjs';
 import {
   awsEnvOf, binRunner, freePort, makeKeystores as makeKeystoresIn, sleep, startSimAndStandins, testRun,
@@ -130,6 +131,13 @@ function upload(dir, keyArn, extra = []) {
     `--keystores-passwords-path=${dir}`, '--chain=mainnet', '--upload', `--table=${TABLE}`, ...extra], { env: awsEnv() });
 }
 
+const require = createRequire(new URL('../js/package.json', import.meta.url));
+const ddbSdk = require('@aws-sdk/client-dynamodb');
+const ddb = () => new ddbSdk.DynamoDBClient({ region: env.AWS_REGION, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB,
+  credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } });
+const tokenItem = async (signer = SIGNER_ID) => (await ddb().send(new ddbSdk.GetItemCommand({ TableName: TABLE,
+  Key: { web3signer_uuid: { S: signer }, pubkey: { S: 'keymanager:token' } }, ConsistentRead: true }))).Item;
+let kmToken;
 let sampleKeys, envelopeKeys, refusedKey;
 await step('nitro-keys: 8 validators uploaded (4 per-key records, 4 in an envelope), 1 under another PCR0', async () => {
   runOk('nitro-keys', ['kms', 'create-table', `--table=${TABLE}`], { env: awsEnv() });
@@ -144,7 +152,15 @@ await step('nitro-keys: 8 validators uploaded (4 per-key records, 4 in an envelo
   const list = runOk('nitro-keys', ['kms', 'list', `--table=${TABLE}`, `--signer-id=${SIGNER_ID}`], { env: awsEnv() });
   const rows = list.stdout.trim().split('\n').map((l) => JSON.parse(l));
   check(rows.length === 6, `6 records (4 + 1 bundle + 1): ${list.stdout}`);
+  // The Keymanager API's token: printed once, stored only sealed.
+  const tok = runOk('nitro-keys', ['keymanager', 'token', `--key-id=${env.KEY_ARN}`, `--signer-id=${SIGNER_ID}`,
+    `--table=${TABLE}`], { env: awsEnv() });
+  kmToken = tok.stdout.trim();
+  check(/^[0-9a-f]{64}$/.test(kmToken), `keymanager token: 256 bits in hex: ${kmToken.length}`);
+  const item = await tokenItem();
+  check(item && !JSON.stringify(item).includes(kmToken), 'the key table holds the token sealed, never in the clear');
 });
+
 
 // ---- 3. nitro-host run ----
 const allKeys = () => [...sampleKeys, ...envelopeKeys];
@@ -249,6 +265,25 @@ await step('HTTPS via the TCP proxy, pinned certificate, the listed client certi
   checks += 2;
 });
 
+await step('the Keymanager API over TLS: the sealed token lists the keys; no token 401, a wrong one 403; imports and deletes not served', async () => {
+  const km = (opts = {}, token = kmToken) => api('/eth/v1/keystores', { ...opts,
+    headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...(opts.headers || {}) } });
+  const r = await km();
+  check(r.status === 200, `GET /eth/v1/keystores with the token: ${r.status} ${r.body}`);
+  const got = (json(r).data || []).map((d) => d.validating_pubkey).sort();
+  check(JSON.stringify(got) === JSON.stringify(allKeys().sort()), `the 8 keys listed: ${got}`);
+  check((json(r).data || []).every((d) => d.readonly === true), 'every key is read-only through the API here');
+  const none = await km({}, null);
+  check(none.status === 401 && /bearer/i.test(json(none).message), `no token -> 401: ${none.status} ${none.body}`);
+  const wrong = await km({}, 'ab'.repeat(32));
+  check(wrong.status === 403, `a wrong token -> 403: ${wrong.status}`);
+  const del = await km({ method: 'DELETE', body: JSON.stringify({ pubkeys: [sampleKeys[0]] }),
+    headers: { 'content-type': 'application/json' } });
+  check(del.status === 405, `DELETE not served in the enclave -> 405: ${del.status} ${del.body}`);
+  const anon = await km({ cert: undefined, key: undefined });
+  check(anon.status === 401, `the token without the client certificate -> 401: ${anon.status}`);
+});
+
 // A slashable message signed before the restart, to show the database survives it.
 const attEpoch = currentEpoch(); // the enclave's clock guard signs only near now
 const att = builders.ATTESTATION(FORK.FULU, attEpoch, { sourceEpoch: attEpoch - 1n });
@@ -286,12 +321,24 @@ await step('attested TLS: GET /attestation binds PCR0, nonce and the certificate
 await step('SIGKILL the enclave: restarted, same certificate, signing resumes, double vote still refused', async () => {
   const pid = h1.enclave.pid;
   check(Number.isInteger(pid) && pid > 0, `enclave pid in health: ${JSON.stringify(h1.enclave)}`);
+  // The host copies another signer's token item (sealed by the operator, its token known to whoever
+  // holds that signer's token) over ours: the restarted enclave must refuse it (the KMS context names
+  // the other signer) and serve no Keymanager API, rather than take a token the host may know.
+  runOk('nitro-keys', ['keymanager', 'token', `--key-id=${env.KEY_ARN}`, '--signer-id=other-signer', `--table=${TABLE}`],
+    { env: awsEnv() });
+  const foreign = await tokenItem('other-signer');
+  await ddb().send(new ddbSdk.PutItemCommand({ TableName: TABLE,
+    Item: { ...foreign, web3signer_uuid: { S: SIGNER_ID } } }));
   process.kill(pid, 'SIGKILL');
   const h2 = await until('enclave restarted and ready', async () => {
     const h = await health();
     return h.http === 200 && h.enclave?.ready && h.enclave.pid !== pid && h.enclave.restarts >= 1 ? h : null;
   }, 30000);
   check(h2.enclave.keys_loaded === 8, `8 keys after restart: ${JSON.stringify(h2)}`);
+  const km = await api('/eth/v1/keystores', { headers: { authorization: `Bearer ${kmToken}` } });
+  check(km.status === 404, `a token item copied from another signer is refused: no Keymanager API (${km.status})`);
+  check(/keymanager API: off: the token item is refused/.test(fs.readFileSync(path.join(tmp, 'host.log'), 'utf8')),
+    'the enclave says why the API is off');
   const cert2 = fs.readFileSync(certPath, 'utf8');
   check(cert2 === cert1, 'the same certificate came back (clients keep their pin)');
   await signAndVerify(envelopeKeys[0], epochIn(FORK.FULU, 'random'));

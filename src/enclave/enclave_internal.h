@@ -29,6 +29,8 @@ struct enclave_init_cfg {
 	char *kms_endpoint;     /* NULL: the region's */
 	char *kms_proxy;        /* NULL: direct */
 	char *signer_id;
+	/* the key table (the Keymanager API's deletes mark records in it) */
+	char *key_table, *dynamodb_endpoint, *dynamodb_proxy;
 };
 
 /* GET /attestation's token bucket (api.c), across all connections. */
@@ -247,6 +249,12 @@ struct enclave_init_result {
 int enclave_init_run(struct enclave *en, const json_t *msg,
 		     struct enclave_init_result *out, struct err *e);
 void enclave_init_cfg_clear(struct enclave_init_cfg *cfg);
+/* The Keymanager API's delete in the enclave (signer_options'
+ * key_manager_remove, ctx the enclave): marks pk's own record inactive in
+ * the key table; -ERR_NOT_FOUND when pk has no record of its own (an
+ * envelope bundle's key). */
+int enclave_keymanager_remove(void *ctx, const uint8_t pk[BLS_PUBKEY_LEN],
+			      struct err *e);
 /* `reload`: the new key set swapped into the running signer. */
 int enclave_reload_run(struct enclave *en, const json_t *msg, json_t **report,
 		       struct err *e);

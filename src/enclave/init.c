@@ -540,6 +540,8 @@ static int make_signer(const struct enclave *en, const json_t *m,
 	o.nextra_routes = 1;
 	o.key_manager_api_enabled = c->km_token != NULL;
 	o.key_manager_token = c->km_token;
+	o.key_manager_remove = enclave_keymanager_remove;
+	o.key_manager_ctx = (void *)en;
 	TRY(eth2_network_load(o.network_name, &net, e));
 	struct key_registry *reg = NULL;
 	int rc = keys_from_list(c->keys, c->nkeys, "kms", &reg, e);
@@ -623,6 +625,9 @@ void enclave_init_cfg_clear(struct enclave_init_cfg *cfg)
 	free(cfg->kms_endpoint);
 	free(cfg->kms_proxy);
 	free(cfg->signer_id);
+	free(cfg->key_table);
+	free(cfg->dynamodb_endpoint);
+	free(cfg->dynamodb_proxy);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -633,6 +638,9 @@ static int keep_cfg(const json_t *m, const char *signer_id,
 	cfg->region = dup_opt(m, "region", &oom);
 	cfg->kms_endpoint = dup_opt(m, "kms_endpoint", &oom);
 	cfg->kms_proxy = dup_opt(m, "kms_proxy", &oom);
+	cfg->key_table = dup_opt(m, "key_table", &oom);
+	cfg->dynamodb_endpoint = dup_opt(m, "dynamodb_endpoint", &oom);
+	cfg->dynamodb_proxy = dup_opt(m, "dynamodb_proxy", &oom);
 	cfg->signer_id = strdup(signer_id);
 	oom |= !cfg->signer_id;
 	if (oom) {
@@ -898,6 +906,42 @@ int enclave_init_run(struct enclave *en, const json_t *m,
 	}
 	ctx_clear(&c);
 	aws_creds_provider_free(creds);
+	return rc;
+}
+
+int enclave_keymanager_remove(void *ctx, const uint8_t pk[BLS_PUBKEY_LEN],
+			      struct err *e)
+{
+	struct enclave *en = ctx;
+	struct init_ctx c;
+	memset(&c, 0, sizeof(c));
+	c.creds = en->creds;
+	if (!en->cfg.key_table)
+		return err_set(e, ERR_UNAVAILABLE, "no key table");
+	struct aws_client *ddb = client_for(en, &c, AWS_SVC_DYNAMODB,
+					    en->cfg.region,
+					    en->cfg.dynamodb_endpoint,
+					    en->cfg.dynamodb_proxy, e);
+	if (!ddb)
+		return -ERR_UNAVAILABLE;
+	char hex[2 + 2 * BLS_PUBKEY_LEN + 1];
+	hex_encode(pk, BLS_PUBKEY_LEN, hex);
+	json_t *key = json_pack("{s:{s:s},s:{s:s}}", AWS_KT_SIGNER_ID, "S",
+				en->cfg.signer_id, AWS_KT_PUBKEY, "S", hex);
+	json_t *vals = json_pack("{s:{s:b}}", ":a", "BOOL", 0);
+	struct aws_ddb_expr upd = {"SET active = :a", NULL, vals};
+	int rc = key && vals ? aws_ddb_update_item(ddb, en->cfg.key_table, key,
+						   &upd,
+						   "attribute_exists(pubkey)",
+						   NULL, e)
+			     : err_set(e, ERR_NOMEM, "out of memory");
+	if (rc == -ERR_REFUSED)
+		rc = err_set(e, ERR_NOT_FOUND, "no record of its own in the key "
+			     "table (a key of an envelope bundle): disable the "
+			     "bundle with nitro-keys kms disable");
+	json_decref(key);
+	json_decref(vals);
+	aws_client_free(ddb);
 	return rc;
 }
 

@@ -181,7 +181,10 @@ int signer_keymanager_setup(struct signer *s, const struct signer_options *o,
 	if (o->key_manager_token) {
 		token_digest((const char *)o->key_manager_token->bytes,
 			     o->key_manager_token->len, s->km_token_hash);
-		s->km_enabled = s->km_list_only = true;
+		s->km_enabled = true;
+		s->km_remove = o->key_manager_remove;
+		s->km_ctx = o->key_manager_ctx;
+		s->km_list_only = !s->km_remove;
 		return 0;
 	}
 	if (!s->keystores_path || !s->keystores_passwords_path)
@@ -784,6 +787,22 @@ static void delete_disable(struct del_item *v, size_t n,
 	}
 }
 
+/* The enclave's: each disabled key's record marked inactive (so no init or
+ * reload loads it again); a key whose record stays is not unloaded. */
+static void delete_records(struct signer *s, struct del_item *v, size_t n)
+{
+	for (size_t i = 0; s->km_remove && i < n; i++) {
+		struct err e = {0};
+		if (v[i].state != DEL_DELETED ||
+		    s->km_remove(s->km_ctx, v[i].pk, &e) == 0)
+			continue;
+		v[i].state = DEL_ERROR;
+		snprintf(v[i].msg, sizeof(v[i].msg), "pubkeys[%zu]: disabled in "
+			 "the slashing protection database, still loaded: its "
+			 "record: %.300s", i, e.msg);
+	}
+}
+
 /* Out of the registry, then off the disk. */
 static void delete_unload(struct signer *s, struct del_item *v, size_t n)
 {
@@ -810,6 +829,9 @@ static void delete_unload(struct signer *s, struct del_item *v, size_t n)
 				 "disabled but not unloaded: %s", i, e.msg);
 			continue;
 		}
+		log_info("keymanager: deleted %s", hex);
+		if (s->km_remove)
+			continue; /* its record is inactive: no files */
 		char *pwf = v[i].source ? password_path(s, v[i].source) : NULL;
 		if (v[i].source && unlink(v[i].source) != 0 && errno != ENOENT)
 			log_error("keymanager: %s deleted, but its keystore %s "
@@ -820,7 +842,6 @@ static void delete_unload(struct signer *s, struct del_item *v, size_t n)
 				  "%s could not be removed: %s", hex, pwf,
 				  strerror(errno));
 		free(pwf);
-		log_info("keymanager: deleted %s", hex);
 	}
 }
 
@@ -875,7 +896,7 @@ static void delete_classify(struct signer *s, struct del_item *v, size_t n)
 		v[i].state = DEL_ABSENT;
 		if (!key_lookup(s, v[i].pk, &ro, &v[i].source))
 			continue;
-		if (ro) {
+		if (ro && !s->km_remove) {
 			v[i].state = DEL_ERROR;
 			snprintf(v[i].msg, sizeof(v[i].msg), "pubkeys[%zu]: a "
 				 "read-only key (from --key-store-path) cannot "
@@ -954,6 +975,7 @@ static void km_delete(const struct http_req *req, struct http_reply *r,
 	 * loaded here but with history are disabled too (not_active); 3.
 	 * the history, final once they are disabled */
 	delete_disable(v, n, db, DEL_LOADED);
+	delete_records(s, v, n);
 	delete_unload(s, v, n);
 	if (delete_find_history(s, db, v, n, &e) == 0) {
 		delete_disable(v, n, db, DEL_NOT_ACTIVE);
@@ -990,11 +1012,15 @@ void signer_route_keystores(struct signer *s, const struct http_req *req,
 {
 	if (!km_authorised(s, req, r))
 		return;
-	if (s->km_list_only && req->method != HTTP_GET &&
-	    req->method != HTTP_HEAD) {
-		km_error(r, 405, "importing and deleting keys through the API "
-			 "is not served here yet: use nitro-keys kms encrypt "
-			 "--upload and nitro-keys kms disable");
+	/* the enclave's (a token given, no files): no imports yet; deletes
+	 * when it can mark records */
+	bool enclave = s->km_list_only || s->km_remove;
+	if ((enclave && req->method == HTTP_POST) ||
+	    (s->km_list_only && req->method == HTTP_DELETE)) {
+		km_error(r, 405, "%s keys through the API is not served here "
+			 "yet: use nitro-keys kms %s", req->method == HTTP_POST
+			 ? "importing" : "deleting", req->method == HTTP_POST
+			 ? "encrypt --upload" : "disable");
 		return;
 	}
 	if (req->method == HTTP_POST)

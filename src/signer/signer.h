@@ -133,6 +133,11 @@ struct signer_options {
 	/* The enclave's: the token itself (opened from the key table); the
 	 * API then lists keys only (imports and deletes are not served). */
 	const struct secret *key_manager_token;
+	/* With the token: a delete marks the key's record inactive through
+	 * this (0, or why not) instead of removing files; imports stay 405. */
+	int (*key_manager_remove)(void *ctx, const uint8_t pk[BLS_PUBKEY_LEN],
+				  struct err *e);
+	void *key_manager_ctx;
 	bool network_given;
 	/* access (defaults: standalone's, all types) */
 	const char *allow_signing_types; /* --allow-signing-types as given */

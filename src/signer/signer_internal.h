@@ -68,6 +68,10 @@ struct signer {
 	 * deletes with each other and with /reload's rebuild. */
 	bool km_enabled, km_list_only; /* list only: the enclave's */
 	uint8_t km_token_hash[32];
+	/* the enclave's delete: the key's record marked inactive */
+	int (*km_remove)(void *ctx, const uint8_t pk[BLS_PUBKEY_LEN],
+			 struct err *e);
+	void *km_ctx;
 	pthread_mutex_t km_lock;
 
 	/* the embedding program's rows (signer_options), after the signer's */

@@ -265,7 +265,7 @@ await step('HTTPS via the TCP proxy, pinned certificate, the listed client certi
   checks += 2;
 });
 
-await step('the Keymanager API over TLS: the sealed token lists the keys; no token 401, a wrong one 403; imports and deletes not served', async () => {
+await step('the Keymanager API over TLS: the sealed token lists the keys; no token 401, a wrong one 403; DELETE disables, marks the record inactive, unloads; no imports', async () => {
   const km = (opts = {}, token = kmToken) => api('/eth/v1/keystores', { ...opts,
     headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...(opts.headers || {}) } });
   const r = await km();
@@ -277,9 +277,33 @@ await step('the Keymanager API over TLS: the sealed token lists the keys; no tok
   check(none.status === 401 && /bearer/i.test(json(none).message), `no token -> 401: ${none.status} ${none.body}`);
   const wrong = await km({}, 'ab'.repeat(32));
   check(wrong.status === 403, `a wrong token -> 403: ${wrong.status}`);
-  const del = await km({ method: 'DELETE', body: JSON.stringify({ pubkeys: [sampleKeys[0]] }),
+  const imp = await km({ method: 'POST', body: JSON.stringify({ keystores: [], passwords: [] }),
     headers: { 'content-type': 'application/json' } });
-  check(del.status === 405, `DELETE not served in the enclave -> 405: ${del.status} ${del.body}`);
+  check(imp.status === 405, `POST not served in the enclave -> 405: ${imp.status} ${imp.body}`);
+  // A key of its own record: disabled in the shared slashing table, its record inactive, unloaded. A key of
+  // an envelope bundle: disabled, but its record holds others: an error naming the way to do it.
+  const gone = sampleKeys[3], inBundle = envelopeKeys[3];
+  const delBody = JSON.stringify({ pubkeys: [gone, inBundle] });
+  const del = await km({ method: 'DELETE', body: delBody,
+    headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(delBody) } });
+  check(del.status === 200, `DELETE: ${del.status} ${del.body}`);
+  const dj = json(del);
+  check(JSON.stringify((dj.data || []).map((d) => d.status)) === '["deleted","error"]', `deleted, error: ${del.body}`);
+  check(/envelope/.test(dj.data?.[1]?.message || ''), `the bundle's key: the message says why: ${dj.data?.[1]?.message}`);
+  const sp = JSON.parse(dj.slashing_protection || '{}');
+  check(sp.metadata?.interchange_format_version === '5' && /^0x[0-9a-f]{64}$/.test(sp.metadata?.genesis_validators_root || ''),
+    `the interchange is v5 of the chain: ${dj.slashing_protection}`);
+  const rec = (await ddb().send(new ddbSdk.GetItemCommand({ TableName: TABLE,
+    Key: { web3signer_uuid: { S: SIGNER_ID }, pubkey: { S: gone } }, ConsistentRead: true }))).Item;
+  check(rec?.active?.BOOL === false, `the deleted key's record is inactive: ${JSON.stringify(rec?.active)}`);
+  const signGone = await post(`/api/v1/eth2/sign/${gone}`, builders.RANDAO_REVEAL(FORK.FULU, epochIn(FORK.FULU, 'random')).body);
+  check(signGone.status === 404, `the deleted key signs nothing: ${signGone.status}`);
+  const att2 = builders.ATTESTATION(FORK.FULU, currentEpoch(), { sourceEpoch: currentEpoch() - 1n });
+  const bundled = await post(`/api/v1/eth2/sign/${inBundle}`, att2.body);
+  check(bundled.status === 412 && json(bundled).reason === 'validator_disabled',
+    `the bundle's key, still loaded, signs nothing slashable: ${bundled.status} ${bundled.body}`);
+  const after = await km();
+  check((json(after).data || []).length === 7, `7 keys listed after the delete: ${after.body}`);
   const anon = await km({ cert: undefined, key: undefined });
   check(anon.status === 401, `the token without the client certificate -> 401: ${anon.status}`);
 });
@@ -334,7 +358,7 @@ await step('SIGKILL the enclave: restarted, same certificate, signing resumes, d
     const h = await health();
     return h.http === 200 && h.enclave?.ready && h.enclave.pid !== pid && h.enclave.restarts >= 1 ? h : null;
   }, 30000);
-  check(h2.enclave.keys_loaded === 8, `8 keys after restart: ${JSON.stringify(h2)}`);
+  check(h2.enclave.keys_loaded === 7, `7 keys after restart (one deleted): ${JSON.stringify(h2)}`);
   const km = await api('/eth/v1/keystores', { headers: { authorization: `Bearer ${kmToken}` } });
   check(km.status === 404, `a token item copied from another signer is refused: no Keymanager API (${km.status})`);
   check(/keymanager API: off: the token item is refused/.test(fs.readFileSync(path.join(tmp, 'host.log'), 'utf8')),
@@ -373,7 +397,7 @@ await step('credentials: the first ones expire, fresh ones are pushed; a new key
   process.kill(host.pid, 'SIGHUP');
   const h3 = await until('the new key loaded', async () => {
     const x = await health();
-    return x.http === 200 && x.enclave?.keys_loaded === 9 ? x : null;
+    return x.http === 200 && x.enclave?.keys_loaded === 8 ? x : null;
   }, 20000);
   check(h3.enclave.pid === h1.enclave.pid, 'no enclave restart');
   await signAndVerify(newKey, epochIn(FORK.FULU, 'random'));

@@ -341,8 +341,11 @@ static void km_list(struct signer *s, struct http_reply *r)
 		const struct key_entry *ent = keys_entry_at(s->keys, i);
 		char hex[PK_HEX];
 		hex_encode(ent->key->pubkey, BLS_PUBKEY_LEN, hex);
+		/* the enclave's keys come from records, which its delete
+		 * marks inactive: deletable */
 		json_t *row = json_pack("{s:s,s:b}", "validating_pubkey", hex,
-					"readonly", ent->readonly);
+					"readonly",
+					ent->readonly && !s->km_remove);
 		if (row && ent->path && *ent->path)
 			json_object_set_new(row, "derivation_path",
 					    json_string(ent->path));

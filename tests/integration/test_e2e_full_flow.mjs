@@ -272,7 +272,7 @@ await step('the Keymanager API over TLS: the sealed token lists the keys; no tok
   check(r.status === 200, `GET /eth/v1/keystores with the token: ${r.status} ${r.body}`);
   const got = (json(r).data || []).map((d) => d.validating_pubkey).sort();
   check(JSON.stringify(got) === JSON.stringify(allKeys().sort()), `the 8 keys listed: ${got}`);
-  check((json(r).data || []).every((d) => d.readonly === true), 'every key is read-only through the API here');
+  check((json(r).data || []).every((d) => d.readonly === false), 'the keys are deletable through the API here');
   const none = await km({}, null);
   check(none.status === 401 && /bearer/i.test(json(none).message), `no token -> 401: ${none.status} ${none.body}`);
   const wrong = await km({}, 'ab'.repeat(32));

@@ -541,6 +541,7 @@ static int make_signer(const struct enclave *en, const json_t *m,
 	o.key_manager_api_enabled = c->km_token != NULL;
 	o.key_manager_token = c->km_token;
 	o.key_manager_remove = enclave_keymanager_remove;
+	o.key_manager_store = enclave_keymanager_store;
 	o.key_manager_ctx = (void *)en;
 	TRY(eth2_network_load(o.network_name, &net, e));
 	struct key_registry *reg = NULL;
@@ -924,24 +925,64 @@ int enclave_keymanager_remove(void *ctx, const uint8_t pk[BLS_PUBKEY_LEN],
 					    en->cfg.dynamodb_proxy, e);
 	if (!ddb)
 		return -ERR_UNAVAILABLE;
-	char hex[2 + 2 * BLS_PUBKEY_LEN + 1];
-	hex_encode(pk, BLS_PUBKEY_LEN, hex);
-	json_t *key = json_pack("{s:{s:s},s:{s:s}}", AWS_KT_SIGNER_ID, "S",
-				en->cfg.signer_id, AWS_KT_PUBKEY, "S", hex);
+	/* its own per-key record (nitro-keys), else the one-key bundle an
+	 * import through the API made */
+	char ids[2][ENCLAVE_KM_RECORD_ID_MAX + 64];
+	hex_encode(pk, BLS_PUBKEY_LEN, ids[0]);
+	enclave_keymanager_record_id(en->cfg.signer_id, pk, ids[1]);
 	json_t *vals = json_pack("{s:{s:b}}", ":a", "BOOL", 0);
 	struct aws_ddb_expr upd = {"SET active = :a", NULL, vals};
-	int rc = key && vals ? aws_ddb_update_item(ddb, en->cfg.key_table, key,
-						   &upd,
-						   "attribute_exists(pubkey)",
-						   NULL, e)
-			     : err_set(e, ERR_NOMEM, "out of memory");
+	int rc = vals ? -ERR_REFUSED : err_set(e, ERR_NOMEM, "out of memory");
+	for (int i = 0; i < 2 && rc == -ERR_REFUSED; i++) {
+		json_t *key = json_pack("{s:{s:s},s:{s:s}}", AWS_KT_SIGNER_ID,
+					"S", en->cfg.signer_id, AWS_KT_PUBKEY,
+					"S", ids[i]);
+		rc = key ? aws_ddb_update_item(ddb, en->cfg.key_table, key, &upd,
+					       "attribute_exists(pubkey)", NULL,
+					       e)
+			 : err_set(e, ERR_NOMEM, "out of memory");
+		json_decref(key);
+	}
 	if (rc == -ERR_REFUSED)
 		rc = err_set(e, ERR_NOT_FOUND, "no record of its own in the key "
 			     "table (a key of an envelope bundle): disable the "
 			     "bundle with nitro-keys kms disable");
-	json_decref(key);
 	json_decref(vals);
 	aws_client_free(ddb);
+	return rc;
+}
+
+int enclave_keymanager_store(void *ctx, const struct bls_key *k,
+			     const char *chain, struct err *e)
+{
+	struct enclave *en = ctx;
+	struct init_ctx c;
+	memset(&c, 0, sizeof(c));
+	c.creds = en->creds;
+	int rc = 0;
+	if (!en->tls_kms_key_id || !en->cfg.key_table)
+		rc = err_set(e, ERR_UNAVAILABLE, "no pinned KMS key or key table");
+	if (rc == 0 && !(c.k.kms = client_for(en, &c, AWS_SVC_KMS,
+					       en->cfg.region,
+					       en->cfg.kms_endpoint,
+					       en->cfg.kms_proxy, e)))
+		rc = -ERR_UNAVAILABLE;
+	if (rc == 0 && !(c.ddb = client_for(en, &c, AWS_SVC_DYNAMODB,
+					     en->cfg.region,
+					     en->cfg.dynamodb_endpoint,
+					     en->cfg.dynamodb_proxy, e)))
+		rc = -ERR_UNAVAILABLE;
+	if (rc == 0)
+		rc = attest(en, &c, e);
+	if (rc == 0) {
+		struct enclave_sealed_store st = {
+			.kms = &c.k, .ddb = c.ddb,
+			.kms_key_id = en->tls_kms_key_id,
+			.table = en->cfg.key_table,
+			.signer_id = en->cfg.signer_id};
+		rc = enclave_keymanager_seal(&st, k, chain, e);
+	}
+	ctx_clear(&c);
 	return rc;
 }
 

@@ -183,6 +183,7 @@ int signer_keymanager_setup(struct signer *s, const struct signer_options *o,
 			     o->key_manager_token->len, s->km_token_hash);
 		s->km_enabled = true;
 		s->km_remove = o->key_manager_remove;
+		s->km_store = o->key_manager_store;
 		s->km_ctx = o->key_manager_ctx;
 		s->km_list_only = !s->km_remove;
 		return 0;
@@ -581,11 +582,20 @@ static void import_store(struct import *im)
 			item_fail(it, i, &e);
 			continue;
 		}
-		if (store_files(s, it, &e) < 0)
+		if (s->km_store ? s->km_store(s->km_ctx, it->key, s->net.name,
+					      &e) < 0
+				: store_files(s, it, &e) < 0)
 			item_fail(it, i, &e);
 		else
 			it->state = ITEM_IMPORTED;
 	}
+}
+
+/* Where an imported key is, for the registry: its keystore file, or its
+ * record (the enclave's). */
+static const char *s_source(const struct signer *s, const struct item *it)
+{
+	return s->km_store ? "kms" : it->keystore_file;
 }
 
 /* The imported keys into the registry; on failure their files go again. */
@@ -600,7 +610,7 @@ static void import_load(struct import *im)
 		add[n].key = it->key;
 		add[n].readonly = false;
 		add[n].path = it->info.has_path ? it->info.path : NULL;
-		add[n].source = it->keystore_file;
+		add[n].source = s_source(im->s, it);
 		n++;
 	}
 	struct err e = {0};
@@ -614,8 +624,10 @@ static void import_load(struct import *im)
 		char hex[PK_HEX];
 		hex_encode(it->key->pubkey, BLS_PUBKEY_LEN, hex);
 		if (rc < 0) {
-			(void)unlink(it->keystore_file);
-			(void)unlink(it->password_file);
+			if (it->keystore_file)
+				(void)unlink(it->keystore_file);
+			if (it->password_file)
+				(void)unlink(it->password_file);
 			item_fail(it, i, &e);
 		} else {
 			log_info("keymanager: imported %s", hex);
@@ -1018,7 +1030,7 @@ void signer_route_keystores(struct signer *s, const struct http_req *req,
 	/* the enclave's (a token given, no files): no imports yet; deletes
 	 * when it can mark records */
 	bool enclave = s->km_list_only || s->km_remove;
-	if ((enclave && req->method == HTTP_POST) ||
+	if ((enclave && !s->km_store && req->method == HTTP_POST) ||
 	    (s->km_list_only && req->method == HTTP_DELETE)) {
 		km_error(r, 405, "%s keys through the API is not served here "
 			 "yet: use nitro-keys kms %s", req->method == HTTP_POST

@@ -137,6 +137,10 @@ struct signer_options {
 	 * this (0, or why not) instead of removing files; imports stay 405. */
 	int (*key_manager_remove)(void *ctx, const uint8_t pk[BLS_PUBKEY_LEN],
 				  struct err *e);
+	/* and an import stores a decrypted key through this (its record,
+	 * sealed) instead of writing files */
+	int (*key_manager_store)(void *ctx, const struct bls_key *k,
+				 const char *chain, struct err *e);
 	void *key_manager_ctx;
 	bool network_given;
 	/* access (defaults: standalone's, all types) */

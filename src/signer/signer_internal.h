@@ -71,6 +71,8 @@ struct signer {
 	/* the enclave's delete: the key's record marked inactive */
 	int (*km_remove)(void *ctx, const uint8_t pk[BLS_PUBKEY_LEN],
 			 struct err *e);
+	int (*km_store)(void *ctx, const struct bls_key *k, const char *chain,
+			struct err *e);
 	void *km_ctx;
 	pthread_mutex_t km_lock;
 

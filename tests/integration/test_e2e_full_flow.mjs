@@ -265,7 +265,8 @@ await step('HTTPS via the TCP proxy, pinned certificate, the listed client certi
   checks += 2;
 });
 
-await step('the Keymanager API over TLS: the sealed token lists the keys; no token 401, a wrong one 403; DELETE disables, marks the record inactive, unloads; no imports', async () => {
+let importedKey;
+await step('the Keymanager API over TLS: the sealed token lists the keys; no token 401, a wrong one 403; DELETE disables, marks the record inactive, unloads; POST seals a record, with its history first', async () => {
   const km = (opts = {}, token = kmToken) => api('/eth/v1/keystores', { ...opts,
     headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...(opts.headers || {}) } });
   const r = await km();
@@ -277,9 +278,6 @@ await step('the Keymanager API over TLS: the sealed token lists the keys; no tok
   check(none.status === 401 && /bearer/i.test(json(none).message), `no token -> 401: ${none.status} ${none.body}`);
   const wrong = await km({}, 'ab'.repeat(32));
   check(wrong.status === 403, `a wrong token -> 403: ${wrong.status}`);
-  const imp = await km({ method: 'POST', body: JSON.stringify({ keystores: [], passwords: [] }),
-    headers: { 'content-type': 'application/json' } });
-  check(imp.status === 405, `POST not served in the enclave -> 405: ${imp.status} ${imp.body}`);
   // A key of its own record: disabled in the shared slashing table, its record inactive, unloaded. A key of
   // an envelope bundle: disabled, but its record holds others: an error naming the way to do it.
   const gone = sampleKeys[3], inBundle = envelopeKeys[3];
@@ -304,6 +302,41 @@ await step('the Keymanager API over TLS: the sealed token lists the keys; no tok
     `the bundle's key, still loaded, signs nothing slashable: ${bundled.status} ${bundled.body}`);
   const after = await km();
   check((json(after).data || []).length === 7, `7 keys listed after the delete: ${after.body}`);
+
+  // Import: decrypted inside, sealed for the Recipient into a one-key envelope record, its history first.
+  [importedKey] = makeKeystores(path.join(tmp, 'ks-km'), 1);
+  const ksDir = path.join(tmp, 'ks-km');
+  const ks = fs.readFileSync(path.join(ksDir, fs.readdirSync(ksDir).find((f) => f.endsWith('.json'))), 'utf8');
+  const e0 = currentEpoch();
+  const history = JSON.stringify({ metadata: { interchange_format_version: '5', genesis_validators_root: sp.metadata.genesis_validators_root },
+    data: [{ pubkey: importedKey, signed_blocks: [], signed_attestations: [{ source_epoch: String(e0 - 1n), target_epoch: String(e0) }] }] });
+  const kmPost = (body) => {
+    const text = JSON.stringify(body);
+    return km({ method: 'POST', body: text, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } });
+  };
+  const imp = await kmPost({ keystores: [ks], passwords: ['e2e keystore password'], slashing_protection: history });
+  check(imp.status === 200 && json(imp).data?.[0]?.status === 'imported', `POST imported: ${imp.status} ${imp.body}`);
+  const items = (await ddb().send(new ddbSdk.QueryCommand({ TableName: TABLE, KeyConditionExpression: 'web3signer_uuid = :s',
+    ExpressionAttributeValues: { ':s': { S: SIGNER_ID } }, ConsistentRead: true }))).Items;
+  const sealedRec = items.find((it) => (it.envelope_pubkeys?.SS || []).includes(importedKey));
+  check(sealedRec && sealedRec.active?.BOOL === true && sealedRec.envelope_ciphertext_b64?.S && sealedRec.wrapped_data_key_b64?.S,
+    `the key's record is an active sealed envelope: ${JSON.stringify(sealedRec?.pubkey)}`);
+  check(!JSON.stringify(sealedRec).includes('e2e keystore password') && !JSON.stringify(sealedRec).includes('"crypto"'),
+    'neither the password nor the keystore is in the record');
+  await signAndVerify(importedKey, epochIn(FORK.FULU, 'random'));
+  const attOld = builders.ATTESTATION(FORK.FULU, e0, { sourceEpoch: e0 - 1n });
+  const refusedOld = await post(`/api/v1/eth2/sign/${importedKey}`, attOld.body);
+  check(refusedOld.status === 412, `the imported history holds: the same target is refused: ${refusedOld.status} ${refusedOld.body}`);
+  // Delete and import again: the record is found, made inactive, then replaced.
+  const d2Body = JSON.stringify({ pubkeys: [importedKey] });
+  const d2 = await km({ method: 'DELETE', body: d2Body, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(d2Body) } });
+  check(json(d2).data?.[0]?.status === 'deleted', `the imported key deleted: ${d2.body}`);
+  const imp2 = await kmPost({ keystores: [ks], passwords: ['e2e keystore password'], slashing_protection: json(d2).slashing_protection });
+  check(json(imp2).data?.[0]?.status === 'imported', `imported again over its inactive record: ${imp2.body}`);
+  const dup = await kmPost({ keystores: [ks], passwords: ['e2e keystore password'] });
+  check(json(dup).data?.[0]?.status === 'duplicate', `a loaded key again: duplicate: ${dup.body}`);
+  const bad = await kmPost({ keystores: [ks], passwords: ['wrong password'] });
+  check(/password/.test(json(bad).data?.[0]?.message || ''), `a wrong password: error naming it: ${bad.body}`);
   const anon = await km({ cert: undefined, key: undefined });
   check(anon.status === 401, `the token without the client certificate -> 401: ${anon.status}`);
 });
@@ -358,7 +391,8 @@ await step('SIGKILL the enclave: restarted, same certificate, signing resumes, d
     const h = await health();
     return h.http === 200 && h.enclave?.ready && h.enclave.pid !== pid && h.enclave.restarts >= 1 ? h : null;
   }, 30000);
-  check(h2.enclave.keys_loaded === 7, `7 keys after restart (one deleted): ${JSON.stringify(h2)}`);
+  check(h2.enclave.keys_loaded === 8, `8 keys after restart (one deleted, one imported): ${JSON.stringify(h2)}`);
+  await signAndVerify(importedKey, epochIn(FORK.FULU, 'random')); // its sealed record opened by a new enclave
   const km = await api('/eth/v1/keystores', { headers: { authorization: `Bearer ${kmToken}` } });
   check(km.status === 404, `a token item copied from another signer is refused: no Keymanager API (${km.status})`);
   check(/keymanager API: off: the token item is refused/.test(fs.readFileSync(path.join(tmp, 'host.log'), 'utf8')),
@@ -397,7 +431,7 @@ await step('credentials: the first ones expire, fresh ones are pushed; a new key
   process.kill(host.pid, 'SIGHUP');
   const h3 = await until('the new key loaded', async () => {
     const x = await health();
-    return x.http === 200 && x.enclave?.keys_loaded === 8 ? x : null;
+    return x.http === 200 && x.enclave?.keys_loaded === 9 ? x : null;
   }, 20000);
   check(h3.enclave.pid === h1.enclave.pid, 'no enclave restart');
   await signAndVerify(newKey, epochIn(FORK.FULU, 'random'));

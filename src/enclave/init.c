@@ -752,6 +752,18 @@ static int init_policy(const struct enclave *en, const json_t *m,
 	return 0;
 }
 
+/* The init's DynamoDB client (the key table's), made on first use. */
+static struct aws_client *key_table_client(struct enclave *en,
+					   struct init_ctx *c, const json_t *m,
+					   struct err *e)
+{
+	if (!c->ddb)
+		c->ddb = client_for(en, c, AWS_SVC_DYNAMODB, str_of(m, "region"),
+				    str_of(m, "dynamodb_endpoint"),
+				    str_of(m, "dynamodb_proxy"), e);
+	return c->ddb;
+}
+
 /*
  * A dynamodb:// slashing table: the MAC key (sealed in the key table like
  * the TLS key, under the same KMS key) and the AWS client options the
@@ -765,10 +777,7 @@ static int slashing_step(struct enclave *en, struct init_ctx *c,
 		return 0;
 	struct enclave_slashing *sl = &en->slashing;
 	memset(sl, 0, sizeof(*sl));
-	if (!c->ddb && !(c->ddb = client_for(en, c, AWS_SVC_DYNAMODB,
-					     str_of(m, "region"),
-					     str_of(m, "dynamodb_endpoint"),
-					     str_of(m, "dynamodb_proxy"), e)))
+	if (!key_table_client(en, c, m, e))
 		return -ERR_INVALID;
 	struct enclave_sealed_store st = {
 		.kms = &c->k, .ddb = c->ddb,
@@ -811,10 +820,7 @@ static int keymanager_step(struct enclave *en, struct init_ctx *c,
 {
 	if (!en->tls_kms_key_id)
 		return 0;
-	if (!c->ddb && !(c->ddb = client_for(en, c, AWS_SVC_DYNAMODB,
-					     str_of(m, "region"),
-					     str_of(m, "dynamodb_endpoint"),
-					     str_of(m, "dynamodb_proxy"), e)))
+	if (!key_table_client(en, c, m, e))
 		return -ERR_INVALID;
 	struct enclave_sealed_store st = {
 		.kms = &c->k, .ddb = c->ddb, .kms_key_id = en->tls_kms_key_id,
@@ -838,10 +844,7 @@ static int tls_step(struct enclave *en, struct init_ctx *c, const json_t *m,
 {
 	if (!key_id)
 		return 0;
-	c->ddb = client_for(en, c, AWS_SVC_DYNAMODB, str_of(m, "region"),
-			    str_of(m, "dynamodb_endpoint"),
-			    str_of(m, "dynamodb_proxy"), e);
-	if (!c->ddb)
+	if (!key_table_client(en, c, m, e))
 		return -ERR_INVALID;
 	struct enclave_tls_params p = {
 		.store = {.kms = &c->k, .ddb = c->ddb, .kms_key_id = key_id,

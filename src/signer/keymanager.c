@@ -179,13 +179,15 @@ int signer_keymanager_setup(struct signer *s, const struct signer_options *o,
 	if (!o->key_manager_api_enabled)
 		return 0;
 	if (o->key_manager_token) {
+		if (!o->key_manager_remove || !o->key_manager_store)
+			return err_set(e, ERR_INTERNAL, "keymanager: a token "
+				       "without a store for keys");
 		token_digest((const char *)o->key_manager_token->bytes,
 			     o->key_manager_token->len, s->km_token_hash);
 		s->km_enabled = true;
 		s->km_remove = o->key_manager_remove;
 		s->km_store = o->key_manager_store;
 		s->km_ctx = o->key_manager_ctx;
-		s->km_list_only = !s->km_remove;
 		return 0;
 	}
 	if (!s->keystores_path || !s->keystores_passwords_path)
@@ -1027,17 +1029,6 @@ void signer_route_keystores(struct signer *s, const struct http_req *req,
 {
 	if (!km_authorised(s, req, r))
 		return;
-	/* the enclave's (a token given, no files): no imports yet; deletes
-	 * when it can mark records */
-	bool enclave = s->km_list_only || s->km_remove;
-	if ((enclave && !s->km_store && req->method == HTTP_POST) ||
-	    (s->km_list_only && req->method == HTTP_DELETE)) {
-		km_error(r, 405, "%s keys through the API is not served here "
-			 "yet: use nitro-keys kms %s", req->method == HTTP_POST
-			 ? "importing" : "deleting", req->method == HTTP_POST
-			 ? "encrypt --upload" : "disable");
-		return;
-	}
 	if (req->method == HTTP_POST)
 		http_reply_defer(r, km_import, s);
 	else if (req->method == HTTP_DELETE)

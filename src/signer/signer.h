@@ -130,11 +130,11 @@ struct signer_options {
 	 * .keymanager-api-token in --keystores-path) */
 	bool key_manager_api_enabled;
 	const char *key_manager_token_file;
-	/* The enclave's: the token itself (opened from the key table); the
-	 * API then lists keys only (imports and deletes are not served). */
+	/* The enclave's: the token itself (opened from the key table), and
+	 * the two hooks it needs: a delete marks the key's record inactive
+	 * through key_manager_remove (0, or why not) instead of removing
+	 * files, */
 	const struct secret *key_manager_token;
-	/* With the token: a delete marks the key's record inactive through
-	 * this (0, or why not) instead of removing files; imports stay 405. */
 	int (*key_manager_remove)(void *ctx, const uint8_t pk[BLS_PUBKEY_LEN],
 				  struct err *e);
 	/* and an import stores a decrypted key through this (its record,

@@ -66,9 +66,10 @@ struct signer {
 	/* The Keymanager API (keymanager.c): served when km_enabled; the
 	 * SHA-256 of its bearer token; km_lock serialises its imports and
 	 * deletes with each other and with /reload's rebuild. */
-	bool km_enabled, km_list_only; /* list only: the enclave's */
+	bool km_enabled;
 	uint8_t km_token_hash[32];
-	/* the enclave's delete: the key's record marked inactive */
+	/* the enclave's: keys stored as sealed records, deletes mark them
+	 * inactive (NULL standalone: files) */
 	int (*km_remove)(void *ctx, const uint8_t pk[BLS_PUBKEY_LEN],
 			 struct err *e);
 	int (*km_store)(void *ctx, const struct bls_key *k, const char *chain,

@@ -20,15 +20,25 @@
 //     certificate: every key signs, and each signature verifies with noble's
 //     BLS over the signing root Lodestar's SSZ gives. Without the client
 //     certificate nothing signs (401); health routes stay open.
+//  4b. The Keymanager API over the same TLS, with the token `nitro-keys keymanager token` sealed in the
+//     key table: 401/403 without it or with another; DELETE disables, marks the record inactive and
+//     unloads (a key of a nitro-keys bundle: error); POST seals the key into a record (its history
+//     merged first), delete and re-import over the inactive record.
+//  4c. A second nitro-host and enclave on the same tables: they load the imported key; a key imported
+//     through the first arrives at the second's poll; deleted through the first, the second refuses
+//     it at once and drops it at its poll.
 //  5. GET /attestation: the document verifies with nitro-keys (PCR0, nonce,
 //     certificate) and, independently, with the KMS stand-in's verifier.
-//  6. SIGKILL the enclave: the watchdog restarts it, the same certificate
+//  6. SIGKILL the enclave (with another signer's token item copied over ours: refused, the API off
+//     after the restart): the watchdog restarts it, the same certificate
 //     comes back (the pin holds), signing resumes, the slashing table (a
 //     DynamoDB table in the stand-in, its items MAC'd under a key the
 //     enclave sealed in the key table) still refuses a double vote.
 //  7. The first credentials expire: the host has pushed new ones; a key
 //     uploaded afterwards loads on SIGHUP (reload through KMS) without an
 //     enclave restart.
+//  7b. The key table poll (key_table_poll_s): an upload loads, a disable unloads, no signal; an
+//     unchanged table sends no reload.
 //  8. SIGTERM: nitro-host exits 0 and the enclave is gone.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -344,6 +354,72 @@ await step('the Keymanager API over TLS: the sealed token lists the keys; no tok
 // A slashable message signed before the restart, to show the database survives it.
 const attEpoch = currentEpoch(); // the enclave's clock guard signs only near now
 const att = builders.ATTESTATION(FORK.FULU, attEpoch, { sourceEpoch: attEpoch - 1n });
+
+// ---- 4c. a second host ----
+await step('a second nitro-host on the same tables: it loads the key imported through the first; a key imported there reaches it at its poll; deleted there, it refuses it at once and drops it at its poll', async () => {
+  const tmp2 = path.join(tmp, 'h2');
+  fs.mkdirSync(tmp2);
+  const sock2 = (n) => path.join(tmp2, n);
+  const port2 = { api: await freePort(), health: await freePort() };
+  const config2 = path.join(tmp2, 'nitro-host.yaml');
+  writeHostConfig({ configPath: config2, writer: 'test_e2e_full_flow.mjs', tmp: tmp2, env, signerId: SIGNER_ID, table: TABLE,
+    enclaveCmd: [path.join(BIN, 'nitro-signer'), 'enclave', `--control=unix:${sock2('control.sock')}`,
+      `--http-listen=unix:${sock2('api.sock')}`, `--nsm=sim:${simDir}`, `--tls-kms-key-id=${env.KEY_ARN}`,
+      `--signer-id=${SIGNER_ID}`, `--tls-known-clients-file=${knownClientsPath}`],
+    port: port2, certPath: path.join(tmp2, 'tls.crt'), maxBackoffS: 2, extra: [`key_table_poll_s: ${POLL_S}`],
+    slashingDbUrl: `dynamodb://${SLASHING_TABLE}` });
+  const log2 = path.join(tmp2, 'host.log');
+  const hostEnv = { ...process.env };
+  for (const k of Object.keys(hostEnv)) if (k.startsWith('AWS_')) delete hostEnv[k];
+  const host2 = spawn(path.join(BIN, 'nitro-host'), ['run', `--config=${config2}`, '--log-format=json'],
+    { env: hostEnv, stdio: ['ignore', fs.openSync(log2, 'a'), fs.openSync(log2, 'a')] });
+  children.add(host2);
+  process.on('exit', () => { // its enclave, should the test end before host2 stops it
+    try {
+      for (const m of fs.readFileSync(log2, 'utf8').matchAll(/started pid=(\d+)/g)) try { process.kill(Number(m[1]), 'SIGKILL'); } catch { /* gone */ }
+    } catch { /* no log */ }
+  });
+  const health2 = async () => { const r = await request(`http://127.0.0.1:${port2.health}/health`); return { ...json(r), http: r.status }; };
+  const api2 = (p, opts = {}) => request(`https://localhost:${port2.api}${p}`, { ca: cert1, cert: client.cert, key: client.key,
+    lookup: (_h, o, cb) => (o?.all ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(null, '127.0.0.1', 4)), ...opts });
+  const sign2 = (pk, body) => api2(`/api/v1/eth2/sign/${pk}`, { method: 'POST', body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json', accept: 'application/json' } });
+  const keys2 = async () => (await health2()).enclave?.keys_loaded;
+  await until('the second host ready', async () => { const h = await health2(); return h.http === 200 && h.enclave?.ready; }, 30000,
+    () => fs.readFileSync(log2, 'utf8').split('\n').slice(-20).join('\n'));
+  check((await keys2()) === 8, `the second enclave loads 8 keys, the imported one among them: ${await keys2()}`);
+  const r1 = await sign2(importedKey, builders.RANDAO_REVEAL(FORK.FULU, epochIn(FORK.FULU, 'random')).body);
+  check(r1.status === 200, `the second enclave signs with the key imported through the first: ${r1.status} ${r1.body}`);
+  // Imported through the first host's API: the second loads it at its poll.
+  const km1 = (method, body) => {
+    const text = JSON.stringify(body);
+    return api('/eth/v1/keystores', { method, body: text, headers: { authorization: `Bearer ${kmToken}`,
+      'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } });
+  };
+  const [k2] = makeKeystores(path.join(tmp, 'ks-km2'), 1);
+  const ks2Dir = path.join(tmp, 'ks-km2');
+  const ks2 = fs.readFileSync(path.join(ks2Dir, fs.readdirSync(ks2Dir).find((f) => f.endsWith('.json'))), 'utf8');
+  const im = await km1('POST', { keystores: [ks2], passwords: ['e2e keystore password'] });
+  check(json(im).data?.[0]?.status === 'imported', `imported through the first: ${im.body}`);
+  await until('the second host loads it at its poll', async () => (await keys2()) === 9, 20000);
+  const e1 = currentEpoch();
+  const vote = builders.ATTESTATION(FORK.FULU, e1, { sourceEpoch: e1 - 1n });
+  const s2 = await sign2(k2, vote.body);
+  check(s2.status === 200, `the second enclave signs a vote with it: ${s2.status} ${s2.body}`);
+  // Deleted through the first: refused by the second at once (the shared slashing table), dropped at its poll.
+  const del = await km1('DELETE', { pubkeys: [k2] });
+  check(json(del).data?.[0]?.status === 'deleted', `deleted through the first: ${del.body}`);
+  const sp = JSON.parse(json(del).slashing_protection || '{}');
+  check(sp.data?.find((d) => d.pubkey === k2)?.signed_attestations?.[0]?.target_epoch === String(e1),
+    'the first answers the vote the second signed');
+  const later = builders.ATTESTATION(FORK.FULU, e1 + 1n, { sourceEpoch: e1 });
+  const s3 = await sign2(k2, later.body);
+  check((s3.status === 412 && json(s3).reason === 'validator_disabled') || s3.status === 404, // 404: its poll won the race
+    `the second refuses it at once: ${s3.status} ${s3.body}`);
+  await until('the second host drops it at its poll', async () => (await keys2()) === 8, 20000);
+  host2.kill('SIGTERM');
+  await until('the second host to exit', async () => host2.exitCode !== null, 10000);
+});
 
 await step('attested TLS: GET /attestation binds PCR0, nonce and the certificate', async () => {
   const a1 = await post(`/api/v1/eth2/sign/${sampleKeys[0]}`, att.body);

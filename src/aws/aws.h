@@ -476,13 +476,25 @@ struct secret *aws_bundle_plaintext(const uint8_t *entries, size_t count);
 #define AWS_KT_SLASHING_MAC_ITEM "slashing:mac"
 #define AWS_KT_SEALED_FORMAT "sealed_format"
 #define AWS_KT_SEALED_CT "sealed_ciphertext_b64"
+/* The Keymanager API's bearer token (nitro-keys keymanager token): sealed
+ * by the operator in the same form (AWS_KT_SEALED_*, a data key under
+ * {purpose: AWS_KT_KEYMANAGER_TOKEN_FORMAT, signer_id}, AAD from
+ * aws_sealed_aad), so that only the enclave's Recipient opens it. */
+#define AWS_KT_KEYMANAGER_TOKEN_ITEM "keymanager:token"
+#define AWS_KT_KEYMANAGER_TOKEN_FORMAT "nitro-signer-keymanager-token-v1"
 /* Whether a key table item (by its AWS_KT_PUBKEY) is an enclave's own
  * sealed secret rather than a key record. */
 static inline bool aws_kt_is_enclave_item(const char *pubkey)
 {
 	return strncmp(pubkey, "tls:", 4) == 0 ||
-	       strncmp(pubkey, "slashing:", 9) == 0;
+	       strncmp(pubkey, "slashing:", 9) == 0 ||
+	       strncmp(pubkey, "keymanager:", 11) == 0;
 }
+/* A sealed secret's AES-GCM associated data, "<format>|<signer id>": its
+ * length, or -1 when it does not fit in cap. */
+NS_MUST_CHECK
+int aws_sealed_aad(const char *format, const char *signer_id, char *out,
+		   size_t cap);
 
 /*
  * An envelope bundle's AES-GCM associated data, "<purpose>|<signer id>|<record

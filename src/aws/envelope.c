@@ -126,6 +126,13 @@ int aws_envelope_aad(const char *signer_id, const char *record_id, char *out,
 	return n < 0 || (size_t)n >= cap ? -1 : n;
 }
 
+int aws_sealed_aad(const char *format, const char *signer_id, char *out,
+		   size_t cap)
+{
+	int n = snprintf(out, cap, "%s|%s", format, signer_id);
+	return n < 0 || (size_t)n >= cap ? -1 : n;
+}
+
 bool aws_signer_id_ok(const char *s)
 {
 	size_t n = strlen(s);

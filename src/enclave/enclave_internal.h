@@ -29,6 +29,8 @@ struct enclave_init_cfg {
 	char *kms_endpoint;     /* NULL: the region's */
 	char *kms_proxy;        /* NULL: direct */
 	char *signer_id;
+	/* the key table (the Keymanager API's deletes mark records in it) */
+	char *key_table, *dynamodb_endpoint, *dynamodb_proxy;
 };
 
 /* GET /attestation's token bucket (api.c), across all connections. */
@@ -210,6 +212,12 @@ int enclave_sealed_obtain(const struct enclave_sealed_store *s,
 			  enclave_sealed_make_fn make, void *make_ctx,
 			  json_t **item, struct secret **plain,
 			  bool *created, struct err *e);
+/* The Keymanager API's token {signer_id, "keymanager:token"}, sealed by
+ * the operator: *token NULL when there is no such item; an error when
+ * there is one this enclave cannot open as such (forged, another key or
+ * signer, tampered). */
+int enclave_keymanager_token_open(const struct enclave_sealed_store *s,
+				  struct secret **token, struct err *e);
 /* The slashing table's MAC key {signer_id, "slashing:mac"}. */
 int enclave_slashing_mac_obtain(const struct enclave_sealed_store *s,
 				uint8_t key[32], struct err *e);
@@ -241,6 +249,28 @@ struct enclave_init_result {
 int enclave_init_run(struct enclave *en, const json_t *msg,
 		     struct enclave_init_result *out, struct err *e);
 void enclave_init_cfg_clear(struct enclave_init_cfg *cfg);
+/* A key imported through the Keymanager API is a one-key envelope bundle
+ * "envelope:<16 hex of SHA-256(keymanager|signer|pubkey)>:0": the same id
+ * for the same key, so a delete finds it and a re-import replaces it. */
+#define ENCLAVE_KM_RECORD_ID_MAX 40
+void enclave_keymanager_record_id(const char *signer_id,
+				  const uint8_t pk[BLS_PUBKEY_LEN],
+				  char out[ENCLAVE_KM_RECORD_ID_MAX]);
+/* Seals k (GenerateDataKey for the Recipient under the envelope context,
+ * AES-256-GCM of the one-entry bundle) and puts its record, new or over
+ * its inactive one; -ERR_INVALID when an active one is there. */
+int enclave_keymanager_seal(const struct enclave_sealed_store *s,
+			    const struct bls_key *k, const char *chain,
+			    struct err *e);
+/* signer_options' key_manager_store (ctx the enclave): attests, seals. */
+int enclave_keymanager_store(void *ctx, const struct bls_key *k,
+			     const char *chain, struct err *e);
+/* The Keymanager API's delete in the enclave (signer_options'
+ * key_manager_remove, ctx the enclave): marks pk's own record inactive in
+ * the key table; -ERR_NOT_FOUND when pk has no record of its own (an
+ * envelope bundle's key). */
+int enclave_keymanager_remove(void *ctx, const uint8_t pk[BLS_PUBKEY_LEN],
+			      struct err *e);
 /* `reload`: the new key set swapped into the running signer. */
 int enclave_reload_run(struct enclave *en, const json_t *msg, json_t **report,
 		       struct err *e);

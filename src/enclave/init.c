@@ -70,6 +70,7 @@ struct init_ctx {
 	json_t *report;
 	struct bls_key **keys;
 	size_t nkeys, cap;
+	struct secret *km_token; /* the Keymanager API's, when sealed for us */
 };
 
 /* ---- the report and the collected keys --------------------------------- */
@@ -537,6 +538,11 @@ static int make_signer(const struct enclave *en, const json_t *m,
 		(struct enclave *)en);
 	o.extra_routes = &attestation;
 	o.nextra_routes = 1;
+	o.key_manager_api_enabled = c->km_token != NULL;
+	o.key_manager_token = c->km_token;
+	o.key_manager_remove = enclave_keymanager_remove;
+	o.key_manager_store = enclave_keymanager_store;
+	o.key_manager_ctx = (void *)en;
 	TRY(eth2_network_load(o.network_name, &net, e));
 	struct key_registry *reg = NULL;
 	int rc = keys_from_list(c->keys, c->nkeys, "kms", &reg, e);
@@ -603,6 +609,7 @@ static void ctx_clear(struct init_ctx *c)
 	aws_client_free(c->k.kms);
 	aws_client_free(c->ddb);
 	json_decref(c->report);
+	secret_free(c->km_token);
 }
 
 static char *dup_opt(const json_t *m, const char *name, bool *oom)
@@ -619,6 +626,9 @@ void enclave_init_cfg_clear(struct enclave_init_cfg *cfg)
 	free(cfg->kms_endpoint);
 	free(cfg->kms_proxy);
 	free(cfg->signer_id);
+	free(cfg->key_table);
+	free(cfg->dynamodb_endpoint);
+	free(cfg->dynamodb_proxy);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -629,6 +639,9 @@ static int keep_cfg(const json_t *m, const char *signer_id,
 	cfg->region = dup_opt(m, "region", &oom);
 	cfg->kms_endpoint = dup_opt(m, "kms_endpoint", &oom);
 	cfg->kms_proxy = dup_opt(m, "kms_proxy", &oom);
+	cfg->key_table = dup_opt(m, "key_table", &oom);
+	cfg->dynamodb_endpoint = dup_opt(m, "dynamodb_endpoint", &oom);
+	cfg->dynamodb_proxy = dup_opt(m, "dynamodb_proxy", &oom);
 	cfg->signer_id = strdup(signer_id);
 	oom |= !cfg->signer_id;
 	if (oom) {
@@ -739,6 +752,18 @@ static int init_policy(const struct enclave *en, const json_t *m,
 	return 0;
 }
 
+/* The init's DynamoDB client (the key table's), made on first use. */
+static struct aws_client *key_table_client(struct enclave *en,
+					   struct init_ctx *c, const json_t *m,
+					   struct err *e)
+{
+	if (!c->ddb)
+		c->ddb = client_for(en, c, AWS_SVC_DYNAMODB, str_of(m, "region"),
+				    str_of(m, "dynamodb_endpoint"),
+				    str_of(m, "dynamodb_proxy"), e);
+	return c->ddb;
+}
+
 /*
  * A dynamodb:// slashing table: the MAC key (sealed in the key table like
  * the TLS key, under the same KMS key) and the AWS client options the
@@ -752,10 +777,7 @@ static int slashing_step(struct enclave *en, struct init_ctx *c,
 		return 0;
 	struct enclave_slashing *sl = &en->slashing;
 	memset(sl, 0, sizeof(*sl));
-	if (!c->ddb && !(c->ddb = client_for(en, c, AWS_SVC_DYNAMODB,
-					     str_of(m, "region"),
-					     str_of(m, "dynamodb_endpoint"),
-					     str_of(m, "dynamodb_proxy"), e)))
+	if (!key_table_client(en, c, m, e))
 		return -ERR_INVALID;
 	struct enclave_sealed_store st = {
 		.kms = &c->k, .ddb = c->ddb,
@@ -785,6 +807,36 @@ static int slashing_step(struct enclave *en, struct init_ctx *c,
 	return 0;
 }
 
+/*
+ * The Keymanager API's token, when the operator sealed one for this signer
+ * id under the KMS key the image pins (--tls-kms-key-id: never the host's
+ * choice, or a host could seal a token of its own under a key it holds).
+ * A token item that does not open is logged and the API stays off: the
+ * host may delete or spoil the item (it can stop the enclave anyway), but
+ * never make the enclave take a token it knows.
+ */
+static int keymanager_step(struct enclave *en, struct init_ctx *c,
+			   const json_t *m, struct err *e)
+{
+	if (!en->tls_kms_key_id)
+		return 0;
+	if (!key_table_client(en, c, m, e))
+		return -ERR_INVALID;
+	struct enclave_sealed_store st = {
+		.kms = &c->k, .ddb = c->ddb, .kms_key_id = en->tls_kms_key_id,
+		.table = str_of(m, "key_table"), .signer_id = c->signer_id};
+	struct err ke = {0};
+	if (enclave_keymanager_token_open(&st, &c->km_token, &ke) < 0) {
+		log_error("keymanager API: off: the token item is refused: %s",
+			  ke.msg);
+		c->km_token = NULL;
+	} else if (c->km_token) {
+		log_info("keymanager API: on (token sealed for signer %s)",
+			 c->signer_id);
+	}
+	return 0;
+}
+
 /* With a KMS key for it (and no --tls-keystore-file): the API's TLS key. */
 static int tls_step(struct enclave *en, struct init_ctx *c, const json_t *m,
 		    const char *key_id, struct enclave_tls **tls,
@@ -792,10 +844,7 @@ static int tls_step(struct enclave *en, struct init_ctx *c, const json_t *m,
 {
 	if (!key_id)
 		return 0;
-	c->ddb = client_for(en, c, AWS_SVC_DYNAMODB, str_of(m, "region"),
-			    str_of(m, "dynamodb_endpoint"),
-			    str_of(m, "dynamodb_proxy"), e);
-	if (!c->ddb)
+	if (!key_table_client(en, c, m, e))
 		return -ERR_INVALID;
 	struct enclave_tls_params p = {
 		.store = {.kms = &c->k, .ddb = c->ddb, .kms_key_id = key_id,
@@ -841,6 +890,8 @@ int enclave_init_run(struct enclave *en, const json_t *m,
 	if (rc == 0)
 		rc = slashing_step(en, &c, m, e);
 	if (rc == 0)
+		rc = keymanager_step(en, &c, m, e);
+	if (rc == 0)
 		rc = load_records(&c, json_object_get(m, "records"), e);
 	if (rc == 0)
 		rc = make_signer(en, m, &c, &out->signer, e);
@@ -859,6 +910,82 @@ int enclave_init_run(struct enclave *en, const json_t *m,
 	}
 	ctx_clear(&c);
 	aws_creds_provider_free(creds);
+	return rc;
+}
+
+int enclave_keymanager_remove(void *ctx, const uint8_t pk[BLS_PUBKEY_LEN],
+			      struct err *e)
+{
+	struct enclave *en = ctx;
+	struct init_ctx c;
+	memset(&c, 0, sizeof(c));
+	c.creds = en->creds;
+	if (!en->cfg.key_table)
+		return err_set(e, ERR_UNAVAILABLE, "no key table");
+	struct aws_client *ddb = client_for(en, &c, AWS_SVC_DYNAMODB,
+					    en->cfg.region,
+					    en->cfg.dynamodb_endpoint,
+					    en->cfg.dynamodb_proxy, e);
+	if (!ddb)
+		return -ERR_UNAVAILABLE;
+	/* its own per-key record (nitro-keys), else the one-key bundle an
+	 * import through the API made */
+	char ids[2][ENCLAVE_KM_RECORD_ID_MAX + 64];
+	hex_encode(pk, BLS_PUBKEY_LEN, ids[0]);
+	enclave_keymanager_record_id(en->cfg.signer_id, pk, ids[1]);
+	json_t *vals = json_pack("{s:{s:b}}", ":a", "BOOL", 0);
+	struct aws_ddb_expr upd = {"SET active = :a", NULL, vals};
+	int rc = vals ? -ERR_REFUSED : err_set(e, ERR_NOMEM, "out of memory");
+	for (int i = 0; i < 2 && rc == -ERR_REFUSED; i++) {
+		json_t *key = json_pack("{s:{s:s},s:{s:s}}", AWS_KT_SIGNER_ID,
+					"S", en->cfg.signer_id, AWS_KT_PUBKEY,
+					"S", ids[i]);
+		rc = key ? aws_ddb_update_item(ddb, en->cfg.key_table, key, &upd,
+					       "attribute_exists(pubkey)", NULL,
+					       e)
+			 : err_set(e, ERR_NOMEM, "out of memory");
+		json_decref(key);
+	}
+	if (rc == -ERR_REFUSED)
+		rc = err_set(e, ERR_NOT_FOUND, "no record of its own in the key "
+			     "table (a key of an envelope bundle): disable the "
+			     "bundle with nitro-keys kms disable");
+	json_decref(vals);
+	aws_client_free(ddb);
+	return rc;
+}
+
+int enclave_keymanager_store(void *ctx, const struct bls_key *k,
+			     const char *chain, struct err *e)
+{
+	struct enclave *en = ctx;
+	struct init_ctx c;
+	memset(&c, 0, sizeof(c));
+	c.creds = en->creds;
+	int rc = 0;
+	if (!en->tls_kms_key_id || !en->cfg.key_table)
+		rc = err_set(e, ERR_UNAVAILABLE, "no pinned KMS key or key table");
+	if (rc == 0 && !(c.k.kms = client_for(en, &c, AWS_SVC_KMS,
+					       en->cfg.region,
+					       en->cfg.kms_endpoint,
+					       en->cfg.kms_proxy, e)))
+		rc = -ERR_UNAVAILABLE;
+	if (rc == 0 && !(c.ddb = client_for(en, &c, AWS_SVC_DYNAMODB,
+					     en->cfg.region,
+					     en->cfg.dynamodb_endpoint,
+					     en->cfg.dynamodb_proxy, e)))
+		rc = -ERR_UNAVAILABLE;
+	if (rc == 0)
+		rc = attest(en, &c, e);
+	if (rc == 0) {
+		struct enclave_sealed_store st = {
+			.kms = &c.k, .ddb = c.ddb,
+			.kms_key_id = en->tls_kms_key_id,
+			.table = en->cfg.key_table,
+			.signer_id = en->cfg.signer_id};
+		rc = enclave_keymanager_seal(&st, k, chain, e);
+	}
+	ctx_clear(&c);
 	return rc;
 }
 

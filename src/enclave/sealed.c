@@ -2,7 +2,8 @@
  * sealed.c: secrets born in the enclave and kept sealed under KMS in the
  * key table, so that every enclave of one signer_id (restarts, a second
  * instance) reopens the same ones: the API's TLS key (tls_key.c) and the
- * slashing table's MAC key (slashing_mac below).
+ * slashing table's MAC key (slashing_mac below); and one the operator
+ * seals the same way for it, the Keymanager API's bearer token.
  *
  * A record is the key table item {web3signer_uuid: signer_id, pubkey:
  * kind->item_key} with kind->format_attr = kind->format, wrapped_data_key_b64
@@ -20,6 +21,7 @@
  */
 #include "enclave/enclave_internal.h"
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,7 +51,7 @@ static json_t *kms_context(const struct enclave_sealed_store *s,
 static int aad_of(const struct enclave_sealed_store *s,
 		  const struct enclave_sealed_kind *k, char *aad, size_t cap)
 {
-	return snprintf(aad, cap, "%s|%s", k->format, s->signer_id);
+	return aws_sealed_aad(k->format, s->signer_id, aad, cap);
 }
 
 int enclave_sealed_get(const struct enclave_sealed_store *s,
@@ -282,5 +284,129 @@ int enclave_slashing_mac_obtain(const struct enclave_sealed_store *s,
 	if (rc == 0)
 		log_info("slashing protection: MAC key %s for signer %s",
 			 created ? "created" : "recovered", s->signer_id);
+	return rc;
+}
+
+/* ---- the Keymanager API's token ----------------------------------------- */
+
+/* Made by the operator (nitro-keys keymanager token), never by an enclave:
+ * there is no make function, only the reading. */
+static const struct enclave_sealed_kind KEYMANAGER_TOKEN = {
+	.format = AWS_KT_KEYMANAGER_TOKEN_FORMAT,
+	.item_key = AWS_KT_KEYMANAGER_TOKEN_ITEM,
+	.format_attr = AWS_KT_SEALED_FORMAT,
+	.ct_attr = AWS_KT_SEALED_CT,
+};
+
+int enclave_keymanager_token_open(const struct enclave_sealed_store *s,
+				  struct secret **token, struct err *e)
+{
+	json_t *item = NULL;
+	*token = NULL;
+	TRY(enclave_sealed_get(s, &KEYMANAGER_TOKEN, &item, e));
+	if (!item)
+		return 0;
+	int rc = enclave_sealed_open(s, &KEYMANAGER_TOKEN, item, token, e);
+	json_decref(item);
+	if (rc < 0)
+		return err_prefix(e, "%s: ", KEYMANAGER_TOKEN.item_key);
+	return 0;
+}
+
+/* ---- a key imported through the Keymanager API -------------------------- */
+
+void enclave_keymanager_record_id(const char *signer_id,
+				  const uint8_t pk[BLS_PUBKEY_LEN],
+				  char out[ENCLAVE_KM_RECORD_ID_MAX])
+{
+	uint8_t d[32];
+	unsigned len = 32;
+	char hex[2 + 2 * BLS_PUBKEY_LEN + 1], id[2 + 64 + 1];
+	hex_encode(pk, BLS_PUBKEY_LEN, hex);
+	EVP_MD_CTX *h = EVP_MD_CTX_new();
+	memset(d, 0, sizeof(d));
+	if (h && EVP_DigestInit_ex(h, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(h, "keymanager|", 11) == 1 &&
+	    EVP_DigestUpdate(h, signer_id, strlen(signer_id)) == 1 &&
+	    EVP_DigestUpdate(h, "|", 1) == 1 &&
+	    EVP_DigestUpdate(h, hex, strlen(hex)) == 1)
+		(void)EVP_DigestFinal_ex(h, d, &len);
+	EVP_MD_CTX_free(h);
+	hex_encode(d, 8, id);
+	snprintf(out, ENCLAVE_KM_RECORD_ID_MAX, "envelope:%.16s:0", id + 2);
+}
+
+int enclave_keymanager_seal(const struct enclave_sealed_store *s,
+			    const struct bls_key *k, const char *chain,
+			    struct err *e)
+{
+	char name[ENCLAVE_KM_RECORD_ID_MAX], aad[600], now[32];
+	char hex[2 + 2 * BLS_PUBKEY_LEN + 1];
+	enclave_keymanager_record_id(s->signer_id, k->pubkey, name);
+	hex_encode(k->pubkey, BLS_PUBKEY_LEN, hex);
+	iso8601_now(now);
+	int alen = aws_envelope_aad(s->signer_id, name, aad, sizeof(aad));
+	json_t *ctx = aws_record_context(AWS_RECORD_PURPOSE_ENVELOPE,
+					 s->signer_id);
+	struct secret *sk = NULL, *entry = NULL, *pt = NULL, *dk = NULL;
+	char *wrapped = NULL, *ct_b64 = NULL;
+	uint8_t *sealed = NULL;
+	size_t sealed_len = 0;
+	json_t *item = NULL, *vals = NULL;
+	int rc = ctx && alen > 0 ? 0 : err_set(e, ERR_NOMEM, "out of memory");
+	if (rc == 0)
+		rc = bls_key_export(k, &sk, e);
+	if (rc == 0 && !(entry = secret_new(AWS_BUNDLE_ENTRY)))
+		rc = err_set(e, ERR_NOMEM, "out of secure memory");
+	if (rc == 0) {
+		memcpy(entry->bytes, k->pubkey, BLS_PUBKEY_LEN);
+		memcpy(entry->bytes + BLS_PUBKEY_LEN, sk->bytes, 32);
+		if (!(pt = aws_bundle_plaintext(entry->bytes, 1)))
+			rc = err_set(e, ERR_NOMEM, "out of secure memory");
+	}
+	if (rc == 0)
+		rc = data_key(s, ctx, &dk, &wrapped, e);
+	if (rc == 0)
+		rc = aws_envelope_seal(dk, (const uint8_t *)aad, (size_t)alen,
+				       pt->bytes, pt->len, &sealed, &sealed_len,
+				       e);
+	if (rc == 0 && (!(ct_b64 = b64_encode(sealed, sealed_len)) ||
+			!(item = json_pack(
+				  "{s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:{s:b},"
+				  "s:{s:s},s:{s:s},s:{s:s},s:{s:[s]},s:{s:s},"
+				  "s:{s:s},s:{s:s}}",
+				  AWS_KT_SIGNER_ID, "S", s->signer_id,
+				  AWS_KT_PUBKEY, "S", name, AWS_KT_CHAIN, "S",
+				  chain, AWS_KT_DATETIME, "S", now,
+				  AWS_KT_ACTIVE, "BOOL", 1,
+				  AWS_KT_ENVELOPE_FORMAT, "S",
+				  AWS_RECORD_PURPOSE_ENVELOPE,
+				  AWS_KT_WRAPPED_KEY, "S", wrapped,
+				  AWS_KT_ENVELOPE_CT, "S", ct_b64,
+				  AWS_KT_ENVELOPE_PUBKEYS, "SS", hex,
+				  AWS_KT_KEY_COUNT, "N", "1", "part", "N", "0",
+				  "parts", "N", "1")) ||
+			!(vals = json_pack("{s:{s:b}}", ":off", "BOOL", 0))))
+		rc = err_set(e, ERR_NOMEM, "out of memory");
+	if (rc == 0) {
+		/* new, or replacing this key's record a delete made inactive */
+		struct aws_ddb_expr cond = {
+			"attribute_not_exists(pubkey) OR active = :off", NULL,
+			vals};
+		rc = aws_ddb_put_item(s->ddb, s->table, item, &cond, e);
+		if (rc == -ERR_REFUSED)
+			rc = err_set(e, ERR_INVALID, "%s is in the key table "
+				     "already, active", name);
+	}
+	secret_free(sk);
+	secret_free(entry);
+	secret_free(pt);
+	secret_free(dk);
+	free(wrapped);
+	free(ct_b64);
+	free(sealed);
+	json_decref(item);
+	json_decref(vals);
+	json_decref(ctx);
 	return rc;
 }

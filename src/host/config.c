@@ -400,6 +400,8 @@ static int top_key(struct cfg_ctx *c, const char *key, yaml_node_t *v,
 		return get_uint(c, v, key, 86400, &hc->credentials_refresh_s);
 	if (strcmp(key, "status_interval_s") == 0)
 		return get_uint(c, v, key, 3600, &hc->status_interval_s);
+	if (strcmp(key, "key_table_poll_s") == 0)
+		return get_uint(c, v, key, 86400, &hc->key_table_poll_s);
 	if (strcmp(key, "tls_cert_file") == 0)
 		return get_str(c, v, key, &hc->tls_cert_file);
 	if (strcmp(key, "health_listen") == 0) {
@@ -552,6 +554,7 @@ int host_config_parse(const char *text, size_t len, struct host_config *hc,
 	hc->credentials = HOST_CREDS_IMDS;
 	hc->max_backoff_s = HOST_DEFAULT_MAX_BACKOFF_S;
 	hc->status_interval_s = HOST_DEFAULT_STATUS_INTERVAL_S;
+	hc->key_table_poll_s = HOST_DEFAULT_KEY_TABLE_POLL_S;
 	hc->credentials_refresh_s = HOST_DEFAULT_CREDS_REFRESH_S;
 	yaml_parser_t parser;
 	yaml_document_t doc;

@@ -111,6 +111,7 @@ void proxy_get_stats(const struct proxy *p, struct proxy_stats *out);
 #define HOST_MAX_TLS_NAMES CONTROL_MAX_TLS_NAMES
 #define HOST_DEFAULT_MAX_BACKOFF_S 60
 #define HOST_DEFAULT_STATUS_INTERVAL_S 10
+#define HOST_DEFAULT_KEY_TABLE_POLL_S 60
 #define HOST_DEFAULT_CREDS_REFRESH_S 300
 
 enum host_runner_type { HOST_RUNNER_LOCAL, HOST_RUNNER_NITRO_CLI };
@@ -158,6 +159,7 @@ struct host_config {
 	enum host_creds_source credentials; /* default imds */
 	int credentials_refresh_s;        /* default 300 */
 	int status_interval_s;            /* default 10 */
+	int key_table_poll_s;             /* default 60: re-read, reload if changed */
 	int max_backoff_s;                /* restart/retry backoff cap, 60 */
 	char *endpoint_kms;               /* endpoints.kms (optional) */
 	char *endpoint_dynamodb;          /* endpoints.dynamodb (optional) */

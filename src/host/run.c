@@ -14,7 +14,9 @@
  * key table's records, retried with backoff (1 s doubling to
  * restart.max_backoff_s) while it fails, without restarting the enclave.
  * Once initialised: credentials pushed again before they expire, SIGHUP
- * sends `reload`. A status check every status_interval_s; three failures
+ * sends `reload`, and every key_table_poll_s the table is read again and
+ * `reload` sent when its records differ from those the enclave last took
+ * (a key imported or deleted by another instance's Keymanager API). A status check every status_interval_s; three failures
  * in a row (no answer, ok:false, or not ready after init) kill it. When it
  * ends (SIGCHLD; nitro-cli: describe-enclaves every 2 s) it is started
  * again after the restart backoff (back to 1 s after 60 s of running) and
@@ -69,7 +71,7 @@ struct runner {
 	char name[160];         /* "pid=N" or "enclave_id=ID" for logs */
 	int64_t started_ms;
 	int64_t next_probe_ms, next_describe_ms, next_status_ms, next_init_ms,
-		next_creds_ms;
+		next_creds_ms, next_poll_ms;
 	bool port_open, initialised, want_reload;
 	int init_backoff_s;
 	int status_failures;
@@ -348,6 +350,7 @@ static void init_done(struct runner *r, struct host_job *j)
 	}
 	r->initialised = true;
 	r->init_err[0] = '\0';
+	r->next_poll_ms = host_now_ms() + r->cfg->key_table_poll_s * 1000LL;
 	r->health.keys_loaded = reply_int(j->reply, "keys_loaded");
 	note_creds(r, j);
 	log_report(&r->health, "init", j->reply);
@@ -441,6 +444,10 @@ static void reload_done(struct runner *r, struct host_job *j)
 		log_error("run: reload: %s", j->err);
 		return;
 	}
+	if (j->unchanged) {
+		log_debug("run: key table polled: records unchanged");
+		return;
+	}
 	if (json_object_get(j->reply, "keys_loaded"))
 		r->health.keys_loaded = reply_int(j->reply, "keys_loaded");
 	log_report(&r->health, "reload", j->reply);
@@ -512,6 +519,7 @@ static void submit(struct runner *r, enum host_job_kind kind, int timeout_ms)
 	snprintf(j->enclave_id, sizeof(j->enclave_id), "%s", r->enclave_id);
 	snprintf(j->prev_akid, sizeof(j->prev_akid), "%s", r->pushed_akid);
 	j->prev_expiration = r->pushed_exp;
+	j->if_changed = kind == HOST_JOB_RELOAD && !r->want_reload;
 	r->job_gen = r->gen;
 	r->busy = true;
 	host_worker_submit(r->w, j);
@@ -555,9 +563,11 @@ static void schedule(struct runner *r)
 		submit(r, HOST_JOB_INIT, 0);
 	} else if (creds_due(r, now)) {
 		submit(r, HOST_JOB_CREDS, 0);
-	} else if (r->initialised && r->want_reload) {
-		r->want_reload = false;
+	} else if (r->initialised && (r->want_reload || now >= r->next_poll_ms)) {
+		/* SIGHUP: always; the poll: only when the records changed */
+		r->next_poll_ms = now + r->cfg->key_table_poll_s * 1000LL;
 		submit(r, HOST_JOB_RELOAD, 0);
+		r->want_reload = false;
 	}
 }
 

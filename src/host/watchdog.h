@@ -80,6 +80,8 @@ struct host_job {
 	char prev_akid[128];        /* creds: what was pushed last */
 	int64_t prev_expiration;
 	int timeout_ms;             /* status: 0 = the default (5 s) */
+	bool if_changed;            /* reload: only when the records differ
+				     * from those last sent (the poll) */
 	/* out */
 	int rc;                     /* 0 = the exchange worked */
 	char err[400];              /* why not, for logs and /health */
@@ -92,6 +94,7 @@ struct host_job {
 	char akid[128];             /* their AccessKeyId (not secret) */
 	int64_t expiration;         /* their Expiration, 0 = none */
 	struct host_records_stats rs; /* init, reload */
+	bool unchanged;             /* reload: if_changed, and they were not */
 };
 
 struct host_worker;

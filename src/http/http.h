@@ -132,6 +132,8 @@ struct http_req {
 	size_t body_len;
 	char *origin;        /* Origin header or NULL */
 	char *sec_fetch_site; /* Sec-Fetch-Site header or NULL */
+	char *authorization; /* Authorization header or NULL (a credential:
+			      * never logged; wiped when the request ends) */
 	char client[64];     /* known-client name of the TLS peer, or "" */
 	bool client_cert;    /* the TLS peer presented a certificate (any) */
 	bool tls;            /* the request came over TLS */

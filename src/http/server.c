@@ -347,6 +347,11 @@ static void job_free(struct job *j)
 	free(j->req.content_type);
 	free(j->req.origin);
 	free(j->req.sec_fetch_site);
+	if (j->req.authorization) {
+		OPENSSL_cleanse(j->req.authorization,
+				strlen(j->req.authorization));
+		free(j->req.authorization);
+	}
 	free(j->req.body);
 	free(j->reply.body);
 	free(j);
@@ -498,6 +503,7 @@ static int fill_req(struct http_server *s, struct evhttp_request *evreq,
 	j->req.content_type = dup_header(in, "Content-Type");
 	j->req.origin = dup_header(in, "Origin");
 	j->req.sec_fetch_site = dup_header(in, "Sec-Fetch-Site");
+	j->req.authorization = dup_header(in, "Authorization");
 	struct evbuffer *body = evhttp_request_get_input_buffer(evreq);
 	size_t n = evbuffer_get_length(body);
 	j->req.body = malloc(n + 1);

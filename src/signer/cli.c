@@ -78,6 +78,13 @@ static const char usage_text[] =
 	"                                   and attestations more than N epochs\n"
 	"                                   from the current epoch by this\n"
 	"                                   machine's clock; 0 = off (default 0)\n"
+	"  --key-manager-api-enabled=true|false  serve the Keymanager API\n"
+	"                                   (/eth/v1/keystores; default false);\n"
+	"                                   needs --keystores-passwords-path\n"
+	"  --key-manager-api-token-file=F   its bearer token (made, 256 random\n"
+	"                                   bits, 0600, when missing; default\n"
+	"                                   .keymanager-api-token in\n"
+	"                                   --keystores-path)\n"
 	"\n"
 	"eth2 commands (slashing-protection database, EIP-3076 interchange v5):\n"
 	"  eth2 [--network=..] [--slashing-protection-db-url=URL] import --from=FILE\n"
@@ -102,7 +109,7 @@ enum opt_id {
 	O_HOST = SIGNER_FLAG_END, O_PORT, O_ALLOW, O_KEYSTORE_PATH, O_METRICS,
 	O_IDLE, O_LOGGING, O_LOG_FORMAT,
 	O_NETWORK, O_KS_PATH, O_KS_PWS, O_KS_PWF, O_SP_ENABLED, O_SP_URL,
-	O_KM_API, O_PRUNE, O_PRUNE_KEEP, O_PRUNE_INTERVAL, O_TYPES, O_SP_MAC,
+	O_KM_API, O_KM_TOKEN, O_PRUNE, O_PRUNE_KEEP, O_PRUNE_INTERVAL, O_TYPES, O_SP_MAC,
 	O_CLOCK, O_PROGRESS, O_METRICS_HOST, O_METRICS_PORT, O_METRICS_ALLOW,
 	O_FROM, O_TO, O_GVR, O_EPOCH, O_SLOT, O_SET_HIGH, O_REMOVE_HIGH,
 	O_DRY_RUN,
@@ -142,6 +149,7 @@ static const struct args_flag eth2_flags[] = {
 	{"slashing-protection-clock-guard-epochs", ARGS_VALUE, O_CLOCK, 0},
 	{"key-manager-api-enabled", ARGS_BOOL, O_KM_API, 0},
 	{"enable-key-manager-api", ARGS_BOOL, O_KM_API, 0},
+	{"key-manager-api-token-file", ARGS_VALUE, O_KM_TOKEN, 0},
 };
 
 /* The eth2 commands' flags; the command table says which each takes. */
@@ -295,11 +303,9 @@ static int eth2_opt(int id, const char *arg, struct signer_options *o,
 	case O_CLOCK:
 		return signer_clock_guard_parse(arg, &o->clock_guard_epochs, e);
 	case O_KM_API:
-		if (strcmp(arg, "true") == 0)
-			return err_set(e, ERR_USAGE,
-				       "--key-manager-api-enabled: the Keymanager "
-				       "API is not available in this version");
+		o->key_manager_api_enabled = strcmp(arg, "true") == 0;
 		return 0;
+	case O_KM_TOKEN: o->key_manager_token_file = arg; return 0;
 	}
 	return 0;
 }
@@ -437,6 +443,15 @@ static int check_options(struct signer_options *o, struct err *e)
 			       "--keystores-password-file are exclusive");
 	if (o->slashing_db_url)
 		TRY(slashing_url_check(o->slashing_db_url, NULL, e));
+	if (o->key_manager_token_file && !o->key_manager_api_enabled)
+		return err_set(e, ERR_USAGE, "--key-manager-api-token-file: has "
+			       "no effect without --key-manager-api-enabled");
+	if (o->key_manager_api_enabled &&
+	    (!o->keystores_path || !o->keystores_passwords_path))
+		return err_set(e, ERR_USAGE, "--key-manager-api-enabled needs "
+			       "--keystores-path and --keystores-passwords-path "
+			       "(imported keystores and their passwords are "
+			       "stored there)");
 	return 0;
 }
 
@@ -654,6 +669,11 @@ int signer_main(int argc, char **argv)
 		log_warn("slashing protection is DISABLED "
 			 "(--slashing-protection-enabled=false): blocks and "
 			 "attestations are signed without any check");
+	if (o.key_manager_api_enabled && !o.tls_enabled)
+		log_warn("keymanager API over plain HTTP: its bearer token and "
+			 "the keystore passwords it receives are readable on "
+			 "the network unless it listens on a loopback address "
+			 "(--tls-keystore-file serves it over TLS)");
 
 	struct eth2_network net;
 	struct signer *s = NULL;

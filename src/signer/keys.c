@@ -879,3 +879,81 @@ void keys_free(struct key_registry *r)
 	free(r->v);
 	free(r);
 }
+
+/* ---- edits (the Keymanager API) ---------------------------------------- */
+
+static int entry_copy(const struct key_entry *from, struct key_entry *to,
+		      struct err *e)
+{
+	struct secret *sk = NULL;
+	memset(to, 0, sizeof(*to));
+	int rc = bls_key_export(from->key, &sk, e);
+	if (rc == 0)
+		rc = bls_key_from_bytes(sk->bytes, &to->key, e);
+	secret_free(sk);
+	if (rc < 0)
+		return rc;
+	to->readonly = from->readonly;
+	to->path = from->path ? strdup(from->path) : NULL;
+	to->source = from->source ? strdup(from->source) : NULL;
+	if ((from->path && !to->path) || (from->source && !to->source)) {
+		bls_key_free(to->key);
+		free((char *)to->path);
+		free((char *)to->source);
+		return err_set(e, ERR_NOMEM, "out of memory");
+	}
+	return 0;
+}
+
+static bool listed(const uint8_t (*v)[BLS_PUBKEY_LEN], size_t n,
+		   const uint8_t *pk)
+{
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(v[i], pk, BLS_PUBKEY_LEN) == 0)
+			return true;
+	return false;
+}
+
+int keys_edit(const struct key_registry *r,
+	      const uint8_t (*remove)[BLS_PUBKEY_LEN], size_t nremove,
+	      const struct key_entry *add, size_t nadd,
+	      struct key_registry **out, struct err *e)
+{
+	size_t have = keys_count(r);
+	struct key_registry *fresh = calloc(1, sizeof(*fresh));
+	if (!fresh)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	fresh->v = calloc(have + nadd ? have + nadd : 1, sizeof(*fresh->v));
+	if (!fresh->v) {
+		free(fresh);
+		return err_set(e, ERR_NOMEM, "out of memory");
+	}
+	int rc = 0;
+	for (size_t i = 0; i < have && rc == 0; i++) {
+		const struct key_entry *ent = &r->v[i];
+		if (listed(remove, nremove, ent->key->pubkey))
+			continue;
+		rc = entry_copy(ent, &fresh->v[fresh->n], e);
+		fresh->n += rc == 0;
+	}
+	size_t kept = fresh->n;
+	for (size_t i = 0; i < nadd && rc == 0; i++) {
+		bool dup = keys_find_entry(r, add[i].key->pubkey) &&
+			   !listed(remove, nremove, add[i].key->pubkey);
+		for (size_t j = kept; j < fresh->n && !dup; j++)
+			dup = memcmp(fresh->v[j].key->pubkey,
+				     add[i].key->pubkey, BLS_PUBKEY_LEN) == 0;
+		if (dup)
+			continue; /* loaded already, or given twice: held once */
+		rc = entry_copy(&add[i], &fresh->v[fresh->n], e);
+		fresh->n += rc == 0;
+	}
+	if (rc < 0) {
+		keys_free(fresh);
+		return rc;
+	}
+	if (fresh->n)
+		qsort(fresh->v, fresh->n, sizeof(*fresh->v), cmp_entry);
+	*out = fresh;
+	return 0;
+}

@@ -81,6 +81,17 @@ void key_load_report_free(struct key_load_report *rep);
 int keys_from_list(struct bls_key **keys, size_t n, const char *source,
 		   struct key_registry **out, struct err *e);
 
+/*
+ * A new registry (the Keymanager API's import and delete): r's entries
+ * without those whose pubkey is listed in remove, plus copies of add[]
+ * (a pubkey already in r and not removed is held once). Every key is
+ * copied, so r stays valid for its readers and the caller keeps add[].
+ */
+int keys_edit(const struct key_registry *r,
+	      const uint8_t (*remove)[BLS_PUBKEY_LEN], size_t nremove,
+	      const struct key_entry *add, size_t nadd,
+	      struct key_registry **out, struct err *e);
+
 /* O(log n) lookup by compressed pubkey; NULL when unknown. */
 const struct bls_key *keys_find(const struct key_registry *r,
 				const uint8_t pubkey[BLS_PUBKEY_LEN]);

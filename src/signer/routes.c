@@ -23,6 +23,7 @@
 
 static bool has_reload(const struct signer *s) { return s->http_reload; }
 static bool has_slashing(const struct signer *s) { return s->slashing_enabled; }
+static bool has_keymanager(const struct signer *s) { return s->km_enabled; }
 
 static const struct row {
 	const char *path;
@@ -45,6 +46,9 @@ static const struct row {
 	 NULL},
 	{"/reload", false, M_GET | M(HTTP_POST), SIGNER_ROUTE_CLIENT,
 	 signer_route_reload, has_reload},
+	/* the Keymanager API: its own bearer token on top (keymanager.c) */
+	{"/eth/v1/keystores", false, M_GET | M(HTTP_POST) | M(HTTP_DELETE),
+	 SIGNER_ROUTE_CLIENT, signer_route_keystores, has_keymanager},
 };
 
 static bool path_matches(const char *path, const char *want, bool prefix)

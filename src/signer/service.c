@@ -172,7 +172,9 @@ int signer_new(const struct signer_options *o, const struct eth2_network *net,
 	pthread_mutex_init(&s->reload_lock, NULL);
 	pthread_mutex_init(&s->db_lock, NULL);
 	s->pruning = o->pruning;
-	int rc = signer_clock_guard_setup(s, o, e);
+	int rc = signer_keymanager_setup(s, o, e);
+	if (rc == 0)
+		rc = signer_clock_guard_setup(s, o, e);
 	if (rc < 0) {
 		signer_free(s);
 		return rc;
@@ -190,7 +192,8 @@ int signer_new(const struct signer_options *o, const struct eth2_network *net,
 		return rc;
 	}
 	log_report(s, &s->report);
-	if (s->keystores_path && s->report.keystores_loaded == 0) {
+	if (s->keystores_path && s->report.keystores_loaded == 0 &&
+	    !s->km_enabled) {
 		signer_free(s);
 		return err_set(e, ERR_IO, "--keystores-path %s: no key loaded",
 			       o->keystores_path);
@@ -227,6 +230,7 @@ void signer_free(struct signer *s)
 	key_load_report_free(&s->report);
 	pthread_rwlock_destroy(&s->keys_lock);
 	pthread_mutex_destroy(&s->reload_lock);
+	pthread_mutex_destroy(&s->km_lock);
 	free(s->keystores_path);
 	free(s->keystores_passwords_path);
 	free(s->keystores_password_file);
@@ -794,6 +798,8 @@ static void *reload_thread(void *arg)
 	struct key_registry *fresh = NULL;
 	struct key_load_report rep = {0};
 	struct err e = {0};
+	/* not between a Keymanager import or delete's steps */
+	pthread_mutex_lock(&s->km_lock);
 	int rc = keys_load(&lo, &fresh, &rep, &e);
 	struct key_registry *old = NULL;
 	struct key_load_report old_rep = {0};
@@ -808,6 +814,7 @@ static void *reload_thread(void *arg)
 		keys_free(old);
 		key_load_report_free(&old_rep);
 	}
+	pthread_mutex_unlock(&s->km_lock);
 	pthread_mutex_lock(&s->reload_lock);
 	s->reload_time = time(NULL);
 	if (rc < 0) {

@@ -130,7 +130,22 @@ struct signer_options {
 	/* --slashing-protection-clock-guard-epochs (0: off) and the clock */
 	uint64_t clock_guard_epochs;
 	struct signer_clock clock;
+	/* --key-manager-api-enabled and --key-manager-api-token-file (NULL:
+	 * .keymanager-api-token in --keystores-path) */
 	bool key_manager_api_enabled;
+	const char *key_manager_token_file;
+	/* The enclave's: the token itself (opened from the key table), and
+	 * the two hooks it needs: a delete marks the key's record inactive
+	 * through key_manager_remove (0, or why not) instead of removing
+	 * files, */
+	const struct secret *key_manager_token;
+	int (*key_manager_remove)(void *ctx, const uint8_t pk[BLS_PUBKEY_LEN],
+				  struct err *e);
+	/* and an import stores a decrypted key through this (its record,
+	 * sealed) instead of writing files */
+	int (*key_manager_store)(void *ctx, const struct bls_key *k,
+				 const char *chain, struct err *e);
+	void *key_manager_ctx;
 	bool network_given;
 	/* access (defaults: standalone's, all types) */
 	const char *allow_signing_types; /* --allow-signing-types as given */

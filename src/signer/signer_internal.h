@@ -64,6 +64,20 @@ struct signer {
 	time_t reload_time;
 	char reload_error[256];
 
+	/* The Keymanager API (keymanager.c): served when km_enabled; the
+	 * SHA-256 of its bearer token; km_lock serialises its imports and
+	 * deletes with each other and with /reload's rebuild. */
+	bool km_enabled;
+	uint8_t km_token_hash[32];
+	/* the enclave's: keys stored as sealed records, deletes mark them
+	 * inactive (NULL standalone: files) */
+	int (*km_remove)(void *ctx, const uint8_t pk[BLS_PUBKEY_LEN],
+			 struct err *e);
+	int (*km_store)(void *ctx, const struct bls_key *k, const char *chain,
+			struct err *e);
+	void *km_ctx;
+	pthread_mutex_t km_lock;
+
 	/* the embedding program's rows (signer_options), after the signer's */
 	struct signer_route *extra_routes;
 	size_t nextra_routes;
@@ -101,6 +115,12 @@ bool signer_clock_guard(struct signer *s, const uint8_t pk[BLS_PUBKEY_LEN],
 			const struct eth2_signing *sg, struct http_reply *r);
 json_t *signer_clock_guard_check(struct signer *s, bool *down);
 
+/* keymanager.c: reads the token (making the file when missing) when the
+ * API is on; initialises km_lock either way. -ERR_USAGE for unusable
+ * options. */
+int signer_keymanager_setup(struct signer *s, const struct signer_options *o,
+			    struct err *e);
+
 /* The routes' handlers (routes.c's table): each runs on the request's event
  * loop after the table checked the method and the caller, and fills r (or
  * defers or parks it). */
@@ -119,5 +139,8 @@ void signer_route_health(struct signer *s, const struct http_req *req,
 			 struct http_reply *r);
 void signer_route_reload(struct signer *s, const struct http_req *req,
 			 struct http_reply *r);
+/* GET, POST, DELETE /eth/v1/keystores (keymanager.c) */
+void signer_route_keystores(struct signer *s, const struct http_req *req,
+			    struct http_reply *r);
 
 #endif

@@ -778,8 +778,11 @@ static int decide_one(struct ddb *d, struct aws_client *c, struct ventry *v,
 		      struct slashing_msg *r, struct err *e)
 {
 	for (int round = 0; round < RACE_ROUNDS; round++) {
-		/* (A refused validator is read each time: a repair lifts it.) */
-		if (!v->seen || v->bad || round > 0)
+		/* (A refused validator is read each time: a repair lifts it;
+		 * so is a disabled one: a Keymanager import elsewhere may
+		 * have enabled it again.) */
+		if (!v->seen || v->bad || round > 0 ||
+		    (v->st.known && !v->st.enabled))
 			TRY(entry_read(d, c, v, e));
 		if (v->bad)
 			return err_set(e, ERR_UNAVAILABLE,

@@ -34,6 +34,7 @@
 #include <stdatomic.h>
 #include <unistd.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,12 @@ static const char KMS_USAGE[] =
 	"             [--region=R]\n"
 	"      the only ways to change a record's active state (conditional\n"
 	"      update; a record that does not exist is an error naming it)\n"
+	"  keymanager token --key-id=ID --signer-id=ID --table=T [--region=R]\n"
+	"      a new bearer token for the enclave's Keymanager API, printed once\n"
+	"      on stdout; only its KMS-sealed form is stored (item\n"
+	"      \"keymanager:token\"; a new token replaces the old one at the\n"
+	"      enclave's next init). --key-id must be the key the image pins\n"
+	"      (--tls-kms-key-id)\n"
 	"  kms policy (--pcr0=HEX[,HEX] | --eif=IMAGE) --role-arn=ARN --key-admin-arn=ARN\n"
 	"             [--encrypt-arn=ARN] [--condition=image-sha384|pcr0]\n"
 	"      the key policy JSON: only the enclave image with this PCR0 may\n"
@@ -1017,6 +1024,86 @@ static int with_client(const struct args *f, const char *cmd,
 	return 0;
 }
 
+/* the Keymanager API's token */
+
+/*
+ * 256 random bits, hex, sealed as the enclave seals its own secrets: a data
+ * key from GenerateDataKey under {purpose, signer_id} (the operator's
+ * grant; no Recipient), the token under AES-256-GCM with the AAD binding
+ * the purpose and the signer id. Only the item is stored; the token is
+ * printed once.
+ */
+static int do_keymanager_token(struct aws_client *c, const struct args *f,
+			       struct err *e)
+{
+	const char *signer = args_get(f, F_SIGNER_ID);
+	if (!aws_signer_id_ok(signer))
+		return err_set(e, ERR_USAGE, "--signer-id: 1 to %d printable "
+			       "characters, no spaces or '|'", AWS_SIGNER_ID_MAX);
+	uint8_t raw[32];
+	char hex[2 + 64 + 1], aad[300], when[32];
+	if (RAND_priv_bytes(raw, sizeof(raw)) != 1)
+		return err_set(e, ERR_CRYPTO, "no randomness for the token");
+	hex_encode(raw, sizeof(raw), hex);
+	OPENSSL_cleanse(raw, sizeof(raw));
+	int alen = aws_sealed_aad(AWS_KT_KEYMANAGER_TOKEN_FORMAT, signer, aad,
+				  sizeof(aad));
+	json_t *ctx = aws_record_context(AWS_KT_KEYMANAGER_TOKEN_FORMAT, signer);
+	struct aws_kms_data_key dk;
+	memset(&dk, 0, sizeof(dk));
+	uint8_t *sealed = NULL;
+	size_t slen = 0;
+	char *wrapped = NULL, *ct = NULL;
+	json_t *item = NULL;
+	int rc = ctx && alen > 0 ? 0 : err_set(e, ERR_NOMEM, "out of memory");
+	if (rc == 0)
+		rc = aws_kms_generate_data_key(c, args_get(f, F_KEY_ID), "AES_256",
+					       ctx, NULL, &dk, e);
+	if (rc == 0 && !dk.plain.plaintext)
+		rc = err_set(e, ERR_CRYPTO, "KMS returned no data key");
+	if (rc == 0)
+		rc = aws_envelope_seal(dk.plain.plaintext, (const uint8_t *)aad,
+				       (size_t)alen, (const uint8_t *)hex + 2, 64,
+				       &sealed, &slen, e);
+	iso_now(when);
+	if (rc == 0 && (!(wrapped = b64_encode(dk.blob, dk.blob_len)) ||
+			!(ct = b64_encode(sealed, slen)) ||
+			!(item = json_pack("{s:{s:s},s:{s:s},s:{s:s},s:{s:s},"
+					   "s:{s:s},s:{s:s}}",
+					   AWS_KT_SIGNER_ID, "S", signer,
+					   AWS_KT_PUBKEY, "S",
+					   AWS_KT_KEYMANAGER_TOKEN_ITEM,
+					   AWS_KT_SEALED_FORMAT, "S",
+					   AWS_KT_KEYMANAGER_TOKEN_FORMAT,
+					   AWS_KT_WRAPPED_KEY, "S", wrapped,
+					   AWS_KT_SEALED_CT, "S", ct,
+					   AWS_KT_DATETIME, "S", when))))
+		rc = err_set(e, ERR_NOMEM, "out of memory");
+	if (rc == 0)
+		rc = aws_ddb_put_item(c, args_get(f, F_TABLE), item, NULL, e);
+	if (rc == 0) {
+		printf("%s\n", hex + 2);
+		fflush(stdout);
+		fprintf(stderr, "nitro-keys: keymanager token for signer %s stored "
+			"sealed in %s (the enclave reads it at its next init); "
+			"it is shown only this once\n", signer,
+			args_get(f, F_TABLE));
+	}
+	OPENSSL_cleanse(hex, sizeof(hex));
+	aws_kms_data_key_clear(&dk);
+	json_decref(ctx);
+	json_decref(item);
+	free(sealed);
+	free(wrapped);
+	free(ct);
+	return rc;
+}
+
+static int cmd_keymanager_token(const struct args *f, const char *cmd)
+{
+	return with_client(f, cmd, do_keymanager_token);
+}
+
 static int do_create_table(struct aws_client *c, const struct args *f,
 			   struct err *e)
 {
@@ -1324,6 +1411,10 @@ static const struct kms_command {
 	{"enable",
 	 (const char *const[]){"table", "signer-id", "pubkey", "region", NULL},
 	 (const int[]){F_TABLE, F_SIGNER_ID, F_PUBKEY, END}, cmd_enable},
+	{"keymanager-token",
+	 (const char *const[]){"key-id", "signer-id", "table", "region", NULL},
+	 (const int[]){F_KEY_ID, F_SIGNER_ID, F_TABLE, END},
+	 cmd_keymanager_token},
 	{"policy",
 	 (const char *const[]){"pcr0", "eif", "role-arn", "key-admin-arn",
 			       "encrypt-arn", "condition", "allow-debug-pcr0", NULL},
@@ -1336,6 +1427,14 @@ int nitro_keys_kms_main(int argc, char **argv)
 	bool is_list = argc >= 2 && strcmp(argv[1], "list") == 0;
 	int first = is_list ? 2 : 3;
 	const char *sub = is_list ? "list" : (argc >= 3 ? argv[2] : NULL);
+	/* "nitro-keys keymanager token ..." is the row "keymanager-token" */
+	bool is_km = strcmp(argv[1], "keymanager") == 0;
+	if (is_km && sub && strcmp(sub, "token") == 0)
+		sub = "keymanager-token";
+	else if (is_km && sub && strcmp(sub, "--help") != 0 &&
+		 strcmp(sub, "-h") != 0)
+		return cloud_usage_error("keymanager", "unknown command %s "
+					 "(only: token)", sub);
 	if (!sub || strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
 		fputs(KMS_USAGE, sub ? stdout : stderr);
 		return sub ? 0 : EXIT_USAGE;
@@ -1347,7 +1446,10 @@ int nitro_keys_kms_main(int argc, char **argv)
 	if (!c)
 		return cloud_usage_error("kms", "unknown command %s", sub);
 	char cmd[64];
-	snprintf(cmd, sizeof(cmd), "kms %s", sub);
+	if (is_km)
+		snprintf(cmd, sizeof(cmd), "keymanager token");
+	else
+		snprintf(cmd, sizeof(cmd), "kms %s", sub);
 	struct args_spec spec = {.cmd = cmd, .flags = KMS_FLAGS,
 				 .nflags = F_COUNT, .only = c->flags};
 	struct args f;

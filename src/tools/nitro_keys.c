@@ -135,6 +135,7 @@ static const char USAGE[] =
 	"  kms encrypt --key-id=ID --signer-id=ID --keystores-path=DIR ...\n"
 	"  kms policy (--pcr0=HEX | --eif=IMAGE) --role-arn=ARN --key-admin-arn=ARN\n"
 	"  list --table=T --signer-id=ID     (also kms list, disable, enable)\n"
+	"  keymanager token --key-id=ID --signer-id=ID --table=T\n"
 	"  tls new --out=DIR --san=DNS:...\n"
 	"  attestation verify FILE [--root=PEM] [--expect-pcr0=HEX] [--nonce=HEX]\n"
 	"      [--tls-cert=PEM]   a Nitro attestation document (and what it binds)\n"
@@ -629,7 +630,8 @@ int nitro_keys_main(int argc, char **argv)
 	}
 	const char *cmd = argv[1];
 	/* Commands with their own flag tables (AWS, TLS, attestation). */
-	if (strcmp(cmd, "kms") == 0 || strcmp(cmd, "list") == 0)
+	if (strcmp(cmd, "kms") == 0 || strcmp(cmd, "list") == 0 ||
+	    strcmp(cmd, "keymanager") == 0)
 		return nitro_keys_kms_main(argc, argv);
 	if (strcmp(cmd, "tls") == 0)
 		return nitro_keys_tls_main(argc, argv);

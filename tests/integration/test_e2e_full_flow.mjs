@@ -22,15 +22,25 @@
 //     certificate nothing signs (401); health routes stay open. The
 //     enclave's metrics (--metrics-listen), through the host's `metrics`
 //     port, count those signatures and the unknown key.
+//  4b. The Keymanager API over the same TLS, with the token `nitro-keys keymanager token` sealed in the
+//     key table: 401/403 without it or with another; DELETE disables, marks the record inactive and
+//     unloads (a key of a nitro-keys bundle: error); POST seals the key into a record (its history
+//     merged first), delete and re-import over the inactive record.
+//  4c. A second nitro-host and enclave on the same tables: they load the imported key; a key imported
+//     through the first arrives at the second's poll; deleted through the first, the second refuses
+//     it at once and drops it at its poll.
 //  5. GET /attestation: the document verifies with nitro-keys (PCR0, nonce,
 //     certificate) and, independently, with the KMS stand-in's verifier.
-//  6. SIGKILL the enclave: the watchdog restarts it, the same certificate
+//  6. SIGKILL the enclave (with another signer's token item copied over ours: refused, the API off
+//     after the restart): the watchdog restarts it, the same certificate
 //     comes back (the pin holds), signing resumes, the slashing table (a
 //     DynamoDB table in the stand-in, its items MAC'd under a key the
 //     enclave sealed in the key table) still refuses a double vote.
 //  7. The first credentials expire: the host has pushed new ones; a key
 //     uploaded afterwards loads on SIGHUP (reload through KMS) without an
 //     enclave restart.
+//  7b. The key table poll (key_table_poll_s): an upload loads, a disable unloads, no signal; an
+//     unchanged table sends no reload.
 //  8. SIGTERM: nitro-host exits 0 and the enclave is gone.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -40,6 +50,7 @@ import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { fromHex, toHex, verify } from '../js/lib/bls.mjs';
 import {
   awsEnvOf, binRunner, freePort, makeKeystores as makeKeystoresIn, sleep, startSimAndStandins, testRun,
@@ -53,6 +64,7 @@ import { createAttestationConfig, verifyAttestationDocument } from '../standins/
 assert.ok(BIN, 'NS_BIN_DIR must point at the built binaries');
 const T0 = Date.now();
 const SIGNER_ID = 'e2e-signer';
+const POLL_S = 2; // nitro-host's key table poll (default 60)
 const TABLE = 'nitro-keys-e2e';
 const SLASHING_TABLE = 'nitro-slashing-e2e';
 const CRED_LIFETIME_S = 14;
@@ -131,6 +143,13 @@ function upload(dir, keyArn, extra = []) {
     `--keystores-passwords-path=${dir}`, '--chain=mainnet', '--upload', `--table=${TABLE}`, ...extra], { env: awsEnv() });
 }
 
+const require = createRequire(new URL('../js/package.json', import.meta.url));
+const ddbSdk = require('@aws-sdk/client-dynamodb');
+const ddb = () => new ddbSdk.DynamoDBClient({ region: env.AWS_REGION, endpoint: env.AWS_ENDPOINT_URL_DYNAMODB,
+  credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } });
+const tokenItem = async (signer = SIGNER_ID) => (await ddb().send(new ddbSdk.GetItemCommand({ TableName: TABLE,
+  Key: { web3signer_uuid: { S: signer }, pubkey: { S: 'keymanager:token' } }, ConsistentRead: true }))).Item;
+let kmToken;
 let sampleKeys, envelopeKeys, refusedKey;
 await step('nitro-keys: 8 validators uploaded (4 per-key records, 4 in an envelope), 1 under another PCR0', async () => {
   runOk('nitro-keys', ['kms', 'create-table', `--table=${TABLE}`], { env: awsEnv() });
@@ -145,7 +164,15 @@ await step('nitro-keys: 8 validators uploaded (4 per-key records, 4 in an envelo
   const list = runOk('nitro-keys', ['kms', 'list', `--table=${TABLE}`, `--signer-id=${SIGNER_ID}`], { env: awsEnv() });
   const rows = list.stdout.trim().split('\n').map((l) => JSON.parse(l));
   check(rows.length === 6, `6 records (4 + 1 bundle + 1): ${list.stdout}`);
+  // The Keymanager API's token: printed once, stored only sealed.
+  const tok = runOk('nitro-keys', ['keymanager', 'token', `--key-id=${env.KEY_ARN}`, `--signer-id=${SIGNER_ID}`,
+    `--table=${TABLE}`], { env: awsEnv() });
+  kmToken = tok.stdout.trim();
+  check(/^[0-9a-f]{64}$/.test(kmToken), `keymanager token: 256 bits in hex: ${kmToken.length}`);
+  const item = await tokenItem();
+  check(item && !JSON.stringify(item).includes(kmToken), 'the key table holds the token sealed, never in the clear');
 });
+
 
 // ---- 3. nitro-host run ----
 const allKeys = () => [...sampleKeys, ...envelopeKeys];
@@ -162,7 +189,7 @@ writeHostConfig({ configPath, writer: 'test_e2e_full_flow.mjs', tmp, env, signer
     `--http-listen=unix:${sock('api.sock')}`, `--nsm=sim:${simDir}`, `--tls-kms-key-id=${env.KEY_ARN}`,
     `--signer-id=${SIGNER_ID}`, `--tls-known-clients-file=${knownClientsPath}`,
     `--metrics-listen=unix:${sock('metrics.sock')}`],
-  port, certPath, maxBackoffS: 2, extra: [`credentials_refresh_s: ${CRED_REFRESH_S}`,
+  port, certPath, maxBackoffS: 2, extra: [`credentials_refresh_s: ${CRED_REFRESH_S}`, `key_table_poll_s: ${POLL_S}`,
     `metrics: {connect: "unix:${sock('metrics.sock')}", listen: "tcp:127.0.0.1:${port.metrics}"}`],
   slashingDbUrl: `dynamodb://${SLASHING_TABLE}` });
 
@@ -262,9 +289,151 @@ await step('metrics through the host: 8 signatures permitted, 1 unknown key, 8 k
   for (const [name, v] of Object.entries(want)) check(sample(name) === v, `${name} ${v}: ${sample(name)}`);
 });
 
+let importedKey;
+await step('the Keymanager API over TLS: the sealed token lists the keys; no token 401, a wrong one 403; DELETE disables, marks the record inactive, unloads; POST seals a record, with its history first', async () => {
+  const km = (opts = {}, token = kmToken) => api('/eth/v1/keystores', { ...opts,
+    headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...(opts.headers || {}) } });
+  const r = await km();
+  check(r.status === 200, `GET /eth/v1/keystores with the token: ${r.status} ${r.body}`);
+  const got = (json(r).data || []).map((d) => d.validating_pubkey).sort();
+  check(JSON.stringify(got) === JSON.stringify(allKeys().sort()), `the 8 keys listed: ${got}`);
+  check((json(r).data || []).every((d) => d.readonly === false), 'the keys are deletable through the API here');
+  const none = await km({}, null);
+  check(none.status === 401 && /bearer/i.test(json(none).message), `no token -> 401: ${none.status} ${none.body}`);
+  const wrong = await km({}, 'ab'.repeat(32));
+  check(wrong.status === 403, `a wrong token -> 403: ${wrong.status}`);
+  // A key of its own record: disabled in the shared slashing table, its record inactive, unloaded. A key of
+  // an envelope bundle: disabled, but its record holds others: an error naming the way to do it.
+  const gone = sampleKeys[3], inBundle = envelopeKeys[3];
+  const delBody = JSON.stringify({ pubkeys: [gone, inBundle] });
+  const del = await km({ method: 'DELETE', body: delBody,
+    headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(delBody) } });
+  check(del.status === 200, `DELETE: ${del.status} ${del.body}`);
+  const dj = json(del);
+  check(JSON.stringify((dj.data || []).map((d) => d.status)) === '["deleted","error"]', `deleted, error: ${del.body}`);
+  check(/envelope/.test(dj.data?.[1]?.message || ''), `the bundle's key: the message says why: ${dj.data?.[1]?.message}`);
+  const sp = JSON.parse(dj.slashing_protection || '{}');
+  check(sp.metadata?.interchange_format_version === '5' && /^0x[0-9a-f]{64}$/.test(sp.metadata?.genesis_validators_root || ''),
+    `the interchange is v5 of the chain: ${dj.slashing_protection}`);
+  const rec = (await ddb().send(new ddbSdk.GetItemCommand({ TableName: TABLE,
+    Key: { web3signer_uuid: { S: SIGNER_ID }, pubkey: { S: gone } }, ConsistentRead: true }))).Item;
+  check(rec?.active?.BOOL === false, `the deleted key's record is inactive: ${JSON.stringify(rec?.active)}`);
+  const signGone = await post(`/api/v1/eth2/sign/${gone}`, builders.RANDAO_REVEAL(FORK.FULU, epochIn(FORK.FULU, 'random')).body);
+  check(signGone.status === 404, `the deleted key signs nothing: ${signGone.status}`);
+  const att2 = builders.ATTESTATION(FORK.FULU, currentEpoch(), { sourceEpoch: currentEpoch() - 1n });
+  const bundled = await post(`/api/v1/eth2/sign/${inBundle}`, att2.body);
+  check(bundled.status === 412 && json(bundled).reason === 'validator_disabled',
+    `the bundle's key, still loaded, signs nothing slashable: ${bundled.status} ${bundled.body}`);
+  const after = await km();
+  check((json(after).data || []).length === 7, `7 keys listed after the delete: ${after.body}`);
+
+  // Import: decrypted inside, sealed for the Recipient into a one-key envelope record, its history first.
+  [importedKey] = makeKeystores(path.join(tmp, 'ks-km'), 1);
+  const ksDir = path.join(tmp, 'ks-km');
+  const ks = fs.readFileSync(path.join(ksDir, fs.readdirSync(ksDir).find((f) => f.endsWith('.json'))), 'utf8');
+  const e0 = currentEpoch();
+  const history = JSON.stringify({ metadata: { interchange_format_version: '5', genesis_validators_root: sp.metadata.genesis_validators_root },
+    data: [{ pubkey: importedKey, signed_blocks: [], signed_attestations: [{ source_epoch: String(e0 - 1n), target_epoch: String(e0) }] }] });
+  const kmPost = (body) => {
+    const text = JSON.stringify(body);
+    return km({ method: 'POST', body: text, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } });
+  };
+  const imp = await kmPost({ keystores: [ks], passwords: ['e2e keystore password'], slashing_protection: history });
+  check(imp.status === 200 && json(imp).data?.[0]?.status === 'imported', `POST imported: ${imp.status} ${imp.body}`);
+  const items = (await ddb().send(new ddbSdk.QueryCommand({ TableName: TABLE, KeyConditionExpression: 'web3signer_uuid = :s',
+    ExpressionAttributeValues: { ':s': { S: SIGNER_ID } }, ConsistentRead: true }))).Items;
+  const sealedRec = items.find((it) => (it.envelope_pubkeys?.SS || []).includes(importedKey));
+  check(sealedRec && sealedRec.active?.BOOL === true && sealedRec.envelope_ciphertext_b64?.S && sealedRec.wrapped_data_key_b64?.S,
+    `the key's record is an active sealed envelope: ${JSON.stringify(sealedRec?.pubkey)}`);
+  check(!JSON.stringify(sealedRec).includes('e2e keystore password') && !JSON.stringify(sealedRec).includes('"crypto"'),
+    'neither the password nor the keystore is in the record');
+  await signAndVerify(importedKey, epochIn(FORK.FULU, 'random'));
+  const attOld = builders.ATTESTATION(FORK.FULU, e0, { sourceEpoch: e0 - 1n });
+  const refusedOld = await post(`/api/v1/eth2/sign/${importedKey}`, attOld.body);
+  check(refusedOld.status === 412, `the imported history holds: the same target is refused: ${refusedOld.status} ${refusedOld.body}`);
+  // Delete and import again: the record is found, made inactive, then replaced.
+  const d2Body = JSON.stringify({ pubkeys: [importedKey] });
+  const d2 = await km({ method: 'DELETE', body: d2Body, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(d2Body) } });
+  check(json(d2).data?.[0]?.status === 'deleted', `the imported key deleted: ${d2.body}`);
+  const imp2 = await kmPost({ keystores: [ks], passwords: ['e2e keystore password'], slashing_protection: json(d2).slashing_protection });
+  check(json(imp2).data?.[0]?.status === 'imported', `imported again over its inactive record: ${imp2.body}`);
+  const dup = await kmPost({ keystores: [ks], passwords: ['e2e keystore password'] });
+  check(json(dup).data?.[0]?.status === 'duplicate', `a loaded key again: duplicate: ${dup.body}`);
+  const bad = await kmPost({ keystores: [ks], passwords: ['wrong password'] });
+  check(/password/.test(json(bad).data?.[0]?.message || ''), `a wrong password: error naming it: ${bad.body}`);
+  const anon = await km({ cert: undefined, key: undefined });
+  check(anon.status === 401, `the token without the client certificate -> 401: ${anon.status}`);
+});
+
 // A slashable message signed before the restart, to show the database survives it.
 const attEpoch = currentEpoch(); // the enclave's clock guard signs only near now
 const att = builders.ATTESTATION(FORK.FULU, attEpoch, { sourceEpoch: attEpoch - 1n });
+
+// ---- 4c. a second host ----
+await step('a second nitro-host on the same tables: it loads the key imported through the first; a key imported there reaches it at its poll; deleted there, it refuses it at once and drops it at its poll', async () => {
+  const tmp2 = path.join(tmp, 'h2');
+  fs.mkdirSync(tmp2);
+  const sock2 = (n) => path.join(tmp2, n);
+  const port2 = { api: await freePort(), health: await freePort() };
+  const config2 = path.join(tmp2, 'nitro-host.yaml');
+  writeHostConfig({ configPath: config2, writer: 'test_e2e_full_flow.mjs', tmp: tmp2, env, signerId: SIGNER_ID, table: TABLE,
+    enclaveCmd: [path.join(BIN, 'nitro-signer'), 'enclave', `--control=unix:${sock2('control.sock')}`,
+      `--http-listen=unix:${sock2('api.sock')}`, `--nsm=sim:${simDir}`, `--tls-kms-key-id=${env.KEY_ARN}`,
+      `--signer-id=${SIGNER_ID}`, `--tls-known-clients-file=${knownClientsPath}`],
+    port: port2, certPath: path.join(tmp2, 'tls.crt'), maxBackoffS: 2, extra: [`key_table_poll_s: ${POLL_S}`],
+    slashingDbUrl: `dynamodb://${SLASHING_TABLE}` });
+  const log2 = path.join(tmp2, 'host.log');
+  const hostEnv = { ...process.env };
+  for (const k of Object.keys(hostEnv)) if (k.startsWith('AWS_')) delete hostEnv[k];
+  const host2 = spawn(path.join(BIN, 'nitro-host'), ['run', `--config=${config2}`, '--log-format=json'],
+    { env: hostEnv, stdio: ['ignore', fs.openSync(log2, 'a'), fs.openSync(log2, 'a')] });
+  children.add(host2);
+  process.on('exit', () => { // its enclave, should the test end before host2 stops it
+    try {
+      for (const m of fs.readFileSync(log2, 'utf8').matchAll(/started pid=(\d+)/g)) try { process.kill(Number(m[1]), 'SIGKILL'); } catch { /* gone */ }
+    } catch { /* no log */ }
+  });
+  const health2 = async () => { const r = await request(`http://127.0.0.1:${port2.health}/health`); return { ...json(r), http: r.status }; };
+  const api2 = (p, opts = {}) => request(`https://localhost:${port2.api}${p}`, { ca: cert1, cert: client.cert, key: client.key,
+    lookup: (_h, o, cb) => (o?.all ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(null, '127.0.0.1', 4)), ...opts });
+  const sign2 = (pk, body) => api2(`/api/v1/eth2/sign/${pk}`, { method: 'POST', body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json', accept: 'application/json' } });
+  const keys2 = async () => (await health2()).enclave?.keys_loaded;
+  await until('the second host ready', async () => { const h = await health2(); return h.http === 200 && h.enclave?.ready; }, 30000,
+    () => fs.readFileSync(log2, 'utf8').split('\n').slice(-20).join('\n'));
+  check((await keys2()) === 8, `the second enclave loads 8 keys, the imported one among them: ${await keys2()}`);
+  const r1 = await sign2(importedKey, builders.RANDAO_REVEAL(FORK.FULU, epochIn(FORK.FULU, 'random')).body);
+  check(r1.status === 200, `the second enclave signs with the key imported through the first: ${r1.status} ${r1.body}`);
+  // Imported through the first host's API: the second loads it at its poll.
+  const km1 = (method, body) => {
+    const text = JSON.stringify(body);
+    return api('/eth/v1/keystores', { method, body: text, headers: { authorization: `Bearer ${kmToken}`,
+      'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } });
+  };
+  const [k2] = makeKeystores(path.join(tmp, 'ks-km2'), 1);
+  const ks2Dir = path.join(tmp, 'ks-km2');
+  const ks2 = fs.readFileSync(path.join(ks2Dir, fs.readdirSync(ks2Dir).find((f) => f.endsWith('.json'))), 'utf8');
+  const im = await km1('POST', { keystores: [ks2], passwords: ['e2e keystore password'] });
+  check(json(im).data?.[0]?.status === 'imported', `imported through the first: ${im.body}`);
+  await until('the second host loads it at its poll', async () => (await keys2()) === 9, 20000);
+  const e1 = currentEpoch();
+  const vote = builders.ATTESTATION(FORK.FULU, e1, { sourceEpoch: e1 - 1n });
+  const s2 = await sign2(k2, vote.body);
+  check(s2.status === 200, `the second enclave signs a vote with it: ${s2.status} ${s2.body}`);
+  // Deleted through the first: refused by the second at once (the shared slashing table), dropped at its poll.
+  const del = await km1('DELETE', { pubkeys: [k2] });
+  check(json(del).data?.[0]?.status === 'deleted', `deleted through the first: ${del.body}`);
+  const sp = JSON.parse(json(del).slashing_protection || '{}');
+  check(sp.data?.find((d) => d.pubkey === k2)?.signed_attestations?.[0]?.target_epoch === String(e1),
+    'the first answers the vote the second signed');
+  const later = builders.ATTESTATION(FORK.FULU, e1 + 1n, { sourceEpoch: e1 });
+  const s3 = await sign2(k2, later.body);
+  check((s3.status === 412 && json(s3).reason === 'validator_disabled') || s3.status === 404, // 404: its poll won the race
+    `the second refuses it at once: ${s3.status} ${s3.body}`);
+  await until('the second host drops it at its poll', async () => (await keys2()) === 8, 20000);
+  host2.kill('SIGTERM');
+  await until('the second host to exit', async () => host2.exitCode !== null, 10000);
+});
 
 await step('attested TLS: GET /attestation binds PCR0, nonce and the certificate', async () => {
   const a1 = await post(`/api/v1/eth2/sign/${sampleKeys[0]}`, att.body);
@@ -299,12 +468,25 @@ await step('attested TLS: GET /attestation binds PCR0, nonce and the certificate
 await step('SIGKILL the enclave: restarted, same certificate, signing resumes, double vote still refused', async () => {
   const pid = h1.enclave.pid;
   check(Number.isInteger(pid) && pid > 0, `enclave pid in health: ${JSON.stringify(h1.enclave)}`);
+  // The host copies another signer's token item (sealed by the operator, its token known to whoever
+  // holds that signer's token) over ours: the restarted enclave must refuse it (the KMS context names
+  // the other signer) and serve no Keymanager API, rather than take a token the host may know.
+  runOk('nitro-keys', ['keymanager', 'token', `--key-id=${env.KEY_ARN}`, '--signer-id=other-signer', `--table=${TABLE}`],
+    { env: awsEnv() });
+  const foreign = await tokenItem('other-signer');
+  await ddb().send(new ddbSdk.PutItemCommand({ TableName: TABLE,
+    Item: { ...foreign, web3signer_uuid: { S: SIGNER_ID } } }));
   process.kill(pid, 'SIGKILL');
   const h2 = await until('enclave restarted and ready', async () => {
     const h = await health();
     return h.http === 200 && h.enclave?.ready && h.enclave.pid !== pid && h.enclave.restarts >= 1 ? h : null;
   }, 30000);
-  check(h2.enclave.keys_loaded === 8, `8 keys after restart: ${JSON.stringify(h2)}`);
+  check(h2.enclave.keys_loaded === 8, `8 keys after restart (one deleted, one imported): ${JSON.stringify(h2)}`);
+  await signAndVerify(importedKey, epochIn(FORK.FULU, 'random')); // its sealed record opened by a new enclave
+  const km = await api('/eth/v1/keystores', { headers: { authorization: `Bearer ${kmToken}` } });
+  check(km.status === 404, `a token item copied from another signer is refused: no Keymanager API (${km.status})`);
+  check(/keymanager API: off: the token item is refused/.test(fs.readFileSync(path.join(tmp, 'host.log'), 'utf8')),
+    'the enclave says why the API is off');
   const cert2 = fs.readFileSync(certPath, 'utf8');
   check(cert2 === cert1, 'the same certificate came back (clients keep their pin)');
   await signAndVerify(envelopeKeys[0], epochIn(FORK.FULU, 'random'));
@@ -343,6 +525,23 @@ await step('credentials: the first ones expire, fresh ones are pushed; a new key
   }, 20000);
   check(h3.enclave.pid === h1.enclave.pid, 'no enclave restart');
   await signAndVerify(newKey, epochIn(FORK.FULU, 'random'));
+});
+
+// ---- 7b. the poll ----
+await step('the key table poll: a key uploaded loads, a key disabled unloads, no signal; an unchanged table sends no reload', async () => {
+  const reloads = () => (fs.readFileSync(path.join(tmp, 'host.log'), 'utf8').match(/run: reload: /g) || []).length;
+  const keysLoaded = async () => (await health()).enclave?.keys_loaded;
+  const before = await keysLoaded();
+  const n0 = reloads();
+  await sleep((POLL_S * 2 + 1) * 1000);
+  check(reloads() === n0, `an unchanged table sent no reload in two polls (${n0} -> ${reloads()})`);
+  const [polled] = makeKeystores(path.join(tmp, 'ks-polled'), 1);
+  upload(path.join(tmp, 'ks-polled'), env.KEY_ARN);
+  await until('the polled key loaded', async () => (await keysLoaded()) === before + 1, 20000);
+  await signAndVerify(polled, epochIn(FORK.FULU, 'random'));
+  runOk('nitro-keys', ['kms', 'disable', `--table=${TABLE}`, `--signer-id=${SIGNER_ID}`, `--pubkey=${polled}`],
+    { env: awsEnv() });
+  await until('the disabled key unloaded', async () => (await keysLoaded()) === before, 20000);
 });
 
 // ---- 8. stop ----

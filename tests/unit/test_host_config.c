@@ -31,6 +31,7 @@ static const char GOOD[] =
 	"kms_key_id: arn:aws:kms:eu-west-1:1:key/k\n"
 	"credentials_refresh_s: 120\n"
 	"status_interval_s: 5\n"
+	"key_table_poll_s: 7\n"
 	"tls_cert_file: /tmp/tls.crt\n"
 	"health_listen: tcp:127.0.0.1:9100\n"
 	"endpoints:\n"
@@ -82,6 +83,7 @@ static void test_good(void **state)
 	assert_string_equal(c.kms_key_id, "arn:aws:kms:eu-west-1:1:key/k");
 	assert_int_equal(c.credentials_refresh_s, 120);
 	assert_int_equal(c.status_interval_s, 5);
+	assert_int_equal(c.key_table_poll_s, 7);
 	assert_string_equal(c.tls_cert_file, "/tmp/tls.crt");
 	assert_true(c.has_health_listen);
 	assert_int_equal(c.health_listen.port, 9100);
@@ -118,6 +120,7 @@ static void test_defaults_and_nitro_cli(void **state)
 	assert_int_equal(c.credentials, HOST_CREDS_IMDS);
 	assert_int_equal(c.max_backoff_s, HOST_DEFAULT_MAX_BACKOFF_S);
 	assert_int_equal(c.status_interval_s, 10);
+	assert_int_equal(c.key_table_poll_s, 60);
 	assert_int_equal(c.credentials_refresh_s, 300);
 	assert_int_equal(c.nproxies, 0);
 	assert_false(c.has_api_listen);
@@ -271,6 +274,8 @@ static void test_wrong_types(void **state)
 		   "config: runner: expected a mapping");
 	expect_bad("status_interval_s: 5", "status_interval_s: 0",
 		   "config: status_interval_s: expected a whole number");
+	expect_bad("key_table_poll_s: 7", "key_table_poll_s: 0",
+		   "config: key_table_poll_s: expected a whole number");
 	expect_bad("credentials_refresh_s: 120", "credentials_refresh_s: -1",
 		   "config: credentials_refresh_s: expected a whole number");
 	expect_bad("  tls_names: [localhost, 127.0.0.1]", "  tls_names: localhost",

@@ -481,11 +481,65 @@ static void test_cli_usage_and_password_rules(void **state)
 			 1);
 }
 
+/* keys_edit: removed keys go, added ones come (held once), the old
+ * registry is untouched (its readers keep working), keys are copies. */
+static void test_edit_adds_removes_and_leaves_old_intact(void **state)
+{
+	(void)state;
+	struct bls_key *k[3];
+	struct err e = {0};
+	uint8_t sk[32] = {0};
+	for (int i = 0; i < 3; i++) {
+		sk[31] = (uint8_t)(i + 7);
+		assert_int_equal(bls_key_from_bytes(sk, &k[i], &e), 0);
+	}
+	uint8_t pk[3][BLS_PUBKEY_LEN];
+	for (int i = 0; i < 3; i++)
+		memcpy(pk[i], k[i]->pubkey, BLS_PUBKEY_LEN);
+	struct key_registry *r = NULL, *r2 = NULL, *r3 = NULL;
+	assert_int_equal(keys_from_list(k, 2, "list", &r, &e), 0);
+	struct key_entry add[2] = {
+		{.key = k[2], .readonly = false, .path = "m/12381/3600/2/0/0",
+		 .source = "/keys/c.json"},
+	};
+	/* add the third, remove the first; the second stays */
+	assert_int_equal(keys_edit(r, (const uint8_t(*)[BLS_PUBKEY_LEN])pk, 1,
+				   add, 1, &r2, &e), 0);
+	assert_int_equal(keys_count(r2), 2);
+	assert_null(keys_find(r2, pk[0]));
+	assert_non_null(keys_find(r2, pk[1]));
+	const struct key_entry *c = keys_find_entry(r2, pk[2]);
+	assert_non_null(c);
+	assert_false(c->readonly);
+	assert_string_equal(c->path, "m/12381/3600/2/0/0");
+	assert_string_equal(c->source, "/keys/c.json");
+	assert_ptr_not_equal(c->key, k[2]); /* a copy: the caller keeps add[] */
+	/* the old registry is as it was */
+	assert_int_equal(keys_count(r), 2);
+	assert_non_null(keys_find(r, pk[0]));
+	assert_null(keys_find(r, pk[2]));
+	/* adding a key already held keeps one copy; sorted order holds */
+	add[1] = add[0];
+	assert_int_equal(keys_edit(r2, NULL, 0, add, 2, &r3, &e), 0);
+	assert_int_equal(keys_count(r3), 2);
+	assert_true(memcmp(keys_pubkey_at(r3, 0), keys_pubkey_at(r3, 1),
+			   BLS_PUBKEY_LEN) < 0);
+	keys_free(r3);
+	/* a key given twice that was not held: once */
+	assert_int_equal(keys_edit(r, NULL, 0, add, 2, &r3, &e), 0);
+	assert_int_equal(keys_count(r3), 3);
+	keys_free(r3);
+	keys_free(r2);
+	keys_free(r);
+	bls_key_free(k[2]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_mixed_sources_load_and_report,
 						setup, teardown),
+		cmocka_unit_test(test_edit_adds_removes_and_leaves_old_intact),
 		cmocka_unit_test_setup_teardown(test_shared_password_file, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_parallel_load_matches_serial,

@@ -315,10 +315,15 @@ export class NitroSignerStack extends cdk.Stack {
         KEY_TABLE: this.keyTable.tableName,
         SIGNER_ID: c.signerId,
         EXPECTED_PCR0: c.pcr0,
+        // a debug-mode image's all-zero PCR0 is refused unless asked for by name
+        ...(/^0{96}$/.test(c.pcr0) ? { ALLOW_DEBUG_PCR0: 'true' } : {}),
       },
       description: 'nitro-control: checks the signer\'s attestation and key table',
     });
-    control.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [this.keyTable.tableArn] }));
+    // GetItem (the tls:server item) and Query (public_keys: the signer's records), its own partition only.
+    control.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:Query'],
+      resources: [this.keyTable.tableArn],
+      conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [c.signerId] } } }));
     for (const p of ['AWSLambdaBasicExecutionRole', 'AWSLambdaVPCAccessExecutionRole'])
       ack(control, `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${p}]`,
         'The AWS-maintained minimum for a function in a VPC: its own log stream and its network ' +

@@ -89,14 +89,16 @@ test('tables: point-in-time recovery and deletion protection on, retained', () =
   }
 });
 
-test('control Lambda: provided.al2023, bootstrap, in the VPC, its env, GetItem on the key table only', () => {
+test('control Lambda: provided.al2023, bootstrap, in the VPC, its env, GetItem and Query on its signer\'s part of the key table only', () => {
   for (const [name, t] of both) {
     const fns = only(t, 'AWS::Lambda::Function');
     assert.equal(fns.props.Runtime, 'provided.al2023');
     assert.equal(fns.props.Handler, 'bootstrap');
     assert.ok(fns.props.VpcConfig.SubnetIds.length === 2);
     const env = fns.props.Environment.Variables;
-    assert.deepEqual(Object.keys(env).sort(), ['EXPECTED_PCR0', 'KEY_TABLE', 'SIGNER_ID', 'SIGNER_URL']);
+    assert.deepEqual(Object.keys(env).sort(), name === 'dev'
+      ? ['ALLOW_DEBUG_PCR0', 'EXPECTED_PCR0', 'KEY_TABLE', 'SIGNER_ID', 'SIGNER_URL']
+      : ['EXPECTED_PCR0', 'KEY_TABLE', 'SIGNER_ID', 'SIGNER_URL']);
     assert.equal(env.EXPECTED_PCR0, name === 'dev' ? DEBUG_PCR0 : PROD_PCR0);
     assert.equal(env.SIGNER_ID, 'signer-7');
     assert.equal(env.SIGNER_URL, 'https://signer.corp.example');
@@ -106,7 +108,8 @@ test('control Lambda: provided.al2023, bootstrap, in the VPC, its env, GetItem o
     const pols = resources(t, 'AWS::IAM::Policy').filter(([, p]) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === role));
     assert.equal(pols.length, 1);
     assert.deepEqual(pols[0][1].Properties.PolicyDocument.Statement,
-      [{ Action: 'dynamodb:GetItem', Effect: 'Allow', Resource: { 'Fn::GetAtt': [keyTable, 'Arn'] } }]);
+      [{ Action: ['dynamodb:GetItem', 'dynamodb:Query'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [keyTable, 'Arn'] },
+        Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['signer-7'] } } }]);
   }
 });
 

@@ -114,37 +114,45 @@ static int check_doc(const struct lambda_config *cfg, const uint8_t *doc,
 	return rc;
 }
 
-int lambda_attest(struct lambda_ctx *x, json_t **out, enum lambda_error *kind,
-		  struct err *e)
+/* The attestation of the enclave holding cert's key, through a connection
+ * pinned to cert: the summary in *out, the certificate's PEM in it, so an
+ * operator takes the certificate from an answer that proved it. */
+int lambda_attest_cert(struct lambda_ctx *x, const struct lambda_cert *cert,
+		       json_t **out, enum lambda_error *kind, struct err *e)
 {
-	struct lambda_cert cert;
-	*kind = LAMBDA_ERR_KEY_TABLE;
-	TRY(lambda_signer_cert(x, &cert, e));
 	uint8_t nonce[NONCE_LEN];
 	char path[32 + 2 * NONCE_LEN] = "/attestation?nonce=";
 	char hex[2 * NONCE_LEN + 3];
 	int rc;
 	if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
 		*kind = LAMBDA_ERR_INTERNAL;
-		rc = err_set(e, ERR_CRYPTO, "no random bytes for the nonce");
-		goto out;
+		return err_set(e, ERR_CRYPTO, "no random bytes for the nonce");
 	}
 	hex_encode(nonce, sizeof(nonce), hex);
 	strcat(path, hex + 2);
 	struct lambda_reply r;
-	rc = lambda_signer_get(x, &cert, path, NITRO_DOC_MAX, &r, kind, e);
-	if (rc < 0)
-		goto out;
+	TRY(lambda_signer_get(x, cert, path, NITRO_DOC_MAX, &r, kind, e));
 	if (r.status != 200) {
 		*kind = LAMBDA_ERR_SIGNER;
 		rc = err_set(e, ERR_UNAVAILABLE, "GET /attestation: HTTP %d",
 			     r.status);
 	} else {
 		rc = check_doc(x->cfg, (const uint8_t *)r.body, r.len, nonce,
-			       &cert, out, kind, e);
+			       cert, out, kind, e);
 	}
 	lambda_reply_clear(&r);
-out:
+	if (rc == 0)
+		json_object_set_new(*out, "tls_cert_pem", json_string(cert->pem));
+	return rc;
+}
+
+int lambda_attest(struct lambda_ctx *x, json_t **out, enum lambda_error *kind,
+		  struct err *e)
+{
+	struct lambda_cert cert;
+	*kind = LAMBDA_ERR_KEY_TABLE;
+	TRY(lambda_signer_cert(x, &cert, e));
+	int rc = lambda_attest_cert(x, &cert, out, kind, e);
 	lambda_cert_clear(&cert);
 	return rc;
 }

@@ -115,6 +115,18 @@ int lambda_config_from_env(struct lambda_config *c, struct err *e)
 				     "of hex (%d digits)", NITRO_PCR0_LEN,
 				     2 * NITRO_PCR0_LEN);
 	}
+	if (rc == 0) {
+		/* All zeros is what every debug-mode enclave reports, whose
+		 * memory its parent can read: only when asked for by name. */
+		bool zero = true;
+		for (size_t i = 0; i < NITRO_PCR0_LEN; i++)
+			zero = zero && c->expected_pcr0[i] == 0;
+		const char *allow = getenv("ALLOW_DEBUG_PCR0");
+		if (zero && !(allow && strcmp(allow, "true") == 0))
+			rc = err_set(e, ERR_USAGE, "EXPECTED_PCR0 is all zeros "
+				     "(any debug-mode enclave): set "
+				     "ALLOW_DEBUG_PCR0=true for a test deployment");
+	}
 	if (rc == 0)
 		rc = root_from_env(c, e);
 	if (rc == 0)

@@ -150,6 +150,10 @@ int lambda_signer_get(struct lambda_ctx *x, const struct lambda_cert *cert,
 /* ---- attest (attest.c) -------------------------------------------------------------- */
 
 NS_MUST_CHECK
+/* attest's check for a certificate already read from the key table. */
+int lambda_attest_cert(struct lambda_ctx *x, const struct lambda_cert *cert,
+		       json_t **out, enum lambda_error *kind, struct err *e);
+NS_MUST_CHECK
 int lambda_attest(struct lambda_ctx *x, json_t **out, enum lambda_error *kind,
 		  struct err *e);
 

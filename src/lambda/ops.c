@@ -146,15 +146,25 @@ static int op_public_keys(struct lambda_ctx *x, json_t **out,
 static int op_get_tls_cert(struct lambda_ctx *x, json_t **out,
 			   enum lambda_error *kind, struct err *e)
 {
+	/* The key table is the host's to write: the certificate is given
+	 * only with the attestation, in this invocation, of an enclave of the
+	 * expected image holding its key (user_data = its SPKI's SHA-256). */
 	struct lambda_cert cert;
 	*kind = LAMBDA_ERR_KEY_TABLE;
 	TRY(lambda_signer_cert(x, &cert, e));
+	json_t *att = NULL;
+	int rc = lambda_attest_cert(x, &cert, &att, kind, e);
+	if (rc < 0) {
+		lambda_cert_clear(&cert);
+		return rc;
+	}
 	char fp[2 * 32 + 3], spki[2 * 32 + 3];
 	hex_encode(cert.sha256, sizeof(cert.sha256), fp);
 	hex_encode(cert.spki_sha256, sizeof(cert.spki_sha256), spki);
-	*out = json_pack("{s:s,s:s,s:s,s:s}", "signer_id", x->cfg->signer_id,
+	json_object_del(att, "tls_cert_pem");
+	*out = json_pack("{s:s,s:s,s:s,s:s,s:o}", "signer_id", x->cfg->signer_id,
 			 "tls_cert_pem", cert.pem, "sha256", fp + 2,
-			 "spki_sha256", spki + 2);
+			 "spki_sha256", spki + 2, "attestation", att);
 	lambda_cert_clear(&cert);
 	if (!*out) {
 		*kind = LAMBDA_ERR_INTERNAL;

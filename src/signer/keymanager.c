@@ -805,18 +805,51 @@ static void delete_disable(struct del_item *v, size_t n,
 }
 
 /* The enclave's: each disabled key's record marked inactive (so no init or
- * reload loads it again); a key whose record stays is not unloaded. */
-static void delete_records(struct signer *s, struct del_item *v, size_t n)
+ * reload loads it again); a key whose record stays is not unloaded. A key
+ * not loaded here at the moment (not_active: another instance's, or one a
+ * reload has not brought yet) gets the same, when it has a record of its
+ * own, so that the delete is whole whichever instance answers it. */
+static void delete_records(struct signer *s, struct del_item *v, size_t n,
+			   enum del_state which)
 {
 	for (size_t i = 0; s->km_remove && i < n; i++) {
 		struct err e = {0};
-		if (v[i].state != DEL_DELETED ||
-		    s->km_remove(s->km_ctx, v[i].pk, &e) == 0)
+		if (v[i].state != which)
+			continue;
+		int rc = s->km_remove(s->km_ctx, v[i].pk, &e);
+		if (rc == 0 || (which == DEL_NOT_ACTIVE && rc == -ERR_NOT_FOUND))
 			continue;
 		v[i].state = DEL_ERROR;
 		snprintf(v[i].msg, sizeof(v[i].msg), "pubkeys[%zu]: disabled in "
-			 "the slashing protection database, still loaded: its "
-			 "record: %.300s", i, e.msg);
+			 "the slashing protection database%s: its record: %.300s",
+			 i, which == DEL_DELETED ? ", still loaded" : "", e.msg);
+	}
+}
+
+/* The enclave's: a key neither loaded here nor with history may still have
+ * a record of its own (imported through another instance, never signed):
+ * the record is marked inactive, then the validator disabled, and it is
+ * reported not_active. A key without a record stays not_found. */
+static void delete_absent_records(struct signer *s, struct del_item *v,
+				  size_t n, struct slashing_db *db)
+{
+	for (size_t i = 0; s->km_remove && i < n; i++) {
+		struct err e = {0};
+		if (v[i].state != DEL_ABSENT)
+			continue;
+		int rc = s->km_remove(s->km_ctx, v[i].pk, &e);
+		if (rc == -ERR_NOT_FOUND)
+			continue;
+		if (rc == 0 && (!db || slashing_set_validator_enabled(db, v[i].pk,
+								       false, &e) == 0)) {
+			v[i].state = DEL_NOT_ACTIVE;
+			continue;
+		}
+		v[i].state = DEL_ERROR;
+		snprintf(v[i].msg, sizeof(v[i].msg), "pubkeys[%zu]: %s: %.300s", i,
+			 rc == 0 ? "its record is inactive, but it could not be "
+				   "disabled in the slashing protection database"
+				 : "its record", e.msg);
 	}
 }
 
@@ -992,10 +1025,12 @@ static void km_delete(const struct http_req *req, struct http_reply *r,
 	 * loaded here but with history are disabled too (not_active); 3.
 	 * the history, final once they are disabled */
 	delete_disable(v, n, db, DEL_LOADED);
-	delete_records(s, v, n);
+	delete_records(s, v, n, DEL_DELETED);
 	delete_unload(s, v, n);
 	if (delete_find_history(s, db, v, n, &e) == 0) {
 		delete_disable(v, n, db, DEL_NOT_ACTIVE);
+		delete_records(s, v, n, DEL_NOT_ACTIVE);
+		delete_absent_records(s, v, n, db);
 		if (delete_export(s, db, v, n, &history, &e) < 0) {
 			free(history);
 			history = NULL;

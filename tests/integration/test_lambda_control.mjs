@@ -199,6 +199,8 @@ await step('get_tls_cert and get_tls_key: the certificate the enclave wrote (the
     assert.equal(a.kind, 'response', JSON.stringify(a));
     assert.equal(a.body.tls_cert_pem.trim(), pem.trim());
     assert.equal(a.body.sha256, derSha256);
+    // given only with the attestation of the enclave holding its key, in the same invocation
+    assert.equal(a.body.attestation?.user_data, `0x${a.body.spki_sha256}`, JSON.stringify(a.body.attestation));
   }
 });
 
@@ -321,7 +323,11 @@ await step('a proxy with its own certificate, written into the key table: status
     const a = await l.call({ operation: 'attest' });
     record('attest (a proxy whose certificate is in the key table)', a);
     expectError(a, 'AttestationFailed', /user_data is not SHA-256 of the pinned certificate's public key/);
-    assert.ok(forwarded >= 3, 'the requests went through the proxy');
+    // nor does the host's certificate come back from get_tls_cert
+    const g = await l.call({ operation: 'get_tls_cert' });
+    record('get_tls_cert (a proxy whose certificate is in the key table)', g);
+    expectError(g, 'AttestationFailed', /user_data is not SHA-256 of the pinned certificate's public key/);
+    assert.ok(forwarded >= 4, 'the requests went through the proxy');
   } finally {
     await ddb.send(new ddbSdk.PutItemCommand({ TableName: TABLE, Item: original }));
     proxy.close();
@@ -350,6 +356,7 @@ await step('a signer that never answers: the call ends by the invocation deadlin
 // ---- 6. a bad environment ----
 await step('a bad environment: /init/error (InvalidConfiguration) naming the variable, exit 1', async () => {
   for (const [over, re] of [[{ EXPECTED_PCR0: 'abcd' }, /EXPECTED_PCR0 must be 48 bytes/],
+    [{ EXPECTED_PCR0: '0'.repeat(96) }, /EXPECTED_PCR0 is all zeros .* ALLOW_DEBUG_PCR0=true/],
     [{ SIGNER_URL: `http://127.0.0.1:${port.api}` }, /SIGNER_URL must be https/],
     [{ KEY_TABLE: undefined }, /KEY_TABLE is not set/],
     [{ ATTESTATION_ROOT_PEM: 'not a certificate' }, /ATTESTATION_ROOT_PEM is not a PEM certificate/],

@@ -1013,6 +1013,8 @@ int enclave_reload_run(struct enclave *en, const json_t *m, json_t **report,
 		rc = -ERR_INVALID;
 	if (rc == 0)
 		rc = attest(en, &c, e);
+	/* Not interleaved with a Keymanager import or delete. */
+	signer_keys_lock(s);
 	if (rc == 0)
 		rc = load_records(&c, json_object_get(m, "records"), e);
 	if (rc == 0 && c.nkeys == 0)
@@ -1028,6 +1030,7 @@ int enclave_reload_run(struct enclave *en, const json_t *m, json_t **report,
 		*report = c.report;
 		c.report = NULL;
 	}
+	signer_keys_unlock(s);
 	ctx_clear(&c);
 	return rc;
 }

@@ -147,6 +147,11 @@ static int token_load(struct signer *s, const char *path, struct err *e)
 				       "%s: %s", path, strerror(errno));
 		TRY(token_create(path, e));
 		log_info("keymanager API: new bearer token written to %s", path);
+	} else if (st.st_mode & 022) {
+		/* whoever may write it chooses the token */
+		return err_set(e, ERR_USAGE, "--key-manager-api-token-file: %s is "
+			       "writable by others (mode %o): chmod 600 it", path,
+			       (unsigned)(st.st_mode & 0777));
 	} else if (st.st_mode & 077) {
 		log_warn("keymanager API: token file %s is readable by others "
 			 "(mode %o); chmod 600 it", path, st.st_mode & 0777);
@@ -1055,6 +1060,16 @@ out:
 	free(history);
 	json_decref(body);
 	signer_count_status(s, r->status);
+}
+
+void signer_keys_lock(struct signer *s)
+{
+	pthread_mutex_lock(&s->km_lock);
+}
+
+void signer_keys_unlock(struct signer *s)
+{
+	pthread_mutex_unlock(&s->km_lock);
 }
 
 /* ---- the route ------------------------------------------------------------- */

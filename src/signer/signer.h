@@ -224,6 +224,10 @@ int signer_new(const struct signer_options *o, const struct eth2_network *net,
 	       struct signer **out, struct err *e);
 void signer_free(struct signer *s);
 struct http_handlers signer_http_handlers(struct signer *s);
+/* Serialises a key-set rebuild (the enclave's reload) with the Keymanager
+ * API's imports and deletes, so that neither loses the other's change. */
+void signer_keys_lock(struct signer *s);
+void signer_keys_unlock(struct signer *s);
 /*
  * The enclave's hook: replaces the registry (taking ownership) under the
  * same write lock /reload uses, so in-flight signatures finish on the old

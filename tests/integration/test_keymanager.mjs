@@ -204,5 +204,18 @@ await Harness.run(h, async () => {
   h.eq(r.json?.data?.map((x) => x.status), ["imported", "error"], "a mixed request: imported and error", r.body);
   h.eq(ls(keysDir).length, 3, "only the good keystore was written", ls(keysDir));
   await s.stop();
+
+  // A token file others may write: whoever writes it chooses the token, so the signer does not start.
+  fs.chmodSync(tokenFile, 0o620);
+  let refused = null;
+  try {
+    const t = await startSigner({ keyStorePath: roDir, eth2Args: args, name: "km-writable-token" });
+    await t.stop();
+  } catch (err) {
+    refused = err;
+  }
+  h.ok(refused && /writable by others/.test(String(refused.message || refused)),
+    "a group-writable token file is refused at start, naming it", String(refused?.message || "it started").slice(-300));
+  fs.chmodSync(tokenFile, 0o600);
   h.finish("keymanager API standalone");
 });

@@ -580,21 +580,33 @@ static void import_store(struct import *im)
 		struct err e = {0};
 		if (it->state != ITEM_NEW)
 			continue;
+		/* Stored first, enabled second: a failed store leaves the
+		 * validator as it was (disabled after a delete, for every
+		 * instance sharing the database), and a failed enable takes
+		 * the stored key back. */
+		if (s->km_store ? s->km_store(s->km_ctx, it->key, s->net.name,
+					      &e) < 0
+				: store_files(s, it, &e) < 0) {
+			item_fail(it, i, &e);
+			continue;
+		}
 		if (s->slashing_enabled &&
 		    (!db || slashing_set_validator_enabled(db, it->key->pubkey,
 							   true, &e) < 0)) {
 			if (!db)
 				err_set(&e, ERR_UNAVAILABLE, "slashing protection "
 					"database unavailable");
+			struct err ue = {0};
+			if (s->km_remove)
+				(void)s->km_remove(s->km_ctx, it->key->pubkey, &ue);
+			else {
+				(void)unlink(it->keystore_file);
+				(void)unlink(it->password_file);
+			}
 			item_fail(it, i, &e);
 			continue;
 		}
-		if (s->km_store ? s->km_store(s->km_ctx, it->key, s->net.name,
-					      &e) < 0
-				: store_files(s, it, &e) < 0)
-			item_fail(it, i, &e);
-		else
-			it->state = ITEM_IMPORTED;
+		it->state = ITEM_IMPORTED;
 	}
 }
 

@@ -43,7 +43,7 @@ static const char usage[] =
 	"       [--signer-id=ID] [--allow-signing-types=LIST]\n"
 	"       [--accept-legacy-records] [--http-max-connections=N]\n"
 	"       [--slashing-protection-clock-guard-epochs=N]\n"
-	"       [--metrics-listen=ADDR]\n"
+	"       [--metrics-listen=ADDR] [--slashing-protection-db-url=URL]\n"
 	"Flags: --name=value or --name value, booleans --name[=true|false];\n"
 	"a flag given twice is an error (exit 2).\n"
 	"ADDR: tcp:HOST:PORT, unix:PATH or vsock:CID:PORT. The signing API\n"
@@ -73,6 +73,9 @@ static const char usage[] =
 	"                     current epoch by NSM-attested time, and sign none\n"
 	"                     (503) while the NSM cannot vouch for the time;\n"
 	"                     0 = off (default 2)\n"
+	"  --slashing-protection-db-url=dynamodb://TABLE?region=R  the shared\n"
+	"                     slashing table, fixed by the image (init's must\n"
+	"                     be the same); required outside the simulator\n"
 	"  --metrics-listen=ADDR  serve the signer's Prometheus metrics (GET\n"
 	"                     /metrics, as nitro-signer --metrics-enabled) on a\n"
 	"                     listener of their own; off when not given.\n"
@@ -81,7 +84,7 @@ static const char usage[] =
 /* The enclave's own flags; the server flags it shares with nitro-signer
  * are SIGNER_FLAG_* (signer.h). */
 enum { O_CONTROL = SIGNER_FLAG_END, O_NSM, O_CA, O_TLS_KMS, O_SIGNER_ID,
-       O_TYPES, O_LEGACY, O_CLOCK, O_METRICS };
+       O_TYPES, O_LEGACY, O_CLOCK, O_METRICS, O_SP_URL };
 
 static const struct args_flag flags[] = {
 	SIGNER_SERVER_FLAGS,
@@ -94,12 +97,14 @@ static const struct args_flag flags[] = {
 	{"accept-legacy-records", ARGS_BOOL, O_LEGACY, 0},
 	{"slashing-protection-clock-guard-epochs", ARGS_VALUE, O_CLOCK, 0},
 	{"metrics-listen", ARGS_VALUE, O_METRICS, 0},
+	{"slashing-protection-db-url", ARGS_VALUE, O_SP_URL, 0},
 };
 
 struct enclave_args {
 	const char *control, *listen, *nsm, *ca_file, *tls_kms_key_id;
 	const char *signer_id, *types;
 	const char *metrics_listen; /* NULL: no metrics listener */
+	const char *slashing_db_url; /* NULL: init's (simulator only) */
 	bool accept_legacy;
 	uint64_t clock_epochs;
 	int max_conns;
@@ -163,6 +168,12 @@ static int parse(int argc, char **argv, struct enclave_args *a, struct err *e)
 	a->signer_id = args_get(&r, O_SIGNER_ID);
 	a->types = args_get(&r, O_TYPES);
 	a->metrics_listen = args_get(&r, O_METRICS);
+	a->slashing_db_url = args_get(&r, O_SP_URL);
+	if (a->slashing_db_url && strncmp(a->slashing_db_url, "dynamodb://", 11) != 0)
+		return err_set(e, ERR_USAGE, "--slashing-protection-db-url: the "
+			       "shared table, dynamodb://TABLE?region=R (a "
+			       "database in enclave memory does not survive a "
+			       "restart)");
 	a->accept_legacy = args_bool(&r, O_LEGACY, false);
 	a->clock_epochs = ENCLAVE_CLOCK_GUARD_DEFAULT;
 	if (args_get(&r, O_CLOCK))
@@ -285,6 +296,7 @@ int enclave_main(int argc, char **argv)
 	struct enclave_opts eo = {.nsm_spec = a.nsm, .ca_file = a.ca_file,
 				  .api_tls_flags = tls != NULL,
 				  .tls_kms_key_id = a.tls_kms_key_id,
+				  .slashing_db_url = a.slashing_db_url,
 				  .known_clients = kc,
 				  .allow_any_client = a.tls.allow_any_client,
 				  .signing_types = types,

@@ -46,6 +46,10 @@ struct enclave_opts {
 	 * host. With it every init makes or recovers the TLS key; init's
 	 * kms_key_id, if given, must be the same. */
 	const char *tls_kms_key_id;
+	/* --slashing-protection-db-url: the slashing database, fixed by the
+	 * image; init's must be the same. Required outside the simulator: a
+	 * database the host names could be an empty one. */
+	const char *slashing_db_url;
 	/*
 	 * Who may use the keys, all from the image's own (measured) flags,
 	 * never from the host: the clients allowed to sign (mTLS, per route;

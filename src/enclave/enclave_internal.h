@@ -107,6 +107,7 @@ struct enclave {
 	size_t max_frame;
 	bool api_tls_flags;   /* --tls-keystore-file: no TLS record */
 	char *tls_kms_key_id; /* --tls-kms-key-id, or NULL */
+	char *slashing_db_url; /* --slashing-protection-db-url, or NULL */
 	/* The image's access policy (enclave_opts): read-only after new. */
 	/* borrowed from enclave_opts (the CLI's, outliving the enclave) */
 	const struct http_known_clients *known_clients; /* NULL: none listed */

@@ -718,6 +718,17 @@ static int init_policy(const struct enclave *en, const json_t *m,
 	*key_id = en->api_tls_flags ? NULL
 		  : en->tls_kms_key_id ? en->tls_kms_key_id : host_key;
 	const char *sp = str_of(m, "slashing_db_url");
+	/* The slashing database is the image's to name: a host that chose it
+	 * could hand a restarted enclave an empty one. */
+	if (en->slashing_db_url && (!sp || strcmp(sp, en->slashing_db_url) != 0))
+		return err_set(e, ERR_INVALID, "init: \"slashing_db_url\" is not "
+			       "the image's --slashing-protection-db-url %s",
+			       en->slashing_db_url);
+	if (!test_mode(en) && !en->slashing_db_url)
+		return err_set(e, ERR_INVALID, "init: the image names no "
+			       "--slashing-protection-db-url (required outside "
+			       "the simulator: the host must not choose the "
+			       "slashing database)");
 	if (sp && strncmp(sp, "dynamodb:", 9) == 0) {
 		if (!test_mode(en) && strstr(sp, "endpoint="))
 			return err_set(e, ERR_INVALID, "init: \"slashing_db_url\": "

@@ -105,8 +105,10 @@ int enclave_new(const struct enclave_opts *o, struct enclave **out,
 	en->nsm_spec = o->nsm_spec ? strdup(o->nsm_spec) : NULL;
 	en->ca_file = o->ca_file ? strdup(o->ca_file) : NULL;
 	en->tls_kms_key_id = o->tls_kms_key_id ? strdup(o->tls_kms_key_id) : NULL;
+	en->slashing_db_url = o->slashing_db_url ? strdup(o->slashing_db_url) : NULL;
 	if ((o->nsm_spec && !en->nsm_spec) || (o->ca_file && !en->ca_file) ||
 	    (o->tls_kms_key_id && !en->tls_kms_key_id) ||
+	    (o->slashing_db_url && !en->slashing_db_url) ||
 	    (o->signer_id && !en->signer_id)) {
 		enclave_free(en);
 		return err_set(e, ERR_NOMEM, "out of memory");
@@ -150,6 +152,7 @@ void enclave_free(struct enclave *en)
 	free(en->nsm_spec);
 	free(en->ca_file);
 	free(en->tls_kms_key_id);
+	free(en->slashing_db_url);
 	free(en->signer_id);
 	free(en);
 }

@@ -1532,6 +1532,21 @@ static void test_records_bound_to_the_images_signer_id(void **state)
 	json_t *m = init_msg(&t, json_pack("[O]", mine));
 	json_object_set_new(m, "signer_id", json_string("other-signer"));
 	host_expect_refused(fd, m, "is not the image's --signer-id");
+	close(fd);
+	test_enclave_stop(&t);
+	/* The slashing database the image names is the only one init may
+	 * give: another (here the test's own sqlite) is refused. */
+	o.slashing_db_url = "dynamodb://pinned-slashing?region=us-east-1";
+	test_enclave_start_opts(&t, &o);
+	fd = host_connect(&t);
+	host_expect_refused(fd, init_msg(&t, json_pack("[O]", mine)),
+			    "is not the image's --slashing-protection-db-url "
+			    "dynamodb://pinned-slashing");
+	close(fd);
+	test_enclave_stop(&t);
+	o.slashing_db_url = NULL;
+	test_enclave_start_opts(&t, &o);
+	fd = host_connect(&t);
 	/* A refused init (here: the TLS key's table does not exist), though
 	 * its credentials worked for KMS, pushes none into the enclave. */
 	m = init_msg(&t, json_pack("[O]", mine));

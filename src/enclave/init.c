@@ -195,6 +195,32 @@ static int keep_running(struct init_ctx *c, const char *pubkey)
 }
 
 /*
+ * reload: keys the Keymanager API imported here in the last ten minutes
+ * that the records do not list. The host reads the key table, then sends
+ * reload; an import that wrote its record in between would otherwise be
+ * dropped until the next poll. A key deleted elsewhere meanwhile stays
+ * loaded here that long, but its validator is disabled in the shared
+ * slashing table, so it signs nothing.
+ */
+#define RECENT_IMPORT_US (600ull * 1000 * 1000)
+static int keep_recent_imports(struct init_ctx *c, struct signer *s)
+{
+	uint8_t recent[64][BLS_PUBKEY_LEN];
+	size_t n = signer_keymanager_recent(s, RECENT_IMPORT_US, recent, 64);
+	for (size_t i = 0; i < n; i++) {
+		bool listed = false;
+		for (size_t j = 0; j < c->nkeys && !listed; j++)
+			listed = memcmp(c->keys[j]->pubkey, recent[i],
+					BLS_PUBKEY_LEN) == 0;
+		char hex[2 + 2 * BLS_PUBKEY_LEN + 1];
+		hex_encode(recent[i], BLS_PUBKEY_LEN, hex);
+		if (!listed && keep_running(c, hex) < 0)
+			return -ERR_NOMEM;
+	}
+	return 0;
+}
+
+/*
  * Per-key records go in batches: the KMS calls one after another (one
  * client, about a millisecond each), then the keystores (scrypt: most of a
  * second and 256 MiB each at staking-deposit-cli's n = 2^18) decrypted on
@@ -1028,6 +1054,8 @@ int enclave_reload_run(struct enclave *en, const json_t *m, json_t **report,
 	signer_keys_lock(s);
 	if (rc == 0)
 		rc = load_records(&c, json_object_get(m, "records"), e);
+	if (rc == 0)
+		rc = keep_recent_imports(&c, s);
 	if (rc == 0 && c.nkeys == 0)
 		rc = err_set(e, ERR_INVALID, "reload: none of the %zu records "
 			     "loaded (the running keys are kept)",

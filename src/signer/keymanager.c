@@ -650,6 +650,10 @@ static void import_load(struct import *im)
 			item_fail(it, i, &e);
 		} else {
 			log_info("keymanager: imported %s", hex);
+			size_t slot = im->s->km_recent_next++ %
+				      (sizeof(im->s->km_recent) / sizeof(im->s->km_recent[0]));
+			memcpy(im->s->km_recent[slot].pk, it->key->pubkey, BLS_PUBKEY_LEN);
+			im->s->km_recent[slot].at_us = clock_mono_us();
 		}
 	}
 }
@@ -897,6 +901,9 @@ static void delete_unload(struct signer *s, struct del_item *v, size_t n)
 			continue;
 		}
 		log_info("keymanager: deleted %s", hex);
+		for (size_t j = 0; j < sizeof(s->km_recent) / sizeof(s->km_recent[0]); j++)
+			if (memcmp(s->km_recent[j].pk, v[i].pk, BLS_PUBKEY_LEN) == 0)
+				s->km_recent[j].at_us = 0;
 		if (s->km_remove)
 			continue; /* its record is inactive: no files */
 		char *pwf = v[i].source ? password_path(s, v[i].source) : NULL;
@@ -1072,6 +1079,18 @@ out:
 	free(history);
 	json_decref(body);
 	signer_count_status(s, r->status);
+}
+
+size_t signer_keymanager_recent(struct signer *s, uint64_t within_us,
+				uint8_t (*out)[BLS_PUBKEY_LEN], size_t cap)
+{
+	uint64_t now = clock_mono_us();
+	size_t n = 0;
+	for (size_t j = 0; j < sizeof(s->km_recent) / sizeof(s->km_recent[0]) &&
+			   n < cap; j++)
+		if (s->km_recent[j].at_us && now - s->km_recent[j].at_us < within_us)
+			memcpy(out[n++], s->km_recent[j].pk, BLS_PUBKEY_LEN);
+	return n;
 }
 
 void signer_keys_lock(struct signer *s)

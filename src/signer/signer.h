@@ -228,6 +228,12 @@ struct http_handlers signer_http_handlers(struct signer *s);
  * API's imports and deletes, so that neither loses the other's change. */
 void signer_keys_lock(struct signer *s);
 void signer_keys_unlock(struct signer *s);
+/* Under signer_keys_lock: the keys the Keymanager API imported within the
+ * last within_us and did not delete since (at most cap, into out). The
+ * enclave's reload keeps them when its records, read by the host before
+ * the import wrote its record, do not list them yet. */
+size_t signer_keymanager_recent(struct signer *s, uint64_t within_us,
+				uint8_t (*out)[BLS_PUBKEY_LEN], size_t cap);
 /*
  * The enclave's hook: replaces the registry (taking ownership) under the
  * same write lock /reload uses, so in-flight signatures finish on the old

@@ -77,6 +77,14 @@ struct signer {
 			struct err *e);
 	void *km_ctx;
 	pthread_mutex_t km_lock;
+	/* Keys imported through the API lately (under km_lock): a reload
+	 * built from records read before the import's write keeps them
+	 * (signer_keymanager_recent). */
+	struct {
+		uint8_t pk[BLS_PUBKEY_LEN];
+		uint64_t at_us;
+	} km_recent[64];
+	size_t km_recent_next;
 
 	/* the embedding program's rows (signer_options), after the signer's */
 	struct signer_route *extra_routes;

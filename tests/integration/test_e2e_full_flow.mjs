@@ -291,8 +291,19 @@ await step('metrics through the host: 8 signatures permitted, 1 unknown key, 8 k
 
 let importedKey;
 await step('the Keymanager API over TLS: the sealed token lists the keys; no token 401, a wrong one 403; DELETE disables, marks the record inactive, unloads; POST seals a record, with its history first', async () => {
-  const km = (opts = {}, token = kmToken) => api('/eth/v1/keystores', { ...opts,
+  // Every exchange in a transcript printed at the end of the step (bodies shortened; no secrets in them).
+  const kmApi = (opts = {}, token = kmToken) => api('/eth/v1/keystores', { ...opts,
     headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...(opts.headers || {}) } });
+  const km = async (opts = {}, token = kmToken) => {
+    const res = await kmApi(opts, token);
+    const sent = opts.body ? JSON.parse(opts.body) : null;
+    const what = sent?.keystores ? `{keystores: [${sent.keystores.length}], passwords: [${sent.passwords.length}]` +
+      `${sent.slashing_protection ? ', slashing_protection' : ''}}` : sent ? JSON.stringify(sent) : '';
+    const shown = res.body.toString().replace(/\s+/g, ' ').replace(/"slashing_protection":"(.{0,120}).*?"}$/, '"slashing_protection":"$1..."}');
+    kmTranscript.push(`${opts.method || 'GET'} /eth/v1/keystores ${what}${token ? '' : ' (no token)'} -> ${res.status} ${shown.slice(0, 400)}`);
+    return res;
+  };
+  const kmTranscript = [];
   const r = await km();
   check(r.status === 200, `GET /eth/v1/keystores with the token: ${r.status} ${r.body}`);
   const got = (json(r).data || []).map((d) => d.validating_pubkey).sort();
@@ -348,21 +359,30 @@ await step('the Keymanager API over TLS: the sealed token lists the keys; no tok
   check(!JSON.stringify(sealedRec).includes('e2e keystore password') && !JSON.stringify(sealedRec).includes('"crypto"'),
     'neither the password nor the keystore is in the record');
   await signAndVerify(importedKey, epochIn(FORK.FULU, 'random'));
+  kmTranscript.push(`POST /api/v1/eth2/sign/${importedKey.slice(0, 12)}.. (RANDAO_REVEAL) -> 200, verified with noble`);
   const attOld = builders.ATTESTATION(FORK.FULU, e0, { sourceEpoch: e0 - 1n });
   const refusedOld = await post(`/api/v1/eth2/sign/${importedKey}`, attOld.body);
   check(refusedOld.status === 412, `the imported history holds: the same target is refused: ${refusedOld.status} ${refusedOld.body}`);
+  kmTranscript.push(`POST /api/v1/eth2/sign/${importedKey.slice(0, 12)}.. (ATTESTATION target ${e0}, in the imported history) -> ${refusedOld.status} ${refusedOld.body.toString().slice(0, 120)}`);
   // Delete and import again: the record is found, made inactive, then replaced.
   const d2Body = JSON.stringify({ pubkeys: [importedKey] });
   const d2 = await km({ method: 'DELETE', body: d2Body, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(d2Body) } });
   check(json(d2).data?.[0]?.status === 'deleted', `the imported key deleted: ${d2.body}`);
   const imp2 = await kmPost({ keystores: [ks], passwords: ['e2e keystore password'], slashing_protection: json(d2).slashing_protection });
   check(json(imp2).data?.[0]?.status === 'imported', `imported again over its inactive record: ${imp2.body}`);
+  // Signing again: only what is safe. A new RANDAO signs; the vote the returned history holds stays refused.
+  await signAndVerify(importedKey, epochIn(FORK.FULU, 'random'));
+  kmTranscript.push(`POST /api/v1/eth2/sign/${importedKey.slice(0, 12)}.. (RANDAO_REVEAL, after the re-import) -> 200, verified with noble`);
+  const again = await post(`/api/v1/eth2/sign/${importedKey}`, attOld.body);
+  check(again.status === 412, `after the re-import the old vote is still refused: ${again.status} ${again.body}`);
+  kmTranscript.push(`POST /api/v1/eth2/sign/${importedKey.slice(0, 12)}.. (the same ATTESTATION, after the re-import) -> ${again.status} ${again.body.toString().slice(0, 120)}`);
   const dup = await kmPost({ keystores: [ks], passwords: ['e2e keystore password'] });
   check(json(dup).data?.[0]?.status === 'duplicate', `a loaded key again: duplicate: ${dup.body}`);
   const bad = await kmPost({ keystores: [ks], passwords: ['wrong password'] });
   check(/password/.test(json(bad).data?.[0]?.message || ''), `a wrong password: error naming it: ${bad.body}`);
   const anon = await km({ cert: undefined, key: undefined });
   check(anon.status === 401, `the token without the client certificate -> 401: ${anon.status}`);
+  console.log(`keymanager transcript (through nitro-host's proxy, TLS ending in the enclave):\n  ${kmTranscript.join('\n  ')}`);
 });
 
 // A slashable message signed before the restart, to show the database survives it.

@@ -66,6 +66,7 @@ async function main() {
     "unknown key");
   const r = await metrics();
   h.eq(r.status, 200, "GET /metrics with an allowed Host");
+  console.log(`metrics page after 2 signatures, 1 slashing refusal, 1 malformed request, 1 unknown key:\n${r.body}`);
   h.ok(/^text\/plain; version=0\.0\.4/.test(r.headers["content-type"] || ""), "text format 0.0.4",
     r.headers["content-type"]);
   const want = {

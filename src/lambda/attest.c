@@ -115,8 +115,7 @@ static int check_doc(const struct lambda_config *cfg, const uint8_t *doc,
 }
 
 /* The attestation of the enclave holding cert's key, through a connection
- * pinned to cert: the summary in *out, the certificate's PEM in it, so an
- * operator takes the certificate from an answer that proved it. */
+ * pinned to cert: the summary in *out. */
 int lambda_attest_cert(struct lambda_ctx *x, const struct lambda_cert *cert,
 		       json_t **out, enum lambda_error *kind, struct err *e)
 {
@@ -141,8 +140,6 @@ int lambda_attest_cert(struct lambda_ctx *x, const struct lambda_cert *cert,
 			       cert, out, kind, e);
 	}
 	lambda_reply_clear(&r);
-	if (rc == 0)
-		json_object_set_new(*out, "tls_cert_pem", json_string(cert->pem));
 	return rc;
 }
 
@@ -153,6 +150,9 @@ int lambda_attest(struct lambda_ctx *x, json_t **out, enum lambda_error *kind,
 	*kind = LAMBDA_ERR_KEY_TABLE;
 	TRY(lambda_signer_cert(x, &cert, e));
 	int rc = lambda_attest_cert(x, &cert, out, kind, e);
+	/* the certificate with the answer that proved it, for operators */
+	if (rc == 0)
+		json_object_set_new(*out, "tls_cert_pem", json_string(cert.pem));
 	lambda_cert_clear(&cert);
 	return rc;
 }

@@ -161,7 +161,6 @@ static int op_get_tls_cert(struct lambda_ctx *x, json_t **out,
 	char fp[2 * 32 + 3], spki[2 * 32 + 3];
 	hex_encode(cert.sha256, sizeof(cert.sha256), fp);
 	hex_encode(cert.spki_sha256, sizeof(cert.spki_sha256), spki);
-	json_object_del(att, "tls_cert_pem");
 	*out = json_pack("{s:s,s:s,s:s,s:s,s:o}", "signer_id", x->cfg->signer_id,
 			 "tls_cert_pem", cert.pem, "sha256", fp + 2,
 			 "spki_sha256", spki + 2, "attestation", att);

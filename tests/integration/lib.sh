@@ -6,10 +6,11 @@ checks=0
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { checks=$((checks + 1)); }
 
-# A free 127.0.0.1 TCP port (bound, read, released), via node, which the
+# free_port [USED...]: a free 127.0.0.1 TCP port not among USED, from below
+# the ephemeral range (tests/js/lib/ports.mjs says why), via node, which the
 # tests need anyway.
 free_port() {
-	node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close();});'
+	node "${NS_SOURCE_DIR:?}/tests/js/lib/ports.mjs" "$@"
 }
 
 # expect_usage PROGRAM WANT ARGS...: exit 2 and one stderr line naming WANT.

@@ -182,7 +182,7 @@ ok
 
 # --- a corrupt database: slashable types 503 (never signed), others sign, health DOWN ---
 head -c 8192 /dev/urandom > "$T/corrupt.db"
-PORT2=$(free_port)
+PORT2=$(free_port "$PORT")
 start --http-listen-port="$PORT2" eth2 --network=mainnet \
 	--keystores-path="$T/ks" --keystores-password-file="$T/pw.txt" \
 	--slashing-protection-db-url="sqlite:$T/corrupt.db"

@@ -20,8 +20,8 @@ printf 'region: r\nbogus: 1\n' >"$d/bad.yaml"
 expect_usage nitro-host "bogus: unknown key" run --config="$d/bad.yaml"
 
 closed=$(free_port)
-hport=$(free_port)
-mport=$(free_port)
+hport=$(free_port "$closed")
+mport=$(free_port "$closed" "$hport")
 cat >"$d/c.yaml" <<YAML
 region: us-east-1
 signer_id: it

@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from './ports.mjs';
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -32,13 +32,7 @@ export async function createPinnedKey({ runOk, env, pcr0, description }) {
   return JSON.parse(body).Arn;
 }
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-  });
-}
+export { freePort };
 
 // Polls fn every 100 ms until it returns something truthy (an error with
 // .fatal stops at once); after ms, throws with the last result and tail().
@@ -50,7 +44,7 @@ export async function until(what, fn, ms = 20000, tail = () => '') {
       last = await fn();
       if (last) return last;
     } catch (e) {
-      if (e.fatal) throw e;
+      if (e.fatal) throw Object.assign(new Error(`${e.message}\n${tail()}`, { cause: e }), { fatal: true });
       last = e;
     }
     await sleep(100);

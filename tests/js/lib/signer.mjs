@@ -9,9 +9,9 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import https from "node:https";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { freePort } from "./ports.mjs";
 
 const children = new Set();
 const tempDirs = new Set();
@@ -58,18 +58,8 @@ export function signerBinary() {
   return path.join(dir, "nitro-signer");
 }
 
-// Binds port 0 on 127.0.0.1, reads the port the kernel chose, and releases it for the signer.
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
+// A free 127.0.0.1 port for the signer (below the ephemeral range: ports.mjs).
+export { freePort };
 
 // Writes one Web3Signer "file-raw" YAML key config per key into dir.
 export function writeKeyConfigs(dir, keys) {

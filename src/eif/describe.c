@@ -3,7 +3,9 @@
  * what nitro-cli's describe-eif prints (src/common/json_output.rs,
  * EifDescribeInfo and MetadataDescribeInfo), so an operator can compare
  * the two outputs. CheckCRC is always true here: eif_parse refuses an image
- * whose CRC does not match, where nitro-cli prints false. One field more:
+ * whose CRC does not match, where nitro-cli prints false; so is
+ * SignatureCheck for a signed image (eif_parse refuses one whose signature
+ * does not verify or signs another PCR0), after SigningCertificate. One field more:
  * Arch ("x86_64" or "aarch64", from the header's flags), which nitro-cli
  * shows only through the file name of its blobs.
  *
@@ -75,11 +77,33 @@ int eif_describe_json(const struct eif_info *info, json_t **out,
 		      struct err *e)
 {
 	/* EnclaveBuildInfo is flattened in: its one field, Measurements */
-	json_t *o = json_pack("{s:i, s:o, s:b, s:b, s:s}", "EifVersion",
+	json_t *cert = NULL;
+	if (info->pcrs.signed_image) {
+		struct eif_signature s;
+		TRY(eif_signature_decode(info->signature, &s, e));
+		cert = eif_signing_cert_json(&s);
+		eif_signature_clear(&s);
+		if (!cert)
+			return err_set(e, ERR_NOMEM, "eif: cannot describe the "
+				       "signing certificate");
+	}
+	json_t *o = json_pack("{s:i, s:o, s:b}", "EifVersion",
 			      (int)info->version, "Measurements",
-			      eif_measurements_json(&info->pcrs),
-			      "IsSigned", 0, "CheckCRC", 1, "Arch",
-			      info->flags & EIF_FLAG_ARM64 ? "aarch64" : "x86_64");
+			      eif_measurements_json(&info->pcrs), "IsSigned",
+			      cert != NULL);
+	if (o && cert)
+		json_object_set_new(o, "SigningCertificate", cert);
+	else
+		json_decref(cert);
+	if (o)
+		json_object_set_new(o, "CheckCRC", json_true());
+	/* eif_parse read it only if the signature checked out */
+	if (o && info->pcrs.signed_image)
+		json_object_set_new(o, "SignatureCheck", json_true());
+	if (o)
+		json_object_set_new(o, "Arch", json_string(info->flags &
+							   EIF_FLAG_ARM64
+						   ? "aarch64" : "x86_64"));
 	if (!o)
 		return err_set(e, ERR_NOMEM, "out of memory");
 	int rc = 0;

@@ -10,6 +10,8 @@
  *              one (init, nsm.ko) and the application one (rootfs/, cmd, env)
  *   image.c    the EIF container (AWS's aws-nitro-enclaves-image-format,
  *              version 4): writer, bounds-checked reader, CRC-32, PCR0/1/2
+ *   sign.c     the signature section (a COSE_Sign1 over PCR0 and the
+ *              signing certificate), PCR8, signing an image
  *
  * Everything works on bytes in memory; the callers (src/tools/eif_cmd.c)
  * read and write the files. Nothing here reads the clock, the host name or
@@ -21,6 +23,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <openssl/types.h>
 
 #include "core/core.h"
 
@@ -165,9 +169,12 @@ struct eif_pcrs {
 	uint8_t pcr0[EIF_PCR_LEN]; /* kernel, cmdline, every ramdisk */
 	uint8_t pcr1[EIF_PCR_LEN]; /* kernel, cmdline, first ramdisk */
 	uint8_t pcr2[EIF_PCR_LEN]; /* the other ramdisks */
+	bool signed_image;         /* then: */
+	uint8_t pcr8[EIF_PCR_LEN]; /* the signing certificate (sign.c) */
 };
 
-/* The PCRs of an image with these sections, as nitro-cli computes them. */
+/* The PCRs of an image with these sections, as nitro-cli computes them
+ * (PCR0/1/2; signed_image false, pcr8 zero). */
 NS_MUST_CHECK
 int eif_measure(const struct eif_build *b, struct eif_pcrs *out);
 
@@ -183,6 +190,7 @@ struct eif_info {
 	size_t nramdisks;
 	uint32_t crc;
 	struct eif_blob kernel, cmdline, metadata; /* point into the image */
+	struct eif_blob signature; /* the signature section's data, or empty */
 	struct eif_pcrs pcrs;
 };
 
@@ -190,8 +198,10 @@ struct eif_info {
  * Reads an image strictly (header fields range-checked, every section
  * offset and size in the header equal to where and how large the section
  * is, nothing after the last section, the CRC-32 equal to the header's)
- * and measures it. Signed images are refused (PCR8 is not computed here).
- * Failures are -ERR_INVALID or -ERR_TRUNCATED with a message naming the
+ * and measures it. A signed image (the signature section last) is read
+ * only when its signature checks out (eif_signature_decode and
+ * eif_signature_verify: the certificate's key signed this image's PCR0);
+ * then pcrs.signed_image is set and pcrs.pcr8 computed. Failures are -ERR_INVALID or -ERR_TRUNCATED with a message naming the
  * field or the section and its offset.
  */
 NS_MUST_CHECK
@@ -203,7 +213,8 @@ int eif_parse(const uint8_t *p, size_t len, struct eif_info *out,
 uint32_t eif_crc32(uint32_t crc, const void *p, size_t n);
 
 /* {"HashAlgorithm":"Sha384 { ... }","PCR0":..,"PCR1":..,"PCR2":..} as
- * nitro-cli prints it (lowercase hex). NULL when out of memory. */
+ * nitro-cli prints it (lowercase hex), and "PCR8" for a signed image. NULL
+ * when out of memory. */
 struct json_t *eif_measurements_json(const struct eif_pcrs *p);
 
 /* The metadata section: nitro-cli's EifIdentityInfo shape, with only
@@ -213,9 +224,72 @@ struct json_t *eif_measurements_json(const struct eif_pcrs *p);
 char *eif_metadata_json(const char *image_version, const char *build_time,
 			struct eif_blob kernel);
 
+/* ---- signed images (sign.c) ---------------------------------------------- */
+
+/* Bounds on the untrusted signature section and its fields. */
+#define EIF_SIGNATURE_MAX (64 * 1024)
+#define EIF_CERT_PEM_MAX (16 * 1024)
+#define EIF_COSE_MAX 1024
+
+/* PCR8 = SHA-384(0^48 || SHA-384(der)), der the certificate's DER. */
+NS_MUST_CHECK
+int eif_pcr8(const uint8_t *der, size_t len, uint8_t out[EIF_PCR_LEN]);
+
+/* Appends the section's data: [{signing_certificate: PEM bytes, signature:
+ * COSE_Sign1 bytes}], each byte string as serde_cbor writes a Vec<u8> (an
+ * array of integers). */
+NS_MUST_CHECK
+int eif_signature_encode(struct eif_blob cert_pem, struct eif_blob cose,
+			 struct buf *out, struct err *e);
+
+/* A decoded signature section (owns its fields). */
+struct eif_signature {
+	uint8_t *cert_pem, *cose;
+	size_t cert_pem_len, cose_len;
+	X509 *cert;                /* parsed from cert_pem, a P-384 key */
+	uint8_t pcr8[EIF_PCR_LEN]; /* of its DER */
+};
+
+/* Decodes the section strictly (bounds, byte values, exactly the encoding
+ * eif_signature_encode writes), parses the certificate and computes PCR8.
+ * Nothing is verified yet. -ERR_INVALID naming the field. */
+NS_MUST_CHECK
+int eif_signature_decode(struct eif_blob section, struct eif_signature *out,
+			 struct err *e);
+void eif_signature_clear(struct eif_signature *s);
+
+/* The COSE_Sign1 verifies with the certificate's key (ES384) and its
+ * payload is PcrInfo {0, pcr0}; else -ERR_INVALID saying which. */
+NS_MUST_CHECK
+int eif_signature_verify(const struct eif_signature *s,
+			 const uint8_t pcr0[EIF_PCR_LEN], struct err *e);
+
+/* The certificate's key is ECDSA P-384, else -ERR_INVALID saying so. */
+NS_MUST_CHECK
+int eif_cert_check_p384(X509 *cert, struct err *e);
+
+/*
+ * Appends to out the image with a signature section added: image must be
+ * an unsigned image eif_parse accepts, cert a P-384 certificate and key its
+ * private key (both checked, naming the problem). The section carries the
+ * certificate as PEM and a COSE_Sign1 (ES384, randomised: the bytes differ
+ * on every call, the PCRs do not) over PcrInfo {0, PCR0}; the header gains
+ * its slot and a new CRC. *info is the signed image as eif_parse reads it
+ * (PCR8 included). Out is unchanged on failure.
+ */
+NS_MUST_CHECK
+int eif_sign(const uint8_t *image, size_t len, EVP_PKEY *key, X509 *cert,
+	     struct buf *out, struct eif_info *info, struct err *e);
+
+/* nitro-cli describe-eif's SigningCertificate object: IssuerName (the
+ * issuer's attributes by long name, sorted), Algorithm, NotBefore,
+ * NotAfter (OpenSSL's text), Signature ("XX:XX:..."). NULL on failure. */
+struct json_t *eif_signing_cert_json(const struct eif_signature *s);
+
 /*
  * What `nitro-cli describe-eif` prints for an image eif_parse read, in its
- * field order: EifVersion, Measurements, IsSigned, CheckCRC, then, when
+ * field order: EifVersion, Measurements, IsSigned, (SigningCertificate),
+ * CheckCRC, (SignatureCheck), then, when
  * the image has a metadata section, ImageName, ImageVersion and Metadata.
  * The metadata section is untrusted JSON: it must have nitro-cli's
  * EifIdentityInfo shape (describe-eif fails on anything else), else

@@ -13,7 +13,7 @@
  *     type, u16 flags, u64 size) then size bytes. offsets[i] is where
  *     section i's header starts, sizes[i] its data's size. nitro-cli's
  *     order: kernel, cmdline, metadata, ramdisks (bootstrap first), then a
- *     signature when signed.
+ *     signature when signed (sign.c: its format, PCR8 and the checks).
  *
  * CRC-32/ISO-HDLC over the header without its last 4 bytes, then every
  * section header and its data in file order.
@@ -26,7 +26,8 @@
  * The reader trusts nothing: every field is range-checked, every offset and
  * size must equal the section actually found there, bytes after the last
  * section are refused, and the CRC must match. Every read goes through a
- * struct cursor.
+ * struct cursor. A signature section is read only when it is the last one
+ * and its signature verifies against this image's PCR0 (sign.c).
  */
 #include "eif/eif.h"
 
@@ -86,6 +87,7 @@ int eif_measure(const struct eif_build *b, struct eif_pcrs *out)
 	EVP_MD_CTX *h[3] = {EVP_MD_CTX_new(), EVP_MD_CTX_new(),
 			    EVP_MD_CTX_new()};
 	int rc = -ERR_CRYPTO;
+	memset(out, 0, sizeof(*out));
 	bool ok = h[0] && h[1] && h[2];
 	for (int i = 0; ok && i < 3; i++)
 		ok = EVP_DigestInit_ex(h[i], EVP_sha384(), NULL) == 1;
@@ -298,9 +300,9 @@ static const char *type_name(uint16_t t)
 }
 
 /* What may come at position i, given what came before: kernel, cmdline,
- * metadata (optional, once), ramdisks. */
+ * metadata (optional, once), ramdisks, signature (optional, last). */
 static int check_order(size_t i, uint16_t type, size_t nramdisks,
-		       bool metadata, struct err *e)
+		       bool metadata, bool last, struct err *e)
 {
 	bool ok;
 	switch (type) {
@@ -308,16 +310,15 @@ static int check_order(size_t i, uint16_t type, size_t nramdisks,
 	case EIF_SECTION_CMDLINE: ok = i == 1; break;
 	case EIF_SECTION_METADATA: ok = i >= 2 && !metadata && !nramdisks; break;
 	case EIF_SECTION_RAMDISK: ok = i >= 2; break;
-	case EIF_SECTION_SIGNATURE:
-		return err_set(e, ERR_INVALID, "eif: section %zu: signed "
-			       "images are not read here (PCR8)", i);
+	case EIF_SECTION_SIGNATURE: ok = nramdisks && last; break;
 	default:
 		return err_set(e, ERR_INVALID, "eif: section %zu: type %u is "
 			       "not a section type", i, type);
 	}
 	if (!ok)
 		return err_set(e, ERR_INVALID, "eif: section %zu: %s out of "
-			       "place (kernel, cmdline, metadata, ramdisks)", i,
+			       "place (kernel, cmdline, metadata, ramdisks, "
+			       "signature)", i,
 			       type_name(type));
 	return 0;
 }
@@ -342,7 +343,8 @@ static int read_sections(struct cursor *c, size_t total, const struct header *h,
 		TRY(read_u16(c, &type));
 		TRY(read_u16(c, &flags));
 		TRY(read_u64(c, &size));
-		TRY(check_order(i, type, b->nramdisks, metadata, e));
+		TRY(check_order(i, type, b->nramdisks, metadata,
+				i + 1 == h->nsections, e));
 		if (flags)
 			return err_set(e, ERR_INVALID, "eif: section %zu: flags "
 				       "not 0", i);
@@ -367,6 +369,8 @@ static int read_sections(struct cursor *c, size_t total, const struct header *h,
 			b->cmdline = blob;
 		else if (type == EIF_SECTION_METADATA)
 			b->metadata = blob, metadata = true;
+		else if (type == EIF_SECTION_SIGNATURE)
+			out->signature = blob;
 		else
 			b->ramdisks[b->nramdisks++] = blob;
 	}
@@ -380,6 +384,19 @@ static int read_sections(struct cursor *c, size_t total, const struct header *h,
 	out->metadata = b->metadata;
 	out->nramdisks = b->nramdisks;
 	return 0;
+}
+
+static int check_signature(struct eif_info *out, struct err *e)
+{
+	struct eif_signature s;
+	TRY(eif_signature_decode(out->signature, &s, e));
+	int rc = eif_signature_verify(&s, out->pcrs.pcr0, e);
+	if (rc == 0) {
+		out->pcrs.signed_image = true;
+		memcpy(out->pcrs.pcr8, s.pcr8, EIF_PCR_LEN);
+	}
+	eif_signature_clear(&s);
+	return rc;
 }
 
 int eif_parse(const uint8_t *p, size_t len, struct eif_info *out,
@@ -406,6 +423,8 @@ int eif_parse(const uint8_t *p, size_t len, struct eif_info *out,
 	out->crc = h.crc;
 	if (eif_measure(&b, &out->pcrs) < 0)
 		return err_set(e, ERR_CRYPTO, "eif: SHA-384 failed");
+	if (out->signature.len)
+		TRY(check_signature(out, e));
 	return 0;
 }
 
@@ -421,10 +440,17 @@ static json_t *hex_json(const uint8_t *p, size_t n)
 json_t *eif_measurements_json(const struct eif_pcrs *p)
 {
 	/* Rust's Debug of sha2::Sha384, which nitro-cli prints verbatim. */
-	return json_pack("{s:s, s:o, s:o, s:o}", "HashAlgorithm",
-			 "Sha384 { ... }", "PCR0", hex_json(p->pcr0, EIF_PCR_LEN),
-			 "PCR1", hex_json(p->pcr1, EIF_PCR_LEN),
-			 "PCR2", hex_json(p->pcr2, EIF_PCR_LEN));
+	json_t *o = json_pack("{s:s, s:o, s:o, s:o}", "HashAlgorithm",
+			      "Sha384 { ... }", "PCR0",
+			      hex_json(p->pcr0, EIF_PCR_LEN), "PCR1",
+			      hex_json(p->pcr1, EIF_PCR_LEN), "PCR2",
+			      hex_json(p->pcr2, EIF_PCR_LEN));
+	if (o && p->signed_image &&
+	    json_object_set_new(o, "PCR8", hex_json(p->pcr8, EIF_PCR_LEN)) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 char *eif_metadata_json(const char *image_version, const char *build_time,

@@ -1,18 +1,25 @@
 /*
  * eif_cmd.c: `nitro-keys eif ...`, the enclave image offline: write the two
- * ramdisks, assemble the image, describe an image (its PCRs, as nitro-cli's
- * describe-eif prints them). A shell over src/eif: read the files, call the
+ * ramdisks, assemble the image, sign it, describe an image (its PCRs, as
+ * nitro-cli's describe-eif prints them). A shell over src/eif: read the files, call the
  * library, write the output atomically. Inputs are the operator's files
  * (AWS's blobs, our release binary); the image read by describe is
  * untrusted and size-capped before eif_parse checks every byte.
  *
  * Nothing here reads the clock or the host: the metadata's BuildTime comes
  * from SOURCE_DATE_EPOCH (or is the epoch), so the same inputs give the
- * same image bytes on every machine (docs/enclave-image.md).
+ * same image bytes on every machine (docs/enclave-image.md). The one
+ * exception is signing, which refuses a certificate outside its validity
+ * period now (nitro-cli run-enclave refuses such an image); a signed
+ * image's bytes differ on every run anyway (ECDSA), its PCRs do not.
  */
 #include "tools/eif_cmd.h"
 
 #include <jansson.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,16 +48,27 @@ static const char usage_text[] =
 	"  eif build --kernel=F --cmdline=F --ramdisk=F [--ramdisk=F ...] --out=IMAGE\n"
 	"            [--memory-mib=N] [--cpus=N] [--arch=x86_64|aarch64]\n"
 	"            [--image-version=TEXT]\n"
+	"            [--signing-key=KEY.pem --signing-certificate=CERT.pem]\n"
 	"      the image: sections kernel, cmdline (the file, trimmed as nitro-cli\n"
 	"      does), metadata, the ramdisks in order (bootstrap first). Prints\n"
 	"      {\"Measurements\":{...}} as nitro-cli build-enclave does. Header\n"
 	"      defaults: 1024 MiB, 2 cpus, x86_64. Metadata BuildTime is\n"
 	"      SOURCE_DATE_EPOCH (or 1970-01-01), ImageVersion defaults to " NS_VERSION ".\n"
+	"      With --signing-key and --signing-certificate, the signed image (as\n"
+	"      eif sign writes it).\n"
+	"  eif sign IMAGE --signing-key=KEY.pem --signing-certificate=CERT.pem --out=SIGNED\n"
+	"      adds the signature section to an unsigned image: a COSE_Sign1\n"
+	"      (ES384) over its PCR0 and the certificate (ECDSA P-384, valid now,\n"
+	"      the key's own), as nitro-cli signs images. Prints the Measurements\n"
+	"      with PCR8 (the certificate's measurement). PCRs are reproducible,\n"
+	"      the signed file's bytes are not (ECDSA is randomised).\n"
 	"  eif describe IMAGE [--measurements]\n"
-	"      EifVersion, Measurements (PCR0, PCR1, PCR2), IsSigned, CheckCRC and\n"
-	"      the metadata, as nitro-cli describe-eif prints them (or only the\n"
+	"      EifVersion, Measurements (PCR0, PCR1, PCR2, PCR8 when signed),\n"
+	"      IsSigned, SigningCertificate, CheckCRC, SignatureCheck and the\n"
+	"      metadata, as nitro-cli describe-eif prints them (or only the\n"
 	"      Measurements object); exit 1 naming the problem for a bad CRC, a\n"
-	"      truncated or malformed image.\n"
+	"      truncated or malformed image, a signature that does not verify\n"
+	"      or that signs another image's PCR0.\n"
 	"\n"
 	"Output files are written atomically (mode 0644).\n"
 	"Exit status: 0 ok, 1 failure, 2 bad usage.\n";
@@ -58,7 +76,7 @@ static const char usage_text[] =
 enum {
 	F_INIT, F_NSM, F_OUT, F_SIGNER, F_CA, F_ARG, F_ENV, F_FILE, F_KERNEL,
 	F_CMDLINE, F_RAMDISK, F_MEMORY, F_CPUS, F_ARCH, F_IMAGE_VERSION,
-	F_MEASUREMENTS, F_COUNT
+	F_MEASUREMENTS, F_SIGNING_KEY, F_SIGNING_CERT, F_COUNT
 };
 
 #define VALUE(id, n) [id] = {n, ARGS_VALUE, id, 0}
@@ -80,6 +98,8 @@ static const struct args_flag FLAGS[F_COUNT] = {
 	VALUE(F_ARCH, "arch"),
 	VALUE(F_IMAGE_VERSION, "image-version"),
 	[F_MEASUREMENTS] = {"measurements", ARGS_BOOL, F_MEASUREMENTS, 0},
+	VALUE(F_SIGNING_KEY, "signing-key"),
+	VALUE(F_SIGNING_CERT, "signing-certificate"),
 };
 #undef VALUE
 #undef LIST
@@ -308,6 +328,130 @@ static int assemble(const struct args *a, const char *cmd, struct eif_build *b,
 	return 0;
 }
 
+/* ---- signing ------------------------------------------------------------ */
+
+#define PEM_FILE_MAX (64u * 1024)
+
+/* No passphrase prompt: an encrypted key is refused, not asked for. */
+static int no_passphrase(char *buf, int size, int rw, void *u)
+{
+	(void)buf, (void)size, (void)rw, (void)u;
+	return 0;
+}
+
+struct signer {
+	EVP_PKEY *key;
+	X509 *cert;
+};
+
+static void signer_free(struct signer *s)
+{
+	EVP_PKEY_free(s->key);
+	X509_free(s->cert);
+	memset(s, 0, sizeof(*s));
+}
+
+/* The key (read into secret memory) and the certificate; the checks that
+ * need no image: P-384, valid now. The pairing is eif_sign's check. */
+static int signer_load(const char *key_path, const char *cert_path,
+		       struct signer *s, struct err *e)
+{
+	struct secret *k = NULL;
+	struct input c = {0};
+	int rc;
+	memset(s, 0, sizeof(*s));
+	TRY(secret_read_file(key_path, &k, e));
+	BIO *b = BIO_new_mem_buf(k->bytes, (int)k->len);
+	s->key = b ? PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL) : NULL;
+	BIO_free(b);
+	secret_free(k);
+	if (!s->key) {
+		rc = err_set(e, ERR_INVALID, "%s: not an unencrypted PEM "
+			     "private key", key_path);
+		goto out;
+	}
+	TRY_OUT(load(cert_path, PEM_FILE_MAX, &c, e));
+	b = BIO_new_mem_buf(c.p, (int)c.len);
+	s->cert = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	BIO_free(b);
+	if (!s->cert) {
+		rc = err_set(e, ERR_INVALID, "%s: not a PEM certificate",
+			     cert_path);
+		goto out;
+	}
+	rc = eif_cert_check_p384(s->cert, e);
+	if (rc < 0) {
+		err_prefix(e, "%s: ", cert_path);
+		goto out;
+	}
+	if (X509_cmp_current_time(X509_get0_notBefore(s->cert)) >= 0) {
+		rc = err_set(e, ERR_INVALID, "%s: the certificate is not valid "
+			     "yet (nitro-cli run-enclave would refuse the "
+			     "image)", cert_path);
+		goto out;
+	}
+	if (X509_cmp_current_time(X509_get0_notAfter(s->cert)) <= 0) {
+		rc = err_set(e, ERR_INVALID, "%s: the certificate has expired "
+			     "(nitro-cli run-enclave would refuse the image)",
+			     cert_path);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(c.p);
+	if (rc < 0)
+		signer_free(s);
+	return rc;
+}
+
+static int print_measurements(const struct eif_pcrs *pcrs, const char *cmd)
+{
+	json_t *o = json_pack("{s:o}", "Measurements",
+			      eif_measurements_json(pcrs));
+	int status = print_json(o, cmd);
+	json_decref(o);
+	return status;
+}
+
+/* Signs image[0..len) into out and prints its measurements. */
+static int sign_and_write(const char *cmd, const uint8_t *image, size_t len,
+			  const struct args *a)
+{
+	struct signer s;
+	struct buf out = BUF_INIT(IMAGE_MAX);
+	struct eif_info info;
+	struct err e = {0};
+	int status = EXIT_RUNTIME;
+	if (signer_load(args_get(a, F_SIGNING_KEY), args_get(a, F_SIGNING_CERT),
+			&s, &e) < 0)
+		return fail(cmd, &e);
+	if (eif_sign(image, len, s.key, s.cert, &out, &info, &e) < 0)
+		fail(cmd, &e);
+	else
+		status = write_out(cmd, args_get(a, F_OUT), &out);
+	if (status == 0)
+		status = print_measurements(&info.pcrs, cmd);
+	signer_free(&s);
+	buf_free(&out);
+	return status;
+}
+
+static int cmd_sign(const struct args *a, const char *cmd)
+{
+	if (a->npositional != 1)
+		return usage_error(cmd, "IMAGE is required");
+	char *bytes = NULL;
+	size_t len;
+	struct err e = {0};
+	if (file_read_all(a->positional[0], IMAGE_MAX, &bytes, &len, &e) < 0)
+		return fail(cmd, &e);
+	int status = sign_and_write(cmd, (const uint8_t *)bytes, len, a);
+	free(bytes);
+	return status;
+}
+
+/* ---- build (continued) ---------------------------------------------------- */
+
 static int cmd_build(const struct args *a, const char *cmd)
 {
 	char when[32];
@@ -318,6 +462,10 @@ static int cmd_build(const struct args *a, const char *cmd)
 		status = parse_header_flags(a, cmd, &b);
 	if (status)
 		return status;
+	bool sign = args_get(a, F_SIGNING_KEY) || args_get(a, F_SIGNING_CERT);
+	if (sign && !(args_get(a, F_SIGNING_KEY) && args_get(a, F_SIGNING_CERT)))
+		return usage_error(cmd, "--signing-key and --signing-certificate "
+				   "go together");
 	struct input in[3 + EIF_MAX_SECTIONS] = {{0}};
 	struct buf out = BUF_INIT(IMAGE_MAX);
 	struct err e = {0};
@@ -326,14 +474,12 @@ static int cmd_build(const struct args *a, const char *cmd)
 	if (status == 0 && (eif_write(&b, &out, &e) < 0 ||
 			    eif_measure(&b, &pcrs) < 0))
 		status = fail(cmd, &e);
-	if (status == 0)
+	if (status == 0 && sign)
+		status = sign_and_write(cmd, out.p, out.len, a);
+	else if (status == 0)
 		status = write_out(cmd, args_get(a, F_OUT), &out);
-	if (status == 0) {
-		json_t *o = json_pack("{s:o}", "Measurements",
-				      eif_measurements_json(&pcrs));
-		status = print_json(o, cmd);
-		json_decref(o);
-	}
+	if (status == 0 && !sign)
+		status = print_measurements(&pcrs, cmd);
 	buf_free(&out);
 	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++)
 		free(in[i].p);
@@ -396,9 +542,12 @@ static const struct eif_command {
 	{"build",
 	 (const char *const[]){"kernel", "cmdline", "ramdisk", "out",
 			       "memory-mib", "cpus", "arch", "image-version",
-			       NULL},
+			       "signing-key", "signing-certificate", NULL},
 	 (const int[]){F_KERNEL, F_CMDLINE, F_RAMDISK, F_OUT, END}, 0,
 	 cmd_build},
+	{"sign", (const char *const[]){"signing-key", "signing-certificate",
+				       "out", NULL},
+	 (const int[]){F_SIGNING_KEY, F_SIGNING_CERT, F_OUT, END}, 1, cmd_sign},
 	{"describe", (const char *const[]){"measurements", NULL},
 	 (const int[]){END}, 1,
 	 cmd_describe},

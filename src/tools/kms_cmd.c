@@ -87,12 +87,18 @@ static const char KMS_USAGE[] =
 	"      enclave's next init). --key-id must be the key the image pins\n"
 	"      (--tls-kms-key-id)\n"
 	"  kms policy (--pcr0=HEX[,HEX] | --eif=IMAGE) --role-arn=ARN --key-admin-arn=ARN\n"
-	"             [--encrypt-arn=ARN] [--condition=image-sha384|pcr0]\n"
+	"             [--encrypt-arn=ARN] [--condition=image-sha384|pcr0|pcr8]\n"
+	"             [--pcr8=HEX[,HEX]]\n"
 	"      the key policy JSON: only the enclave image with this PCR0 may\n"
 	"      decrypt (either of two, HEX,HEX, while an image upgrade rolls\n"
 	"      out); the admin manages the key but cannot use it. --eif reads\n"
 	"      PCR0 from the image file (nitro-keys eif describe). An all-zero\n"
 	"      PCR0 (debug-mode enclaves) needs --allow-debug-pcr0.\n"
+	"      --pcr8 also requires the image's signing certificate (PCR8):\n"
+	"      both must match. --condition=pcr8 pins PCR8 alone, from --pcr8\n"
+	"      or --eif of a signed image: any image signed with that key may\n"
+	"      decrypt (docs/enclave-image.md). An all-zero PCR8 (unsigned\n"
+	"      images) is refused.\n"
 	"\n"
 	"AWS: credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY\n"
 	"(+AWS_SESSION_TOKEN) or the instance role (IMDSv2); region from --region,\n"
@@ -104,7 +110,7 @@ enum {
 	F_KEY_ID, F_SIGNER_ID, F_KEYSTORES, F_PASSWORDS, F_MNEMONIC, F_DEPOSIT,
 	F_CHAIN, F_ENVELOPE, F_UPLOAD, F_TABLE, F_OUT, F_REGION, F_PAGE_SIZE,
 	F_PUBKEY, F_PCR0, F_ROLE_ARN, F_ADMIN_ARN, F_ENCRYPT_ARN, F_CONDITION,
-	F_REPLACE, F_PROGRESS, F_EIF, F_ALLOW_DEBUG_PCR0, F_COUNT
+	F_REPLACE, F_PROGRESS, F_EIF, F_ALLOW_DEBUG_PCR0, F_PCR8, F_COUNT
 };
 
 #define VALUE(id, n) [id] = {n, ARGS_VALUE, id, 0}
@@ -133,6 +139,7 @@ static const struct args_flag KMS_FLAGS[F_COUNT] = {
 	BOOL(F_REPLACE, "replace"),
 	BOOL(F_PROGRESS, "progress"),
 	BOOL(F_ALLOW_DEBUG_PCR0, "allow-debug-pcr0"),
+	VALUE(F_PCR8, "pcr8"),
 };
 #undef VALUE
 #undef BOOL
@@ -1266,19 +1273,85 @@ static bool pcr0_parse(const char *v, size_t len, char out[97], bool *zero)
 	return true;
 }
 
+/* HEX or HEX,HEX of a PCR flag into pcrs; *n how many. False when not
+ * 96 hex digits each. */
+static bool pcr_list_parse(const char *v, char pcrs[2][97], size_t *n,
+			   bool *zero)
+{
+	const char *comma = strchr(v, ',');
+	bool zero2 = true;
+	*zero = true;
+	*n = comma ? 2 : 1;
+	if (!pcr0_parse(v, comma ? (size_t)(comma - v) : strlen(v), pcrs[0], zero) ||
+	    (comma && !pcr0_parse(comma + 1, strlen(comma + 1), pcrs[1], &zero2)))
+		return false;
+	*zero = *zero || (comma && zero2);
+	return true;
+}
+
+static json_t *pcr_value(char pcrs[2][97], size_t n)
+{
+	return n == 1 ? json_string(pcrs[0]) : json_pack("[s,s]", pcrs[0], pcrs[1]);
+}
+
+/* The signing-certificate pin: --pcr8, or PCR8 of the signed --eif image
+ * for --condition=pcr8. *n is 0 when there is none. */
+static int pcr8_pin(const struct args *f, const char *cmd, bool only_pcr8,
+		    const struct eif_info *image, char pcrs[2][97], size_t *n)
+{
+	const char *v = args_get(f, F_PCR8);
+	char from_image[2 + 96 + 1];
+	bool zero;
+	*n = 0;
+	if (only_pcr8 && !v && image) {
+		if (!image->pcrs.signed_image)
+			return cloud_usage_error(cmd, "--condition=pcr8: %s is not "
+						 "signed (no PCR8); sign it with "
+						 "nitro-keys eif sign",
+						 args_get(f, F_EIF));
+		hex_encode(image->pcrs.pcr8, 48, from_image);
+		v = from_image;
+	}
+	if (only_pcr8 && !v)
+		return cloud_usage_error(cmd, "--condition=pcr8 needs --pcr8 or "
+					 "--eif of a signed image");
+	if (!v)
+		return 0;
+	if (!pcr_list_parse(v, pcrs, n, &zero))
+		return cloud_usage_error(cmd, "--pcr8 must be 96 hex digits "
+					 "(SHA-384), or two of them separated by "
+					 "a comma");
+	if (*n == 2 && strcmp(pcrs[0], pcrs[1]) == 0)
+		return cloud_usage_error(cmd, "--pcr8 names the same value twice");
+	if (zero)
+		return cloud_usage_error(cmd, "--pcr8 is all zeros, which every "
+					 "unsigned image reports: pin a signing "
+					 "certificate's PCR8");
+	return 0;
+}
+
 static int cmd_policy(const struct args *f, const char *cmd)
 {
 	/* --pcr0=HEX, or HEX,HEX while an image upgrade rolls out (the new
 	 * image's and the old one's): the condition then admits either. */
 	const char *pv = args_get(f, F_PCR0), *image = args_get(f, F_EIF);
-	if (!pv == !image)
+	const char *cond = args_get(f, F_CONDITION) ? args_get(f, F_CONDITION) : "image-sha384";
+	bool only_pcr8 = strcmp(cond, "pcr8") == 0;
+	if (only_pcr8 && pv)
+		return cloud_usage_error(cmd, "--condition=pcr8 pins the signing "
+					 "certificate alone: give --pcr8 or --eif, "
+					 "not --pcr0 (without --condition=pcr8, "
+					 "--pcr0 and --pcr8 pin both)");
+	if (only_pcr8 && image && args_get(f, F_PCR8))
+		return cloud_usage_error(cmd, "give one of --pcr8 and --eif");
+	if (!only_pcr8 && !pv == !image)
 		return cloud_usage_error(cmd, "give one of --pcr0 and --eif");
 	char from_image[2 + 96 + 1];
+	struct eif_info info;
 	if (image) {
 		/* PCR0 read from the image itself (eif describe's). */
 		char *bytes = NULL;
 		size_t len;
-		struct eif_info info;
 		struct err e = {0};
 		if (eif_cmd_read_image(image, &bytes, &len, &info, &e) < 0)
 			return cloud_fail(e.msg);
@@ -1286,25 +1359,31 @@ static int cmd_policy(const struct args *f, const char *cmd)
 		free(bytes);
 		pv = from_image;
 	}
-	const char *comma = strchr(pv, ',');
+	char pcr8s[2][97];
+	size_t npcr8;
+	int pin = pcr8_pin(f, cmd, only_pcr8, image ? &info : NULL, pcr8s, &npcr8);
+	if (pin)
+		return pin;
+	if (only_pcr8)
+		pv = NULL;
 	char pcrs[2][97];
-	bool zero = true, zero2 = true;
-	size_t npcr = comma ? 2 : 1;
-	if (!pcr0_parse(pv, comma ? (size_t)(comma - pv) : strlen(pv), pcrs[0], &zero) ||
-	    (comma && !pcr0_parse(comma + 1, strlen(comma + 1), pcrs[1], &zero2)))
+	bool zero = false;
+	size_t npcr = 0;
+	if (pv && !pcr_list_parse(pv, pcrs, &npcr, &zero))
 		return cloud_usage_error(cmd, "--pcr0 must be 96 hex digits (SHA-384), "
 					 "or two of them separated by a comma");
 	if (npcr == 2 && strcmp(pcrs[0], pcrs[1]) == 0)
 		return cloud_usage_error(cmd, "--pcr0 names the same value twice");
-	zero = zero || (npcr == 2 && zero2);
-	const char *cond = args_get(f, F_CONDITION) ? args_get(f, F_CONDITION) : "image-sha384";
 	const char *ckey;
 	if (strcmp(cond, "image-sha384") == 0)
 		ckey = "kms:RecipientAttestation:ImageSha384";
 	else if (strcmp(cond, "pcr0") == 0)
 		ckey = "kms:RecipientAttestation:PCR0";
+	else if (only_pcr8)
+		ckey = "kms:RecipientAttestation:PCR8";
 	else
-		return cloud_usage_error(cmd, "--condition must be image-sha384 or pcr0");
+		return cloud_usage_error(cmd, "--condition must be image-sha384, "
+					 "pcr0 or pcr8");
 	const int arns[] = {F_ROLE_ARN, F_ADMIN_ARN, F_ENCRYPT_ARN};
 	for (size_t i = 0; i < 3; i++)
 		if (args_get(f, arns[i]) && !arn_ok(args_get(f, arns[i])))
@@ -1335,7 +1414,14 @@ static int cmd_policy(const struct args *f, const char *cmd)
 		"AWS", args_get(f, F_ROLE_ARN), "Action", "kms:Decrypt",
 		"kms:GenerateDataKey", "Resource", "*", "Condition",
 		"StringEqualsIgnoreCase", ckey,
-		npcr == 1 ? json_string(pcrs[0]) : json_pack("[s,s]", pcrs[0], pcrs[1]));
+		only_pcr8 ? pcr_value(pcr8s, npcr8) : pcr_value(pcrs, npcr));
+	/* PCR0 (or the image hash) and PCR8: both keys in one operator, so
+	 * both must match */
+	if (!only_pcr8 && npcr8)
+		json_object_set_new(
+			json_object_get(json_object_get(enclave, "Condition"),
+					"StringEqualsIgnoreCase"),
+			"kms:RecipientAttestation:PCR8", pcr_value(pcr8s, npcr8));
 	/* Belt and braces: even an IAM grant cannot decrypt without a document. */
 	json_t *deny = json_pack(
 		"{s:s,s:s,s:{s:s},s:[s,s],s:s,s:{s:{s:s}}}", "Sid",
@@ -1417,7 +1503,8 @@ static const struct kms_command {
 	 cmd_keymanager_token},
 	{"policy",
 	 (const char *const[]){"pcr0", "eif", "role-arn", "key-admin-arn",
-			       "encrypt-arn", "condition", "allow-debug-pcr0", NULL},
+			       "encrypt-arn", "condition", "allow-debug-pcr0",
+			       "pcr8", NULL},
 	 (const int[]){F_ROLE_ARN, F_ADMIN_ARN, END}, cmd_policy},
 };
 

@@ -6,6 +6,11 @@
 // entries (and, when Debian's cpio is installed, its own listing). Then the refusals: a flipped
 // byte (bad CRC), the image cut at every section boundary, header fields out of range with a valid
 // CRC; each exits 1 with one line naming the problem. `kms policy --eif` pins the image's PCR0.
+// Signed: `eif sign` with a P-384 key and certificate made by the openssl CLI; the signature
+// section taken apart with the KMS stand-in's own CBOR decoder (tests/standins/recipient.mjs), the
+// COSE_Sign1 verified with node:crypto over a Sig_structure built here, its payload PcrInfo
+// {0, PCR0}, PCR8 recomputed from the certificate's DER; describe's signing fields; a flipped
+// signature byte refused; `kms policy` pinning PCR8.
 //
 // Run by ctest as `node test_eif.mjs` with NS_BIN_DIR and NS_SOURCE_DIR.
 
@@ -15,6 +20,7 @@ import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
 import { Harness } from "../js/lib/harness.mjs";
+import { cborDecode } from "../standins/recipient.mjs";
 import { makeTempDir } from "../js/lib/signer.mjs";
 
 const BIN = process.env.NS_BIN_DIR;
@@ -209,12 +215,94 @@ function policy(want) {
   h.ok(bad.status === 1 && bad.stdout === "" && bad.stderr.includes("bad.eif"), "kms policy --eif of a bad image: exit 1", bad);
 }
 
+function signed(want) {
+  spawnSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:secp384r1", "-nodes",
+    "-keyout", `${tmp}/sign.key`, "-out", `${tmp}/sign.pem`, "-days", "2", "-subj", "/C=DE/O=Image Team/CN=image signer"],
+  { stdio: "ignore", timeout: 20_000 });
+  h.ok(fs.existsSync(`${tmp}/sign.pem`), "openssl made a P-384 signing key and certificate");
+  const sign = (out) => nitroKeys(["eif", "sign", `${tmp}/x.eif`, `--signing-key=${tmp}/sign.key`,
+    `--signing-certificate=${tmp}/sign.pem`, `--out=${out}`]);
+  const s1 = sign(`${tmp}/s1.eif`);
+  const s2 = sign(`${tmp}/s2.eif`);
+  const cert = new crypto.X509Certificate(fs.readFileSync(`${tmp}/sign.pem`));
+  const pcr8 = extend(cert.raw);
+  const withPcr8 = { ...want, PCR8: pcr8 };
+  h.ok(s1.status === 0, "eif sign", s1);
+  h.eq(JSON.parse(s1.stdout), { Measurements: withPcr8 }, "eif sign prints PCR0/1/2 unchanged and PCR8 = extend(DER)");
+  h.eq(s1.stdout, s2.stdout, "signing twice: the same measurements");
+  const buf = fs.readFileSync(`${tmp}/s1.eif`);
+  h.ok(!buf.equals(fs.readFileSync(`${tmp}/s2.eif`)), "signing twice: different bytes (ECDSA is randomised)");
+  const unsigned = fs.readFileSync(`${tmp}/x.eif`);
+  const { hd, sections } = readEif(buf);
+  h.eq(sections.map((x) => x.type), [1, 2, 5, 3, 3, 4], "signed: the signature section last");
+  h.ok(buf.subarray(548, unsigned.length).equals(unsigned.subarray(548)), "signed: the other sections untouched");
+  h.eq(sections[5].at + 12 + sections[5].size, buf.length, "signed: nothing after the signature");
+  h.eq(zlib.crc32(buf.subarray(548), zlib.crc32(buf.subarray(0, 544))), hd.crc, "signed: the CRC covers the signature");
+  // serde_cbor of Vec<PcrSignature>: byte fields as arrays of integers
+  const sig = cborDecode(sections[5].data);
+  h.ok(Array.isArray(sig) && sig.length === 1 && sig[0] instanceof Map, "section: an array of one map");
+  h.eq([...sig[0].keys()], ["signing_certificate", "signature"], "section: PcrSignature's fields in order");
+  const bytes = (a) => (Array.isArray(a) && a.every((x) => Number.isInteger(x) && x >= 0 && x < 256) ? Buffer.from(a) : null);
+  const pem = bytes(sig[0].get("signing_certificate"));
+  h.ok(pem && new crypto.X509Certificate(pem).raw.equals(cert.raw), "section: the certificate, PEM, as an integer array");
+  const cose = cborDecode(bytes(sig[0].get("signature")));
+  h.ok(Array.isArray(cose) && cose.length === 4, "COSE_Sign1: an untagged array of 4");
+  h.eq(cose[0].toString("hex"), "a1013822", "COSE_Sign1: protected {1: -35} (ES384)");
+  h.ok(cose[1] instanceof Map && cose[1].size === 0, "COSE_Sign1: unprotected {}");
+  const payload = cborDecode(cose[2]);
+  h.eq([...payload.keys()], ["register_index", "register_value"], "payload: PcrInfo's fields in order");
+  h.eq(payload.get("register_index"), 0, "payload: register_index 0");
+  h.eq(bytes(payload.get("register_value"))?.toString("hex"), want.PCR0, "payload: register_value PCR0");
+  const bstr = (b) => Buffer.concat([b.length < 24 ? Buffer.from([0x40 | b.length]) : Buffer.from([0x58, b.length]), b]);
+  const tbs = Buffer.concat([Buffer.from([0x84, 0x6a]), Buffer.from("Signature1"), bstr(cose[0]), Buffer.from([0x40]),
+    bstr(cose[2])]);
+  h.ok(crypto.verify("sha384", tbs, { key: cert.publicKey, dsaEncoding: "ieee-p1363" }, cose[3]),
+    "COSE_Sign1: ES384 over Sig_structure verifies with the certificate (node:crypto)");
+  const d = nitroKeys(["eif", "describe", `${tmp}/s1.eif`]);
+  h.ok(d.status === 0, "eif describe of the signed image", d);
+  const desc = JSON.parse(d.stdout);
+  h.eq(Object.keys(desc), ["EifVersion", "Measurements", "IsSigned", "SigningCertificate", "CheckCRC", "SignatureCheck",
+    "Arch", "ImageName", "ImageVersion", "Metadata"], "describe signed: nitro-cli's fields in its order");
+  h.eq([desc.Measurements, desc.IsSigned, desc.CheckCRC, desc.SignatureCheck], [withPcr8, true, true, true],
+    "describe signed: PCR8, IsSigned, SignatureCheck");
+  h.eq(desc.SigningCertificate.IssuerName, { commonName: "image signer", countryName: "DE", organizationName: "Image Team" },
+    "describe signed: IssuerName by long names, sorted");
+  h.eq(desc.SigningCertificate.Algorithm, "ecdsa-with-SHA256", "describe signed: the certificate's signature algorithm");
+  h.eq(desc.SigningCertificate.Signature, cert.raw.subarray(cert.raw.length - desc.SigningCertificate.Signature
+    .split(":").length).toString("hex").toUpperCase().match(/../g).join(":"), "describe signed: the certificate's signature bits");
+  h.eq(new Date(desc.SigningCertificate.NotAfter).getTime(), new Date(cert.validTo).getTime(), "describe signed: NotAfter");
+  const again = nitroKeys(["eif", "sign", `${tmp}/s1.eif`, `--signing-key=${tmp}/sign.key`,
+    `--signing-certificate=${tmp}/sign.pem`, `--out=${tmp}/s3.eif`]);
+  h.ok(again.status === 1 && again.stderr.includes("already signed") && !fs.existsSync(`${tmp}/s3.eif`),
+    "signing a signed image: exit 1, nothing written", again);
+  const flipped = Buffer.from(buf);
+  flipped[flipped.length - 1] ^= 1;
+  flipped.writeUInt32BE(zlib.crc32(flipped.subarray(548), zlib.crc32(flipped.subarray(0, 544))), 544);
+  expectRefused(flipped, "a flipped signature byte", "does not verify");
+  const base = ["kms", "policy", "--role-arn=arn:aws:iam::111122223333:role/enclave",
+    "--key-admin-arn=arn:aws:iam::111122223333:role/admin"];
+  const only = nitroKeys([...base, `--eif=${tmp}/s1.eif`, "--condition=pcr8"]);
+  h.ok(only.status === 0, "kms policy --condition=pcr8 --eif of the signed image", only);
+  const st = JSON.parse(only.stdout).Statement;
+  h.eq(st[1].Condition, { StringEqualsIgnoreCase: { "kms:RecipientAttestation:PCR8": pcr8 } },
+    "kms policy --condition=pcr8: PCR8 alone");
+  h.eq(st[2].Condition, { Null: { "kms:RecipientAttestation:PCR8": "true" } }, "kms policy --condition=pcr8: deny without it");
+  const both = nitroKeys([...base, `--eif=${tmp}/s1.eif`, `--pcr8=${pcr8}`]);
+  h.eq(JSON.parse(both.stdout).Statement[1].Condition, { StringEqualsIgnoreCase: {
+    "kms:RecipientAttestation:ImageSha384": want.PCR0, "kms:RecipientAttestation:PCR8": pcr8 } },
+  "kms policy --pcr8 with the image: both must match");
+  const unsignedPcr8 = nitroKeys([...base, `--eif=${tmp}/x.eif`, "--condition=pcr8"]);
+  h.ok(unsignedPcr8.status === 2 && unsignedPcr8.stderr.includes("not signed"), "--condition=pcr8 of an unsigned image: exit 2",
+    unsignedPcr8);
+}
+
 await Harness.run(h, async () => {
   const blobs = blobsAndRamdisks();
   checkRamdisks(blobs);
   const { buf, want } = buildAndDescribe(blobs);
   refusals(buf);
   policy(want);
+  signed(want);
   const u = nitroKeys(["eif", "ramdisk", "app", `--signer=${tmp}/signer`, `--ca-bundle=${tmp}/clients`, `--out=${tmp}/z`, "--arg=a\nb"]);
   h.ok(u.status === 1 && u.stderr.includes("0x0a") && !fs.existsSync(`${tmp}/z`),
     "an argument init would split: exit 1, nothing written", u);

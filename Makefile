@@ -47,7 +47,8 @@ release: deps
 	@scripts/release.sh
 
 # BLOBS: AWS's blob set; SIGNER_BIN, NITRO_KEYS, ENCLAVE_ARGS, KNOWN_CLIENTS,
-# OUT_DIR: see scripts/enclave-image.sh. Writes build/enclave/nitro-signer.eif
+# OUT_DIR, SIGNING_KEY + SIGNING_CERT (a signed image, PCR8): see
+# scripts/enclave-image.sh. Writes build/enclave/nitro-signer.eif
 # and build/enclave/pcrs.json from the static release binaries (built first
 # unless SIGNER_BIN names a signer).
 enclave-image: deps

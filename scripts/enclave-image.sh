@@ -15,6 +15,11 @@
 #   CA_BUNDLE        default deploy/enclave/aws-ca-bundle.pem (pinned roots)
 #   OUT_DIR          default build/enclave: nitro-signer.eif, pcrs.json
 #   MEMORY_MIB, CPUS header defaults (1024, 2)
+#   SIGNING_KEY, SIGNING_CERT  optional, together: sign the image (ECDSA
+#                    P-384 key and its certificate, PEM); then
+#                    nitro-signer.eif is the signed image, pcrs.json has PCR8
+#                    and nitro-signer.unsigned.eif is the reproducible image
+#                    it was signed from
 #
 # Prints the SHA-256 of every input, then the measurements. The same inputs
 # give the same bytes: the ramdisks and the image contain no time, owner or
@@ -38,6 +43,15 @@ CA_BUNDLE=${CA_BUNDLE:-$ROOT/deploy/enclave/aws-ca-bundle.pem}
 OUT_DIR=${OUT_DIR:-$ROOT/build/enclave}
 MEMORY_MIB=${MEMORY_MIB:-1024}
 CPUS=${CPUS:-2}
+SIGNING_KEY=${SIGNING_KEY:-}
+SIGNING_CERT=${SIGNING_CERT:-}
+if [ -n "$SIGNING_KEY$SIGNING_CERT" ]; then
+	[ -n "$SIGNING_KEY" ] && [ -n "$SIGNING_CERT" ] ||
+		die "SIGNING_KEY and SIGNING_CERT go together"
+	for f in "$SIGNING_KEY" "$SIGNING_CERT"; do
+		[ -f "$f" ] || die "$f is missing"
+	done
+fi
 
 if [ -f "$BLOBS/bzImage" ]; then KERNEL=$BLOBS/bzImage ARCH=x86_64
 elif [ -f "$BLOBS/Image" ]; then KERNEL=$BLOBS/Image ARCH=aarch64
@@ -60,6 +74,7 @@ trap 'rm -rf "$WORK"' EXIT INT TERM
 echo "== inputs (sha256)"
 sha256sum "$KERNEL" "$BLOBS/cmdline" "$BLOBS/init" "$BLOBS/nsm.ko" \
 	"$SIGNER_BIN" "$CA_BUNDLE" "$ENCLAVE_ARGS" "$KNOWN_CLIENTS"
+[ -z "$SIGNING_CERT" ] || sha256sum "$SIGNING_CERT"
 
 # The signer's arguments as --arg flags, one per line of ENCLAVE_ARGS.
 set --
@@ -73,10 +88,22 @@ done < "$ENCLAVE_ARGS"
 "$NITRO_KEYS" eif ramdisk app --signer="$SIGNER_BIN" --ca-bundle="$CA_BUNDLE" \
 	--file="/etc/nitro-signer/known-clients=$KNOWN_CLIENTS" \
 	--out="$WORK/app.cpio" "$@"
+# Signed: the reproducible image is nitro-signer.unsigned.eif and the signed
+# one nitro-signer.eif (ECDSA signatures are randomised: the signed file
+# differs on every run, its PCRs do not). nitro-keys writes atomically.
+UNSIGNED=$OUT_DIR/nitro-signer.eif
+[ -z "$SIGNING_KEY" ] || UNSIGNED=$OUT_DIR/nitro-signer.unsigned.eif
 "$NITRO_KEYS" eif build --kernel="$KERNEL" --cmdline="$BLOBS/cmdline" \
 	--ramdisk="$WORK/bootstrap.cpio" --ramdisk="$WORK/app.cpio" \
 	--memory-mib="$MEMORY_MIB" --cpus="$CPUS" --arch="$ARCH" \
-	--out="$OUT_DIR/nitro-signer.eif" >/dev/null
+	--out="$UNSIGNED" >/dev/null
+if [ -n "$SIGNING_KEY" ]; then
+	"$NITRO_KEYS" eif sign "$UNSIGNED" --signing-key="$SIGNING_KEY" \
+		--signing-certificate="$SIGNING_CERT" \
+		--out="$OUT_DIR/nitro-signer.eif" >/dev/null
+else
+	rm -f "$OUT_DIR/nitro-signer.unsigned.eif"
+fi
 # pcrs.json: the Measurements object, read back from the image itself
 "$NITRO_KEYS" eif describe "$OUT_DIR/nitro-signer.eif" --measurements \
 	> "$OUT_DIR/pcrs.json.tmp"
@@ -85,5 +112,9 @@ mv "$OUT_DIR/pcrs.json.tmp" "$OUT_DIR/pcrs.json"
 echo "== ramdisks (sha256)"
 (cd "$WORK" && sha256sum bootstrap.cpio app.cpio)
 echo "== image"
-sha256sum "$OUT_DIR/nitro-signer.eif"
+if [ -n "$SIGNING_KEY" ]; then
+	sha256sum "$OUT_DIR/nitro-signer.unsigned.eif" "$OUT_DIR/nitro-signer.eif"
+else
+	sha256sum "$OUT_DIR/nitro-signer.eif"
+fi
 cat "$OUT_DIR/pcrs.json"

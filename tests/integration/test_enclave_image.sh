@@ -10,6 +10,12 @@
 #   - one more enclave argument changes PCR0 and PCR2, not PCR1 (AWS's
 #     part: kernel, cmdline, bootstrap ramdisk); another kernel command
 #     line changes PCR0 and PCR1, not PCR2;
+#   - with SIGNING_KEY and SIGNING_CERT (a P-384 key and certificate from
+#     the openssl CLI), run from both directories: nitro-signer.unsigned.eif
+#     is the unsigned image above, byte for byte; the signed images differ
+#     (ECDSA) but their pcrs.json are equal, with PCR0/1/2 unchanged and
+#     PCR8 = SHA-384(0^48 || SHA-384(certificate DER)); describe says
+#     IsSigned; a key without its certificate stops it;
 #   - missing blobs stop it with a message naming the file.
 set -eu
 . "$(dirname "$0")/lib.sh"
@@ -69,6 +75,36 @@ b=$T/two/cmdline/pcrs.json
 [ "$(pcr "$a" 0)" != "$(pcr "$b" 0)" ] || fail "the cmdline did not change PCR0"
 [ "$(pcr "$a" 1)" != "$(pcr "$b" 1)" ] || fail "the cmdline did not change PCR1"
 [ "$(pcr "$a" 2)" = "$(pcr "$b" 2)" ] || fail "the cmdline changed PCR2"
+ok
+
+# signed: the unsigned image stays reproducible, PCR8 is the certificate's
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:secp384r1 -nodes -keyout "$T/sign.key" \
+	-out "$T/sign.pem" -days 2 -subj "/CN=image signer" >/dev/null 2>&1 || fail "openssl req"
+(export SIGNING_KEY="$T/sign.key" SIGNING_CERT="$T/sign.pem"
+	image "$T/one" "$T/one/blobs" "$T/one/signed"
+	image "$T/two" "$T/one/blobs" "$T/two/signed")
+for d in one two; do
+	cmp -s "$T/one/out/nitro-signer.eif" "$T/$d/signed/nitro-signer.unsigned.eif" ||
+		fail "$d: the unsigned image of a signed build differs from the unsigned build"
+done
+cmp -s "$T/one/signed/nitro-signer.eif" "$T/two/signed/nitro-signer.eif" &&
+	fail "two signatures gave the same bytes (ECDSA is randomised)"
+cmp -s "$T/one/signed/pcrs.json" "$T/two/signed/pcrs.json" || fail "two signed runs gave different pcrs.json"
+a=$T/one/out/pcrs.json b=$T/one/signed/pcrs.json
+for n in 0 1 2; do
+	[ "$(pcr "$a" $n)" = "$(pcr "$b" $n)" ] || fail "signing changed PCR$n"
+done
+want8=$( (head -c 48 /dev/zero; openssl x509 -in "$T/sign.pem" -outform DER | openssl dgst -sha384 -binary) |
+	openssl dgst -sha384 -r | cut -c1-96)
+[ "$(pcr "$b" 8)" = "$want8" ] || fail "PCR8 $(pcr "$b" 8) is not the certificate's $want8"
+"$NITRO_KEYS" eif describe "$T/one/signed/nitro-signer.eif" | grep -q '"IsSigned": true' ||
+	fail "describe of the signed image does not say IsSigned"
+ok
+set +e
+(cd "$T" && SIGNING_KEY="$T/sign.key" make -s -C "$SRC" enclave-image BLOBS="$T/one/blobs" OUT_DIR="$T/y") >"$T/err" 2>&1
+rc=$?
+set -e
+[ "$rc" -ne 0 ] && grep -q "SIGNING_KEY and SIGNING_CERT go together" "$T/err" || fail "a key alone: rc $rc, $(cat "$T/err")"
 ok
 
 rm "$T/two/other-blobs/nsm.ko"

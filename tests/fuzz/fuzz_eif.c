@@ -6,7 +6,12 @@
  * its sections (the reader accepts only what the writer makes) and
  * measure to the same PCRs. Each input is read twice: as it is, and with
  * its CRC field set to the CRC of its bytes, so that mutations reach the
- * section checks behind the CRC.
+ * section checks behind the CRC. A signed image (seed signed.eif) is read
+ * only when its signature section decodes and verifies: the CRC-fixed copy
+ * takes mutations of the section to the decoder (src/eif/sign.c), which is
+ * also run on the input itself as a section (seed signature-section.bin).
+ * An accepted signed image has its signature last, PCR8 set, and the
+ * sections before it as the writer makes them.
  */
 #include <jansson.h>
 #include <stdint.h>
@@ -38,6 +43,8 @@ static int one(const uint8_t *data, size_t size)
 	json_t *o = NULL;
 	if (eif_describe_json(&info, &o, &e) == 0)
 		json_decref(o);
+	if (info.pcrs.signed_image != (info.signature.len > 0))
+		abort();
 	/* the sections, found again by walking the offsets the header gave */
 	struct eif_build b;
 	memset(&b, 0, sizeof(b));
@@ -47,7 +54,7 @@ static int one(const uint8_t *data, size_t size)
 	b.mem_bytes = info.mem_bytes;
 	b.cpus = info.cpus;
 	b.flags = info.flags;
-	size_t off = EIF_HEADER_LEN;
+	size_t off = EIF_HEADER_LEN, sig_at = 0;
 	for (size_t i = 0; i < info.nsections; i++) {
 		uint16_t type = (uint16_t)(data[off] << 8 | data[off + 1]);
 		uint64_t len = 0;
@@ -56,6 +63,12 @@ static int one(const uint8_t *data, size_t size)
 		if (type == EIF_SECTION_RAMDISK)
 			b.ramdisks[b.nramdisks++] =
 				(struct eif_blob){data + off + 12, (size_t)len};
+		if (type == EIF_SECTION_SIGNATURE) {
+			if (i + 1 != info.nsections ||
+			    info.signature.p != data + off + 12)
+				abort(); /* only last */
+			sig_at = off;
+		}
 		off += 12 + (size_t)len;
 	}
 	if (off != size || b.nramdisks != info.nramdisks)
@@ -69,25 +82,54 @@ static int one(const uint8_t *data, size_t size)
 	}
 	struct eif_pcrs again;
 	if (eif_measure(&b, &again) < 0 ||
-	    memcmp(&again, &info.pcrs, sizeof(again)) != 0)
+	    memcmp(again.pcr0, info.pcrs.pcr0, EIF_PCR_LEN) != 0 ||
+	    memcmp(again.pcr1, info.pcrs.pcr1, EIF_PCR_LEN) != 0 ||
+	    memcmp(again.pcr2, info.pcrs.pcr2, EIF_PCR_LEN) != 0)
 		abort();
-	/* with metadata, the writer's order gives back the same bytes */
+	/* with metadata, the writer's order gives back the same bytes (up to
+	 * the signature: the header of a signed image has one slot more) */
 	if (b.metadata.len && b.cmdline.len <= EIF_CMDLINE_MAX &&
 	    b.metadata.len <= EIF_METADATA_MAX &&
 	    !memchr(b.cmdline.p, '\n', b.cmdline.len) &&
 	    !memchr(b.cmdline.p, 0, b.cmdline.len) &&
 	    b.nramdisks <= EIF_MAX_SECTIONS - 3) {
 		struct buf out = BUF_INIT(size + 1);
-		if (eif_write(&b, &out, NULL) < 0 || out.len != size ||
-		    memcmp(out.p, data, size) != 0)
+		size_t end = sig_at ? sig_at : size, from = sig_at ? EIF_HEADER_LEN : 0;
+		if (eif_write(&b, &out, NULL) < 0 || out.len != end ||
+		    memcmp(out.p + from, data + from, end - from) != 0)
 			abort();
 		buf_free(&out);
 	}
 	return 0;
 }
 
+/* The input as a signature section's data: decoded strictly, or refused
+ * with a message; a decoded one re-encodes to the same bytes. */
+static void section(const uint8_t *data, size_t size)
+{
+	struct eif_signature s;
+	struct err e = {0};
+	if (eif_signature_decode((struct eif_blob){data, size}, &s, &e) < 0) {
+		if (!e.msg[0])
+			abort();
+		return;
+	}
+	struct buf again = BUF_INIT(EIF_SIGNATURE_MAX);
+	if (eif_signature_encode((struct eif_blob){s.cert_pem, s.cert_pem_len},
+				 (struct eif_blob){s.cose, s.cose_len}, &again,
+				 NULL) < 0 ||
+	    again.len != size || memcmp(again.p, data, size) != 0)
+		abort();
+	uint8_t pcr0[EIF_PCR_LEN] = {0};
+	if (eif_signature_verify(&s, pcr0, &e) == 0)
+		abort(); /* nobody signed an all-zero PCR0 in the corpus */
+	buf_free(&again);
+	eif_signature_clear(&s);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	section(data, size);
 	one(data, size);
 	if (size < EIF_HEADER_LEN)
 		return 0;

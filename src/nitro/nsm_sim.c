@@ -12,7 +12,9 @@
  * in DIR (root.key.pem, root.pem; created when missing) or, with "sim:",
  * only in memory; the CAs below it are remade whenever the leaf has less
  * than 30 minutes left. PCR0..2 default to hashes of fixed labels, or PCR0
- * is DIR/pcr0.hex (96 hex digits) so a KMS stand-in policy can pin it.
+ * is DIR/pcr0.hex (96 hex digits) so a KMS stand-in policy can pin it;
+ * PCR8 (a signed image's certificate) is zero as for an unsigned image, or
+ * DIR/pcr8.hex.
  * Two more files in DIR play a hypervisor for tests, read at every
  * request: DIR/time_offset_s (signed seconds added to the documents'
  * timestamps) and DIR/unavailable (its presence fails every request, as a
@@ -253,12 +255,13 @@ static void measure(uint8_t out[SIM_PCR_LEN], const char *label)
 	EVP_Digest(buf, sizeof(buf), out, &n, EVP_sha384(), NULL);
 }
 
-static int load_pcr0(struct sim *s, const char *dir, struct err *e)
+/* PCR i from DIR/pcr<i>.hex when the file exists. */
+static int load_pcr(struct sim *s, const char *dir, int i, struct err *e)
 {
 	char path[4096], *text = NULL;
 	size_t len;
 	struct stat st;
-	snprintf(path, sizeof(path), "%s/pcr0.hex", dir);
+	snprintf(path, sizeof(path), "%s/pcr%d.hex", dir, i);
 	if (stat(path, &st) != 0)
 		return 0;
 	TRY(file_read_all(path, 256, &text, &len, e));
@@ -269,8 +272,8 @@ static int load_pcr0(struct sim *s, const char *dir, struct err *e)
 	const char *digits = strncmp(text, "0x", 2) == 0 ? text + 2 : text;
 	if (strlen(digits) == 2 * SIM_PCR_LEN) {
 		snprintf(prefixed, sizeof(prefixed), "0x%s", digits);
-		rc = hex_decode_exact(prefixed, s->pcr[0], SIM_PCR_LEN, e,
-				      "pcr0.hex");
+		rc = hex_decode_exact(prefixed, s->pcr[i], SIM_PCR_LEN, e,
+				      path);
 	} else {
 		err_set(e, ERR_INVALID, "%s: want 96 hex digits", path);
 	}
@@ -608,7 +611,8 @@ int nsm_sim_open(const char *dir, struct nsm *n, struct err *e)
 			goto out;
 		}
 		TRY_OUT(load_root(s, dir, e));
-		TRY_OUT(load_pcr0(s, dir, e));
+		TRY_OUT(load_pcr(s, dir, 0, e));
+		TRY_OUT(load_pcr(s, dir, 8, e));
 	} else {
 		TRY_OUT(make_root(s, e));
 	}

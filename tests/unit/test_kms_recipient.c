@@ -5,7 +5,10 @@
  * a key's policy pins the simulator's PCR0; the C client sends Decrypt /
  * GenerateDataKey / GenerateRandom with a simulator document carrying the
  * ephemeral RSA key, and src/nitro opens the CiphertextForRecipient into a
- * struct secret. Refusals: another PCR0 (key policy and simulator), no
+ * struct secret. A key pinned to PCR8 (a signed image's certificate, the
+ * simulator's DIR/pcr8.hex) decrypts for that PCR8 and refuses an enclave
+ * reporting another (the zero PCR8 of an unsigned image) and a key pinned
+ * to another PCR8 refuses it. Refusals: another PCR0 (key policy and simulator), no
  * Recipient, a flipped byte, another COSE algorithm, a signature over another
  * payload, a chain out of order or expired at the timestamp, another root, a
  * stale document. The genuine AWS documents in reference/nitro-attestation
@@ -46,6 +49,12 @@ static char g_pcr0_hex[2 * NITRO_PCR_LEN_MAX + 1];
 static char g_key_pcr0[128];   /* Decrypt/GenerateDataKey need PCR0 = sim */
 static char g_key_image[128];  /* ... ImageSha384 = sim */
 static char g_key_other[128];  /* ... PCR0 = OTHER_PCR0 */
+static char g_key_pcr8[128];   /* ... PCR8 = SIM_PCR8 (the signing cert) */
+static char g_key_pcr8_other[128]; /* ... PCR8 = OTHER_PCR0's value */
+/* PCR8 the simulator reports (DIR/pcr8.hex): a signing certificate's. */
+#define SIM_PCR8                                                              \
+	"8d1cb5e1e0dd5a08a7f1d3ff2d3a4e1c0b6a1bd1e6aa44f8b1c45bb52e1e3e4d" \
+	"64c9a59e2eb3e97c4ad0b3bbfa9b6a71"
 
 static void write_file(const char *path, const char *text)
 {
@@ -131,6 +140,8 @@ static int group_setup(void **state)
 	char p[256], spec[128];
 	snprintf(p, sizeof(p), "%s/pcr0.hex", g_simdir);
 	write_file(p, "0x" SIM_PCR0 "\n"); /* the simulator wants 0x */
+	snprintf(p, sizeof(p), "%s/pcr8.hex", g_simdir);
+	write_file(p, SIM_PCR8 "\n");
 	snprintf(spec, sizeof(spec), "sim:%s", g_simdir);
 	if (nsm_open(spec, &g_nsm, &e) != 0) {
 		fprintf(stderr, "nsm_open: %s\n", e.msg);
@@ -161,6 +172,10 @@ static int group_setup(void **state)
 			  g_key_image, sizeof(g_key_image));
 	create_pinned_key("kms:RecipientAttestation:PCR0", OTHER_PCR0, g_key_other,
 			  sizeof(g_key_other));
+	create_pinned_key("kms:RecipientAttestation:PCR8", SIM_PCR8, g_key_pcr8,
+			  sizeof(g_key_pcr8));
+	create_pinned_key("kms:RecipientAttestation:PCR8", OTHER_PCR0,
+			  g_key_pcr8_other, sizeof(g_key_pcr8_other));
 	return 0;
 }
 
@@ -563,6 +578,61 @@ static void test_simulator_with_another_pcr0_refused(void **state)
 	nsm_close(other);
 }
 
+/* A key pinned to PCR8 alone (`nitro-keys kms policy --condition=pcr8`):
+ * the enclave reporting that PCR8 decrypts; a key pinned to another
+ * signing certificate refuses it; an enclave of an unsigned image (PCR8
+ * zero) is refused. */
+static void test_pcr8_pinned_key(void **state)
+{
+	(void)state;
+	check_round_trip(g_key_pcr8, 24);
+	json_t *last = standin_admin("AWS_ENDPOINT_URL_KMS", "last-request", NULL);
+	json_t *cond = json_object_get(json_object_get(last, "attested"), "conditions");
+	assert_string_equal(json_string_value(json_object_get(
+				    cond, "kms:RecipientAttestation:PCR8")),
+			    SIM_PCR8);
+	json_decref(last);
+	uint8_t *doc;
+	size_t dlen;
+	attest(g_nsm, &doc, &dlen);
+	struct aws_client *c = client();
+	size_t blen;
+	uint8_t *blob = encrypt_under(c, g_key_pcr8_other, (const uint8_t *)"x", 1,
+				      &blen);
+	struct secret *pt = NULL;
+	struct err e = {0};
+	assert_true(decrypt_with(c, blob, blen, doc, dlen, &pt, &e) < 0);
+	assert_non_null(strstr(e.msg, "AccessDeniedException"));
+	free(blob);
+	free(doc);
+	/* the same CA, no pcr8.hex: an unsigned image's enclave */
+	char dir[64], src[256], dst[256], spec[128];
+	snprintf(dir, sizeof(dir), "/tmp/ns-kms-rcp8-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	const char *files[] = {"root.pem", "root.key.pem", "pcr0.hex"};
+	for (int i = 0; i < 3; i++) {
+		snprintf(src, sizeof(src), "%s/%s", g_simdir, files[i]);
+		snprintf(dst, sizeof(dst), "%s/%s", dir, files[i]);
+		char *t = read_text(src);
+		write_file(dst, t);
+		free(t);
+	}
+	snprintf(spec, sizeof(spec), "sim:%s", dir);
+	struct nsm *unsigned_image;
+	assert_int_equal(nsm_open(spec, &unsigned_image, &e), 0);
+	attest(unsigned_image, &doc, &dlen);
+	blob = encrypt_under(c, g_key_pcr8, (const uint8_t *)"x", 1, &blen);
+	assert_true(decrypt_with(c, blob, blen, doc, dlen, &pt, &e) < 0);
+	assert_non_null(strstr(e.msg, "AccessDeniedException"));
+	/* ...while the PCR0-pinned key still takes it (same PCR0) */
+	assert_doc_accepted(g_key_pcr0, doc, dlen, 3);
+	free(blob);
+	free(doc);
+	nsm_close(unsigned_image);
+	rm_dir(dir);
+	aws_client_free(c);
+}
+
 /* ---- bad documents --------------------------------------------------------- */
 
 static void test_flipped_byte_refused(void **state)
@@ -756,6 +826,7 @@ int main(void)
 		cmocka_unit_test(test_decrypt_without_recipient_refused),
 		cmocka_unit_test(test_pcr0_pinned_to_another_image_refused),
 		cmocka_unit_test(test_simulator_with_another_pcr0_refused),
+		cmocka_unit_test(test_pcr8_pinned_key),
 		cmocka_unit_test(test_flipped_byte_refused),
 		cmocka_unit_test(test_other_cose_algorithm_refused),
 		cmocka_unit_test(test_signature_over_another_payload_refused),

@@ -230,6 +230,12 @@ function signed(want) {
   h.ok(s1.status === 0, "eif sign", s1);
   h.eq(JSON.parse(s1.stdout), { Measurements: withPcr8 }, "eif sign prints PCR0/1/2 unchanged and PCR8 = extend(DER)");
   h.eq(s1.stdout, s2.stdout, "signing twice: the same measurements");
+  const oneGo = nitroKeys(["eif", "build", `--kernel=${tmp}/blobs/bzImage`, `--cmdline=${tmp}/blobs/cmdline`,
+    `--ramdisk=${tmp}/boot.cpio`, `--ramdisk=${tmp}/app.cpio`, "--memory-mib=2048", "--cpus=4", `--out=${tmp}/b.eif`,
+    `--signing-key=${tmp}/sign.key`, `--signing-certificate=${tmp}/sign.pem`]);
+  h.ok(oneGo.status === 0 && oneGo.stdout === s1.stdout, "eif build --signing-key: the same measurements as eif sign", oneGo);
+  const d1 = nitroKeys(["eif", "describe", `${tmp}/b.eif`, "--measurements"]);
+  h.eq(JSON.parse(d1.stdout || "null"), withPcr8, "eif build --signing-key: a signed image");
   const buf = fs.readFileSync(`${tmp}/s1.eif`);
   h.ok(!buf.equals(fs.readFileSync(`${tmp}/s2.eif`)), "signing twice: different bytes (ECDSA is randomised)");
   const unsigned = fs.readFileSync(`${tmp}/x.eif`);

@@ -52,7 +52,7 @@ static char g_dir[64];
 static char g_bin[PATH_MAX];
 static struct aws_client *g_kms;
 
-static void die(const char *what, const struct err *e)
+static _Noreturn void die(const char *what, const struct err *e)
 {
 	fprintf(stderr, "enclave_boot: %s%s%s\n", what, e ? ": " : "",
 		e ? e->msg : "");

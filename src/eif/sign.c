@@ -315,7 +315,7 @@ int eif_sign(const uint8_t *image, size_t len, EVP_PKEY *key, X509 *cert,
 	     struct buf *out, struct eif_info *info, struct err *e)
 {
 	uint8_t *pem = NULL, *payload = NULL, *cose = NULL;
-	size_t pem_len, payload_len, cose_len;
+	size_t pem_len = 0, payload_len = 0, cose_len = 0;
 	uint8_t sig[COSE_ES384_SIG_LEN];
 	struct buf section = BUF_INIT(EIF_SIGNATURE_MAX);
 	size_t start = out->len;

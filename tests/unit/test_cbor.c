@@ -45,6 +45,7 @@ struct diag {
 	size_t n;
 };
 
+__attribute__((format(printf, 2, 3)))
 static void put(struct diag *d, const char *fmt, ...)
 {
 	va_list ap;

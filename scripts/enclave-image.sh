@@ -6,7 +6,9 @@
 #   BLOBS=DIR        AWS's blob set: bzImage (x86_64; Image on aarch64),
 #                    cmdline, init, nsm.ko (nitro-cli's
 #                    /usr/share/nitro_enclaves/blobs/ on Amazon Linux)
-#   SIGNER_BIN       default build/release/nitro-signer (make release)
+#   SIGNER_BIN       default build/release/nitro-signer (make release); a
+#                    dynamic signer or one with the NSM simulator is refused
+#                    (TEST_SIGNER=1 allows them, for tests only)
 #   NITRO_KEYS       default build/release/nitro-keys
 #   ENCLAVE_ARGS     the signer's arguments, one per line
 #                    (default deploy/enclave/enclave-args.example)
@@ -62,6 +64,19 @@ done
 for f in "$SIGNER_BIN" "$NITRO_KEYS" "$ENCLAVE_ARGS" "$KNOWN_CLIENTS" "$CA_BUNDLE"; do
 	[ -f "$f" ] || die "$f is missing"
 done
+# The signer in an image is a release build: static (the enclave has no
+# libraries, so a dynamic one cannot start) and without the NSM simulator
+# (whose `--nsm=sim:` would let an image's arguments fake attestation).
+# TEST_SIGNER=1 lets the tests build images from build/bin's signer; such an
+# image boots nowhere useful and its PCR0 must never be pinned.
+if [ "${TEST_SIGNER:-}" != 1 ]; then
+	LC_ALL=C grep -q -a 'this build has no NSM simulator' "$SIGNER_BIN" ||
+		die "$SIGNER_BIN has the NSM simulator compiled in (NS_NSM_SIMULATOR=ON): an image takes the release signer (make release)"
+	if readelf -lW "$SIGNER_BIN" 2>/dev/null | grep -q 'Requesting program interpreter'; then
+		die "$SIGNER_BIN is dynamically linked: an image takes the static release signer (make release)"
+	fi
+	readelf -hW "$SIGNER_BIN" >/dev/null 2>&1 || die "$SIGNER_BIN is not an ELF executable"
+fi
 if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
 	SOURCE_DATE_EPOCH=$(git -C "$ROOT" log -1 --format=%ct 2>/dev/null || echo 0)
 fi

@@ -16,7 +16,9 @@
 #     (ECDSA) but their pcrs.json are equal, with PCR0/1/2 unchanged and
 #     PCR8 = SHA-384(0^48 || SHA-384(certificate DER)); describe says
 #     IsSigned; a key without its certificate stops it;
-#   - missing blobs stop it with a message naming the file.
+#   - missing blobs stop it with a message naming the file;
+#   - a signer with the NSM simulator (build/bin's) is refused without
+#     TEST_SIGNER=1.
 set -eu
 . "$(dirname "$0")/lib.sh"
 SRC=${NS_SOURCE_DIR:?}
@@ -26,6 +28,16 @@ trap 'rm -rf "$T"' EXIT INT TERM
 sh "$SRC/scripts/test-blobs.sh" "$T/one/blobs"
 sh "$SRC/scripts/test-blobs.sh" "$T/two/other-blobs"
 export SIGNER_BIN="$BIN/nitro-signer" NITRO_KEYS="$BIN/nitro-keys" SOURCE_DATE_EPOCH=1700000000
+
+# build/bin's signer is dynamic and has the NSM simulator: refused for an
+# image unless the caller says it is a test (TEST_SIGNER=1, below)
+if (cd "$T" && make -s -C "$SRC" enclave-image BLOBS="$T/one/blobs" OUT_DIR="$T/refused") >"$T/refused.log" 2>&1; then
+	fail "make enclave-image took a signer with the NSM simulator"
+fi
+grep -q "has the NSM simulator compiled in" "$T/refused.log" || fail "refusal without the reason: $(cat "$T/refused.log")"
+[ ! -e "$T/refused/nitro-signer.eif" ] || fail "a refused build wrote an image"
+ok
+export TEST_SIGNER=1
 
 image() { # DIR BLOBS OUT [make args...]: make enclave-image, run from DIR
 	dir=$1 blobs=$2 out=$3

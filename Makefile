@@ -9,7 +9,9 @@
 #   make enclave-image BLOBS=DIR  the enclave image and its PCRs (docs/enclave-image.md)
 #   make synth  the AWS CDK app (infra/) into build/cdk.out, offline (docs/deploy.md):
 #               PCR0=<96 hex> (else build/enclave/pcrs.json), PREVIOUS_PCR0=<96 hex> (an image
-#               upgrade rolling out), STACKS=dev|prod|dev,prod, STAGE=key,
+#               upgrade rolling out), PCR8=<96 hex> (a signed image's, else pcrs.json's; required
+#               beside PCR0, alone with CDK_ARGS='-c keyCondition=pcr8'), PREVIOUS_PCR8=<96 hex> (a
+#               signing-certificate rotation rolling out), STACKS=dev|prod|dev,prod, STAGE=key,
 #               CDK_ARGS='-c key=value ...' for any other context
 .PHONY: all deps deps-test build build-asan run check clean demo-enclave release enclave-image synth
 
@@ -64,7 +66,8 @@ synth:
 	@cd infra && rm -rf dist ../build/cdk.out && npx --no-install tsc -p . && \
 		CDK_DISABLE_CLI_TELEMETRY=true npx --no-install cdk synth --no-notices --quiet \
 		--output ../build/cdk.out $(if $(PCR0),-c pcr0=$(PCR0)) $(if $(STACKS),-c stacks=$(STACKS)) \
-		$(if $(PREVIOUS_PCR0),-c previousPcr0=$(PREVIOUS_PCR0)) \
+		$(if $(PREVIOUS_PCR0),-c previousPcr0=$(PREVIOUS_PCR0)) $(if $(PCR8),-c pcr8=$(PCR8)) \
+		$(if $(PREVIOUS_PCR8),-c previousPcr8=$(PREVIOUS_PCR8)) \
 		$(if $(STAGE),-c stage=$(STAGE)) $(CDK_ARGS) && node dist/bin/summary.js ../build/cdk.out
 
 clean:

@@ -106,6 +106,8 @@ done < "$ENCLAVE_ARGS"
 # Signed: the reproducible image is nitro-signer.unsigned.eif and the signed
 # one nitro-signer.eif (ECDSA signatures are randomised: the signed file
 # differs on every run, its PCRs do not). nitro-keys writes atomically.
+# A failed run leaves no image or pcrs.json of an earlier run behind.
+rm -f "$OUT_DIR/nitro-signer.eif" "$OUT_DIR/nitro-signer.unsigned.eif" "$OUT_DIR/pcrs.json"
 UNSIGNED=$OUT_DIR/nitro-signer.eif
 [ -z "$SIGNING_KEY" ] || UNSIGNED=$OUT_DIR/nitro-signer.unsigned.eif
 "$NITRO_KEYS" eif build --kernel="$KERNEL" --cmdline="$BLOBS/cmdline" \
@@ -116,8 +118,6 @@ if [ -n "$SIGNING_KEY" ]; then
 	"$NITRO_KEYS" eif sign "$UNSIGNED" --signing-key="$SIGNING_KEY" \
 		--signing-certificate="$SIGNING_CERT" \
 		--out="$OUT_DIR/nitro-signer.eif" >/dev/null
-else
-	rm -f "$OUT_DIR/nitro-signer.unsigned.eif"
 fi
 # pcrs.json: the Measurements object, read back from the image itself
 "$NITRO_KEYS" eif describe "$OUT_DIR/nitro-signer.eif" --measurements \

@@ -33,7 +33,12 @@ export interface SignerConfig {
   previousPcr0?: string;
   /** where pcr0 came from, for the synth's output */
   pcr0Source: string;
-  keyCondition: 'pcr0' | 'image-sha384';
+  /** a signed image's PCR8 (its signing certificate), prod only: required beside PCR0, or alone with
+   *  keyCondition pcr8 */
+  pcr8?: string;
+  /** while a signing-certificate rotation rolls out: the running images' PCR8, admitted beside pcr8 */
+  previousPcr8?: string;
+  keyCondition: 'pcr0' | 'image-sha384' | 'pcr8';
   nitroKeys: string;
   eif?: Artifact;
   nitroHost?: Artifact;
@@ -88,24 +93,29 @@ function artifact(p: string, what: string, hint: string): Artifact {
   return { path: p, sha256: sha256File(p) };
 }
 
-/** PCR0 from a `nitro-cli describe-eif` Measurements object ({"HashAlgorithm":..,"PCR0":..}). */
-export function pcr0FromPcrsFile(p: string): string {
+/** PCRn from a `nitro-cli describe-eif` Measurements object ({"HashAlgorithm":..,"PCR0":..}); PCR0 is
+ *  required, PCR8 (a signed image's) may be absent. */
+export function pcrFromPcrsFile(p: string, n: 0 | 8 = 0): string | undefined {
   let j: unknown;
   try {
     j = JSON.parse(fs.readFileSync(p, 'utf8'));
   } catch (e) {
     throw new ConfigError(`${p}: not JSON (${(e as Error).message})`);
   }
-  const v = (j as Record<string, unknown>)?.PCR0 ?? (j as { Measurements?: Record<string, unknown> })?.Measurements?.PCR0;
-  if (typeof v !== 'string') throw new ConfigError(`${p}: has no PCR0 string`);
+  const name = `PCR${n}`;
+  const v = (j as Record<string, unknown>)?.[name] ?? (j as { Measurements?: Record<string, unknown> })?.Measurements?.[name];
+  if (v === undefined && n === 8) return undefined;
+  if (typeof v !== 'string') throw new ConfigError(`${p}: has no ${name} string`);
   return v;
 }
+export const pcr0FromPcrsFile = (p: string): string => pcrFromPcrsFile(p, 0)!;
 
-function checkPcr0(v: string, where: string): string {
+function checkPcr(v: string, where: string, name = 'PCR0'): string {
   const h = v.toLowerCase().replace(/^0x/, '');
-  if (!/^[0-9a-f]{96}$/.test(h)) throw new ConfigError(`${where}: PCR0 must be 96 hex digits (SHA-384), got ${JSON.stringify(v)}`);
+  if (!/^[0-9a-f]{96}$/.test(h)) throw new ConfigError(`${where}: ${name} must be 96 hex digits (SHA-384), got ${JSON.stringify(v)}`);
   return h;
 }
+const checkPcr0 = (v: string, where: string): string => checkPcr(v, where);
 
 /** Checks each release binary against build/release/SHA256SUMS when that file exists. */
 function checkSums(releaseDir: string, arts: Artifact[]) {
@@ -140,6 +150,7 @@ export function readConfig(ctx: Ctx, variant: Variant): SignerConfig {
   if (stage !== 'full' && stage !== 'key') throw new ConfigError(`context stage: must be full or key, got ${stage}`);
   let pcr0: string;
   let pcr0Source: string;
+  let pcr8: string | undefined;
   if (variant === 'dev') {
     pcr0 = DEBUG_PCR0;
     pcr0Source = 'debug mode (all zeros)';
@@ -152,6 +163,9 @@ export function readConfig(ctx: Ctx, variant: Variant): SignerConfig {
     } else if (fs.existsSync(pcrsFile)) {
       pcr0 = checkPcr0(pcr0FromPcrsFile(pcrsFile), pcrsFile);
       pcr0Source = pcrsFile;
+      // a signed image's PCR8 comes with its PCR0 (the policy then requires both)
+      const p8 = pcrFromPcrsFile(pcrsFile, 8);
+      if (p8 !== undefined) pcr8 = checkPcr(p8, pcrsFile, 'PCR8');
     } else if (stage === 'key') {
       pcr0 = NO_IMAGE_PCR0;
       pcr0Source = 'none yet (stage=key: the key policy admits no enclave)';
@@ -164,6 +178,21 @@ export function readConfig(ctx: Ctx, variant: Variant): SignerConfig {
       throw new ConfigError('nitro-signer-prod refuses the all-zero PCR0: every debug-mode enclave reports it; ' +
         'use the dev stack for debug mode');
   }
+  const givenPcr8 = str(ctx, 'pcr8');
+  if (givenPcr8 !== undefined) {
+    if (variant === 'dev') throw new ConfigError('context pcr8: the dev stack pins the debug-mode PCR0 only');
+    pcr8 = checkPcr(givenPcr8, 'context pcr8', 'PCR8');
+  }
+  if (pcr8 !== undefined && /^0{96}$/.test(pcr8))
+    throw new ConfigError('PCR8 is all zeros, which every unsigned image reports: sign the image (docs/enclave-image.md)');
+  const prev8 = str(ctx, 'previousPcr8');
+  let previousPcr8: string | undefined;
+  if (prev8 !== undefined) {
+    if (pcr8 === undefined) throw new ConfigError('context previousPcr8: needs the new image\'s PCR8 (pcr8)');
+    previousPcr8 = checkPcr(prev8, 'context previousPcr8', 'PCR8');
+    if (previousPcr8 === pcr8) throw new ConfigError('context previousPcr8: the same as the image\'s PCR8');
+    if (/^0{96}$/.test(previousPcr8)) throw new ConfigError('context previousPcr8: refuses the all-zero (unsigned) PCR8');
+  }
   const prev = str(ctx, 'previousPcr0');
   let previousPcr0: string | undefined;
   if (prev !== undefined) {
@@ -173,8 +202,15 @@ export function readConfig(ctx: Ctx, variant: Variant): SignerConfig {
     if (previousPcr0 === DEBUG_PCR0) throw new ConfigError('context previousPcr0: refuses the all-zero (debug-mode) PCR0');
   }
   const keyCondition = str(ctx, 'keyCondition', 'pcr0');
-  if (keyCondition !== 'pcr0' && keyCondition !== 'image-sha384')
-    throw new ConfigError(`context keyCondition: must be pcr0 or image-sha384, got ${keyCondition}`);
+  if (keyCondition !== 'pcr0' && keyCondition !== 'image-sha384' && keyCondition !== 'pcr8')
+    throw new ConfigError(`context keyCondition: must be pcr0, image-sha384 or pcr8, got ${keyCondition}`);
+  if (keyCondition === 'pcr8' && str(ctx, 'allowPcr8Only') !== 'true')
+    throw new ConfigError('context keyCondition pcr8 trusts the signing certificate alone, which is safe only if the ' +
+      'launch path refuses a signature over another image\'s PCR0 (AWS does not document it; docs/enclave-image.md): ' +
+      'add -c allowPcr8Only=true to accept that, or keep keyCondition pcr0 (PCR0 and PCR8 together)');
+  if (keyCondition === 'pcr8' && pcr8 === undefined)
+    throw new ConfigError('context keyCondition pcr8: needs the signed image\'s PCR8 (make synth PCR8=<96 hex digits>, ' +
+      'or a pcrs.json with PCR8 from make enclave-image SIGNING_KEY=... SIGNING_CERT=...)');
 
   const releaseDir = resolvePath(str(ctx, 'releaseDir', '../build/release')!);
   let eif: Artifact | undefined, nitroHost: Artifact | undefined, nitroKeysRelease: Artifact | undefined,
@@ -221,7 +257,7 @@ export function readConfig(ctx: Ctx, variant: Variant): SignerConfig {
   const enclaveCpuCount = int(ctx, 'enclaveCpuCount', 2, 2, 64);
   if (enclaveCpuCount % 2) throw new ConfigError('context enclaveCpuCount: must be even (whole cores)');
   return {
-    variant, stage, pcr0, previousPcr0, pcr0Source, keyCondition, nitroKeys: findNitroKeys(ctx),
+    variant, stage, pcr0, previousPcr0, pcr0Source, pcr8, previousPcr8, keyCondition, nitroKeys: findNitroKeys(ctx),
     eif, nitroHost, nitroKeysRelease, lambdaZip,
     instanceType,
     instanceCount: int(ctx, 'instanceCount', 2, 1, 20),

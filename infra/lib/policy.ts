@@ -22,10 +22,14 @@ export const PLACEHOLDERS: PolicyRoles<string> = {
 
 /** Runs `nitro-keys kms policy` and returns its JSON (and what it said on stderr). */
 export function nitroKeysPolicy(nitroKeys: string, pcr0: string, condition: string,
-  arns: PolicyRoles<string>): { policy: unknown; stderr: string } {
+  arns: PolicyRoles<string>, pcr8?: string): { policy: unknown; stderr: string } {
   // The dev stack's debug-mode PCR0 (all zeros) must be asked for by name.
   const debug = pcr0.split(',').some((v) => /^(0x)?0{96}$/i.test(v)) ? ['--allow-debug-pcr0'] : [];
-  const args = ['kms', 'policy', `--pcr0=${pcr0}`, `--role-arn=${arns.role}`, `--key-admin-arn=${arns.admin}`,
+  // condition pcr8 pins the signing certificate alone; otherwise a PCR8 is required beside PCR0
+  // (the synth asks for -c allowPcr8Only=true before it gets here with pcr8)
+  const pcrs = condition === 'pcr8' ? [`--pcr8=${pcr8}`, '--allow-pcr8-only']
+    : [`--pcr0=${pcr0}`, ...(pcr8 ? [`--pcr8=${pcr8}`] : [])];
+  const args = ['kms', 'policy', ...pcrs, `--role-arn=${arns.role}`, `--key-admin-arn=${arns.admin}`,
     `--encrypt-arn=${arns.encrypt}`, `--condition=${condition}`, ...debug];
   const r = spawnSync(nitroKeys, args, { encoding: 'utf8', timeout: 30000 });
   if (r.error) throw new ConfigError(`${nitroKeys} ${args.join(' ')}: ${r.error.message}`);
@@ -44,9 +48,9 @@ export function substitute(v: unknown, subst: Map<string, unknown>): unknown {
 
 /** The key policy for the given ARNs (CDK tokens or strings), from nitro-keys with placeholders;
  *  throws if a placeholder did not land in the output exactly once per statement that names it. */
-export function keyPolicy<T>(nitroKeys: string, pcr0: string, condition: string, roles: PolicyRoles<T>):
-  { policy: unknown; stderr: string } {
-  const { policy, stderr } = nitroKeysPolicy(nitroKeys, pcr0, condition, PLACEHOLDERS);
+export function keyPolicy<T>(nitroKeys: string, pcr0: string, condition: string, roles: PolicyRoles<T>,
+  pcr8?: string): { policy: unknown; stderr: string } {
+  const { policy, stderr } = nitroKeysPolicy(nitroKeys, pcr0, condition, PLACEHOLDERS, pcr8);
   const text = JSON.stringify(policy);
   for (const [k, p] of Object.entries(PLACEHOLDERS))
     if (!text.includes(JSON.stringify(p))) throw new ConfigError(`nitro-keys kms policy: no statement names the ${k} ARN`);

@@ -63,7 +63,10 @@ export class NitroSignerStack extends cdk.Stack {
       description: debug
         ? 'nitro-signer DEV: DEBUG-MODE ENCLAVE. The KMS key admits the all-zero PCR0 that EVERY debug-mode ' +
           'enclave reports: never load real validator keys into this stack.'
-        : `nitro-signer production: KMS key pinned to PCR0 ${c.pcr0.slice(0, 16)}...`,
+        : c.keyCondition === 'pcr8'
+          ? `nitro-signer production: KMS key pinned to the signing certificate, PCR8 ${c.pcr8!.slice(0, 16)}...`
+          : `nitro-signer production: KMS key pinned to PCR0 ${c.pcr0.slice(0, 16)}...` +
+            (c.pcr8 ? ` and PCR8 ${c.pcr8.slice(0, 16)}...` : ''),
     });
     this.config = c;
     if (debug)
@@ -171,8 +174,10 @@ export class NitroSignerStack extends cdk.Stack {
 
     // ---- the KMS key: policy from nitro-keys kms policy ------------------------------------------
     // During an image upgrade (-c previousPcr0=...) both the running image and the new one may decrypt.
+    // A signed image's PCR8 is required beside PCR0 (or alone: -c keyCondition=pcr8).
     const { policy, stderr } = keyPolicy(c.nitroKeys, c.previousPcr0 ? `${c.pcr0},${c.previousPcr0}` : c.pcr0, c.keyCondition,
-      { role: this.instanceRole.roleArn, admin: adminArn, encrypt: operatorRole.roleArn });
+      { role: this.instanceRole.roleArn, admin: adminArn, encrypt: operatorRole.roleArn },
+      c.pcr8 && c.previousPcr8 ? `${c.pcr8},${c.previousPcr8}` : c.pcr8);
     this.policyWarnings = stderr;
     this.key = new kms.CfnKey(this, 'SignerKey', {
       description: `${prefix}: validator key records and the enclave's TLS key` +
@@ -205,6 +210,13 @@ export class NitroSignerStack extends cdk.Stack {
     new cdk.CfnOutput(this, 'OperatorRoleArn', { value: operatorRole.roleArn });
     new cdk.CfnOutput(this, 'InstanceRoleArn', { value: this.instanceRole.roleArn });
     new cdk.CfnOutput(this, 'Pcr0', { value: c.pcr0, description: `the image's PCR0 (${c.pcr0Source})` });
+    if (c.pcr8)
+      new cdk.CfnOutput(this, 'Pcr8', { value: c.pcr8, description: c.keyCondition === 'pcr8'
+        ? 'the signing certificate\'s PCR8: the key policy admits ANY image signed with its key'
+        : 'the signing certificate\'s PCR8, required beside PCR0' });
+    if (c.previousPcr8)
+      new cdk.CfnOutput(this, 'PreviousPcr8', { value: c.previousPcr8,
+        description: 'also admitted by the key policy until the rotation is done: deploy again without previousPcr8' });
     if (c.previousPcr0)
       new cdk.CfnOutput(this, 'PreviousPcr0', { value: c.previousPcr0,
         description: 'also admitted by the key policy until the upgrade is done: deploy again without previousPcr0' });

@@ -74,6 +74,47 @@ test('image upgrade: the policy admits the previous and the new PCR0, as nitro-k
     assert.throws(() => build({ ...art.context, stacks: 'prod', ...ctx }), msg);
 });
 
+test('signed image: PCR8 beside PCR0 (both required) or alone (keyCondition pcr8), as nitro-keys kms policy --pcr8', () => {
+  const pcr8 = '8b'.repeat(48);
+  const roles = { role: ROLE, admin: ADMIN, encrypt: OPERATOR };
+  const cond = (t: Template) => (concretePolicy(t, null) as { Statement: { Sid: string; Condition: unknown }[] })
+    .Statement.find((s) => s.Sid === 'EnclaveDecryptOnlyWithAttestation')!.Condition;
+  // from the context
+  let t = build({ ...art.context, stacks: 'prod', pcr8 }).templates['nitro-signer-prod'];
+  assert.deepEqual(concretePolicy(t, null), nitroKeysPolicy(NITRO_KEYS, PROD_PCR0, 'pcr0', roles, pcr8).policy);
+  assert.deepEqual(cond(t), { StringEqualsIgnoreCase:
+    { 'kms:RecipientAttestation:PCR0': PROD_PCR0, 'kms:RecipientAttestation:PCR8': pcr8 } });
+  // from a signed image's pcrs.json, with its PCR0
+  const signed = path.join(art.dir, 'enclave/pcrs-signed.json');
+  fs.writeFileSync(signed, JSON.stringify({ HashAlgorithm: 'Sha384 { ... }', PCR0: PROD_PCR0, PCR1: 'ab'.repeat(48),
+    PCR2: 'cd'.repeat(48), PCR8: pcr8.toUpperCase() }));
+  t = build({ ...art.context, stacks: 'prod', pcrsFile: signed }).templates['nitro-signer-prod'];
+  assert.deepEqual(cond(t), { StringEqualsIgnoreCase:
+    { 'kms:RecipientAttestation:PCR0': PROD_PCR0, 'kms:RecipientAttestation:PCR8': pcr8 } });
+  // PCR8 alone: any image signed with the key
+  t = build({ ...art.context, stacks: 'prod', pcr8, keyCondition: 'pcr8', allowPcr8Only: 'true' }).templates['nitro-signer-prod'];
+  assert.deepEqual(concretePolicy(t, null), nitroKeysPolicy(NITRO_KEYS, PROD_PCR0, 'pcr8', roles, pcr8).policy);
+  assert.deepEqual(cond(t), { StringEqualsIgnoreCase: { 'kms:RecipientAttestation:PCR8': pcr8 } });
+  // a certificate rotation: either PCR8, as nitro-keys kms policy --pcr8=NEW,OLD
+  const old8 = '5c'.repeat(48);
+  t = build({ ...art.context, stacks: 'prod', pcr8, previousPcr8: old8, keyCondition: 'pcr8', allowPcr8Only: 'true' }).templates['nitro-signer-prod'];
+  assert.deepEqual(concretePolicy(t, null), nitroKeysPolicy(NITRO_KEYS, PROD_PCR0, 'pcr8', roles, `${pcr8},${old8}`).policy);
+  assert.deepEqual(cond(t), { StringEqualsIgnoreCase: { 'kms:RecipientAttestation:PCR8': [pcr8, old8] } });
+  // an unsigned image's pcrs.json (the default here) adds no PCR8
+  t = defaultTemplates()['nitro-signer-prod'];
+  assert.deepEqual(cond(t), { StringEqualsIgnoreCase: { 'kms:RecipientAttestation:PCR0': PROD_PCR0 } });
+  for (const [ctx, msg] of [[{ pcr8: '0'.repeat(96) }, /PCR8 is all zeros, which every unsigned image reports/],
+    [{ pcr8: '12' }, /context pcr8: PCR8 must be 96 hex digits/],
+    [{ keyCondition: 'pcr8', allowPcr8Only: 'true' }, /keyCondition pcr8: needs the signed image's PCR8/],
+    [{ keyCondition: 'pcr8', pcr8 }, /keyCondition pcr8 trusts the signing certificate alone.*allowPcr8Only=true/],
+    [{ keyCondition: 'pcr9' }, /must be pcr0, image-sha384 or pcr8/],
+    [{ stacks: 'dev', pcr8 }, /context pcr8: the dev stack pins the debug-mode PCR0 only/],
+    [{ previousPcr8: old8 }, /context previousPcr8: needs the new image's PCR8/],
+    [{ pcr8, previousPcr8: pcr8 }, /previousPcr8: the same as the image's PCR8/],
+    [{ pcr8, previousPcr8: '0'.repeat(96) }, /previousPcr8: refuses the all-zero/]] as const)
+    assert.throws(() => build({ ...art.context, stacks: 'prod', ...ctx }), msg);
+});
+
 test('a policy nitro-keys refuses stops the synth with its message', () => {
   const fake = path.join(art.dir, 'fake-nitro-keys');
   fs.writeFileSync(fake, '#!/bin/sh\necho "nitro-keys: kms policy: broken" >&2\nexit 2\n', { mode: 0o755 });

@@ -49,7 +49,7 @@ test('bad context and missing artifacts are refused by name', () => {
     [{ stage: 'half' }, /context stage: must be full or key/],
     [{ instanceCount: '0' }, /context instanceCount: "0" is not a whole number from 1 to 20/],
     [{ enclaveCpuCount: '3' }, /enclaveCpuCount: must be even/],
-    [{ keyCondition: 'pcr8' }, /context keyCondition: must be pcr0 or image-sha384/],
+    [{ keyCondition: 'pcr9' }, /context keyCondition: must be pcr0, image-sha384 or pcr8/],
     [{ signerId: 'a b' }, /context signerId/],
     [{ dnsName: 'signer' }, /context dnsName/],
     [{ keyAdminArn: 'arn:aws:iam::1:user/x' }, /context keyAdminArn: not an IAM role ARN/],

@@ -34,6 +34,7 @@
  */
 #include "eif/eif.h"
 
+#include <ctype.h>
 #include <jansson.h>
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
@@ -141,14 +142,42 @@ void eif_signature_clear(struct eif_signature *s)
 	memset(s, 0, sizeof(*s));
 }
 
+static bool all_space(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isspace(p[i]))
+			return false;
+	return true;
+}
+
+/* The certificate text is one PEM CERTIFICATE block and nothing else but
+ * white space around it: OpenSSL's reader would skip text before the block
+ * and ignore what follows, so that two readers could disagree on which
+ * certificate the section names. */
 static int parse_cert(struct eif_signature *s, struct err *e)
 {
+	static const char begin[] = "-----BEGIN CERTIFICATE-----";
+	size_t lead = 0;
+	while (lead < s->cert_pem_len && isspace(s->cert_pem[lead]))
+		lead++;
+	if (s->cert_pem_len - lead < sizeof(begin) - 1 ||
+	    memcmp(s->cert_pem + lead, begin, sizeof(begin) - 1) != 0)
+		return err_set(e, ERR_INVALID, "eif: signature section: the "
+			       "signing certificate does not start with a PEM "
+			       "CERTIFICATE block");
 	BIO *b = BIO_new_mem_buf(s->cert_pem, (int)s->cert_pem_len);
 	s->cert = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	char *rest = NULL;
+	long left = s->cert ? BIO_get_mem_data(b, &rest) : 0;
+	bool trailing = s->cert && left > 0 && !all_space((const uint8_t *)rest, (size_t)left);
 	BIO_free(b);
 	if (!s->cert)
 		return err_set(e, ERR_INVALID, "eif: signature section: the "
 			       "signing certificate is not a PEM certificate");
+	if (trailing)
+		return err_set(e, ERR_INVALID, "eif: signature section: more "
+			       "than one PEM block (or other text) after the "
+			       "signing certificate");
 	uint8_t *der = NULL;
 	int n = i2d_X509(s->cert, &der);
 	int rc = n > 0 ? eif_pcr8(der, (size_t)n, s->pcr8) : -ERR_CRYPTO;

@@ -88,17 +88,20 @@ static const char KMS_USAGE[] =
 	"      (--tls-kms-key-id)\n"
 	"  kms policy (--pcr0=HEX[,HEX] | --eif=IMAGE) --role-arn=ARN --key-admin-arn=ARN\n"
 	"             [--encrypt-arn=ARN] [--condition=image-sha384|pcr0|pcr8]\n"
-	"             [--pcr8=HEX[,HEX]]\n"
+	"             [--pcr8=HEX[,HEX]] [--allow-pcr8-only]\n"
 	"      the key policy JSON: only the enclave image with this PCR0 may\n"
 	"      decrypt (either of two, HEX,HEX, while an image upgrade rolls\n"
 	"      out); the admin manages the key but cannot use it. --eif reads\n"
 	"      PCR0 from the image file (nitro-keys eif describe). An all-zero\n"
 	"      PCR0 (debug-mode enclaves) needs --allow-debug-pcr0.\n"
 	"      --pcr8 also requires the image's signing certificate (PCR8):\n"
-	"      both must match. --condition=pcr8 pins PCR8 alone, from --pcr8\n"
-	"      or --eif of a signed image: any image signed with that key may\n"
-	"      decrypt (docs/enclave-image.md). An all-zero PCR8 (unsigned\n"
-	"      images) is refused.\n"
+	"      both must match (--eif of a signed image does this by itself,\n"
+	"      with its PCR8 unless --pcr8 is given). --condition=pcr8 pins\n"
+	"      PCR8 alone, from --pcr8 or --eif of a signed image: any image\n"
+	"      signed with that key may decrypt, safe only if the launch path\n"
+	"      checks the signature over PCR0, which AWS does not document;\n"
+	"      it needs --allow-pcr8-only (docs/enclave-image.md). An all-zero\n"
+	"      PCR8 (unsigned images) is refused.\n"
 	"\n"
 	"AWS: credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY\n"
 	"(+AWS_SESSION_TOKEN) or the instance role (IMDSv2); region from --region,\n"
@@ -110,7 +113,8 @@ enum {
 	F_KEY_ID, F_SIGNER_ID, F_KEYSTORES, F_PASSWORDS, F_MNEMONIC, F_DEPOSIT,
 	F_CHAIN, F_ENVELOPE, F_UPLOAD, F_TABLE, F_OUT, F_REGION, F_PAGE_SIZE,
 	F_PUBKEY, F_PCR0, F_ROLE_ARN, F_ADMIN_ARN, F_ENCRYPT_ARN, F_CONDITION,
-	F_REPLACE, F_PROGRESS, F_EIF, F_ALLOW_DEBUG_PCR0, F_PCR8, F_COUNT
+	F_REPLACE, F_PROGRESS, F_EIF, F_ALLOW_DEBUG_PCR0, F_PCR8,
+	F_ALLOW_PCR8_ONLY, F_COUNT
 };
 
 #define VALUE(id, n) [id] = {n, ARGS_VALUE, id, 0}
@@ -139,6 +143,7 @@ static const struct args_flag KMS_FLAGS[F_COUNT] = {
 	BOOL(F_REPLACE, "replace"),
 	BOOL(F_PROGRESS, "progress"),
 	BOOL(F_ALLOW_DEBUG_PCR0, "allow-debug-pcr0"),
+	BOOL(F_ALLOW_PCR8_ONLY, "allow-pcr8-only"),
 	VALUE(F_PCR8, "pcr8"),
 };
 #undef VALUE
@@ -1294,8 +1299,9 @@ static json_t *pcr_value(char pcrs[2][97], size_t n)
 	return n == 1 ? json_string(pcrs[0]) : json_pack("[s,s]", pcrs[0], pcrs[1]);
 }
 
-/* The signing-certificate pin: --pcr8, or PCR8 of the signed --eif image
- * for --condition=pcr8. *n is 0 when there is none. */
+/* The signing-certificate pin: --pcr8, or PCR8 of a signed --eif image
+ * (alone for --condition=pcr8, else beside PCR0). *n is 0 when there is
+ * none. */
 static int pcr8_pin(const struct args *f, const char *cmd, bool only_pcr8,
 		    const struct eif_info *image, char pcrs[2][97], size_t *n)
 {
@@ -1303,7 +1309,7 @@ static int pcr8_pin(const struct args *f, const char *cmd, bool only_pcr8,
 	char from_image[2 + 96 + 1];
 	bool zero;
 	*n = 0;
-	if (only_pcr8 && !v && image) {
+	if (!v && image && (only_pcr8 || image->pcrs.signed_image)) {
 		if (!image->pcrs.signed_image)
 			return cloud_usage_error(cmd, "--condition=pcr8: %s is not "
 						 "signed (no PCR8); sign it with "
@@ -1321,6 +1327,24 @@ static int pcr8_pin(const struct args *f, const char *cmd, bool only_pcr8,
 		return cloud_usage_error(cmd, "--pcr8 must be 96 hex digits "
 					 "(SHA-384), or two of them separated by "
 					 "a comma");
+	if (image && v != from_image) {
+		/* a policy the named image can never satisfy locks the keys
+		 * out: --pcr8 with --eif must include the image's own */
+		char own[2 + 96 + 1];
+		hex_encode(image->pcrs.pcr8, 48, own);
+		bool listed = false;
+		for (size_t i = 0; i < *n; i++)
+			listed = listed || strcmp(pcrs[i], own + 2) == 0;
+		if (!image->pcrs.signed_image || !listed)
+			return cloud_usage_error(cmd, "--pcr8 does not include the "
+						 "PCR8 of %s (%s): the policy "
+						 "would refuse that image",
+						 args_get(f, F_EIF),
+						 image->pcrs.signed_image
+							 ? "signed with another "
+							   "certificate"
+							 : "not signed");
+	}
 	if (*n == 2 && strcmp(pcrs[0], pcrs[1]) == 0)
 		return cloud_usage_error(cmd, "--pcr8 names the same value twice");
 	if (zero)
@@ -1344,6 +1368,18 @@ static int cmd_policy(const struct args *f, const char *cmd)
 					 "--pcr0 and --pcr8 pin both)");
 	if (only_pcr8 && image && args_get(f, F_PCR8))
 		return cloud_usage_error(cmd, "give one of --pcr8 and --eif");
+	if (only_pcr8 && !args_bool(f, F_ALLOW_PCR8_ONLY, false))
+		return cloud_usage_error(cmd, "--condition=pcr8 trusts the signing "
+					 "certificate alone, which is safe only if "
+					 "the launch path refuses a signature over "
+					 "another image's PCR0 (AWS does not document "
+					 "it; docs/enclave-image.md): give "
+					 "--allow-pcr8-only to accept that, or pin "
+					 "PCR0 and PCR8 together (--pcr8 without "
+					 "--condition=pcr8)");
+	if (!only_pcr8 && args_bool(f, F_ALLOW_PCR8_ONLY, false))
+		return cloud_usage_error(cmd, "--allow-pcr8-only goes with "
+					 "--condition=pcr8");
 	if (!only_pcr8 && !pv == !image)
 		return cloud_usage_error(cmd, "give one of --pcr0 and --eif");
 	char from_image[2 + 96 + 1];
@@ -1504,7 +1540,7 @@ static const struct kms_command {
 	{"policy",
 	 (const char *const[]){"pcr0", "eif", "role-arn", "key-admin-arn",
 			       "encrypt-arn", "condition", "allow-debug-pcr0",
-			       "pcr8", NULL},
+			       "pcr8", "allow-pcr8-only", NULL},
 	 (const int[]){F_ROLE_ARN, F_ADMIN_ARN, END}, cmd_policy},
 };
 

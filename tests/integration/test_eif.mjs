@@ -287,8 +287,11 @@ function signed(want) {
   expectRefused(flipped, "a flipped signature byte", "does not verify");
   const base = ["kms", "policy", "--role-arn=arn:aws:iam::111122223333:role/enclave",
     "--key-admin-arn=arn:aws:iam::111122223333:role/admin"];
-  const only = nitroKeys([...base, `--eif=${tmp}/s1.eif`, "--condition=pcr8"]);
-  h.ok(only.status === 0, "kms policy --condition=pcr8 --eif of the signed image", only);
+  const unacked = nitroKeys([...base, `--eif=${tmp}/s1.eif`, "--condition=pcr8"]);
+  h.ok(unacked.status === 2 && unacked.stderr.includes("--allow-pcr8-only") && unacked.stdout === "",
+    "kms policy --condition=pcr8 without --allow-pcr8-only: exit 2, no policy", unacked);
+  const only = nitroKeys([...base, `--eif=${tmp}/s1.eif`, "--condition=pcr8", "--allow-pcr8-only"]);
+  h.ok(only.status === 0, "kms policy --condition=pcr8 --allow-pcr8-only --eif of the signed image", only);
   const st = JSON.parse(only.stdout).Statement;
   h.eq(st[1].Condition, { StringEqualsIgnoreCase: { "kms:RecipientAttestation:PCR8": pcr8 } },
     "kms policy --condition=pcr8: PCR8 alone");
@@ -297,7 +300,17 @@ function signed(want) {
   h.eq(JSON.parse(both.stdout).Statement[1].Condition, { StringEqualsIgnoreCase: {
     "kms:RecipientAttestation:ImageSha384": want.PCR0, "kms:RecipientAttestation:PCR8": pcr8 } },
   "kms policy --pcr8 with the image: both must match");
-  const unsignedPcr8 = nitroKeys([...base, `--eif=${tmp}/x.eif`, "--condition=pcr8"]);
+  const implied = nitroKeys([...base, `--eif=${tmp}/s1.eif`]);
+  h.eq(JSON.parse(implied.stdout).Statement[1].Condition, { StringEqualsIgnoreCase: {
+    "kms:RecipientAttestation:ImageSha384": want.PCR0, "kms:RecipientAttestation:PCR8": pcr8 } },
+  "kms policy --eif of a signed image: its PCR0 and PCR8, both required");
+  const other = nitroKeys([...base, `--eif=${tmp}/s1.eif`, `--pcr8=${"5c".repeat(48)}`]);
+  h.ok(other.status === 2 && other.stderr.includes("does not include the PCR8") && other.stdout === "",
+    "kms policy --eif with a --pcr8 the image does not have: exit 2", other);
+  const unsignedWith8 = nitroKeys([...base, `--eif=${tmp}/x.eif`, `--pcr8=${pcr8}`]);
+  h.ok(unsignedWith8.status === 2 && unsignedWith8.stderr.includes("not signed"),
+    "kms policy --eif of an unsigned image with --pcr8: exit 2", unsignedWith8);
+  const unsignedPcr8 = nitroKeys([...base, `--eif=${tmp}/x.eif`, "--condition=pcr8", "--allow-pcr8-only"]);
   h.ok(unsignedPcr8.status === 2 && unsignedPcr8.stderr.includes("not signed"), "--condition=pcr8 of an unsigned image: exit 2",
     unsignedPcr8);
 }

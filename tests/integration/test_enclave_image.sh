@@ -15,7 +15,8 @@
 #     is the unsigned image above, byte for byte; the signed images differ
 #     (ECDSA) but their pcrs.json are equal, with PCR0/1/2 unchanged and
 #     PCR8 = SHA-384(0^48 || SHA-384(certificate DER)); describe says
-#     IsSigned; a key without its certificate stops it;
+#     IsSigned; a key without its certificate stops it, and a failed
+#     signing leaves no earlier image or pcrs.json in OUT_DIR;
 #   - missing blobs stop it with a message naming the file;
 #   - a signer with the NSM simulator (build/bin's) is refused without
 #     TEST_SIGNER=1.
@@ -117,6 +118,19 @@ set +e
 rc=$?
 set -e
 [ "$rc" -ne 0 ] && grep -q "SIGNING_KEY and SIGNING_CERT go together" "$T/err" || fail "a key alone: rc $rc, $(cat "$T/err")"
+ok
+# a signing that fails (a key that is not the certificate's) in a directory
+# holding an earlier run's image leaves neither that image nor its pcrs.json
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:secp384r1 -nodes -keyout "$T/other.key" \
+	-out "$T/other.pem" -days 2 -subj "/CN=someone else" >/dev/null 2>&1 || fail "openssl req"
+set +e
+(cd "$T" && SIGNING_KEY="$T/other.key" SIGNING_CERT="$T/sign.pem" make -s -C "$SRC" enclave-image \
+	BLOBS="$T/one/blobs" OUT_DIR="$T/one/signed") >"$T/err" 2>&1
+rc=$?
+set -e
+[ "$rc" -ne 0 ] && grep -q "not the key of the signing certificate" "$T/err" || fail "a foreign key: rc $rc, $(cat "$T/err")"
+[ ! -e "$T/one/signed/nitro-signer.eif" ] && [ ! -e "$T/one/signed/pcrs.json" ] ||
+	fail "a failed signing left the earlier image or pcrs.json in place"
 ok
 
 rm "$T/two/other-blobs/nsm.ko"

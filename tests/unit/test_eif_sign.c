@@ -335,6 +335,67 @@ static void test_tampered_signatures_refused(void **state)
 	buf_free(&sb2);
 }
 
+/* The certificate text is one PEM block with only white space around it:
+ * text before it, another block after it (even one that would not be read)
+ * or other text after it are refused; white space is not. */
+static void test_certificate_text_is_one_pem_block(void **state)
+{
+	(void)state;
+	struct pair k = make_pair("P-384", "image signer");
+	struct pair k2 = make_pair("P-384", "someone else");
+	struct buf a, sa = BUF_INIT(1 << 20), s2 = BUF_INIT(1 << 20);
+	struct eif_info info;
+	make_image(&a, "app");
+	assert_int_equal(eif_sign(a.p, a.len, k.key, k.cert, &sa, &info, NULL), 0);
+	assert_int_equal(eif_sign(a.p, a.len, k2.key, k2.cert, &s2, &info, NULL), 0);
+	struct eif_signature d, d2;
+	assert_int_equal(eif_signature_decode(section_of(&sa), &d, NULL), 0);
+	assert_int_equal(eif_signature_decode(section_of(&s2), &d2, NULL), 0);
+	static const struct {
+		const char *before, *after;
+		bool other_cert, ok;
+		const char *msg;
+	} cases[] = {
+		{"\n\n", "\n\n", false, true, NULL},
+		{"Bag Attributes\n", "", false, false, "does not start with a PEM"},
+		{"", "trailing text\n", false, false, "more than one PEM block"},
+		{"", "", true, false, "more than one PEM block"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct buf pem = BUF_INIT(1 << 16), sec = BUF_INIT(1 << 20);
+		assert_int_equal(buf_append(&pem, cases[i].before, strlen(cases[i].before)), 0);
+		assert_int_equal(buf_append(&pem, d.cert_pem, d.cert_pem_len), 0);
+		if (cases[i].other_cert)
+			assert_int_equal(buf_append(&pem, d2.cert_pem, d2.cert_pem_len), 0);
+		assert_int_equal(buf_append(&pem, cases[i].after, strlen(cases[i].after)), 0);
+		assert_int_equal(eif_signature_encode((struct eif_blob){pem.p, pem.len},
+						      (struct eif_blob){d.cose, d.cose_len},
+						      &sec, NULL), 0);
+		struct eif_signature got;
+		struct err e = {0};
+		int rc = eif_signature_decode((struct eif_blob){sec.p, sec.len}, &got, &e);
+		if (cases[i].ok) {
+			if (rc < 0)
+				fail_msg("case %zu: %s", i, e.msg);
+			assert_memory_equal(got.pcr8, d.pcr8, EIF_PCR_LEN);
+			eif_signature_clear(&got);
+		} else {
+			assert_true(rc < 0);
+			assert_non_null(strstr(e.msg, cases[i].msg));
+			eif_signature_clear(&got);
+		}
+		buf_free(&pem);
+		buf_free(&sec);
+	}
+	eif_signature_clear(&d);
+	eif_signature_clear(&d2);
+	free_pair(&k);
+	free_pair(&k2);
+	buf_free(&a);
+	buf_free(&sa);
+	buf_free(&s2);
+}
+
 static void test_malformed_sections_refused(void **state)
 {
 	struct pair k = make_pair("P-384", "image signer");
@@ -400,7 +461,7 @@ static void test_malformed_sections_refused(void **state)
 		(struct eif_blob){(const uint8_t *)"-----BEGIN X-----", 17},
 		(struct eif_blob){(const uint8_t *)"\x84", 1}, &junk, NULL), 0);
 	p = attach(a.p, a.len, junk.p, junk.len, &len);
-	expect_refused(p, len, "not a PEM certificate");
+	expect_refused(p, len, "does not start with a PEM CERTIFICATE block");
 	free(p);
 	buf_free(&junk);
 	/* the signature section anywhere but last: a ramdisk's type turned
@@ -510,6 +571,7 @@ int main(void)
 		cmocka_unit_test(test_sign_round_trip_pcr8_by_definition),
 		cmocka_unit_test(test_section_is_what_nitro_cli_writes),
 		cmocka_unit_test(test_tampered_signatures_refused),
+		cmocka_unit_test(test_certificate_text_is_one_pem_block),
 		cmocka_unit_test(test_malformed_sections_refused),
 		cmocka_unit_test(test_sign_refusals_change_nothing),
 		cmocka_unit_test(test_signed_describe_has_nitro_clis_fields),

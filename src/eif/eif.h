@@ -208,6 +208,10 @@ NS_MUST_CHECK
 int eif_parse(const uint8_t *p, size_t len, struct eif_info *out,
 	      struct err *e);
 
+/* The header's big-endian integers of 1 to 8 bytes. */
+void eif_put_be(uint8_t *p, uint64_t v, int bytes);
+uint64_t eif_get_be(const uint8_t *p, int bytes);
+
 /* CRC-32/ISO-HDLC (zlib's crc32, the crc crate's CRC_32_ISO_HDLC), as the
  * EIF header holds it: start with 0, feed the bytes in order. */
 uint32_t eif_crc32(uint32_t crc, const void *p, size_t n);

@@ -110,23 +110,23 @@ int eif_measure(const struct eif_build *b, struct eif_pcrs *out)
 
 /* ---- writer ------------------------------------------------------------------ */
 
-static void put_u16(uint8_t *p, uint16_t v)
+void eif_put_be(uint8_t *p, uint64_t v, int bytes)
 {
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
+	for (int i = bytes - 1; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
 }
 
-static void put_u32(uint8_t *p, uint32_t v)
+uint64_t eif_get_be(const uint8_t *p, int bytes)
 {
-	put_u16(p, (uint16_t)(v >> 16));
-	put_u16(p + 2, (uint16_t)v);
+	uint64_t v = 0;
+	for (int i = 0; i < bytes; i++)
+		v = v << 8 | p[i];
+	return v;
 }
 
-static void put_u64(uint8_t *p, uint64_t v)
-{
-	put_u32(p, (uint32_t)(v >> 32));
-	put_u32(p + 4, (uint32_t)v);
-}
+static void put_u16(uint8_t *p, uint16_t v) { eif_put_be(p, v, 2); }
+static void put_u32(uint8_t *p, uint32_t v) { eif_put_be(p, v, 4); }
+static void put_u64(uint8_t *p, uint64_t v) { eif_put_be(p, v, 8); }
 
 /* The sections in nitro-cli's order. */
 static size_t section_list(const struct eif_build *b, uint16_t *types,

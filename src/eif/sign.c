@@ -309,20 +309,6 @@ out:
 
 /* ---- signing ------------------------------------------------------------------ */
 
-static void put_be(uint8_t *p, uint64_t v, int bytes)
-{
-	for (int i = bytes - 1; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t get_be(const uint8_t *p, int bytes)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < bytes; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 /* The certificate as one clean PEM block (what the section carries). */
 static int cert_pem(X509 *cert, uint8_t **out, size_t *len, struct err *e)
 {
@@ -375,8 +361,8 @@ int eif_sign(const uint8_t *image, size_t len, EVP_PKEY *key, X509 *cert,
 	/* the header gains slot n; the section goes after the last one */
 	uint8_t sh[EIF_SECTION_HEADER_LEN] = {0};
 	size_t n = info->nsections;
-	put_be(sh, EIF_SECTION_SIGNATURE, 2);
-	put_be(sh + 4, section.len, 8);
+	eif_put_be(sh, EIF_SECTION_SIGNATURE, 2);
+	eif_put_be(sh + 4, section.len, 8);
 	rc = buf_reserve(out, len + sizeof(sh) + section.len);
 	if (rc == 0)
 		rc = buf_append(out, image, len);
@@ -389,12 +375,12 @@ int eif_sign(const uint8_t *image, size_t len, EVP_PKEY *key, X509 *cert,
 		goto out;
 	}
 	uint8_t *h = out->p + start;
-	put_be(h + 26, get_be(h + 26, 2) + 1, 2);
-	put_be(h + 28 + 8 * n, len, 8);
-	put_be(h + 28 + 8 * EIF_MAX_SECTIONS + 8 * n, section.len, 8);
+	eif_put_be(h + 26, eif_get_be(h + 26, 2) + 1, 2);
+	eif_put_be(h + 28 + 8 * n, len, 8);
+	eif_put_be(h + 28 + 8 * EIF_MAX_SECTIONS + 8 * n, section.len, 8);
 	uint32_t crc = eif_crc32(0, h, EIF_HEADER_LEN - 4);
 	crc = eif_crc32(crc, h + EIF_HEADER_LEN, out->len - start - EIF_HEADER_LEN);
-	put_be(h + EIF_HEADER_LEN - 4, crc, 4);
+	eif_put_be(h + EIF_HEADER_LEN - 4, crc, 4);
 	/* read back: the reader checks what it will check on every describe */
 	TRY_OUT(eif_parse(h, out->len - start, info, e));
 	rc = 0;

@@ -329,17 +329,11 @@ static void test_eif_round_trip_and_pcrs_by_definition(void **state)
 	buf_free(&im.out);
 }
 
-static void put_be(uint8_t *p, uint64_t v, int bytes)
-{
-	for (int i = bytes - 1; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
 static void fix_crc(uint8_t *p, size_t len)
 {
 	uint32_t c = eif_crc32(0, p, EIF_HEADER_LEN - 4);
 	c = eif_crc32(c, p + EIF_HEADER_LEN, len - EIF_HEADER_LEN);
-	put_be(p + EIF_HEADER_LEN - 4, c, 4);
+	eif_put_be(p + EIF_HEADER_LEN - 4, c, 4);
 }
 
 /* The image with one change (CRC recomputed): refused, message naming it. */
@@ -349,7 +343,7 @@ static void expect_refused(const struct image *im, size_t at, uint64_t v,
 	uint8_t *p = malloc(im->out.len);
 	assert_non_null(p);
 	memcpy(p, im->out.p, im->out.len);
-	put_be(p + at, v, bytes);
+	eif_put_be(p + at, v, bytes);
 	fix_crc(p, im->out.len);
 	struct eif_info info;
 	struct err e = {0};

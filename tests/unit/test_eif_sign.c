@@ -98,25 +98,11 @@ static void make_image(struct buf *out, const char *app)
 	assert_int_equal(eif_write(&b, out, NULL), 0);
 }
 
-static void put_be(uint8_t *p, uint64_t v, int bytes)
-{
-	for (int i = bytes - 1; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t get_be(const uint8_t *p, int bytes)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < bytes; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 static void fix_crc(uint8_t *p, size_t len)
 {
 	uint32_t c = eif_crc32(0, p, EIF_HEADER_LEN - 4);
 	c = eif_crc32(c, p + EIF_HEADER_LEN, len - EIF_HEADER_LEN);
-	put_be(p + EIF_HEADER_LEN - 4, c, 4);
+	eif_put_be(p + EIF_HEADER_LEN - 4, c, 4);
 }
 
 /* The unsigned image with `sec` appended as a signature section, the
@@ -127,13 +113,13 @@ static uint8_t *attach(const uint8_t *img, size_t len, const uint8_t *sec,
 	uint8_t *p = malloc(len + 12 + sec_len);
 	assert_non_null(p);
 	memcpy(p, img, len);
-	size_t n = get_be(p + 26, 2);
-	put_be(p + 26, n + 1, 2);
-	put_be(p + 28 + 8 * n, len, 8);
-	put_be(p + 28 + 256 + 8 * n, sec_len, 8);
+	size_t n = eif_get_be(p + 26, 2);
+	eif_put_be(p + 26, n + 1, 2);
+	eif_put_be(p + 28 + 8 * n, len, 8);
+	eif_put_be(p + 28 + 256 + 8 * n, sec_len, 8);
 	memset(p + len, 0, 12);
-	put_be(p + len, EIF_SECTION_SIGNATURE, 2);
-	put_be(p + len + 4, sec_len, 8);
+	eif_put_be(p + len, EIF_SECTION_SIGNATURE, 2);
+	eif_put_be(p + len + 4, sec_len, 8);
 	memcpy(p + len + 12, sec, sec_len);
 	*out_len = len + 12 + sec_len;
 	fix_crc(p, *out_len);
@@ -196,8 +182,8 @@ static void test_sign_round_trip_pcr8_by_definition(void **state)
 	assert_int_equal(i1.nsections, u.nsections + 1);
 	assert_memory_equal(s1.p + EIF_HEADER_LEN, img.p + EIF_HEADER_LEN,
 			    img.len - EIF_HEADER_LEN);
-	assert_int_equal(get_be(s1.p + 28 + 8 * u.nsections, 8), img.len);
-	assert_int_equal(get_be(s1.p + img.len, 2), EIF_SECTION_SIGNATURE);
+	assert_int_equal(eif_get_be(s1.p + 28 + 8 * u.nsections, 8), img.len);
+	assert_int_equal(eif_get_be(s1.p + img.len, 2), EIF_SECTION_SIGNATURE);
 	/* read again from the bytes alone */
 	struct eif_info again;
 	assert_int_equal(eif_parse(s1.p, s1.len, &again, &e), 0);
@@ -469,7 +455,7 @@ static void test_malformed_sections_refused(void **state)
 	p = malloc(sa.len);
 	assert_non_null(p);
 	memcpy(p, sa.p, sa.len);
-	put_be(p + 548 + 12 + 12 + 12 + 13 + 12 + sizeof(META) - 1,
+	eif_put_be(p + 548 + 12 + 12 + 12 + 13 + 12 + sizeof(META) - 1,
 	       EIF_SECTION_SIGNATURE, 2);
 	fix_crc(p, sa.len);
 	expect_refused(p, sa.len, "out of place");

@@ -329,6 +329,9 @@ export class NitroSignerStack extends cdk.Stack {
         EXPECTED_PCR0: c.pcr0,
         // a debug-mode image's all-zero PCR0 is refused unless asked for by name
         ...(/^0{96}$/.test(c.pcr0) ? { ALLOW_DEBUG_PCR0: 'true' } : {}),
+        // a signed image: attest also requires its signing certificate (not previousPcr8: the Lambda
+        // checks the image this deployment runs)
+        ...(c.pcr8 ? { EXPECTED_PCR8: c.pcr8 } : {}),
       },
       description: 'nitro-control: checks the signer\'s attestation and key table',
     });

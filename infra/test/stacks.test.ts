@@ -100,6 +100,7 @@ test('control Lambda: provided.al2023, bootstrap, in the VPC, its env, GetItem a
       ? ['ALLOW_DEBUG_PCR0', 'EXPECTED_PCR0', 'KEY_TABLE', 'SIGNER_ID', 'SIGNER_URL']
       : ['EXPECTED_PCR0', 'KEY_TABLE', 'SIGNER_ID', 'SIGNER_URL']);
     assert.equal(env.EXPECTED_PCR0, name === 'dev' ? DEBUG_PCR0 : PROD_PCR0);
+    assert.equal(env.EXPECTED_PCR8, undefined, 'no PCR8 without a signed image');
     assert.equal(env.SIGNER_ID, 'signer-7');
     assert.equal(env.SIGNER_URL, 'https://signer.corp.example');
     const keyTable = resources(t, 'AWS::DynamoDB::Table').find(([, r]) => r.Properties.KeySchema.length === 2)![0];
@@ -110,6 +111,17 @@ test('control Lambda: provided.al2023, bootstrap, in the VPC, its env, GetItem a
     assert.deepEqual(pols[0][1].Properties.PolicyDocument.Statement,
       [{ Action: ['dynamodb:GetItem', 'dynamodb:Query'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [keyTable, 'Arn'] },
         Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['signer-7'] } } }]);
+  }
+});
+
+test('control Lambda of a signed image: EXPECTED_PCR8 is its pcr8 (previousPcr8 is for the key policy only)', () => {
+  const pcr8 = '8b'.repeat(48);
+  for (const ctx of [{ pcr8 }, { pcr8, previousPcr8: '7c'.repeat(48) }] as Record<string, string>[]) {
+    const t = build({ ...art.context, stacks: 'prod', ...ctx }).templates['nitro-signer-prod'];
+    const env = only(t, 'AWS::Lambda::Function').props.Environment.Variables;
+    assert.deepEqual(Object.keys(env).sort(), ['EXPECTED_PCR0', 'EXPECTED_PCR8', 'KEY_TABLE', 'SIGNER_ID', 'SIGNER_URL']);
+    assert.equal(env.EXPECTED_PCR0, PROD_PCR0);
+    assert.equal(env.EXPECTED_PCR8, pcr8);
   }
 });
 

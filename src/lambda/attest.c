@@ -9,10 +9,11 @@
  *  3. the document (untrusted, at most NITRO_DOC_MAX bytes) verified by
  *     src/nitro: COSE ES384 by the leaf, chain to AWS's root (or to
  *     ATTESTATION_ROOT_PEM), valid now and at most MAX_AGE_S old;
- *  4. attestation_check_expect: PCR0 = EXPECTED_PCR0, the nonce sent, and
- *     user_data = SHA-256 of the pinned certificate's SPKI, so that the
- *     certificate the Lambda pins is the one whose key lives in an enclave
- *     running the expected image.
+ *  4. attestation_check_expect: PCR0 = EXPECTED_PCR0, PCR8 =
+ *     EXPECTED_PCR8 when that is set (the certificate a signed image was
+ *     signed with), the nonce sent, and user_data = SHA-256 of the pinned
+ *     certificate's SPKI, so that the certificate the Lambda pins is the
+ *     one whose key lives in an enclave running the expected image.
  */
 #include "lambda/lambda.h"
 
@@ -42,6 +43,8 @@ static const char *mismatch_text(enum attestation_mismatch m)
 	switch (m) {
 	case ATTESTATION_MISMATCH_PCR0:
 		return "PCR0 does not match EXPECTED_PCR0";
+	case ATTESTATION_MISMATCH_PCR8:
+		return "PCR8 does not match EXPECTED_PCR8";
 	case ATTESTATION_MISMATCH_NONCE:
 		return "the nonce is not the one sent";
 	case ATTESTATION_MISMATCH_USER_DATA:
@@ -57,7 +60,7 @@ static json_t *summary(const struct lambda_config *cfg,
 		       const struct attestation_doc *d,
 		       const struct lambda_cert *cert)
 {
-	return json_pack(
+	json_t *o = json_pack(
 		"{s:s,s:I,s:o*,s:o*,s:o*,s:o*,s:[ssss]}",
 		"module_id", d->module_id,
 		"timestamp", (json_int_t)d->timestamp_ms,
@@ -72,6 +75,33 @@ static json_t *summary(const struct lambda_config *cfg,
 				"Nitro Enclaves root",
 		"PCR0 = EXPECTED_PCR0", "nonce = the one sent",
 		"user_data = SHA-256(SPKI of the pinned certificate)");
+	if (o && cfg->has_pcr8) {
+		/* check_expect matched it, so the document has PCR8 */
+		json_t *checks = json_object_get(o, "checks_passed");
+		if (json_object_set_new(o, "pcr8",
+					hex_json(d->pcrs[8], d->pcr_len)) < 0 ||
+		    json_array_insert_new(checks, 2,
+					  json_string("PCR8 = EXPECTED_PCR8")) < 0) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+/* PCR8 as the enclave reports it, for the mismatch message. */
+static void reported_pcr8(const struct attestation_doc *d, char *out)
+{
+	if (!(d->pcr_mask & (1u << 8))) {
+		strcpy(out, "no PCR8");
+		return;
+	}
+	uint8_t any = 0;
+	for (size_t i = 0; i < d->pcr_len; i++)
+		any |= d->pcrs[8][i];
+	hex_encode(d->pcrs[8], d->pcr_len, out);
+	if (!any)
+		strcat(out, " (all zeros: an unsigned image)");
 }
 
 /* Verifies doc against cfg, nonce and cert; the summary in *out. */
@@ -92,6 +122,7 @@ static int check_doc(const struct lambda_config *cfg, const uint8_t *doc,
 		return err_prefix(e, "attestation document: ");
 	struct attestation_expect x = {
 		.pcr0 = cfg->expected_pcr0,
+		.pcr8 = cfg->has_pcr8 ? cfg->expected_pcr8 : NULL,
 		.nonce = nonce,
 		.nonce_len = NONCE_LEN,
 		.user_data = cert->spki_sha256,
@@ -99,10 +130,14 @@ static int check_doc(const struct lambda_config *cfg, const uint8_t *doc,
 	};
 	enum attestation_mismatch m = attestation_check_expect(d, &x);
 	int rc = 0;
+	char got[2 * NITRO_PCR_LEN_MAX + 64];
 	if (m == ATTESTATION_MISMATCH_PCR0 && (d->pcr_mask & 1u)) {
-		char got[2 * NITRO_PCR_LEN_MAX + 3];
 		hex_encode(d->pcrs[0], d->pcr_len, got);
 		rc = err_set(e, ERR_REFUSED, "%s: the enclave runs %s",
+			     mismatch_text(m), got);
+	} else if (m == ATTESTATION_MISMATCH_PCR8) {
+		reported_pcr8(d, got);
+		rc = err_set(e, ERR_REFUSED, "%s: the enclave reports %s",
 			     mismatch_text(m), got);
 	} else if (m != ATTESTATION_MATCH) {
 		rc = err_set(e, ERR_REFUSED, "%s", mismatch_text(m));

@@ -42,6 +42,45 @@ static int check_signer_url(char *url, struct err *e)
 	return 0;
 }
 
+/* 96 hex digits, with or without 0x, through core's reader. */
+static int pcr_from_hex(const char *name, const char *v,
+			uint8_t out[NITRO_PCR0_LEN], struct err *e)
+{
+	char hex[2 + 2 * NITRO_PCR0_LEN + 1];
+	const char *digits = strncmp(v, "0x", 2) == 0 ? v + 2 : v;
+	if (strlen(digits) != 2 * NITRO_PCR0_LEN ||
+	    (snprintf(hex, sizeof(hex), "0x%s", digits),
+	     hex_decode_exact(hex, out, NITRO_PCR0_LEN, NULL, name) < 0))
+		return err_set(e, ERR_USAGE, "%s must be %d bytes of hex (%d "
+			       "digits)", name, NITRO_PCR0_LEN,
+			       2 * NITRO_PCR0_LEN);
+	return 0;
+}
+
+static bool all_zero(const uint8_t p[NITRO_PCR0_LEN])
+{
+	uint8_t any = 0;
+	for (size_t i = 0; i < NITRO_PCR0_LEN; i++)
+		any |= p[i];
+	return any == 0;
+}
+
+/* Optional; when set, attestations must also show this signing certificate.
+ * Zeros would name no certificate: every unsigned image reports them. */
+static int pcr8_from_env(struct lambda_config *c, struct err *e)
+{
+	const char *v = getenv("EXPECTED_PCR8");
+	if (!v || !*v)
+		return 0;
+	TRY(pcr_from_hex("EXPECTED_PCR8", v, c->expected_pcr8, e));
+	if (all_zero(c->expected_pcr8))
+		return err_set(e, ERR_USAGE, "EXPECTED_PCR8 is all zeros, which "
+			       "every unsigned image reports: set the signing "
+			       "certificate's PCR8, or leave it unset");
+	c->has_pcr8 = true;
+	return 0;
+}
+
 static int root_from_env(struct lambda_config *c, struct err *e)
 {
 	const char *pem = getenv("ATTESTATION_ROOT_PEM");
@@ -103,30 +142,19 @@ int lambda_config_from_env(struct lambda_config *c, struct err *e)
 			     "(printable ASCII, no spaces or '|')");
 	if (rc == 0)
 		rc = required("EXPECTED_PCR0", &pcr0, e);
-	if (rc == 0) {
-		/* 96 hex digits, with or without 0x, through core's reader. */
-		char hex[2 + 2 * NITRO_PCR0_LEN + 1];
-		const char *digits = strncmp(pcr0, "0x", 2) == 0 ? pcr0 + 2 : pcr0;
-		if (strlen(digits) != 2 * NITRO_PCR0_LEN ||
-		    (snprintf(hex, sizeof(hex), "0x%s", digits),
-		     hex_decode_exact(hex, c->expected_pcr0, NITRO_PCR0_LEN, NULL,
-				      "EXPECTED_PCR0") < 0))
-			rc = err_set(e, ERR_USAGE, "EXPECTED_PCR0 must be %d bytes "
-				     "of hex (%d digits)", NITRO_PCR0_LEN,
-				     2 * NITRO_PCR0_LEN);
-	}
-	if (rc == 0) {
+	if (rc == 0)
+		rc = pcr_from_hex("EXPECTED_PCR0", pcr0, c->expected_pcr0, e);
+	if (rc == 0 && all_zero(c->expected_pcr0)) {
 		/* All zeros is what every debug-mode enclave reports, whose
 		 * memory its parent can read: only when asked for by name. */
-		bool zero = true;
-		for (size_t i = 0; i < NITRO_PCR0_LEN; i++)
-			zero = zero && c->expected_pcr0[i] == 0;
 		const char *allow = getenv("ALLOW_DEBUG_PCR0");
-		if (zero && !(allow && strcmp(allow, "true") == 0))
+		if (!(allow && strcmp(allow, "true") == 0))
 			rc = err_set(e, ERR_USAGE, "EXPECTED_PCR0 is all zeros "
 				     "(any debug-mode enclave): set "
 				     "ALLOW_DEBUG_PCR0=true for a test deployment");
 	}
+	if (rc == 0)
+		rc = pcr8_from_env(c, e);
 	if (rc == 0)
 		rc = root_from_env(c, e);
 	if (rc == 0)

@@ -35,6 +35,9 @@ struct lambda_config {
 	char *key_table;    /* KEY_TABLE */
 	char *signer_id;    /* SIGNER_ID */
 	uint8_t expected_pcr0[NITRO_PCR0_LEN]; /* EXPECTED_PCR0 */
+	/* EXPECTED_PCR8, optional: the signing certificate of a signed image */
+	uint8_t expected_pcr8[NITRO_PCR0_LEN];
+	bool has_pcr8;
 	/* ATTESTATION_ROOT_PEM (tests: the NSM simulator's root); NULL: the
 	 * AWS Nitro Enclaves root embedded in src/nitro. */
 	uint8_t *root_der;

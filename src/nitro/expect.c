@@ -1,7 +1,8 @@
 /*
  * expect.c: a client's expectations of a verified attestation document
  * (the check of an enclave's GET /attestation, docs/enclave.md): PCR0 is
- * the image the client trusts, the nonce is the one it sent, user_data is
+ * the image the client trusts, PCR8 (optional) the certificate a signed
+ * image was signed with, the nonce is the one it sent, user_data is
  * what the enclave binds (SHA-256 of its TLS certificate's SPKI). Both
  * `nitro-keys attestation verify` and the control Lambda apply this one
  * check after attestation_verify(); each names the failure its own way.
@@ -16,6 +17,21 @@ static bool bytes_equal(const struct nitro_bytes *b, const uint8_t *want,
 	return b->present && b->len == len && memcmp(b->p, want, len) == 0;
 }
 
+/* PCR i of d equals want (NITRO_PCR0_LEN bytes). Zeros never match: they
+ * are what an enclave reports for a PCR it does not use (PCR8 of every
+ * unsigned image), so they identify nothing. */
+static bool pcr_equal(const struct attestation_doc *d, int i,
+		      const uint8_t *want)
+{
+	if (!(d->pcr_mask & (1u << i)) || d->pcr_len != NITRO_PCR0_LEN ||
+	    memcmp(d->pcrs[i], want, NITRO_PCR0_LEN) != 0)
+		return false;
+	uint8_t any = 0;
+	for (size_t k = 0; k < NITRO_PCR0_LEN; k++)
+		any |= want[k];
+	return any != 0;
+}
+
 enum attestation_mismatch
 attestation_check_expect(const struct attestation_doc *d,
 			 const struct attestation_expect *x)
@@ -23,6 +39,8 @@ attestation_check_expect(const struct attestation_doc *d,
 	if (x->pcr0 && (!(d->pcr_mask & 1u) || d->pcr_len != NITRO_PCR0_LEN ||
 			memcmp(d->pcrs[0], x->pcr0, NITRO_PCR0_LEN) != 0))
 		return ATTESTATION_MISMATCH_PCR0;
+	if (x->pcr8 && !pcr_equal(d, 8, x->pcr8))
+		return ATTESTATION_MISMATCH_PCR8;
 	if (x->nonce && !bytes_equal(&d->nonce, x->nonce, x->nonce_len))
 		return ATTESTATION_MISMATCH_NONCE;
 	if (x->user_data &&

@@ -175,6 +175,10 @@ int attestation_root_from_pem_file(const char *path, uint8_t **der,
 /* Each non-NULL field must hold; NULL ones are not checked. */
 struct attestation_expect {
 	const uint8_t *pcr0; /* NITRO_PCR0_LEN bytes: the trusted image */
+	/* NITRO_PCR0_LEN bytes: the signing certificate of a signed image
+	 * (docs/enclave-image.md). A document without PCR8, or with the zeros
+	 * every unsigned image reports, never matches it. */
+	const uint8_t *pcr8;
 	const uint8_t *nonce; /* the nonce the client sent */
 	size_t nonce_len;
 	const uint8_t *user_data; /* e.g. SHA-256 of the TLS certificate's SPKI */
@@ -184,6 +188,7 @@ struct attestation_expect {
 enum attestation_mismatch {
 	ATTESTATION_MATCH = 0,
 	ATTESTATION_MISMATCH_PCR0,
+	ATTESTATION_MISMATCH_PCR8,
 	ATTESTATION_MISMATCH_NONCE,
 	ATTESTATION_MISMATCH_USER_DATA,
 };

@@ -1,6 +1,6 @@
 /*
  * attestation_cmd.c: `nitro-keys attestation verify FILE [--root=PEM]
- * [--expect-pcr0=HEX] [--nonce=HEX] [--tls-cert=PEM]`.
+ * [--expect-pcr0=HEX] [--expect-pcr8=HEX] [--nonce=HEX] [--tls-cert=PEM]`.
  *
  * Reads an attestation document as raw CBOR or as standard base64 (padded or
  * not, one trailing newline allowed; a COSE document starts with 0x84 or
@@ -12,7 +12,7 @@
  *
  * The expectation flags turn it into the client's check of an enclave's
  * GET /attestation (docs/enclave.md): PCR0 is the image the client trusts,
- * the nonce is the one it sent, and user_data must be SHA-256 of the
+ * PCR8 the certificate a signed image was signed with, the nonce is the one it sent, and user_data must be SHA-256 of the
  * SubjectPublicKeyInfo of the TLS certificate it was served.
  */
 #include "tools/attestation_cmd.h"
@@ -39,7 +39,8 @@
 
 static const char usage_text[] =
 	"usage: nitro-keys attestation verify FILE [--root=PEM]\n"
-	"       [--expect-pcr0=HEX] [--nonce=HEX] [--tls-cert=PEM]\n"
+	"       [--expect-pcr0=HEX] [--expect-pcr8=HEX] [--nonce=HEX]\n"
+	"       [--tls-cert=PEM]\n"
 	"\n"
 	"Verifies a Nitro Enclaves attestation document (CBOR, or base64 with or\n"
 	"without padding): COSE ES384 signature, certificate chain to the AWS\n"
@@ -51,6 +52,10 @@ static const char usage_text[] =
 	"Each expectation given must also hold (the check of an enclave's\n"
 	"GET /attestation?nonce=HEX):\n"
 	"  --expect-pcr0=HEX  PCR0 equals these 48 bytes (96 hex digits)\n"
+	"  --expect-pcr8=HEX  PCR8 equals these 48 bytes: the signing\n"
+	"                     certificate of a signed image (nitro-keys eif\n"
+	"                     describe); all zeros, what every unsigned image\n"
+	"                     reports, is refused\n"
 	"  --nonce=HEX        the nonce equals these bytes (1..512)\n"
 	"  --tls-cert=PEM     user_data is SHA-256 of this certificate's\n"
 	"                     SubjectPublicKeyInfo (the enclave's TLS key)\n"
@@ -62,6 +67,8 @@ static const char usage_text[] =
 struct expect {
 	uint8_t pcr0[PCR0_LEN];
 	bool has_pcr0;
+	uint8_t pcr8[PCR0_LEN];
+	bool has_pcr8;
 	uint8_t *nonce;
 	size_t nonce_len;
 	uint8_t spki_sha256[32];
@@ -174,6 +181,7 @@ static const char *mismatch(const struct attestation_doc *d,
 {
 	struct attestation_expect ax = {
 		.pcr0 = x->has_pcr0 ? x->pcr0 : NULL,
+		.pcr8 = x->has_pcr8 ? x->pcr8 : NULL,
 		.nonce = x->nonce,
 		.nonce_len = x->nonce_len,
 		.user_data = x->tls_cert ? x->spki_sha256 : NULL,
@@ -182,6 +190,9 @@ static const char *mismatch(const struct attestation_doc *d,
 	switch (attestation_check_expect(d, &ax)) {
 	case ATTESTATION_MISMATCH_PCR0:
 		return "PCR0 does not match --expect-pcr0";
+	case ATTESTATION_MISMATCH_PCR8:
+		return "PCR8 does not match --expect-pcr8 (not an image signed "
+		       "with that certificate)";
 	case ATTESTATION_MISMATCH_NONCE:
 		return "the nonce does not match --nonce";
 	case ATTESTATION_MISMATCH_USER_DATA:
@@ -195,8 +206,9 @@ static const char *mismatch(const struct attestation_doc *d,
 
 static void print_checked(const struct expect *x)
 {
-	printf("checked: signature and certificate chain%s%s%s\n",
-	       x->has_pcr0 ? ", PCR0" : "", x->nonce ? ", nonce" : "",
+	printf("checked: signature and certificate chain%s%s%s%s\n",
+	       x->has_pcr0 ? ", PCR0" : "", x->has_pcr8 ? ", PCR8" : "",
+	       x->nonce ? ", nonce" : "",
 	       x->tls_cert ? ", user_data = SHA-256(SPKI of the TLS certificate)"
 			   : "");
 	fflush(stdout);
@@ -225,7 +237,8 @@ static int verify(const char *path, const char *root_pem,
 		goto out;
 	}
 	status = print_doc(d);
-	if (status == 0 && (x->has_pcr0 || x->nonce || x->tls_cert))
+	if (status == 0 &&
+	    (x->has_pcr0 || x->has_pcr8 || x->nonce || x->tls_cert))
 		print_checked(x);
 out:
 	if (status != 0 && e.msg[0])
@@ -274,20 +287,46 @@ static int cert_spki_sha256(const char *path, uint8_t out[32])
 	return rc;
 }
 
-/* The expectation flags' values; 2 (usage) naming the flag when bad. */
-static int parse_expect(const char *pcr0, const char *nonce, struct expect *x)
+/* A PCR value of flag: exactly PCR0_LEN bytes of hex; 0, or 2 (usage). */
+static int parse_pcr(const char *flag, const char *v, uint8_t out[PCR0_LEN])
 {
 	uint8_t *b = NULL;
 	size_t n = 0;
-	if (pcr0) {
-		if (parse_hex(pcr0, PCR0_LEN, &b, &n) < 0 || n != PCR0_LEN) {
-			free(b);
-			return usage_error("--expect-pcr0 must be %d bytes of hex",
-					   PCR0_LEN);
-		}
-		memcpy(x->pcr0, b, PCR0_LEN);
-		x->has_pcr0 = true;
+	if (parse_hex(v, PCR0_LEN, &b, &n) < 0 || n != PCR0_LEN) {
 		free(b);
+		return usage_error("%s must be %d bytes of hex", flag, PCR0_LEN);
+	}
+	memcpy(out, b, PCR0_LEN);
+	free(b);
+	return 0;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	uint8_t any = 0;
+	for (size_t i = 0; i < n; i++)
+		any |= p[i];
+	return any == 0;
+}
+
+/* The expectation flags' values; 2 (usage) naming the flag when bad. */
+static int parse_expect(const char *pcr0, const char *pcr8, const char *nonce,
+			struct expect *x)
+{
+	int rc;
+	if (pcr0) {
+		if ((rc = parse_pcr("--expect-pcr0", pcr0, x->pcr0)) != 0)
+			return rc;
+		x->has_pcr0 = true;
+	}
+	if (pcr8) {
+		if ((rc = parse_pcr("--expect-pcr8", pcr8, x->pcr8)) != 0)
+			return rc;
+		if (all_zero(x->pcr8, PCR0_LEN))
+			return usage_error("--expect-pcr8 is all zeros, which every "
+					   "unsigned image reports: give the "
+					   "signing certificate's PCR8");
+		x->has_pcr8 = true;
 	}
 	if (nonce && parse_hex(nonce, NONCE_MAX, &x->nonce, &x->nonce_len) < 0)
 		return usage_error("--nonce must be 1..%d bytes of hex", NONCE_MAX);
@@ -297,10 +336,11 @@ static int parse_expect(const char *pcr0, const char *nonce, struct expect *x)
 	return 0;
 }
 
-enum { A_ROOT, A_PCR0, A_NONCE, A_TLS_CERT, A_COUNT };
+enum { A_ROOT, A_PCR0, A_PCR8, A_NONCE, A_TLS_CERT, A_COUNT };
 static const struct args_flag FLAGS[A_COUNT] = {
 	{"root", ARGS_VALUE, A_ROOT, 0},
 	{"expect-pcr0", ARGS_VALUE, A_PCR0, 0},
+	{"expect-pcr8", ARGS_VALUE, A_PCR8, 0},
 	{"nonce", ARGS_VALUE, A_NONCE, 0},
 	{"tls-cert", ARGS_VALUE, A_TLS_CERT, 0},
 };
@@ -329,7 +369,8 @@ int nitro_keys_attestation_main(int argc, char **argv)
 	struct expect x;
 	memset(&x, 0, sizeof(x));
 	x.tls_cert = args_get(&a, A_TLS_CERT);
-	int rc = parse_expect(args_get(&a, A_PCR0), args_get(&a, A_NONCE), &x);
+	int rc = parse_expect(args_get(&a, A_PCR0), args_get(&a, A_PCR8),
+			      args_get(&a, A_NONCE), &x);
 	if (rc == 0)
 		rc = verify(a.positional[0], args_get(&a, A_ROOT), &x);
 	free(x.nonce);

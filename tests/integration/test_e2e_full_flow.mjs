@@ -29,7 +29,7 @@
 //  4c. A second nitro-host and enclave on the same tables: they load the imported key; a key imported
 //     through the first arrives at the second's poll; deleted through the first, the second refuses
 //     it at once and drops it at its poll.
-//  5. GET /attestation: the document verifies with nitro-keys (PCR0, nonce,
+//  5. GET /attestation: the document verifies with nitro-keys (PCR0, PCR8 of a signed image, nonce,
 //     certificate) and, independently, with the KMS stand-in's verifier.
 //  6. SIGKILL the enclave (with another signer's token item copied over ours: refused, the API off
 //     after the restart): the watchdog restarts it, the same certificate
@@ -117,10 +117,13 @@ const json = (r) => JSON.parse(r.body.toString());
 const simDir = path.join(tmp, 'sim');
 const SIM_PCR0 = crypto.createHash('sha384').update('nitro-signer e2e enclave image').digest('hex');
 const OTHER_PCR0 = crypto.createHash('sha384').update('some other enclave image').digest('hex');
+// A signed image reports its signing certificate's measurement as PCR8 (the simulator: DIR/pcr8.hex).
+const SIM_PCR8 = crypto.createHash('sha384').update('nitro-signer e2e signing certificate').digest('hex');
 let env;
 
 await step('stand-ins up; KMS keys pinned to the simulator PCR0 and to another PCR0', async () => {
   env = await startSimAndStandins({ src: SRC, tmp, simDir, pcr0: SIM_PCR0, name: 'e2e', children });
+  fs.writeFileSync(path.join(simDir, 'pcr8.hex'), `${SIM_PCR8}\n`);
   // Short-lived role credentials, rotated by IMDS ahead of expiry as EC2 does,
   // so refreshes happen during the test.
   const r = await request(`${env.AWS_EC2_METADATA_SERVICE_ENDPOINT}/__admin/config`, { method: 'POST',
@@ -471,8 +474,13 @@ await step('attested TLS: GET /attestation binds PCR0, nonce and the certificate
   const doc = path.join(tmp, 'attestation.cbor');
   fs.writeFileSync(doc, r.body);
   const v = run('nitro-keys', ['attestation', 'verify', doc, `--root=${path.join(simDir, 'root.pem')}`,
-    `--expect-pcr0=${SIM_PCR0}`, `--nonce=${nonce}`, `--tls-cert=${certPath}`]);
+    `--expect-pcr0=${SIM_PCR0}`, `--expect-pcr8=${SIM_PCR8}`, `--nonce=${nonce}`, `--tls-cert=${certPath}`]);
   check(v.status === 0, `nitro-keys attestation verify: ${v.status} ${v.stdout} ${v.stderr}`);
+  check(/^checked: .*PCR0, PCR8, nonce/m.test(v.stdout), `PCR8 checked: ${v.stdout}`);
+  const bad8 = run('nitro-keys', ['attestation', 'verify', doc, `--root=${path.join(simDir, 'root.pem')}`,
+    `--expect-pcr0=${SIM_PCR0}`, `--expect-pcr8=${OTHER_PCR0}`, `--nonce=${nonce}`, `--tls-cert=${certPath}`]);
+  check(bad8.status === 1 && bad8.stderr.includes('PCR8 does not match --expect-pcr8'),
+    `another PCR8 must not verify: ${bad8.status} ${bad8.stderr}`);
   const bad = run('nitro-keys', ['attestation', 'verify', doc, `--root=${path.join(simDir, 'root.pem')}`,
     `--expect-pcr0=${OTHER_PCR0}`, `--nonce=${nonce}`, `--tls-cert=${certPath}`]);
   check(bad.status === 1, `another PCR0 must not verify: ${bad.status} ${bad.stderr}`);
@@ -484,6 +492,7 @@ await step('attested TLS: GET /attestation binds PCR0, nonce and the certificate
   const d = verifyAttestationDocument(r.body, cfg);
   check(d.ok, `independent verification: ${d.message}`);
   check(d.pcrs.get(0).toString('hex') === SIM_PCR0, 'PCR0');
+  check(d.pcrs.get(8).toString('hex') === SIM_PCR8, 'PCR8');
   check(d.nonce.toString('hex') === nonce, 'nonce');
   const spki = new crypto.X509Certificate(cert1).publicKey.export({ type: 'spki', format: 'der' });
   check(d.userData.equals(crypto.createHash('sha256').update(spki).digest()), 'user_data = SHA-256(certificate SPKI)');

@@ -16,7 +16,10 @@
 //     With the client certificate the image lists, public_keys comes from
 //     the signer; with an unlisted one it is refused (403). A transcript of
 //     each answer is printed.
-//  3. A wrong EXPECTED_PCR0 fails attest (and only attest).
+//  3. A wrong EXPECTED_PCR0 fails attest (and only attest). The simulator
+//     reports a signed image's PCR8 (DIR/pcr8.hex): EXPECTED_PCR8 equal to it
+//     passes attest and get_tls_cert, saying PCR8 was checked; another value
+//     fails both naming PCR8.
 //  4. Another certificate at SIGNER_URL (the pin is the key table's): every
 //     signer operation fails closed with CertificateMismatch, nothing sent.
 //     A TLS-terminating proxy whose certificate someone wrote into the key
@@ -66,6 +69,8 @@ async function step(name, fn) {
 // ---- 1. a signer ----
 const simDir = path.join(tmp, 'sim');
 const SIM_PCR0 = crypto.createHash('sha384').update('nitro-signer lambda test image').digest('hex');
+// The signing certificate's measurement a signed image reports as PCR8.
+const SIM_PCR8 = crypto.createHash('sha384').update('nitro-signer lambda test signing certificate').digest('hex');
 const port = { api: await freePort(), health: await freePort() };
 const certPath = path.join(tmp, 'tls.crt');
 // The image lists one client: the certificate an operator made for the Lambda.
@@ -78,6 +83,7 @@ let keys;
 
 await step('signer up: stand-ins, 4 keys uploaded, nitro-host + enclave (simulator) serving TLS', async () => {
   env = await startSimAndStandins({ src: SRC, tmp, simDir, pcr0: SIM_PCR0, name: 'lambda', children });
+  fs.writeFileSync(path.join(simDir, 'pcr8.hex'), `${SIM_PCR8}\n`);
   env.KEY_ARN = await createPinnedKey({ runOk, env, pcr0: SIM_PCR0, description: 'lambda test' });
   const pw = path.join(tmp, 'pw.txt');
   fs.writeFileSync(pw, 'lambda test password\n', { mode: 0o600 });
@@ -211,7 +217,8 @@ await step('attest: verified to the (simulator) root, PCR0, the fresh nonce, use
   assert.equal(a.body.pcr0, `0x${SIM_PCR0}`);
   assert.match(a.body.nonce, /^0x[0-9a-f]{64}$/);
   assert.equal(a.body.tls_cert_sha256, `0x${derSha256}`);
-  assert.equal(a.body.checks_passed.length, 4);
+  assert.equal(a.body.checks_passed.length, 4, 'PCR8 is not checked without EXPECTED_PCR8');
+  assert.equal(a.body.pcr8, undefined);
   assert.ok(Math.abs(a.body.timestamp - Date.now()) < 60000, 'a fresh document');
   const b = await lambda.call({ operation: 'attest' });
   assert.notEqual(b.body.nonce, a.body.nonce, 'a new nonce every time');
@@ -274,6 +281,28 @@ await step('a wrong EXPECTED_PCR0: attest fails naming PCR0; status still answer
   const b = await aws.call({ operation: 'attest' });
   record('attest (AWS root)', b);
   expectError(b, 'AttestationFailed', /attestation document: .*(chain|root|certificate)/i);
+});
+
+await step('EXPECTED_PCR8: the signed image\'s PCR8 passes attest and get_tls_cert, saying so; another fails both', async () => {
+  const l = await startLambda({ EXPECTED_PCR8: `0x${SIM_PCR8}` });
+  const a = await l.call({ operation: 'attest' });
+  record('attest (EXPECTED_PCR8 = the image\'s)', a);
+  assert.equal(a.kind, 'response', JSON.stringify(a));
+  assert.equal(a.body.pcr0, `0x${SIM_PCR0}`);
+  assert.equal(a.body.pcr8, `0x${SIM_PCR8}`);
+  assert.equal(a.body.checks_passed.length, 5);
+  assert.equal(a.body.checks_passed[2], 'PCR8 = EXPECTED_PCR8');
+  const g = await l.call({ operation: 'get_tls_cert' });
+  assert.equal(g.kind, 'response', JSON.stringify(g));
+  assert.ok(g.body.attestation.checks_passed.includes('PCR8 = EXPECTED_PCR8'), JSON.stringify(g.body.attestation));
+  const other = crypto.createHash('sha384').update('another signing certificate').digest('hex');
+  const w = await startLambda({ EXPECTED_PCR8: other });
+  for (const op of ['attest', 'get_tls_cert']) {
+    const b = await w.call({ operation: op });
+    record(`${op} (wrong EXPECTED_PCR8)`, b);
+    expectError(b, 'AttestationFailed', new RegExp(`PCR8 does not match EXPECTED_PCR8: the enclave reports 0x${SIM_PCR8}`));
+  }
+  assert.equal((await w.call({ operation: 'status' })).kind, 'response');
 });
 
 // ---- 4. a certificate other than the key table's ----
@@ -357,6 +386,8 @@ await step('a signer that never answers: the call ends by the invocation deadlin
 await step('a bad environment: /init/error (InvalidConfiguration) naming the variable, exit 1', async () => {
   for (const [over, re] of [[{ EXPECTED_PCR0: 'abcd' }, /EXPECTED_PCR0 must be 48 bytes/],
     [{ EXPECTED_PCR0: '0'.repeat(96) }, /EXPECTED_PCR0 is all zeros .* ALLOW_DEBUG_PCR0=true/],
+    [{ EXPECTED_PCR8: SIM_PCR8.slice(2) }, /EXPECTED_PCR8 must be 48 bytes/],
+    [{ EXPECTED_PCR8: `0x${'0'.repeat(96)}` }, /EXPECTED_PCR8 is all zeros, which every unsigned image reports/],
     [{ SIGNER_URL: `http://127.0.0.1:${port.api}` }, /SIGNER_URL must be https/],
     [{ KEY_TABLE: undefined }, /KEY_TABLE is not set/],
     [{ ATTESTATION_ROOT_PEM: 'not a certificate' }, /ATTESTATION_ROOT_PEM is not a PEM certificate/],

@@ -5,7 +5,9 @@
  * Real: the five documents of reference/nitro-attestation verify against the
  * embedded AWS root at their own timestamps with the module id, timestamp,
  * digest, PCRs and optional fields EXPECTED.json lists (written by the
- * collector with its own decoder); they fail at today's date (expired), with
+ * collector with its own decoder); an expected PCR8 (a signed image's
+ * certificate) matches the documents that report it, never one reporting
+ * zeros (unsigned images) or no PCR8 at all; they fail at today's date (expired), with
  * another root, with any flipped byte, tagged wrong, truncated or oversized.
  * Simulator: documents re-signed by the simulator's leaf key isolate one
  * fault each (signature over another payload, chain out of order, expired
@@ -116,6 +118,75 @@ static void test_real_documents_verify_at_their_timestamps(void **state)
 		attestation_doc_free(d);
 		free(doc);
 	}
+	json_decref(docs);
+}
+
+static void pcr_of(json_t *entry, const char *key, uint8_t out[NITRO_PCR0_LEN])
+{
+	char hex[2 + 2 * NITRO_PCR0_LEN + 1];
+	snprintf(hex, sizeof(hex), "0x%s",
+		 json_string_value(json_object_get(entry, key)));
+	assert_int_equal(hex_decode_exact(hex, out, NITRO_PCR0_LEN, NULL, key), 0);
+}
+
+static void test_expect_pcr8_matches_signed_documents_only(void **state)
+{
+	(void)state;
+	static const uint8_t zero[NITRO_PCR0_LEN];
+	json_t *docs = expected_docs();
+	size_t i, n_signed = 0, n_unsigned = 0;
+	json_t *x;
+	uint8_t signed_pcr8[NITRO_PCR0_LEN] = {0};
+	json_array_foreach(docs, i, x) {
+		uint8_t pcr8[NITRO_PCR0_LEN];
+		pcr_of(x, "pcr8", pcr8);
+		if (memcmp(pcr8, zero, sizeof(zero)) != 0)
+			memcpy(signed_pcr8, pcr8, sizeof(pcr8));
+	}
+	json_array_foreach(docs, i, x) {
+		size_t len;
+		uint8_t *doc = load_doc(x, &len);
+		struct attestation_doc *d = NULL;
+		assert_int_equal(attestation_verify(doc, len, NULL, &d, NULL), 0);
+		uint8_t pcr0[NITRO_PCR0_LEN], pcr8[NITRO_PCR0_LEN];
+		pcr_of(x, "pcr0", pcr0);
+		pcr_of(x, "pcr8", pcr8);
+		struct attestation_expect both = {.pcr0 = pcr0, .pcr8 = pcr8};
+		struct attestation_expect only0 = {.pcr0 = pcr0};
+		assert_int_equal(attestation_check_expect(d, &only0),
+				 ATTESTATION_MATCH);
+		if (memcmp(pcr8, zero, sizeof(zero)) != 0) {
+			n_signed++;
+			assert_int_equal(attestation_check_expect(d, &both),
+					 ATTESTATION_MATCH);
+			pcr8[47] ^= 1;
+			assert_int_equal(attestation_check_expect(d, &both),
+					 ATTESTATION_MISMATCH_PCR8);
+			pcr8[47] ^= 1;
+			/* the same document without PCR8 */
+			d->pcr_mask &= ~(1u << 8);
+			assert_int_equal(attestation_check_expect(d, &both),
+					 ATTESTATION_MISMATCH_PCR8);
+			d->pcr_mask |= 1u << 8;
+			/* a wrong PCR0 is reported first */
+			pcr0[0] ^= 1;
+			pcr8[0] ^= 1;
+			assert_int_equal(attestation_check_expect(d, &both),
+					 ATTESTATION_MISMATCH_PCR0);
+		} else {
+			n_unsigned++;
+			/* zeros equal the document's PCR8, and still do not match */
+			assert_int_equal(attestation_check_expect(d, &both),
+					 ATTESTATION_MISMATCH_PCR8);
+			both.pcr8 = signed_pcr8;
+			assert_int_equal(attestation_check_expect(d, &both),
+					 ATTESTATION_MISMATCH_PCR8);
+		}
+		attestation_doc_free(d);
+		free(doc);
+	}
+	assert_true(n_signed > 0);
+	assert_true(n_unsigned > 0);
 	json_decref(docs);
 }
 
@@ -588,6 +659,7 @@ int main(void)
 	secret_init();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_real_documents_verify_at_their_timestamps),
+		cmocka_unit_test(test_expect_pcr8_matches_signed_documents_only),
 		cmocka_unit_test(test_embedded_root_is_the_reference_root),
 		cmocka_unit_test(test_real_documents_expired_today),
 		cmocka_unit_test(test_every_flipped_byte_fails),

@@ -8,8 +8,12 @@
  * without; a flipped byte, the wrong root and unreadable files exit 1 with
  * one line; usage errors exit 2. The expectation flags (--expect-pcr0,
  * --nonce, --tls-cert) each refuse a simulator document that does not
- * match, naming what did not, and pass one that does.
+ * match, naming what did not, and pass one that does; --expect-pcr8 passes
+ * a simulator that reports that PCR8 (DIR/pcr8.hex, a signed image) and
+ * refuses one that reports another or zeros (unsigned), and all zeros is a
+ * usage error.
  */
+#include <sys/stat.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -378,6 +382,107 @@ static void test_expectations_each_checked(void **state)
 	nsm_close(n);
 }
 
+/* PCR8 of a signed image, as DIR/pcr8.hex gives it to the simulator. */
+#define SIM_PCR8                                                              \
+	"8d1cb5e1e0dd5a08a7f1d3ff2d3a4e1c0b6a1bd1e6aa44f8b1c45bb52e1e3e4d" \
+	"64c9a59e2eb3e97c4ad0b3bbfa9b6a71"
+
+/* A document of n at DIR/name.cbor and --root=<n's root> in root_arg. */
+static void sim_files(struct nsm *n, const char *name, char doc_path[128],
+		      char root_arg[160])
+{
+	uint8_t *doc;
+	size_t len;
+	char *pem = NULL, pem_path[128];
+	struct nsm_attest_req req = {0};
+	assert_int_equal(nsm_attest(n, &req, &doc, &len, NULL), 0);
+	assert_int_equal(nsm_sim_root_pem(n, &pem, NULL), 0);
+	snprintf(doc_path, 128, "%s/%s.cbor", tmpdir, name);
+	snprintf(pem_path, sizeof(pem_path), "%s/%s-root.pem", tmpdir, name);
+	snprintf(root_arg, 160, "--root=%s", pem_path);
+	assert_int_equal(file_write_atomic(doc_path, doc, len, 0600, NULL), 0);
+	assert_int_equal(file_write_atomic(pem_path, pem, strlen(pem), 0600, NULL), 0);
+	free(doc);
+	free(pem);
+}
+
+static void test_expect_pcr8_signed_image_only(void **state)
+{
+	(void)state;
+	char dir[128], path[160], signed_doc[128], signed_root[160];
+	char unsigned_doc[128], unsigned_root[160];
+	snprintf(dir, sizeof(dir), "%s/sim-signed", tmpdir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/pcr8.hex", dir);
+	assert_int_equal(file_write_atomic(path, SIM_PCR8 "\n",
+					   strlen(SIM_PCR8) + 1, 0600, NULL), 0);
+	char spec[160];
+	snprintf(spec, sizeof(spec), "sim:%s", dir);
+	struct nsm *signed_sim = NULL, *unsigned_sim = NULL;
+	assert_int_equal(nsm_open(spec, &signed_sim, NULL), 0);
+	assert_int_equal(nsm_open("sim:", &unsigned_sim, NULL), 0);
+	sim_files(signed_sim, "signed", signed_doc, signed_root);
+	sim_files(unsigned_sim, "unsigned", unsigned_doc, unsigned_root);
+
+	const char *ok[] = {"verify", signed_doc, signed_root,
+			    "--expect-pcr8=0x" SIM_PCR8, NULL};
+	struct run r = run_cmd(ok);
+	if (r.status != 0)
+		fail_msg("%s", r.err);
+	char *second = strchr(r.out, '\n');
+	assert_non_null(second);
+	assert_non_null(strstr(second, "checked: "));
+	assert_non_null(strstr(second, ", PCR8"));
+	assert_non_null(strstr(r.out, "\"8\":\"" SIM_PCR8 "\""));
+	run_free(&r);
+
+	/* The same certificate, but an unsigned image (PCR8 zeros); and a
+	 * signed image with another certificate. */
+	char other[2 * NITRO_PCR0_LEN + 32];
+	snprintf(other, sizeof(other), "--expect-pcr8=%s", SIM_PCR8);
+	other[sizeof("--expect-pcr8=") - 1] = 'f'; /* was '8' */
+	struct {
+		const char *doc, *root, *flag;
+	} wrong[] = {
+		{unsigned_doc, unsigned_root, "--expect-pcr8=" SIM_PCR8},
+		{signed_doc, signed_root, other},
+	};
+	for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+		const char *args[] = {"verify", wrong[i].doc, wrong[i].root,
+				      wrong[i].flag, NULL};
+		r = run_cmd(args);
+		assert_int_equal(r.status, 1);
+		assert_string_equal(r.out, "");
+		if (!strstr(r.err, "PCR8 does not match --expect-pcr8"))
+			fail_msg("%s: %s", wrong[i].flag, r.err);
+		run_free(&r);
+	}
+
+	/* Bad values: usage errors naming the flag, all zeros refused. */
+	char zeros[128];
+	snprintf(zeros, sizeof(zeros), "--expect-pcr8=%0*d", 2 * NITRO_PCR0_LEN, 0);
+	struct {
+		const char *flag, *why;
+	} usage[] = {
+		{zeros, "--expect-pcr8 is all zeros"},
+		{"--expect-pcr8=" SIM_PCR8 "00", "--expect-pcr8 must be 48 bytes"},
+		{"--expect-pcr8=zz", "--expect-pcr8 must be 48 bytes"},
+		{"--expect-pcr8=", "--expect-pcr8"},
+	};
+	for (size_t i = 0; i < sizeof(usage) / sizeof(usage[0]); i++) {
+		const char *args[] = {"verify", unsigned_doc, unsigned_root,
+				      usage[i].flag, NULL};
+		r = run_cmd(args);
+		assert_int_equal(r.status, 2);
+		assert_string_equal(r.out, "");
+		if (!strstr(r.err, usage[i].why))
+			fail_msg("%s: %s", usage[i].flag, r.err);
+		run_free(&r);
+	}
+	nsm_close(signed_sim);
+	nsm_close(unsigned_sim);
+}
+
 #endif
 
 static void test_unreadable_inputs_exit_1(void **state)
@@ -455,6 +560,7 @@ int main(void)
 #ifdef NS_NSM_SIMULATOR
 		cmocka_unit_test(test_simulator_document_needs_its_root),
 		cmocka_unit_test(test_expectations_each_checked),
+		cmocka_unit_test(test_expect_pcr8_signed_image_only),
 #endif
 		cmocka_unit_test(test_unreadable_inputs_exit_1),
 		cmocka_unit_test(test_usage_errors_exit_2),

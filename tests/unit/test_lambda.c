@@ -168,6 +168,7 @@ static void set_env(void)
 	setenv("SIGNER_ID", "signer-1", 1);
 	setenv("EXPECTED_PCR0", "0x" "000102030405060708090a0b0c0d0e0f"
 	       "101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f", 1);
+	unsetenv("EXPECTED_PCR8");
 	unsetenv("ATTESTATION_ROOT_PEM");
 	unsetenv("SIGNER_CLIENT_CERT_PEM");
 	unsetenv("SIGNER_CLIENT_KEY_PEM");
@@ -197,7 +198,19 @@ static void test_config_from_env(void **state)
 	assert_int_equal(lambda_config_from_env(&c, &e), 0);
 	assert_string_equal(c.signer_url, "https://nlb.example:443"); /* the slash dropped */
 	assert_int_equal(c.expected_pcr0[47], 0x2f);
+	assert_false(c.has_pcr8);
 	assert_null(c.root_der);
+	lambda_config_clear(&c);
+	setenv("EXPECTED_PCR8", "ff0102030405060708090a0b0c0d0e0f"
+	       "101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f", 1);
+	assert_int_equal(lambda_config_from_env(&c, &e), 0);
+	assert_true(c.has_pcr8);
+	assert_int_equal(c.expected_pcr8[0], 0xff);
+	assert_int_equal(c.expected_pcr8[47], 0x2f);
+	lambda_config_clear(&c);
+	setenv("EXPECTED_PCR8", "", 1); /* empty: not checked */
+	assert_int_equal(lambda_config_from_env(&c, &e), 0);
+	assert_false(c.has_pcr8);
 	lambda_config_clear(&c);
 
 	config_refused("SIGNER_URL", NULL, "SIGNER_URL is not set");
@@ -207,6 +220,12 @@ static void test_config_from_env(void **state)
 	config_refused("SIGNER_ID", "a|b", "SIGNER_ID is not a signer id");
 	config_refused("EXPECTED_PCR0", "0x00", "EXPECTED_PCR0 must be 48 bytes");
 	config_refused("EXPECTED_PCR0", "zz", "EXPECTED_PCR0 must be 48 bytes");
+	config_refused("EXPECTED_PCR8", "0x00", "EXPECTED_PCR8 must be 48 bytes");
+	config_refused("EXPECTED_PCR8", "zz", "EXPECTED_PCR8 must be 48 bytes");
+	char zeros[2 * 48 + 3] = "0x";
+	memset(zeros + 2, '0', 2 * 48);
+	zeros[2 + 2 * 48] = '\0';
+	config_refused("EXPECTED_PCR8", zeros, "EXPECTED_PCR8 is all zeros");
 	config_refused("ATTESTATION_ROOT_PEM", "junk", "ATTESTATION_ROOT_PEM is not a PEM");
 	config_refused("SIGNER_CLIENT_KEY_PEM", "junk", "SIGNER_CLIENT_CERT_PEM, "
 		       "SIGNER_CLIENT_KEY_PEM: TLS client certificate: the certificate and "

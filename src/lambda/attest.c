@@ -96,11 +96,8 @@ static void reported_pcr8(const struct attestation_doc *d, char *out)
 		strcpy(out, "no PCR8");
 		return;
 	}
-	uint8_t any = 0;
-	for (size_t i = 0; i < d->pcr_len; i++)
-		any |= d->pcrs[8][i];
 	hex_encode(d->pcrs[8], d->pcr_len, out);
-	if (!any)
+	if (nitro_pcr_is_zero(d->pcrs[8], d->pcr_len))
 		strcat(out, " (all zeros: an unsigned image)");
 }
 

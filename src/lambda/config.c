@@ -57,14 +57,6 @@ static int pcr_from_hex(const char *name, const char *v,
 	return 0;
 }
 
-static bool all_zero(const uint8_t p[NITRO_PCR0_LEN])
-{
-	uint8_t any = 0;
-	for (size_t i = 0; i < NITRO_PCR0_LEN; i++)
-		any |= p[i];
-	return any == 0;
-}
-
 /* Optional; when set, attestations must also show this signing certificate.
  * Zeros would name no certificate: every unsigned image reports them. */
 static int pcr8_from_env(struct lambda_config *c, struct err *e)
@@ -73,7 +65,7 @@ static int pcr8_from_env(struct lambda_config *c, struct err *e)
 	if (!v || !*v)
 		return 0;
 	TRY(pcr_from_hex("EXPECTED_PCR8", v, c->expected_pcr8, e));
-	if (all_zero(c->expected_pcr8))
+	if (nitro_pcr_is_zero(c->expected_pcr8, NITRO_PCR0_LEN))
 		return err_set(e, ERR_USAGE, "EXPECTED_PCR8 is all zeros, which "
 			       "every unsigned image reports: set the signing "
 			       "certificate's PCR8, or leave it unset");
@@ -144,7 +136,7 @@ int lambda_config_from_env(struct lambda_config *c, struct err *e)
 		rc = required("EXPECTED_PCR0", &pcr0, e);
 	if (rc == 0)
 		rc = pcr_from_hex("EXPECTED_PCR0", pcr0, c->expected_pcr0, e);
-	if (rc == 0 && all_zero(c->expected_pcr0)) {
+	if (rc == 0 && nitro_pcr_is_zero(c->expected_pcr0, NITRO_PCR0_LEN)) {
 		/* All zeros is what every debug-mode enclave reports, whose
 		 * memory its parent can read: only when asked for by name. */
 		const char *allow = getenv("ALLOW_DEBUG_PCR0");

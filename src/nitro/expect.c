@@ -17,19 +17,22 @@ static bool bytes_equal(const struct nitro_bytes *b, const uint8_t *want,
 	return b->present && b->len == len && memcmp(b->p, want, len) == 0;
 }
 
-/* PCR i of d equals want (NITRO_PCR0_LEN bytes). Zeros never match: they
- * are what an enclave reports for a PCR it does not use (PCR8 of every
- * unsigned image), so they identify nothing. */
+bool nitro_pcr_is_zero(const uint8_t *p, size_t len)
+{
+	uint8_t any = 0;
+	for (size_t i = 0; i < len; i++)
+		any |= p[i];
+	return any == 0;
+}
+
+/* PCR i of d equals want (NITRO_PCR0_LEN bytes). Zeros never match
+ * (nitro_pcr_is_zero: they identify nothing). */
 static bool pcr_equal(const struct attestation_doc *d, int i,
 		      const uint8_t *want)
 {
-	if (!(d->pcr_mask & (1u << i)) || d->pcr_len != NITRO_PCR0_LEN ||
-	    memcmp(d->pcrs[i], want, NITRO_PCR0_LEN) != 0)
-		return false;
-	uint8_t any = 0;
-	for (size_t k = 0; k < NITRO_PCR0_LEN; k++)
-		any |= want[k];
-	return any != 0;
+	return (d->pcr_mask & (1u << i)) && d->pcr_len == NITRO_PCR0_LEN &&
+	       memcmp(d->pcrs[i], want, NITRO_PCR0_LEN) == 0 &&
+	       !nitro_pcr_is_zero(want, NITRO_PCR0_LEN);
 }
 
 enum attestation_mismatch

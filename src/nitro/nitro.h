@@ -193,6 +193,11 @@ enum attestation_mismatch {
 	ATTESTATION_MISMATCH_USER_DATA,
 };
 
+/* A PCR value of len bytes is all zeros: what an enclave reports for a PCR
+ * it does not use (PCR8 of every unsigned image), and PCR0 of a debug-mode
+ * enclave; such a value identifies nothing. */
+bool nitro_pcr_is_zero(const uint8_t *p, size_t len);
+
 /* The first expectation d (from attestation_verify) fails, in the order
  * above, or ATTESTATION_MATCH. */
 enum attestation_mismatch

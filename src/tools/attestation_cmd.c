@@ -301,14 +301,6 @@ static int parse_pcr(const char *flag, const char *v, uint8_t out[PCR0_LEN])
 	return 0;
 }
 
-static bool all_zero(const uint8_t *p, size_t n)
-{
-	uint8_t any = 0;
-	for (size_t i = 0; i < n; i++)
-		any |= p[i];
-	return any == 0;
-}
-
 /* The expectation flags' values; 2 (usage) naming the flag when bad. */
 static int parse_expect(const char *pcr0, const char *pcr8, const char *nonce,
 			struct expect *x)
@@ -322,7 +314,7 @@ static int parse_expect(const char *pcr0, const char *pcr8, const char *nonce,
 	if (pcr8) {
 		if ((rc = parse_pcr("--expect-pcr8", pcr8, x->pcr8)) != 0)
 			return rc;
-		if (all_zero(x->pcr8, PCR0_LEN))
+		if (nitro_pcr_is_zero(x->pcr8, PCR0_LEN))
 			return usage_error("--expect-pcr8 is all zeros, which every "
 					   "unsigned image reports: give the "
 					   "signing certificate's PCR8");

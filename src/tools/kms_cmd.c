@@ -1305,18 +1305,19 @@ static json_t *pcr_value(char pcrs[2][97], size_t n)
 static int pcr8_pin(const struct args *f, const char *cmd, bool only_pcr8,
 		    const struct eif_info *image, char pcrs[2][97], size_t *n)
 {
-	const char *v = args_get(f, F_PCR8);
-	char from_image[2 + 96 + 1];
-	bool zero;
+	const char *given = args_get(f, F_PCR8), *v = given;
+	bool is_signed = image && image->pcrs.signed_image, zero;
+	char own[2 + 96 + 1]; /* the image's PCR8, when it is signed */
+	if (is_signed)
+		hex_encode(image->pcrs.pcr8, 48, own);
 	*n = 0;
-	if (!v && image && (only_pcr8 || image->pcrs.signed_image)) {
-		if (!image->pcrs.signed_image)
+	if (!v && image && (only_pcr8 || is_signed)) {
+		if (!is_signed)
 			return cloud_usage_error(cmd, "--condition=pcr8: %s is not "
 						 "signed (no PCR8); sign it with "
 						 "nitro-keys eif sign",
 						 args_get(f, F_EIF));
-		hex_encode(image->pcrs.pcr8, 48, from_image);
-		v = from_image;
+		v = own;
 	}
 	if (only_pcr8 && !v)
 		return cloud_usage_error(cmd, "--condition=pcr8 needs --pcr8 or "
@@ -1327,20 +1328,18 @@ static int pcr8_pin(const struct args *f, const char *cmd, bool only_pcr8,
 		return cloud_usage_error(cmd, "--pcr8 must be 96 hex digits "
 					 "(SHA-384), or two of them separated by "
 					 "a comma");
-	if (image && v != from_image) {
+	if (image && given) {
 		/* a policy the named image can never satisfy locks the keys
 		 * out: --pcr8 with --eif must include the image's own */
-		char own[2 + 96 + 1];
-		hex_encode(image->pcrs.pcr8, 48, own);
 		bool listed = false;
-		for (size_t i = 0; i < *n; i++)
+		for (size_t i = 0; is_signed && i < *n; i++)
 			listed = listed || strcmp(pcrs[i], own + 2) == 0;
-		if (!image->pcrs.signed_image || !listed)
+		if (!listed)
 			return cloud_usage_error(cmd, "--pcr8 does not include the "
 						 "PCR8 of %s (%s): the policy "
 						 "would refuse that image",
 						 args_get(f, F_EIF),
-						 image->pcrs.signed_image
+						 is_signed
 							 ? "signed with another "
 							   "certificate"
 							 : "not signed");

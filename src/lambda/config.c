@@ -42,15 +42,11 @@ static int check_signer_url(char *url, struct err *e)
 	return 0;
 }
 
-/* 96 hex digits, with or without 0x, through core's reader. */
+/* 96 hex digits, with or without 0x. */
 static int pcr_from_hex(const char *name, const char *v,
 			uint8_t out[NITRO_PCR0_LEN], struct err *e)
 {
-	char hex[2 + 2 * NITRO_PCR0_LEN + 1];
-	const char *digits = strncmp(v, "0x", 2) == 0 ? v + 2 : v;
-	if (strlen(digits) != 2 * NITRO_PCR0_LEN ||
-	    (snprintf(hex, sizeof(hex), "0x%s", digits),
-	     hex_decode_exact(hex, out, NITRO_PCR0_LEN, NULL, name) < 0))
+	if (!nitro_pcr_from_hex(v, strlen(v), out))
 		return err_set(e, ERR_USAGE, "%s must be %d bytes of hex (%d "
 			       "digits)", name, NITRO_PCR0_LEN,
 			       2 * NITRO_PCR0_LEN);

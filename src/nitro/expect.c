@@ -9,6 +9,7 @@
  */
 #include "nitro/nitro.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static bool bytes_equal(const struct nitro_bytes *b, const uint8_t *want,
@@ -23,6 +24,20 @@ bool nitro_pcr_is_zero(const uint8_t *p, size_t len)
 	for (size_t i = 0; i < len; i++)
 		any |= p[i];
 	return any == 0;
+}
+
+bool nitro_pcr_from_hex(const char *v, size_t len,
+			uint8_t out[NITRO_PCR0_LEN])
+{
+	char hex[2 + 2 * NITRO_PCR0_LEN + 1];
+	if (len >= 2 && strncmp(v, "0x", 2) == 0) {
+		v += 2;
+		len -= 2;
+	}
+	if (len != 2 * NITRO_PCR0_LEN)
+		return false;
+	snprintf(hex, sizeof(hex), "0x%.*s", (int)len, v);
+	return hex_decode_exact(hex, out, NITRO_PCR0_LEN, NULL, "PCR") == 0;
 }
 
 /* PCR i of d equals want (NITRO_PCR0_LEN bytes). Zeros never match

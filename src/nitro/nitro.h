@@ -198,6 +198,11 @@ enum attestation_mismatch {
  * enclave; such a value identifies nothing. */
 bool nitro_pcr_is_zero(const uint8_t *p, size_t len);
 
+/* A PCR value as operators write it: the first len bytes of v are 96 hex
+ * digits (any case), "0x" before them optional. False when not. */
+bool nitro_pcr_from_hex(const char *v, size_t len,
+			uint8_t out[NITRO_PCR0_LEN]);
+
 /* The first expectation d (from attestation_verify) fails, in the order
  * above, or ATTESTATION_MATCH. */
 enum attestation_mismatch

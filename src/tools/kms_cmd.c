@@ -44,6 +44,7 @@
 #include "aws/aws.h"
 #include "core/core.h"
 #include "crypto/crypto.h"
+#include "nitro/nitro.h"
 #include "tools/eif_cmd.h"
 #include "tools/cloud_cmds.h"
 
@@ -1259,22 +1260,13 @@ static bool arn_ok(const char *s)
  * len is its length in the flag (it may be followed by a comma). */
 static bool pcr0_parse(const char *v, size_t len, char out[97], bool *zero)
 {
-	char hex[2 + 96 + 1];
-	if (len >= 2 && strncmp(v, "0x", 2) == 0) {
-		v += 2;
-		len -= 2;
-	}
-	if (len != 96)
-		return false;
-	snprintf(hex, sizeof(hex), "0x%.*s", (int)len, v);
 	uint8_t pcr0[48];
-	if (hex_decode_exact(hex, pcr0, sizeof(pcr0), NULL, "") < 0)
+	if (!nitro_pcr_from_hex(v, len, pcr0))
 		return false;
 	char enc[2 + 96 + 1];
 	hex_encode(pcr0, sizeof(pcr0), enc);
 	memcpy(out, enc + 2, 97);
-	for (int i = 0; i < 48; i++)
-		*zero = *zero && pcr0[i] == 0;
+	*zero = *zero && nitro_pcr_is_zero(pcr0, sizeof(pcr0));
 	return true;
 }
 
